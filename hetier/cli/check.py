@@ -1,0 +1,30 @@
+"""Check a trace's consistency; exit 1 on any violation.
+
+Looks for access to unknown or freed buffers, double frees, negative sizes, buffers live at
+the end, unbalanced op rows and truncation.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("trace", help="trace file")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from hetier.analysis.check import check_trace
+
+    rep = check_trace(args.trace)
+    console = Console(soft_wrap=True)
+    if rep.ok:
+        console.print(f"{args.trace}: consistent ({rep.events:,} events)")
+        return 0
+    if rep.truncated:
+        console.print(f"[red]{rep.truncated}[/red]")
+    for what, n in rep.counts.items():
+        console.print(f"[red]{what}[/red]: {n:,} (e.g. {'; '.join(rep.examples[what])})")
+    return 1

@@ -1,0 +1,46 @@
+"""`hetier` entry point: one module per verb; errors print one line, tracebacks only with --debug."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+
+from hetier import __version__
+from hetier.errors import HetierError
+
+VERBS = ("trace", "info", "check")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hetier", description="Memory placement for HE inference.")
+    p.add_argument("--version", action="version", version=f"hetier {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb in VERBS:
+        mod = import_module(f"hetier.cli.{verb}")
+        sp = sub.add_parser(verb, help=mod.__doc__.splitlines()[0], description=mod.__doc__)
+        sp.add_argument("--debug", action="store_true", help="show tracebacks")
+        mod.add_arguments(sp)
+        sp.set_defaults(run=mod.run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a verb; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except HetierError as e:
+        if args.debug:
+            raise
+        print(f"hetier {args.verb}: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", 1)
+    except KeyboardInterrupt:
+        print(f"hetier {args.verb}: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())

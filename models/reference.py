@@ -1,0 +1,74 @@
+"""Plaintext numpy executor of the IR: the reference that encrypted outputs are checked against."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hetier.models.ir import Graph, Node
+
+
+def _pad(x: np.ndarray, p: int) -> np.ndarray:
+    return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p))) if p else x
+
+
+def _windows(x: np.ndarray, k: int, stride: int, oh: int, ow: int) -> np.ndarray:
+    """(B, C, k, k, OH, OW) view of the k x k windows of a padded (B, C, H, W) array."""
+    b, c = x.shape[:2]
+    out = np.empty((b, c, k, k, oh, ow), dtype=x.dtype)
+    for i in range(k):
+        for j in range(k):
+            out[:, :, i, j] = x[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+    return out
+
+
+def run_node(node: Node, xs: list[np.ndarray]) -> np.ndarray:
+    """One node on a batch (B, *shape) of float64 activations."""
+    k = node.kind
+    x = xs[0] if xs else None
+    if k == "conv2d" or k == "dwconv2d":
+        kh = node.weight.shape[2]
+        oh, ow = node.shape[1:]
+        win = _windows(_pad(x, node.padding), kh, node.stride, oh, ow)
+        if k == "conv2d":
+            y = np.einsum("bcijhw,ocij->bohw", win, node.weight, optimize=True)
+        else:
+            y = np.einsum("bcijhw,cij->bchw", win, node.weight[:, 0], optimize=True)
+        return y + node.bias[None, :, None, None]
+    if k == "dense":
+        return x @ node.weight.T + node.bias
+    if k == "avgpool":
+        oh, ow = node.shape[1:]
+        return _windows(x, node.kernel, node.stride, oh, ow).mean(axis=(2, 3))
+    if k == "gavgpool":
+        return x.mean(axis=(2, 3))
+    if k == "maxpool":
+        oh, ow = node.shape[1:]
+        xp = np.pad(x, ((0, 0), (0, 0), (node.padding,) * 2, (node.padding,) * 2), constant_values=-np.inf)
+        return _windows(xp, node.kernel, node.stride, oh, ow).max(axis=(2, 3))
+    if k == "add":
+        return xs[0] + xs[1]
+    if k == "flatten":
+        return x.reshape(x.shape[0], -1)
+    if k == "relu":
+        return np.maximum(x, 0.0)
+    if k == "relu6":
+        return np.clip(x, 0.0, 6.0)
+    if k == "square":
+        return x * x
+    if k == "poly":
+        c0, c1, c2 = node.coeffs
+        return c0 + c1 * x + c2 * x * x
+    raise ValueError(f"reference executor: unknown kind {k}")
+
+
+def run_reference(graph: Graph, x: np.ndarray, keep: bool = False) -> np.ndarray | list[np.ndarray]:
+    """Run ``graph`` on ``x`` (B, *input_shape); ``keep`` returns every node's output."""
+    outs: list[np.ndarray | None] = [x.astype(np.float64)]
+    last = graph.last_use()
+    for j, node in enumerate(graph.nodes[1:], start=1):
+        outs.append(run_node(node, [outs[i] for i in node.inputs]))
+        if not keep:
+            for i in node.inputs:
+                if last[i] == j:
+                    outs[i] = None
+    return outs if keep else outs[-1]

@@ -1,0 +1,83 @@
+"""`hetier` verbs through main([...]): exit codes and one-line errors, never a traceback."""
+
+import pytest
+
+from hetier.cli.main import main
+from tests.helpers import CT, GOOD_ROWS, tiny_meta, write_tiny
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["trace", "vgg", "-o", "{d}/t.arrow"], "model 'vgg' unknown (known: mlp, cryptonets"),
+    (["trace", "mlp", "--poly-modulus", "5000", "-o", "{d}/t.arrow"], "N=5000 is not a power of two"),
+    (["trace", "mlp", "--activation", "relu", "--batch", "4096", "-o", "{d}/t.arrow"],
+     "batch 4096 must be between 1 and N/2 = 2048"),
+    (["trace", "cryptonets", "--primes", "30,22,22,30", "-o", "{d}/t.arrow"],
+     "needs 5 levels between refreshes; primes [30, 22, 22, 30] give 2"),
+    (["trace", "mobilenetv2", "--width", "0.6", "-o", "{d}/t.arrow"], "width 0.6 unknown"),
+    (["trace", "mlp", "--granularity", "layer", "-o", "{d}/t.arrow"], "granularity 'layer' unknown"),
+    (["trace", "mlp", "-o", "/proc/hetier/t.arrow"], "cannot create output folder"),
+    (["info", "{d}/missing.arrow"], "trace '{d}/missing.arrow' not found"),
+    (["check", "{d}"], "is a directory"),
+])
+def test_bad_input_gets_one_line_and_nonzero_exit(argv, msg, tmp_path, capsys):
+    argv = [a.format(d=tmp_path) for a in argv]
+    code, out, err = run(argv, capsys)
+    assert code != 0
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert msg.format(d=tmp_path) in err
+    assert not (tmp_path / "t.arrow").exists()
+
+
+def test_existing_output_is_refused_without_force(tmp_path, capsys):
+    target = tmp_path / "t.arrow"
+    target.write_text("user data")
+    code, _, err = run(["trace", "mlp", "--activation", "relu", "--batch", "2", "-o", str(target)], capsys)
+    assert code == 2 and "exists (use --force to overwrite)" in err
+    assert target.read_text() == "user data"
+    code, _, err = run(["trace", "mlp", "--activation", "relu", "--batch", "2", "-o", str(target), "--force"], capsys)
+    assert code == 0, err
+    assert "max |decrypted - numpy reference|" in err
+    assert run(["check", str(target)], capsys)[0] == 0
+
+
+def test_info_prints_peak_and_tables(tmp_path, capsys):
+    p = write_tiny(tmp_path / "t.arrow", GOOD_ROWS)
+    code, out, _ = run(["info", p], capsys)
+    assert code == 0
+    assert f"peak live {2 * CT / 1e6:,.3f} MB" in out  # buffers 0 and 1 overlap
+    assert "events 11" in out and "layer op1" in out
+
+
+def test_check_flags_violations(tmp_path, capsys):
+    rows = GOOD_ROWS[:-3] + [
+        (7, "read", 0, CT),  # buffer 0 was freed at row 6
+        (8, "free", 0, CT),  # ... and is freed again
+        (9, "write", 42, CT),  # never allocated
+        (10, "op_end", -1, 0, 0, "none", -1, 1),
+    ]
+    p = write_tiny(tmp_path / "bad.arrow", rows)
+    code, out, _ = run(["check", p], capsys)
+    assert code == 1
+    assert "access to freed buffer: 2" in out
+    assert "access to unknown buffer: 1" in out
+    assert "live at end: 1" in out  # buffer 1 is never freed
+
+
+def test_check_reports_truncation(tmp_path, capsys):
+    p = tmp_path / "t.arrow"
+    write_tiny(p, GOOD_ROWS)
+    (tmp_path / "cut.arrow").write_bytes(p.read_bytes()[:-8])
+    code, out, _ = run(["check", str(tmp_path / "cut.arrow")], capsys)
+    assert code == 1 and "truncated after batch 1" in out
+
+
+def test_wrong_version_is_one_line(tmp_path, capsys):
+    p = write_tiny(tmp_path / "t.arrow", GOOD_ROWS, tiny_meta(format_version=9))
+    code, _, err = run(["info", p], capsys)
+    assert code == 1 and "trace format 9; this hetier reads 1-1" in err

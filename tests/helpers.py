@@ -1,0 +1,73 @@
+"""Builders for tiny hand-written traces used across the tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hetier.tracer.format import EV, KIND, PRIM, EventBatch, TraceWriter
+
+
+def tiny_meta(layers=("input", "op1", "teardown"), granularity="ciphertext", **extra) -> dict:
+    meta = {
+        "he": {"poly_modulus": 4096, "primes": [30, 22, 22, 30], "scale_bits": 22, "batch": 8},
+        "model": {"name": "tiny", "config": {}},
+        "mode": "real", "durations": "measured", "granularity": granularity,
+        "host": {"cpu": "test", "cores": 1}, "versions": {}, "start_time": "2026-01-01T00:00:00+00:00",
+        "runtime": {}, "layers": [{"index": i, "name": n, "kind": n, "shape": [], "inputs": []}
+                                  for i, n in enumerate(layers)],
+    }
+    meta.update(extra)
+    return meta
+
+
+def rows_to_batch(rows: list[tuple]) -> EventBatch:
+    """rows: (ts, event, buffer, nbytes[, count, kind, level, layer, prim, tensor])."""
+    cols = {c: [] for c in ("ts_ns", "event", "buffer", "tensor", "nbytes", "count", "kind", "level", "layer", "prim")}
+    for r in rows:
+        ts, ev, buf, nb, *rest = r
+        cnt, kind, level, layer, prim, tensor = (list(rest) + [1, "ciphertext", 3, 1, "none", None][len(rest):])
+        op = ev in ("op_begin", "op_end")
+        cols["ts_ns"].append(ts)
+        cols["event"].append(EV[ev])
+        cols["buffer"].append(-1 if op else buf)
+        cols["tensor"].append(-1 if op else (buf if tensor is None else tensor))
+        cols["nbytes"].append(nb)
+        cols["count"].append(0 if op else cnt)
+        cols["kind"].append(KIND["none" if op else kind])
+        cols["level"].append(-1 if op else level)
+        cols["layer"].append(layer)
+        cols["prim"].append(PRIM[prim])
+    return EventBatch(**{k: np.array(v) for k, v in cols.items()})
+
+
+def write_tiny(path, rows: list[tuple], meta: dict | None = None, batch_rows: int = 1 << 16) -> str:
+    w = TraceWriter(path, meta or tiny_meta(), batch_rows=batch_rows)
+    w.write(rows_to_batch(rows))
+    return str(w.close())
+
+
+CT = 2 * 4096 * 3 * 8  # one fresh ciphertext at N=4096 with 3 data primes
+
+GOOD_ROWS = [
+    (0, "op_begin", -1, 0, 0, "none", -1, 1),
+    (1, "alloc", 0, CT),
+    (2, "write", 0, CT),
+    (3, "alloc", 1, CT),
+    (4, "read", 0, CT),
+    (5, "write", 1, CT),
+    (6, "free", 0, CT),
+    (7, "op_end", -1, 0, 0, "none", -1, 1),
+    (8, "op_begin", -1, 0, 0, "none", -1, 2),
+    (9, "free", 1, CT, 1, "ciphertext", 3, 2),
+    (10, "op_end", -1, 0, 0, "none", -1, 2),
+]
+
+def ckks_tolerance(p) -> float:
+    """Allowed |decrypted - numpy|: 8 N 2^-scale_bits.
+
+    Encryption and rescale rounding put errors of about N 2^-scale_bits into each slot in
+    practice (1e-3 at N=4096, scale 2^22; the CKKS paper's worst-case bound B_clean/scale is
+    2^-4.8, far looser). The factor 8 covers the few such errors a small model accumulates; a
+    wrong weight, index or level gives errors of order 0.1-1 on these unit-scale outputs.
+    """
+    return 8 * p.poly_modulus * 2.0 ** -p.scale_bits

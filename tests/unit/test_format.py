@@ -1,0 +1,95 @@
+"""The trace file: round trip, metadata, truncation and foreign/old files."""
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from hetier.tracer.format import FORMAT_VERSION, META_KEY, TraceError, TraceReader, read_table, read_trace
+from tests.helpers import CT, GOOD_ROWS, rows_to_batch, tiny_meta, write_tiny
+
+
+def test_round_trip_keeps_events_and_metadata(tmp_path):
+    p = write_tiny(tmp_path / "t.arrow", GOOD_ROWS)
+    t = read_trace(p)
+    assert t.meta["format_version"] == FORMAT_VERSION
+    assert t.meta["model"]["name"] == "tiny"
+    assert not t.truncated
+    assert t.events.nbytes.tolist() == [r[3] for r in GOOD_ROWS]
+    assert t.events.buffer.tolist() == [-1, 0, 0, 1, 0, 1, 0, -1, -1, 1, -1]
+    assert not (tmp_path / "t.arrow.partial").exists()
+
+
+def test_readable_columns_for_adhoc_queries(tmp_path):
+    p = write_tiny(tmp_path / "t.arrow", GOOD_ROWS)
+    tab = read_table(p)
+    assert tab.column("event").to_pylist()[:3] == ["op_begin", "alloc", "write"]
+    assert tab.column("layer").to_pylist()[-1] == "teardown"
+    assert tab.column("kind").to_pylist()[1] == "ciphertext"
+
+
+def _write_batches(path, n_batches):
+    rows = GOOD_ROWS[:1] + [(i, "read", 0, CT) for i in range(1, 10)]
+    return write_tiny(path, rows * n_batches, batch_rows=10)
+
+
+def test_truncated_at_batch_boundary_is_reported(tmp_path):
+    p = tmp_path / "t.arrow"
+    _write_batches(p, 4)
+    data = p.read_bytes()
+    (tmp_path / "cut.arrow").write_bytes(data[:-8])  # drop the end-of-stream marker only
+    with TraceReader(tmp_path / "cut.arrow") as r:
+        n = sum(len(b) for b in r.batches())
+        assert r.truncated and n == 40 and r.batches_read == 4
+        assert "truncated after batch 4 (40 complete events)" in r.truncation_message()
+    with pytest.raises(TraceError, match="truncated after batch 4"):
+        read_trace(tmp_path / "cut.arrow")
+    assert len(read_trace(tmp_path / "cut.arrow", allow_truncated=True).events) == 40
+
+
+def test_truncated_inside_a_batch_keeps_complete_prefix(tmp_path):
+    p = tmp_path / "t.arrow"
+    _write_batches(p, 4)
+    data = p.read_bytes()
+    (tmp_path / "cut.arrow").write_bytes(data[: len(data) - 60])
+    with TraceReader(tmp_path / "cut.arrow") as r:
+        n = sum(len(b) for b in r.batches())
+        assert r.truncated and n == 30
+
+
+def test_foreign_and_empty_files_are_rejected(tmp_path):
+    (tmp_path / "x.txt").write_text("hello")
+    with pytest.raises(TraceError, match="not a hetier trace"):
+        TraceReader(tmp_path / "x.txt")
+    (tmp_path / "e").write_bytes(b"")
+    with pytest.raises(TraceError, match="empty"):
+        TraceReader(tmp_path / "e")
+    with pytest.raises(TraceError, match="not found"):
+        TraceReader(tmp_path / "missing.arrow")
+    other = pa.table({"a": [1, 2]})
+    with pa.ipc.new_stream(str(tmp_path / "o.arrow"), other.schema) as w:
+        w.write_table(other)
+    with pytest.raises(TraceError, match="no hetier metadata"):
+        TraceReader(tmp_path / "o.arrow")
+
+
+def test_unknown_format_version_is_refused(tmp_path):
+    meta = tiny_meta()
+    meta["format_version"] = 3
+    p = write_tiny(tmp_path / "t.arrow", GOOD_ROWS, meta)
+    with pytest.raises(TraceError, match="trace format 3; this hetier reads 1-1"):
+        TraceReader(p)
+
+
+def test_writer_streams_batches_before_close(tmp_path):
+    from hetier.tracer.format import TraceWriter
+
+    w = TraceWriter(tmp_path / "t.arrow", tiny_meta(), batch_rows=4)
+    w.write(rows_to_batch(GOOD_ROWS))
+    assert w.rows_written >= 4  # flushed without waiting for close
+    partial = w.abandon()
+    with TraceReader(partial) as r:
+        assert sum(len(b) for b in r.batches()) == w.rows_written
+        assert r.truncated
+    assert not (tmp_path / "t.arrow").exists()

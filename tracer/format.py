@@ -1,0 +1,284 @@
+"""The hetier trace: Arrow IPC stream (zstd) of memory events, its schema, writer and reader.
+
+This module imports only numpy and pyarrow so that the simulator and analysis can read traces
+without TenSEAL. docs/trace-format.md is the prose version of what is defined here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from hetier.atomic import partial_path
+from hetier.errors import HetierError
+
+MAGIC = "hetier-trace"
+FORMAT_VERSION = 1
+READABLE_VERSIONS = (1, 1)
+META_KEY = b"hetier"
+EOS_MARKER = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+
+EVENTS = ("alloc", "free", "read", "write", "op_begin", "op_end")
+KINDS = ("ciphertext", "temporary", "plaintext", "key", "none")
+PRIMS = (
+    "none", "keygen", "encode", "encrypt", "decrypt", "decode", "copy", "multiply_plain", "multiply",
+    "add", "add_plain", "square", "relinearize", "rescale", "mod_switch", "free",
+)
+GRANULARITIES = ("ciphertext", "tensor")
+MODES = ("real", "plan")
+
+EV = {name: i for i, name in enumerate(EVENTS)}
+KIND = {name: i for i, name in enumerate(KINDS)}
+PRIM = {name: i for i, name in enumerate(PRIMS)}
+
+COLUMNS = ("ts_ns", "event", "buffer", "tensor", "nbytes", "count", "kind", "level", "layer", "prim")
+_DICT8 = pa.dictionary(pa.int8(), pa.string())
+
+
+def schema(meta: dict) -> pa.Schema:
+    """The Arrow schema of a trace, with ``meta`` (JSON) as schema metadata."""
+    return pa.schema(
+        [
+            pa.field("ts_ns", pa.int64()),  # ns since the run started (events' order is the row order)
+            pa.field("event", _DICT8),  # alloc, free, read, write, op_begin, op_end
+            pa.field("buffer", pa.int64()),  # buffer id (-1 on op rows); == tensor at tensor granularity
+            pa.field("tensor", pa.int64()),  # tensor the buffer belongs to (-1 on op rows)
+            pa.field("nbytes", pa.int64()),  # bytes of the event, summed over `count`
+            pa.field("count", pa.int64()),  # ciphertext-level events this row stands for
+            pa.field("kind", _DICT8),  # buffer kind: ciphertext, temporary, plaintext, key (none on op rows)
+            pa.field("level", pa.int8()),  # coefficient primes of the data at the event (-1 on op rows)
+            pa.field("layer", pa.dictionary(pa.int32(), pa.string())),  # layer (op) that made the event
+            pa.field("prim", _DICT8),  # HE primitive that made the event
+        ],
+        metadata={META_KEY: json.dumps(meta, sort_keys=True).encode()},
+    )
+
+
+class TraceError(HetierError):
+    """A trace file that cannot be read as asked (missing, foreign, wrong version, truncated)."""
+
+
+@dataclass
+class EventBatch:
+    """Columns of events as numpy arrays of integer codes (see EVENTS, KINDS, PRIMS, meta layers)."""
+
+    ts_ns: np.ndarray
+    event: np.ndarray
+    buffer: np.ndarray
+    tensor: np.ndarray
+    nbytes: np.ndarray
+    count: np.ndarray
+    kind: np.ndarray
+    level: np.ndarray
+    layer: np.ndarray
+    prim: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+    @staticmethod
+    def concat(parts: list["EventBatch"]) -> "EventBatch":
+        if not parts:
+            return empty_batch()
+        return EventBatch(*(np.concatenate([getattr(p, c) for p in parts]) for c in COLUMNS))
+
+    def take(self, idx: np.ndarray) -> "EventBatch":
+        return EventBatch(*(getattr(self, c)[idx] for c in COLUMNS))
+
+
+_DTYPES = dict(ts_ns=np.int64, event=np.int8, buffer=np.int64, tensor=np.int64, nbytes=np.int64,
+               count=np.int64, kind=np.int8, level=np.int8, layer=np.int32, prim=np.int8)
+
+
+def empty_batch() -> EventBatch:
+    return EventBatch(*(np.zeros(0, dtype=_DTYPES[c]) for c in COLUMNS))
+
+
+class TraceWriter:
+    """Writes events incrementally to ``path.partial`` and renames to ``path`` on ``close``.
+
+    A run that dies leaves the ``.partial`` file: a readable prefix that readers report as
+    truncated.
+    """
+
+    def __init__(self, path: str | os.PathLike, meta: dict, batch_rows: int = 1 << 16):
+        meta = dict(meta)
+        meta.setdefault("magic", MAGIC)
+        meta.setdefault("format_version", FORMAT_VERSION)
+        self.path = Path(path)
+        self.tmp = partial_path(self.path)
+        self.meta = meta
+        self.schema = schema(meta)
+        self._dicts = {
+            "event": pa.array(EVENTS), "kind": pa.array(KINDS), "prim": pa.array(PRIMS),
+            "layer": pa.array([l["name"] for l in meta["layers"]]),
+        }
+        self._file = open(self.tmp, "wb")
+        self._writer = pa.ipc.new_stream(
+            self._file, self.schema, options=pa.ipc.IpcWriteOptions(compression="zstd"))
+        self._pending: list[EventBatch] = []
+        self._pending_rows = 0
+        self.batch_rows = batch_rows
+        self.rows_written = 0
+
+    def write(self, batch: EventBatch) -> None:
+        if len(batch) == 0:
+            return
+        self._pending.append(batch)
+        self._pending_rows += len(batch)
+        if self._pending_rows >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending events as record batches of at most ``batch_rows`` rows."""
+        if not self._pending:
+            return
+        b = EventBatch.concat(self._pending)
+        self._pending, self._pending_rows = [], 0
+        for lo in range(0, len(b), self.batch_rows):
+            self._write_batch(b.take(np.arange(lo, min(lo + self.batch_rows, len(b)))))
+        self._file.flush()
+
+    def _write_batch(self, b: EventBatch) -> None:
+        arrays = []
+        for c in COLUMNS:
+            col = getattr(b, c).astype(_DTYPES[c], copy=False)
+            if c in self._dicts:
+                arrays.append(pa.DictionaryArray.from_arrays(pa.array(col), self._dicts[c]))
+            else:
+                arrays.append(pa.array(col))
+        self._writer.write_batch(pa.record_batch(arrays, schema=self.schema))
+        self.rows_written += len(b)
+
+    def close(self) -> Path:
+        """Finish the stream (end-of-stream marker) and move it to its final name."""
+        self.flush()
+        self._writer.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abandon(self) -> Path:
+        """Stop writing after a failure: keep what was written as ``.partial`` (no end marker)."""
+        try:
+            self.flush()
+            self._file.flush()
+        finally:
+            self._file.close()
+        return self.tmp
+
+
+def _decode_meta(sch: pa.Schema, path: Path) -> dict:
+    raw = (sch.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise TraceError(f"'{path}' is not a hetier trace (no hetier metadata)")
+    try:
+        meta = json.loads(raw)
+    except ValueError:
+        raise TraceError(f"'{path}' is not a hetier trace (unreadable metadata)") from None
+    if meta.get("magic") != MAGIC:
+        raise TraceError(f"'{path}' is not a hetier trace")
+    v = meta.get("format_version")
+    lo, hi = READABLE_VERSIONS
+    if not isinstance(v, int) or not lo <= v <= hi:
+        raise TraceError(f"'{path}' has trace format {v}; this hetier reads {lo}-{hi}")
+    return meta
+
+
+class TraceReader:
+    """Streams a trace's batches; knows whether the file ended cleanly.
+
+    After iterating, ``truncated`` says whether the stream lacked its end marker or ended inside
+    a batch, and ``events_read`` how many complete events came before that.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise TraceError(f"trace '{self.path}' not found")
+        if self.path.is_dir():
+            raise TraceError(f"trace '{self.path}' is a directory")
+        size = self.path.stat().st_size
+        if size == 0:
+            raise TraceError(f"'{self.path}' is empty (not a hetier trace)")
+        with open(self.path, "rb") as f:
+            f.seek(max(0, size - 8))
+            self._has_eos = f.read(8) == EOS_MARKER
+        self._file = open(self.path, "rb")
+        try:
+            self._reader = pa.ipc.open_stream(self._file)
+        except (pa.ArrowInvalid, OSError):
+            self._file.close()
+            raise TraceError(f"'{self.path}' is not a hetier trace (not an Arrow stream)") from None
+        self.meta = _decode_meta(self._reader.schema, self.path)
+        self.layer_names = [l["name"] for l in self.meta["layers"]]
+        self.truncated = not self._has_eos
+        self.batches_read = 0
+        self.events_read = 0
+
+    def __enter__(self) -> "TraceReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def batches(self) -> Iterator[EventBatch]:
+        """Yield complete batches as integer-coded numpy columns; stop at a truncation."""
+        while True:
+            try:
+                rb = self._reader.read_next_batch()
+            except StopIteration:
+                return
+            except (pa.ArrowInvalid, OSError):
+                self.truncated = True
+                return
+            cols = {}
+            for c in COLUMNS:
+                a = rb.column(c)
+                if pa.types.is_dictionary(a.type):
+                    a = a.indices
+                cols[c] = a.to_numpy(zero_copy_only=False).astype(_DTYPES[c], copy=False)
+            self.batches_read += 1
+            self.events_read += rb.num_rows
+            yield EventBatch(**cols)
+
+    def truncation_message(self) -> str:
+        return (f"trace '{self.path}' is truncated after batch {self.batches_read} "
+                f"({self.events_read} complete events)")
+
+
+@dataclass
+class Trace:
+    """A whole trace in memory: ``meta`` (dict), ``events`` (EventBatch), ``truncated`` flag."""
+
+    meta: dict
+    events: EventBatch
+    truncated: bool = False
+    path: Path | None = None
+    layer_names: list[str] = field(default_factory=list)
+
+
+def read_trace(path: str | os.PathLike, allow_truncated: bool = False) -> Trace:
+    """Read a whole trace; a truncated one is an error unless ``allow_truncated``."""
+    with TraceReader(path) as r:
+        parts = list(r.batches())
+        if r.truncated and not allow_truncated:
+            raise TraceError(r.truncation_message())
+        return Trace(r.meta, EventBatch.concat(parts), r.truncated, r.path, r.layer_names)
+
+
+def read_table(path: str | os.PathLike) -> pa.Table:
+    """The trace as a pyarrow Table with readable (dictionary) columns, for ad-hoc queries."""
+    with open(path, "rb") as f:
+        return pa.ipc.open_stream(f).read_all()

@@ -1,0 +1,194 @@
+"""Turns the runtime's per-primitive log into trace events.
+
+The hot path appends one tuple ``(template, level, a, b, c, d, ts_ns)`` per HE primitive; at
+the end of each op the tuples are expanded with numpy into the alloc/free/read/write events
+that primitive performs (its *template*, below) and written at the chosen granularity.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from hetier.tracer.format import EV, KIND, PRIM, EventBatch, TraceWriter
+from hetier.tracer.granularity import TensorAggregator
+from hetier.tracer.params import HEParams
+
+A, B, C, D = 0, 1, 2, 3
+# polys: 0 = by buffer kind (2 for ciphertexts, 1 for plaintexts, whole key for keys), 3 = a
+# size-3 ciphertext before relinearization. dlevel: change of level written by the event.
+_T = {
+    "KEYGEN": [("alloc", A, "keygen"), ("write", A, "keygen")],
+    "ENCODE": [("alloc", A, "encode"), ("write", A, "encode")],
+    "ENCRYPT": [("alloc", C, "encrypt"), ("read", A, "encrypt"), ("read", B, "encrypt"),
+                ("write", C, "encrypt")],
+    "DECRYPT": [("alloc", C, "decrypt"), ("read", A, "decrypt"), ("read", B, "decrypt"),
+                ("write", C, "decrypt")],
+    "DECODE": [("read", A, "decode")],
+    # multiply_plain(src a, plain b) -> new c: SEAL copies src into c, then multiplies in place
+    "MULP_NEW": [("alloc", C, "multiply_plain"), ("read", A, "copy"), ("write", C, "copy"),
+                 ("read", C, "multiply_plain"), ("read", B, "multiply_plain"),
+                 ("write", C, "multiply_plain")],
+    # one multiply-accumulate: temporary c = a * b, d += c, free c
+    "MAC": [("alloc", C, "multiply_plain"), ("read", A, "copy"), ("write", C, "copy"),
+            ("read", C, "multiply_plain"), ("read", B, "multiply_plain"),
+            ("write", C, "multiply_plain"), ("read", D, "add"), ("read", C, "add"),
+            ("write", D, "add"), ("free", C, "free")],
+    "ADD_INPLACE": [("read", A, "add"), ("read", B, "add"), ("write", A, "add")],
+    "ADD_NEW": [("alloc", C, "add"), ("read", A, "copy"), ("write", C, "copy"),
+                ("read", C, "add"), ("read", B, "add"), ("write", C, "add")],
+    "ADDP_NEW": [("alloc", C, "add_plain"), ("read", A, "copy"), ("write", C, "copy"),
+                 ("read", C, "add_plain"), ("read", B, "add_plain"), ("write", C, "add_plain")],
+    "ADDP_INPLACE": [("read", A, "add_plain"), ("read", B, "add_plain"), ("write", A, "add_plain")],
+    "SQUARE_NEW": [("alloc", C, "square"), ("read", A, "square"), ("write", C, "square", 3)],
+    "MUL_NEW": [("alloc", C, "multiply"), ("read", A, "multiply"), ("read", B, "multiply"),
+                ("write", C, "multiply", 3)],
+    "RELIN": [("read", A, "relinearize", 3), ("read", B, "relinearize"),
+              ("write", A, "relinearize")],
+    "RESCALE": [("read", A, "rescale"), ("write", A, "rescale", 0, -1)],
+    "MODSW": [("read", A, "mod_switch"), ("write", A, "mod_switch", 0, -1)],
+    "MODSW_NEW": [("alloc", C, "mod_switch"), ("read", A, "copy"), ("write", C, "copy"),
+                  ("read", C, "mod_switch"), ("write", C, "mod_switch", 0, -1)],
+    "FREE": [("free", A, "free")],
+}
+TEMPLATES = {name: i for i, name in enumerate(_T)}
+globals().update({name: i for name, i in TEMPLATES.items()})  # KEYGEN, MAC, ... as ints
+
+_rows = [(t, *(r + (0, 0)[len(r) - 3:])) for t, rows in enumerate(_T.values()) for r in rows]
+_ROW_TEMPLATE = np.array([r[0] for r in _rows])
+_ROW_EVENT = np.array([EV[r[1]] for r in _rows], dtype=np.int8)
+_ROW_SLOT = np.array([r[2] for r in _rows], dtype=np.int64)
+_ROW_PRIM = np.array([PRIM[r[3]] for r in _rows], dtype=np.int8)
+_ROW_POLYS = np.array([r[4] for r in _rows], dtype=np.int64)
+_ROW_DLEVEL = np.array([r[5] for r in _rows], dtype=np.int64)
+_N_ROWS = np.bincount(_ROW_TEMPLATE, minlength=len(_T))
+_FIRST_ROW = np.concatenate([[0], np.cumsum(_N_ROWS)[:-1]])
+
+
+class TensorTable:
+    """Buffers come in tensors: contiguous id ranges of ``n`` equal buffers of one kind."""
+
+    def __init__(self) -> None:
+        self.base: list[int] = []
+        self.n: list[int] = []
+        self.kind: list[int] = []
+        self.cap_bytes: list[int] = []
+        self.next_id = 0
+        self._cache: tuple | None = None
+
+    def new(self, kind: str, n: int, cap_bytes: int) -> tuple[int, int]:
+        """Reserve ``n`` buffer ids; returns (tensor id, first buffer id)."""
+        tid, base = len(self.base), self.next_id
+        self.base.append(base)
+        self.n.append(n)
+        self.kind.append(KIND[kind])
+        self.cap_bytes.append(cap_bytes)
+        self.next_id += n
+        self._cache = None
+        return tid, base
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._cache is None:
+            self._cache = (np.array(self.base, dtype=np.int64), np.array(self.kind, dtype=np.int8),
+                           np.array(self.cap_bytes, dtype=np.int64))
+        return self._cache
+
+
+class Recorder:
+    """Collects the primitive log of one run and writes it as trace events.
+
+    ``writer=None`` expands and keeps nothing (the runtime still runs with tracing hooks);
+    ``Recorder.disabled()`` gives ``log is None`` so kernels skip logging altogether.
+    """
+
+    def __init__(self, params: HEParams, writer: TraceWriter | None, granularity: str = "ciphertext"):
+        self.params = params
+        self.writer = writer
+        self.granularity = granularity
+        self.tensors = TensorTable()
+        self._log: list = []
+        self.log = self._log.append
+        self.extend = self._log.extend
+        self._t0 = time.perf_counter_ns()
+        self._layer = -1
+        self._aggregator = TensorAggregator() if granularity == "tensor" else None
+        self.events_written = 0
+        self.key_ids: dict[str, int] = {}
+        self._key_bytes = params.key_bytes()
+
+    @classmethod
+    def disabled(cls, params: HEParams) -> "Recorder":
+        rec = cls(params, None)
+        rec.log = None
+        return rec
+
+    def now(self) -> int:
+        return time.perf_counter_ns() - self._t0
+
+    def begin_op(self, layer: int) -> None:
+        self._layer = layer
+        self._op_begin = self.now()
+
+    def end_op(self) -> None:
+        """Expand this op's primitives to events and write them."""
+        end = self.now()
+        tuples, self._log[:] = self._log[:], []
+        if self.writer is None or self.log is None:
+            return
+        batch = self.expand(tuples, self._layer, self._op_begin, end)
+        if self._aggregator is not None:
+            batch = self._aggregator.aggregate_op(batch)
+        self.writer.write(batch)
+        self.events_written += len(batch)
+
+    def expand(self, tuples: list, layer: int, t_begin: int, t_end: int) -> EventBatch:
+        """Events of one op: op_begin, each primitive's template rows, op_end."""
+        if tuples:
+            arr = np.array(tuples, dtype=np.int64)
+        else:
+            arr = np.zeros((0, 7), dtype=np.int64)
+        arr[:, 6] -= self._t0
+        tmpl = arr[:, 0]
+        reps = _N_ROWS[tmpl]
+        row_of = np.repeat(arr, reps, axis=0)
+        starts = np.repeat(np.cumsum(reps) - reps, reps)
+        ridx = _FIRST_ROW[np.repeat(tmpl, reps)] + (np.arange(len(row_of)) - starts)
+        event = _ROW_EVENT[ridx]
+        slot = _ROW_SLOT[ridx]
+        buf = row_of[np.arange(len(row_of)), 2 + slot]
+        level = row_of[:, 1] + _ROW_DLEVEL[ridx]
+        base, kinds, caps = self.tensors.arrays()
+        tensor = np.searchsorted(base, buf, side="right") - 1
+        kind = kinds[tensor]
+        polys = _ROW_POLYS[ridx]
+        polys = np.where(polys > 0, polys, np.where(kind == KIND["plaintext"], 1, 2))
+        nbytes = polys * self.params.poly_modulus * level * 8
+        is_key = kind == KIND["key"]
+        nbytes = np.where(is_key, caps[tensor], nbytes)
+        level = np.where(is_key, len(self.params.primes), level)
+        is_af = (event == EV["alloc"]) | (event == EV["free"])
+        nbytes = np.where(is_af, caps[tensor], nbytes)
+        n = len(row_of) + 2
+        out = EventBatch(
+            ts_ns=np.concatenate([[t_begin], row_of[:, 6], [t_end]]),
+            event=np.concatenate([[EV["op_begin"]], event, [EV["op_end"]]]).astype(np.int8),
+            buffer=np.concatenate([[-1], buf, [-1]]),
+            tensor=np.concatenate([[-1], tensor, [-1]]),
+            nbytes=np.concatenate([[0], nbytes, [0]]),
+            count=np.ones(n, dtype=np.int64),
+            kind=np.concatenate([[KIND["none"]], kind, [KIND["none"]]]).astype(np.int8),
+            level=np.concatenate([[-1], level, [-1]]).astype(np.int8),
+            layer=np.full(n, layer, dtype=np.int32),
+            prim=np.concatenate([[PRIM["none"]], _ROW_PRIM[ridx], [PRIM["none"]]]).astype(np.int8),
+        )
+        out.count[[0, -1]] = 0
+        return out
+
+    def new_keys(self) -> None:
+        """Register the key buffers (secret, public, relin) and log their creation."""
+        for name, nbytes in self._key_bytes.items():
+            _, bid = self.tensors.new("key", 1, nbytes)
+            self.key_ids[name] = bid
+            if self.log is not None:
+                self.log((KEYGEN, len(self.params.primes), bid, -1, -1, -1, time.perf_counter_ns()))

@@ -1,0 +1,97 @@
+"""One traced encrypted inference: build the model, pick parameters, run, write the trace."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from hetier.errors import UsageError
+from hetier.models.ir import Graph
+from hetier.models.reference import run_reference
+from hetier.tracer.executor import layer_names, run_encrypted
+from hetier.tracer.format import GRANULARITIES, TraceWriter
+from hetier.tracer.host import host_info, versions
+from hetier.tracer.params import HEParams, suggest_params
+from hetier.tracer.recorder import Recorder
+
+
+@dataclass
+class TraceResult:
+    """What a traced run produced, besides the trace file."""
+
+    path: str | None
+    events: int
+    seconds: float
+    max_abs_error: float
+    output_scale: float
+    params: HEParams
+    output: np.ndarray = field(repr=False, default=None)
+    reference: np.ndarray = field(repr=False, default=None)
+
+
+def choose_params(graph: Graph, batch: int, poly_modulus: int | None, primes: list[int] | None,
+                  scale_bits: int) -> HEParams:
+    """The user's parameters, or the reference stack's (N=4096, [30,22,22,30]) when the model's
+    depth fits them, else the smallest standard N that holds its depth."""
+    depth = graph.depth()
+    if primes is None:
+        primes = [30] + [scale_bits] * max(depth, 1) + [30]
+        if poly_modulus is None:
+            poly_modulus = 4096 if sum(primes) <= 109 else 8192 if sum(primes) <= 218 else 16384
+    params = HEParams(poly_modulus or 4096, tuple(primes), scale_bits, batch)
+    if params.levels < depth:
+        raise UsageError(
+            f"model {graph.name} needs {depth} levels between refreshes; primes {list(params.primes)} "
+            f"give {params.levels} (try {suggest_params(depth, scale_bits)})")
+    return params
+
+
+def sample_input(graph: Graph, batch: int, seed: int) -> np.ndarray:
+    """Seeded synthetic images in [0, 1) (no data set is downloaded)."""
+    return np.random.default_rng(seed).uniform(0.0, 1.0, (batch, *graph.input_shape))
+
+
+def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict) -> dict:
+    return {
+        "he": params.to_meta(),
+        "model": {"name": graph.name, "config": graph.config, "depth": graph.depth()},
+        "mode": "real",
+        "durations": "measured",
+        "granularity": granularity,
+        "host": host_info(),
+        "versions": versions(),
+        "start_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "runtime": options,
+        "layers": layer_names(graph),
+    }
+
+
+def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, granularity: str = "ciphertext",
+              seed: int = 0, bias_copy: bool = True, tracing: bool = True,
+              on_layer: Callable[[int, str], None] | None = None) -> TraceResult:
+    """Run ``graph`` encrypted on a seeded batch; write the trace to ``out`` (None: no file)."""
+    import time
+
+    if granularity not in GRANULARITIES:
+        raise UsageError(f"granularity '{granularity}' unknown (known: {', '.join(GRANULARITIES)})")
+    x = sample_input(graph, params.batch, seed)
+    options = {"bias_copy": bias_copy, "input_seed": seed, "input": "uniform[0,1) seeded synthetic"}
+    writer = TraceWriter(out, trace_meta(graph, params, granularity, options)) if out is not None else None
+    rec = Recorder(params, writer, granularity) if tracing else Recorder.disabled(params)
+    t0 = time.perf_counter()
+    try:
+        y = run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer)
+    except BaseException:
+        if writer is not None:
+            partial = writer.abandon()
+            print(f"hetier trace: run stopped; the trace so far is in '{partial}'", flush=True)
+        raise
+    seconds = time.perf_counter() - t0
+    path = str(writer.close()) if writer is not None else None
+    ref = run_reference(graph, x)
+    err = float(np.max(np.abs(y - ref)))
+    return TraceResult(path, rec.events_written, seconds, err, float(np.max(np.abs(ref))), params, y, ref)
