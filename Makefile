@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test clean sample-traces
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,3 +22,10 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out
+
+# Regenerate the committed sample traces (traces/README.md says what they are).
+sample-traces: $(STAMP)
+	$(BIN)/hetier trace mlp --activation relu --batch 8 --granularity ciphertext \
+		-o traces/mlp-relu-b8.ciphertext.arrow --force
+	$(BIN)/hetier trace cryptonets --batch 64 --granularity tensor \
+		-o traces/cryptonets-b64.tensor.arrow --force

@@ -31,7 +31,7 @@ class Builder:
 
     def _name(self, kind: str) -> str:
         self._count[kind] = self._count.get(kind, 0) + 1
-        return f"{kind}{self._count[kind]}"
+        return f"{kind}_{self._count[kind]}"
 
     def shape(self, x: int) -> tuple[int, ...]:
         return self.g.nodes[x].shape

@@ -62,12 +62,19 @@ GOOD_ROWS = [
     (10, "op_end", -1, 0, 0, "none", -1, 2),
 ]
 
-def ckks_tolerance(p) -> float:
-    """Allowed |decrypted - numpy|: 8 N 2^-scale_bits.
+def ckks_tolerance(p, segments: int = 1) -> float:
+    """Allowed |decrypted - numpy|: 8 N 2^-scale_bits sqrt(segments).
 
     Encryption and rescale rounding put errors of about N 2^-scale_bits into each slot in
     practice (1e-3 at N=4096, scale 2^22; the CKKS paper's worst-case bound B_clean/scale is
-    2^-4.8, far looser). The factor 8 covers the few such errors a small model accumulates; a
+    2^-4.8, far looser). Each rescaling layer (``segments``) adds such an error and the
+    unit-gain layers pass it on, so they add up like a random walk; the factor 8 is margin. A
     wrong weight, index or level gives errors of order 0.1-1 on these unit-scale outputs.
     """
-    return 8 * p.poly_modulus * 2.0 ** -p.scale_bits
+    return 8 * p.poly_modulus * 2.0 ** -p.scale_bits * segments ** 0.5
+
+
+def rescaling_layers(graph) -> int:
+    from hetier.models.ir import LEVEL_COST
+
+    return sum(LEVEL_COST[n.kind][0] > 0 for n in graph.nodes)

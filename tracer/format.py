@@ -278,7 +278,13 @@ def read_trace(path: str | os.PathLike, allow_truncated: bool = False) -> Trace:
         return Trace(r.meta, EventBatch.concat(parts), r.truncated, r.path, r.layer_names)
 
 
-def read_table(path: str | os.PathLike) -> pa.Table:
-    """The trace as a pyarrow Table with readable (dictionary) columns, for ad-hoc queries."""
+def read_table(path: str | os.PathLike, decode: bool = True) -> pa.Table:
+    """The whole trace as a pyarrow Table for ad-hoc queries; ``decode`` turns the dictionary
+    columns (event, kind, layer, prim) into plain strings."""
     with open(path, "rb") as f:
-        return pa.ipc.open_stream(f).read_all()
+        t = pa.ipc.open_stream(f).read_all()
+    if decode:
+        for i, f in enumerate(t.schema):
+            if pa.types.is_dictionary(f.type):
+                t = t.set_column(i, f.name, t.column(i).cast(pa.string()))
+    return t

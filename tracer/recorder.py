@@ -114,6 +114,8 @@ class Recorder:
         self._layer = -1
         self._aggregator = TensorAggregator() if granularity == "tensor" else None
         self.events_written = 0
+        self.primitives_logged = 0
+        self.flush_ns = 0  # time spent expanding, aggregating and writing events
         self.key_ids: dict[str, int] = {}
         self._key_bytes = params.key_bytes()
 
@@ -136,11 +138,13 @@ class Recorder:
         tuples, self._log[:] = self._log[:], []
         if self.writer is None or self.log is None:
             return
+        self.primitives_logged += len(tuples)
         batch = self.expand(tuples, self._layer, self._op_begin, end)
         if self._aggregator is not None:
             batch = self._aggregator.aggregate_op(batch)
         self.writer.write(batch)
         self.events_written += len(batch)
+        self.flush_ns += self.now() - end
 
     def expand(self, tuples: list, layer: int, t_begin: int, t_end: int) -> EventBatch:
         """Events of one op: op_begin, each primitive's template rows, op_end."""

@@ -29,6 +29,8 @@ class TraceResult:
     max_abs_error: float
     output_scale: float
     params: HEParams
+    primitives: int = 0
+    recorder_seconds: float = 0.0  # expanding, aggregating and writing events (part of ``seconds``)
     output: np.ndarray = field(repr=False, default=None)
     reference: np.ndarray = field(repr=False, default=None)
 
@@ -94,4 +96,5 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     path = str(writer.close()) if writer is not None else None
     ref = run_reference(graph, x)
     err = float(np.max(np.abs(y - ref)))
-    return TraceResult(path, rec.events_written, seconds, err, float(np.max(np.abs(ref))), params, y, ref)
+    return TraceResult(path, rec.events_written, seconds, err, float(np.max(np.abs(ref))), params,
+                       rec.primitives_logged, rec.flush_ns / 1e9, y, ref)

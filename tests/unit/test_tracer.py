@@ -8,7 +8,7 @@ from hetier.models.zoo import build
 from hetier.tracer.format import COLUMNS, EV, KIND, PRIM, TraceReader, read_trace
 from hetier.tracer.granularity import aggregate_events
 from hetier.tracer.session import choose_params, trace_run
-from tests.helpers import ckks_tolerance
+from tests.helpers import ckks_tolerance, rescaling_layers
 
 
 
@@ -26,7 +26,7 @@ def test_relu_mlp_uses_reference_parameters_and_matches_numpy(mlp_traces):
     g, p, ct, tn = mlp_traces
     assert (p.poly_modulus, p.primes) == (4096, (30, 22, 30))
     assert ct.output.shape == (4, 3)
-    assert ct.max_abs_error < ckks_tolerance(p)
+    assert ct.max_abs_error < ckks_tolerance(p, rescaling_layers(g))
     assert np.allclose(ct.output, tn.output, atol=2 * ckks_tolerance(p))
 
 
