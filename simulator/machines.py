@@ -1,0 +1,111 @@
+"""Machines: memory tiers plus a mode (flat tiers, or Memory Mode's DRAM cache), as data.
+
+A machine is a preset (``simulator/presets/machines/*.toml``) or a user's TOML file, plus
+overrides ``tier.key=value`` (e.g. ``dram.capacity_gb=16``). ``to_dict`` gives the fully
+resolved machine that results embed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hetier.errors import UsageError
+from hetier.simulator.devices import PRESETS, Device, device_from_dict, load_device, load_toml
+
+MODES = ("flat", "memory")
+_MACHINE_KEYS = {"name", "description", "mode", "cores", "llc_mb", "tiers", "cache", "backing",
+                 "mm_miss_penalty_ns", "cache_block_bytes", "source"}
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Tiers in placement order (fastest first). Memory Mode: tiers = (cache, backing)."""
+
+    name: str
+    mode: str
+    tiers: tuple[tuple[str, Device], ...]
+    cores: int
+    llc_bytes: int
+    mm_miss_penalty_ns: float = 70.0
+    cache_block_bytes: int = 4096
+    description: str = ""
+
+    @property
+    def tier_names(self) -> list[str]:
+        return [n for n, _ in self.tiers]
+
+    def device(self, tier: str) -> Device:
+        return dict(self.tiers)[tier]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "mode": self.mode, "cores": self.cores, "llc_bytes": self.llc_bytes,
+                "mm_miss_penalty_ns": self.mm_miss_penalty_ns, "cache_block_bytes": self.cache_block_bytes,
+                "description": self.description,
+                "tiers": [{"name": n, **d.to_dict()} for n, d in self.tiers]}
+
+
+def machine_presets() -> dict[str, Path]:
+    return {p.stem: p for p in sorted((PRESETS / "machines").glob("*.toml"))}
+
+
+def _parse_overrides(items: list[str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise UsageError(f"override '{item}' must look like tier.key=value (e.g. dram.capacity_gb=16)")
+        tier, field = key.split(".", 1)
+        try:
+            v: object = float(value)
+        except ValueError:
+            v = value
+        out.setdefault(tier, {})[field] = v
+    return out
+
+
+def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machine:
+    """A machine preset by name or a machine TOML file by path, with ``tier.key=value`` overrides."""
+    presets = machine_presets()
+    if name_or_path in presets:
+        path = presets[name_or_path]
+    elif name_or_path.endswith(".toml") or Path(name_or_path).exists():
+        path = Path(name_or_path)
+    else:
+        raise UsageError(f"machine '{name_or_path}' not found (known: {', '.join(presets)})")
+    d = load_toml(path)
+    where = str(path)
+    unknown = set(d) - _MACHINE_KEYS
+    if unknown:
+        raise UsageError(f"{where}: unknown machine key(s) {', '.join(sorted(unknown))}")
+    mode = d.get("mode", "flat")
+    if mode not in MODES:
+        raise UsageError(f"{where}: mode '{mode}' unknown (known: flat, memory)")
+    ov = _parse_overrides(overrides or [])
+    tiers = d.get("tiers")
+    if not tiers:
+        raise UsageError(f"{where}: no [[tiers]]")
+    resolved = []
+    for t in tiers:
+        if "name" not in t:
+            raise UsageError(f"{where}: a tier has no name")
+        tier_ov = ov.pop(t["name"], {})
+        if "device" in t:
+            dev = load_device(t["device"], {**{k: v for k, v in t.items() if k not in ("name", "device")}, **tier_ov})
+        else:
+            dev = device_from_dict({k: v for k, v in t.items() if k != "name"}, f"{where} tier {t['name']}", tier_ov)
+        resolved.append((t["name"], dev))
+    machine_ov = ov.pop("machine", {})
+    if ov:
+        raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
+    d = {**d, **machine_ov}
+    for k in ("cores", "llc_mb", "mm_miss_penalty_ns", "cache_block_bytes"):
+        if k in d and (not isinstance(d[k], (int, float)) or d[k] <= 0):
+            raise UsageError(f"{where}: '{k}' must be a positive number (got {d[k]!r})")
+    if "cores" not in d or "llc_mb" not in d:
+        raise UsageError(f"{where}: missing 'cores' or 'llc_mb'")
+    if mode == "memory" and len(resolved) != 2:
+        raise UsageError(f"{where}: Memory Mode needs exactly two tiers (DRAM cache, then PMem)")
+    return Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
+                   llc_bytes=int(d["llc_mb"] * 2 ** 20), mm_miss_penalty_ns=float(d.get("mm_miss_penalty_ns", 70.0)),
+                   cache_block_bytes=int(d.get("cache_block_bytes", 4096)), description=d.get("description", ""))

@@ -1,0 +1,86 @@
+"""Static placement in recorded allocation order, with real capacities.
+
+Walks the ops' allocation and free rows in order, asks the policy where each allocation goes,
+spills overflow down the tiers for spilling policies, and records per tier the peak live bytes
+and, when a tier is over capacity, by how much ("does not fit: needs X more").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hetier.simulator.machines import Machine
+from hetier.simulator.policies import Policy, TensorInfo
+from hetier.simulator.workload import Workload
+
+
+@dataclass
+class Placement:
+    """Where each tensor's bytes live (tier -> share) and what that needs of each tier."""
+
+    share: dict[int, dict[str, float]] = field(default_factory=dict)
+    peak: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)  # worst overflow per tier
+
+    @property
+    def fits(self) -> bool:
+        return not any(self.missing.values())
+
+    def tier_shares(self, tensor: int, default: str) -> dict[str, float]:
+        return self.share.get(tensor, {default: 1.0})
+
+
+def place(workload: Workload, machine: Machine, policy: Policy | None) -> Placement:
+    """Flat machines follow ``policy``; Memory Mode keeps every byte in the backing tier."""
+    tiers = machine.tier_names
+    cap = {t: machine.device(t).capacity_bytes for t in tiers}
+    live = {t: 0 for t in tiers}
+    bytes_of: dict[int, dict[str, int]] = {}  # tensor -> tier -> bytes
+    pl = Placement(peak={t: 0 for t in tiers}, missing={t: 0 for t in tiers})
+    for op in workload.ops:
+        for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
+            nbytes = c * u
+            if machine.mode == "memory":
+                want = {tiers[-1]: 1.0}
+                spills = False
+            else:
+                free = {x: cap[x] - live[x] for x in tiers}
+                want = policy.place(TensorInfo(t, workload.tensor_kind.get(t, "ciphertext"), nbytes), free)
+                spills = policy.spills
+            got: dict[str, int] = {}
+            for tier, share in want.items():
+                b = int(round(nbytes * share))
+                if spills:
+                    start = tiers.index(tier)
+                    for x in tiers[start:]:
+                        take = b if x == tiers[-1] else min(b, max(cap[x] - live[x], 0))
+                        if take:
+                            got[x] = got.get(x, 0) + take
+                            live[x] += take
+                            b -= take
+                        if not b:
+                            break
+                else:
+                    got[tier] = got.get(tier, 0) + b
+                    live[tier] += b
+            tb = bytes_of.setdefault(t, {})
+            for x, b in got.items():
+                tb[x] = tb.get(x, 0) + b
+            total = sum(tb.values())
+            pl.share[t] = {x: b / total for x, b in sorted(tb.items()) if b} if total else {tiers[0]: 1.0}
+            for x in tiers:
+                pl.peak[x] = max(pl.peak[x], live[x])
+                pl.missing[x] = max(pl.missing[x], live[x] - cap[x])
+        for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
+            tb = bytes_of.get(t)
+            if not tb:
+                continue
+            unit = workload.tensor_unit.get(t, 0)
+            total = sum(tb.values())
+            release = min(c * unit, total)
+            for x in list(tb):
+                r = int(round(release * tb[x] / total))
+                r = min(r, tb[x])
+                tb[x] -= r
+                live[x] -= r
+    return pl

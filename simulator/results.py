@@ -1,0 +1,102 @@
+"""Replay results: one summary per configuration plus per-layer rows, saved as Arrow.
+
+A results file holds several runs (machine x policy) of one trace. Its metadata embeds each
+run's fully resolved machine, the policy, the thread count and the trace identity, so a results
+file can be checked against the trace it came from. Same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from hetier import __version__
+from hetier.atomic import partial_path
+from hetier.errors import HetierError
+
+RESULTS_MAGIC = "hetier-results"
+RESULTS_VERSION = 1
+
+
+@dataclass
+class RunResult:
+    """One machine x policy replay of one trace."""
+
+    machine: dict
+    policy: str
+    threads: int
+    trace: dict
+    fits: bool
+    missing_bytes: dict[str, int]
+    peak_bytes: dict[str, int]
+    makespan_ns: float | None
+    compute_ns: float
+    stall_ns: dict[str, float]
+    read_bytes: dict[str, float]
+    write_bytes: dict[str, float]
+    mm_hit_ratio: float | None = None
+    mm_writeback_bytes: float | None = None
+    notes: dict = field(default_factory=dict)
+    layers: dict = field(default_factory=dict, repr=False)  # column -> list, one entry per op
+
+    @property
+    def label(self) -> str:
+        return f"{self.machine['name']}/{self.policy}"
+
+    def headline(self) -> str:
+        if not self.fits:
+            need = ", ".join(f"{b / 1e9:.2f} GB more {t}" for t, b in self.missing_bytes.items() if b > 0)
+            return f"does not fit: needs {need}"
+        return f"{self.makespan_ns / 1e9:.3f} s"
+
+
+def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
+    """Write runs to an Arrow IPC file via a temporary file and rename."""
+    cols: dict[str, list] = {"run": [], "layer": [], "name": [], "kind": [], "start_ns": [], "end_ns": [],
+                             "compute_ns": []}
+    tiers = sorted({t for r in runs for t in r.stall_ns})
+    for t in tiers:
+        for c in ("stall_ns", "read_bytes", "write_bytes"):
+            cols[f"{c}_{t}"] = []
+    for i, r in enumerate(runs):
+        n = len(r.layers.get("layer", []))
+        cols["run"] += [i] * n
+        for c in ("layer", "name", "kind", "start_ns", "end_ns", "compute_ns"):
+            cols[c] += list(r.layers.get(c, []))
+        for t in tiers:
+            for c in ("stall_ns", "read_bytes", "write_bytes"):
+                cols[f"{c}_{t}"] += list(r.layers.get(f"{c}_{t}", [0.0] * n))
+    summaries = []
+    for r in runs:
+        d = asdict(r)
+        d.pop("layers")
+        summaries.append(d)
+    meta = {"magic": RESULTS_MAGIC, "version": RESULTS_VERSION, "hetier": __version__, "runs": summaries}
+    table = pa.table({k: pa.array(v) for k, v in cols.items()})
+    table = table.replace_schema_metadata({b"hetier": json.dumps(meta, sort_keys=True).encode()})
+    tmp = partial_path(Path(path))
+    with pa.OSFile(str(tmp), "wb") as sink:
+        with pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+    os.replace(tmp, path)
+
+
+def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
+    """Run summaries and per-layer rows of a results file."""
+    try:
+        with pa.memory_map(str(path)) as src:
+            table = pa.ipc.open_file(src).read_all()
+    except FileNotFoundError:
+        raise HetierError(f"results '{path}' not found") from None
+    except (pa.ArrowInvalid, OSError):
+        raise HetierError(f"'{path}' is not a hetier results file") from None
+    meta = json.loads((table.schema.metadata or {}).get(b"hetier", b"{}"))
+    if meta.get("magic") != RESULTS_MAGIC:
+        raise HetierError(f"'{path}' is not a hetier results file")
+    if meta.get("version") != RESULTS_VERSION:
+        raise HetierError(f"'{path}' has results format {meta.get('version')}; this hetier reads {RESULTS_VERSION}")
+    return meta["runs"], table

@@ -1,0 +1,139 @@
+"""A trace as the simulator sees it: one op per layer, with its per-tensor traffic.
+
+Ciphertext-granularity traces are aggregated to tensor granularity on the way in (streaming),
+so replay cost does not grow with the number of ciphertexts. Each op keeps its recorded
+duration, its allocation and free rows, and one access row per (tensor, read/write) with the
+bytes, the ciphertext-level count and the tensor's live footprint during the op (what a CPU
+cache could hold of it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hetier.errors import HetierError
+from hetier.tracer.format import EV, KINDS, EventBatch, TraceReader
+from hetier.tracer.granularity import TensorAggregator
+
+
+@dataclass
+class Op:
+    """One layer's work: recorded time, allocations, frees and per-tensor accesses."""
+
+    index: int
+    layer: int
+    name: str
+    kind: str
+    duration_ns: int
+    alloc_tensor: np.ndarray
+    alloc_count: np.ndarray
+    alloc_unit: np.ndarray  # bytes of one buffer
+    free_tensor: np.ndarray
+    free_count: np.ndarray
+    acc_tensor: np.ndarray
+    acc_write: np.ndarray  # bool
+    acc_bytes: np.ndarray
+    acc_count: np.ndarray
+    acc_footprint: np.ndarray  # live bytes of the tensor during the op
+    parallelism: int  # independent output ciphertexts (data parallelism within the op)
+
+
+@dataclass
+class Workload:
+    """The ops of a trace plus what the simulator needs to know about each tensor."""
+
+    meta: dict
+    ops: list[Op]
+    tensor_kind: dict[int, str]
+    tensor_unit: dict[int, int]
+    events_read: int
+    truncated: bool
+    trace_id: dict = field(default_factory=dict)
+
+
+def trace_identity(path: str, meta: dict) -> dict:
+    """What ties a results file to its trace: the file's hash, model, mode, start time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return {"file": os.path.basename(path), "sha256": h.hexdigest(), "model": meta["model"]["name"],
+            "config": meta["model"]["config"], "mode": meta["mode"], "granularity": meta["granularity"],
+            "start_time": meta["start_time"]}
+
+
+def _op_from_events(ev: EventBatch, index: int, names: list[str], kinds: list[str],
+                    live: dict[int, int], unit: dict[int, int], tkind: dict[int, str]) -> Op:
+    layer = int(ev.layer[0])
+    t0 = ev.ts_ns[ev.event == EV["op_begin"]]
+    t1 = ev.ts_ns[ev.event == EV["op_end"]]
+    dur = int(t1[-1] - t0[0]) if len(t0) and len(t1) else 0
+    al = ev.event == EV["alloc"]
+    fr = ev.event == EV["free"]
+    a_t, a_c = ev.tensor[al], ev.count[al]
+    a_u = ev.nbytes[al] // np.maximum(a_c, 1)
+    for t, u, k in zip(a_t.tolist(), a_u.tolist(), ev.kind[al].tolist()):
+        unit[t] = u
+        tkind[t] = KINDS[k]
+    # footprint: live count before the op plus what the op allocates (the op's peak, per tensor)
+    peak = dict(live)
+    for t, c in zip(a_t.tolist(), a_c.tolist()):
+        peak[t] = peak.get(t, 0) + c
+        live[t] = live.get(t, 0) + c
+    for t, c in zip(ev.tensor[fr].tolist(), ev.count[fr].tolist()):
+        live[t] = live.get(t, 0) - c
+        if live[t] <= 0:
+            live.pop(t)
+    rw = np.flatnonzero((ev.event == EV["read"]) | (ev.event == EV["write"]))
+    if len(rw):
+        key = ev.tensor[rw] * 2 + (ev.event[rw] == EV["write"])
+        uk, inv = np.unique(key, return_inverse=True)
+        inv = inv.reshape(-1)
+        nbytes = np.bincount(inv, weights=ev.nbytes[rw]).astype(np.int64)
+        count = np.bincount(inv, weights=ev.count[rw]).astype(np.int64)
+        tensors = uk // 2
+        foot = np.array([peak.get(int(t), 0) * unit.get(int(t), 0) for t in tensors], dtype=np.int64)
+    else:
+        tensors = np.zeros(0, dtype=np.int64)
+        uk = nbytes = count = foot = tensors
+    ct_allocs = [c for c, k in zip(a_c.tolist(), ev.kind[al].tolist()) if KINDS[k] == "ciphertext"]
+    return Op(index=index, layer=layer, name=names[layer], kind=kinds[layer], duration_ns=dur,
+              alloc_tensor=a_t, alloc_count=a_c, alloc_unit=a_u,
+              free_tensor=ev.tensor[fr], free_count=ev.count[fr],
+              acc_tensor=tensors, acc_write=(uk % 2 == 1), acc_bytes=nbytes, acc_count=count,
+              acc_footprint=foot, parallelism=max(1, max(ct_allocs, default=1)))
+
+
+def load_workload(path: str, allow_truncated: bool = False) -> Workload:
+    """Read a trace (either granularity) into ops; a truncated trace needs ``allow_truncated``."""
+    with TraceReader(path) as r:
+        names = r.layer_names
+        kinds = [l["kind"] for l in r.meta["layers"]]
+        agg = TensorAggregator() if r.meta["granularity"] == "ciphertext" else None
+        ops: list[Op] = []
+        live: dict[int, int] = {}
+        unit: dict[int, int] = {}
+        tkind: dict[int, str] = {}
+        pending: list[EventBatch] = []
+        for b in r.batches():
+            ends = np.flatnonzero(b.event == EV["op_end"])
+            start = 0
+            for e in ends:
+                pending.append(b.take(np.arange(start, e + 1)))
+                ev = EventBatch.concat(pending)
+                pending, start = [], e + 1
+                if agg is not None:
+                    ev = agg.aggregate_op(ev)
+                ops.append(_op_from_events(ev, len(ops), names, kinds, live, unit, tkind))
+            if start < len(b):
+                pending.append(b.take(np.arange(start, len(b))))
+        if r.truncated and not allow_truncated:
+            raise HetierError(r.truncation_message() + " (use --allow-truncated to replay its complete ops)")
+        meta, events, truncated = r.meta, r.events_read, r.truncated
+    if not ops:
+        raise HetierError(f"trace '{path}' has no complete op")
+    return Workload(meta, ops, tkind, unit, events, truncated, trace_identity(path, meta))
