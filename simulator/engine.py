@@ -48,6 +48,7 @@ class OpPlan:
     slices: int
     misses: int = 0
     deps: list[int] = field(default_factory=list)
+    access_bytes: float | None = None  # random accesses of this size; None: sequential streams
 
 
 def llc_filter(nbytes: np.ndarray, footprint: np.ndarray, llc_bytes: int) -> np.ndarray:
@@ -210,7 +211,10 @@ def run(plans: list[OpPlan], machine: Machine, threads: int,
             for t in tiers:
                 if p.read[t] > 0:
                     t0 = env.now
-                    yield chan[(t, False)].transfer(p.read[t] / k)
+                    media = p.read[t] / k
+                    if p.access_bytes:
+                        media /= devs[t].access_efficiency(p.access_bytes, write=False)
+                    yield chan[(t, False)].transfer(media)
                     yield env.timeout(devs[t].read_latency_seq_ns)
                     stall[t][i] += env.now - t0
             if penalty and p.misses:
@@ -221,7 +225,10 @@ def run(plans: list[OpPlan], machine: Machine, threads: int,
             for t in tiers:
                 if p.write[t] > 0:
                     t0 = env.now
-                    yield chan[(t, True)].transfer(p.write[t] * devs[t].write_amplification / k)
+                    media = p.write[t] * devs[t].write_amplification / k
+                    if p.access_bytes:
+                        media /= devs[t].access_efficiency(p.access_bytes, write=True)
+                    yield chan[(t, True)].transfer(media)
                     yield env.timeout(devs[t].write_latency_ns)
                     stall[t][i] += env.now - t0
             left_slices[i] -= 1
@@ -244,4 +251,5 @@ def run(plans: list[OpPlan], machine: Machine, threads: int,
     for _ in range(threads):
         env.process(worker(env))
     env.run()
-    return RunStats(float(env.now), compute, stall, np.nan_to_num(start), end)
+    # env.now may lie past the last op: superseded channel timeouts still fire, doing nothing
+    return RunStats(float(end.max()) if n else 0.0, compute, stall, np.nan_to_num(start), end)

@@ -7,6 +7,7 @@ resolved machine that results embed.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,9 +57,9 @@ def _parse_overrides(items: list[str]) -> dict[str, dict]:
         if not sep or "." not in key:
             raise UsageError(f"override '{item}' must look like tier.key=value (e.g. dram.capacity_gb=16)")
         tier, field = key.split(".", 1)
-        try:
-            v: object = float(value)
-        except ValueError:
+        try:  # values are TOML: numbers, strings, lists such as read_curve=[[1, 2.9], [4, 11.6]]
+            v: object = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
             v = value
         out.setdefault(tier, {})[field] = v
     return out

@@ -78,3 +78,44 @@ def rescaling_layers(graph) -> int:
     from hetier.models.ir import LEVEL_COST
 
     return sum(LEVEL_COST[n.kind][0] > 0 for n in graph.nodes)
+
+
+def random_trace(path, seed: int, n_ops: int = 8) -> str:
+    """A random but consistent tensor-granularity trace: each op allocates an output, reads
+    one or two live tensors many times, writes its output, and frees tensors it was last to use."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    ts = 0
+    live: dict[int, tuple[int, int, str]] = {}  # tensor -> (count, unit, kind)
+    nxt = 0
+    layers = ["input"] + [f"op{i}" for i in range(1, n_ops + 1)] + ["teardown"]
+    for layer in range(len(layers)):
+        ts += 1
+        rows.append((ts, "op_begin", -1, 0, 0, "none", -1, layer))
+        if layer < len(layers) - 1:
+            count, unit = rng.randint(1, 40), rng.choice([65536, 196608, 393216])
+            kind = rng.choice(["ciphertext", "ciphertext", "temporary", "plaintext"])
+            t = nxt
+            nxt += 1
+            ts += rng.randint(1, 1000)
+            rows.append((ts, "alloc", t, count * unit, count, kind, 3, layer))
+            for src in rng.sample(sorted(live), min(len(live), rng.randint(1, 2))):
+                c, u, k = live[src]
+                passes = rng.randint(1, 20)
+                ts += rng.randint(1, 10 ** 6)
+                rows.append((ts, "read", src, passes * c * u, passes * c, k, 3, layer))
+            ts += rng.randint(1, 10 ** 6)
+            rows.append((ts, "write", t, count * unit, count, kind, 3, layer))
+            live[t] = (count, unit, kind)
+            for old in [x for x in sorted(live) if x != t and rng.random() < 0.4]:
+                c, u, k = live.pop(old)
+                rows.append((ts, "free", old, c * u, c, k, 3, layer))
+        else:
+            for old in sorted(live):
+                c, u, k = live.pop(old)
+                rows.append((ts, "free", old, c * u, c, k, 3, layer))
+        ts += rng.randint(10 ** 5, 10 ** 7)
+        rows.append((ts, "op_end", -1, 0, 0, "none", -1, layer))
+    return write_tiny(path, rows, tiny_meta(layers=tuple(layers), granularity="tensor"))

@@ -9,7 +9,7 @@ from importlib import import_module
 from hetier import __version__
 from hetier.errors import HetierError
 
-VERBS = ("trace", "info", "check")
+VERBS = ("trace", "info", "check", "replay", "machines")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,43 @@
+"""List machine and device presets with their key numbers."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--devices", action="store_true", help="list device presets instead")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hetier.simulator.devices import device_presets, load_device
+    from hetier.simulator.machines import load_machine, machine_presets
+
+    c = Console(soft_wrap=True)
+    if args.devices:
+        t = Table(title="device presets (bandwidth at the curve's best stream count)")
+        for col in ("device", "kind", "capacity", "read GB/s", "write GB/s", "idle read ns", "granule"):
+            t.add_column(col, justify="right")
+        for name in device_presets():
+            d = load_device(name)
+            r, w = d.peak_streams(), d.peak_streams(True)
+            t.add_row(name, d.kind, f"{d.capacity_bytes / 1e9:,.0f} GB", f"{d.bandwidth(r):.1f} @{r}",
+                      f"{d.bandwidth(w, True):.1f} @{w}", f"{d.read_latency_seq_ns:.0f}/{d.read_latency_rand_ns:.0f}",
+                      f"{d.granularity_bytes} B")
+        c.print(t)
+        return 0
+    t = Table(title="machine presets (bandwidth with one stream per core)")
+    for col in ("machine", "mode", "cores", "tiers: capacity, read/write GB/s"):
+        t.add_column(col)
+    for name in machine_presets():
+        m = load_machine(name)
+        tiers = "; ".join(f"{n}={d.name} {d.capacity_bytes / 1e9:,.0f} GB {d.bandwidth(m.cores):.0f}/"
+                          f"{d.bandwidth(m.cores, True):.0f}" for n, d in m.tiers)
+        t.add_row(name, m.mode, str(m.cores), tiers)
+    c.print(t)
+    c.print("Use a preset name or your own machine .toml wherever --machine is asked; override a number "
+            "with --set TIER.KEY=VALUE (e.g. --set dram.capacity_gb=16).")
+    return 0

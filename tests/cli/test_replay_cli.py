@@ -1,0 +1,87 @@
+"""`hetier replay` and `hetier machines` through main([...])."""
+
+from pathlib import Path
+
+import pytest
+
+from hetier.cli.main import main
+from hetier.simulator.results import load_results
+from tests.helpers import GOOD_ROWS, tiny_meta, write_tiny
+
+TRACE = str(Path(__file__).resolve().parents[2] / "traces" / "cryptonets-b64.tensor.arrow")
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_replay_compares_configs_and_writes_results(tmp_path, capsys):
+    out = tmp_path / "r.arrow"
+    code, stdout, err = run(["replay", TRACE, "--machine", "optane-appdirect,optane-memory-mode",
+                             "--policy", "all-dram,all-pmem", "--policy", "dram-first",
+                             "--set", "dram.capacity_gb=1", "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "does not fit: needs 1.01 GB more dram" in stdout  # all-dram: 2.01 GB peak in 1 GB
+    assert "memory-mode" in stdout and "dram-first" in stdout
+    runs, table = load_results(out)
+    assert [r["policy"] for r in runs] == ["all-dram", "all-pmem", "dram-first", "memory-mode"]
+    assert runs[0]["makespan_ns"] is None and runs[1]["makespan_ns"] > 0
+    assert runs[2]["machine"]["tiers"][0]["capacity_gb"] == 1.0  # the resolved machine is embedded
+    code, _, err = run(["replay", TRACE, "--machine", "dram-only", "-o", str(out)], capsys)
+    assert code == 2 and "exists" in err
+
+
+def test_machines_lists_presets(capsys):
+    code, out, _ = run(["machines"], capsys)
+    assert code == 0 and "ref-memory-mode" in out and "optane-appdirect" in out
+    code, out, _ = run(["machines", "--devices"], capsys)
+    assert code == 0 and "12.5 @4" in out  # Optane 6-DIMM write peak at 4 streams
+
+
+def test_dump_config_shows_overrides(capsys):
+    code, out, _ = run(["replay", TRACE, "--machine", "dram-only", "--set", "dram.capacity_gb=8", "--dump-config"], capsys)
+    assert code == 0 and '"capacity_gb": 8.0' in out
+
+
+def _machine_file(tmp_path, body):
+    p = tmp_path / "m.toml"
+    p.write_text(body)
+    return str(p)
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--machine", "optane-x"], "machine 'optane-x' not found (known: ddr5-cxl, dram-only"),
+    (["--machine", "optane-appdirect", "--policy", "hot-cold"], "policy 'hot-cold' not found (known: all-dram"),
+    (["--machine", "optane-appdirect", "--set", "gpu.capacity_gb=1"], "override names unknown tier(s) gpu"),
+    (["--machine", "dram-only", "--set", "dram.capacity_gb=-4"], "'capacity_gb' must be a positive number (got -4)"),
+    (["--machine", "{mfile_missing}"], "missing 'read_curve'"),
+    (["--machine", "{mfile_zero}"], "'capacity_gb' must be a positive number (got 0)"),
+    (["--machine", "dram-only", "--threads", "0"], "threads 0 must be at least 1"),
+])
+def test_bad_input_is_one_line(argv, msg, tmp_path, capsys):
+    files = {
+        "mfile_missing": _machine_file(tmp_path, 'cores = 4\nllc_mb = 8\n[[tiers]]\nname = "dram"\ncapacity_gb = 4\n'
+                                                 'read_latency_seq_ns = 80\nwrite_curve = [[1, 5.0]]\ngranularity_bytes = 64\n'),
+    }
+    files["mfile_zero"] = str(tmp_path / "z.toml")
+    Path(files["mfile_zero"]).write_text('cores = 4\nllc_mb = 8\n[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\ncapacity_gb = 0\n')
+    argv = [a.format(**files) for a in argv]
+    code, _, err = run(["replay", TRACE, *argv], capsys)
+    assert code != 0 and "Traceback" not in err and err.count("\n") == 1
+    assert msg in err
+
+
+def test_truncated_and_old_traces(tmp_path, capsys):
+    p = tmp_path / "t.arrow"
+    write_tiny(p, GOOD_ROWS)
+    cut = tmp_path / "cut.arrow"
+    cut.write_bytes(p.read_bytes()[:-8])
+    code, _, err = run(["replay", str(cut), "--machine", "dram-only"], capsys)
+    assert code == 1 and "truncated after batch 1 (11 complete events)" in err and "--allow-truncated" in err
+    code, out, err = run(["replay", str(cut), "--machine", "dram-only", "--allow-truncated"], capsys)
+    assert code == 0 and "truncated" in err
+    old = write_tiny(tmp_path / "old.arrow", GOOD_ROWS, tiny_meta(format_version=7))
+    code, _, err = run(["replay", old, "--machine", "dram-only"], capsys)
+    assert code == 1 and "trace format 7; this hetier reads 1-1" in err

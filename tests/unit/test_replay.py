@@ -1,0 +1,113 @@
+"""Replay invariants on random traces and on the real sample traces."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hetier.simulator.machines import load_machine
+from hetier.simulator.replay import replay
+from hetier.simulator.results import load_results, save_results
+from hetier.simulator.workload import load_workload
+from hetier.tracer.format import EV, read_trace
+from tests.helpers import random_trace
+
+TRACES = Path(__file__).resolve().parents[2] / "traces"
+CRYPTONETS = str(TRACES / "cryptonets-b64.tensor.arrow")
+NO_LLC = ["machine.llc_mb=0.000001"]  # every access goes to memory
+
+
+@pytest.fixture(scope="module")
+def cryptonets():
+    return load_workload(CRYPTONETS)
+
+
+slow_settings = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@slow_settings
+@given(seed=st.integers(0, 10 ** 6), threads=st.sampled_from([1, 3, 8]),
+       policy=st.sampled_from(["all-dram", "all-pmem", "dram-first", "interleave:0.3", "kind-aware"]))
+def test_bytes_are_conserved(tmp_path, seed, threads, policy):
+    path = random_trace(tmp_path / f"r{seed}.arrow", seed)
+    ev = read_trace(path).events
+    w = load_workload(path)
+    r = replay(w, load_machine("optane-appdirect", NO_LLC), policy, threads)
+    assert sum(r.read_bytes.values()) == pytest.approx(ev.nbytes[ev.event == EV["read"]].sum(), rel=1e-9)
+    assert sum(r.write_bytes.values()) == pytest.approx(ev.nbytes[ev.event == EV["write"]].sum(), rel=1e-9)
+
+
+@slow_settings
+@given(seed=st.integers(0, 10 ** 6), cap_mb=st.integers(1, 200))
+def test_no_tier_above_capacity_with_spill(tmp_path, seed, cap_mb):
+    path = random_trace(tmp_path / f"r{seed}.arrow", seed)
+    w = load_workload(path)
+    m = load_machine("optane-appdirect", [f"dram.capacity_gb={cap_mb / 1000}"])
+    r = replay(w, m, "dram-first")
+    assert r.fits
+    assert r.peak_bytes["dram"] <= m.device("dram").capacity_bytes
+    strict = replay(w, m, "all-dram")
+    total_peak = r.peak_bytes["dram"] + r.peak_bytes["pmem"]
+    if total_peak > m.device("dram").capacity_bytes:
+        assert not strict.fits and strict.makespan_ns is None
+        assert strict.missing_bytes["dram"] > 0
+        assert "does not fit: needs" in strict.headline()
+
+
+@slow_settings
+@given(seed=st.integers(0, 10 ** 6), threads=st.sampled_from([1, 2, 6, 24]))
+def test_dram_never_slower_than_pmem_and_time_is_monotone(tmp_path, seed, threads):
+    w = load_workload(random_trace(tmp_path / f"r{seed}.arrow", seed))
+    m = load_machine("optane-appdirect", NO_LLC)
+    fast = replay(w, m, "all-dram", threads)
+    slow = replay(w, m, "all-pmem", threads)
+    assert fast.makespan_ns <= slow.makespan_ns
+    start, end = np.array(fast.layers["start_ns"]), np.array(fast.layers["end_ns"])
+    assert (start <= end).all() and end.max() == fast.makespan_ns
+    if threads == 1:  # recorded order
+        assert (np.diff(end) >= 0).all() and (start[1:] >= end[:-1] - 1e-6).all()
+
+
+@slow_settings
+@given(seed=st.integers(0, 10 ** 6), factor=st.floats(1.0, 8.0))
+def test_more_bandwidth_is_never_slower(tmp_path, seed, factor):
+    w = load_workload(random_trace(tmp_path / f"r{seed}.arrow", seed))
+    base = load_machine("optane-appdirect", NO_LLC)
+    dev = base.device("pmem")
+    faster_curve = [[s, b * factor] for s, b in dev.read_curve]
+    faster = load_machine("optane-appdirect", NO_LLC + [f"pmem.read_curve={faster_curve}"])
+    assert replay(w, faster, "all-pmem", 4).makespan_ns <= replay(w, base, "all-pmem", 4).makespan_ns * (1 + 1e-12)
+
+
+def test_memory_mode_with_a_large_cache_is_close_to_dram_only(cryptonets):
+    dram = replay(cryptonets, load_machine("optane-appdirect"), "all-dram")
+    mm = replay(cryptonets, load_machine("optane-memory-mode"))
+    assert mm.mm_hit_ratio > 0.9  # compulsory misses only
+    assert mm.makespan_ns / dram.makespan_ns == pytest.approx(1.0, abs=0.03)
+    # a cache smaller than the footprint (2.0 GB peak) misses more and is slower
+    small = replay(cryptonets, load_machine("optane-memory-mode", ["dram.capacity_gb=0.5"]))
+    assert small.mm_hit_ratio < mm.mm_hit_ratio
+    assert small.makespan_ns > mm.makespan_ns
+    assert small.mm_writeback_bytes > 0
+
+
+def test_same_inputs_give_byte_identical_results(tmp_path, cryptonets):
+    for name in ("a", "b"):
+        runs = [replay(load_workload(CRYPTONETS), load_machine(m), p, 4)
+                for m, p in (("optane-appdirect", "dram-first"), ("optane-memory-mode", None))]
+        save_results(tmp_path / f"{name}.arrow", runs)
+    assert (tmp_path / "a.arrow").read_bytes() == (tmp_path / "b.arrow").read_bytes()
+    runs, table = load_results(tmp_path / "a.arrow")
+    assert [r["policy"] for r in runs] == ["dram-first", "memory-mode"]
+    assert runs[0]["machine"]["name"] == "optane-appdirect" and runs[0]["trace"]["model"] == "cryptonets"
+    assert table.num_rows == 2 * len(cryptonets.ops)
+
+
+def test_threads_speed_up_parallel_layers(cryptonets):
+    m = load_machine("optane-appdirect")
+    one = replay(cryptonets, m, "all-dram", 1)
+    many = replay(cryptonets, m, "all-dram", 24)
+    assert many.makespan_ns < one.makespan_ns / 4
+    assert one.makespan_ns == pytest.approx(sum(e - s for s, e in zip(one.layers["start_ns"], one.layers["end_ns"])))
