@@ -50,9 +50,15 @@ def machine_presets() -> dict[str, Path]:
     return {p.stem: p for p in sorted((PRESETS / "machines").glob("*.toml"))}
 
 
-def _parse_overrides(items: list[str]) -> dict[str, dict]:
+def _parse_overrides(items: list[str], machine: str) -> dict[str, dict]:
+    """``tier.key=value`` for every machine, ``MACHINE:tier.key=value`` for one."""
     out: dict[str, dict] = {}
     for item in items:
+        target, colon, rest = item.partition(":")
+        if colon and "=" not in target:
+            if target != machine:
+                continue
+            item = rest
         key, sep, value = item.partition("=")
         if not sep or "." not in key:
             raise UsageError(f"override '{item}' must look like tier.key=value (e.g. dram.capacity_gb=16)")
@@ -82,7 +88,7 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
     mode = d.get("mode", "flat")
     if mode not in MODES:
         raise UsageError(f"{where}: mode '{mode}' unknown (known: flat, memory)")
-    ov = _parse_overrides(overrides or [])
+    ov = _parse_overrides(overrides or [], d.get("name", path.stem))
     tiers = d.get("tiers")
     if not tiers:
         raise UsageError(f"{where}: no [[tiers]]")

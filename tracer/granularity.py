@@ -63,9 +63,10 @@ class TensorAggregator:
             frees.append(_rows(ev, free_rows, EV["free"], PRIM["free"]))
         rw = np.flatnonzero(is_rw)
         if len(rw):
-            key = np.stack([ev.event[rw].astype(np.int64), ev.tensor[rw], ev.prim[rw].astype(np.int64),
-                            ev.level[rw].astype(np.int64)], axis=1)
-            _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+            # one int64 per (tensor, level, prim, read/write): 1-D unique is far faster than rows
+            key = (((ev.tensor[rw] * 128 + ev.level[rw]) * 64 + ev.prim[rw]) * 2
+                   + (ev.event[rw] == EV["write"]))
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
             inverse = inverse.reshape(-1)
             cnt = np.bincount(inverse, weights=ev.count[rw]).astype(np.int64)
             nb = np.zeros(len(first), dtype=np.int64)

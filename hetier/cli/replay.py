@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("trace", help="trace file")
     p.add_argument("--machine", action="append", required=True, help="preset or .toml; repeat or comma-list")
     p.add_argument("--policy", action="append", help="placement policy (flat machines); repeat or comma-list")
-    p.add_argument("--set", action="append", default=[], metavar="TIER.KEY=VALUE", help="override a machine number")
+    p.add_argument("--set", action="append", default=[], metavar="TIER.KEY=VALUE", help="override a number: TIER.KEY=VALUE, or MACHINE:TIER.KEY=VALUE for one machine")
     p.add_argument("--threads", type=int, default=1, help="simulated worker threads")
     p.add_argument("--allow-truncated", action="store_true", help="replay the complete prefix of a truncated trace")
     p.add_argument("--dump-config", action="store_true", help="print the resolved machines as JSON and stop")
