@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean sample-traces
+.PHONY: demo test clean sample-traces screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/hetier replay $(DEMO_TRACE) --machine dram-only,optane-appdirect,optane-memory-mode \
 		--policy all-pmem,dram-first --set optane-appdirect:dram.capacity_gb=2 \
 		--set optane-memory-mode:dram.capacity_gb=2 -o out/results.arrow --force
+	$(BIN)/hetier report $(DEMO_TRACE) out/results.arrow -o out/report.html --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -37,3 +38,10 @@ sample-traces: $(STAMP)
 		-o traces/mlp-relu-b8.ciphertext.arrow --force
 	$(BIN)/hetier trace cryptonets --batch 64 --granularity tensor \
 		-o traces/cryptonets-b64.tensor.arrow --force
+
+# The README's screenshot: the demo's report rendered by headless Chromium.
+screenshot: out/report.html
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--user-data-dir=$$(mktemp -d) --virtual-time-budget=20000 --hide-scrollbars \
+		--window-size=1400,2400 --screenshot=docs/report.png file://$(CURDIR)/out/report.html

@@ -28,6 +28,28 @@ class TraceStats:
     truncated: str | None = None
 
 
+class PoolPeak:
+    """Resident memory under a size-class pool (SEAL's): each block size keeps its own peak of
+    live blocks, since freed blocks are reused only by blocks of the same size."""
+
+    def __init__(self) -> None:
+        self.live: dict[int, int] = {}
+        self.peak: dict[int, int] = {}
+
+    def add(self, b) -> None:
+        af = np.flatnonzero((b.event == EV["alloc"]) | (b.event == EV["free"]))
+        unit = b.nbytes[af] // np.maximum(b.count[af], 1)
+        for u in np.unique(unit):
+            m = af[unit == u]
+            d = np.where(b.event[m] == EV["alloc"], b.count[m], -b.count[m])
+            c = self.live.get(int(u), 0) + np.cumsum(d)
+            self.peak[int(u)] = max(self.peak.get(int(u), 0), int(c.max()))
+            self.live[int(u)] = int(c[-1])
+
+    def resident_bytes(self) -> int:
+        return sum(u * n for u, n in self.peak.items())
+
+
 def trace_stats(path: str, allow_truncated: bool = True) -> TraceStats:
     with TraceReader(path) as r:
         st = TraceStats(r.meta)
@@ -35,8 +57,7 @@ def trace_stats(path: str, allow_truncated: bool = True) -> TraceStats:
         for l in r.meta["layers"]:
             st.layers_by_kind[l["kind"]] = st.layers_by_kind.get(l["kind"], 0) + 1
         live = 0
-        class_live: dict[int, int] = {}
-        class_peak: dict[int, int] = {}
+        pool = PoolPeak()
         begin_ts = {}
         for b in r.batches():
             st.events += len(b)
@@ -63,21 +84,14 @@ def trace_stats(path: str, allow_truncated: bool = True) -> TraceStats:
                     st.peak_ts_ns = int(b.ts_ns[i])
                     st.peak_layer = names[b.layer[i]]
                 live = int(curve[-1])
-            af = np.flatnonzero(al | fr)
-            unit = b.nbytes[af] // np.maximum(b.count[af], 1)
-            for u in np.unique(unit):
-                m = unit == u
-                d = np.where(b.event[af][m] == EV["alloc"], b.count[af][m], -b.count[af][m])
-                c = class_live.get(int(u), 0) + np.cumsum(d)
-                class_peak[int(u)] = max(class_peak.get(int(u), 0), int(c.max()))
-                class_live[int(u)] = int(c[-1])
+            pool.add(b)
             for i in np.flatnonzero(b.event == EV["op_begin"]):
                 begin_ts[int(b.layer[i])] = int(b.ts_ns[i])
             for i in np.flatnonzero(b.event == EV["op_end"]):
                 layer = int(b.layer[i])
                 st.layer_ns[names[layer]] = st.layer_ns.get(names[layer], 0) + int(b.ts_ns[i]) - begin_ts.pop(layer, int(b.ts_ns[i]))
                 st.duration_ns = max(st.duration_ns, int(b.ts_ns[i]))
-        st.resident_peak_bytes = sum(u * n for u, n in class_peak.items())
+        st.resident_peak_bytes = pool.resident_bytes()
         if r.truncated:
             st.truncated = r.truncation_message()
     return st

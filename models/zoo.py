@@ -162,30 +162,34 @@ def mobilenetv2(width: float = 1.0, resolution: int = 224, classes: int = 1000, 
     return b.finish(seed + 1)
 
 
-def resnet(depth: int = 50, resolution: int = 224, classes: int = 1000, seed: int = 0) -> Graph:
-    """ResNet-18/50 (He et al., CVPR 2016), ImageNet layout, at any input resolution."""
+def resnet(depth: int = 50, resolution: int = 224, classes: int = 1000, width: float = 1.0, seed: int = 0) -> Graph:
+    """ResNet-18/50 (He et al., CVPR 2016), ImageNet layout, at any input resolution; ``width``
+    scales every layer's channels (1.0 is the published network; small widths run for real here)."""
+    if not 0 < width <= 4:
+        raise UsageError(f"resnet width {width} must be in (0, 4]")
     if depth not in RESNET_DEPTHS:
         raise UsageError(f"resnet depth {depth} unknown (known: 18, 50)")
     if resolution < 32:
         raise UsageError(f"resnet resolution {resolution} too small (at least 32)")
-    b = Builder(f"resnet{depth}", dict(depth=depth, resolution=resolution, classes=classes, seed=seed),
+    b = Builder(f"resnet{depth}", dict(depth=depth, resolution=resolution, classes=classes, width=width, seed=seed),
                 (3, resolution, resolution), seed)
-    x = b.act(b.conv(0, 64, 7, stride=2, pad=3), "relu")
+    ch = lambda c: max(1, int(round(c * width)))  # noqa: E731
+    x = b.act(b.conv(0, ch(64), 7, stride=2, pad=3), "relu")
     x = b.pool(x, "maxpool", 3, 2, 1)
     bottleneck = depth == 50
     blocks = [3, 4, 6, 3] if bottleneck else [2, 2, 2, 2]
-    c_in = 64
+    c_in = ch(64)
     for stage, n in enumerate(blocks):
-        width = 64 * 2 ** stage
-        c_out = width * 4 if bottleneck else width
+        mid = ch(64 * 2 ** stage)
+        c_out = mid * 4 if bottleneck else mid
         for i in range(n):
             stride = 2 if stage > 0 and i == 0 else 1
             if bottleneck:
-                y = b.act(b.conv(x, width, 1), "relu")
-                y = b.act(b.conv(y, width, 3, stride=stride), "relu")
+                y = b.act(b.conv(x, mid, 1), "relu")
+                y = b.act(b.conv(y, mid, 3, stride=stride), "relu")
                 y = b.conv(y, c_out, 1)
             else:
-                y = b.act(b.conv(x, width, 3, stride=stride), "relu")
+                y = b.act(b.conv(x, mid, 3, stride=stride), "relu")
                 y = b.conv(y, c_out, 3)
             short = b.conv(x, c_out, 1, stride=stride, pad=0) if stride != 1 or c_in != c_out else x
             x = b.act(b.add(short, y), "relu")

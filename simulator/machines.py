@@ -43,7 +43,7 @@ class Machine:
         return {"name": self.name, "mode": self.mode, "cores": self.cores, "llc_bytes": self.llc_bytes,
                 "mm_miss_penalty_ns": self.mm_miss_penalty_ns, "cache_block_bytes": self.cache_block_bytes,
                 "description": self.description,
-                "tiers": [{"name": n, **d.to_dict()} for n, d in self.tiers]}
+                "tiers": [{"tier": n, **d.to_dict()} for n, d in self.tiers]}
 
 
 def machine_presets() -> dict[str, Path]:
@@ -116,3 +116,12 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
     return Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
                    llc_bytes=int(d["llc_mb"] * 2 ** 20), mm_miss_penalty_ns=float(d.get("mm_miss_penalty_ns", 70.0)),
                    cache_block_bytes=int(d.get("cache_block_bytes", 4096)), description=d.get("description", ""))
+
+
+def machine_from_dict(d: dict) -> Machine:
+    """Rebuild a machine from its ``to_dict`` form (as results files embed it)."""
+    tiers = tuple((t["tier"], device_from_dict({k: v for k, v in t.items() if k != "tier"}, f"tier {t['tier']}"))
+                  for t in d["tiers"])
+    return Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],
+                   mm_miss_penalty_ns=d["mm_miss_penalty_ns"], cache_block_bytes=d["cache_block_bytes"],
+                   description=d.get("description", ""))

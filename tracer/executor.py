@@ -10,7 +10,9 @@ from hetier.models.ir import Graph
 from hetier.tracer import kernels
 from hetier.tracer.linear_plan import maxpool_windows, plan
 from hetier.tracer.params import HEParams
-from hetier.tracer.recorder import ENCODE, ENCRYPT, FREE, Recorder
+from hetier.tracer.recorder import ENCODE_VEC, ENCRYPT, FREE, Recorder
+from hetier.tracer.liveness import Liveness
+from hetier.tracer.plan import SymbolicBackend
 from hetier.tracer.runtime import HTensor, SealBackend
 
 _ACTIVATIONS = {"relu": lambda v: np.maximum(v, 0.0), "relu6": lambda v: np.clip(v, 0.0, 6.0)}
@@ -31,7 +33,7 @@ def _encrypt_input(be: SealBackend, x: np.ndarray) -> HTensor:
     pk = be.rec.key_ids.get("public", -1)
     for i, row in enumerate(flat):
         if log is not None:
-            log((ENCODE, top, pt_id + i, -1, -1, -1, kernels.now()))
+            log((ENCODE_VEC, top, pt_id + i, -1, -1, -1, kernels.now()))
         be.encode_vector(row, top, be.scale, pt)
         c = t.cts[i] = be.ciphertext()
         if log is not None:
@@ -43,23 +45,15 @@ def _encrypt_input(be: SealBackend, x: np.ndarray) -> HTensor:
 
 
 def run_encrypted(graph: Graph, params: HEParams, x: np.ndarray, rec: Recorder, bias_copy: bool = True,
-                  on_layer: Callable[[int, str], None] | None = None) -> np.ndarray:
-    """Encrypt ``x`` (batch, *input_shape), run ``graph``, decrypt; returns (batch, *output_shape)."""
+                  on_layer: Callable[[int, str], None] | None = None, symbolic: bool = False) -> np.ndarray:
+    """Encrypt ``x`` (batch, *input_shape), run ``graph``, decrypt; returns (batch, *output_shape).
+
+    ``symbolic`` runs the same kernels on a backend that encrypts nothing (plan mode)."""
     batch = x.shape[0]
     nodes = graph.nodes
-    root = list(range(len(nodes)))  # flatten shares its input's ciphertexts
-    for j, n in enumerate(nodes):
-        if n.kind == "flatten":
-            root[j] = root[n.inputs[0]]
-    last = graph.last_use()
-    last_root = {r: 0 for r in root}
-    for j, r in enumerate(root):
-        last_root[r] = max(last_root[r], last[j])
-    last_root[root[0]] = len(nodes)  # the caller owns the encrypted input for the whole run
-    last_root[root[-1]] = len(nodes)
-
+    live = Liveness(graph)
     rec.begin_op(0)
-    be = SealBackend(params, rec)
+    be = SymbolicBackend(params, rec) if symbolic else SealBackend(params, rec)
     vals: list[HTensor | None] = [_encrypt_input(be, x)]
     rec.end_op()
     if on_layer:
@@ -80,7 +74,7 @@ def run_encrypted(graph: Graph, params: HEParams, x: np.ndarray, rec: Recorder, 
             y = kernels.poly(be, ins[0], node.coeffs)
         elif k == "add":
             lo = min(t.level for t in ins)
-            a, b = (kernels.mod_switch(be, t, lo, last_root[root[i]] == j) for t, i in zip(ins, node.inputs))
+            a, b = (kernels.mod_switch(be, t, lo, live.dies_at(i, j)) for t, i in zip(ins, node.inputs))
             y = kernels.add(be, a, b)
             for t, src in ((a, ins[0]), (b, ins[1])):
                 if t is not src:
@@ -91,12 +85,11 @@ def run_encrypted(graph: Graph, params: HEParams, x: np.ndarray, rec: Recorder, 
         else:
             raise ValueError(f"no encrypted kernel for layer kind '{k}'")
         vals.append(y)
-        for i in set(node.inputs):
-            if last_root[root[i]] == j and vals[i] is not None:
+        for i in sorted(set(node.inputs)):
+            if live.dies_at(i, j) and vals[i] is not None:
                 kernels.free(be, vals[i])
-                for a in range(len(vals)):
-                    if root[a] == root[i]:
-                        vals[a] = None
+                for a in live.aliases(i):
+                    vals[a] = None
         rec.end_op()
         if on_layer:
             on_layer(j, node.name)

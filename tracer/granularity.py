@@ -2,11 +2,15 @@
 
 The rule, applied op by op (rows between op_begin and op_end), is the contract that makes
 "aggregate a ciphertext trace" equal "record at tensor granularity":
-- one alloc row per tensor whose live count rose during the op: count = peak live in the op
-  minus live at op start (temporaries: their peak, usually 1);
-- one read/write row per (event, tensor, prim, level), in order of first occurrence, with the
-  count and bytes summed and the first event's timestamp;
-- one free row per tensor: count = peak live in the op minus live at op end.
+- one alloc row per tensor whose live count rose during the op, by tensor id: count = peak live
+  in the op minus live at op start (temporaries: their peak, usually 1); level and prim of the
+  tensor's first alloc in the op;
+- one read/write row per (tensor, level, prim, read/write), in that sort order, with the count
+  and bytes summed and the first event's timestamp;
+- one free row per tensor, by tensor id: count = peak live in the op minus live at op end;
+  level of the tensor's last free in the op.
+The order is canonical (sorted), not chronological, so that plan mode can produce the same rows
+from loop counts without replaying every ciphertext.
 """
 
 from __future__ import annotations
@@ -57,8 +61,6 @@ class TensorAggregator:
                     self.live[int(t)] = after
                 else:
                     self.live.pop(int(t), None)
-            alloc_rows.sort()
-            free_rows.sort()
             parts.append(_rows(ev, alloc_rows, EV["alloc"], None))
             frees.append(_rows(ev, free_rows, EV["free"], PRIM["free"]))
         rw = np.flatnonzero(is_rw)
@@ -71,11 +73,10 @@ class TensorAggregator:
             cnt = np.bincount(inverse, weights=ev.count[rw]).astype(np.int64)
             nb = np.zeros(len(first), dtype=np.int64)
             np.add.at(nb, inverse, ev.nbytes[rw])
-            order = np.argsort(first, kind="stable")
-            g = ev.take(rw[first[order]])
+            g = ev.take(rw[first])  # keys come sorted: canonical order
             g.buffer = g.tensor.copy()
-            g.count = cnt[order]
-            g.nbytes = nb[order]
+            g.count = cnt
+            g.nbytes = nb
             parts.append(g)
         parts.extend(frees)
         parts.append(ev.take(np.flatnonzero(ev.event == EV["op_end"])))

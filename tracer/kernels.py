@@ -16,7 +16,7 @@ import numpy as np
 
 from hetier.errors import UsageError
 from hetier.tracer.recorder import (ADD_NEW, ADDP_INPLACE, ADDP_NEW, DECODE, DECRYPT, ENCODE,
-                                    ENCRYPT, FREE, MAC, MODSW, MODSW_NEW, MUL_NEW, MULP_NEW, RELIN,
+                                    ENCODE_VEC, ENCRYPT, FREE, MAC, MODSW, MODSW_NEW, MUL_NEW, MULP_NEW, RELIN,
                                     RESCALE, SQUARE_NEW)
 from hetier.tracer.runtime import HTensor, SealBackend
 
@@ -117,7 +117,7 @@ def refresh(be: SealBackend, x: HTensor, fn: Callable[[np.ndarray], np.ndarray],
             dec_id += 1
         v = fn(np.max(vals, axis=0) if len(vals) > 1 else vals[0])
         if log is not None:
-            log((ENCODE, top, enc_id, -1, -1, -1, now()))
+            log((ENCODE_VEC, top, enc_id, -1, -1, -1, now()))
         be.encode_vector(v, top, be.scale, pt)
         c = out.cts[o] = Ciphertext(be.ctx)
         if log is not None:

@@ -20,7 +20,8 @@ A, B, C, D = 0, 1, 2, 3
 # size-3 ciphertext before relinearization. dlevel: change of level written by the event.
 _T = {
     "KEYGEN": [("alloc", A, "keygen"), ("write", A, "keygen")],
-    "ENCODE": [("alloc", A, "encode"), ("write", A, "encode")],
+    "ENCODE": [("alloc", A, "encode"), ("write", A, "encode")],  # a scalar weight
+    "ENCODE_VEC": [("alloc", A, "encode"), ("write", A, "encode")],  # one value per slot
     "ENCRYPT": [("alloc", C, "encrypt"), ("read", A, "encrypt"), ("read", B, "encrypt"),
                 ("write", C, "encrypt")],
     "DECRYPT": [("alloc", C, "decrypt"), ("read", A, "decrypt"), ("read", B, "decrypt"),
@@ -102,7 +103,8 @@ class Recorder:
     ``Recorder.disabled()`` gives ``log is None`` so kernels skip logging altogether.
     """
 
-    def __init__(self, params: HEParams, writer: TraceWriter | None, granularity: str = "ciphertext"):
+    def __init__(self, params: HEParams, writer: TraceWriter | None, granularity: str = "ciphertext",
+                 cost_table: np.ndarray | None = None):
         self.params = params
         self.writer = writer
         self.granularity = granularity
@@ -118,6 +120,8 @@ class Recorder:
         self.flush_ns = 0  # time spent expanding, aggregating and writing events
         self.key_ids: dict[str, int] = {}
         self._key_bytes = params.key_bytes()
+        self.cost_table = cost_table  # plan mode: timestamps from modelled primitive costs
+        self.clock = 0
 
     @classmethod
     def disabled(cls, params: HEParams) -> "Recorder":
@@ -126,6 +130,8 @@ class Recorder:
         return rec
 
     def now(self) -> int:
+        if self.cost_table is not None:
+            return self.clock
         return time.perf_counter_ns() - self._t0
 
     def begin_op(self, layer: int) -> None:
@@ -139,6 +145,8 @@ class Recorder:
         if self.writer is None or self.log is None:
             return
         self.primitives_logged += len(tuples)
+        if self.cost_table is not None:
+            end = self._model_times(tuples)
         batch = self.expand(tuples, self._layer, self._op_begin, end)
         if self._aggregator is not None:
             batch = self._aggregator.aggregate_op(batch)
@@ -146,9 +154,22 @@ class Recorder:
         self.events_written += len(batch)
         self.flush_ns += self.now() - end
 
+    def _model_times(self, tuples: list) -> int:
+        """Plan mode: each primitive starts when the modelled costs before it in the op are done."""
+        if not tuples:
+            return self.clock
+        arr = np.array(tuples, dtype=np.int64)
+        lvl = np.minimum(arr[:, 1], self.cost_table.shape[1] - 1)
+        cost = self.cost_table[arr[:, 0], lvl]
+        start = self._op_begin + np.concatenate([[0.0], np.cumsum(cost)[:-1]])
+        arr[:, 6] = np.round(start).astype(np.int64) + self._t0
+        tuples[:] = arr
+        self.clock = int(round(self._op_begin + cost.sum()))
+        return self.clock
+
     def expand(self, tuples: list, layer: int, t_begin: int, t_end: int) -> EventBatch:
         """Events of one op: op_begin, each primitive's template rows, op_end."""
-        if tuples:
+        if len(tuples):
             arr = np.array(tuples, dtype=np.int64)
         else:
             arr = np.zeros((0, 7), dtype=np.int64)

@@ -57,12 +57,13 @@ def sample_input(graph: Graph, batch: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0.0, 1.0, (batch, *graph.input_shape))
 
 
-def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict) -> dict:
+def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict, mode: str = "real",
+               durations: str = "measured") -> dict:
     return {
         "he": params.to_meta(),
         "model": {"name": graph.name, "config": graph.config, "depth": graph.depth()},
-        "mode": "real",
-        "durations": "measured",
+        "mode": mode,
+        "durations": durations,
         "granularity": granularity,
         "host": host_info(),
         "versions": versions(),
@@ -98,3 +99,53 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     err = float(np.max(np.abs(y - ref)))
     return TraceResult(path, rec.events_written, seconds, err, float(np.max(np.abs(ref))), params,
                        rec.primitives_logged, rec.flush_ns / 1e9, y, ref)
+
+
+def plan_preflight(graph: Graph, params: HEParams, granularity: str, cost_file: str | None, bias_copy: bool,
+                   max_events: int | None):
+    """Check a plan before it starts: granularity, cost file, event bound. Returns the cost model."""
+    from hetier.tracer.costs import load_costs
+    from hetier.tracer.planner import count_ciphertext_events
+
+    if granularity not in GRANULARITIES:
+        raise UsageError(f"granularity '{granularity}' unknown (known: {', '.join(GRANULARITIES)})")
+    costs = load_costs(cost_file, params)
+    if granularity == "ciphertext" and max_events is not None:
+        n = count_ciphertext_events(graph, params, bias_copy)
+        if n > max_events:
+            raise UsageError(f"the ciphertext-granularity plan of {graph.name} would hold {n:,} events, over "
+                             f"--max-events {max_events:,}; use --granularity tensor or raise the bound")
+    return costs
+
+
+def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, granularity: str = "tensor",
+             cost_file: str | None = None, bias_copy: bool = True, max_events: int | None = None,
+             on_layer: Callable[[int, str], None] | None = None) -> TraceResult:
+    """Plan ``graph``: the events of a real run with no encryption, durations from a cost model."""
+    import time
+
+    from hetier.tracer.planner import plan_tensor_trace
+
+    costs = plan_preflight(graph, params, granularity, cost_file, bias_copy, max_events)
+    table = costs.table(len(params.primes))
+    label = costs.label()
+    durations = f"modelled: {label['cost_file']} measured on {label['cost_machine']} ({label['cost_generated']})"
+    options = {"bias_copy": bias_copy, "cost_model": label}
+    writer = TraceWriter(out, trace_meta(graph, params, granularity, options, "plan", durations)) \
+        if out is not None else None
+    rec = Recorder(params, writer, granularity, cost_table=table)
+    t0 = time.perf_counter()
+    try:
+        if granularity == "tensor":
+            rec.log = None
+            events = plan_tensor_trace(graph, params, rec, table, bias_copy, on_layer)
+        else:
+            x = np.zeros((params.batch, *graph.input_shape))
+            run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer, symbolic=True)
+            events = rec.events_written
+    except BaseException:
+        if writer is not None:
+            writer.abandon()
+        raise
+    path = str(writer.close()) if writer is not None else None
+    return TraceResult(path, events, time.perf_counter() - t0, float("nan"), float("nan"), params)

@@ -1,6 +1,7 @@
-"""Run a model's real encrypted inference and record its memory trace.
+"""Run a model's encrypted inference (or plan it) and record its memory trace.
 
-Example: hetier trace cryptonets --batch 64 --granularity tensor -o cryptonets.arrow
+Examples: hetier trace cryptonets --batch 64 --granularity tensor -o cryptonets.arrow
+          hetier trace resnet50 --resolution 224 --batch 2048 --mode plan -o resnet50.arrow
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _primes(text: str) -> list[int]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="mlp, cryptonets, mobilenetv2, resnet, resnet18, resnet50")
     m = p.add_argument_group("model options (each model takes its own)")
-    m.add_argument("--width", type=float, help="mobilenetv2 width multiplier")
+    m.add_argument("--width", type=float, help="width multiplier (mobilenetv2: 0.35..1.4; resnet: channel scale)")
     m.add_argument("--resolution", type=int, help="input height and width (mobilenetv2, resnet)")
     m.add_argument("--classes", type=int, help="output classes")
     m.add_argument("--depth", type=int, help="resnet depth (18 or 50)")
@@ -36,7 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     h.add_argument("--primes", type=_primes, help="coefficient prime bits, e.g. 30,22,22,30")
     h.add_argument("--scale-bits", type=int, default=22, help="CKKS scale 2^bits")
     h.add_argument("--batch", type=int, default=64, help="images, one per slot (<= N/2)")
-    p.add_argument("--granularity", default="ciphertext", help="ciphertext or tensor")
+    p.add_argument("--granularity", default=None, help="ciphertext or tensor (default: ciphertext; plan: tensor)")
+    p.add_argument("--mode", choices=("real", "plan"), default="real",
+                   help="real: encrypted run; plan: same events, no encryption, modelled durations")
+    p.add_argument("--cost-file", help="plan mode: cost file from hetier calibrate --he (default: shipped)")
+    p.add_argument("--max-events", type=int, default=200_000_000,
+                   help="plan mode: refuse a ciphertext-granularity plan with more events")
     p.add_argument("--no-bias-copy", action="store_true", help="add bias in place (reference: copy)")
     p.add_argument("-o", "--output", required=True, help="trace file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
@@ -47,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from hetier.models.zoo import build
-    from hetier.tracer.session import choose_params, trace_run
+    from hetier.tracer.session import choose_params, plan_run, trace_run
 
+    if args.granularity is None:
+        args.granularity = "tensor" if args.mode == "plan" else "ciphertext"
     if args.granularity not in ("ciphertext", "tensor"):
         raise UsageError(f"granularity '{args.granularity}' unknown (known: ciphertext, tensor)")
     out = check_output(args.output, args.force)
@@ -56,12 +64,27 @@ def run(args: argparse.Namespace) -> int:
     graph = build(args.model, seed=args.seed, **opts)
     params = choose_params(graph, args.batch, args.poly_modulus, args.primes, args.scale_bits)
     console = Console(stderr=True, soft_wrap=True)
+    if args.mode == "plan":
+        from hetier.tracer.session import plan_preflight
+
+        warn = plan_preflight(graph, params, args.granularity, args.cost_file, not args.no_bias_copy,
+                              args.max_events).warning
+        if warn:
+            console.print(f"[yellow]warning: {warn}[/yellow]")
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as prog:
-        task = prog.add_task(f"{graph.name}: setup", total=len(graph.nodes))
-        res = trace_run(graph, params, out, args.granularity, seed=args.seed, bias_copy=not args.no_bias_copy,
-                        on_layer=lambda j, name: prog.update(task, completed=j + 1, description=f"{graph.name}: {name}"))
-    console.print(f"wrote {res.path}: {res.events:,} events in {res.seconds:.1f} s "
-                  f"(N={params.poly_modulus}, primes {list(params.primes)}, batch {params.batch}); "
-                  f"max |decrypted - numpy reference| = {res.max_abs_error:.2e} (outputs up to {res.output_scale:.2f})")
+        task = prog.add_task(f"{graph.name}: setup", total=len(graph.nodes) + 1)
+        step = lambda j, name: prog.update(task, completed=j + 1, description=f"{graph.name}: {name}")  # noqa: E731
+        if args.mode == "plan":
+            res = plan_run(graph, params, out, args.granularity, args.cost_file, not args.no_bias_copy,
+                           args.max_events, on_layer=step)
+        else:
+            res = trace_run(graph, params, out, args.granularity, seed=args.seed, bias_copy=not args.no_bias_copy,
+                            on_layer=step)
+    he = f"N={params.poly_modulus}, primes {list(params.primes)}, batch {params.batch}"
+    if args.mode == "plan":
+        console.print(f"wrote {res.path}: {res.events:,} planned events in {res.seconds:.1f} s ({he}); durations modelled")
+    else:
+        console.print(f"wrote {res.path}: {res.events:,} events in {res.seconds:.1f} s ({he}); "
+                      f"max |decrypted - numpy reference| = {res.max_abs_error:.2e} (outputs up to {res.output_scale:.2f})")
     return 0

@@ -81,3 +81,37 @@ def test_wrong_version_is_one_line(tmp_path, capsys):
     p = write_tiny(tmp_path / "t.arrow", GOOD_ROWS, tiny_meta(format_version=9))
     code, _, err = run(["info", p], capsys)
     assert code == 1 and "trace format 9; this hetier reads 1-1" in err
+
+
+def test_plan_mode_and_its_errors(tmp_path, capsys):
+    out = tmp_path / "p.arrow"
+    code, _, err = run(["trace", "mobilenetv2", "--width", "0.35", "--resolution", "96", "--batch", "2048",
+                        "--mode", "plan", "-o", str(out)], capsys)
+    assert code == 0, err
+    assert "planned events" in err and "durations modelled" in err
+    code, stdout, _ = run(["info", str(out)], capsys)
+    assert "mode plan (durations modelled: default.json" in stdout
+    code, _, err = run(["trace", "cryptonets", "--mode", "plan", "--granularity", "ciphertext", "--max-events", "1000",
+                        "-o", str(tmp_path / "c.arrow")], capsys)
+    assert code == 2 and "over --max-events 1,000" in err and err.count("\n") == 1
+    code, _, err = run(["trace", "mlp", "--mode", "plan", "--cost-file", str(tmp_path / "none.json"),
+                        "-o", str(tmp_path / "m.arrow")], capsys)
+    assert code == 2 and "cost file" in err and "not found" in err
+    code, _, err = run(["trace", "mobilenetv2", "--width", "0.35", "--resolution", "16", "--mode", "plan",
+                        "-o", str(tmp_path / "x.arrow")], capsys)
+    assert code == 2 and "resolution 16 too small" in err
+
+
+def test_calibrate_writes_a_labelled_cost_file(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    code, _, err = run(["calibrate", "--he", "--params", "4096:30,22,30:4", "--reps", "2", "-o", str(out)], capsys)
+    assert code == 0, err
+    import json
+
+    doc = json.loads(out.read_text())
+    assert doc["generated_by"] == "hetier calibrate --he"
+    e = doc["entries"][0]
+    assert (e["poly_modulus"], e["primes"], e["batch"]) == (4096, [30, 22, 30], 4)
+    assert e["ns"]["ENCRYPT"]["2"] > e["ns"]["ADD_NEW"]["2"] > 0
+    code, _, err = run(["calibrate", "--he", "--params", "4096:30,22", "-o", str(tmp_path / "d.json")], capsys)
+    assert code == 2 and "must look like N:PRIMES:BATCH" in err

@@ -1,0 +1,134 @@
+"""Exports for viewers people already use: Perfetto / Chrome trace JSON, and Parquet."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hetier.atomic import partial_path, write_bytes_atomic
+from hetier.tracer.format import EV, KINDS, TraceReader
+
+
+def _us(ns) -> float:
+    return round(float(ns) / 1e3, 3)
+
+
+def perfetto_events(trace: str, runs: list[dict] | None = None, max_counter_points: int = 20000) -> list[dict]:
+    """Chrome trace events: recorded ops as slices, tensor lifetimes as async slices, live bytes
+    per kind as counters; per results run, its simulated ops and live bytes per tier."""
+    from hetier.analysis.metrics import analyze
+
+    out: list[dict] = [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "recorded run"}},
+                       {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name", "args": {"name": "ops"}}]
+    first: dict[int, tuple[int, int, int]] = {}  # tensor -> (alloc ts, kind, layer)
+    last_free: dict[int, int] = {}
+    with TraceReader(trace) as r:
+        names = r.layer_names
+        kinds = [l["kind"] for l in r.meta["layers"]]
+        begin = {}
+        for b in r.batches():
+            for i in np.flatnonzero(b.event == EV["op_begin"]):
+                begin[int(b.layer[i])] = int(b.ts_ns[i])
+            for i in np.flatnonzero(b.event == EV["op_end"]):
+                layer = int(b.layer[i])
+                t0 = begin.pop(layer, int(b.ts_ns[i]))
+                out.append({"ph": "X", "pid": 1, "tid": 1, "name": names[layer], "cat": kinds[layer],
+                            "ts": _us(t0), "dur": _us(int(b.ts_ns[i]) - t0)})
+            for i in np.flatnonzero(b.event == EV["alloc"]):
+                first.setdefault(int(b.tensor[i]), (int(b.ts_ns[i]), int(b.kind[i]), int(b.layer[i])))
+            fr = np.flatnonzero(b.event == EV["free"])
+            for t, ts in zip(b.tensor[fr].tolist(), b.ts_ns[fr].tolist()):
+                last_free[t] = ts
+    end_ts = max(last_free.values(), default=0)
+    for t, (ts, k, layer) in sorted(first.items()):
+        name = f"{KINDS[k]} t{t} ({names[layer]})"
+        out.append({"ph": "b", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(ts)})
+        out.append({"ph": "e", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(last_free.get(t, end_ts))})
+    an = analyze(trace)
+    step = max(1, len(an.live_ts) // max_counter_points)
+    for i in range(0, len(an.live_ts), step):
+        out.append({"ph": "C", "pid": 1, "name": "live bytes", "ts": _us(an.live_ts[i]),
+                    "args": {k: float(v[i]) for k, v in an.live_by_kind.items()}})
+    for j, run in enumerate(runs or []):
+        out.extend(_simulated(trace, run, pid=2 + j))
+    return out
+
+
+def _simulated(trace: str, run: dict, pid: int) -> list[dict]:
+    """One replay run: its simulated op slices and live bytes per tier over simulated time."""
+    from hetier.simulator.machines import machine_from_dict
+    from hetier.simulator.placement import place
+    from hetier.simulator.policies import get_policy
+    from hetier.simulator.workload import load_workload
+
+    label = f"simulated: {run['machine']['name']} / {run['policy']}"
+    out = [{"ph": "M", "pid": pid, "name": "process_name", "args": {"name": label}}]
+    if run["makespan_ns"] is None:
+        return out
+    work = load_workload(trace, allow_truncated=True)
+    machine = machine_from_dict(run["machine"])
+    policy = None if machine.mode == "memory" else get_policy(run["policy"], machine.tier_names)
+    pl = place(work, machine, policy)
+    tiers = machine.tier_names
+    live = {t: 0.0 for t in tiers}
+    layers = run.get("_layers")
+    for op, (s, e) in zip(work.ops, layers):
+        out.append({"ph": "X", "pid": pid, "tid": 1, "name": op.name, "cat": op.kind, "ts": _us(s), "dur": _us(e - s)})
+        for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
+            for tier, share in pl.tier_shares(t, tiers[0]).items():
+                live[tier] += c * u * share
+        out.append({"ph": "C", "pid": pid, "name": "live bytes per tier", "ts": _us(s), "args": dict(live)})
+        for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
+            for tier, share in pl.tier_shares(t, tiers[0]).items():
+                live[tier] -= c * work.tensor_unit.get(t, 0) * share
+        out.append({"ph": "C", "pid": pid, "name": "live bytes per tier", "ts": _us(e), "args": dict(live)})
+    return out
+
+
+def write_perfetto(trace: str, results: list[str], out: str | os.PathLike, trace_sha256: str | None = None) -> int:
+    """Write Chrome trace-event JSON that Perfetto UI and chrome://tracing open; returns event count."""
+    from hetier.analysis.comparison import load_comparison
+    from hetier.simulator.results import load_results
+
+    load_comparison(results, trace_sha256, os.path.basename(trace))  # refuses another trace's results
+    runs = []
+    for path in results:
+        file_runs, table = load_results(path)
+        run_col = table.column("run").to_numpy()
+        start, end = table.column("start_ns").to_numpy(), table.column("end_ns").to_numpy()
+        for k, run in enumerate(file_runs):  # a run that did not fit has no rows
+            rows = run_col == k
+            runs.append({**run, "_layers": list(zip(start[rows].tolist(), end[rows].tolist()))})
+    events = perfetto_events(trace, runs)
+    doc = {"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"generator": "hetier export"}}
+    write_bytes_atomic(out, json.dumps(doc).encode())
+    return len(events)
+
+
+def write_parquet(trace: str, out: str | os.PathLike) -> int:
+    """The trace's events as Parquet (zstd), streamed batch by batch; returns rows written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = partial_path(Path(out))
+    rows = 0
+    with open(trace, "rb") as f:
+        reader = pa.ipc.open_stream(f)
+        schema = pa.schema([fld if not pa.types.is_dictionary(fld.type) else pa.field(fld.name, pa.string())
+                            for fld in reader.schema], metadata=reader.schema.metadata)
+        with pq.ParquetWriter(str(tmp), schema, compression="zstd") as w:
+            while True:
+                try:
+                    b = reader.read_next_batch()
+                except StopIteration:
+                    break
+                except (pa.ArrowInvalid, OSError):
+                    break  # truncated: keep the complete batches
+                cols = [c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in b.columns]
+                w.write_batch(pa.record_batch(cols, schema=schema))
+                rows += b.num_rows
+    os.replace(tmp, out)
+    return rows

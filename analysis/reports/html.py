@@ -1,0 +1,131 @@
+"""One self-contained HTML report (plotly.js embedded, no network) from computed tables.
+
+The renderer never opens a trace: it takes an ``Analysis``, an optional ``Comparison`` and
+writes the file atomically. Curves are already downsampled by the analysis, so big traces give
+small reports.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+
+from hetier.analysis.comparison import Comparison
+from hetier.analysis.metrics import Analysis
+from hetier.analysis.reports.summary import gb, headline
+from hetier.atomic import write_bytes_atomic
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1400px;color:#222}
+h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
+th{background:#f4f4f4}.summary li{margin:4px 0}.warn{color:#a40}.note{color:#666;font-size:13px}"""
+
+# Errors in the page end up in this element, so a headless browser test can read them.
+_ERRORS = """<div id="hetier-js-errors" style="display:none"></div><script>
+window.addEventListener('error', function(e){document.getElementById('hetier-js-errors').textContent += e.message + '\\n';});
+</script>"""
+
+
+def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, str]]:
+    import plotly.graph_objects as go
+
+    figs = []
+    t = an.live_ts / 1e9
+    for title, series in (("Live bytes by buffer kind", an.live_by_kind),
+                          ("Live bytes by allocating layer", an.live_by_layer)):
+        fig = go.Figure()
+        for name, y in series.items():
+            fig.add_trace(go.Scatter(x=t, y=y / 1e9, name=name, stackgroup="one", mode="lines", line=dict(width=0.5)))
+        fig.add_trace(go.Scatter(x=[an.peak_ts / 1e9], y=[an.peak_bytes / 1e9], mode="markers+text",
+                                 text=[f"peak {gb(an.peak_bytes)} ({an.peak_layer})"], textposition="top center",
+                                 marker=dict(color="black", size=9), name="peak"))
+        fig.update_layout(title=title, xaxis_title="time (s, recorded)", yaxis_title="GB", height=420)
+        figs.append((title, fig, "Stacked live (allocated, not yet freed) bytes; the marker is the peak."))
+    fig = go.Figure(go.Scatter(x=100 * an.hot_x, y=100 * an.hot_y, mode="lines", name="hot/cold"))
+    fig.add_trace(go.Scatter(x=[0, 100], y=[0, 100], mode="lines", line=dict(dash="dot", color="#aaa"), name="uniform"))
+    fig.update_layout(title="Hot/cold CDF", xaxis_title="% of allocated bytes (hottest first)",
+                      yaxis_title="% of traffic", height=420)
+    figs.append(("Hot/cold CDF", fig, "Buffers sorted by traffic per byte: how much traffic the hottest bytes serve."))
+    fig = go.Figure(go.Bar(x=[f"2^{int(b).bit_length() - 1}" for b in an.reuse_bins], y=an.reuse_counts))
+    fig.update_layout(title="Reuse distance", xaxis_title="bytes touched between two accesses of a buffer",
+                      yaxis_title="accesses", height=380)
+    figs.append(("Reuse distance", fig, "A reuse distance above the DRAM (or cache) size means the data comes back from the slower tier."))
+    pl = an.per_layer
+    fig = go.Figure([go.Bar(x=pl["layer"], y=[b / 1e9 for b in pl["read_bytes"]], name="read"),
+                     go.Bar(x=pl["layer"], y=[b / 1e9 for b in pl["write_bytes"]], name="written")])
+    fig.update_layout(barmode="stack", title="Traffic per layer", yaxis_title="GB", height=420)
+    figs.append(("Traffic per layer", fig, "Bytes read and written by each layer's HE primitives (before any CPU cache)."))
+    fig = go.Figure(go.Bar(x=pl["layer"], y=pl["seconds"], name="time"))
+    fig.update_layout(title="Recorded time per layer", yaxis_title="seconds", height=380)
+    figs.append(("Time per layer", fig, f"Durations are {an.meta['durations']}."))
+    pp = an.per_prim
+    fig = go.Figure([go.Bar(x=pp["prim"], y=[b / 1e9 for b in pp["read_bytes"]], name="read"),
+                     go.Bar(x=pp["prim"], y=[b / 1e9 for b in pp["write_bytes"]], name="written")])
+    fig.update_layout(barmode="group", title="Traffic per HE primitive", yaxis_title="GB", height=380)
+    figs.append(("Traffic per primitive", fig, "Read/write mix of each primitive."))
+    if comp is not None:
+        rows = [r for r in comp.rows() if r["time_s"] is not None]
+        labels = [f"{r['machine']}<br>{r['policy']}" for r in rows]
+        fig = go.Figure([go.Bar(x=labels, y=[r["compute_s"] / max(r["threads"], 1) for r in rows], name="compute")])
+        tiers = sorted({t for r in rows for t in r["stall_s"]})
+        for t in tiers:
+            fig.add_trace(go.Bar(x=labels, y=[r["stall_s"].get(t, 0.0) / max(r["threads"], 1) for r in rows],
+                                 name=f"stall {t}"))
+        fig.add_trace(go.Scatter(x=labels, y=[r["time_s"] for r in rows], mode="markers", name="makespan",
+                                 marker=dict(color="black", symbol="diamond", size=10)))
+        fig.update_layout(barmode="stack", title="Predicted time per configuration", yaxis_title="seconds "
+                          "(bars: thread-time / threads)", height=450)
+        figs.append(("Policy comparison", fig, "Configurations that do not fit have no bar; see the table."))
+    return figs
+
+
+def _table(cols: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike) -> int:
+    """Write the report; returns the number of figures."""
+    import plotly.io as pio
+    from plotly.offline import get_plotlyjs
+
+    figs = _figures(an, comp)
+    m = an.meta
+    parts = [f"<h1>hetier report: {html.escape(m['model']['name'])}</h1>"]
+    cls = ' class="warn"' if an.truncated else ""
+    parts.append(f"<ul class=\"summary\"{cls}>" + "".join(f"<li>{html.escape(s)}</li>" for s in headline(an, comp)) + "</ul>")
+    if comp is not None:
+        rows = []
+        for r in comp.rows():
+            time = "does not fit: needs " + ", ".join(f"{v:.2f} GB more {k}" for k, v in r["missing_gb"].items()) \
+                if r["time_s"] is None else f"{r['time_s']:.3f} s"
+            rows.append([r["machine"], r["policy"], r["threads"], time,
+                         "-" if r["vs_baseline"] is None else f"{r['vs_baseline']:.2f}x",
+                         ", ".join(f"{k} {v:.2f}" for k, v in r["peak_gb"].items()),
+                         ", ".join(f"{k} {r['read_gb'][k]:.1f}/{r['write_gb'][k]:.1f}" for k in r["read_gb"]),
+                         "-" if r["mm_hit_ratio"] is None else f"{100 * r['mm_hit_ratio']:.1f}%"])
+        parts.append("<h2>Configurations</h2>" + _table(
+            ["machine", "policy", "threads", "time", "vs baseline", "peak GB by tier", "GB read/written by tier",
+             "Memory Mode hit"], rows))
+    for i, (title, fig, note) in enumerate(figs):
+        parts.append(f"<h2>{html.escape(title)}</h2><p class=\"note\">{html.escape(note)}</p>")
+        parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"fig{i}",
+                                 config={"responsive": True}))
+    s = an.sites
+    if s:
+        order = sorted(range(len(s["layer"])), key=lambda i: -s["bytes"][i])[:25]
+        parts.append("<h2>Allocation sites (largest 25)</h2><p class=\"note\">Per allocating layer and buffer kind, "
+                     "as Valgrind's DHAT shows heap blocks.</p>" + _table(
+            ["layer", "kind", "buffers", "bytes", "mean lifetime (ms)", "reads/byte", "writes/byte", "bytes never read"],
+            [[s["layer"][i], s["kind"][i], f"{s['buffers'][i]:,}", gb(s["bytes"][i]), f"{s['mean_lifetime_ms'][i]:.2f}",
+              f"{s['reads_per_byte'][i]:.2f}", f"{s['writes_per_byte'][i]:.2f}", gb(s["bytes_never_read"][i])]
+             for i in order]))
+    meta = {k: m[k] for k in ("he", "model", "mode", "durations", "granularity", "host", "versions", "start_time", "runtime")}
+    parts.append("<h2>Trace metadata</h2><pre>" + html.escape(json.dumps(meta, indent=1, sort_keys=True)) + "</pre>")
+    doc = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>hetier report: {html.escape(m['model']['name'])}"
+           f"</title><style>{_CSS}</style>{_ERRORS}<script type=\"text/javascript\">{get_plotlyjs()}</script></head>"
+           f"<body>{''.join(parts)}</body></html>")
+    write_bytes_atomic(path, doc.encode())
+    return len(figs)

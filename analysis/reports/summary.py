@@ -1,0 +1,39 @@
+"""The plain-language headline of a report, shared by the HTML and the terminal renderers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hetier.analysis.comparison import Comparison
+from hetier.analysis.metrics import Analysis
+
+
+def gb(n: float) -> str:
+    return f"{n / 1e9:,.2f} GB" if n >= 1e8 else f"{n / 1e6:,.1f} MB"
+
+
+def hot_bytes_for(an: Analysis, access_share: float = 0.9) -> float:
+    """Smallest share of allocated bytes (hottest first) that serves ``access_share`` of traffic."""
+    if not len(an.hot_y):
+        return 0.0
+    return float(np.interp(access_share, an.hot_y, an.hot_x))  # as the plotted CDF, linear between buffers
+
+
+def headline(an: Analysis, comp: Comparison | None) -> list[str]:
+    m = an.meta
+    lines = []
+    if an.truncated:
+        lines.append(f"Truncated trace: {an.truncated}; everything below covers that prefix only.")
+    model = m["model"]
+    lines.append(f"{model['name']} {model['config']} traced {m['mode']} (durations {m['durations']}) at "
+                 f"{m['granularity']} granularity; CKKS N={m['he']['poly_modulus']}, primes {m['he']['primes']}, "
+                 f"batch {m['he']['batch']}.")
+    lines.append(f"Peak {gb(an.peak_bytes)} live at layer {an.peak_layer} ({an.peak_ts / 1e9:.1f} s); "
+                 f"resident with SEAL's size-class pool {gb(an.resident_peak_bytes)}.")
+    total = an.read_bytes + an.write_bytes
+    if total:
+        lines.append(f"90% of the {gb(total)} of traffic falls on the hottest {100 * hot_bytes_for(an):.1f}% of "
+                     f"allocated bytes; reads are {100 * an.read_bytes / total:.0f}% of it.")
+    if comp is not None:
+        lines.extend(s + "." for s in comp.headlines())
+    return lines

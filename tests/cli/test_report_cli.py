@@ -1,0 +1,97 @@
+"""`hetier report` and `hetier export` through main([...])."""
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from hetier.cli.main import main
+from tests.helpers import GOOD_ROWS, write_tiny
+
+TRACES = Path(__file__).resolve().parents[2] / "traces"
+CRYPTONETS = str(TRACES / "cryptonets-b64.tensor.arrow")
+MLP = str(TRACES / "mlp-relu-b8.ciphertext.arrow")
+
+
+def run(argv, capsys):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    p = tmp_path_factory.mktemp("r") / "r.arrow"
+    assert main(["replay", CRYPTONETS, "--machine", "dram-only,optane-appdirect,optane-memory-mode",
+                 "--policy", "all-pmem,dram-first", "--set", "optane-appdirect:dram.capacity_gb=1",
+                 "--set", "optane-memory-mode:dram.capacity_gb=1", "-o", str(p)]) == 0
+    return str(p)
+
+
+def test_html_report(tmp_path, results, capsys):
+    out = tmp_path / "report.html"
+    code, stdout, err = run(["report", CRYPTONETS, results, "-o", str(out)], capsys)
+    assert code == 0, err
+    page = out.read_text()
+    assert "Peak 2.01 GB live at layer square_1" in page
+    assert "optane-memory-mode memory-mode predicted 1.10x dram-only (all-dram)" in page
+    assert page.count('class="plotly-graph-div"') == 8
+    assert "<script src=" not in page and "<link " not in page  # self-contained: plotly.js is inline
+    assert out.stat().st_size > 3e6
+    assert out.stat().st_size < 20e6
+    assert "wrote" in stdout
+    code, _, err = run(["report", CRYPTONETS, results, "-o", str(out)], capsys)
+    assert code == 2 and "exists (use --force" in err
+
+
+def test_text_report(results, capsys):
+    code, out, _ = run(["report", CRYPTONETS, results, "--format", "text"], capsys)
+    assert code == 0
+    assert "90% of the" in out and "memory-mode" in out and "1.37x" in out
+
+
+def test_results_of_another_trace_are_refused(results, capsys):
+    code, _, err = run(["report", MLP, results, "--format", "text"], capsys)
+    assert code == 1
+    assert "belong to trace 'cryptonets-b64.tensor.arrow'" in err and "not to 'mlp-relu-b8.ciphertext.arrow'" in err
+
+
+def test_truncated_trace_is_reported_as_such(tmp_path, capsys):
+    p = tmp_path / "t.arrow"
+    write_tiny(p, GOOD_ROWS)
+    cut = tmp_path / "cut.arrow"
+    cut.write_bytes(p.read_bytes()[:-8])
+    code, out, _ = run(["report", str(cut), "--format", "text"], capsys)
+    assert code == 0
+    assert out.splitlines()[0].startswith("- Truncated trace: trace")
+
+
+def test_perfetto_export_structure(tmp_path, results, capsys):
+    out = tmp_path / "t.json"
+    code, stdout, err = run(["export", CRYPTONETS, results, "--format", "perfetto", "-o", str(out)], capsys)
+    assert code == 0, err
+    events = json.loads(out.read_text())["traceEvents"]
+    assert all("ph" in e and "pid" in e for e in events)
+    slices = [e for e in events if e["ph"] == "X"]
+    assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in slices)
+    recorded = [e["name"] for e in slices if e["pid"] == 1]
+    assert recorded == ["input", "conv2d_1", "square_1", "flatten_1", "dense_1", "square_2", "dense_2", "teardown"]
+    begins = {e["id"] for e in events if e["ph"] == "b"}
+    ends = {e["id"] for e in events if e["ph"] == "e"}
+    assert begins == ends and len(begins) > 10
+    counters = [e for e in events if e["ph"] == "C"]
+    assert all(all(isinstance(v, float) for v in e["args"].values()) for e in counters)
+    procs = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
+    assert "simulated: optane-appdirect / dram-first" in procs
+    tier = [e for e in counters if e["name"] == "live bytes per tier" and e["pid"] > 1]
+    assert max(e["args"]["dram"] for e in tier if "pmem" in e["args"]) <= 1e9 + 1  # 1 GB of DRAM
+
+
+def test_parquet_export(tmp_path, capsys):
+    out = tmp_path / "t.parquet"
+    code, _, err = run(["export", MLP, "--format", "parquet", "-o", str(out)], capsys)
+    assert code == 0, err
+    t = pq.read_table(out)
+    assert t.num_rows == 32201
+    assert t.column("event").to_pylist()[:2] == ["op_begin", "alloc"]

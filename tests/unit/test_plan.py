@@ -1,0 +1,73 @@
+"""Plan mode on small models (exact equality with real runs), at scale, and its bad input."""
+
+import json
+
+import numpy as np
+import pytest
+
+from hetier.errors import UsageError
+from hetier.models.zoo import build
+from hetier.tracer.costs import load_costs
+from hetier.tracer.format import COLUMNS, EV, read_trace
+from hetier.tracer.params import HEParams
+from hetier.tracer.session import choose_params, plan_run, trace_run
+
+
+@pytest.mark.parametrize("kw", [dict(activation="relu"), dict(activation="poly"), dict(activation="square")])
+@pytest.mark.parametrize("granularity", ["ciphertext", "tensor"])
+def test_plan_equals_real_mlp(tmp_path, kw, granularity):
+    g = build("mlp", hidden=8, inputs=12, classes=3, **kw)
+    p = choose_params(g, 4, None, None, 22)
+    real = read_trace(trace_run(g, p, tmp_path / "r.arrow", granularity).path).events
+    plan = plan_run(g, p, tmp_path / "p.arrow", granularity)
+    planned = read_trace(plan.path)
+    assert planned.meta["mode"] == "plan" and "modelled" in planned.meta["durations"]
+    assert len(real) == len(planned.events)
+    for c in COLUMNS:
+        if c != "ts_ns":
+            assert np.array_equal(getattr(real, c), getattr(planned.events, c)), c
+    ts = planned.events.ts_ns
+    assert (np.diff(ts[planned.events.event == EV["op_end"]]) > 0).all()  # modelled time advances
+
+
+def test_big_models_plan_at_tensor_granularity(tmp_path):
+    g = build("resnet50", resolution=224)
+    p = choose_params(g, 2048, None, None, 22)
+    res = plan_run(g, p, tmp_path / "r50.arrow", "tensor")
+    t = read_trace(res.path)
+    assert len(t.events) < 5000
+    from hetier.analysis.trace_stats import trace_stats
+
+    st = trace_stats(res.path)
+    # hundreds of GB: the stem's 64 x 112 x 112 output alone is 802,816 ciphertexts of 196,608 B
+    assert 64 * 112 * 112 * 196608 < st.peak_live_bytes < 2e12
+    convs = sum(n.kind == "conv2d" for n in g.nodes)
+    assert st.layers_by_kind["conv2d"] == convs == 53
+
+
+def test_ciphertext_plan_over_the_event_bound_is_refused(tmp_path):
+    g = build("mobilenetv2", width=1.4, resolution=224)
+    p = choose_params(g, 2048, None, None, 22)
+    with pytest.raises(UsageError, match=r"would hold [\d,]+ events, over --max-events 1,000,000"):
+        plan_run(g, p, tmp_path / "x.arrow", "ciphertext", max_events=1_000_000)
+    assert not (tmp_path / "x.arrow").exists()
+
+
+def test_cost_file_for_other_parameters(tmp_path):
+    with pytest.raises(UsageError, match=r"no costs for N=16384 primes \[30, 40, 30\].*it has: N=4096"):
+        load_costs(None, HEParams(16384, (30, 40, 30), 22, 8))
+    warn = load_costs(None, HEParams(4096, (30, 22, 22, 30), 22, 100)).warning
+    assert "at batch 16, not 100" in warn
+    bad = tmp_path / "c.json"
+    bad.write_text(json.dumps({"magic": "x"}))
+    with pytest.raises(UsageError, match="not a hetier cost file"):
+        load_costs(bad, HEParams())
+
+
+def test_shipped_costs_say_where_they_come_from():
+    from hetier.tracer.costs import DEFAULT_COST_FILE
+
+    doc = json.loads(DEFAULT_COST_FILE.read_text())
+    assert doc["generated_by"] == "hetier calibrate --he" and doc["machine"]["cpu"]
+    c = load_costs(None, HEParams(4096, (30, 22, 22, 30), 22, 2048))
+    assert c.warning is None and c.lookup("MAC", 3) > c.lookup("MAC", 2) > 0

@@ -1,0 +1,184 @@
+"""Cost model of the HE runtime's primitives, per N and level, for plan-mode durations.
+
+``hetier calibrate --he`` measures each runtime template (a multiply-accumulate, an encode, an
+encryption, ...) the way the kernels issue it, per poly modulus N and level, with repeated
+timing (median of rounds), and writes a JSON cost file labelled with the machine. Plan mode
+charges each planned primitive its cost; a cost file made for other parameters is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hetier.atomic import write_bytes_atomic
+from hetier.errors import UsageError
+from hetier.tracer.host import host_info, versions
+from hetier.tracer.params import HEParams
+from hetier.tracer.recorder import TEMPLATES
+
+DEFAULT_COST_FILE = Path(__file__).parent / "costs" / "default.json"
+COST_MAGIC = "hetier-costs"
+
+
+@dataclass
+class CostModel:
+    """ns per template per level, for one (N, primes) parameter set."""
+
+    path: str
+    machine: dict
+    poly_modulus: int
+    primes: list[int]
+    ns: dict[str, dict[int, float]]  # template -> level -> ns
+    batch: int = 0
+    warning: str | None = None
+
+    def lookup(self, template: str, level: int) -> float:
+        per = self.ns.get(template)
+        if not per:
+            return 0.0
+        if level in per:
+            return per[level]
+        near = min(per, key=lambda l: abs(l - level))
+        return per[near] * level / near  # primitives scale with the primes they touch
+
+    def table(self, max_level: int):
+        """A (template x level) numpy table for vectorised lookups."""
+        import numpy as np
+
+        t = np.zeros((len(TEMPLATES), max_level + 2))
+        for name, code in TEMPLATES.items():
+            for lvl in range(max_level + 2):
+                t[code, lvl] = self.lookup(name, lvl) if lvl else 0.0
+        return t
+
+    def label(self) -> dict:
+        return {"cost_file": os.path.basename(self.path), "cost_machine": self.machine.get("cpu"),
+                "cost_generated": self.machine.get("generated"), "cost_batch": self.batch}
+
+
+def load_costs(path: str | os.PathLike | None, params: HEParams) -> CostModel:
+    """The cost entry of ``path`` (default: the shipped file) for ``params``; refuse a mismatch."""
+    p = Path(path) if path else DEFAULT_COST_FILE
+    try:
+        doc = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"cost file '{p}' not found") from None
+    except ValueError:
+        raise UsageError(f"cost file '{p}' is not JSON") from None
+    if doc.get("magic") != COST_MAGIC:
+        raise UsageError(f"'{p}' is not a hetier cost file")
+    have, match = [], []
+    for entry in doc["entries"]:
+        have.append(f"N={entry['poly_modulus']} primes {entry['primes']} batch {entry['batch']}")
+        if entry["poly_modulus"] == params.poly_modulus and list(entry["primes"]) == list(params.primes):
+            match.append(entry)
+    if match:
+        # the batch changes only the cost of encoding and decoding vectors: nearest batch, with a warning
+        entry = min(match, key=lambda e: (abs(e["batch"] - params.batch), e["batch"]))
+        ns = {t: {int(l): v for l, v in per.items()} for t, per in entry["ns"].items()}
+        warn = None if entry["batch"] == params.batch else (
+            f"cost file '{p.name}' has N={params.poly_modulus} primes {list(params.primes)} at batch "
+            f"{entry['batch']}, not {params.batch}: vector encode/decode costs are those of batch {entry['batch']}")
+        return CostModel(str(p), doc["machine"], entry["poly_modulus"], entry["primes"], ns, entry["batch"], warn)
+    raise UsageError(f"cost file '{p}' has no costs for N={params.poly_modulus} primes {list(params.primes)} "
+                     f"(it has: {'; '.join(have)}); run hetier calibrate --he with those parameters")
+
+
+def _median_ns(fn, reps: int, rounds: int = 5) -> float:
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter_ns()
+        for _ in range(reps):
+            fn()
+        times.append((time.perf_counter_ns() - t0) / reps)
+    return statistics.median(times)
+
+
+def measure(params: HEParams, reps: int = 50) -> dict[str, dict[int, float]]:
+    """Time every template at every level of ``params`` on this machine."""
+    import numpy as np
+
+    from hetier.tracer.recorder import Recorder
+    from hetier.tracer.runtime import SealBackend
+
+    be = SealBackend(params, Recorder.disabled(params))
+    ev, enc = be.evaluator, be.encoder
+    vals = np.linspace(0.0, 1.0, params.batch)
+    out: dict[str, dict[int, float]] = {}
+
+    def put(name, level, ns):
+        out.setdefault(name, {})[level] = ns
+
+    for L in range(be.top, 0, -1):
+        pid = be.parms_id[L]
+        q = be.last_prime[L] if L > 1 else be.scale  # products are only formed above level 1
+        pt, pt2 = be.plaintext(), be.plaintext()
+        enc.encode(0.5, pid, q, pt)
+        be.encode_vector(vals, L, be.scale, pt2)
+        ct = be.ciphertext()
+        be.encryptor.encrypt(pt2, ct)
+        tmp, acc = be.ciphertext(), be.ciphertext()
+        put("ENCODE", L, _median_ns(lambda: enc.encode(0.5, pid, q, pt), reps * 4))
+        put("ENCODE_VEC", L, _median_ns(lambda: be.encode_vector(vals, L, be.scale, pt2), reps))
+        if L > 1:
+            ev.multiply_plain(ct, pt, acc)
+            put("MULP_NEW", L, _median_ns(lambda: ev.multiply_plain(ct, pt, be.ciphertext()), reps))
+            put("MAC", L, _median_ns(lambda: (ev.multiply_plain(ct, pt, tmp), ev.add_inplace(acc, tmp)), reps))
+            put("ADD_INPLACE", L, _median_ns(lambda: ev.add_inplace(acc, tmp), reps))
+        put("ADD_NEW", L, _median_ns(lambda: ev.add(ct, ct, be.ciphertext()), reps))
+        ct2 = be.ciphertext()
+        be.encryptor.encrypt(pt2, ct2)
+        put("ADDP_NEW", L, _median_ns(lambda: ev.add_plain(ct, pt2, be.ciphertext()), reps))
+        put("ADDP_INPLACE", L, _median_ns(lambda: ev.add_plain_inplace(ct2, pt2), reps))
+        put("DECRYPT", L, _median_ns(lambda: be.decryptor.decrypt(ct, pt2), reps))
+        put("DECODE", L, _median_ns(lambda: be.decode_vector(pt2, params.batch), reps))
+        if L == be.top:
+            put("ENCRYPT", L, _median_ns(lambda: be.encryptor.encrypt(pt2, be.ciphertext()), max(reps // 5, 5)))
+        if L > 1:
+            def rescale():
+                c = be.ciphertext()
+                ev.multiply_plain(ct, pt, c)
+                ev.rescale_to_next_inplace(c)
+            put("RESCALE", L, max(_median_ns(rescale, reps) - out["MULP_NEW"][L], 0.0))
+
+            def modsw():
+                c = be.ciphertext()
+                ev.mod_switch_to_next(ct, c)
+            put("MODSW_NEW", L, _median_ns(modsw, reps))
+            put("MODSW", L, out["MODSW_NEW"][L])
+            sq = be.ciphertext()
+            put("SQUARE_NEW", L, _median_ns(lambda: ev.square(ct, be.ciphertext()), reps))
+            put("MUL_NEW", L, _median_ns(lambda: ev.multiply(ct, ct, be.ciphertext()), reps))
+
+            def relin():
+                ev.square(ct, sq)
+                ev.relinearize_inplace(sq, be.relin_keys)
+            put("RELIN", L, max(_median_ns(relin, max(reps // 5, 5)) - out["SQUARE_NEW"][L], 0.0))
+    put("FREE", 1, 0.0)
+    put("KEYGEN", len(params.primes), 0.0)
+    return out
+
+
+def calibrate(param_sets: list[HEParams], out: str | os.PathLike, reps: int = 50, progress=None) -> dict:
+    """Measure every parameter set and write the cost file atomically."""
+    entries = []
+    for p in param_sets:
+        if progress:
+            progress(f"N={p.poly_modulus} primes {list(p.primes)}")
+        entries.append({"poly_modulus": p.poly_modulus, "primes": list(p.primes), "batch": p.batch,
+                        "ns": {t: {str(l): round(v, 1) for l, v in sorted(per.items())}
+                               for t, per in sorted(measure(p, reps).items())}})
+    machine = {**host_info(), "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+               "versions": versions()}
+    machine.pop("hostname", None)
+    doc = {"magic": COST_MAGIC, "version": 1, "generated_by": "hetier calibrate --he", "machine": machine,
+           "note": "median ns per runtime template (kernel-style Python call included), per level (primes held)",
+           "entries": entries}
+    write_bytes_atomic(out, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    return doc

@@ -1,0 +1,245 @@
+"""Plan mode: the runtime's events without encryption, durations from a cost model.
+
+Two ways, one contract (the events of a real run, except timestamps):
+- ciphertext granularity: the real kernels run on ``SymbolicBackend``, whose SEAL objects do
+  nothing; every primitive is logged as in a real run and timed by the cost model;
+- tensor granularity: ``plan_kernels`` describe each op as nested loops of primitives
+  (``Loop``/``Item``) and ``aggregate_plan`` turns loop counts into the tensor rows directly, so
+  ResNet-50 at batch 2048 plans in seconds without visiting its billions of ciphertext events.
+Tests hold both to the real runtime's traces, event for event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hetier.tracer.format import EV, PRIM, EventBatch
+from hetier.tracer.params import HEParams
+from hetier.tracer.recorder import TEMPLATES, Recorder, _T
+
+_SLOT = {"a": 0, "b": 1, "c": 2, "d": 3}
+
+
+class _Noop:
+    """Stands in for SEAL's evaluator, encoder, encryptor and decryptor: every call does nothing."""
+
+    def __getattr__(self, name):
+        return lambda *a, **k: None
+
+
+_HANDLE = object()  # stands for any ciphertext or plaintext: kernels only test it against None
+
+
+class _SymbolicSeal:
+    Ciphertext = staticmethod(lambda *a: _HANDLE)
+    Plaintext = staticmethod(lambda *a: _HANDLE)
+
+
+class SymbolicBackend:
+    """SealBackend's interface with no encryption: tensors, ids and levels only."""
+
+    def __init__(self, params: HEParams, rec: Recorder):
+        self.seal = _SymbolicSeal
+        self.params = params
+        self.rec = rec
+        self.ctx = None
+        rec.new_keys()
+        self.relin_keys = None
+        self.encoder = self.evaluator = self.encryptor = self.decryptor = _Noop()
+        self.top = params.data_primes
+        self.parms_id = {L: None for L in range(1, self.top + 1)}
+        self.last_prime = {L: float(2 ** params.primes[L - 1]) for L in range(1, self.top + 1)}
+        self.scale = float(2 ** params.scale_bits)
+        self.slots = params.poly_modulus // 2
+
+    # the same tensor bookkeeping as SealBackend
+    from hetier.tracer.runtime import SealBackend as _S
+    new_tensor = _S.new_tensor
+    new_plaintexts = _S.new_plaintexts
+    new_temporaries = _S.new_temporaries
+    del _S
+
+    def plaintext(self):
+        return _HANDLE
+
+    def ciphertext(self):
+        return _HANDLE
+
+    def encode_vector(self, values, level, scale, pt) -> None:
+        return None
+
+    def decode_vector(self, pt, batch: int) -> np.ndarray:
+        return np.zeros(batch)
+
+
+@dataclass
+class Item:
+    """One primitive (a recorder template) on representative buffers (a tensor's first id)."""
+
+    template: int
+    level: int
+    a: int = -1
+    b: int = -1
+    c: int = -1
+    d: int = -1
+
+
+@dataclass
+class Loop:
+    """``count`` repetitions of ``body`` (items and loops, in program order)."""
+
+    count: int
+    body: list = field(default_factory=list)
+
+
+def _walk_totals(node, mult: int, totals: dict) -> None:
+    if isinstance(node, Item):
+        key = (node.template, node.level, node.a, node.b, node.c, node.d)
+        totals[key] = totals.get(key, 0) + mult
+        return
+    if node.count <= 0:
+        return
+    for child in node.body:
+        _walk_totals(child, mult * node.count, totals)
+
+
+def _tensor_deltas(item: Item, tensor_of) -> list[tuple[int, int, int, int]]:
+    """(tensor, +1/-1, level, prim) for each alloc/free in one execution of ``item``."""
+    out = []
+    name = list(TEMPLATES)[item.template]
+    for row in _T[name]:
+        ev, slot, prim = row[0], row[1], row[2]
+        if ev in ("alloc", "free"):
+            buf = (item.a, item.b, item.c, item.d)[slot]
+            dlevel = row[4] if len(row) > 4 else 0
+            out.append((tensor_of(buf), 1 if ev == "alloc" else -1, item.level + dlevel, PRIM[prim]))
+    return out
+
+
+def _summary(node, tensor_of, memo: dict) -> dict[int, tuple[int, int]]:
+    """Per tensor (net change, highest point above the start) over one execution of ``node``."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if isinstance(node, Item):
+        res: dict[int, tuple[int, int]] = {}
+        for t, d, _, _ in _tensor_deltas(node, tensor_of):
+            net, high = res.get(t, (0, 0))
+            res[t] = (net + d, max(high, net + d))
+    else:
+        seq: dict[int, tuple[int, int]] = {}
+        for child in node.body:
+            for t, (d, m) in _summary(child, tensor_of, memo).items():
+                net, high = seq.get(t, (0, 0))
+                seq[t] = (net + d, max(high, net + m))
+        k = node.count
+        res = {} if k <= 0 else {t: (k * d, m + max(d, 0) * (k - 1)) for t, (d, m) in seq.items()}
+    memo[key] = res
+    return res
+
+
+def _first_last(node, tensor_of, first: dict, last: dict) -> None:
+    """Level and prim of each tensor's first alloc and last free, in program order."""
+    if isinstance(node, Item):
+        for t, d, lvl, prim in _tensor_deltas(node, tensor_of):
+            if d > 0:
+                first.setdefault(t, (lvl, prim))
+            else:
+                last[t] = lvl
+        return
+    if node.count > 0:
+        for child in node.body:
+            _first_last(child, tensor_of, first, last)
+
+
+def aggregate_plan(rec: Recorder, op: Loop, layer: int, ts: int, ts_end: int) -> EventBatch:
+    """The tensor-granularity rows of one planned op (canonical order, as granularity.py)."""
+    base, kinds, caps = rec.tensors.arrays()
+    tensor_of = lambda buf: int(np.searchsorted(base, buf, side="right") - 1)  # noqa: E731
+    totals: dict = {}
+    _walk_totals(op, 1, totals)
+    parts = []
+    if totals:
+        keys = list(totals)
+        tuples = [(k[0], k[1], k[2], k[3], k[4], k[5], ts + rec._t0) for k in keys]
+        ev = rec.expand(tuples, layer, ts, ts)
+        body = ev.take(np.arange(1, len(ev) - 1))
+        n_rows = np.array([_N(k[0]) for k in keys])
+        mult = np.repeat(np.array([totals[k] for k in keys], dtype=np.int64), n_rows)
+        rw = np.flatnonzero((body.event == EV["read"]) | (body.event == EV["write"]))
+        if len(rw):
+            key = (((body.tensor[rw] * 128 + body.level[rw]) * 64 + body.prim[rw]) * 2
+                   + (body.event[rw] == EV["write"]))
+            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            g = body.take(rw[first])
+            g.buffer = g.tensor.copy()
+            g.count = np.bincount(inverse, weights=mult[rw]).astype(np.int64)
+            nb = np.zeros(len(first), dtype=np.int64)
+            np.add.at(nb, inverse, body.nbytes[rw] * mult[rw])
+            g.nbytes = nb
+            rw_rows = g
+        else:
+            rw_rows = None
+    summ = _summary(op, tensor_of, {})
+    first, last = {}, {}
+    _first_last(op, tensor_of, first, last)
+    allocs, frees = [], []
+    for t in sorted(summ):
+        net, high = summ[t]
+        if high > 0:
+            lvl, prim = first[t]
+            allocs.append((t, high, lvl, prim, EV["alloc"]))
+        if high - net > 0:
+            frees.append((t, high - net, last[t], PRIM["free"], EV["free"]))
+    begin = _op_row(EV["op_begin"], layer, ts)
+    parts.append(begin)
+    if allocs:
+        parts.append(_af_rows(allocs, kinds, caps, base, layer, ts))
+    if totals and rw_rows is not None:
+        rw_rows.ts_ns = np.full(len(rw_rows), ts, dtype=np.int64)
+        parts.append(rw_rows)
+    if frees:
+        parts.append(_af_rows(frees, kinds, caps, base, layer, ts))
+    parts.append(_op_row(EV["op_end"], layer, ts_end))
+    return EventBatch.concat(parts)
+
+
+def _N(template: int) -> int:
+    return len(_T[list(TEMPLATES)[template]])
+
+
+def _op_row(event: int, layer: int, ts: int) -> EventBatch:
+    from hetier.tracer.format import KIND
+
+    return EventBatch(ts_ns=np.array([ts]), event=np.array([event], dtype=np.int8), buffer=np.array([-1]),
+                      tensor=np.array([-1]), nbytes=np.array([0]), count=np.array([0]),
+                      kind=np.array([KIND["none"]], dtype=np.int8), level=np.array([-1], dtype=np.int8),
+                      layer=np.array([layer], dtype=np.int32), prim=np.array([PRIM["none"]], dtype=np.int8))
+
+
+def _af_rows(rows, kinds, caps, base, layer: int, ts: int) -> EventBatch:
+    t = np.array([r[0] for r in rows], dtype=np.int64)
+    n = np.array([r[1] for r in rows], dtype=np.int64)
+    return EventBatch(ts_ns=np.full(len(rows), ts, dtype=np.int64),
+                      event=np.array([r[4] for r in rows], dtype=np.int8), buffer=t, tensor=t.copy(),
+                      nbytes=n * caps[t], count=n, kind=kinds[t].astype(np.int8),
+                      level=np.array([r[2] for r in rows], dtype=np.int8),
+                      layer=np.full(len(rows), layer, dtype=np.int32),
+                      prim=np.array([r[3] for r in rows], dtype=np.int8))
+
+
+def op_cost_ns(op: Loop, table: np.ndarray) -> float:
+    """Modelled duration of a planned op: count x cost per primitive."""
+    totals: dict = {}
+    _walk_totals(op, 1, totals)
+    return float(sum(n * table[k[0], min(k[1], table.shape[1] - 1)] for k, n in totals.items()))
+
+
+def op_event_count(op: Loop) -> int:
+    """Events this op would have at ciphertext granularity (op rows included)."""
+    totals: dict = {}
+    _walk_totals(op, 1, totals)
+    return 2 + sum(n * _N(k[0]) for k, n in totals.items())
