@@ -121,8 +121,23 @@ def device_from_dict(d: dict, where: str, overrides: dict | None = None) -> Devi
     )
 
 
+def presets_of(kind: str) -> dict[str, Path]:
+    """Preset files of ``kind`` ("devices" or "machines") by name."""
+    return {p.stem: p for p in sorted((PRESETS / kind).glob("*.toml"))}
+
+
 def device_presets() -> dict[str, Path]:
-    return {p.stem: p for p in sorted((PRESETS / "devices").glob("*.toml"))}
+    return presets_of("devices")
+
+
+def resolve_preset(kind: str, name_or_path: str) -> Path:
+    """A preset of ``kind`` by name, or a user's TOML file by path; an unknown name is an error."""
+    presets = presets_of(kind)
+    if name_or_path in presets:
+        return presets[name_or_path]
+    if name_or_path.endswith(".toml") or Path(name_or_path).exists():
+        return Path(name_or_path)
+    raise UsageError(f"{kind[:-1]} '{name_or_path}' not found (known: {', '.join(presets)})")
 
 
 def load_toml(path: Path) -> dict:
@@ -137,13 +152,7 @@ def load_toml(path: Path) -> dict:
 
 def load_device(name_or_path: str, overrides: dict | None = None) -> Device:
     """A device preset by name, or a device TOML file by path."""
-    presets = device_presets()
-    if name_or_path in presets:
-        path = presets[name_or_path]
-    elif name_or_path.endswith(".toml") or Path(name_or_path).exists():
-        path = Path(name_or_path)
-    else:
-        raise UsageError(f"device '{name_or_path}' not found (known: {', '.join(presets)})")
+    path = resolve_preset("devices", name_or_path)
     d = load_toml(path)
     d.setdefault("name", path.stem)
     return device_from_dict(d, str(path), overrides)

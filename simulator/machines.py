@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hetier.errors import UsageError
-from hetier.simulator.devices import PRESETS, Device, device_from_dict, load_device, load_toml
+from hetier.simulator.devices import Device, device_from_dict, load_device, load_toml, presets_of, resolve_preset
 
 MODES = ("flat", "memory")
 _MACHINE_KEYS = {"name", "description", "mode", "cores", "llc_mb", "tiers", "cache", "backing",
@@ -47,7 +47,7 @@ class Machine:
 
 
 def machine_presets() -> dict[str, Path]:
-    return {p.stem: p for p in sorted((PRESETS / "machines").glob("*.toml"))}
+    return presets_of("machines")
 
 
 def _parse_overrides(items: list[str], machine: str) -> dict[str, dict]:
@@ -73,13 +73,7 @@ def _parse_overrides(items: list[str], machine: str) -> dict[str, dict]:
 
 def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machine:
     """A machine preset by name or a machine TOML file by path, with ``tier.key=value`` overrides."""
-    presets = machine_presets()
-    if name_or_path in presets:
-        path = presets[name_or_path]
-    elif name_or_path.endswith(".toml") or Path(name_or_path).exists():
-        path = Path(name_or_path)
-    else:
-        raise UsageError(f"machine '{name_or_path}' not found (known: {', '.join(presets)})")
+    path = resolve_preset("machines", name_or_path)
     d = load_toml(path)
     where = str(path)
     unknown = set(d) - _MACHINE_KEYS

@@ -1,12 +1,10 @@
 """The trace file: round trip, metadata, truncation and foreign/old files."""
 
-import json
 
-import numpy as np
 import pyarrow as pa
 import pytest
 
-from hetier.tracer.format import FORMAT_VERSION, META_KEY, TraceError, TraceReader, read_table, read_trace
+from hetier.tracer.format import FORMAT_VERSION, TraceError, TraceReader, read_table, read_trace
 from tests.helpers import CT, GOOD_ROWS, rows_to_batch, tiny_meta, write_tiny
 
 

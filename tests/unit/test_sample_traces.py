@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import numpy as np
 
 from hetier.analysis.check import check_trace
 from hetier.analysis.trace_stats import trace_stats
