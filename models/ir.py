@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hetier.errors import UsageError
 
 # kind -> (levels consumed, refreshes to the top level)
 LEVEL_COST = {
@@ -19,7 +18,6 @@ LEVEL_COST = {
     "relu": (0, True), "relu6": (0, True), "maxpool": (0, True), "square": (1, False),
     "poly": (2, False),
 }
-NONLINEAR_REFRESH = ("relu", "relu6", "maxpool")
 
 
 @dataclass
@@ -102,7 +100,3 @@ class Graph:
         return [{"index": j, "name": n.name, "kind": n.kind, "shape": list(n.shape),
                  "inputs": n.inputs} for j, n in enumerate(self.nodes)]
 
-
-def check_kind(kind: str) -> None:
-    if kind not in LEVEL_COST:
-        raise UsageError(f"unknown layer kind '{kind}'")

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from hetier.atomic import write_bytes_atomic
 from hetier.errors import UsageError
 from hetier.tracer.host import host_info, versions
@@ -34,9 +36,12 @@ class CostModel:
     machine: dict
     poly_modulus: int
     primes: list[int]
-    ns: dict[str, dict[int, float]]  # template -> level -> ns
+    ns: dict[str, dict[int, float]]  # template -> level -> ns, operands in cache
     batch: int = 0
     warning: str | None = None
+    cold_read_ns_per_byte: float = 0.0  # extra time per byte read from memory rather than cache
+    cold_write_ns_per_byte: float = 0.0  # extra time per byte written to a ciphertext not in cache
+    cache_bytes: int = 1 << 62  # effective cache: tensors with a larger op footprint live in memory
 
     def lookup(self, template: str, level: int) -> float:
         per = self.ns.get(template)
@@ -56,6 +61,14 @@ class CostModel:
             for lvl in range(max_level + 2):
                 t[code, lvl] = self.lookup(name, lvl) if lvl else 0.0
         return t
+
+    def cold_ns(self, ev) -> np.ndarray:
+        """Extra ns of each event (an EventBatch with a ``cold`` mask set by the caller)."""
+        from hetier.tracer.format import EV
+
+        per_byte = np.where(ev.event == EV["write"], self.cold_write_ns_per_byte,
+                            np.where(ev.event == EV["read"], self.cold_read_ns_per_byte, 0.0))
+        return per_byte * ev.nbytes * ev.cold
 
     def label(self) -> dict:
         return {"cost_file": os.path.basename(self.path), "cost_machine": self.machine.get("cpu"),
@@ -85,7 +98,10 @@ def load_costs(path: str | os.PathLike | None, params: HEParams) -> CostModel:
         warn = None if entry["batch"] == params.batch else (
             f"cost file '{p.name}' has N={params.poly_modulus} primes {list(params.primes)} at batch "
             f"{entry['batch']}, not {params.batch}: vector encode/decode costs are those of batch {entry['batch']}")
-        return CostModel(str(p), doc["machine"], entry["poly_modulus"], entry["primes"], ns, entry["batch"], warn)
+        mem = entry.get("memory", {})
+        return CostModel(str(p), doc["machine"], entry["poly_modulus"], entry["primes"], ns, entry["batch"], warn,
+                         mem.get("cold_read_ns_per_byte", 0.0), mem.get("cold_write_ns_per_byte", 0.0),
+                         mem.get("cache_bytes", 1 << 62))
     raise UsageError(f"cost file '{p}' has no costs for N={params.poly_modulus} primes {list(params.primes)} "
                      f"(it has: {'; '.join(have)}); run hetier calibrate --he with those parameters")
 
@@ -98,6 +114,71 @@ def _median_ns(fn, reps: int, rounds: int = 5) -> float:
             fn()
         times.append((time.perf_counter_ns() - t0) / reps)
     return statistics.median(times)
+
+
+def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
+    """Effective cache size and the extra cost of operands that live in memory, not cache.
+
+    Multiply-accumulates at the top level whose source rotates through pools of distinct
+    ciphertexts of growing size give the cache size (where the cost is halfway from hot to cold)
+    and the cold-read cost per byte; rotating the accumulator instead (as a convolution's output
+    channel does) adds its read and write, which gives the cold-write cost per byte.
+    """
+    import numpy as np
+
+    from hetier.tracer.recorder import Recorder
+    from hetier.tracer.runtime import SealBackend
+
+    be = SealBackend(params, Recorder.disabled(params))
+    ev, L = be.evaluator, be.top
+    pt, ptv = be.plaintext(), be.plaintext()
+    be.encoder.encode(0.5, be.parms_id[L], be.last_prime[L], pt)
+    be.encode_vector(np.linspace(0, 1, params.batch), L, be.scale, ptv)
+    seed = be.ciphertext()
+    be.encryptor.encrypt(ptv, seed)
+    ct_bytes = params.ct_bytes(L)
+    tmp, acc = be.ciphertext(), be.ciphertext()
+    ev.multiply_plain(seed, pt, acc)
+    pools: dict[str, list] = {"source": [], "accumulator": []}
+
+    def grow(kind: str, n: int) -> list:
+        pool = pools[kind]
+        while len(pool) < n:
+            c = be.ciphertext()
+            if kind == "source":
+                ev.add(seed, seed, c)  # input scale
+            else:
+                ev.multiply_plain(seed, pt, c)  # product scale, as an accumulator
+            pool.append(c)
+        return pool
+
+    def mac_cost(n: int, rotate: str) -> float:
+        pool = grow(rotate, n)
+        state = {"i": 0}
+
+        def mac():
+            c = pool[state["i"] % n]
+            state["i"] += 1
+            if rotate == "source":
+                ev.multiply_plain(c, pt, tmp)
+                ev.add_inplace(acc, tmp)
+            else:  # rotate the accumulator, source stays in cache
+                ev.multiply_plain(seed, pt, tmp)
+                ev.add_inplace(c, tmp)
+        return _median_ns(mac, max(n, 64), rounds=3)
+
+    points = []
+    size = 4 << 20
+    while size <= max_pool_bytes:
+        points.append((size, mac_cost(max(2, size // ct_bytes), "source")))
+        size *= 4
+    hot, cold = points[0][1], points[-1][1]
+    cache = next((b for b, t in points if t >= hot + 0.5 * (cold - hot)), points[-1][0])
+    acc_cold = mac_cost(max(2, (4 * cache) // ct_bytes), "accumulator")
+    read = max(cold - hot, 0.0) / ct_bytes  # the source is read once (copied into the temporary)
+    write = max(acc_cold - hot, 0.0) / ct_bytes - read  # the accumulator is read and written
+    return {"cache_bytes": int(cache), "cold_read_ns_per_byte": read, "cold_write_ns_per_byte": max(write, 0.0),
+            "pool_points": [[b, round(t, 1)] for b, t in points], "cold_accumulator_mac_ns": round(acc_cold, 1)}
 
 
 def measure(params: HEParams, reps: int = 50) -> dict[str, dict[int, float]]:
@@ -161,7 +242,9 @@ def measure(params: HEParams, reps: int = 50) -> dict[str, dict[int, float]]:
                 ev.relinearize_inplace(sq, be.relin_keys)
             put("RELIN", L, max(_median_ns(relin, max(reps // 5, 5)) - out["SQUARE_NEW"][L], 0.0))
     put("FREE", 1, 0.0)
-    put("KEYGEN", len(params.primes), 0.0)
+    # the run's set-up (context, key generation, encoder, evaluator), charged to the three keys
+    setup = _median_ns(lambda: SealBackend(params, Recorder.disabled(params)), 1, rounds=5)
+    put("KEYGEN", len(params.primes), setup / 3)
     return out
 
 
@@ -173,12 +256,14 @@ def calibrate(param_sets: list[HEParams], out: str | os.PathLike, reps: int = 50
             progress(f"N={p.poly_modulus} primes {list(p.primes)}")
         entries.append({"poly_modulus": p.poly_modulus, "primes": list(p.primes), "batch": p.batch,
                         "ns": {t: {str(l): round(v, 1) for l, v in sorted(per.items())}
-                               for t, per in sorted(measure(p, reps).items())}})
+                               for t, per in sorted(measure(p, reps).items())},
+                        "memory": measure_memory(p)})
     machine = {**host_info(), "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "versions": versions()}
     machine.pop("hostname", None)
     doc = {"magic": COST_MAGIC, "version": 1, "generated_by": "hetier calibrate --he", "machine": machine,
-           "note": "median ns per runtime template (kernel-style Python call included), per level (primes held)",
+           "note": ("median ns per runtime template with its operands in cache (kernel-style Python call included), "
+             "per level (primes held); memory: effective cache and extra ns per byte streamed from memory"),
            "entries": entries}
     write_bytes_atomic(out, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     return doc

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from hetier.errors import UsageError
 
@@ -80,10 +80,3 @@ def suggest_params(depth: int, scale_bits: int = 22) -> str:
             return f"--poly-modulus {n} --primes {','.join(map(str, primes))}"
     return "no standard N holds that depth; add refreshes (ReLU) to the model"
 
-
-@dataclass
-class RuntimeOptions:
-    """Allocation behaviour of the HE runtime; defaults mirror HE-Transformer on SEAL 3.4."""
-
-    bias_copy: bool = True  # bias/residual add makes a new ciphertext (reference) vs in place
-    extra: dict = field(default_factory=dict)

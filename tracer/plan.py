@@ -243,3 +243,28 @@ def op_event_count(op: Loop) -> int:
     totals: dict = {}
     _walk_totals(op, 1, totals)
     return 2 + sum(n * _N(k[0]) for k, n in totals.items())
+
+
+def cold_mask(ev: EventBatch, rows: EventBatch, live_before: dict[int, int], caps: np.ndarray,
+              cache_bytes: int) -> np.ndarray:
+    """Which read/write events of one op (``ev``, either granularity) touch a tensor whose
+    footprint in the op exceeds the cache: live before the op plus the op's peak allocation, as
+    the op's tensor rows (``rows``) carry it. Those events stream from memory."""
+    foot: dict[int, int] = dict(live_before)
+    al = np.flatnonzero(rows.event == EV["alloc"])
+    for t, c in zip(rows.tensor[al].tolist(), rows.count[al].tolist()):
+        foot[t] = foot.get(t, 0) + c
+    cold = np.array(sorted(t for t, n in foot.items() if n * int(caps[t]) > cache_bytes), dtype=np.int64)
+    rw = (ev.event == EV["read"]) | (ev.event == EV["write"])
+    return rw & np.isin(ev.tensor, cold)
+
+
+def update_live(live: dict[int, int], ev: EventBatch) -> None:
+    """Carry tensor live counts past one op's tensor rows."""
+    for e, t, c in zip(ev.event.tolist(), ev.tensor.tolist(), ev.count.tolist()):
+        if e == EV["alloc"]:
+            live[t] = live.get(t, 0) + c
+        elif e == EV["free"]:
+            live[t] = live.get(t, 0) - c
+            if live[t] <= 0:
+                live.pop(t)

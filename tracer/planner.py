@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
-
 from hetier.models.ir import Graph
 from hetier.tracer import plan_kernels as pk
 from hetier.tracer.liveness import Liveness
-from hetier.tracer.plan import Item, Loop, SymbolicBackend, aggregate_plan, op_cost_ns, op_event_count
+from hetier.tracer.plan import (Item, Loop, SymbolicBackend, aggregate_plan, cold_mask, op_cost_ns, op_event_count,
+                                update_live)
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import FREE, KEYGEN, Recorder
 from hetier.tracer.runtime import HTensor
@@ -59,15 +58,20 @@ def plan_ops(graph: Graph, params: HEParams, rec: Recorder, bias_copy: bool = Tr
     yield len(nodes), Loop(1, teardown)
 
 
-def plan_tensor_trace(graph: Graph, params: HEParams, rec: Recorder, table: np.ndarray, bias_copy: bool = True,
+def plan_tensor_trace(graph: Graph, params: HEParams, rec: Recorder, costs, bias_copy: bool = True,
                       on_layer: Callable[[int, str], None] | None = None) -> int:
     """Write the tensor-granularity plan of ``graph``; returns events written."""
     clock = 0
     n = 0
     names = [nd.name for nd in graph.nodes] + ["teardown"]
+    table = costs.table(len(params.primes))
+    live: dict[int, int] = {}
     for j, loop in plan_ops(graph, params, rec, bias_copy):
-        end = clock + int(round(op_cost_ns(loop, table)))
-        batch = aggregate_plan(rec, loop, j, clock, end)
+        batch = aggregate_plan(rec, loop, j, clock, clock)
+        batch.cold = cold_mask(batch, batch, live, rec.tensors.arrays()[2], costs.cache_bytes)
+        end = clock + int(round(op_cost_ns(loop, table) + costs.cold_ns(batch).sum()))
+        batch.ts_ns[-1] = end
+        update_live(live, batch)
         if rec.writer is not None:
             rec.writer.write(batch)
         n += len(batch)

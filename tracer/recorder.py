@@ -54,7 +54,10 @@ _T = {
     "FREE": [("free", A, "free")],
 }
 TEMPLATES = {name: i for i, name in enumerate(_T)}
-globals().update({name: i for name, i in TEMPLATES.items()})  # KEYGEN, MAC, ... as ints
+(
+    KEYGEN, ENCODE, ENCODE_VEC, ENCRYPT, DECRYPT, DECODE, MULP_NEW, MAC, ADD_INPLACE, ADD_NEW,
+    ADDP_NEW, ADDP_INPLACE, SQUARE_NEW, MUL_NEW, RELIN, RESCALE, MODSW, MODSW_NEW, FREE,
+) = range(len(_T))  # the template codes, in _T's order
 
 _rows = [(t, *(r + (0, 0)[len(r) - 3:])) for t, rows in enumerate(_T.values()) for r in rows]
 _ROW_TEMPLATE = np.array([r[0] for r in _rows])
@@ -104,7 +107,7 @@ class Recorder:
     """
 
     def __init__(self, params: HEParams, writer: TraceWriter | None, granularity: str = "ciphertext",
-                 cost_table: np.ndarray | None = None):
+                 cost_table: np.ndarray | None = None, costs=None):
         self.params = params
         self.writer = writer
         self.granularity = granularity
@@ -121,7 +124,9 @@ class Recorder:
         self.key_ids: dict[str, int] = {}
         self._key_bytes = params.key_bytes()
         self.cost_table = cost_table  # plan mode: timestamps from modelled primitive costs
+        self.costs = costs
         self.clock = 0
+        self._cost_live: dict[int, int] = {}  # plan mode: tensor live counts, for the cold rule
 
     @classmethod
     def disabled(cls, params: HEParams) -> "Recorder":
@@ -146,29 +151,40 @@ class Recorder:
             return
         self.primitives_logged += len(tuples)
         if self.cost_table is not None:
-            end = self._model_times(tuples)
-        batch = self.expand(tuples, self._layer, self._op_begin, end)
+            batch = self._modelled(tuples)
+        else:
+            batch = self.expand(tuples, self._layer, self._op_begin, end)
         if self._aggregator is not None:
             batch = self._aggregator.aggregate_op(batch)
         self.writer.write(batch)
         self.events_written += len(batch)
         self.flush_ns += self.now() - end
 
-    def _model_times(self, tuples: list) -> int:
-        """Plan mode: each primitive starts when the modelled costs before it in the op are done."""
-        if not tuples:
-            return self.clock
-        arr = np.array(tuples, dtype=np.int64)
-        lvl = np.minimum(arr[:, 1], self.cost_table.shape[1] - 1)
-        cost = self.cost_table[arr[:, 0], lvl]
-        start = self._op_begin + np.concatenate([[0.0], np.cumsum(cost)[:-1]])
-        arr[:, 6] = np.round(start).astype(np.int64) + self._t0
-        tuples[:] = arr
-        self.clock = int(round(self._op_begin + cost.sum()))
-        return self.clock
+    def _modelled(self, tuples: list) -> EventBatch:
+        """Plan mode: this op's events timed by the cost model. Each primitive costs its in-cache
+        time plus the cold-traffic time of its events on tensors too big for the cache (the same
+        rule as plan.cold_mask at tensor granularity), and starts when the ones before it end."""
+        from hetier.tracer.plan import cold_mask, update_live
 
-    def expand(self, tuples: list, layer: int, t_begin: int, t_end: int) -> EventBatch:
-        """Events of one op: op_begin, each primitive's template rows, op_end."""
+        ev, owner = self.expand(tuples, self._layer, self._op_begin, self._op_begin, owner=True)
+        agg = TensorAggregator()
+        agg.live = dict(self._cost_live)
+        rows = agg.aggregate_op(ev)
+        body = ev.take(np.arange(1, len(ev) - 1))
+        body.cold = cold_mask(body, rows, self._cost_live, self.tensors.arrays()[2], self.costs.cache_bytes)
+        arr = np.array(tuples, dtype=np.int64).reshape(-1, 7)
+        lvl = np.minimum(arr[:, 1], self.cost_table.shape[1] - 1)
+        cost = self.cost_table[arr[:, 0], lvl] + np.bincount(owner, weights=self.costs.cold_ns(body), minlength=len(arr))
+        start = self._op_begin + np.concatenate([[0.0], np.cumsum(cost)[:-1]])
+        ev.ts_ns[1:-1] = np.round(start[owner]).astype(np.int64)
+        self.clock = int(round(self._op_begin + cost.sum()))
+        ev.ts_ns[-1] = self.clock
+        update_live(self._cost_live, rows)
+        return ev
+
+    def expand(self, tuples: list, layer: int, t_begin: int, t_end: int, owner: bool = False):
+        """Events of one op: op_begin, each primitive's template rows, op_end (``owner``: also
+        the index of the primitive each body event comes from)."""
         if len(tuples):
             arr = np.array(tuples, dtype=np.int64)
         else:
@@ -208,6 +224,8 @@ class Recorder:
             prim=np.concatenate([[PRIM["none"]], _ROW_PRIM[ridx], [PRIM["none"]]]).astype(np.int8),
         )
         out.count[[0, -1]] = 0
+        if owner:
+            return out, np.repeat(np.arange(len(arr)), reps)
         return out
 
     def new_keys(self) -> None:

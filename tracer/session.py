@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -91,7 +92,7 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     except BaseException:
         if writer is not None:
             partial = writer.abandon()
-            print(f"hetier trace: run stopped; the trace so far is in '{partial}'", flush=True)
+            print(f"hetier trace: run stopped; the trace so far is in '{partial}'", file=sys.stderr, flush=True)
         raise
     seconds = time.perf_counter() - t0
     path = str(writer.close()) if writer is not None else None
@@ -133,12 +134,12 @@ def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gran
     options = {"bias_copy": bias_copy, "cost_model": label}
     writer = TraceWriter(out, trace_meta(graph, params, granularity, options, "plan", durations)) \
         if out is not None else None
-    rec = Recorder(params, writer, granularity, cost_table=table)
+    rec = Recorder(params, writer, granularity, cost_table=table, costs=costs)
     t0 = time.perf_counter()
     try:
         if granularity == "tensor":
             rec.log = None
-            events = plan_tensor_trace(graph, params, rec, table, bias_copy, on_layer)
+            events = plan_tensor_trace(graph, params, rec, costs, bias_copy, on_layer)
         else:
             x = np.zeros((params.batch, *graph.input_shape))
             run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer, symbolic=True)

@@ -85,3 +85,13 @@ def test_truncated_and_old_traces(tmp_path, capsys):
     old = write_tiny(tmp_path / "old.arrow", GOOD_ROWS, tiny_meta(format_version=7))
     code, _, err = run(["replay", old, "--machine", "dram-only"], capsys)
     assert code == 1 and "trace format 7; this hetier reads 1-1" in err
+
+
+def test_a_users_machine_file_works_like_a_preset(tmp_path, capsys):
+    m = tmp_path / "mybox.toml"
+    m.write_text('name = "mybox"\nmode = "flat"\ncores = 8\nllc_mb = 16\n'
+                 '[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\ncapacity_gb = 1.5\n'
+                 '[[tiers]]\nname = "cxl"\ndevice = "cxl-expander-x16"\n')
+    code, out, err = run(["replay", TRACE, "--machine", str(m), "--policy", "dram-first", "--threads", "8"], capsys)
+    assert code == 0, err
+    assert "mybox" in out and "cxl" in out and "dram 1.50 GB" in out  # spilled: DRAM full at 1.5 GB

@@ -71,3 +71,15 @@ def test_shipped_costs_say_where_they_come_from():
     assert doc["generated_by"] == "hetier calibrate --he" and doc["machine"]["cpu"]
     c = load_costs(None, HEParams(4096, (30, 22, 22, 30), 22, 2048))
     assert c.warning is None and c.lookup("MAC", 3) > c.lookup("MAC", 2) > 0
+
+
+def test_plan_durations_agree_across_granularities(tmp_path):
+    g = build("mlp", activation="relu", hidden=8, inputs=12, classes=3)
+    p = choose_params(g, 4, None, None, 22)
+    ends = []
+    for gran in ("ciphertext", "tensor"):
+        ev = read_trace(plan_run(g, p, tmp_path / f"{gran}.arrow", gran).path).events
+        ends.append(ev.ts_ns[ev.event == EV["op_end"]])
+    assert len(ends[0]) == len(ends[1]) == 5
+    assert np.abs(ends[0] - ends[1]).max() <= 2  # ns: the same costs, rounded per primitive or per op
+    assert ends[0][-1] > 1e6  # keygen, 12 encryptions, ... take more than a millisecond

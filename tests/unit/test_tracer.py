@@ -86,3 +86,9 @@ def test_tracing_off_runs_the_same_computation(mlp_traces):
     off = trace_run(g, p, None, tracing=False)
     assert off.events == 0
     assert np.allclose(off.output, ct.output, atol=2 * ckks_tolerance(p))
+
+
+def test_template_constants_match_their_names():
+    from hetier.tracer import recorder
+
+    assert {name: getattr(recorder, name) for name in recorder.TEMPLATES} == recorder.TEMPLATES
