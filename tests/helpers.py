@@ -119,3 +119,21 @@ def random_trace(path, seed: int, n_ops: int = 8) -> str:
         ts += rng.randint(10 ** 5, 10 ** 7)
         rows.append((ts, "op_end", -1, 0, 0, "none", -1, layer))
     return write_tiny(path, rows, tiny_meta(layers=tuple(layers), granularity="tensor"))
+
+
+def truncated_tiny(tmp_path) -> str:
+    """A tiny good trace with its end-of-stream marker cut off (truncated after batch 1)."""
+    full = tmp_path / "full.arrow"
+    write_tiny(full, GOOD_ROWS)
+    cut = tmp_path / "cut.arrow"
+    cut.write_bytes(full.read_bytes()[:-8])
+    return str(cut)
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run ``hetier`` in-process: (exit code, stdout, stderr)."""
+    from hetier.cli.main import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err

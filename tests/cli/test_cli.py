@@ -2,14 +2,7 @@
 
 import pytest
 
-from hetier.cli.main import main
-from tests.helpers import CT, GOOD_ROWS, tiny_meta, write_tiny
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.helpers import CT, GOOD_ROWS, tiny_meta, write_tiny, run_cli as run, truncated_tiny
 
 
 @pytest.mark.parametrize("argv, msg", [
@@ -70,10 +63,7 @@ def test_check_flags_violations(tmp_path, capsys):
 
 
 def test_check_reports_truncation(tmp_path, capsys):
-    p = tmp_path / "t.arrow"
-    write_tiny(p, GOOD_ROWS)
-    (tmp_path / "cut.arrow").write_bytes(p.read_bytes()[:-8])
-    code, out, _ = run(["check", str(tmp_path / "cut.arrow")], capsys)
+    code, out, _ = run(["check", truncated_tiny(tmp_path)], capsys)
     assert code == 1 and "truncated after batch 1" in out
 
 

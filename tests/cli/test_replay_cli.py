@@ -4,17 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from hetier.cli.main import main
 from hetier.simulator.results import load_results
-from tests.helpers import GOOD_ROWS, tiny_meta, write_tiny
+from tests.helpers import GOOD_ROWS, tiny_meta, write_tiny, run_cli as run, truncated_tiny
 
 TRACE = str(Path(__file__).resolve().parents[2] / "traces" / "cryptonets-b64.tensor.arrow")
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_replay_compares_configs_and_writes_results(tmp_path, capsys):
@@ -74,13 +67,10 @@ def test_bad_input_is_one_line(argv, msg, tmp_path, capsys):
 
 
 def test_truncated_and_old_traces(tmp_path, capsys):
-    p = tmp_path / "t.arrow"
-    write_tiny(p, GOOD_ROWS)
-    cut = tmp_path / "cut.arrow"
-    cut.write_bytes(p.read_bytes()[:-8])
-    code, _, err = run(["replay", str(cut), "--machine", "dram-only"], capsys)
+    cut = truncated_tiny(tmp_path)
+    code, _, err = run(["replay", cut, "--machine", "dram-only"], capsys)
     assert code == 1 and "truncated after batch 1 (11 complete events)" in err and "--allow-truncated" in err
-    code, out, err = run(["replay", str(cut), "--machine", "dram-only", "--allow-truncated"], capsys)
+    code, out, err = run(["replay", cut, "--machine", "dram-only", "--allow-truncated"], capsys)
     assert code == 0 and "truncated" in err
     old = write_tiny(tmp_path / "old.arrow", GOOD_ROWS, tiny_meta(format_version=7))
     code, _, err = run(["replay", old, "--machine", "dram-only"], capsys)

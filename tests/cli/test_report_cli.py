@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hetier.cli.main import main
-from tests.helpers import GOOD_ROWS, write_tiny
+from tests.helpers import run_cli as run, truncated_tiny
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"
 CRYPTONETS = str(TRACES / "cryptonets-b64.tensor.arrow")
@@ -21,12 +21,6 @@ def _ratio(results: str, policy: str) -> float:
     runs, _ = load_results(results)
     t = {r["policy"]: r["makespan_ns"] for r in runs if r["makespan_ns"]}
     return t[policy] / t["all-dram"]
-
-
-def run(argv, capsys):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +61,8 @@ def test_results_of_another_trace_are_refused(results, capsys):
 
 
 def test_truncated_trace_is_reported_as_such(tmp_path, capsys):
-    p = tmp_path / "t.arrow"
-    write_tiny(p, GOOD_ROWS)
-    cut = tmp_path / "cut.arrow"
-    cut.write_bytes(p.read_bytes()[:-8])
-    code, out, _ = run(["report", str(cut), "--format", "text"], capsys)
+    cut = truncated_tiny(tmp_path)
+    code, out, _ = run(["report", cut, "--format", "text"], capsys)
     assert code == 0
     assert out.splitlines()[0].startswith("- Truncated trace: trace")
 
