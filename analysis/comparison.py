@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from hetier.errors import HetierError
@@ -32,6 +33,19 @@ class Comparison:
                 "mm_hit_ratio": r["mm_hit_ratio"],
             })
         return out
+
+    def run_layers(self):
+        """(run, per-layer columns) for every run that fits, in order."""
+        i = 0
+        for table in self.layers:
+            cols = table.to_pydict()
+            n_runs = len(json.loads(table.schema.metadata[b"hetier"])["runs"])
+            for k in range(n_runs):
+                run = self.runs[i + k]
+                rows = [j for j, r in enumerate(cols["run"]) if r == k]
+                if run["makespan_ns"] is not None and rows:
+                    yield run, {c: [cols[c][j] for j in rows] for c in cols}
+            i += n_runs
 
     def baseline(self) -> dict | None:
         """The all-DRAM run that fits (the reference point), else the fastest run."""

@@ -77,6 +77,17 @@ def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, s
         fig.update_layout(barmode="stack", title="Predicted time per configuration", yaxis_title="seconds "
                           "(bars: thread-time / threads)", height=450)
         figs.append(("Policy comparison", fig, "Configurations that do not fit have no bar; see the table."))
+        for run, layers in comp.run_layers():
+            label = f"{run['machine']['name']} / {run['policy']}"
+            threads = max(run["threads"], 1)
+            fig = go.Figure([go.Bar(x=layers["name"], y=[v / 1e9 / threads for v in layers["compute_ns"]],
+                                    name="compute")])
+            for t in run["stall_ns"]:
+                fig.add_trace(go.Bar(x=layers["name"], y=[v / 1e9 / threads for v in layers[f"stall_ns_{t}"]],
+                                     name=f"stall {t}"))
+            fig.update_layout(barmode="stack", title=f"Where the time goes per layer: {label}",
+                              yaxis_title="seconds (thread-time / threads)", height=400)
+            figs.append((f"Per layer: {label}", fig, "Compute and memory stall of each layer in this replay."))
     return figs
 
 

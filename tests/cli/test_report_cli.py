@@ -39,7 +39,8 @@ def test_html_report(tmp_path, results, capsys):
     page = out.read_text()
     assert "Peak 2.01 GB live at layer square_1" in page
     assert f"optane-memory-mode memory-mode predicted {_ratio(results, 'memory-mode'):.2f}x dram-only (all-dram)" in page
-    assert page.count('class="plotly-graph-div"') == 8
+    assert page.count('class="plotly-graph-div"') == 8 + 4  # 8 views + one per-layer split per fitting run
+    assert "<h2>Per layer: optane-memory-mode / memory-mode</h2>" in page
     assert "<script src=" not in page and "<link " not in page  # self-contained: plotly.js is inline
     assert out.stat().st_size > 3e6
     assert out.stat().st_size < 20e6

@@ -28,5 +28,5 @@ def test_report_renders_in_chromium(tmp_path):
     errors = re.search(r'<div id="hetier-js-errors"[^>]*>(.*?)</div>', dom, flags=re.S)
     assert errors is not None and errors.group(1).strip() == ""
     drawn = re.findall(r'<div id="fig\d+" class="plotly-graph-div js-plotly-plot"', dom)
-    assert n_figures == 8 and len(drawn) == n_figures  # plotly marks each div it has drawn
+    assert n_figures == 8 + 2 and len(drawn) == n_figures  # plotly marks each div it has drawn
     assert dom.count('class="main-svg"') >= 2 * n_figures
