@@ -22,6 +22,12 @@ RateFn = Callable[[int], float]  # n concurrent -> total bytes/ns
 _EPS = 1e-9
 
 
+def _due(now: float, time_left: float) -> bool:
+    """A transfer is done when its remaining time is within 1e-9 (relative) of now; this also
+    covers a remainder too small for ``now + time_left`` to differ from ``now`` in floating point."""
+    return time_left <= _EPS * max(1.0, now)
+
+
 class NaiveShare:
     def __init__(self, rate: RateFn):
         self.rate = rate
@@ -49,8 +55,10 @@ class NaiveShare:
 
     def pop_finished(self, now: float) -> list[int]:
         self._advance(now)
-        tol = _EPS * max([1.0, *self.remaining.values()])
-        done = sorted(k for k, r in self.remaining.items() if r <= tol)
+        if not self.remaining:
+            return []
+        per = self.rate(len(self.remaining)) / len(self.remaining)
+        done = sorted(k for k, r in self.remaining.items() if _due(now, r / per))
         for k in done:
             del self.remaining[k]
         return done
@@ -85,8 +93,11 @@ class VirtualTimeShare:
 
     def pop_finished(self, now: float) -> list[int]:
         self._advance(now)
+        if not self.heap:
+            return []
+        per = self.rate(len(self.heap)) / len(self.heap)
         done = []
-        while self.heap and self.heap[0][0] - self.v <= _EPS * max(1.0, self.heap[0][0]):
+        while self.heap and _due(now, (self.heap[0][0] - self.v) / per):
             done.append(heapq.heappop(self.heap)[1])
         return sorted(done)
 

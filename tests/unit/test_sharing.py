@@ -37,6 +37,19 @@ def test_virtual_time_agrees_with_naive(arrivals, curve):
         assert math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-6)
 
 
+def test_a_transfer_ending_below_float_resolution_does_not_stall():
+    # found by hypothesis: 1e-9 B left at t = 1.07e6 ns, whose end time rounds to now
+    arr = [(0.0, 674487.1795459812), (1932.338499440861, 1e6), (1254.9870940792796, 1e6),
+           (1901.642693485136, 1e6), (0.0, 296276.29407170066), (695.1253725940853, 1e6),
+           (0.0, 71213.61906612832), (0.0, 1.0), (4017.7455556435025, 1e6), (9157.240760287965, 367903.44981810596),
+           (9725.239399140262, 1.0), (1.0, 1.0)]
+    rate = lambda n: 10.0 / (1 + 0.1 * n)  # noqa: E731
+    a, b = simulate(NaiveShare(rate), arr), simulate(VirtualTimeShare(rate), arr)
+    assert all(math.isclose(x, y, rel_tol=1e-9) for x, y in zip(a, b))
+    total = sum(s for _, s in arr)  # the channel never runs faster than rate(1) nor slower than rate(12)
+    assert total / rate(1) <= max(a) <= total / rate(12) + max(t for t, _ in arr)
+
+
 def test_random_workload_agrees_at_scale():
     rng = random.Random(7)
     arr = [(rng.uniform(0, 1e6), rng.uniform(1e3, 1e6)) for _ in range(2000)]
