@@ -17,7 +17,7 @@ import numpy as np
 
 from hetier.errors import HetierError
 from hetier.tracer.format import EV, KINDS, EventBatch, TraceReader
-from hetier.tracer.granularity import TensorAggregator
+from hetier.tracer.granularity import TensorAggregator, split_ops
 
 
 @dataclass
@@ -118,19 +118,10 @@ def load_workload(path: str, allow_truncated: bool = False) -> Workload:
         live: dict[int, int] = {}
         unit: dict[int, int] = {}
         tkind: dict[int, str] = {}
-        pending: list[EventBatch] = []
-        for b in r.batches():
-            ends = np.flatnonzero(b.event == EV["op_end"])
-            start = 0
-            for e in ends:
-                pending.append(b.take(np.arange(start, e + 1)))
-                ev = EventBatch.concat(pending)
-                pending, start = [], e + 1
-                if agg is not None:
-                    ev = agg.aggregate_op(ev)
-                ops.append(_op_from_events(ev, len(ops), names, kinds, live, unit, tkind))
-            if start < len(b):
-                pending.append(b.take(np.arange(start, len(b))))
+        for ev in split_ops(r.batches()):
+            if agg is not None:
+                ev = agg.aggregate_op(ev)
+            ops.append(_op_from_events(ev, len(ops), names, kinds, live, unit, tkind))
         if r.truncated and not allow_truncated:
             raise HetierError(r.truncation_message() + " (use --allow-truncated to replay its complete ops)")
         meta, events, truncated = r.meta, r.events_read, r.truncated

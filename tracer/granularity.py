@@ -15,6 +15,8 @@ from loop counts without replaying every ciphertext.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from hetier.tracer.format import EV, PRIM, EventBatch
@@ -65,22 +67,40 @@ class TensorAggregator:
             frees.append(_rows(ev, free_rows, EV["free"], PRIM["free"]))
         rw = np.flatnonzero(is_rw)
         if len(rw):
-            # one int64 per (tensor, level, prim, read/write): 1-D unique is far faster than rows
-            key = (((ev.tensor[rw] * 128 + ev.level[rw]) * 64 + ev.prim[rw]) * 2
-                   + (ev.event[rw] == EV["write"]))
-            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-            inverse = inverse.reshape(-1)
-            cnt = np.bincount(inverse, weights=ev.count[rw]).astype(np.int64)
-            nb = np.zeros(len(first), dtype=np.int64)
-            np.add.at(nb, inverse, ev.nbytes[rw])
-            g = ev.take(rw[first])  # keys come sorted: canonical order
-            g.buffer = g.tensor.copy()
-            g.count = cnt
-            g.nbytes = nb
-            parts.append(g)
+            parts.append(sum_accesses(ev, rw, ev.count[rw], ev.nbytes[rw]))
         parts.extend(frees)
         parts.append(ev.take(np.flatnonzero(ev.event == EV["op_end"])))
         return EventBatch.concat(parts)
+
+
+def sum_accesses(ev: EventBatch, rw: np.ndarray, count: np.ndarray, nbytes: np.ndarray) -> EventBatch:
+    """One row per (tensor, level, prim, read/write) of the read/write events ``rw`` of ``ev``,
+    in that (canonical) order, with ``count`` and ``nbytes`` summed and the first event's other
+    columns."""
+    # one int64 per key: a 1-D unique is far faster than a unique over rows
+    key = (((ev.tensor[rw] * 128 + ev.level[rw]) * 64 + ev.prim[rw]) * 2 + (ev.event[rw] == EV["write"]))
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    g = ev.take(rw[first])
+    g.buffer = g.tensor.copy()
+    g.count = np.bincount(inverse, weights=count).astype(np.int64)
+    g.nbytes = np.zeros(len(first), dtype=np.int64)
+    np.add.at(g.nbytes, inverse, nbytes)
+    return g
+
+
+def split_ops(batches) -> Iterator[EventBatch]:
+    """The events of each complete op (op_begin .. op_end) of a stream of batches; an op cut
+    off by a truncated trace is not yielded."""
+    pending: list[EventBatch] = []
+    for b in batches:
+        start = 0
+        for e in np.flatnonzero(b.event == EV["op_end"]):
+            pending.append(b.take(np.arange(start, e + 1)))
+            yield EventBatch.concat(pending)
+            pending, start = [], e + 1
+        if start < len(b):
+            pending.append(b.take(np.arange(start, len(b))))
 
 
 def _unit_bytes(ev: EventBatch, idx: np.ndarray) -> int:
@@ -103,14 +123,4 @@ def _rows(ev: EventBatch, rows: list, event: int, prim: int | None) -> EventBatc
 def aggregate_events(batches) -> EventBatch:
     """Aggregate a whole ciphertext-granularity event stream to tensor granularity."""
     agg = TensorAggregator()
-    out, pending = [], []
-    for b in batches:
-        ends = np.flatnonzero(b.event == EV["op_end"])
-        start = 0
-        for e in ends:
-            pending.append(b.take(np.arange(start, e + 1)))
-            out.append(agg.aggregate_op(EventBatch.concat(pending)))
-            pending, start = [], e + 1
-        if start < len(b):
-            pending.append(b.take(np.arange(start, len(b))))
-    return EventBatch.concat(out)
+    return EventBatch.concat([agg.aggregate_op(ev) for ev in split_ops(batches)])

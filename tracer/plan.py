@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hetier.tracer.format import EV, PRIM, EventBatch
+from hetier.tracer.granularity import sum_accesses
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import TEMPLATES, Recorder, _T
 
@@ -169,20 +170,7 @@ def aggregate_plan(rec: Recorder, op: Loop, layer: int, ts: int, ts_end: int) ->
         n_rows = np.array([_N(k[0]) for k in keys])
         mult = np.repeat(np.array([totals[k] for k in keys], dtype=np.int64), n_rows)
         rw = np.flatnonzero((body.event == EV["read"]) | (body.event == EV["write"]))
-        if len(rw):
-            key = (((body.tensor[rw] * 128 + body.level[rw]) * 64 + body.prim[rw]) * 2
-                   + (body.event[rw] == EV["write"]))
-            _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-            inverse = inverse.reshape(-1)
-            g = body.take(rw[first])
-            g.buffer = g.tensor.copy()
-            g.count = np.bincount(inverse, weights=mult[rw]).astype(np.int64)
-            nb = np.zeros(len(first), dtype=np.int64)
-            np.add.at(nb, inverse, body.nbytes[rw] * mult[rw])
-            g.nbytes = nb
-            rw_rows = g
-        else:
-            rw_rows = None
+        rw_rows = sum_accesses(body, rw, mult[rw], body.nbytes[rw] * mult[rw]) if len(rw) else None
     summ = _summary(op, tensor_of, {})
     first, last = {}, {}
     _first_last(op, tensor_of, first, last)
