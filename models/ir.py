@@ -16,7 +16,7 @@ LEVEL_COST = {
     "input": (0, False), "conv2d": (1, False), "dwconv2d": (1, False), "dense": (1, False),
     "avgpool": (1, False), "gavgpool": (1, False), "add": (0, False), "flatten": (0, False),
     "relu": (0, True), "relu6": (0, True), "maxpool": (0, True), "square": (1, False),
-    "poly": (2, False),
+    "poly": (2, False), "bias": (0, False),
 }
 
 
@@ -95,6 +95,23 @@ class Graph:
             worst = max(worst, before + cost)
             used[j] = 0 if refresh else before + cost
         return worst
+
+    def split_bias(self) -> "Graph":
+        """The graph as the reference stack runs it: every weighted layer's bias becomes a node of
+        its own (nGraph's Add after Convolution/Dot), so the layer's output and the biased copy
+        are separate tensors. Returns a new graph; this one is unchanged."""
+        g = Graph(self.name, self.config)
+        where: list[int] = []
+        for n in self.nodes:
+            ins = [where[i] for i in n.inputs]
+            if n.kind in ("conv2d", "dwconv2d", "dense") and n.bias is not None:
+                core = g.add(Node(n.name, n.kind, ins, n.shape, weight=n.weight, bias=None, stride=n.stride,
+                                  padding=n.padding, kernel=n.kernel))
+                where.append(g.add(Node(f"{n.name}_bias", "bias", [core], n.shape, bias=n.bias)))
+            else:
+                where.append(g.add(Node(n.name, n.kind, ins, n.shape, weight=n.weight, bias=n.bias,
+                                        stride=n.stride, padding=n.padding, kernel=n.kernel, coeffs=n.coeffs)))
+        return g
 
     def summary(self) -> list[dict]:
         return [{"index": j, "name": n.name, "kind": n.kind, "shape": list(n.shape),

@@ -33,9 +33,12 @@ def run_node(node: Node, xs: list[np.ndarray]) -> np.ndarray:
             y = np.einsum("bcijhw,ocij->bohw", win, node.weight, optimize=True)
         else:
             y = np.einsum("bcijhw,cij->bchw", win, node.weight[:, 0], optimize=True)
-        return y + node.bias[None, :, None, None]
+        return y if node.bias is None else y + node.bias[None, :, None, None]
     if k == "dense":
-        return x @ node.weight.T + node.bias
+        y = x @ node.weight.T
+        return y if node.bias is None else y + node.bias
+    if k == "bias":
+        return x + node.bias.reshape(-1, *([1] * (x.ndim - 2)))
     if k == "avgpool":
         oh, ow = node.shape[1:]
         return _windows(x, node.kernel, node.stride, oh, ow).mean(axis=(2, 3))

@@ -1,7 +1,8 @@
 """Replay a workload on a machine: SimPy workers, shared-bandwidth channels, per-op splits.
 
 Each op (layer) is data-parallel over its output ciphertexts, as the reference stack's OpenMP
-loops are: with T threads it runs as min(T, parallelism) slices, each with its share of the
+loops are: with T threads it runs as min(T, parallelism) slices of whole output ciphertexts (an
+OpenMP static schedule: the largest slice holds ceil(n / T) of n), each with its share of the
 compute and of every tier's traffic. An op's slices become ready when the ops it depends on
 (read/write/free of a shared tensor) are done, so independent ops overlap when threads allow.
 A slice reads (one transfer per tier), computes, then writes; transfers on one (tier,
@@ -11,12 +12,16 @@ Op compute = recorded duration - the time the recording machine's DRAM (one stre
 is single-threaded) needed for the op's traffic. Traffic is first filtered by the CPU's last-level
 cache: a tensor whose live footprint in the op fits in half the LLC costs one pass of memory
 traffic, however often the op touches it.
+
+A stack profile (simulator/stack.py) then says how the software schedules the ops: dataflow or
+one op at a time, the target's primitive cost relative to the recording's, ops that run on one
+thread, and a serial part per output that runs on one thread under the executor's lock.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -27,6 +32,7 @@ from hetier.simulator.memory_mode import MemoryModeCache
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import Policy
 from hetier.simulator.sharing import VirtualTimeShare
+from hetier.simulator.stack import StackProfile
 from hetier.simulator.workload import Workload
 
 
@@ -49,6 +55,13 @@ class OpPlan:
     misses: int = 0
     deps: list[int] = field(default_factory=list)
     access_bytes: float | None = None  # random accesses of this size; None: sequential streams
+    serial_ns: float = 0.0  # runs on one thread, under the executor lock, before the slices
+    items: int = 1  # independent output ciphertexts, dealt to the slices as whole items
+
+    def share(self, s: int) -> float:
+        """Part of the op's work in slice ``s``: its whole items over all items."""
+        k, n = self.slices, max(self.items, self.slices)
+        return (n // k + (s < n % k)) / n
 
 
 def llc_filter(nbytes: np.ndarray, footprint: np.ndarray, llc_bytes: int) -> np.ndarray:
@@ -82,17 +95,41 @@ def _dependencies(workload: Workload) -> list[list[int]]:
 
 
 def plan_ops(workload: Workload, machine: Machine, policy: Policy | None, threads: int,
-             recording: Recording) -> tuple[list[OpPlan], Placement, dict]:
+             recording: Recording, stack: StackProfile = StackProfile("hetier"),
+             seed: int = 0) -> tuple[list[OpPlan], Placement, dict]:
     """Compute, per-tier traffic and slicing of every op; Memory Mode cache statistics."""
+    plans, pl, stats = memory_plans(workload, machine, policy, recording, seed, stack)
+    return schedule(plans, workload, stack, threads), pl, stats
+
+
+def schedule(plans: list[OpPlan], workload: Workload, stack: StackProfile, threads: int) -> list[OpPlan]:
+    """Apply a stack profile to the memory plans: op order, compute scale, serial parts, slices.
+    One thread replays the recorded order; more threads let independent ops overlap unless the
+    stack runs one op at a time."""
+    seq = threads == 1 or stack.schedule == "sequential"
+    deps = [[i - 1] if i else [] for i in range(len(workload.ops))] if seq else _dependencies(workload)
+    out = []
+    for p, op in zip(plans, workload.ops):
+        serial = stack.serial_ns_per_output * op.parallelism if op.kind in stack.serial_output_kinds else 0.0
+        slices = 1 if op.kind in stack.single_thread_kinds else max(1, min(threads, op.parallelism))
+        out.append(replace(p, compute_ns=p.compute_ns * stack.compute_scale, serial_ns=serial, slices=slices,
+                           items=op.parallelism, deps=deps[op.index]))
+    return out
+
+
+def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, recording: Recording,
+                 seed: int = 0, stack: StackProfile = StackProfile("hetier")) -> tuple[list[OpPlan], Placement, dict]:
+    """Per op: recorded compute and per-tier traffic after the CPU cache and the placement (or
+    Memory Mode's cache, its page frames drawn with ``seed``); no scheduling yet. Ops the stack
+    accumulates output-stationary keep each output's running sum and product in the thread's
+    cache: the tensors such an op allocates cost one pass."""
     rec_dev = load_device(recording.device)
     rec_r, rec_w = rec_dev.bandwidth(1), rec_dev.bandwidth(1, write=True)
     pl = place(workload, machine, policy)
     tiers = machine.tier_names
-    mm = MemoryModeCache(machine.device(tiers[0]).capacity_bytes, machine.cache_block_bytes) \
-        if machine.mode == "memory" else None
+    mm = MemoryModeCache(machine.device(tiers[0]).capacity_bytes, machine.cache_block_bytes, machine.page_bytes,
+                         seed) if machine.mode == "memory" else None
     stats = {"compute_clamped_ops": 0, "hit_bytes": 0.0, "miss_bytes": 0.0, "writeback_bytes": 0.0}
-    # one thread replays the recorded order; more threads let independent ops overlap
-    deps = _dependencies(workload) if threads > 1 else [[i - 1] if i else [] for i in range(len(workload.ops))]
     plans = []
     for op in workload.ops:
         rec_bytes = llc_filter(op.acc_bytes, op.acc_footprint, recording.llc_bytes)
@@ -102,6 +139,9 @@ def plan_ops(workload: Workload, machine: Machine, policy: Policy | None, thread
             stats["compute_clamped_ops"] += 1
             compute = 0.0
         traffic = llc_filter(op.acc_bytes, op.acc_footprint, machine.llc_bytes)
+        if op.kind in stack.output_stationary_kinds:
+            own = np.isin(op.acc_tensor, op.alloc_tensor)
+            traffic[own] = np.minimum(op.acc_bytes[own], op.acc_footprint[own])
         read = {t: 0.0 for t in tiers}
         write = {t: 0.0 for t in tiers}
         misses = 0
@@ -121,7 +161,7 @@ def plan_ops(workload: Workload, machine: Machine, policy: Policy | None, thread
             for t, w, b in zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist()):
                 for tier, share in pl.tier_shares(t, tiers[0]).items():
                     (write if w else read)[tier] += b * share
-        plans.append(OpPlan(compute, read, write, max(1, min(threads, op.parallelism)), misses, deps[op.index]))
+        plans.append(OpPlan(compute, read, write, 1, misses))
     return plans, pl, stats
 
 
@@ -170,6 +210,50 @@ class RunStats:
     end_ns: np.ndarray
 
 
+def run_in_order(plans: list[OpPlan], machine: Machine) -> RunStats:
+    """The closed form of ``run`` for plans that run one op at a time (each depends on the one
+    before): an op's serial part, then its k equal slices in lockstep, each transfer sharing its
+    channel with the other k - 1. Used where many replays of the same plans are needed (fits);
+    tests hold it to ``run``."""
+    tiers = machine.tier_names
+    devs: dict[str, Device] = dict(machine.tiers)
+    penalty = machine.mm_miss_penalty_ns if machine.mode == "memory" else 0.0
+    n = len(plans)
+    compute, start, end = np.zeros(n), np.zeros(n), np.zeros(n)
+    stall = {t: np.zeros(n) for t in tiers}
+    now = 0.0
+    for i, p in enumerate(plans):
+        if p.deps and p.deps != [i - 1]:
+            raise ValueError(f"op {i} does not run after op {i - 1} alone; use run()")
+        start[i] = now
+        k = p.slices
+        if p.items % k:  # unequal slices fall out of lockstep: simulate this op alone
+            alone = run([replace(p, deps=[])], machine, k)
+            compute[i], end[i] = alone.compute_ns[0], now + alone.makespan_ns
+            for t in tiers:
+                stall[t][i] = alone.stall_ns[t][0]
+            now = end[i]
+            continue
+        now += p.serial_ns
+        for t in tiers:
+            if p.read[t] > 0:
+                dt = p.read[t] / devs[t].bandwidth(k) + devs[t].read_latency_seq_ns
+                now += dt
+                stall[t][i] += dt * k
+        if penalty and p.misses:
+            now += penalty
+            stall[tiers[-1]][i] += penalty * k
+        now += p.compute_ns / k
+        for t in tiers:
+            if p.write[t] > 0:
+                dt = p.write[t] * devs[t].write_amplification / devs[t].bandwidth(k, write=True) + devs[t].write_latency_ns
+                now += dt
+                stall[t][i] += dt * k
+        compute[i] = p.compute_ns + p.serial_ns
+        end[i] = now
+    return RunStats(float(end.max()) if n else 0.0, compute, stall, start, end)
+
+
 def run(plans: list[OpPlan], machine: Machine, threads: int,
         on_op: Callable[[int], None] | None = None) -> RunStats:
     """Execute the op plans with ``threads`` SimPy workers; returns per-op times."""
@@ -191,10 +275,14 @@ def run(plans: list[OpPlan], machine: Machine, threads: int,
         for d in p.deps:
             dependents[d].append(i)
     ready = simpy.Store(env)
+    executor_lock = simpy.Resource(env, capacity=1)  # serial parts run one at a time
     done = [0]
     penalty = machine.mm_miss_penalty_ns if machine.mode == "memory" else 0.0
 
     def release(i: int) -> None:
+        if plans[i].serial_ns > 0:
+            ready.put((i, -1))
+            return
         for s in range(plans[i].slices):
             ready.put((i, s))
 
@@ -203,15 +291,23 @@ def run(plans: list[OpPlan], machine: Machine, threads: int,
             item = yield ready.get()
             if item is None:
                 return
-            i, _ = item
+            i, s = item
             p = plans[i]
             if np.isnan(start[i]):
                 start[i] = env.now
-            k = p.slices
+            if s < 0:  # the op's serial part, then its parallel slices
+                with executor_lock.request() as req:
+                    yield req
+                    yield env.timeout(p.serial_ns)
+                compute[i] += p.serial_ns
+                for k in range(p.slices):
+                    ready.put((i, k))
+                continue
+            f = p.share(s)
             for t in tiers:
                 if p.read[t] > 0:
                     t0 = env.now
-                    media = p.read[t] / k
+                    media = p.read[t] * f
                     if p.access_bytes:
                         media /= devs[t].access_efficiency(p.access_bytes, write=False)
                     yield chan[(t, False)].transfer(media)
@@ -220,12 +316,12 @@ def run(plans: list[OpPlan], machine: Machine, threads: int,
             if penalty and p.misses:
                 yield env.timeout(penalty)
                 stall[tiers[-1]][i] += penalty
-            yield env.timeout(p.compute_ns / k)
-            compute[i] += p.compute_ns / k
+            yield env.timeout(p.compute_ns * f)
+            compute[i] += p.compute_ns * f
             for t in tiers:
                 if p.write[t] > 0:
                     t0 = env.now
-                    media = p.write[t] * devs[t].write_amplification / k
+                    media = p.write[t] * devs[t].write_amplification * f
                     if p.access_bytes:
                         media /= devs[t].access_efficiency(p.access_bytes, write=True)
                     yield chan[(t, True)].transfer(media)

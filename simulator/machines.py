@@ -16,7 +16,7 @@ from hetier.simulator.devices import Device, device_from_dict, load_device, load
 
 MODES = ("flat", "memory")
 _MACHINE_KEYS = {"name", "description", "mode", "cores", "llc_mb", "tiers", "cache", "backing",
-                 "mm_miss_penalty_ns", "cache_block_bytes", "source"}
+                 "mm_miss_penalty_ns", "cache_block_bytes", "page_bytes", "source"}
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class Machine:
     llc_bytes: int
     mm_miss_penalty_ns: float = 70.0
     cache_block_bytes: int = 4096
+    page_bytes: int = 4096  # Memory Mode: the OS's page size (frames are placed at random)
     description: str = ""
 
     @property
@@ -42,7 +43,7 @@ class Machine:
     def to_dict(self) -> dict:
         return {"name": self.name, "mode": self.mode, "cores": self.cores, "llc_bytes": self.llc_bytes,
                 "mm_miss_penalty_ns": self.mm_miss_penalty_ns, "cache_block_bytes": self.cache_block_bytes,
-                "description": self.description,
+                "page_bytes": self.page_bytes, "description": self.description,
                 "tiers": [{"tier": n, **d.to_dict()} for n, d in self.tiers]}
 
 
@@ -100,7 +101,7 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
     if ov:
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
     d = {**d, **machine_ov}
-    for k in ("cores", "llc_mb", "mm_miss_penalty_ns", "cache_block_bytes"):
+    for k in ("cores", "llc_mb", "mm_miss_penalty_ns", "cache_block_bytes", "page_bytes"):
         if k in d and (not isinstance(d[k], (int, float)) or d[k] <= 0):
             raise UsageError(f"{where}: '{k}' must be a positive number (got {d[k]!r})")
     if "cores" not in d or "llc_mb" not in d:
@@ -109,7 +110,8 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
         raise UsageError(f"{where}: Memory Mode needs exactly two tiers (DRAM cache, then PMem)")
     return Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
                    llc_bytes=int(d["llc_mb"] * 2 ** 20), mm_miss_penalty_ns=float(d.get("mm_miss_penalty_ns", 70.0)),
-                   cache_block_bytes=int(d.get("cache_block_bytes", 4096)), description=d.get("description", ""))
+                   cache_block_bytes=int(d.get("cache_block_bytes", 4096)), page_bytes=int(d.get("page_bytes", 4096)),
+                   description=d.get("description", ""))
 
 
 def machine_from_dict(d: dict) -> Machine:
@@ -118,4 +120,4 @@ def machine_from_dict(d: dict) -> Machine:
                   for t in d["tiers"])
     return Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],
                    mm_miss_penalty_ns=d["mm_miss_penalty_ns"], cache_block_bytes=d["cache_block_bytes"],
-                   description=d.get("description", ""))
+                   page_bytes=d.get("page_bytes", 4096), description=d.get("description", ""))

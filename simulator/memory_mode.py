@@ -1,9 +1,13 @@
 """Memory Mode: DRAM as a direct-mapped cache in front of PMem, with an address model.
 
 Addresses come from a size-class pool like SEAL's memory pool: one free list per exact block
-size, freed blocks reused last-in first-out, memory never returned. The cache maps
+size, freed blocks reused last-in first-out, memory never returned. The cache is indexed by
+physical address, and the OS backs each virtual page (4 KiB, or 2 MiB huge pages) with a frame
+of its choosing: pages are mapped to frames at random (seeded), so a page's blocks land in a
+random group of sets and hit ratios move smoothly with the cache size. The cache maps
 ``cache_block_bytes`` blocks (the hardware maps 64 B lines; whole-ciphertext streams hit or miss
-the same way at coarser blocks) to ``capacity / block`` sets.
+the same way at coarser blocks) to ``capacity / block`` sets; a block larger than a page is
+placed as one unit.
 
 Per access row (tensor, read/write, bytes after the CPU cache): the first pass over the tensor's
 blocks is looked up in the tag array (compulsory and conflict misses, dirty write-backs); further
@@ -65,12 +69,22 @@ class MMTraffic:
     misses: int = 0
 
 
+def _mix(x: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded 64-bit hash (splitmix64's finaliser): the frame the OS gave each page."""
+    z = (x.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15 + 1) % 2 ** 64)) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
 class MemoryModeCache:
     """Direct-mapped DRAM cache state plus the pool that decides where tensors live."""
 
-    def __init__(self, cache_bytes: int, block: int):
+    def __init__(self, cache_bytes: int, block: int, page_bytes: int = 4096, seed: int = 0):
         self.block = block
         self.n_sets = max(1, cache_bytes // block)
+        self.per_page = max(1, page_bytes // block)  # blocks of one page: consecutive sets
+        self.seed = seed
         self.tags = np.full(self.n_sets, -1, dtype=np.int64)
         self.dirty = np.zeros(self.n_sets, dtype=bool)
         self.pool = SizeClassPool(align=block)
@@ -101,9 +115,16 @@ class MemoryModeCache:
         per = -(-self.unit[tensor] // self.block)
         return ((addrs // self.block)[:, None] + np.arange(per, dtype=np.int64)).reshape(-1)
 
+    def sets(self, blocks: np.ndarray) -> np.ndarray:
+        """Cache set of each (virtual) block: its page's random frame, then its place in the page."""
+        k = self.per_page
+        groups = max(1, self.n_sets // k)
+        frame = (_mix(blocks // k, self.seed) % np.uint64(groups)).astype(np.int64)
+        return (frame * k + blocks % k) % self.n_sets
+
     def _lookup(self, blocks: np.ndarray, write: bool) -> tuple[int, int, int]:
         """Look blocks up in order of the array; returns (hits, misses, dirty evictions)."""
-        sets = blocks % self.n_sets
+        sets = self.sets(blocks)
         hit = self.tags[sets] == blocks
         miss_sets = sets[~hit]
         evict_dirty = int((self.dirty[miss_sets] & (self.tags[miss_sets] >= 0)).sum())
@@ -119,7 +140,7 @@ class MemoryModeCache:
         out = MMTraffic()
         blocks_of = {int(t): self.blocks(int(t)) for t in np.unique(tensors)}
         all_blocks = np.concatenate(list(blocks_of.values())) if blocks_of else np.zeros(0, dtype=np.int64)
-        sets, counts = np.unique(all_blocks % self.n_sets, return_counts=True)
+        sets, counts = np.unique(self.sets(all_blocks), return_counts=True)
         crowded = sets[counts > 1]
         B = self.block
         for t, w, b in zip(tensors.tolist(), writes.tolist(), nbytes.tolist()):
@@ -132,7 +153,7 @@ class MemoryModeCache:
             h, m, wb = self._lookup(first, w)
             hit_b, miss_b, wb_b = h * B, m * B, wb * B
             if passes > 1:
-                free_share = 1.0 - np.isin(blk % self.n_sets, crowded).mean() if len(crowded) else 1.0
+                free_share = 1.0 - np.isin(self.sets(blk), crowded).mean() if len(crowded) else 1.0
                 more = (passes - 1) * tensor_bytes
                 hit_b += more * free_share
                 conflict = more * (1 - free_share)

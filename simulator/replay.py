@@ -11,14 +11,21 @@ from hetier.simulator.engine import Recording, plan_ops, run
 from hetier.simulator.machines import Machine
 from hetier.simulator.policies import get_policy
 from hetier.simulator.results import RunResult
+from hetier.simulator.stack import StackProfile
 from hetier.simulator.workload import Workload
 
 
-def replay(workload: Workload, machine: Machine, policy: str | None = None, threads: int = 1,
-           recording: Recording = Recording(), on_op: Callable[[int], None] | None = None) -> RunResult:
-    """Replay ``workload`` on ``machine``; a placement that does not fit is a result, not an error."""
+def replay(workload: Workload, machine: Machine, policy: str | None = None, threads: int | None = None,
+           recording: Recording = Recording(), on_op: Callable[[int], None] | None = None,
+           stack: StackProfile = StackProfile("hetier"), seed: int = 0) -> RunResult:
+    """Replay ``workload`` on ``machine`` with ``threads`` workers (default: the machine's cores; at
+    most that many); a placement that does not fit is a result, not an error."""
+    threads = machine.cores if threads is None else threads
     if threads < 1:
         raise UsageError(f"threads {threads} must be at least 1")
+    if threads > machine.cores:
+        raise UsageError(f"threads {threads} exceed machine '{machine.name}''s {machine.cores} cores "
+                         "(a thread per core is the most the simulator models)")
     if machine.mode == "memory":
         if policy not in (None, "memory-mode"):
             raise UsageError(f"machine '{machine.name}' is in Memory Mode: it takes no placement policy (got '{policy}')")
@@ -26,19 +33,19 @@ def replay(workload: Workload, machine: Machine, policy: str | None = None, thre
     else:
         pol = get_policy(policy or "all-dram", machine.tier_names)
         label = pol.label
-    plans, pl, stats = plan_ops(workload, machine, pol, threads, recording)
+    plans, pl, stats = plan_ops(workload, machine, pol, threads, recording, stack, seed)
     tiers = machine.tier_names
     read = {t: float(sum(p.read[t] for p in plans)) for t in tiers}
     write = {t: float(sum(p.write[t] for p in plans)) for t in tiers}
     notes = {"compute_clamped_ops": stats["compute_clamped_ops"], "recording_device": recording.device,
              "recording_llc_bytes": recording.llc_bytes, "durations": workload.meta.get("durations"),
-             "truncated_trace": workload.truncated}
+             "truncated_trace": workload.truncated, "seed": seed}
     mm_hit = mm_wb = None
     if machine.mode == "memory":
         total = stats["hit_bytes"] + stats["miss_bytes"]
         mm_hit = stats["hit_bytes"] / total if total else 1.0
         mm_wb = stats["writeback_bytes"]
-    common = dict(machine=machine.to_dict(), policy=label, threads=threads, trace=workload.trace_id,
+    common = dict(machine=machine.to_dict(), stack=stack.to_dict(), policy=label, threads=threads, trace=workload.trace_id,
                   fits=pl.fits, missing_bytes={t: int(max(v, 0)) for t, v in pl.missing.items()},
                   peak_bytes=dict(pl.peak), read_bytes=read, write_bytes=write, mm_hit_ratio=mm_hit,
                   mm_writeback_bytes=mm_wb, notes=notes)

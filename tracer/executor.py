@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 
+from hetier.errors import UsageError
 from hetier.models.ir import Graph
 from hetier.tracer import kernels
 from hetier.tracer.linear_plan import maxpool_windows, plan
@@ -15,6 +16,10 @@ from hetier.tracer.liveness import Liveness
 from hetier.tracer.plan import SymbolicBackend
 from hetier.tracer.runtime import HTensor, SealBackend
 
+# How the runtime allocates: "hetier" fuses rescale and bias into each linear layer, channel by
+# channel; "reference" mirrors HE-Transformer (whole outputs, then bias as its own op with copies).
+PROFILES = ("hetier", "reference")
+
 _ACTIVATIONS = {"relu": lambda v: np.maximum(v, 0.0), "relu6": lambda v: np.clip(v, 0.0, 6.0)}
 
 
@@ -22,6 +27,13 @@ def layer_names(graph: Graph) -> list[dict]:
     """The trace's layer list: the graph's nodes (node 0 sets up keys and input), then teardown."""
     return graph.summary() + [{"index": len(graph.nodes), "name": "teardown", "kind": "teardown",
                                "shape": [], "inputs": []}]
+
+
+def runtime_graph(graph: Graph, profile: str) -> Graph:
+    """The graph a runtime profile executes (the reference stack's biases are layers of their own)."""
+    if profile not in PROFILES:
+        raise UsageError(f"runtime profile '{profile}' unknown (known: {', '.join(PROFILES)})")
+    return graph.split_bias() if profile == "reference" else graph
 
 
 def _encrypt_input(be: SealBackend, x: np.ndarray) -> HTensor:
@@ -45,10 +57,12 @@ def _encrypt_input(be: SealBackend, x: np.ndarray) -> HTensor:
 
 
 def run_encrypted(graph: Graph, params: HEParams, x: np.ndarray, rec: Recorder, bias_copy: bool = True,
-                  on_layer: Callable[[int, str], None] | None = None, symbolic: bool = False) -> np.ndarray:
+                  on_layer: Callable[[int, str], None] | None = None, symbolic: bool = False,
+                  profile: str = "hetier") -> np.ndarray:
     """Encrypt ``x`` (batch, *input_shape), run ``graph``, decrypt; returns (batch, *output_shape).
 
-    ``symbolic`` runs the same kernels on a backend that encrypts nothing (plan mode)."""
+    ``symbolic`` runs the same kernels on a backend that encrypts nothing (plan mode); ``profile``
+    (PROFILES) expects the graph of ``runtime_graph``."""
     batch = x.shape[0]
     nodes = graph.nodes
     live = Liveness(graph)
@@ -63,7 +77,9 @@ def run_encrypted(graph: Graph, params: HEParams, x: np.ndarray, rec: Recorder, 
         ins = [vals[i] for i in node.inputs]
         k = node.kind
         if k in ("conv2d", "dwconv2d", "dense", "avgpool", "gavgpool"):
-            y = kernels.linear(be, ins[0], node.shape, plan(node, ins[0].shape), bias_copy)
+            y = kernels.linear(be, ins[0], node.shape, plan(node, ins[0].shape), bias_copy, profile == "hetier")
+        elif k == "bias":
+            y = kernels.bias_add(be, ins[0], node.bias)
         elif k in _ACTIVATIONS:
             y = kernels.refresh(be, ins[0], _ACTIVATIONS[k], batch)
         elif k == "maxpool":

@@ -27,19 +27,28 @@ def _need_level(x: HTensor, levels: int, what: str) -> None:
                          "(too little depth; more primes are needed)")
 
 
-def linear(be: SealBackend, x: HTensor, out_shape: tuple[int, ...], plan: list, bias_copy: bool) -> HTensor:
-    """A linear layer from its plan: per output channel (lo, hi, bias, [(w, srcs, dsts), ...])."""
-    _need_level(x, 1, "linear layer")
+def linear(be: SealBackend, x: HTensor, out_shape: tuple[int, ...], plan: list, bias_copy: bool,
+           fused_bias: bool = True) -> HTensor:
+    """A linear layer from its plan: per output channel (lo, hi, bias, [(w, srcs, dsts), ...]).
+
+    ``fused_bias`` (hetier's runtime): each channel is rescaled and biased before the next one
+    starts. Otherwise (the reference stack): the whole output is accumulated, then rescaled in
+    place (capacity kept); its bias is a layer of its own (``bias_add``)."""
+    if fused_bias or reference_rescales(x.level):
+        _need_level(x, 1, "linear layer")
+    elif x.scale > 1.5 * be.scale:
+        raise UsageError("linear layer: the reference profile keeps an unrescaled product at "
+                         f"{x.level} primes; a second multiplication before a refresh overflows the modulus")
     ev, enc, log, ctx = be.evaluator, be.encoder, be.rec.log, be.ctx
     Ciphertext = be.seal.Ciphertext
     L = x.level
     pid, q = be.parms_id[L], be.last_prime[L]
     n_pairs = sum(len(s) for _, _, _, ws in plan for _, s, _ in ws)
     n_weights = sum(len(ws) for _, _, _, ws in plan)
-    acc = be.new_tensor("temporary" if bias_copy else "ciphertext", out_shape, L, x.scale)
-    out = be.new_tensor("ciphertext", out_shape, L - 1, x.scale) if bias_copy else acc
+    acc = be.new_tensor("temporary" if fused_bias and bias_copy else "ciphertext", out_shape, L, x.scale)
+    out = be.new_tensor("ciphertext", out_shape, L - 1, x.scale) if fused_bias and bias_copy else acc
     tmp_id = be.new_temporaries(n_pairs, L)
-    pt_id = be.new_plaintexts(n_weights + len(plan), L)
+    pt_id = be.new_plaintexts(n_weights + (len(plan) if fused_bias else 0), L)
     xcts, acts, xb, ab, ob = x.cts, acc.cts, x.base, acc.base, out.base
     tmp, pt, ptb = be.ciphertext(), be.plaintext(), be.plaintext()
     for lo, hi, bias, weights in plan:
@@ -63,6 +72,8 @@ def linear(be: SealBackend, x: HTensor, out_shape: tuple[int, ...], plan: list, 
             if log is not None:
                 log((FREE, L, pt_id, -1, -1, -1, now()))
             pt_id += 1
+        if not fused_bias:
+            continue
         # rescale each output of this channel once, then add its bias
         if log is not None:
             log((ENCODE, L - 1, pt_id, -1, -1, -1, now()))
@@ -87,7 +98,44 @@ def linear(be: SealBackend, x: HTensor, out_shape: tuple[int, ...], plan: list, 
         if log is not None:
             log((FREE, L - 1, pt_id, -1, -1, -1, now()))
         pt_id += 1
+    if not fused_bias:
+        if not reference_rescales(L):  # kept at L primes with the product's scale
+            out.scale = x.scale * q
+            return out
+        for d, a in enumerate(acts):
+            if log is not None:
+                log((RESCALE, L, ab + d, -1, -1, -1, now()))
+            ev.rescale_to_next_inplace(a)
     out.level = L - 1
+    return out
+
+
+def reference_rescales(level: int) -> bool:
+    """HE-Transformer rescales a layer's output only while the chain index stays above zero: from
+    ``level`` data primes to ``level - 1`` when that leaves at least two (rescale_seal.cpp)."""
+    return level - 1 >= 2
+
+
+def bias_add(be: SealBackend, x: HTensor, bias: np.ndarray) -> HTensor:
+    """The reference stack's bias Add: a copy of every ciphertext at its level plus its channel's
+    bias (encoded once per channel)."""
+    log, ev, L = be.rec.log, be.evaluator, x.level
+    out = be.new_tensor("ciphertext", x.shape, L, x.scale)
+    per = x.size // len(bias)
+    pt_id = be.new_plaintexts(len(bias), L)
+    pt = be.plaintext()
+    for ch, b in enumerate(bias.tolist()):
+        if log is not None:
+            log((ENCODE, L, pt_id, -1, -1, -1, now()))
+        be.encoder.encode(float(b), be.parms_id[L], x.scale, pt)
+        for d in range(ch * per, (ch + 1) * per):
+            c = out.cts[d] = be.ciphertext()
+            if log is not None:
+                log((ADDP_NEW, L, x.base + d, pt_id, out.base + d, -1, now()))
+            ev.add_plain(x.cts[d], pt, c)
+        if log is not None:
+            log((FREE, L, pt_id, -1, -1, -1, now()))
+        pt_id += 1
     return out
 
 

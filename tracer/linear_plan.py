@@ -29,7 +29,8 @@ def plan(node: Node, in_shape: tuple[int, ...]) -> list:
     if k == "dense":
         n_in = node.weight.shape[1]
         srcs = [[i] for i in range(n_in)]
-        return [(o, o + 1, node.bias[o], [(float(node.weight[o, i]), srcs[i], [o]) for i in range(n_in)])
+        bias = node.bias if node.bias is not None else np.zeros(node.weight.shape[0])
+        return [(o, o + 1, bias[o], [(float(node.weight[o, i]), srcs[i], [o]) for i in range(n_in)])
                 for o in range(node.weight.shape[0])]
     if k == "gavgpool":
         c, h, w = in_shape
@@ -41,7 +42,8 @@ def plan(node: Node, in_shape: tuple[int, ...]) -> list:
         kern, weight = node.kernel, np.full((c, 1, node.kernel, node.kernel), 1.0 / node.kernel ** 2)
         bias, pad = np.zeros(c), 0
     else:
-        kern, weight, bias, pad = node.weight.shape[2], node.weight, node.bias, node.padding
+        kern, weight, pad = node.weight.shape[2], node.weight, node.padding
+        bias = node.bias if node.bias is not None else np.zeros(oc)
     pairs = _spatial_pairs(h, w, oh, ow, kern, node.stride, pad)
     out = []
     for o in range(oc):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from hetier.models.ir import Node
+from hetier.tracer.kernels import reference_rescales
 from hetier.tracer.linear_plan import maxpool_windows
 from hetier.tracer.plan import Item, Loop
 from hetier.tracer.recorder import (ADD_NEW, ADDP_INPLACE, ADDP_NEW, DECODE, DECRYPT, ENCODE, ENCODE_VEC,
@@ -48,9 +49,21 @@ def linear_counts(node: Node, in_shape) -> tuple[int, int, int, int]:
     return oc, oh * ow, ins * len(taps), ins * sum(taps)
 
 
-def linear(be, x: HTensor, node: Node, bias_copy: bool) -> tuple[HTensor, Loop]:
+def linear(be, x: HTensor, node: Node, bias_copy: bool, fused_bias: bool = True) -> tuple[HTensor, Loop]:
     L = x.level
     ch, per_out, per_w, per_pairs = linear_counts(node, x.shape)
+    if not fused_bias:  # the reference stack: accumulate the whole output, then rescale it in place
+        acc = be.new_tensor("ciphertext", node.shape, L, x.scale)
+        tmp = be.new_temporaries(ch * per_pairs, L)
+        pt = be.new_plaintexts(ch * per_w, L)
+        body = [Loop(per_w, [Item(ENCODE, L, pt), Item(FREE, L, pt)]),
+                Loop(per_out, [Item(MULP_NEW, L, x.base, pt, acc.base)]),
+                Loop(per_pairs - per_out, [Item(MAC, L, x.base, pt, tmp, acc.base)])]
+        if not reference_rescales(L):
+            acc.scale = x.scale * be.last_prime[L]
+            return acc, Loop(ch, body)
+        acc.level = L - 1
+        return acc, Loop(1, [Loop(ch, body), Loop(acc.size, [Item(RESCALE, L, acc.base)])])
     acc = be.new_tensor("temporary" if bias_copy else "ciphertext", node.shape, L, x.scale)
     out = be.new_tensor("ciphertext", node.shape, L - 1, x.scale) if bias_copy else acc
     tmp = be.new_temporaries(ch * per_pairs, L)
@@ -67,6 +80,14 @@ def linear(be, x: HTensor, node: Node, bias_copy: bool) -> tuple[HTensor, Loop]:
     body.append(Item(FREE, L - 1, pt))
     out.level = L - 1
     return out, Loop(ch, body)
+
+
+def bias_add(be, x: HTensor, node: Node) -> tuple[HTensor, Loop]:
+    L, ch = x.level, len(node.bias)
+    out = be.new_tensor("ciphertext", x.shape, L, x.scale)
+    pt = be.new_plaintexts(ch, L)
+    return out, Loop(ch, [Item(ENCODE, L, pt), Loop(x.size // ch, [Item(ADDP_NEW, L, x.base, pt, out.base)]),
+                          Item(FREE, L, pt)])
 
 
 def refresh(be, x: HTensor, node: Node | None = None) -> tuple[HTensor, Loop]:

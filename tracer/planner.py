@@ -14,7 +14,7 @@ from hetier.tracer.recorder import FREE, KEYGEN, Recorder
 from hetier.tracer.runtime import HTensor
 
 
-def plan_ops(graph: Graph, params: HEParams, rec: Recorder, bias_copy: bool = True):
+def plan_ops(graph: Graph, params: HEParams, rec: Recorder, bias_copy: bool = True, profile: str = "hetier"):
     """Yield (layer, Loop) for every op of the run, in order, creating tensors as the runtime does."""
     nodes = graph.nodes
     live = Liveness(graph)
@@ -27,7 +27,9 @@ def plan_ops(graph: Graph, params: HEParams, rec: Recorder, bias_copy: bool = Tr
         ins = [vals[i] for i in node.inputs]
         k = node.kind
         if k in ("conv2d", "dwconv2d", "dense", "avgpool", "gavgpool"):
-            y, loop = pk.linear(be, ins[0], node, bias_copy)
+            y, loop = pk.linear(be, ins[0], node, bias_copy, profile == "hetier")
+        elif k == "bias":
+            y, loop = pk.bias_add(be, ins[0], node)
         elif k in ("relu", "relu6", "maxpool"):
             y, loop = pk.refresh(be, ins[0], node if k == "maxpool" else None)
         elif k == "square":
@@ -59,14 +61,14 @@ def plan_ops(graph: Graph, params: HEParams, rec: Recorder, bias_copy: bool = Tr
 
 
 def plan_tensor_trace(graph: Graph, params: HEParams, rec: Recorder, costs, bias_copy: bool = True,
-                      on_layer: Callable[[int, str], None] | None = None) -> int:
+                      on_layer: Callable[[int, str], None] | None = None, profile: str = "hetier") -> int:
     """Write the tensor-granularity plan of ``graph``; returns events written."""
     clock = 0
     n = 0
     names = [nd.name for nd in graph.nodes] + ["teardown"]
     table = costs.table(len(params.primes))
     live: dict[int, int] = {}
-    for j, loop in plan_ops(graph, params, rec, bias_copy):
+    for j, loop in plan_ops(graph, params, rec, bias_copy, profile):
         batch = aggregate_plan(rec, loop, j, clock, clock)
         batch.cold = cold_mask(batch, batch, live, rec.tensors.arrays()[2], costs.cache_bytes)
         end = clock + int(round(op_cost_ns(loop, table) + costs.cold_ns(batch).sum()))
@@ -81,8 +83,8 @@ def plan_tensor_trace(graph: Graph, params: HEParams, rec: Recorder, costs, bias
     return n
 
 
-def count_ciphertext_events(graph: Graph, params: HEParams, bias_copy: bool = True) -> int:
+def count_ciphertext_events(graph: Graph, params: HEParams, bias_copy: bool = True, profile: str = "hetier") -> int:
     """Events a ciphertext-granularity trace of ``graph`` would hold (no tensors kept)."""
     rec = Recorder(params, None)
     rec.log = None
-    return sum(op_event_count(loop) for _, loop in plan_ops(graph, params, rec, bias_copy))
+    return sum(op_event_count(loop) for _, loop in plan_ops(graph, params, rec, bias_copy, profile))

@@ -13,7 +13,7 @@ import numpy as np
 from hetier.errors import UsageError
 from hetier.models.ir import Graph
 from hetier.models.reference import run_reference
-from hetier.tracer.executor import layer_names, run_encrypted
+from hetier.tracer.executor import layer_names, run_encrypted, runtime_graph
 from hetier.tracer.format import GRANULARITIES, TraceWriter
 from hetier.tracer.host import host_info, versions
 from hetier.tracer.params import HEParams, suggest_params
@@ -76,8 +76,9 @@ def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict, 
 
 def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, granularity: str = "ciphertext",
               seed: int = 0, bias_copy: bool = True, tracing: bool = True,
-              on_layer: Callable[[int, str], None] | None = None) -> TraceResult:
-    """Run ``graph`` encrypted on a seeded batch; write the trace to ``out`` (None: no file)."""
+              on_layer: Callable[[int, str], None] | None = None, profile: str = "hetier") -> TraceResult:
+    """Run ``graph`` encrypted on a seeded batch; write the trace to ``out`` (None: no file).
+    ``profile``: how the runtime allocates (executor.PROFILES)."""
     import time
 
     if granularity not in GRANULARITIES:
@@ -85,12 +86,14 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     import tenseal.sealapi  # noqa: F401  (imported here so that no op is charged for it)
 
     x = sample_input(graph, params.batch, seed)
-    options = {"bias_copy": bias_copy, "input_seed": seed, "input": "uniform[0,1) seeded synthetic"}
+    graph = runtime_graph(graph, profile)
+    options = {"profile": profile, "bias_copy": bias_copy, "input_seed": seed,
+               "input": "uniform[0,1) seeded synthetic"}
     writer = TraceWriter(out, trace_meta(graph, params, granularity, options)) if out is not None else None
     rec = Recorder(params, writer, granularity) if tracing else Recorder.disabled(params)
     t0 = time.perf_counter()
     try:
-        y = run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer)
+        y = run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer, profile=profile)
     except BaseException:
         if writer is not None:
             partial = writer.abandon()
@@ -105,7 +108,7 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
 
 
 def plan_preflight(graph: Graph, params: HEParams, granularity: str, cost_file: str | None, bias_copy: bool,
-                   max_events: int | None):
+                   max_events: int | None, profile: str = "hetier"):
     """Check a plan before it starts: granularity, cost file, event bound. Returns the cost model."""
     from hetier.tracer.costs import load_costs
     from hetier.tracer.planner import count_ciphertext_events
@@ -114,7 +117,7 @@ def plan_preflight(graph: Graph, params: HEParams, granularity: str, cost_file: 
         raise UsageError(f"granularity '{granularity}' unknown (known: {', '.join(GRANULARITIES)})")
     costs = load_costs(cost_file, params)
     if granularity == "ciphertext" and max_events is not None:
-        n = count_ciphertext_events(graph, params, bias_copy)
+        n = count_ciphertext_events(runtime_graph(graph, profile), params, bias_copy, profile)
         if n > max_events:
             raise UsageError(f"the ciphertext-granularity plan of {graph.name} would hold {n:,} events, over "
                              f"--max-events {max_events:,}; use --granularity tensor or raise the bound")
@@ -123,17 +126,18 @@ def plan_preflight(graph: Graph, params: HEParams, granularity: str, cost_file: 
 
 def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, granularity: str = "tensor",
              cost_file: str | None = None, bias_copy: bool = True, max_events: int | None = None,
-             on_layer: Callable[[int, str], None] | None = None) -> TraceResult:
+             on_layer: Callable[[int, str], None] | None = None, profile: str = "hetier") -> TraceResult:
     """Plan ``graph``: the events of a real run with no encryption, durations from a cost model."""
     import time
 
     from hetier.tracer.planner import plan_tensor_trace
 
-    costs = plan_preflight(graph, params, granularity, cost_file, bias_copy, max_events)
+    costs = plan_preflight(graph, params, granularity, cost_file, bias_copy, max_events, profile)
+    graph = runtime_graph(graph, profile)
     table = costs.table(len(params.primes))
     label = costs.label()
     durations = f"modelled: {label['cost_file']} measured on {label['cost_machine']} ({label['cost_generated']})"
-    options = {"bias_copy": bias_copy, "cost_model": label}
+    options = {"profile": profile, "bias_copy": bias_copy, "cost_model": label}
     writer = TraceWriter(out, trace_meta(graph, params, granularity, options, "plan", durations)) \
         if out is not None else None
     rec = Recorder(params, writer, granularity, cost_table=table, costs=costs)
@@ -141,10 +145,11 @@ def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gran
     try:
         if granularity == "tensor":
             rec.log = None
-            events = plan_tensor_trace(graph, params, rec, costs, bias_copy, on_layer)
+            events = plan_tensor_trace(graph, params, rec, costs, bias_copy, on_layer, profile)
         else:
             x = np.zeros((params.batch, *graph.input_shape))
-            run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer, symbolic=True)
+            run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer, symbolic=True,
+                          profile=profile)
             events = rec.events_written
     except BaseException:
         if writer is not None:

@@ -18,7 +18,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--machine", action="append", required=True, help="preset or .toml; repeat or comma-list")
     p.add_argument("--policy", action="append", help="placement policy (flat machines); repeat or comma-list")
     p.add_argument("--set", action="append", default=[], metavar="TIER.KEY=VALUE", help="override a number: TIER.KEY=VALUE, or MACHINE:TIER.KEY=VALUE for one machine")
-    p.add_argument("--threads", type=int, default=1, help="simulated worker threads")
+    p.add_argument("--threads", type=int, default=None,
+                   help="simulated worker threads (default: each machine's cores; more is refused)")
+    p.add_argument("--stack", default="hetier",
+                   help="stack profile: preset (hetier, he-transformer) or .toml; how the software schedules "
+                        "and pays for the trace's primitives")
+    p.add_argument("--stack-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a stack profile value, e.g. compute_scale=1.5")
     p.add_argument("--allow-truncated", action="store_true", help="replay the complete prefix of a truncated trace")
     p.add_argument("--dump-config", action="store_true", help="print the resolved machines as JSON and stop")
     p.add_argument("-o", "--output", help="results file (Arrow)")
@@ -38,9 +44,15 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.results import save_results
     from hetier.simulator.workload import load_workload
 
-    if args.threads < 1:
+    from hetier.simulator.stack import load_stack
+
+    if args.threads is not None and args.threads < 1:
         raise UsageError(f"threads {args.threads} must be at least 1")
     machines = [load_machine(m, args.set) for m in _split(args.machine)]
+    stack = load_stack(args.stack, args.stack_set)
+    for m in machines:
+        if args.threads is not None and args.threads > m.cores:
+            raise UsageError(f"threads {args.threads} exceed machine '{m.name}''s {m.cores} cores")
     if args.dump_config:
         print(json.dumps([m.to_dict() for m in machines], indent=2, sort_keys=True))
         return 0
@@ -62,9 +74,11 @@ def run(args: argparse.Namespace) -> int:
     with Progress(console=console, transient=True) as prog:
         for m, p in configs:
             task = prog.add_task(f"{m.name} {p or 'memory-mode'}", total=len(work.ops))
-            runs.append(replay(work, m, p, args.threads, on_op=lambda i, task=task: prog.advance(task)))
-    table = Table(title=f"{work.meta['model']['name']} ({work.trace_id['file']}), {args.threads} thread(s)")
-    for col in ("machine", "policy", "time", "vs first", "compute", "memory stall by tier", "peak by tier", "MM hit"):
+            runs.append(replay(work, m, p, args.threads, on_op=lambda i, task=task: prog.advance(task), stack=stack))
+    table = Table(title=f"{work.meta['model']['name']} ({work.trace_id['file']}), stack {stack.name}; "
+                        "compute and stall are thread-time (summed over threads)")
+    for col in ("machine", "policy", "threads", "time", "vs first", "compute", "memory stall by tier",
+                "peak by tier", "MM hit"):
         table.add_column(col, justify="right")
     base = next((r.makespan_ns for r in runs if r.makespan_ns), None)
     for r in runs:
@@ -72,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         peak = ", ".join(f"{t} {v / 1e9:.2f} GB" for t, v in r.peak_bytes.items())
         rel = f"{r.makespan_ns / base:.2f}x" if r.makespan_ns and base else "-"
         hit = f"{100 * r.mm_hit_ratio:.1f}%" if r.mm_hit_ratio is not None else "-"
-        table.add_row(r.machine["name"], r.policy, r.headline(), rel, f"{r.compute_ns / 1e9:.2f} s", stall, peak, hit)
+        table.add_row(r.machine["name"], r.policy, str(r.threads), r.headline(), rel, f"{r.compute_ns / 1e9:.2f} s", stall, peak, hit)
     out_console = Console(soft_wrap=True)
     if not out_console.is_terminal:
         out_console.width = 200

@@ -43,7 +43,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost-file", help="plan mode: cost file from hetier calibrate --he (default: shipped)")
     p.add_argument("--max-events", type=int, default=200_000_000,
                    help="plan mode: refuse a ciphertext-granularity plan with more events")
-    p.add_argument("--no-bias-copy", action="store_true", help="add bias in place (reference: copy)")
+    p.add_argument("--no-bias-copy", action="store_true", help="hetier profile: add bias in place (default: copy)")
+    p.add_argument("--runtime-profile", default="hetier", choices=("hetier", "reference"),
+                   help="how the runtime allocates: hetier (rescale and bias fused into each linear layer, "
+                        "channel by channel) or reference (HE-Transformer: whole outputs, bias as its own op)")
     p.add_argument("-o", "--output", required=True, help="trace file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
 
@@ -68,19 +71,22 @@ def run(args: argparse.Namespace) -> int:
         from hetier.tracer.session import plan_preflight
 
         warn = plan_preflight(graph, params, args.granularity, args.cost_file, not args.no_bias_copy,
-                              args.max_events).warning
+                              args.max_events, args.runtime_profile).warning
         if warn:
             console.print(f"[yellow]warning: {warn}[/yellow]")
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as prog:
-        task = prog.add_task(f"{graph.name}: setup", total=len(graph.nodes) + 1)
+        from hetier.tracer.executor import runtime_graph
+
+        n_layers = len(runtime_graph(graph, args.runtime_profile).nodes)
+        task = prog.add_task(f"{graph.name}: setup", total=n_layers + 1)
         step = lambda j, name: prog.update(task, completed=j + 1, description=f"{graph.name}: {name}")  # noqa: E731
         if args.mode == "plan":
             res = plan_run(graph, params, out, args.granularity, args.cost_file, not args.no_bias_copy,
-                           args.max_events, on_layer=step)
+                           args.max_events, on_layer=step, profile=args.runtime_profile)
         else:
             res = trace_run(graph, params, out, args.granularity, seed=args.seed, bias_copy=not args.no_bias_copy,
-                            on_layer=step)
+                            on_layer=step, profile=args.runtime_profile)
     he = f"N={params.poly_modulus}, primes {list(params.primes)}, batch {params.batch}"
     if args.mode == "plan":
         console.print(f"wrote {res.path}: {res.events:,} planned events in {res.seconds:.1f} s ({he}); durations modelled")

@@ -8,19 +8,36 @@ import pytest
 from hetier.errors import UsageError
 from hetier.models.zoo import build
 from hetier.tracer.costs import load_costs
-from hetier.tracer.format import COLUMNS, EV, read_trace
+from hetier.tracer.format import COLUMNS, EV, KIND, TraceReader, read_trace
+from hetier.tracer.granularity import aggregate_events
 from hetier.tracer.params import HEParams
 from hetier.tracer.session import choose_params, plan_run, trace_run
+from tests.helpers import ckks_tolerance, rescaling_layers
+
+
+def tiny_cnn():
+    """Every linear kernel MobileNetV2 uses (conv, depthwise conv, residual add, global average
+    pool, dense) with ReLU6 refreshes, small enough for a unit test."""
+    from hetier.models.zoo import Builder
+
+    b = Builder("tiny-cnn", {}, (2, 6, 6), 0)
+    x = b.act(b.conv(0, 3, 3, stride=1), "relu6")
+    y = b.act(b.conv(x, 3, 3, depthwise=True), "relu6")
+    x = b.add(x, b.conv(y, 3, 1))
+    b.dense(b.gavgpool(x), 2)
+    return b.finish(1)
 
 
 @pytest.mark.parametrize("kw", [dict(activation="relu"), dict(activation="poly"), dict(activation="square")])
 @pytest.mark.parametrize("granularity", ["ciphertext", "tensor"])
-def test_plan_equals_real_mlp(tmp_path, kw, granularity):
+@pytest.mark.parametrize("profile", ["hetier", "reference"])
+def test_plan_equals_real_mlp(tmp_path, kw, granularity, profile):
     g = build("mlp", hidden=8, inputs=12, classes=3, **kw)
     p = choose_params(g, 4, None, None, 22)
-    real = read_trace(trace_run(g, p, tmp_path / "r.arrow", granularity).path).events
-    plan = plan_run(g, p, tmp_path / "p.arrow", granularity)
+    real = read_trace(trace_run(g, p, tmp_path / "r.arrow", granularity, profile=profile).path).events
+    plan = plan_run(g, p, tmp_path / "p.arrow", granularity, profile=profile)
     planned = read_trace(plan.path)
+    assert planned.meta["runtime"]["profile"] == profile
     assert planned.meta["mode"] == "plan" and "modelled" in planned.meta["durations"]
     assert len(real) == len(planned.events)
     for c in COLUMNS:
@@ -30,7 +47,42 @@ def test_plan_equals_real_mlp(tmp_path, kw, granularity):
     assert (np.diff(ts[planned.events.event == EV["op_end"]]) > 0).all()  # modelled time advances
 
 
-def test_big_models_plan_at_tensor_granularity(tmp_path):
+@pytest.mark.parametrize("profile", ["hetier", "reference"])
+def test_plan_equals_real_cnn(tmp_path, profile):
+    g = tiny_cnn()
+    p = choose_params(g, 4, None, None, 22)
+    res = trace_run(g, p, tmp_path / "r.arrow", "ciphertext", profile=profile)
+    assert res.max_abs_error < ckks_tolerance(p, rescaling_layers(g))
+    with TraceReader(res.path) as r:
+        real_tensor = aggregate_events(r.batches())
+    real = read_trace(res.path).events
+    for granularity, want in (("ciphertext", real), ("tensor", real_tensor)):
+        planned = read_trace(plan_run(g, p, tmp_path / f"p-{granularity}.arrow", granularity, profile=profile).path)
+        assert len(want) == len(planned.events)
+        for c in COLUMNS:
+            if c != "ts_ns":
+                assert np.array_equal(getattr(want, c), getattr(planned.events, c)), (granularity, c)
+
+
+def test_reference_profile_materializes_outputs(tmp_path):
+    """The reference stack's bias is an op of its own that copies the whole conv output (held at
+    the capacity of its level before the rescale) into ciphertexts one level lower; hetier's
+    fused kernel has no such op."""
+    g = tiny_cnn()
+    p = choose_params(g, 4, None, None, 22)
+    ct = lambda primes: 2 * p.poly_modulus * primes * 8  # noqa: E731
+    names = {}
+    for profile in ("hetier", "reference"):
+        t = read_trace(trace_run(g, p, tmp_path / f"{profile}.arrow", "tensor", profile=profile).path)
+        names[profile] = [layer["name"] for layer in t.meta["layers"]]
+    assert "conv2d_1_bias" in names["reference"] and "conv2d_1_bias" not in names["hetier"]
+    ev, j, top = t.events, names["reference"].index("conv2d_1_bias"), p.data_primes
+    allocs = (ev.layer == j) & (ev.event == EV["alloc"]) & (ev.kind == KIND["ciphertext"])
+    reads = (ev.layer == j) & (ev.event == EV["read"]) & (ev.kind == KIND["ciphertext"])
+    assert ev.count[allocs].tolist() == [3 * 6 * 6]  # the copy: 3 channels of 6x6, whole
+    assert ev.nbytes[allocs].tolist() == [3 * 6 * 6 * ct(top - 1)]
+    # the copy reads the rescaled conv output (top - 1 primes), add_plain reads the copy
+    assert ev.nbytes[reads].sum() == 2 * 3 * 6 * 6 * ct(top - 1)
     g = build("resnet50", resolution=224)
     p = choose_params(g, 2048, None, None, 22)
     res = plan_run(g, p, tmp_path / "r50.arrow", "tensor")

@@ -1,0 +1,73 @@
+"""Fit a stack profile's free parameters to measured runs; print residuals and leave-one-out errors.
+
+Example: hetier fit --stack he-transformer -o fitted.toml   (the shipped HE-on-PMem study runs)
+         hetier fit my-runs.csv --stack he-transformer --free compute_scale
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("runs", nargs="?", help="measured-runs CSV (default: the HE-on-PMem study's published runs)")
+    p.add_argument("--stack", default="he-transformer", help="stack profile to fit: preset or .toml")
+    p.add_argument("--stack-set", action="append", default=[], metavar="KEY=VALUE", help="starting value override")
+    p.add_argument("--free", default="compute_scale,serial_ns_per_output",
+                   help="comma-list of the parameters to fit (at most 4)")
+    p.add_argument("--no-loo", action="store_true", help="skip the leave-one-out fits")
+    p.add_argument("-o", "--output", help="write the fitted profile (TOML)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+
+
+def run(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from hetier.analysis.trace_stats import trace_stats
+    from hetier.atomic import check_output, write_bytes_atomic
+    from hetier.errors import UsageError
+    from hetier.planned import cases_of
+    from hetier.simulator.fit import fit, rms
+    from hetier.simulator.measured import load_measured, reference_runs_path
+    from hetier.simulator.stack import load_stack, profile_toml
+
+    free = [k.strip() for k in args.free.split(",") if k.strip()]
+    if len(free) > 4:
+        raise UsageError(f"{len(free)} free parameters; at most 4 (each needs a physical meaning)")
+    out = check_output(args.output, args.force) if args.output else None
+    runs_path = Path(args.runs) if args.runs else reference_runs_path()
+    runs = load_measured(runs_path)
+    stack = load_stack(args.stack, args.stack_set)
+    console = Console(stderr=True, soft_wrap=True)
+    with tempfile.TemporaryDirectory() as d:
+        console.print(f"planning {len({r.config for r in runs})} configuration(s) with runtime profile "
+                      f"{stack.runtime_profile} ...")
+        cases, traces = cases_of(runs, stack, Path(d))
+        peaks = {cfg: trace_stats(path).resident_peak_bytes / 1e9 for cfg, path in traces.items()}
+        console.print(f"fitting {', '.join(free)} of stack {stack.name} to {len(runs)} run(s) ...")
+        res = fit(cases, stack, free, loo=not args.no_loo)
+    measured = [r.seconds for r in runs]
+    table = Table(title=f"stack {stack.name} fitted to {runs_path.name}: "
+                        + ", ".join(f"{k} = {v:.4g}" for k, v in res.values.items()))
+    for col in ("run", "measured s", "fitted s", "error", "leave-one-out s", "LOO error", "peak GB", "predicted GB"):
+        table.add_column(col, justify="right")
+    loo_err = res.errors(measured, "loo")
+    for r, p, l, e, le in zip(runs, res.predicted, res.loo, res.errors(measured), loo_err):
+        peak = peaks[r.config]
+        table.add_row(escape(r.label), f"{r.seconds:.0f}", f"{p:.0f}", f"{e:+.1%}", "-" if l is None else f"{l:.0f}",
+                      "-" if le is None else f"{le:+.1%}", f"{r.peak_gb:g}", f"{peak:.1f} ({peak / r.peak_gb - 1:+.0%})")
+    Console(soft_wrap=True).print(table)
+    print(f"RMS error: fit {rms(res.errors(measured)):.1%}, leave-one-out {rms(loo_err):.1%} "
+          f"({res.evaluations} replays of the runs)")
+    if out:
+        fitted = stack.with_values(**res.values)
+        info = {"runs": str(runs_path.name), "free": free, "rms_error": rms(res.errors(measured)),
+                "loo_rms_error": rms(loo_err)}
+        write_bytes_atomic(out, profile_toml(fitted, info, f"hetier fit {runs_path.name} --stack {args.stack}").encode())
+        console.print(f"wrote {out}")
+    return 0

@@ -1,0 +1,123 @@
+"""Fit a stack profile's free parameters to measured runs, with leave-one-out errors.
+
+The residual of a run is log(predicted / measured time); scipy's least_squares minimises their
+sum of squares over the free parameters (in log space, so they stay positive). Memory plans
+(placement, Memory Mode's cache) do not depend on the free parameters, so each case's plans are
+computed once and every trial only re-schedules and re-runs them. Leave-one-out holds out one
+configuration (all its runs) at a time, fits the rest and predicts it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from hetier.errors import HetierError, UsageError
+from hetier.simulator.engine import Recording, memory_plans, run, run_in_order, schedule
+from hetier.simulator.machines import Machine
+from hetier.simulator.measured import MeasuredRun
+from hetier.simulator.policies import get_policy
+from hetier.simulator.stack import FREE_PARAMETERS, StackProfile
+from hetier.simulator.workload import Workload
+
+
+@dataclass
+class Case:
+    """A measured run with the workload and machine that replay it."""
+
+    run: MeasuredRun
+    workload: Workload
+    machine: Machine
+
+
+@dataclass
+class FitResult:
+    """Fitted values, each run's prediction with them, and leave-one-out predictions."""
+
+    values: dict[str, float]
+    predicted: list[float]
+    loo: list[float | None] = field(default_factory=list)  # None: no other configuration to fit on
+    evaluations: int = 0
+
+    def errors(self, measured: list[float], which: str = "fit") -> list[float | None]:
+        preds = self.predicted if which == "fit" else self.loo
+        return [None if p is None else p / m - 1 for p, m in zip(preds, measured)]
+
+
+class Predictor:
+    """Predicted seconds of every case for any values of the free parameters."""
+
+    def __init__(self, cases: list[Case], stack: StackProfile, recording: Recording = Recording()):
+        self.cases = cases
+        self.stack = stack
+        self.plans = []
+        for c in cases:
+            if c.run.threads > c.machine.cores:
+                raise UsageError(f"{c.run.label}: {c.run.threads} threads exceed the machine's {c.machine.cores} cores")
+            pol = None if c.machine.mode == "memory" else get_policy(c.run.policy, c.machine.tier_names)
+            plans, placement, _ = memory_plans(c.workload, c.machine, pol, recording, 0, stack)
+            if not placement.fits:
+                raise UsageError(f"{c.run.label}: the workload does not fit machine '{c.machine.name}'")
+            self.plans.append(plans)
+
+    def seconds(self, values: dict[str, float], which: list[int] | None = None) -> list[float]:
+        st = self.stack.with_values(**values)
+        out = []
+        for i in which if which is not None else range(len(self.cases)):
+            c = self.cases[i]
+            sched = schedule(self.plans[i], c.workload, st, c.run.threads)
+            in_order = st.schedule == "sequential" or c.run.threads == 1
+            rs = run_in_order(sched, c.machine) if in_order else run(sched, c.machine, c.run.threads)
+            out.append(rs.makespan_ns / 1e9)
+        return out
+
+
+def _solve(pred: Predictor, free: list[str], x0: dict[str, float], which: list[int]) -> tuple[dict[str, float], int]:
+    measured = np.array([pred.cases[i].run.seconds for i in which])
+    start = np.log([max(x0[k], 1e-9) for k in free])
+
+    def residuals(x):
+        vals = dict(zip(free, np.exp(x)))
+        return np.log(np.array(pred.seconds(vals, which)) / measured)
+
+    res = least_squares(residuals, start, x_scale=1.0, diff_step=1e-3, xtol=1e-4, ftol=1e-6, max_nfev=60)
+    if not res.success or not np.all(np.isfinite(res.fun)):
+        raise HetierError(f"the fit did not converge ({res.message}); try other starting values with --stack-set")
+    return dict(zip(free, (float(v) for v in np.exp(res.x)))), int(res.nfev)
+
+
+def fit(cases: list[Case], stack: StackProfile, free: list[str], loo: bool = True) -> FitResult:
+    """Fit ``free`` parameters of ``stack`` to the cases' measured times."""
+    unknown = [k for k in free if k not in FREE_PARAMETERS]
+    if unknown:
+        raise UsageError(f"cannot fit {', '.join(unknown)} (free parameters: {', '.join(FREE_PARAMETERS)})")
+    if not free:
+        raise UsageError("nothing to fit: name at least one free parameter")
+    if len(cases) < len(free):
+        raise UsageError(f"{len(cases)} measured run(s) cannot determine {len(free)} free parameters")
+    x0 = {k: getattr(stack, k) or 1.0 for k in free}
+    pred = Predictor(cases, stack)
+    everyone = list(range(len(cases)))
+    values, nfev = _solve(pred, free, x0, everyone)
+    result = FitResult(values, pred.seconds(values), evaluations=nfev)
+    configs = list(dict.fromkeys(c.run.config for c in cases))
+    result.loo = [None] * len(cases)
+    if loo and len(configs) > 1:
+        for cfg in configs:
+            held = [i for i, c in enumerate(cases) if c.run.config == cfg]
+            rest = [i for i in everyone if i not in held]
+            if len(rest) < len(free):
+                continue
+            v, n = _solve(pred, free, values, rest)
+            result.evaluations += n
+            for i, s in zip(held, pred.seconds(v, held)):
+                result.loo[i] = s
+    return result
+
+
+def rms(errors: list[float | None]) -> float:
+    vals = [e for e in errors if e is not None]
+    return math.sqrt(sum(e * e for e in vals) / len(vals)) if vals else float("nan")

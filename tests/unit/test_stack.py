@@ -1,0 +1,176 @@
+"""Stack profiles: scheduling rules with exact answers, the closed form against SimPy, the fit."""
+
+import math
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hetier.errors import UsageError
+from hetier.simulator.engine import OpPlan, Recording, memory_plans, run, run_in_order, schedule
+from hetier.simulator.fit import Case, Predictor, fit
+from hetier.simulator.machines import load_machine
+from hetier.simulator.policies import get_policy
+from hetier.simulator.measured import MeasuredRun, load_measured, reference_runs_path
+from hetier.simulator.stack import StackProfile, load_stack, profile_toml
+from hetier.simulator.workload import load_workload
+from tests.helpers import random_trace, tiny_meta, write_tiny
+
+MACHINE = load_machine("optane-appdirect")
+NO_TRAFFIC = {"dram": 0.0, "pmem": 0.0}
+
+
+def _op(compute, items, slices, serial=0.0, deps=None):
+    return OpPlan(compute, dict(NO_TRAFFIC), dict(NO_TRAFFIC), slices, deps=deps or [], serial_ns=serial, items=items)
+
+
+@pytest.mark.parametrize("n,t", [(10, 4), (8, 4), (3, 8), (48, 48), (49, 48)])
+def test_parallel_op_takes_ceil_n_over_t_items(n, t):
+    # n equal items of 100 ns on t threads: the busiest thread holds ceil(n / t) of them
+    plans = [_op(100.0 * n, n, min(n, t))]
+    assert run(plans, MACHINE, t).makespan_ns == pytest.approx(100.0 * math.ceil(n / t), rel=1e-12)
+    assert run_in_order(plans, MACHINE).makespan_ns == pytest.approx(100.0 * math.ceil(n / t), rel=1e-12)
+
+
+def test_contended_lock_serialises_what_it_guards():
+    # two independent ops, each with a 1000 ns serial part and 400 ns of parallel work on 4 items:
+    # with 8 threads the parallel parts overlap, the serial parts cannot
+    plans = [_op(400.0, 4, 4, serial=1000.0), _op(400.0, 4, 4, serial=1000.0)]
+    assert run(plans, MACHINE, 8).makespan_ns == pytest.approx(1000 + 1000 + 100, rel=1e-12)
+    free = [_op(1400.0, 1, 1), _op(1400.0, 1, 1)]  # the same time as ordinary compute overlaps
+    assert run(free, MACHINE, 8).makespan_ns == pytest.approx(1400, rel=1e-12)
+
+
+def _tiny_workload(tmp_path, kind: str, n: int, dur: int):
+    rows = [(0, "op_begin", -1, 0, 0, "none", -1, 1), (1, "alloc", 0, n * 1000, n, "ciphertext", 3, 1),
+            (dur, "op_end", -1, 0, 0, "none", -1, 1),
+            (dur + 1, "op_begin", -1, 0, 0, "none", -1, 2), (dur + 2, "free", 0, n * 1000, n, "ciphertext", 3, 2),
+            (dur + 2, "op_end", -1, 0, 0, "none", -1, 2)]
+    return load_workload(write_tiny(tmp_path / "w.arrow", rows, tiny_meta(layers=("input", kind, "teardown"),
+                                                                           granularity="tensor")))
+
+
+@pytest.mark.parametrize("threads", [1, 4, 16])
+def test_single_thread_op_takes_the_sum_of_its_parts(tmp_path, threads):
+    w = _tiny_workload(tmp_path, "maxpool", 8, 800)
+    m = load_machine("dram-only")
+    base, _, _ = memory_plans(w, m, get_policy("all-dram", m.tier_names), Recording())
+    serial = schedule(base, w, StackProfile("s", single_thread_kinds=("maxpool",)), threads)
+    parallel = schedule(base, w, StackProfile("p"), threads)
+    rs = run(serial, m, threads)
+    assert rs.end_ns[0] - rs.start_ns[0] == pytest.approx(800)  # op 0: layer 1, recorded 800 ns
+    # the same op data-parallel: 8 items over min(8, threads) slices; then the 1 ns teardown
+    assert run(parallel, m, threads).makespan_ns == pytest.approx(800 * math.ceil(8 / min(8, threads)) / 8 + 1)
+
+
+def test_serial_part_per_output_and_compute_scale(tmp_path):
+    w = _tiny_workload(tmp_path, "conv2d", 8, 800)
+    m = load_machine("dram-only")
+    base, _, _ = memory_plans(w, m, get_policy("all-dram", m.tier_names), Recording())
+    stack = StackProfile("r", schedule="sequential", compute_scale=2.0, serial_ns_per_output=50.0,
+                         serial_output_kinds=("conv2d",))
+    rs = run(schedule(base, w, stack, 8), m, 8)
+    # serial 8 outputs x 50 ns, then 2 x 800 ns of compute over 8 slices
+    assert rs.end_ns[0] - rs.start_ns[0] == pytest.approx(8 * 50 + 2 * 800 / 8)
+
+
+plan_strategy = st.lists(st.tuples(st.floats(0, 1e6), st.floats(0, 1e9), st.floats(0, 1e9), st.floats(0, 1e9),
+                                   st.floats(0, 1e9), st.integers(1, 50), st.integers(1, 48), st.floats(0, 1e5),
+                                   st.integers(0, 3)), min_size=1, max_size=6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ops=plan_strategy)
+def test_closed_form_equals_simpy_for_sequential_plans(ops):
+    m = load_machine("optane-memory-mode")
+    plans = []
+    for i, (c, rd, rp, wd, wp, items, threads, serial, misses) in enumerate(ops):
+        plans.append(OpPlan(c, {"dram": rd, "pmem": rp}, {"dram": wd, "pmem": wp}, min(items, threads), misses,
+                            deps=[i - 1] if i else [], serial_ns=serial, items=items))
+    threads = max(p.slices for p in plans)
+    a, b = run(plans, m, threads), run_in_order(plans, m)
+    # SimPy's channels call a transfer done within 1e-9 x now (sharing._due): at most that per transfer
+    tol = 1e-9 * a.makespan_ns * 4 * threads + 1e-6
+    assert b.makespan_ns == pytest.approx(a.makespan_ns, abs=tol)
+    for t in ("dram", "pmem"):
+        assert np.allclose(a.stall_ns[t], b.stall_ns[t], rtol=0, atol=tol)
+    assert np.allclose(a.compute_ns, b.compute_ns, rtol=1e-12)
+
+
+def test_profile_file_round_trips(tmp_path):
+    s = load_stack("he-transformer")
+    f = tmp_path / "p.toml"
+    f.write_text(profile_toml(s, {"runs": "x.csv", "free": ["compute_scale"]}, "test"))
+    back = load_stack(str(f))
+    assert back.to_dict() == {**s.to_dict(), "fit": {"runs": "x.csv", "free": ["compute_scale"]}}
+
+
+@pytest.mark.parametrize("text,msg", [("nope = 1", "unknown stack profile key(s) nope"),
+                                      ('schedule = "random"', "schedule 'random' unknown"),
+                                      ("compute_scale = 0", "'compute_scale' must be a finite positive"),
+                                      ("serial_ns_per_output = nan", "'serial_ns_per_output' must be a finite")])
+def test_bad_profiles_are_refused(tmp_path, text, msg):
+    f = tmp_path / "bad.toml"
+    f.write_text(text + "\n")
+    with pytest.raises(UsageError, match=re.escape(f"{f}: {msg}")):
+        load_stack(str(f))
+    with pytest.raises(UsageError, match="stack 'missing' not found"):
+        load_stack("missing")
+
+
+def test_shipped_measurements_load_with_their_source():
+    runs = load_measured(reference_runs_path())
+    assert len(runs) == 6 and {r.machine for r in runs} == {"ref-dram-only", "ref-memory-mode"}
+    assert "IEEE Transactions on Computers 2021" in reference_runs_path().read_text()
+
+
+def test_bad_measurements_name_file_and_line(tmp_path):
+    f = tmp_path / "m.csv"
+    head = "model,width,resolution,batch,poly_modulus,primes,machine,policy,threads,peak_gb,seconds\n"
+    f.write_text(head + "mobilenetv2,0.35,96,2048,4096,30;22;22;30,ref-dram-only,all-dram,48,71,-5\n")
+    with pytest.raises(UsageError, match=r"m.csv:2: seconds must be positive"):
+        load_measured(f)
+    f.write_text("model,width\nx,1\n")
+    with pytest.raises(UsageError, match="missing column"):
+        load_measured(f)
+
+
+@pytest.mark.parametrize("scale,serial,seed", [(2.5, 2e6, 3), (0.6, 5e6, 11)])
+def test_fit_recovers_known_parameters(tmp_path, scale, serial, seed):
+    """Measurements generated by the model itself (with 1% noise) give back its parameters (the
+    serial part is set where it is a fair share of the time, so both are identifiable)."""
+    m = load_machine("optane-appdirect")
+    truth = StackProfile("t", schedule="sequential", compute_scale=scale, serial_ns_per_output=serial,
+                         serial_output_kinds=("op1", "op3", "op5"))
+    cases = []
+    for i in range(4):
+        w = load_workload(random_trace(tmp_path / f"w{seed}-{i}.arrow", seed + i))
+        run_ = MeasuredRun("random", (("width", float(i + 1)),), 1, 4096, (30, 22, 30), "optane-appdirect",
+                           "all-dram", 4, 1.0, 1.0)
+        cases.append(Case(run_, w, m))
+    truth_s = Predictor(cases, truth).seconds({})
+    noise = np.random.default_rng(seed).normal(0, 0.01, len(cases))
+    cases = [Case(MeasuredRun(**{**c.run.__dict__, "seconds": s * (1 + e)}), c.workload, c.machine)
+             for c, s, e in zip(cases, truth_s, noise)]
+    start = truth.with_values(compute_scale=1.0, serial_ns_per_output=1e5)
+    res = fit(cases, start, ["compute_scale", "serial_ns_per_output"])
+    assert res.values["compute_scale"] == pytest.approx(scale, rel=0.1)
+    assert res.values["serial_ns_per_output"] == pytest.approx(serial, rel=0.25)
+    assert all(abs(e) < 0.05 for e in res.errors([c.run.seconds for c in cases]))
+    assert all(x is not None for x in res.loo)
+
+
+def test_fit_refuses_what_it_cannot_do(tmp_path):
+    w = load_workload(random_trace(tmp_path / "w.arrow", 1))
+    c = Case(MeasuredRun("random", (), 1, 4096, (30, 22, 30), "optane-appdirect", "all-dram", 4, 1.0, 1.0),
+             w, load_machine("optane-appdirect"))
+    with pytest.raises(UsageError, match="cannot fit nope"):
+        fit([c], StackProfile("t"), ["nope"])
+    with pytest.raises(UsageError, match="1 measured run\\(s\\) cannot determine 2"):
+        fit([c], StackProfile("t"), ["compute_scale", "serial_ns_per_output"])
+    big = Case(MeasuredRun("random", (), 1, 4096, (30, 22, 30), "optane-appdirect", "all-dram", 99, 1.0, 1.0),
+               w, load_machine("optane-appdirect"))
+    with pytest.raises(UsageError, match="99 threads exceed"):
+        fit([big], StackProfile("t"), ["compute_scale"])
