@@ -2,8 +2,8 @@
 
 ``analyze(path)`` returns plain tables (dicts of lists / numpy arrays) that the reports render:
 live bytes over time by kind and by allocating layer (downsampled, peak kept), per allocation
-site lifetimes and reads/writes per byte (the DHAT view), the reuse-distance distribution, the
-hot/cold CDF, traffic per layer and per primitive, time per layer.
+site lifetimes and reads/writes per byte (the DHAT view), the reuse (stack) distance distribution
+in bytes (``reuse.py``), the hot/cold CDF, traffic per layer and per primitive, time per layer.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hetier.analysis.reuse import ReuseHistogram, StackDistance
 from hetier.analysis.trace_stats import PoolPeak
 from hetier.tracer.format import EV, KINDS, PRIMS, TraceReader
 
@@ -33,9 +34,8 @@ class Analysis:
     resident_peak_bytes: int = 0  # under SEAL's size-class pool
     # per allocation site (allocating layer, kind)
     sites: dict[str, list] = field(default_factory=dict)
-    # reuse distance: log2 bins of bytes touched between two accesses of a buffer
-    reuse_bins: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    reuse_counts: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # reuse (stack) distance: bytes and accesses per log2 bin of distinct bytes in between
+    reuse: ReuseHistogram = field(default_factory=ReuseHistogram)
     # hot/cold CDF: share of bytes (x) vs share of accessed bytes (y), hottest first
     hot_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hot_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -83,12 +83,10 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
         size = _Grow(np.int64)
         reads = _Grow(np.float64)
         writes = _Grow(np.float64)
-        last_access = _Grow(np.float64, -1.0)  # cumulative bytes touched after the buffer's last access
-        touched = 0.0
+        stack = StackDistance()
         live_kind = np.zeros(n_kinds)
         live_layer = np.zeros(n_layers)
         ts_parts, kind_parts, layer_parts = [], [], []
-        reuse = np.zeros(64)
         layer_rw = np.zeros((n_layers, 2))
         prim_rw = np.zeros((len(PRIMS), 2))
         layer_ns = np.zeros(n_layers)
@@ -100,7 +98,7 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
             buf = b.buffer
             has = buf >= 0
             if has.any():
-                for g in (alloc_layer, alloc_kind, alloc_ts, free_ts, size, reads, writes, last_access):
+                for g in (alloc_layer, alloc_kind, alloc_ts, free_ts, size, reads, writes):
                     g.ensure(int(buf[has].max()) + 1)
             al = np.flatnonzero(b.event == EV["alloc"])
             fr = np.flatnonzero(b.event == EV["free"])
@@ -133,7 +131,8 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
                 kind_parts.append(ck[idx])
                 layer_parts.append(cl[idx])
                 live_kind, live_layer = ck[-1], cl[-1]
-            # accesses: per-buffer bytes, reuse distance, traffic by layer and primitive
+            stack.rows(b.event, buf, b.nbytes, b.count)
+            # accesses: per-buffer bytes, traffic by layer and primitive
             rw = np.flatnonzero((b.event == EV["read"]) | (b.event == EV["write"]))
             if len(rw):
                 nb = b.nbytes[rw].astype(np.float64)
@@ -142,23 +141,6 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
                 np.add.at(writes.a, buf[rw[isw]], nb[isw])
                 np.add.at(layer_rw, (b.layer[rw], isw.astype(int)), nb)
                 np.add.at(prim_rw, (b.prim[rw], isw.astype(int)), nb)
-                cum = touched + np.cumsum(nb)
-                before = cum - nb
-                # previous access of the same buffer: within this batch or carried over
-                bb = buf[rw]
-                order = np.argsort(bb, kind="stable")
-                sb = bb[order]
-                prev_end = np.empty(len(rw))
-                same = np.concatenate([[False], sb[1:] == sb[:-1]])
-                prev_end[order] = np.where(same, np.concatenate([[0.0], cum[order][:-1]]), last_access.a[sb])
-                dist = before - prev_end
-                valid = prev_end >= 0
-                if valid.any():
-                    bins = np.floor(np.log2(np.maximum(dist[valid], 1.0))).astype(int)
-                    reuse += np.bincount(np.minimum(bins, 63), minlength=64)
-                last_idx = np.flatnonzero(np.append(sb[1:] != sb[:-1], True))
-                last_access.a[sb[last_idx]] = cum[order][last_idx]
-                touched = float(cum[-1])
             for i in np.flatnonzero(b.event == EV["op_begin"]):
                 begin[int(b.layer[i])] = int(b.ts_ns[i])
             for i in np.flatnonzero(b.event == EV["op_end"]):
@@ -211,10 +193,7 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
         if len(an.hot_x) > MAX_POINTS:
             keep = np.unique(np.linspace(0, len(an.hot_x) - 1, MAX_POINTS).astype(int))
             an.hot_x, an.hot_y = an.hot_x[keep], an.hot_y[keep]
-    nz = np.flatnonzero(reuse)
-    if len(nz):
-        an.reuse_bins = (2.0 ** np.arange(nz.min(), nz.max() + 1))
-        an.reuse_counts = reuse[nz.min():nz.max() + 1]
+    an.reuse = stack.hist
     kinds = [l["kind"] for l in an.meta["layers"]]
     an.per_layer = {"layer": list(names), "kind": kinds, "read_bytes": layer_rw[:, 0].tolist(),
                     "write_bytes": layer_rw[:, 1].tolist(), "seconds": (layer_ns / 1e9).tolist()}

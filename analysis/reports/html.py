@@ -13,7 +13,8 @@ import os
 
 from hetier.analysis.comparison import Comparison
 from hetier.analysis.metrics import Analysis
-from hetier.analysis.reports.summary import gb, headline
+from hetier.analysis.reports.summary import headline
+from hetier.analysis.reports.vocabulary import fast_tier_capacities, gb
 from hetier.atomic import write_bytes_atomic
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1400px;color:#222}
@@ -47,10 +48,7 @@ def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, s
     fig.update_layout(title="Hot/cold CDF", xaxis_title="% of allocated bytes (hottest first)",
                       yaxis_title="% of traffic", height=420)
     figs.append(("Hot/cold CDF", fig, "Buffers sorted by traffic per byte: how much traffic the hottest bytes serve."))
-    fig = go.Figure(go.Bar(x=[f"2^{int(b).bit_length() - 1}" for b in an.reuse_bins], y=an.reuse_counts))
-    fig.update_layout(title="Reuse distance", xaxis_title="bytes touched between two accesses of a buffer",
-                      yaxis_title="accesses", height=380)
-    figs.append(("Reuse distance", fig, "A reuse distance above the DRAM (or cache) size means the data comes back from the slower tier."))
+    figs.append(_reuse_figure(an, comp))
     pl = an.per_layer
     fig = go.Figure([go.Bar(x=pl["layer"], y=[b / 1e9 for b in pl["read_bytes"]], name="read"),
                      go.Bar(x=pl["layer"], y=[b / 1e9 for b in pl["write_bytes"]], name="written")])
@@ -89,6 +87,43 @@ def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, s
                               yaxis_title="seconds (thread-time / threads)", height=400)
             figs.append((f"Per layer: {label}", fig, "Compute and memory stall of each layer in this replay."))
     return figs
+
+
+def _reuse_figure(an: Analysis, comp: Comparison | None) -> tuple[str, object, str]:
+    """Bytes re-accessed per stack-distance bin (GB, log axis), their cumulative share, and each
+    machine's fast-tier capacity as a vertical line."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    h = an.reuse
+    # bin 0 (distance 0) joins bin 1 ([1, 2) B) so that every bin has a lower edge on a log axis
+    per_bin = np.concatenate([[h.bytes[0] + h.bytes[1]], h.bytes[2:]])
+    nz = np.flatnonzero(per_bin)
+    fig = go.Figure()
+    if len(nz):
+        ks = np.arange(nz.min(), nz.max() + 1)
+        lower = [2.0 ** k / 1e9 for k in ks]  # bin k of per_bin covers [2^k, 2^(k+1)) B
+        upper = [2.0 ** (k + 1) / 1e9 for k in ks]
+        total = per_bin.sum()
+        fig.add_trace(go.Scatter(x=lower + [upper[-1]], y=list(per_bin[ks] / 1e9) + [per_bin[ks[-1]] / 1e9],
+                                 line_shape="hv", fill="tozeroy", mode="lines", name="bytes re-accessed",
+                                 hovertemplate="distance %{x:.3g} GB and up: %{y:.3g} GB re-accessed<extra></extra>"))
+        fig.add_trace(go.Scatter(x=upper, y=list(100 * np.cumsum(per_bin[ks]) / total), yaxis="y2", mode="lines+markers",
+                                 name="% of re-accessed bytes below", line=dict(color="black", width=1)))
+        top = float(per_bin.max()) / 1e9
+        for label, cap in (fast_tier_capacities(comp.runs) if comp else []):
+            fig.add_trace(go.Scatter(x=[cap / 1e9, cap / 1e9], y=[0, top], mode="lines", line=dict(dash="dash"),
+                                     name=f"{label} ({100 * h.share_beyond(cap):.0f}%+ beyond)"))
+    fig.update_layout(title="Reuse (stack) distance", height=420, xaxis=dict(type="log", title="stack distance (GB, log)"),
+                      yaxis=dict(title="bytes re-accessed (GB)"),
+                      yaxis2=dict(title="% of re-accessed bytes below distance", overlaying="y", side="right",
+                                  range=[0, 100]))
+    cold = f"{gb(h.cold_bytes)} in {h.cold_accesses:,.0f} first touches have no previous access and are not shown."
+    note = ("Per access: the distinct bytes touched since the previous access of the same buffer, weighted by the "
+            "bytes accessed (a tensor row of n ciphertexts is n accesses). Left of a dashed line an LRU fast tier of "
+            "that size holds the data; right of it the data comes back from the slow tier (the share beyond is a "
+            "lower bound: bins that straddle the line are counted as inside). " + cold)
+    return "Reuse distance", fig, note
 
 
 def _table(cols: list[str], rows: list[list]) -> str:

@@ -6,10 +6,7 @@ import numpy as np
 
 from hetier.analysis.comparison import Comparison
 from hetier.analysis.metrics import Analysis
-
-
-def gb(n: float) -> str:
-    return f"{n / 1e9:,.2f} GB" if n >= 1e8 else f"{n / 1e6:,.1f} MB"
+from hetier.analysis.reports.vocabulary import gb
 
 
 def hot_bytes_for(an: Analysis, access_share: float = 0.9) -> float:

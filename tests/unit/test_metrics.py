@@ -43,8 +43,9 @@ def test_hot_cold_cdf(an):
 
 
 def test_reuse_distance(an):
-    assert dict(zip(an.reuse_bins.tolist(), an.reuse_counts.tolist())) == {
-        1.0: 1, 2.0: 0, 4.0: 0, 8.0: 0, 16.0: 0, 32.0: 0, 64.0: 0, 128.0: 0, 256.0: 1}
+    # stack distances 300 B (bin [256, 512)) and 0; the two first touches are cold
+    assert {k: v for k, v in enumerate(an.reuse.bytes.tolist()) if v} == {0: 100, 9: 100}
+    assert (an.reuse.cold_bytes, an.reuse.cold_accesses) == (400, 2)
 
 
 def test_allocation_sites_dhat_view(an):
