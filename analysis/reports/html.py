@@ -123,6 +123,10 @@ def _reuse_figure(an: Analysis, comp: Comparison | None) -> tuple[str, object, s
             "bytes accessed (a tensor row of n ciphertexts is n accesses). Left of a dashed line an LRU fast tier of "
             "that size holds the data; right of it the data comes back from the slow tier (the share beyond is a "
             "lower bound: bins that straddle the line are counted as inside). " + cold)
+    if an.meta.get("granularity") == "tensor":
+        note += (" At tensor granularity the buffer is the tensor and an op's rows are in a sorted, not a time, "
+                 "order: re-accesses inside one layer show distance 0 although their ciphertexts interleave with "
+                 "others'. A ciphertext-granularity trace gives the distances inside a layer.")
     return "Reuse distance", fig, note
 
 
