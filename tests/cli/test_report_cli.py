@@ -96,3 +96,21 @@ def test_parquet_export(tmp_path, capsys):
     t = pq.read_table(out)
     assert t.num_rows == 32201
     assert t.column("event").to_pylist()[:2] == ["op_begin", "alloc"]
+
+
+@pytest.mark.parametrize("argv", [["report", "{t}", "-o", "{o}.html"], ["report", "{t}", "--format", "text"],
+                                  ["export", "{t}", "--format", "perfetto", "-o", "{o}.json"],
+                                  ["export", "{t}", "--format", "parquet", "-o", "{o}.parquet"]])
+def test_trace_without_events_is_refused_without_output(tmp_path, capsys, argv):
+    from hetier.tracer.format import TraceWriter
+    from tests.helpers import tiny_meta
+
+    empty = tmp_path / "empty.arrow"
+    TraceWriter(empty, tiny_meta()).close()
+    cut = tmp_path / "cut.arrow"
+    cut.write_bytes(Path(CRYPTONETS).read_bytes()[:3000])  # the schema, no complete batch
+    for trace, why in ((empty, "ends without events"), (cut, "truncated after batch 0 (0 complete events)")):
+        code, out, err = run([a.format(t=trace, o=tmp_path / "out") for a in argv], capsys)
+        assert code == 1 and len(err.strip().splitlines()) == 1
+        assert why in err and "no events to show" in err
+        assert not list(tmp_path.glob("out*"))
