@@ -43,11 +43,15 @@ def perfetto_events(trace: str, runs: list[dict] | None = None, max_counter_poin
             for t, ts in zip(b.tensor[fr].tolist(), b.ts_ns[fr].tolist()):
                 last_free[t] = ts
     end_ts = max(last_free.values(), default=0)
+    an = analyze(trace)
+    derived = an.derived_lifetime_ns if an.meta.get("granularity") == "tensor" else {}  # buffer == tensor
     for t, (ts, k, layer) in sorted(first.items()):
         name = f"{KINDS[k]} t{t} ({names[layer]})"
-        out.append({"ph": "b", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(ts)})
-        out.append({"ph": "e", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(last_free.get(t, end_ts))})
-    an = analyze(trace)
+        end = ts + round(derived[t]) if t in derived else last_free.get(t, end_ts)
+        out.append({"ph": "b", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(ts),
+                    "args": {"lifetime": "op share (tensor rows keep no per-ciphertext times)" if t in derived
+                             else "recorded"}})
+        out.append({"ph": "e", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(end)})
     step = max(1, len(an.live_ts) // max_counter_points)
     for i in range(0, len(an.live_ts), step):
         out.append({"ph": "C", "pid": 1, "name": "live bytes", "ts": _us(an.live_ts[i]),

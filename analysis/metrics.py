@@ -39,6 +39,8 @@ class Analysis:
     # hot/cold CDF: share of bytes (x) vs share of accessed bytes (y), hottest first
     hot_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hot_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # tensor granularity: buffers that live inside one op get a lifetime from the op's duration
+    derived_lifetime_ns: dict[int, float] = field(default_factory=dict)
     per_layer: dict[str, list] = field(default_factory=dict)  # layer, kind, read, write, seconds
     per_prim: dict[str, list] = field(default_factory=dict)  # prim, read, write
     read_bytes: int = 0
@@ -70,6 +72,23 @@ def _downsample(n: int, keep: list[int]) -> np.ndarray:
     return np.unique(np.concatenate([idx, np.array(keep, dtype=np.int64), [n - 1]]))
 
 
+def op_share_lifetimes(ids: np.ndarray, layer: np.ndarray, peak: np.ndarray, written: dict, layer_ns: np.ndarray) -> np.ndarray:
+    """Mean lifetime (ns) of one ciphertext of each tensor that is allocated and freed inside one op.
+
+    A tensor row does not keep when each of its ciphertexts was allocated and freed (plan traces
+    give the alloc and the free the same time), but it keeps how many were live at once (``peak``,
+    the alloc count) and how many were made: at least the count of every primitive that writes it
+    (each made ciphertext is written by each such primitive; the smallest of these sums over levels
+    counts them). By Little's law, mean lifetime = mean live / creation rate, taken here as
+    op duration x peak / made: an upper bound, since the mean live count is at most the peak.
+    """
+    out = np.zeros(len(ids))
+    for j, b in enumerate(ids.tolist()):
+        made = max(int(peak[b]), min(written.get(b, {}).values(), default=0), 1)
+        out[j] = layer_ns[layer[b]] * int(peak[b]) / made
+    return out
+
+
 def analyze(path: str, top_layers: int = 8) -> Analysis:
     with TraceReader(path) as r:
         names = r.layer_names
@@ -81,6 +100,10 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
         alloc_ts = _Grow(np.int64)
         free_ts = _Grow(np.int64, -1)
         size = _Grow(np.int64)
+        alloc_count = _Grow(np.int64)  # ciphertexts (plaintexts, keys) allocated: sum of alloc rows' count
+        free_layer = _Grow(np.int32, -1)
+        tensor_rows = r.meta.get("granularity") == "tensor"
+        written: dict[int, dict[int, int]] = {}  # tensor granularity: buffer -> prim -> ciphertexts written
         reads = _Grow(np.float64)
         writes = _Grow(np.float64)
         stack = StackDistance()
@@ -98,7 +121,7 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
             buf = b.buffer
             has = buf >= 0
             if has.any():
-                for g in (alloc_layer, alloc_kind, alloc_ts, free_ts, size, reads, writes):
+                for g in (alloc_layer, alloc_kind, alloc_ts, free_ts, size, reads, writes, alloc_count, free_layer):
                     g.ensure(int(buf[has].max()) + 1)
             al = np.flatnonzero(b.event == EV["alloc"])
             fr = np.flatnonzero(b.event == EV["free"])
@@ -108,6 +131,12 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
             alloc_ts.a[buf[al[first_alloc]]] = b.ts_ns[al[first_alloc]]
             np.maximum.at(size.a, buf[al], b.nbytes[al])
             free_ts.a[buf[fr]] = b.ts_ns[fr]
+            free_layer.a[buf[fr]] = b.layer[fr]
+            np.add.at(alloc_count.a, buf[al], b.count[al])
+            if tensor_rows:
+                for i in np.flatnonzero(b.event == EV["write"]).tolist():
+                    by_prim = written.setdefault(int(buf[i]), {})
+                    by_prim[int(b.prim[i])] = by_prim.get(int(b.prim[i]), 0) + int(b.count[i])
             # live bytes: +alloc, -free, charged to the kind and to the allocating layer
             af = np.concatenate([al, fr])
             af.sort()
@@ -170,6 +199,11 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
     if len(ids):
         end = np.where(free_ts.a[ids] >= 0, free_ts.a[ids], max(an.live_ts.max() if len(an.live_ts) else 0, 0))
         life = (end - alloc_ts.a[ids]).astype(np.float64)
+        derived = np.zeros(len(ids), dtype=bool)
+        if tensor_rows:
+            derived = (alloc_layer.a[ids] == free_layer.a[ids]) & (free_ts.a[ids] >= 0)
+            life[derived] = op_share_lifetimes(ids[derived], alloc_layer.a, alloc_count.a, written, layer_ns)
+            an.derived_lifetime_ns = dict(zip(ids[derived].tolist(), life[derived].tolist()))
         site = alloc_layer.a[ids].astype(np.int64) * n_kinds + alloc_kind.a[ids]
         us, inv = np.unique(site, return_inverse=True)
         inv = inv.reshape(-1)
@@ -180,7 +214,9 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
         an.sites = {
             "layer": [names[s // n_kinds] for s in us], "kind": [KINDS[s % n_kinds] for s in us],
             "buffers": np.bincount(inv, minlength=len(us)).tolist(), "bytes": total_size.tolist(),
-            "mean_lifetime_ms": (sums(life) / np.bincount(inv, minlength=len(us)) / 1e6).tolist(),
+            "count": sums(alloc_count.a[ids].astype(np.float64)).astype(np.int64).tolist(),
+            "mean_lifetime_s": (sums(life) / np.bincount(inv, minlength=len(us)) / 1e9).tolist(),
+            "lifetime_derived": (sums(derived.astype(np.float64)) > 0).tolist(),
             "reads_per_byte": (sums(reads.a[ids]) / np.maximum(total_size, 1)).tolist(),
             "writes_per_byte": (sums(writes.a[ids]) / np.maximum(total_size, 1)).tolist(),
             "bytes_never_read": never.tolist(),

@@ -28,6 +28,12 @@ window.addEventListener('error', function(e){document.getElementById('hetier-js-
 </script>"""
 
 
+_LIFETIME_NOTE = ("Lifetime: from a buffer's first allocation to its last free; at tensor granularity a tensor made "
+                  "and freed inside one layer is marked ≈ and gets op duration x peak live / ciphertexts made "
+                  "(Little's law with the peak as the live count, an upper bound): the tensor rows do not keep "
+                  "each ciphertext's allocation and free times.")
+
+
 def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, str]]:
     import plotly.graph_objects as go
 
@@ -167,9 +173,12 @@ def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike) 
     if s:
         order = sorted(range(len(s["layer"])), key=lambda i: -s["bytes"][i])[:25]
         parts.append("<h2>Allocation sites (largest 25)</h2><p class=\"note\">Per allocating layer and buffer kind, "
-                     "as Valgrind's DHAT shows heap blocks.</p>" + _table(
-            ["layer", "kind", "buffers", "bytes", "mean lifetime (ms)", "reads/byte", "writes/byte", "bytes never read"],
-            [[s["layer"][i], s["kind"][i], f"{s['buffers'][i]:,}", gb(s["bytes"][i]), f"{s['mean_lifetime_ms'][i]:.2f}",
+                     "as Valgrind's DHAT shows heap blocks. <em>count</em> is the trace's count column summed over "
+                     "allocations: ciphertexts (plaintexts, keys), not rows. " + _LIFETIME_NOTE + "</p>" + _table(
+            ["layer", "kind", "buffers", "count", "bytes", "mean lifetime (s)", "reads/byte", "writes/byte",
+             "bytes never read"],
+            [[s["layer"][i], s["kind"][i], f"{s['buffers'][i]:,}", f"{s['count'][i]:,}", gb(s["bytes"][i]),
+              ("≈ " if s["lifetime_derived"][i] else "") + f"{s['mean_lifetime_s'][i]:.3g}",
               f"{s['reads_per_byte'][i]:.2f}", f"{s['writes_per_byte'][i]:.2f}", gb(s["bytes_never_read"][i])]
              for i in order]))
     meta = {k: m[k] for k in ("he", "model", "mode", "durations", "granularity", "host", "versions", "start_time", "runtime")}
