@@ -39,6 +39,7 @@ class Analysis:
     # hot/cold CDF: share of bytes (x) vs share of accessed bytes (y), hottest first
     hot_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hot_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    allocated_bytes: float = 0.0  # sum of every buffer's size (hot_x is a share of it)
     # tensor granularity: buffers that live inside one op get a lifetime from the op's duration
     derived_lifetime_ns: dict[int, float] = field(default_factory=dict)
     per_layer: dict[str, list] = field(default_factory=dict)  # layer, kind, read, write, seconds
@@ -224,6 +225,7 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
         acc = reads.a[ids] + writes.a[ids]
         density = acc / np.maximum(sz, 1)
         order = np.argsort(-density, kind="stable")
+        an.allocated_bytes = float(sz.sum())
         an.hot_x = np.concatenate([[0.0], np.cumsum(sz[order]) / max(sz.sum(), 1)])
         an.hot_y = np.concatenate([[0.0], np.cumsum(acc[order]) / max(acc.sum(), 1)])
         if len(an.hot_x) > MAX_POINTS:

@@ -69,3 +69,8 @@ def fast_tier_capacities(runs: list[dict]) -> list[tuple[str, float]]:
         role = "DRAM cache" if m["mode"] == "memory" else t["tier"]
         out.setdefault(f"{m['name']}: {role} {t['capacity_gb']:,.2f} GB", t["capacity_gb"] * 1e9)
     return sorted(out.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+def time_axis_title(meta: dict) -> str:
+    """A trace's time axis: recorded for real runs, modelled for plan traces."""
+    return "modelled time (s)" if meta.get("mode") == "plan" else "recorded time (s)"

@@ -38,7 +38,9 @@ def test_html_report(tmp_path, results, capsys):
     assert code == 0, err
     page = out.read_text()
     assert "Peak 2.01 GB live at layer square_1" in page
-    assert f"optane-memory-mode memory-mode predicted {_ratio(results, 'memory-mode'):.2f}x dram-only (all-dram)" in page
+    assert "Against dram-only / all-dram: " in page
+    assert f"optane-memory-mode / memory-mode {_ratio(results, 'memory-mode'):.2f}x" in page
+    assert "Best: dram-only / all-dram" in page and "% ahead of " in page
     assert page.count('class="plotly-graph-div"') == 8 + 4  # 8 views + one per-layer split per fitting run
     assert "<h2>Per layer: optane-memory-mode / memory-mode</h2>" in page
     assert "<script src=" not in page and "<link " not in page  # self-contained: plotly.js is inline
@@ -84,9 +86,10 @@ def test_perfetto_export_structure(tmp_path, results, capsys):
     counters = [e for e in events if e["ph"] == "C"]
     assert all(all(isinstance(v, float) for v in e["args"].values()) for e in counters)
     procs = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
-    assert "simulated: optane-appdirect / dram-first" in procs
-    tier = [e for e in counters if e["name"] == "live bytes per tier" and e["pid"] > 1]
+    assert "simulated: optane-appdirect / dram-first" in procs and "recorded run" in procs
+    tier = [e for e in counters if e["name"] == "live bytes per tier (B)" and e["pid"] > 1]
     assert max(e["args"]["dram"] for e in tier if "pmem" in e["args"]) <= 1e9 + 1  # 1 GB of DRAM
+    assert all(list(e["args"]) == ["dram", "pmem"] for e in tier if "pmem" in e["args"])  # fast tier first
 
 
 def test_parquet_export(tmp_path, capsys):
