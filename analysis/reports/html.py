@@ -17,7 +17,8 @@ from hetier.analysis.reports.summary import headline
 from hetier.analysis.reports.text import COLUMNS, cells
 from hetier.analysis.reports.vocabulary import (KIND_COLOURS, OTHER_COLOUR, READ_WRITE_COLOURS, TIER_COLOURS,
                                                 fast_tier_capacities, gb, ordered_tiers,
-                                                policy_label, tier_colour, time_axis_title)
+                                                policy_colour, policy_label, tier_colour,
+                                                time_axis_title)
 from hetier.atomic import write_bytes_atomic
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1400px;color:#222}
@@ -119,8 +120,9 @@ def _comparison_figures(comp: Comparison) -> list[tuple[str, object, str]]:
     for t in ordered_tiers(t for r in rows for t in r["stall_s"]):
         fig.add_trace(go.Bar(x=labels, y=[r["stall_s"].get(t, 0.0) / max(r["threads"], 1) for r in rows],
                              name=f"stall {t}", marker_color=tier_colour(t)))
-    fig.add_trace(go.Scatter(x=labels, y=[r["time_s"] for r in rows], mode="markers", name="makespan",
-                             marker=dict(color="black", symbol="diamond", size=10)))
+    fig.add_trace(go.Scatter(x=labels, y=[r["time_s"] for r in rows], mode="markers", name="makespan (policy colour)",
+                             marker=dict(color=[policy_colour(r["policy"]) for r in rows], symbol="diamond", size=12,
+                                         line=dict(color="black", width=1))))
     fig.update_layout(barmode="stack", title="Predicted time per configuration", xaxis_title="machine / policy",
                       yaxis_title="predicted time (s; bars: thread-time / threads)", height=450)
     figs.append(("Policy comparison", fig, "Configurations that do not fit have no bar; see the table."))
