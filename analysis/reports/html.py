@@ -161,12 +161,12 @@ def _reuse_figure(an: Analysis, comp: Comparison | None) -> tuple[str, object, s
                                  line_shape="hv", fill="tozeroy", mode="lines", name="bytes re-accessed",
                                  hovertemplate="distance %{x:.3g} GB and up: %{y:.3g} GB re-accessed<extra></extra>"))
         fig.add_trace(go.Scatter(x=upper, y=list(100 * np.cumsum(per_bin[ks]) / total), yaxis="y2", mode="lines+markers",
-                                 name="% of re-accessed bytes below", line=dict(color="black", width=1)))
+                                 name="re-accessed bytes below distance (%)", line=dict(color="black", width=1)))
         _capacity_lines(fig, comp, float(per_bin.max()) / 1e9,
                         lambda cap: f" ({100 * h.share_beyond(cap):.0f}%+ beyond)")
     fig.update_layout(title="Reuse (stack) distance", height=420, xaxis=dict(type="log", title="stack distance (GB, log)"),
                       yaxis=dict(title="bytes re-accessed (GB)"),
-                      yaxis2=dict(title="% of re-accessed bytes below distance", overlaying="y", side="right",
+                      yaxis2=dict(title="re-accessed bytes below distance (%)", overlaying="y", side="right",
                                   range=[0, 100]))
     cold = f"{gb(h.cold_bytes)} in {h.cold_accesses:,.0f} first touches have no previous access and are not shown."
     note = ("Per access: the distinct bytes touched since the previous access of the same buffer, weighted by the "
