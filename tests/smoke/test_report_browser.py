@@ -30,7 +30,9 @@ def test_report_renders_in_chromium(tmp_path):
     drawn = re.findall(r'<div id="fig\d+" class="plotly-graph-div js-plotly-plot"', dom)
     assert n_figures == 8 + 2 and len(drawn) == n_figures  # plotly marks each div it has drawn
     assert dom.count('class="main-svg"') >= 2 * n_figures
-    for i, fig in enumerate(dom.split('<div id="fig')[1:]):
+    figs = dom.split('<div id="fig')[1:]
+    assert len(figs) == n_figures
+    for i, fig in enumerate(figs):
         titles = {axis: _texts(fig, axis) for axis in ("xtitle", "ytitle")}
         assert all(titles.values()), f"figure {i} lacks an axis title: {titles}"
         for t in titles["xtitle"] + titles["ytitle"] + _texts(fig, "y2title"):
