@@ -44,13 +44,24 @@ def _layer_axis(names: list[str]) -> dict:
                 tickfont=dict(size=9), automargin=True)
 
 
-def _capacity_lines(fig, comp: Comparison | None, top: float, legend_suffix=lambda cap: "") -> None:
-    """Each machine's fast-tier capacity as a dashed vertical line (x in GB) up to ``top``."""
+def _capacity_lines(fig, comp: Comparison | None, top: float, x_max_bytes: float | None = None,
+                    legend_suffix=lambda cap: "") -> list[str]:
+    """Each machine's fast-tier capacity as a dashed vertical line (x in GB) up to ``top``; returns
+    the labels of capacities beyond ``x_max_bytes``, which are left off so the data stays readable."""
     import plotly.graph_objects as go
 
+    beyond = []
     for label, cap in (fast_tier_capacities(comp.runs) if comp else []):
+        if x_max_bytes is not None and cap > x_max_bytes:
+            beyond.append(label)
+            continue
         fig.add_trace(go.Scatter(x=[cap / 1e9, cap / 1e9], y=[0, top], mode="lines", line=dict(dash="dash"),
                                  name=label + legend_suffix(cap)))
+    return beyond
+
+
+def _beyond_note(beyond: list[str], what: str) -> str:
+    return f" Not drawn, beyond the x axis ({what}): {'; '.join(beyond)}." if beyond else ""
 
 
 def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, str]]:
@@ -75,13 +86,14 @@ def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, s
                                name="hottest buffers first"))
     fig.add_trace(go.Scatter(x=[0, an.allocated_bytes / 1e9], y=[0, 100], mode="lines",
                              line=dict(dash="dot", color="#aaa"), name="uniform"))
-    _capacity_lines(fig, comp, 100)
+    beyond = _capacity_lines(fig, comp, 100, an.allocated_bytes)
     fig.update_layout(title="Hot/cold: traffic served by the hottest bytes", height=420,
                       xaxis_title="allocated bytes, hottest per byte first (GB, summed over the run)",
                       yaxis_title="traffic served (% of bytes read + written)")
     figs.append(("Hot/cold", fig, "Buffers sorted by traffic per byte. The x axis sums every buffer allocated during "
                  "the run; they are not all live at once, so a fast tier left of a dashed line can hold more than "
-                 "the curve's share at that point when it is reused over time."))
+                 "the curve's share at that point when it is reused over time."
+                 + _beyond_note(beyond, "they hold every byte ever allocated")))
     figs.append(_reuse_figure(an, comp))
     pl = an.per_layer
     fig = go.Figure([go.Bar(x=pl["layer"], y=[b / 1e9 for b in pl["read_bytes"]], name="read",
@@ -162,12 +174,15 @@ def _reuse_figure(an: Analysis, comp: Comparison | None) -> tuple[str, object, s
                                  hovertemplate="distance %{x:.3g} GB and up: %{y:.3g} GB re-accessed<extra></extra>"))
         fig.add_trace(go.Scatter(x=upper, y=list(100 * np.cumsum(per_bin[ks]) / total), yaxis="y2", mode="lines+markers",
                                  name="re-accessed bytes below distance (%)", line=dict(color="black", width=1)))
-        _capacity_lines(fig, comp, float(per_bin.max()) / 1e9,
-                        lambda cap: f" ({100 * h.share_beyond(cap):.0f}%+ beyond)")
-    fig.update_layout(title="Reuse (stack) distance", height=420, xaxis=dict(type="log", title="stack distance (GB, log)"),
+        _capacity_lines(fig, comp, float(per_bin.max()) / 1e9, legend_suffix=lambda cap: f" ({100 * h.share_beyond(cap):.0f}%+ beyond)")
+    ticks = [10.0 ** e for e in range(0, 16, 3)]  # 1 B, 1 kB, ... 1 PB; the axis itself is in GB
+    fig.update_layout(title="Reuse (stack) distance", height=480,
+                      xaxis=dict(type="log", title="stack distance (GB, log; ticks labelled in bytes)",
+                                 tickvals=[t / 1e9 for t in ticks], ticktext=["1 B", "1 kB", "1 MB", "1 GB", "1 TB", "1 PB"]),
                       yaxis=dict(title="bytes re-accessed (GB)"),
                       yaxis2=dict(title="re-accessed bytes below distance (%)", overlaying="y", side="right",
-                                  range=[0, 100]))
+                                  range=[0, 105], tickvals=[0, 20, 40, 60, 80, 100], showgrid=False),
+                      legend=dict(orientation="h", yanchor="top", y=-0.25))
     cold = f"{gb(h.cold_bytes)} in {h.cold_accesses:,.0f} first touches have no previous access and are not shown."
     note = ("Per access: the distinct bytes touched since the previous access of the same buffer, weighted by the "
             "bytes accessed (a tensor row of n ciphertexts is n accesses). Left of a dashed line an LRU fast tier of "
