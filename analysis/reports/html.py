@@ -187,7 +187,8 @@ def _reuse_figure(an: Analysis, comp: Comparison | None) -> tuple[str, object, s
     note = ("Per access: the distinct bytes touched since the previous access of the same buffer, weighted by the "
             "bytes accessed (a tensor row of n ciphertexts is n accesses). Left of a dashed line an LRU fast tier of "
             "that size holds the data; right of it the data comes back from the slow tier (the share beyond is a "
-            "lower bound: bins that straddle the line are counted as inside). " + cold)
+            "lower bound: bins that straddle the line are counted as inside). The first step, at 1 B, also holds "
+            "distance 0 (the same buffer again with nothing in between). " + cold)
     if an.meta.get("granularity") == "tensor":
         note += (" At tensor granularity the buffer is the tensor and an op's rows are in a sorted, not a time, "
                  "order: re-accesses inside one layer show distance 0 although their ciphertexts interleave with "
