@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from hetier.analysis.reports.vocabulary import does_not_fit, ordered_tiers, policy_label
 from hetier.errors import HetierError
 from hetier.simulator.results import load_results
 
@@ -17,19 +18,24 @@ class Comparison:
     layers: list  # pyarrow tables, one per results file
 
     def rows(self) -> list[dict]:
+        """One row per run; values that do not exist (a run that does not fit has no time,
+        compute or stall) are None. Tiers fast first; ``policy`` as a reader should see it."""
         base = self.baseline()
         out = []
         for r in self.runs:
             t = r["makespan_ns"]
+            fits = t is not None
+            tiers = ordered_tiers(r["peak_bytes"])
             out.append({
-                "machine": r["machine"]["name"], "policy": r["policy"], "threads": r["threads"],
-                "time_s": None if t is None else t / 1e9,
-                "vs_baseline": None if t is None or base is None else t / base["makespan_ns"],
-                "fits": r["fits"], "missing_gb": {k: v / 1e9 for k, v in r["missing_bytes"].items() if v > 0},
-                "compute_s": r["compute_ns"] / 1e9, "stall_s": {k: v / 1e9 for k, v in r["stall_ns"].items()},
-                "read_gb": {k: v / 1e9 for k, v in r["read_bytes"].items()},
-                "write_gb": {k: v / 1e9 for k, v in r["write_bytes"].items()},
-                "peak_gb": {k: v / 1e9 for k, v in r["peak_bytes"].items()},
+                "machine": r["machine"]["name"], "policy": policy_label(r["policy"], r["machine"]),
+                "threads": r["threads"], "time_s": t / 1e9 if fits else None,
+                "vs_baseline": t / base["makespan_ns"] if fits and base is not None else None,
+                "fits": r["fits"], "missing_bytes": r["missing_bytes"],
+                "compute_s": r["compute_ns"] / 1e9 if fits else None,
+                "stall_s": {k: r["stall_ns"][k] / 1e9 for k in ordered_tiers(r["stall_ns"])} if fits else None,
+                "read_gb": {k: r["read_bytes"].get(k, 0) / 1e9 for k in tiers},
+                "write_gb": {k: r["write_bytes"].get(k, 0) / 1e9 for k in tiers},
+                "peak_gb": {k: r["peak_bytes"][k] / 1e9 for k in tiers},
                 "mm_hit_ratio": r["mm_hit_ratio"],
             })
         return out
@@ -54,20 +60,29 @@ class Comparison:
         return (dram or sorted(fit, key=lambda r: r["makespan_ns"]) or [None])[0]
 
     def headlines(self) -> list[str]:
-        base = self.baseline()
-        out = []
-        if base is None:
+        """The best configuration and its margin, the others against the baseline in one line,
+        what does not fit, and a warning when runs differ in threads."""
+        label = lambda r: f"{r['machine']['name']} / {policy_label(r['policy'], r['machine'])}"  # noqa: E731
+        fit = sorted((r for r in self.runs if r["makespan_ns"]), key=lambda r: r["makespan_ns"])
+        if not fit:
             return ["no configuration fits"]
-        name = f"{base['machine']['name']} ({base['policy']})"
+        best = fit[0]
+        out = [f"Best: {label(best)}, {best['makespan_ns'] / 1e9:.3f} s predicted"
+               + (f", {100 * (fit[1]['makespan_ns'] / best['makespan_ns'] - 1):.1f}% ahead of {label(fit[1])}"
+                  if len(fit) > 1 else " (the only configuration that fits)")]
+        base = self.baseline()
+        others = [r for r in fit if r is not base]
+        if others:
+            out.append(f"Against {label(base)}: " + "; ".join(
+                f"{label(r)} {r['makespan_ns'] / base['makespan_ns']:.2f}x" for r in others))
         for r in self.runs:
-            label = f"{r['machine']['name']} {r['policy']}"
-            if r is base:
-                continue
             if r["makespan_ns"] is None:
-                need = ", ".join(f"{v / 1e9:.2f} GB more {k}" for k, v in r["missing_bytes"].items() if v > 0)
-                out.append(f"{label} does not fit (needs {need})")
-            else:
-                out.append(f"{label} predicted {r['makespan_ns'] / base['makespan_ns']:.2f}x {name}")
+                out.append(f"{label(r)} {does_not_fit(r['missing_bytes'])}")
+        threads = sorted({r["threads"] for r in self.runs})
+        if len(threads) > 1:
+            out.append("Runs differ in threads (" + "; ".join(
+                f"{n}: " + ", ".join(label(r) for r in self.runs if r["threads"] == n) for n in threads)
+                + "); compare times only between runs with the same thread count")
         return out
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hetier.analysis.reports.vocabulary import ordered_tiers, policy_label
 from hetier.atomic import partial_path, write_bytes_atomic
 from hetier.tracer.format import EV, KINDS, TraceReader
 
@@ -21,11 +22,13 @@ def perfetto_events(trace: str, runs: list[dict] | None = None, max_counter_poin
     per kind as counters; per results run, its simulated ops and live bytes per tier."""
     from hetier.analysis.metrics import analyze
 
-    out: list[dict] = [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": "recorded run"}},
-                       {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name", "args": {"name": "ops"}}]
+    out: list[dict] = []
     first: dict[int, tuple[int, int, int]] = {}  # tensor -> (alloc ts, kind, layer)
     last_free: dict[int, int] = {}
     with TraceReader(trace) as r:
+        process = "planned run (modelled time)" if r.meta.get("mode") == "plan" else "recorded run"
+        out += [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": process}},
+                {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name", "args": {"name": "ops"}}]
         names = r.layer_names
         kinds = [l["kind"] for l in r.meta["layers"]]
         begin = {}
@@ -43,14 +46,18 @@ def perfetto_events(trace: str, runs: list[dict] | None = None, max_counter_poin
             for t, ts in zip(b.tensor[fr].tolist(), b.ts_ns[fr].tolist()):
                 last_free[t] = ts
     end_ts = max(last_free.values(), default=0)
+    an = analyze(trace)
+    derived = an.derived_lifetime_ns if an.meta.get("granularity") == "tensor" else {}  # buffer == tensor
     for t, (ts, k, layer) in sorted(first.items()):
         name = f"{KINDS[k]} t{t} ({names[layer]})"
-        out.append({"ph": "b", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(ts)})
-        out.append({"ph": "e", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(last_free.get(t, end_ts))})
-    an = analyze(trace)
+        end = ts + round(derived[t]) if t in derived else last_free.get(t, end_ts)
+        out.append({"ph": "b", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(ts),
+                    "args": {"lifetime": "op share (tensor rows keep no per-ciphertext times)" if t in derived
+                             else "recorded"}})
+        out.append({"ph": "e", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(end)})
     step = max(1, len(an.live_ts) // max_counter_points)
     for i in range(0, len(an.live_ts), step):
-        out.append({"ph": "C", "pid": 1, "name": "live bytes", "ts": _us(an.live_ts[i]),
+        out.append({"ph": "C", "pid": 1, "name": "live bytes by kind (B)", "ts": _us(an.live_ts[i]),
                     "args": {k: float(v[i]) for k, v in an.live_by_kind.items()}})
     for j, run in enumerate(runs or []):
         out.extend(_simulated(trace, run, pid=2 + j))
@@ -64,7 +71,7 @@ def _simulated(trace: str, run: dict, pid: int) -> list[dict]:
     from hetier.simulator.policies import get_policy
     from hetier.simulator.workload import load_workload
 
-    label = f"simulated: {run['machine']['name']} / {run['policy']}"
+    label = f"simulated: {run['machine']['name']} / {policy_label(run['policy'], run['machine'])}"
     out = [{"ph": "M", "pid": pid, "name": "process_name", "args": {"name": label}}]
     if run["makespan_ns"] is None:
         return out
@@ -73,18 +80,18 @@ def _simulated(trace: str, run: dict, pid: int) -> list[dict]:
     policy = None if machine.mode == "memory" else get_policy(run["policy"], machine.tier_names)
     pl = place(work, machine, policy)
     tiers = machine.tier_names
-    live = {t: 0.0 for t in tiers}
+    live = {t: 0.0 for t in ordered_tiers(tiers)}
     layers = run.get("_layers")
     for op, (s, e) in zip(work.ops, layers):
         out.append({"ph": "X", "pid": pid, "tid": 1, "name": op.name, "cat": op.kind, "ts": _us(s), "dur": _us(e - s)})
         for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
             for tier, share in pl.tier_shares(t, tiers[0]).items():
                 live[tier] += c * u * share
-        out.append({"ph": "C", "pid": pid, "name": "live bytes per tier", "ts": _us(s), "args": dict(live)})
+        out.append({"ph": "C", "pid": pid, "name": "live bytes per tier (B)", "ts": _us(s), "args": dict(live)})
         for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
             for tier, share in pl.tier_shares(t, tiers[0]).items():
                 live[tier] -= c * work.tensor_unit.get(t, 0) * share
-        out.append({"ph": "C", "pid": pid, "name": "live bytes per tier", "ts": _us(e), "args": dict(live)})
+        out.append({"ph": "C", "pid": pid, "name": "live bytes per tier (B)", "ts": _us(e), "args": dict(live)})
     return out
 
 

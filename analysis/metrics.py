@@ -2,8 +2,8 @@
 
 ``analyze(path)`` returns plain tables (dicts of lists / numpy arrays) that the reports render:
 live bytes over time by kind and by allocating layer (downsampled, peak kept), per allocation
-site lifetimes and reads/writes per byte (the DHAT view), the reuse-distance distribution, the
-hot/cold CDF, traffic per layer and per primitive, time per layer.
+site lifetimes and reads/writes per byte (the DHAT view), the reuse (stack) distance distribution
+in bytes (``reuse.py``), the hot/cold CDF, traffic per layer and per primitive, time per layer.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hetier.analysis.reuse import ReuseHistogram, StackDistance
 from hetier.analysis.trace_stats import PoolPeak
 from hetier.tracer.format import EV, KINDS, PRIMS, TraceReader
 
@@ -33,12 +34,14 @@ class Analysis:
     resident_peak_bytes: int = 0  # under SEAL's size-class pool
     # per allocation site (allocating layer, kind)
     sites: dict[str, list] = field(default_factory=dict)
-    # reuse distance: log2 bins of bytes touched between two accesses of a buffer
-    reuse_bins: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    reuse_counts: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # reuse (stack) distance: bytes and accesses per log2 bin of distinct bytes in between
+    reuse: ReuseHistogram = field(default_factory=ReuseHistogram)
     # hot/cold CDF: share of bytes (x) vs share of accessed bytes (y), hottest first
     hot_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hot_y: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    allocated_bytes: float = 0.0  # sum of every buffer's size (hot_x is a share of it)
+    # tensor granularity: buffers that live inside one op get a lifetime from the op's duration
+    derived_lifetime_ns: dict[int, float] = field(default_factory=dict)
     per_layer: dict[str, list] = field(default_factory=dict)  # layer, kind, read, write, seconds
     per_prim: dict[str, list] = field(default_factory=dict)  # prim, read, write
     read_bytes: int = 0
@@ -70,6 +73,23 @@ def _downsample(n: int, keep: list[int]) -> np.ndarray:
     return np.unique(np.concatenate([idx, np.array(keep, dtype=np.int64), [n - 1]]))
 
 
+def op_share_lifetimes(ids: np.ndarray, layer: np.ndarray, peak: np.ndarray, written: dict, layer_ns: np.ndarray) -> np.ndarray:
+    """Mean lifetime (ns) of one ciphertext of each tensor that is allocated and freed inside one op.
+
+    A tensor row does not keep when each of its ciphertexts was allocated and freed (plan traces
+    give the alloc and the free the same time), but it keeps how many were live at once (``peak``,
+    the alloc count) and how many were made: at least the count of every primitive that writes it
+    (each made ciphertext is written by each such primitive; the smallest of these sums over levels
+    counts them). By Little's law, mean lifetime = mean live / creation rate, taken here as
+    op duration x peak / made: an upper bound, since the mean live count is at most the peak.
+    """
+    out = np.zeros(len(ids))
+    for j, b in enumerate(ids.tolist()):
+        made = max(int(peak[b]), min(written.get(b, {}).values(), default=0), 1)
+        out[j] = layer_ns[layer[b]] * int(peak[b]) / made
+    return out
+
+
 def analyze(path: str, top_layers: int = 8) -> Analysis:
     with TraceReader(path) as r:
         names = r.layer_names
@@ -81,14 +101,16 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
         alloc_ts = _Grow(np.int64)
         free_ts = _Grow(np.int64, -1)
         size = _Grow(np.int64)
+        alloc_count = _Grow(np.int64)  # ciphertexts (plaintexts, keys) allocated: sum of alloc rows' count
+        free_layer = _Grow(np.int32, -1)
+        tensor_rows = r.meta.get("granularity") == "tensor"
+        written: dict[int, dict[int, int]] = {}  # tensor granularity: buffer -> prim -> ciphertexts written
         reads = _Grow(np.float64)
         writes = _Grow(np.float64)
-        last_access = _Grow(np.float64, -1.0)  # cumulative bytes touched after the buffer's last access
-        touched = 0.0
+        stack = StackDistance()
         live_kind = np.zeros(n_kinds)
         live_layer = np.zeros(n_layers)
         ts_parts, kind_parts, layer_parts = [], [], []
-        reuse = np.zeros(64)
         layer_rw = np.zeros((n_layers, 2))
         prim_rw = np.zeros((len(PRIMS), 2))
         layer_ns = np.zeros(n_layers)
@@ -100,7 +122,7 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
             buf = b.buffer
             has = buf >= 0
             if has.any():
-                for g in (alloc_layer, alloc_kind, alloc_ts, free_ts, size, reads, writes, last_access):
+                for g in (alloc_layer, alloc_kind, alloc_ts, free_ts, size, reads, writes, alloc_count, free_layer):
                     g.ensure(int(buf[has].max()) + 1)
             al = np.flatnonzero(b.event == EV["alloc"])
             fr = np.flatnonzero(b.event == EV["free"])
@@ -110,6 +132,12 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
             alloc_ts.a[buf[al[first_alloc]]] = b.ts_ns[al[first_alloc]]
             np.maximum.at(size.a, buf[al], b.nbytes[al])
             free_ts.a[buf[fr]] = b.ts_ns[fr]
+            free_layer.a[buf[fr]] = b.layer[fr]
+            np.add.at(alloc_count.a, buf[al], b.count[al])
+            if tensor_rows:
+                for i in np.flatnonzero(b.event == EV["write"]).tolist():
+                    by_prim = written.setdefault(int(buf[i]), {})
+                    by_prim[int(b.prim[i])] = by_prim.get(int(b.prim[i]), 0) + int(b.count[i])
             # live bytes: +alloc, -free, charged to the kind and to the allocating layer
             af = np.concatenate([al, fr])
             af.sort()
@@ -133,7 +161,8 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
                 kind_parts.append(ck[idx])
                 layer_parts.append(cl[idx])
                 live_kind, live_layer = ck[-1], cl[-1]
-            # accesses: per-buffer bytes, reuse distance, traffic by layer and primitive
+            stack.rows(b.event, buf, b.nbytes, b.count)
+            # accesses: per-buffer bytes, traffic by layer and primitive
             rw = np.flatnonzero((b.event == EV["read"]) | (b.event == EV["write"]))
             if len(rw):
                 nb = b.nbytes[rw].astype(np.float64)
@@ -142,23 +171,6 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
                 np.add.at(writes.a, buf[rw[isw]], nb[isw])
                 np.add.at(layer_rw, (b.layer[rw], isw.astype(int)), nb)
                 np.add.at(prim_rw, (b.prim[rw], isw.astype(int)), nb)
-                cum = touched + np.cumsum(nb)
-                before = cum - nb
-                # previous access of the same buffer: within this batch or carried over
-                bb = buf[rw]
-                order = np.argsort(bb, kind="stable")
-                sb = bb[order]
-                prev_end = np.empty(len(rw))
-                same = np.concatenate([[False], sb[1:] == sb[:-1]])
-                prev_end[order] = np.where(same, np.concatenate([[0.0], cum[order][:-1]]), last_access.a[sb])
-                dist = before - prev_end
-                valid = prev_end >= 0
-                if valid.any():
-                    bins = np.floor(np.log2(np.maximum(dist[valid], 1.0))).astype(int)
-                    reuse += np.bincount(np.minimum(bins, 63), minlength=64)
-                last_idx = np.flatnonzero(np.append(sb[1:] != sb[:-1], True))
-                last_access.a[sb[last_idx]] = cum[order][last_idx]
-                touched = float(cum[-1])
             for i in np.flatnonzero(b.event == EV["op_begin"]):
                 begin[int(b.layer[i])] = int(b.ts_ns[i])
             for i in np.flatnonzero(b.event == EV["op_end"]):
@@ -188,6 +200,11 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
     if len(ids):
         end = np.where(free_ts.a[ids] >= 0, free_ts.a[ids], max(an.live_ts.max() if len(an.live_ts) else 0, 0))
         life = (end - alloc_ts.a[ids]).astype(np.float64)
+        derived = np.zeros(len(ids), dtype=bool)
+        if tensor_rows:
+            derived = (alloc_layer.a[ids] == free_layer.a[ids]) & (free_ts.a[ids] >= 0)
+            life[derived] = op_share_lifetimes(ids[derived], alloc_layer.a, alloc_count.a, written, layer_ns)
+            an.derived_lifetime_ns = dict(zip(ids[derived].tolist(), life[derived].tolist()))
         site = alloc_layer.a[ids].astype(np.int64) * n_kinds + alloc_kind.a[ids]
         us, inv = np.unique(site, return_inverse=True)
         inv = inv.reshape(-1)
@@ -198,7 +215,9 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
         an.sites = {
             "layer": [names[s // n_kinds] for s in us], "kind": [KINDS[s % n_kinds] for s in us],
             "buffers": np.bincount(inv, minlength=len(us)).tolist(), "bytes": total_size.tolist(),
-            "mean_lifetime_ms": (sums(life) / np.bincount(inv, minlength=len(us)) / 1e6).tolist(),
+            "count": sums(alloc_count.a[ids].astype(np.float64)).astype(np.int64).tolist(),
+            "mean_lifetime_s": (sums(life) / np.bincount(inv, minlength=len(us)) / 1e9).tolist(),
+            "lifetime_derived": (sums(derived.astype(np.float64)) > 0).tolist(),
             "reads_per_byte": (sums(reads.a[ids]) / np.maximum(total_size, 1)).tolist(),
             "writes_per_byte": (sums(writes.a[ids]) / np.maximum(total_size, 1)).tolist(),
             "bytes_never_read": never.tolist(),
@@ -206,15 +225,13 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
         acc = reads.a[ids] + writes.a[ids]
         density = acc / np.maximum(sz, 1)
         order = np.argsort(-density, kind="stable")
+        an.allocated_bytes = float(sz.sum())
         an.hot_x = np.concatenate([[0.0], np.cumsum(sz[order]) / max(sz.sum(), 1)])
         an.hot_y = np.concatenate([[0.0], np.cumsum(acc[order]) / max(acc.sum(), 1)])
         if len(an.hot_x) > MAX_POINTS:
             keep = np.unique(np.linspace(0, len(an.hot_x) - 1, MAX_POINTS).astype(int))
             an.hot_x, an.hot_y = an.hot_x[keep], an.hot_y[keep]
-    nz = np.flatnonzero(reuse)
-    if len(nz):
-        an.reuse_bins = (2.0 ** np.arange(nz.min(), nz.max() + 1))
-        an.reuse_counts = reuse[nz.min():nz.max() + 1]
+    an.reuse = stack.hist
     kinds = [l["kind"] for l in an.meta["layers"]]
     an.per_layer = {"layer": list(names), "kind": kinds, "read_bytes": layer_rw[:, 0].tolist(),
                     "write_bytes": layer_rw[:, 1].tolist(), "seconds": (layer_ns / 1e9).tolist()}

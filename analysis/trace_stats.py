@@ -95,3 +95,16 @@ def trace_stats(path: str, allow_truncated: bool = True) -> TraceStats:
         if r.truncated:
             st.truncated = r.truncation_message()
     return st
+
+
+def require_events(path: str) -> dict:
+    """The trace's metadata, or a HetierError if it holds no complete event (an empty or cut
+    trace would give a report of zeros). Reads up to the first non-empty batch only."""
+    from hetier.errors import HetierError
+
+    with TraceReader(path) as r:
+        for b in r.batches():
+            if len(b):
+                return r.meta
+        why = r.truncation_message() if r.truncated else f"trace '{path}' ends without events"
+    raise HetierError(f"{why}: no events to show")

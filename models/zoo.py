@@ -9,6 +9,7 @@ would otherwise let CKKS values outgrow the plaintext headroom of the first prim
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -203,8 +204,8 @@ MODELS = {
     "cryptonets": cryptonets,
     "mobilenetv2": mobilenetv2,
     "resnet": resnet,
-    "resnet18": lambda **kw: resnet(depth=18, **kw),
-    "resnet50": lambda **kw: resnet(depth=50, **kw),
+    "resnet18": partial(resnet, depth=18),
+    "resnet50": partial(resnet, depth=50),
 }
 
 
@@ -212,6 +213,14 @@ def build(name: str, **options) -> Graph:
     """Build a model by name with its options (unknown names and options are errors)."""
     if name not in MODELS:
         raise UsageError(f"model '{name}' unknown (known: {', '.join(MODELS)})")
+    import inspect
+
+    fixed = getattr(MODELS[name], "keywords", {})  # resnet18/50 fix the depth
+    takes = [p for p in inspect.signature(MODELS[name]).parameters if p != "seed" and p not in fixed]
+    wrong = [k for k in options if k != "seed" and k not in takes]
+    if wrong:
+        flags = lambda names: ", ".join("--" + n.replace("_", "-") for n in names)  # noqa: E731
+        raise UsageError(f"model '{name}' does not take {flags(wrong)} (its options: {flags(takes) or 'none'})")
     try:
         return MODELS[name](**options)
     except TypeError as e:

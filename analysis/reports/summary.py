@@ -6,10 +6,7 @@ import numpy as np
 
 from hetier.analysis.comparison import Comparison
 from hetier.analysis.metrics import Analysis
-
-
-def gb(n: float) -> str:
-    return f"{n / 1e9:,.2f} GB" if n >= 1e8 else f"{n / 1e6:,.1f} MB"
+from hetier.analysis.reports.vocabulary import gb
 
 
 def hot_bytes_for(an: Analysis, access_share: float = 0.9) -> float:
@@ -28,12 +25,14 @@ def headline(an: Analysis, comp: Comparison | None) -> list[str]:
     lines.append(f"{model['name']} {model['config']} traced {m['mode']} (durations {m['durations']}) at "
                  f"{m['granularity']} granularity; CKKS N={m['he']['poly_modulus']}, primes {m['he']['primes']}, "
                  f"batch {m['he']['batch']}.")
-    lines.append(f"Peak {gb(an.peak_bytes)} live at layer {an.peak_layer} ({an.peak_ts / 1e9:.1f} s); "
+    lines.append(f"Peak {gb(an.peak_bytes)} live at layer {an.peak_layer} ({an.peak_ts / 1e9:.1f} s{' modelled' if m.get('mode') == 'plan' else ''}); "
                  f"resident with SEAL's size-class pool {gb(an.resident_peak_bytes)}.")
     total = an.read_bytes + an.write_bytes
     if total:
-        lines.append(f"90% of the {gb(total)} of traffic falls on the hottest {100 * hot_bytes_for(an):.1f}% of "
-                     f"allocated bytes; reads are {100 * an.read_bytes / total:.0f}% of it.")
+        share = hot_bytes_for(an)
+        lines.append(f"90% of the {gb(total)} of traffic falls on the hottest {gb(share * an.allocated_bytes)} "
+                     f"({100 * share:.1f}%) of the {gb(an.allocated_bytes)} allocated over the run; reads are "
+                     f"{100 * an.read_bytes / total:.0f}% of it.")
     if comp is not None:
         lines.extend(s + "." for s in comp.headlines())
     return lines

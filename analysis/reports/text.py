@@ -1,27 +1,42 @@
-"""The terminal version of the report: headline and comparison table (rich)."""
+"""The terminal version of the report: headline and comparison table (rich). `hetier replay`
+prints the same table, so the two verbs use one vocabulary."""
 
 from __future__ import annotations
 
 from hetier.analysis.comparison import Comparison
 from hetier.analysis.metrics import Analysis
 from hetier.analysis.reports.summary import headline
+from hetier.analysis.reports.vocabulary import NONE, does_not_fit
+
+
+def cells(r: dict) -> list[str]:
+    """One comparison row as text; "-" where a value does not exist."""
+    return [r["machine"], r["policy"], str(r["threads"]),
+            does_not_fit(r["missing_bytes"]) if r["time_s"] is None else f"{r['time_s']:.3f} s",
+            NONE if r["vs_baseline"] is None else f"{r['vs_baseline']:.2f}x",
+            NONE if r["compute_s"] is None else f"{r['compute_s']:.2f} s",
+            NONE if r["stall_s"] is None else ", ".join(f"{k} {v:.2f} s" for k, v in r["stall_s"].items()),
+            ", ".join(f"{k} {v:.2f} GB" for k, v in r["peak_gb"].items()),
+            NONE if r["mm_hit_ratio"] is None else f"{100 * r['mm_hit_ratio']:.1f}%"]
+
+
+COLUMNS = ("machine", "policy", "threads", "time", "vs baseline", "compute (thread-s)", "stall by tier (thread-s)",
+           "peak by tier", "Memory Mode hit")
+
+
+def comparison_table(comp: Comparison, title: str = "configurations"):
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in COLUMNS:
+        t.add_column(col, justify="right")
+    for r in comp.rows():
+        t.add_row(*cells(r))
+    return t
 
 
 def render_text(an: Analysis, comp: Comparison | None, console) -> None:
-    from rich.table import Table
-
     for line in headline(an, comp):
         console.print(f"- {line}")
-    if comp is None:
-        return
-    t = Table(title="configurations")
-    for col in ("machine", "policy", "threads", "time", "vs baseline", "compute", "stall by tier", "MM hit"):
-        t.add_column(col, justify="right")
-    for r in comp.rows():
-        time = ("does not fit: needs " + ", ".join(f"{v:.2f} GB more {k}" for k, v in r["missing_gb"].items())
-                if r["time_s"] is None else f"{r['time_s']:.3f} s")
-        t.add_row(r["machine"], r["policy"], str(r["threads"]), time,
-                  "-" if r["vs_baseline"] is None else f"{r['vs_baseline']:.2f}x", f"{r['compute_s']:.2f} s",
-                  ", ".join(f"{k} {v:.2f} s" for k, v in r["stall_s"].items()),
-                  "-" if r["mm_hit_ratio"] is None else f"{100 * r['mm_hit_ratio']:.1f}%")
-    console.print(t)
+    if comp is not None:
+        console.print(comparison_table(comp))

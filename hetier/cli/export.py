@@ -19,14 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hetier.analysis.export import write_parquet, write_perfetto
+    from hetier.analysis.trace_stats import require_events
     from hetier.atomic import check_output
     from hetier.errors import UsageError
     from hetier.simulator.workload import trace_identity
-    from hetier.tracer.format import TraceReader
 
     out = check_output(args.output, args.force)
-    with TraceReader(args.trace) as r:
-        meta = r.meta
+    meta = require_events(args.trace)
     if args.format == "parquet":
         if args.results:
             raise UsageError("parquet export takes no results files")

@@ -19,7 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
         mod = import_module(f"hetier.cli.{verb}")
-        sp = sub.add_parser(verb, help=mod.__doc__.splitlines()[0], description=mod.__doc__)
+        # the docstring as written: its example commands stay one to a line
+        sp = sub.add_parser(verb, help=mod.__doc__.splitlines()[0], description=mod.__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
         sp.add_argument("--debug", action="store_true", help="show tracebacks")
         mod.add_arguments(sp)
         sp.set_defaults(run=mod.run)

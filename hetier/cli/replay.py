@@ -34,7 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress
-    from rich.table import Table
 
     from hetier.atomic import check_output
     from hetier.errors import UsageError
@@ -75,18 +74,13 @@ def run(args: argparse.Namespace) -> int:
         for m, p in configs:
             task = prog.add_task(f"{m.name} {p or 'memory-mode'}", total=len(work.ops))
             runs.append(replay(work, m, p, args.threads, on_op=lambda i, task=task: prog.advance(task), stack=stack))
-    table = Table(title=f"{work.meta['model']['name']} ({work.trace_id['file']}), stack {stack.name}; "
-                        "compute and stall are thread-time (summed over threads)")
-    for col in ("machine", "policy", "threads", "time", "vs first", "compute", "memory stall by tier",
-                "peak by tier", "MM hit"):
-        table.add_column(col, justify="right")
-    base = next((r.makespan_ns for r in runs if r.makespan_ns), None)
-    for r in runs:
-        stall = ", ".join(f"{t} {v / 1e9:.2f} s" for t, v in r.stall_ns.items())
-        peak = ", ".join(f"{t} {v / 1e9:.2f} GB" for t, v in r.peak_bytes.items())
-        rel = f"{r.makespan_ns / base:.2f}x" if r.makespan_ns and base else "-"
-        hit = f"{100 * r.mm_hit_ratio:.1f}%" if r.mm_hit_ratio is not None else "-"
-        table.add_row(r.machine["name"], r.policy, str(r.threads), r.headline(), rel, f"{r.compute_ns / 1e9:.2f} s", stall, peak, hit)
+    from dataclasses import asdict
+
+    from hetier.analysis.comparison import Comparison
+    from hetier.analysis.reports.text import comparison_table
+
+    comp = Comparison([{k: v for k, v in asdict(r).items() if k != "layers"} for r in runs], [])
+    table = comparison_table(comp, f"{work.meta['model']['name']} ({work.trace_id['file']}), stack {stack.name}")
     out_console = Console(soft_wrap=True)
     if not out_console.is_terminal:
         out_console.width = 200

@@ -22,16 +22,15 @@ def run(args: argparse.Namespace) -> int:
     from hetier.analysis.comparison import load_comparison
     from hetier.analysis.metrics import analyze
     from hetier.analysis.reports.text import render_text
+    from hetier.analysis.trace_stats import require_events
     from hetier.atomic import check_output
     from hetier.errors import UsageError
     from hetier.simulator.workload import trace_identity
-    from hetier.tracer.format import TraceReader
 
     if args.format == "html" and not args.output:
         raise UsageError("an HTML report needs -o FILE (or use --format text)")
     out = check_output(args.output, args.force) if args.format == "html" else None
-    with TraceReader(args.trace) as r:
-        meta = r.meta
+    meta = require_events(args.trace)
     comp = None
     if args.results:
         ident = trace_identity(args.trace, meta)

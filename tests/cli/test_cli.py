@@ -13,6 +13,10 @@ from tests.helpers import CT, GOOD_ROWS, tiny_meta, write_tiny, run_cli as run, 
     (["trace", "cryptonets", "--primes", "30,22,22,30", "-o", "{d}/t.arrow"],
      "needs 5 levels between refreshes; primes [30, 22, 22, 30] give 2"),
     (["trace", "mobilenetv2", "--width", "0.6", "-o", "{d}/t.arrow"], "width 0.6 unknown"),
+    (["trace", "cryptonets", "--width", "0.5", "-o", "{d}/t.arrow"],
+     "model 'cryptonets' does not take --width (its options: --classes)"),
+    (["trace", "resnet18", "--depth", "50", "-o", "{d}/t.arrow"],
+     "model 'resnet18' does not take --depth (its options: --resolution, --classes, --width)"),
     (["trace", "mlp", "--granularity", "layer", "-o", "{d}/t.arrow"], "granularity 'layer' unknown"),
     (["trace", "mlp", "-o", "/proc/hetier/t.arrow"], "cannot create output folder"),
     (["info", "{d}/missing.arrow"], "trace '{d}/missing.arrow' not found"),
@@ -105,3 +109,14 @@ def test_calibrate_writes_a_labelled_cost_file(tmp_path, capsys):
     assert e["ns"]["ENCRYPT"]["2"] > e["ns"]["ADD_NEW"]["2"] > 0
     code, _, err = run(["calibrate", "--he", "--params", "4096:30,22", "-o", str(tmp_path / "d.json")], capsys)
     assert code == 2 and "must look like N:PRIMES:BATCH" in err
+
+
+def test_help_keeps_example_commands_on_their_own_lines(capsys):
+    from hetier.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    out = capsys.readouterr().out
+    lines = [line.strip() for line in out.splitlines()]
+    assert "Examples: hetier export t.arrow --format perfetto [results.arrow ...] -o t.json" in lines
+    assert "hetier export t.arrow --format parquet -o t.parquet" in lines

@@ -26,11 +26,15 @@ def test_replay_compares_configs_and_writes_results(tmp_path, capsys):
     assert code == 2 and "exists" in err
 
 
-def test_machines_lists_presets(capsys):
+def test_machines_lists_presets(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
     code, out, _ = run(["machines"], capsys)
     assert code == 0 and "ref-memory-mode" in out and "optane-appdirect" in out
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 80
     code, out, _ = run(["machines", "--devices"], capsys)
-    assert code == 0 and "12.5 @4" in out  # Optane 6-DIMM write peak at 4 streams
+    assert code == 0 and "12.5@4" in out  # Optane 6-DIMM write peak at 4 streams
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 80
+    assert "ref-optane-12dimm-6tb" in out and "ns seq/rand" in out  # whole names; latencies say which is which
 
 
 def test_dump_config_shows_overrides(capsys):

@@ -38,7 +38,9 @@ def test_html_report(tmp_path, results, capsys):
     assert code == 0, err
     page = out.read_text()
     assert "Peak 2.01 GB live at layer square_1" in page
-    assert f"optane-memory-mode memory-mode predicted {_ratio(results, 'memory-mode'):.2f}x dram-only (all-dram)" in page
+    assert "Against dram-only / all-dram: " in page
+    assert f"optane-memory-mode / memory-mode {_ratio(results, 'memory-mode'):.2f}x" in page
+    assert "Best: dram-only / all-dram" in page and "% ahead of " in page
     assert page.count('class="plotly-graph-div"') == 8 + 4  # 8 views + one per-layer split per fitting run
     assert "<h2>Per layer: optane-memory-mode / memory-mode</h2>" in page
     assert "<script src=" not in page and "<link " not in page  # self-contained: plotly.js is inline
@@ -84,9 +86,10 @@ def test_perfetto_export_structure(tmp_path, results, capsys):
     counters = [e for e in events if e["ph"] == "C"]
     assert all(all(isinstance(v, float) for v in e["args"].values()) for e in counters)
     procs = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "process_name"}
-    assert "simulated: optane-appdirect / dram-first" in procs
-    tier = [e for e in counters if e["name"] == "live bytes per tier" and e["pid"] > 1]
+    assert "simulated: optane-appdirect / dram-first" in procs and "recorded run" in procs
+    tier = [e for e in counters if e["name"] == "live bytes per tier (B)" and e["pid"] > 1]
     assert max(e["args"]["dram"] for e in tier if "pmem" in e["args"]) <= 1e9 + 1  # 1 GB of DRAM
+    assert all(list(e["args"]) == ["dram", "pmem"] for e in tier if "pmem" in e["args"])  # fast tier first
 
 
 def test_parquet_export(tmp_path, capsys):
@@ -96,3 +99,21 @@ def test_parquet_export(tmp_path, capsys):
     t = pq.read_table(out)
     assert t.num_rows == 32201
     assert t.column("event").to_pylist()[:2] == ["op_begin", "alloc"]
+
+
+@pytest.mark.parametrize("argv", [["report", "{t}", "-o", "{o}.html"], ["report", "{t}", "--format", "text"],
+                                  ["export", "{t}", "--format", "perfetto", "-o", "{o}.json"],
+                                  ["export", "{t}", "--format", "parquet", "-o", "{o}.parquet"]])
+def test_trace_without_events_is_refused_without_output(tmp_path, capsys, argv):
+    from hetier.tracer.format import TraceWriter
+    from tests.helpers import tiny_meta
+
+    empty = tmp_path / "empty.arrow"
+    TraceWriter(empty, tiny_meta()).close()
+    cut = tmp_path / "cut.arrow"
+    cut.write_bytes(Path(CRYPTONETS).read_bytes()[:3000])  # the schema, no complete batch
+    for trace, why in ((empty, "ends without events"), (cut, "truncated after batch 0 (0 complete events)")):
+        code, out, err = run([a.format(t=trace, o=tmp_path / "out") for a in argv], capsys)
+        assert code == 1 and len(err.strip().splitlines()) == 1
+        assert why in err and "no events to show" in err
+        assert not list(tmp_path.glob("out*"))

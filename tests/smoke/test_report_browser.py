@@ -30,3 +30,21 @@ def test_report_renders_in_chromium(tmp_path):
     drawn = re.findall(r'<div id="fig\d+" class="plotly-graph-div js-plotly-plot"', dom)
     assert n_figures == 8 + 2 and len(drawn) == n_figures  # plotly marks each div it has drawn
     assert dom.count('class="main-svg"') >= 2 * n_figures
+    figs = dom.split('<div id="fig')[1:]
+    assert len(figs) == n_figures
+    for i, fig in enumerate(figs):
+        titles = {axis: _texts(fig, axis) for axis in ("xtitle", "ytitle")}
+        assert all(titles.values()), f"figure {i} lacks an axis title: {titles}"
+        for t in titles["xtitle"] + titles["ytitle"] + _texts(fig, "y2title"):
+            assert t in CATEGORICAL or UNIT.search(t), f"figure {i}: axis title '{t}' has no unit"
+
+
+# Axis titles: a unit in parentheses, or one of the categorical axes (which have none).
+UNIT = re.compile(r"\((s|GB|%)[\s,;)]")
+CATEGORICAL = {"layer (in execution order)", "HE primitive", "machine / policy"}
+
+
+def _texts(fig_html: str, cls: str) -> list[str]:
+    import html
+
+    return [html.unescape(t).strip() for t in re.findall(rf'<text class="{cls}"[^>]*>(.*?)</text>', fig_html, flags=re.S)]

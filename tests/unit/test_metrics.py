@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hetier.analysis.metrics import analyze
-from tests.helpers import write_tiny
+from tests.helpers import tiny_meta, write_tiny
 
 ROWS = [
     (0, "op_begin", -1, 0, 0, "none", -1, 1),
@@ -43,8 +43,9 @@ def test_hot_cold_cdf(an):
 
 
 def test_reuse_distance(an):
-    assert dict(zip(an.reuse_bins.tolist(), an.reuse_counts.tolist())) == {
-        1.0: 1, 2.0: 0, 4.0: 0, 8.0: 0, 16.0: 0, 32.0: 0, 64.0: 0, 128.0: 0, 256.0: 1}
+    # stack distances 300 B (bin [256, 512)) and 0; the two first touches are cold
+    assert {k: v for k, v in enumerate(an.reuse.bytes.tolist()) if v} == {0: 100, 9: 100}
+    assert (an.reuse.cold_bytes, an.reuse.cold_accesses) == (400, 2)
 
 
 def test_allocation_sites_dhat_view(an):
@@ -53,7 +54,8 @@ def test_allocation_sites_dhat_view(an):
     j = s["kind"].index("plaintext")
     assert (s["reads_per_byte"][i], s["writes_per_byte"][i]) == (2.0, 1.0)
     assert s["bytes_never_read"][i] == 0 and s["bytes_never_read"][j] == 300
-    assert s["mean_lifetime_ms"][i] == pytest.approx(9e-6) and s["mean_lifetime_ms"][j] == pytest.approx(4e-6)
+    assert s["mean_lifetime_s"][i] == pytest.approx(9e-9) and s["mean_lifetime_s"][j] == pytest.approx(4e-9)
+    assert s["count"][i] == 1 and not any(s["lifetime_derived"])  # ciphertext granularity: recorded times
 
 
 def test_traffic_and_time_per_layer(an):
@@ -71,3 +73,42 @@ def test_large_trace_is_downsampled():
     total = sum(an.live_by_kind.values())
     assert total.max() == an.peak_bytes  # the peak sample survives downsampling
     assert np.all(np.diff(an.live_ts) >= 0)
+
+
+def _tensor_rows(temp_alloc_ts: int, temp_free_ts: int) -> list[tuple]:
+    """A tensor-granularity trace: op1 (1000 ns) makes ciphertexts of temporary tensor 1, at most
+    2 live at once, written by copy (10), multiply_plain (6 at level 3 + 4 at level 2) and add (30)."""
+    return [
+        (0, "op_begin", -1, 0, 0, "none", -1, 0),
+        (1, "alloc", 0, 400, 4, "ciphertext", 3, 0, "encrypt"),
+        (1, "write", 0, 400, 4, "ciphertext", 3, 0, "encrypt"),
+        (10, "op_end", -1, 0, 0, "none", -1, 0),
+        (10, "op_begin", -1, 0, 0, "none", -1, 1),
+        (temp_alloc_ts, "alloc", 1, 200, 2, "temporary", 3, 1, "multiply_plain"),
+        (10, "read", 0, 400, 4, "ciphertext", 3, 1, "copy"),
+        (10, "write", 1, 1000, 10, "temporary", 3, 1, "copy"),
+        (10, "write", 1, 600, 6, "temporary", 3, 1, "multiply_plain"),
+        (10, "write", 1, 300, 4, "temporary", 2, 1, "multiply_plain"),
+        (10, "write", 1, 2700, 30, "temporary", 2, 1, "add"),
+        (temp_free_ts, "free", 1, 200, 2, "temporary", 3, 1, "free"),
+        (1010, "op_end", -1, 0, 0, "none", -1, 1),
+        (1010, "op_begin", -1, 0, 0, "none", -1, 2),
+        (1020, "free", 0, 400, 4, "ciphertext", 3, 2, "free"),
+        (1030, "op_end", -1, 0, 0, "none", -1, 2),
+    ]
+
+
+@pytest.mark.parametrize("mode,alloc_ts,free_ts", [("plan", 10, 10), ("real", 15, 900)])
+def test_lifetimes_of_tensors_inside_one_op(tmp_path, mode, alloc_ts, free_ts):
+    meta = tiny_meta(granularity="tensor", mode=mode)
+    an = analyze(write_tiny(tmp_path / "t.arrow", _tensor_rows(alloc_ts, free_ts), meta))
+    s = an.sites
+    t = s["kind"].index("temporary")
+    c = s["kind"].index("ciphertext")
+    # made = max(peak 2, min(copy 10, multiply_plain 6 + 4, add 30)) = 10 ciphertexts in 1000 ns,
+    # at most 2 live: each lives 1000 x 2 / 10 = 200 ns, in the plan trace and the real one alike
+    assert s["mean_lifetime_s"][t] == pytest.approx(200e-9) and s["lifetime_derived"][t]
+    assert an.derived_lifetime_ns == {1: pytest.approx(200.0)}
+    # the input tensor lives across ops: its recorded allocation (1) to free (1020)
+    assert s["mean_lifetime_s"][c] == pytest.approx(1019e-9) and not s["lifetime_derived"][c]
+    assert (s["count"][t], s["count"][c], s["buffers"][t]) == (2, 4, 1)  # ciphertexts, not rows

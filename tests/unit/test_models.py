@@ -45,8 +45,10 @@ def test_unknown_models_and_options_are_usage_errors():
         build("vgg")
     with pytest.raises(UsageError, match="width 0.6 unknown"):
         build("mobilenetv2", width=0.6)
-    with pytest.raises(UsageError, match="unexpected keyword"):
+    with pytest.raises(UsageError, match=r"model 'cryptonets' does not take --width \(its options: --classes\)"):
         build("cryptonets", width=1.0)
+    with pytest.raises(UsageError, match=r"does not take --depth \(its options: --resolution, --classes, --width\)"):
+        build("resnet50", depth=18)
 
 
 def test_weights_are_seeded():
