@@ -41,6 +41,7 @@ class RunResult:
     mm_hit_ratio: float | None = None
     mm_writeback_bytes: float | None = None
     notes: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)  # tier.key -> value this run was given
     layers: dict = field(default_factory=dict, repr=False)  # column -> list, one entry per op
 
     @property
