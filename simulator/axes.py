@@ -264,3 +264,37 @@ def axes_from_args(traces: list[str], machines: list[str] | None, policies: list
     if unknown:
         raise UsageError(f"policy '{unknown[0].partition(':')[0]}' not found (known: {', '.join(sorted(POLICIES))})")
     return Axes(list(traces), entries, pols, parse_threads(threads), ov)
+
+
+_SWEEP_FILE_KEYS = {"traces", "machines", "policies", "threads", "set", "vary", "description"}
+
+
+def _toml_text(v: object) -> str:
+    """A sweep-file value back to override text: lists become comma lists, strings stay as written."""
+    if isinstance(v, list):
+        if any(isinstance(x, list) for x in v):
+            raise UsageError("a sweep file's override list holds numbers or strings (a range is \"16:192:16\")")
+        return ",".join(_toml_text(x) for x in v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def read_sweep_file(path: str) -> dict[str, list[str]]:
+    """A TOML sweep file as command-line lists: traces (relative to the file), machines, policies,
+    threads, and ``[set]`` / ``[vary]`` tables of ``"[LABEL:]tier.key" = value, list or "A:B:STEP"``."""
+    d = load_toml(Path(path))
+    unknown = set(d) - _SWEEP_FILE_KEYS
+    if unknown:
+        raise UsageError(f"{path}: unknown sweep key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(_SWEEP_FILE_KEYS))})")
+    for k in ("traces", "machines", "policies", "threads"):
+        if k in d and not isinstance(d[k], list):
+            raise UsageError(f"{path}: '{k}' must be a list")
+    here = Path(path).parent
+    out = {"traces": [str(t if Path(t).is_absolute() else here / t) for t in d.get("traces", [])],
+           "machines": [str(m) for m in d.get("machines", [])], "policies": [str(p) for p in d.get("policies", [])],
+           "threads": [str(t) for t in d.get("threads", [])], "sets": []}
+    for table in ("set", "vary"):
+        for key, v in d.get(table, {}).items():
+            out["sets"].append(f"{key}={_toml_text(v)}")
+    return out
