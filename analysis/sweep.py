@@ -29,11 +29,11 @@ class Pick:
         return self.time_s / self.reference_time_s
 
 
-def config_label(row: dict, override_keys: list[str]) -> str:
+def config_label(row: dict, override_keys: list[str], threads: bool = True) -> str:
     """machine policy [key=value ...] xTHREADS: enough to tell any two configurations apart."""
     ov = " ".join(f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}"
                   for k in override_keys if row.get(k) is not None)
-    return " ".join(p for p in (row["machine"], row["policy"], ov, f"x{row['threads']}") if p)
+    return " ".join(p for p in (row["machine"], row["policy"], ov, f"x{row['threads']}" if threads else "") if p)
 
 
 def groups(rows: list[dict]) -> dict[tuple[str, int], list[dict]]:
@@ -44,11 +44,12 @@ def groups(rows: list[dict]) -> dict[tuple[str, int], list[dict]]:
 
 
 def reference(group: list[dict], baseline: str | None = None, override_keys: list[str] = ()) -> dict | None:
-    """The group's reference run: the one whose label contains ``baseline`` (the first in
-    configuration order), else the fastest all-DRAM run that finished."""
+    """The group's reference run: the first (in configuration order) whose label without threads
+    is ``baseline`` or contains it, else the fastest all-DRAM run that finished."""
     ok = [r for r in group if r["status"] == "ok"]
     if baseline:
-        named = [r for r in ok if baseline in config_label(r, list(override_keys))]
+        labels = [config_label(r, list(override_keys), threads=False) for r in ok]
+        named = [r for r, s in zip(ok, labels) if s == baseline] or [r for r, s in zip(ok, labels) if baseline in s]
         return named[0] if named else None
     dram = [r for r in ok if r["policy"] == "all-dram"]
     return min(dram, key=lambda r: r["time_s"]) if dram else None

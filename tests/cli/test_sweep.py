@@ -162,3 +162,24 @@ def test_sweep_errors_are_one_line(argv, msg, tmp_path, capsys):
     code, _, err = run(["sweep", TRACE, "--machine", "dram-only", *[a.format(**fmt) for a in argv]], capsys)
     assert code != 0 and err.count("\n") == 1 and "Traceback" not in err
     assert msg in err
+
+
+def test_sweep_report_text_html_and_baseline(local_sweep, tmp_path, capsys):
+    code, out, err = run(["report", str(local_sweep), "--format", "text"], capsys)
+    assert code == 0, err
+    # one group per thread count, never merged; the reference is the all-DRAM run of the same count
+    assert "cryptonets-b64.tensor.arrow, 1 thread(s): reference dram-only all-dram x1" in out
+    assert "cryptonets-b64.tensor.arrow, 8 thread(s): reference dram-only all-dram x8" in out
+    code, out, err = run(["report", str(local_sweep), "--format", "text", "--baseline",
+                          "optane-appdirect interleave:0.5"], capsys)
+    assert code == 0, err
+    assert "8 thread(s): reference optane-appdirect interleave:0.5 dram.capacity_gb=2 x8" in out
+    html = tmp_path / "r.html"
+    code, out, err = run(["report", str(local_sweep), "-o", str(html)], capsys)
+    assert code == 0, err
+    page = html.read_text()
+    for title in ("Pareto: memory cost (USD) vs predicted time", "Pareto: fast-tier capacity (GB) vs predicted time",
+                  "Layer x configuration slowdown"):
+        assert page.count(title) == 2, title  # one per thread count
+    code, _, err = run(["report", str(local_sweep), "--format", "text", "--baseline", "ddr5-cxl"], capsys)
+    assert code == 2 and "baseline 'ddr5-cxl' matches no finished configuration" in err
