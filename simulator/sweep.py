@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator
 from hetier.errors import HetierError
 from hetier.simulator.axes import MEMORY_MODE, Config
 from hetier.simulator.machines import Machine
-from hetier.simulator.results import RunResult
+from hetier.simulator.results import RunResult, flat_summary
 
 
 @dataclass(frozen=True)
@@ -78,18 +78,7 @@ def base_row(task: Task, status: str, reason: str | None, machine: Machine | Non
 
 def result_row(task: Task, r: RunResult, machine: Machine) -> dict:
     """Summary columns of one replay (times in ns and s, bytes per tier)."""
-    row = base_row(task, "ok" if r.fits else "does not fit", None if r.fits else r.headline(), machine)
-    row["time_s"] = r.makespan_ns / 1e9 if r.makespan_ns is not None else None
-    row["makespan_ns"] = r.makespan_ns
-    row["compute_ns"] = r.compute_ns
-    for name, d in (("stall_ns", r.stall_ns), ("peak_bytes", r.peak_bytes), ("read_bytes", r.read_bytes),
-                    ("write_bytes", r.write_bytes), ("missing_bytes", r.missing_bytes)):
-        for t, v in d.items():
-            row[f"{name}_{t}"] = float(v)
-    row["mm_hit_ratio"] = r.mm_hit_ratio
-    row["mm_writeback_bytes"] = r.mm_writeback_bytes
-    row["trace_model"] = r.trace.get("model")
-    return row
+    return {**base_row(task, "ok", None, machine), **flat_summary(r.summary()), "trace_model": r.trace.get("model")}
 
 
 def run_task(task: Task) -> Outcome:

@@ -70,16 +70,13 @@ def run(args: argparse.Namespace) -> int:
 
 def runs_as_json(rows: list) -> list[dict]:
     """One dict per configuration: the run summary, or the reason it did not run."""
-    from dataclasses import asdict
-
     out = []
     for c, r in rows:
         if r is None:
             out.append({"machine_name": c.machine, "policy": c.policy, "threads": c.threads,
                         "overrides": c.override_values(), "status": "skipped", "reason": c.skip})
             continue
-        d = asdict(r)
-        d.pop("layers")
+        d = r.summary()
         d["machine_name"] = c.machine
         d["status"] = "ok" if r.fits else "does not fit"
         d["reason"] = None if r.fits else r.headline()
