@@ -41,12 +41,14 @@ class Task:
 
 @dataclass
 class Outcome:
-    """What a worker sends back: the summary row, per-layer columns, and the worker's memory."""
+    """What a worker sends back: the summary row, per-layer columns, the worker's peak memory
+    and how many times it has read a trace so far (once per trace, thanks to the cache)."""
 
     row: dict
     layers: dict
     worker: str
     peak_rss_bytes: int
+    trace_loads: int = 0
 
 
 @functools.lru_cache(maxsize=4)
@@ -100,7 +102,7 @@ def run_task(task: Task) -> Outcome:
             row = result_row(task, r, machine)
             layers = r.layers
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-    return Outcome(row, layers, f"{os.uname().nodename}:{os.getpid()}", rss)
+    return Outcome(row, layers, f"{os.uname().nodename}:{os.getpid()}", rss, _workload.cache_info().misses)
 
 
 @dataclass
@@ -111,6 +113,7 @@ class Runner:
     workers: int = 1
     scheduler: str | None = None
     peak_rss: dict[str, int] = field(default_factory=dict)
+    trace_loads: dict[str, int] = field(default_factory=dict)
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         """Outcomes in completion order."""
@@ -122,6 +125,7 @@ class Runner:
             source = map(run_task, tasks)
         for out in source:
             self.peak_rss[out.worker] = max(self.peak_rss.get(out.worker, 0), out.peak_rss_bytes)
+            self.trace_loads[out.worker] = max(self.trace_loads.get(out.worker, 0), out.trace_loads)
             yield out
 
 

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {"output": str(store.root), "configurations": len(tasks), "ran": len(todo), "resumed": len(tasks) - len(todo),
                "by_status": status, "within": args.within,
                "cheapest_within": [{**p.__dict__, "slowdown": p.slowdown} for p in picks],
-               "peak_rss_bytes_by_worker": runner.peak_rss}
+               "peak_rss_bytes_by_worker": runner.peak_rss, "trace_loads_by_worker": runner.trace_loads}
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
         return 0

@@ -108,6 +108,7 @@ def test_dask_cluster_gives_the_same_bytes(dask_scheduler, local_sweep, tmp_path
     assert code == 0, err
     summary = json.loads(stdout)
     assert summary["ran"] == 8 and len(summary["peak_rss_bytes_by_worker"]) == 2  # both workers ran tasks
+    assert list(summary["trace_loads_by_worker"].values()) == [1, 1]  # each read the trace once, not per task
     for name in FILES:
         assert (out / name).read_bytes() == (local_sweep / name).read_bytes(), name
 
