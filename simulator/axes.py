@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from hetier.errors import UsageError
-from hetier.simulator.devices import load_toml, presets_of
+from hetier.simulator.devices import load_toml, presets_of, resolve_preset
 from hetier.simulator.machines import Machine, load_machine
 from hetier.simulator.policies import POLICIES, get_policy
 
@@ -114,7 +114,7 @@ def parse_machines(values: list[str] | None) -> list[MachineEntry]:
         label, eq, ref = item.partition("=")
         if not eq:
             ref = item
-            label = item if item in presets else _file_machine_name(item, presets)
+            label = item if item in presets else _file_machine_name(item)
         elif not label or not ref:
             raise UsageError(f"machine '{item}' must be PRESET, FILE.toml or LABEL=PRESET")
         if any(e.label == label for e in out):
@@ -126,9 +126,7 @@ def parse_machines(values: list[str] | None) -> list[MachineEntry]:
     return out
 
 
-def _file_machine_name(ref: str, presets: dict) -> str:
-    from hetier.simulator.devices import resolve_preset
-
+def _file_machine_name(ref: str) -> str:
     path = resolve_preset("machines", ref)  # unknown preset names fail here, naming the known ones
     return str(load_toml(path).get("name", Path(path).stem))
 
@@ -188,8 +186,6 @@ def machine_variants(entry: MachineEntry, overrides: list[Override]) -> list[tup
 
 
 def _tier_names(entry: MachineEntry) -> list[str]:
-    from hetier.simulator.devices import resolve_preset
-
     d = load_toml(resolve_preset("machines", entry.ref))
     return [t.get("name", "") for t in d.get("tiers", [])]
 

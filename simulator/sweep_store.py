@@ -92,8 +92,10 @@ class SweepStore:
         os.replace(tmp, self.root / MANIFEST)
 
     def done(self) -> set[str]:
-        """Configuration ids whose row part exists (their layers part was written before it)."""
-        return {p.name.split(".")[0] for p in self.parts.glob("*.row.parquet")}
+        """Configuration ids whose row part exists (their layers part was written before it), less
+        those that ended in an error: a rerun tries them again (e.g. with --allow-truncated)."""
+        errors = {p.name.split(".")[0] for p in self.parts.glob("*.error")}
+        return {p.name.split(".")[0] for p in self.parts.glob("*.row.parquet")} - errors
 
     def save(self, out: Outcome) -> None:
         """Store one configuration's layers, then its row (the row marks it done)."""
@@ -101,7 +103,12 @@ class SweepStore:
         layers = {"config_id": [cid] * len(out.layers.get("layer", [])), **out.layers}
         table = pa.table({k: pa.array(v, type=_layer_type(k)) for k, v in layers.items()})
         _write_parquet(table, self.parts / f"{cid}.layers.parquet")
+        marker = self.parts / f"{cid}.error"
+        if out.row["status"] == "error":
+            marker.touch()
         _write_parquet(pa.table({k: pa.array([v]) for k, v in out.row.items()}), self.parts / f"{cid}.row.parquet")
+        if out.row["status"] != "error":
+            marker.unlink(missing_ok=True)
 
     def finalize(self, tasks: list[Task], override_keys: list[str], prices: str = str(DEFAULT_PRICES)) -> pa.Table:
         """Write configs.parquet and layers.parquet for ``tasks`` (all must be done); returns the configs."""

@@ -184,3 +184,20 @@ def test_sweep_report_text_html_and_baseline(local_sweep, tmp_path, capsys):
         assert page.count(title) == 2, title  # one per thread count
     code, _, err = run(["report", str(local_sweep), "--format", "text", "--baseline", "ddr5-cxl"], capsys)
     assert code == 2 and "baseline 'ddr5-cxl' matches no finished configuration" in err
+
+
+def test_error_rows_are_retried_on_resume(tmp_path, capsys):
+    from tests.helpers import truncated_tiny
+
+    cut = truncated_tiny(tmp_path)
+    out = tmp_path / "s"
+    code, stdout, err = run(["sweep", cut, "--machine", "dram-only", "--workers", "1", "-o", str(out), "--json"], capsys)
+    assert code == 0, err
+    [row] = pq.read_table(out / "configs.parquet").to_pylist()
+    assert row["status"] == "error" and "truncated after batch 1" in row["reason"]
+    code, stdout, err = run(["sweep", cut, "--machine", "dram-only", "--workers", "1", "-o", str(out), "--json",
+                             "--allow-truncated"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["ran"] == 1  # the error row was not taken as done
+    [row] = pq.read_table(out / "configs.parquet").to_pylist()
+    assert row["status"] == "ok" and not list((out / "parts").glob("*.error"))
