@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -52,6 +53,7 @@ def main() -> None:
         if args.trace is None:
             with contextlib.redirect_stdout(io.StringIO()):
                 assert hetier(["trace", *TRACE_ARGS, "-o", trace]) == 0
+        load_before = os.getloadavg()[0]
         results = {}
         results["serial"] = timed_sweep(trace, root / "serial", ["--workers", "1"])
         results["2-process pool"] = timed_sweep(trace, root / "pool", ["--workers", "2"])
@@ -67,6 +69,8 @@ def main() -> None:
             rss = ", ".join(f"{v / 2 ** 20:.0f} MiB" for _, v in sorted(summary["peak_rss_bytes_by_worker"].items()))
             print(f"{mode:16} {sec:8.2f} {n / sec:10.1f} {base / sec:7.2f}x  {rss}")
         print(f"datasets byte-identical across modes: {same}")
+        print(f"1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} cores: "
+              f"a load above the core count means other processes took CPU from the parallel modes")
 
 
 if __name__ == "__main__":
