@@ -28,13 +28,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
+def _stop(procs: list[subprocess.Popen], address: str) -> None:
+    """Ask the scheduler to shut the cluster down, then terminate (and kill) what is left."""
+    from distributed import Client
+
+    try:
+        with Client(address, timeout="5s") as c:
+            c.shutdown()
+    except (OSError, TimeoutError):
+        pass
     for p in procs:
-        if p.poll() is None:
+        try:
+            p.wait(5)
+        except subprocess.TimeoutExpired:
             p.terminate()
     for p in procs:
         try:
-            p.wait(10)
+            p.wait(5)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
@@ -67,7 +77,7 @@ def dask_scheduler(tmp_path_factory):
                 time.sleep(0.5)
         yield address
     finally:
-        _stop(procs)
+        _stop(procs, address)
         log.close()
 
 
