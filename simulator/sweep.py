@@ -158,7 +158,12 @@ def _dask_map(address: str, tasks: list[Task]) -> Iterable[Outcome]:
         futures = client.map(run_task, tasks, key=[f"hetier-{t.config_id}" for t in tasks], pure=False)
         try:
             for f in as_completed(futures):
-                yield f.result()
+                try:
+                    yield f.result()
+                except HetierError:
+                    raise
+                except Exception as e:  # e.g. a worker without hetier installed, or a lost worker
+                    raise HetierError(f"Dask task failed on the cluster: {type(e).__name__}: {e}") from e
         finally:
             client.cancel(futures)
 

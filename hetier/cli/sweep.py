@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.sweep_store import SweepStore
 
     f = read_sweep_file(args.file) if args.file else {"traces": [], "machines": [], "policies": [], "threads": [], "sets": []}
-    traces = f["traces"] + list(args.traces)
+    traces = [os.path.abspath(t) for t in f["traces"] + list(args.traces)]  # workers may run elsewhere
     if not traces:
         raise UsageError("no trace given (positional TRACE or traces = [...] in --file)")
     axes = axes_from_args(traces, f["machines"] + (args.machine or []), f["policies"] + (args.policy or []),
