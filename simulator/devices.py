@@ -22,7 +22,7 @@ GB = 1e9
 _DEVICE_KEYS = {"name", "kind", "capacity_gb", "read_latency_seq_ns", "read_latency_rand_ns",
                 "write_latency_ns", "read_curve", "write_curve", "granularity_bytes",
                 "random_read_efficiency", "random_write_efficiency", "write_amplification",
-                "dimms", "source", "description"}
+                "dimms", "source", "description", "read_bw_scale", "write_bw_scale"}
 _REQUIRED = ("capacity_gb", "read_latency_seq_ns", "read_curve", "write_curve", "granularity_bytes")
 
 
@@ -90,6 +90,11 @@ def _curve(value, where: str, what: str) -> tuple[tuple[float, float], ...]:
     return pts
 
 
+def _scaled(curve: tuple[tuple[float, float], ...], scale: float) -> tuple[tuple[float, float], ...]:
+    """A curve with every bandwidth multiplied by ``scale`` (a what-if knob: ``pmem.read_bw_scale=2``)."""
+    return curve if scale == 1.0 else tuple((s, b * scale) for s, b in curve)
+
+
 def device_from_dict(d: dict, where: str, overrides: dict | None = None) -> Device:
     """Validate a device table (unknown keys, missing or non-positive numbers are errors)."""
     d = {**d, **(overrides or {})}
@@ -101,7 +106,7 @@ def device_from_dict(d: dict, where: str, overrides: dict | None = None) -> Devi
             raise UsageError(f"{where}: missing '{k}'")
     for k in ("capacity_gb", "read_latency_seq_ns", "granularity_bytes", "read_latency_rand_ns",
               "write_latency_ns", "random_read_efficiency", "random_write_efficiency",
-              "write_amplification", "dimms"):
+              "write_amplification", "dimms", "read_bw_scale", "write_bw_scale"):
         if k in d and (not isinstance(d[k], (int, float)) or isinstance(d[k], bool) or d[k] <= 0):
             raise UsageError(f"{where}: '{k}' must be a positive number (got {d[k]!r})")
     return Device(
@@ -110,8 +115,8 @@ def device_from_dict(d: dict, where: str, overrides: dict | None = None) -> Devi
         read_latency_seq_ns=float(d["read_latency_seq_ns"]),
         read_latency_rand_ns=float(d.get("read_latency_rand_ns", d["read_latency_seq_ns"])),
         write_latency_ns=float(d.get("write_latency_ns", d["read_latency_seq_ns"])),
-        read_curve=_curve(d["read_curve"], where, "read_curve"),
-        write_curve=_curve(d["write_curve"], where, "write_curve"),
+        read_curve=_scaled(_curve(d["read_curve"], where, "read_curve"), d.get("read_bw_scale", 1.0)),
+        write_curve=_scaled(_curve(d["write_curve"], where, "write_curve"), d.get("write_bw_scale", 1.0)),
         granularity_bytes=int(d["granularity_bytes"]),
         random_read_efficiency=float(d.get("random_read_efficiency", 1.0)),
         random_write_efficiency=float(d.get("random_write_efficiency", 1.0)),

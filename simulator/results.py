@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pyarrow as pa
@@ -42,6 +42,7 @@ class RunResult:
     mm_writeback_bytes: float | None = None
     notes: dict = field(default_factory=dict)
     stack: dict = field(default_factory=dict)  # the resolved stack profile (simulator/stack.py)
+    overrides: dict = field(default_factory=dict)  # tier.key -> value this run was given
     layers: dict = field(default_factory=dict, repr=False)  # column -> list, one entry per op
 
     @property
@@ -50,9 +51,33 @@ class RunResult:
 
     def headline(self) -> str:
         if not self.fits:
-            need = ", ".join(f"{b / 1e9:.2f} GB more {t}" for t, b in self.missing_bytes.items() if b > 0)
-            return f"does not fit: needs {need}"
+            return missing_text(self.missing_bytes)
         return f"{self.makespan_ns / 1e9:.3f} s"
+
+    def summary(self) -> dict:
+        """The run without its per-layer columns, as results files store it."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "layers"}
+
+
+def missing_text(missing_bytes: dict[str, int]) -> str:
+    """"does not fit: needs 1.01 GB more dram" """
+    need = ", ".join(f"{b / 1e9:.2f} GB more {t}" for t, b in missing_bytes.items() if b > 0)
+    return f"does not fit: needs {need}"
+
+
+def flat_summary(run: dict) -> dict:
+    """A run summary (``RunResult.summary()`` or as loaded) as flat columns: status, times, and
+    each per-tier number as ``NAME_TIER`` (what sweeps and table exports hold)."""
+    fits = run["fits"]
+    t = run["makespan_ns"]
+    row = {"status": "ok" if fits else "does not fit", "reason": None if fits else missing_text(run["missing_bytes"]),
+           "time_s": None if t is None else t / 1e9, "makespan_ns": t, "compute_ns": run["compute_ns"]}
+    for name in ("stall_ns", "peak_bytes", "read_bytes", "write_bytes", "missing_bytes"):
+        for tier, v in run[name].items():
+            row[f"{name}_{tier}"] = float(v)
+    row["mm_hit_ratio"] = run["mm_hit_ratio"]
+    row["mm_writeback_bytes"] = run["mm_writeback_bytes"]
+    return row
 
 
 def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
@@ -71,11 +96,7 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
         for t in tiers:
             for c in ("stall_ns", "read_bytes", "write_bytes"):
                 cols[f"{c}_{t}"] += list(r.layers.get(f"{c}_{t}", [0.0] * n))
-    summaries = []
-    for r in runs:
-        d = asdict(r)
-        d.pop("layers")
-        summaries.append(d)
+    summaries = [r.summary() for r in runs]
     meta = {"magic": RESULTS_MAGIC, "version": RESULTS_VERSION, "hetier": __version__, "runs": summaries}
     table = pa.table({k: pa.array(v) for k, v in cols.items()})
     table = table.replace_schema_metadata({b"hetier": json.dumps(meta, sort_keys=True).encode()})
@@ -84,6 +105,15 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
         with pa.ipc.new_file(sink, table.schema) as w:
             w.write_table(table)
     os.replace(tmp, path)
+
+
+def is_results_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a hetier results file (not a trace, not a sweep directory)."""
+    try:
+        load_results(path)
+    except HetierError:
+        return False
+    return True
 
 
 def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:

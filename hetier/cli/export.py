@@ -1,7 +1,9 @@
-"""Export a trace for other viewers: Perfetto/Chrome trace JSON, or Parquet.
+"""Export a trace for other viewers: Perfetto/Chrome trace JSON, or Parquet; or results files and
+sweep directories as one table (a row per run, every override a column), Parquet or CSV.
 
 Examples: hetier export t.arrow --format perfetto [results.arrow ...] -o t.json
           hetier export t.arrow --format parquet -o t.parquet
+          hetier export results.arrow [sweep-dir ...] --format csv -o runs.csv
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("trace", help="trace file")
+    p.add_argument("trace", help="trace file (or a results file / sweep directory for a table of runs)")
     p.add_argument("results", nargs="*", help="results files (perfetto: adds simulated timelines)")
-    p.add_argument("--format", choices=("perfetto", "parquet"), required=True)
+    p.add_argument("--format", choices=("perfetto", "parquet", "csv"), required=True)
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
 
@@ -25,6 +27,17 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.workload import trace_identity
 
     out = check_output(args.output, args.force)
+    from hetier.simulator.results import is_results_file
+    from hetier.simulator.sweep_store import is_sweep_dir
+
+    if is_sweep_dir(args.trace) or is_results_file(args.trace):
+        from hetier.analysis.results_table import write_results_table
+
+        n = write_results_table([args.trace, *args.results], out, args.format)
+        print(f"wrote {out}: {n:,} runs")
+        return 0
+    if args.format == "csv":
+        raise UsageError("csv export is for results files and sweep directories (a trace exports as parquet)")
     meta = require_events(args.trace)
     if args.format == "parquet":
         if args.results:

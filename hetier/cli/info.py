@@ -12,6 +12,7 @@ def _gb(n: int) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("trace", help="trace file")
     p.add_argument("--layers", type=int, default=10, help="slowest layers to list")
+    p.add_argument("--json", action="store_true", help="print every number as JSON on stdout (all layers)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +22,12 @@ def run(args: argparse.Namespace) -> int:
     from hetier.analysis.trace_stats import trace_stats
 
     st = trace_stats(args.trace)
+    if args.json:
+        import dataclasses
+        import json
+
+        print(json.dumps({"trace": args.trace, **dataclasses.asdict(st)}, indent=2, sort_keys=True, default=str))
+        return 0
     m = st.meta
     c = Console(soft_wrap=True)
     if st.truncated:

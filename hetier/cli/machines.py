@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--devices", action="store_true", help="list device presets instead")
+    p.add_argument("--json", action="store_true", help="print the resolved presets (and machine costs) as JSON on stdout")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,6 +18,9 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.devices import device_presets, load_device
     from hetier.simulator.machines import load_machine, machine_presets
 
+    if args.json:
+        print(json.dumps(_as_json(args.devices), indent=2, sort_keys=True))
+        return 0
     c = Console()  # wraps long cells and lines at the terminal's width
     if args.devices:
         from rich import box
@@ -46,3 +51,19 @@ def run(args: argparse.Namespace) -> int:
     c.print("Use a preset name or your own machine .toml wherever --machine is asked; override a number "
             "with --set TIER.KEY=VALUE (e.g. --set dram.capacity_gb=16).")
     return 0
+
+
+def _as_json(devices: bool) -> list[dict]:
+    """Device presets, or machine presets with their memory cost and the prices it used."""
+    from hetier.simulator.cost import machine_cost
+    from hetier.simulator.devices import device_presets, load_device
+    from hetier.simulator.machines import load_machine, machine_presets
+
+    if devices:
+        return [{"preset": n, **load_device(n).to_dict()} for n in device_presets()]
+    out = []
+    for name in machine_presets():
+        m = load_machine(name)
+        cost = machine_cost(m)
+        out.append({"preset": name, **m.to_dict(), "cost_usd": cost.total_usd, "cost_note": cost.note})
+    return out

@@ -1,6 +1,7 @@
 """Replay a trace on simulated machines and placement policies; print a comparison.
 
 Example: hetier replay t.arrow --machine dram-only,optane-appdirect --policy all-dram,all-pmem,dram-first
+--threads 1,24 --machine small=optane-appdirect --set small:dram.capacity_gb=16,32
 """
 
 from __future__ import annotations
@@ -9,17 +10,17 @@ import argparse
 import json
 
 
-def _split(values: list[str] | None) -> list[str]:
-    return [v for item in (values or []) for v in item.split(",") if v]
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("trace", help="trace file")
-    p.add_argument("--machine", action="append", required=True, help="preset or .toml; repeat or comma-list")
+    p.add_argument("--machine", action="append", required=True,
+                   help="preset, .toml file or LABEL=PRESET (list one preset twice under two labels); repeat or comma-list")
     p.add_argument("--policy", action="append", help="placement policy (flat machines); repeat or comma-list")
-    p.add_argument("--set", action="append", default=[], metavar="TIER.KEY=VALUE", help="override a number: TIER.KEY=VALUE, or MACHINE:TIER.KEY=VALUE for one machine")
-    p.add_argument("--threads", type=int, default=None,
-                   help="simulated worker threads (default: each machine's cores; more is refused)")
+    p.add_argument("--set", action="append", default=[], metavar="[MACHINE:]TIER.KEY=VALUE",
+                   help="override a number for every machine or for one label; VALUE may be a list 16,32 "
+                        "or a range 16:64:16 (one run per value)")
+    p.add_argument("--threads", action="append", metavar="N[,N...]",
+                   help="simulated worker threads (default: each machine's cores; more is a row saying why); "
+                        "repeat or comma-list")
     p.add_argument("--stack", default="hetier",
                    help="stack profile: preset (hetier, he-transformer) or .toml; how the software schedules "
                         "and pays for the trace's primitives")
@@ -27,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override a stack profile value, e.g. compute_scale=1.5")
     p.add_argument("--allow-truncated", action="store_true", help="replay the complete prefix of a truncated trace")
     p.add_argument("--dump-config", action="store_true", help="print the resolved machines as JSON and stop")
+    p.add_argument("--json", action="store_true", help="print the runs as JSON on stdout instead of a table")
     p.add_argument("-o", "--output", help="results file (Arrow)")
     p.add_argument("--force", action="store_true", help="overwrite an existing results file")
 
@@ -36,56 +38,89 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from hetier.atomic import check_output
-    from hetier.errors import UsageError
-    from hetier.simulator.machines import load_machine
-    from hetier.simulator.policies import get_policy
+    from hetier.simulator.axes import axes_from_args
     from hetier.simulator.replay import replay
     from hetier.simulator.results import save_results
     from hetier.simulator.workload import load_workload
 
     from hetier.simulator.stack import load_stack
 
-    if args.threads is not None and args.threads < 1:
-        raise UsageError(f"threads {args.threads} must be at least 1")
-    machines = [load_machine(m, args.set) for m in _split(args.machine)]
     stack = load_stack(args.stack, args.stack_set)
-    for m in machines:
-        if args.threads is not None and args.threads > m.cores:
-            raise UsageError(f"threads {args.threads} exceed machine '{m.name}''s {m.cores} cores")
+    axes = axes_from_args([args.trace], args.machine, args.policy, args.threads, args.set)
+    configs = axes.configs()
     if args.dump_config:
-        print(json.dumps([m.to_dict() for m in machines], indent=2, sort_keys=True))
+        machines = {(c.machine, c.overrides): c.load() for c in configs}
+        print(json.dumps([m.to_dict() for m in machines.values()], indent=2, sort_keys=True))
         return 0
-    policies = _split(args.policy) or ["all-dram"]
-    for m in machines:
-        if m.mode == "flat":
-            for p in policies:
-                get_policy(p, m.tier_names)  # validate names before the long part
     out = check_output(args.output, args.force) if args.output else None
     console = Console(stderr=True, soft_wrap=True)
     work = load_workload(args.trace, args.allow_truncated)
     if work.truncated:
         console.print(f"[yellow]warning: trace is truncated; replaying its {len(work.ops)} complete ops[/yellow]")
-    # Memory Mode takes no policy; a single-tier machine has only one placement
-    configs = [(m, None) if m.mode == "memory" else (m, p if len(m.tiers) > 1 else "all-dram")
-               for m in machines for p in policies]
-    configs = list(dict.fromkeys((m, p) for m, p in configs))
-    runs = []
+    rows = []  # (config, RunResult or None)
     with Progress(console=console, transient=True) as prog:
-        for m, p in configs:
-            task = prog.add_task(f"{m.name} {p or 'memory-mode'}", total=len(work.ops))
-            runs.append(replay(work, m, p, args.threads, on_op=lambda i, task=task: prog.advance(task), stack=stack))
-    from dataclasses import asdict
-
-    from hetier.analysis.comparison import Comparison
-    from hetier.analysis.reports.text import comparison_table
-
-    comp = Comparison([{k: v for k, v in asdict(r).items() if k != "layers"} for r in runs], [])
-    table = comparison_table(comp, f"{work.meta['model']['name']} ({work.trace_id['file']}), stack {stack.name}")
-    out_console = Console(soft_wrap=True)
-    if not out_console.is_terminal:
-        out_console.width = 200
-    out_console.print(table)
+        for c in configs:
+            if c.skip:
+                rows.append((c, None))
+                continue
+            task = prog.add_task(f"{c.machine} {c.policy} x{c.threads}", total=len(work.ops))
+            r = replay(work, c.load(), None if c.policy == "memory-mode" else c.policy, c.threads,
+                       on_op=lambda i, task=task: prog.advance(task), stack=stack)
+            r.overrides = c.override_values()
+            rows.append((c, r))
+    if args.json:
+        print(json.dumps(runs_as_json(rows), indent=2, sort_keys=True))
+    else:
+        print_runs(rows, f"{work.meta['model']['name']} ({work.trace_id['file']}), stack {stack.name}")
     if out:
-        save_results(out, runs)
+        save_results(out, [r for _, r in rows if r is not None])
         console.print(f"wrote {out}")
     return 0
+
+
+def runs_as_json(rows: list) -> list[dict]:
+    """One dict per configuration: the run summary, or the reason it did not run."""
+    out = []
+    for c, r in rows:
+        if r is None:
+            out.append({"machine_name": c.machine, "policy": c.policy, "threads": c.threads,
+                        "overrides": c.override_values(), "status": "skipped", "reason": c.skip})
+            continue
+        d = r.summary()
+        d["machine_name"] = c.machine
+        d["status"] = "ok" if r.fits else "does not fit"
+        d["reason"] = None if r.fits else r.headline()
+        out.append(d)
+    return out
+
+
+def print_runs(rows: list, title: str) -> None:
+    """The comparison table (analysis/reports/text.py's columns plus overrides); "vs baseline"
+    compares runs with the same thread count only; a configuration that did not run says why."""
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from hetier.analysis.comparison import Comparison
+    from hetier.analysis.reports.text import COLUMNS, cells
+
+    by_threads: dict[int, list] = {}
+    for c, r in rows:
+        if r is not None:
+            by_threads.setdefault(c.threads, []).append({k: v for k, v in asdict(r).items() if k != "layers"})
+    compared = {t: iter(Comparison(runs, []).rows()) for t, runs in by_threads.items()}
+    table = Table(title=title)
+    for col in (COLUMNS[0], "overrides", *COLUMNS[1:]):
+        table.add_column(col, justify="right")
+    for c, r in rows:
+        ov = " ".join(f"{k}={v}" for k, v in c.overrides) or "-"
+        if r is None:
+            table.add_row(c.machine, ov, c.policy, str(c.threads), c.skip, *["-"] * (len(COLUMNS) - 4))
+            continue
+        first, *rest = cells(next(compared[c.threads]))
+        table.add_row(c.machine, ov, *rest)
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 240
+    console.print(table)

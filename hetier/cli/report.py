@@ -9,11 +9,12 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("trace", help="trace file")
+    p.add_argument("trace", help="trace file, or a sweep directory from hetier sweep")
     p.add_argument("results", nargs="*", help="results files from hetier replay (same trace)")
     p.add_argument("-o", "--output", help="HTML file to write (required unless --format text)")
     p.add_argument("--format", choices=("html", "text"), default="html")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.add_argument("--baseline", help="sweep reports: the reference configuration (label without threads, or part of one)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +28,14 @@ def run(args: argparse.Namespace) -> int:
     from hetier.errors import UsageError
     from hetier.simulator.workload import trace_identity
 
+    from hetier.simulator.sweep_store import is_sweep_dir
+
+    if is_sweep_dir(args.trace):
+        from hetier.analysis.reports.sweep import report_sweep
+
+        return report_sweep(args.trace, args.output, args.format, args.force, args.baseline)
+    if args.baseline:
+        raise UsageError("--baseline applies to sweep reports (hetier report SWEEP_DIR)")
     if args.format == "html" and not args.output:
         raise UsageError("an HTML report needs -o FILE (or use --format text)")
     out = check_output(args.output, args.force) if args.format == "html" else None

@@ -89,3 +89,28 @@ def test_a_users_machine_file_works_like_a_preset(tmp_path, capsys):
     code, out, err = run(["replay", TRACE, "--machine", str(m), "--policy", "dram-first", "--threads", "8"], capsys)
     assert code == 0, err
     assert "mybox" in out and "cxl" in out and "dram 1.50 GB" in out  # spilled: DRAM full at 1.5 GB
+
+
+def test_replay_axes_threads_labels_and_inapplicable_rows(capsys):
+    import json
+
+    code, out, err = run(["replay", TRACE, "--machine", "dram-only,small=optane-appdirect", "--policy", "interleave",
+                          "--threads", "1,8", "--set", "small:dram.capacity_gb=2,4", "--json"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [(r["machine_name"], r["threads"], r["status"]) for r in rows] == [
+        ("dram-only", 1, "skipped"), ("dram-only", 8, "skipped"),
+        ("small", 1, "ok"), ("small", 8, "ok"), ("small", 1, "ok"), ("small", 8, "ok")]
+    assert rows[0]["reason"] == "not applicable: policy interleave needs a machine with two tiers"
+    assert rows[4]["overrides"] == {"dram.capacity_gb": 4} and rows[4]["machine"]["tiers"][0]["capacity_gb"] == 4.0
+    assert rows[3]["makespan_ns"] < rows[2]["makespan_ns"]  # 8 threads beat 1
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--machine", "optane-memory-mode", "--set", "optane-memory-mod:dram.capacity_gb=16"],
+     "names machine 'optane-memory-mod', which is not listed (listed: optane-memory-mode)"),
+    (["--machine", "dram-only", "--threads", "8", "--threads", "8"], "threads 8 listed twice"),
+])
+def test_replay_axis_errors(argv, msg, capsys):
+    code, _, err = run(["replay", TRACE, *argv], capsys)
+    assert code == 2 and msg in err and err.count("\n") == 1

@@ -1,0 +1,76 @@
+"""Results as one flat table (a row per run: machine, policy, threads, every override, status,
+times, per-tier numbers, memory cost), from replay results files and sweep directories, for
+Parquet or CSV export to DuckDB, Polars or a spreadsheet."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+
+from hetier.errors import UsageError
+
+FIRST = ["source", "trace", "trace_sha256", "machine", "policy", "threads"]
+
+
+def _results_rows(path: str) -> list[dict]:
+    from hetier.simulator.cost import machine_cost
+    from hetier.simulator.machines import machine_from_dict
+    from hetier.simulator.results import flat_summary, load_results
+
+    runs, _ = load_results(path)
+    rows = []
+    for run in runs:
+        cost = machine_cost(machine_from_dict(run["machine"]))
+        rows.append({"source": os.path.basename(path), "trace": run["trace"]["file"], "trace_sha256": run["trace"]["sha256"],
+                     "machine": run["machine"]["name"], "policy": run["policy"], "threads": run["threads"],
+                     "mode": run["machine"]["mode"], "fast_tier_gb": run["machine"]["tiers"][0]["capacity_gb"],
+                     **{f"capacity_gb_{t['tier']}": t["capacity_gb"] for t in run["machine"]["tiers"]},
+                     **run.get("overrides", {}), **flat_summary(run), "cost_usd": cost.total_usd, "cost_note": cost.note,
+                     "machine_json": json.dumps(run["machine"], sort_keys=True)})
+    return rows
+
+
+def results_table(paths: list[str]) -> pa.Table:
+    """One row per run of every results file or sweep directory in ``paths``; columns are the union
+    (an override a run was not given is null)."""
+    from hetier.simulator.sweep_store import is_sweep_dir, load_sweep
+
+    rows: list[dict] = []
+    for p in paths:
+        if is_sweep_dir(p):
+            _, configs, _ = load_sweep(p)
+            rows += [{"source": Path(p).name, **r} for r in configs.to_pylist()]
+        else:
+            rows += _results_rows(p)
+    keys = set().union(*rows) if rows else set()
+    overrides = sorted(k for k in keys if "." in k)  # tier.key columns, right after the axes
+    order = [k for k in FIRST if k in keys] + overrides + sorted(keys - set(FIRST) - set(overrides))
+    cols = {}
+    for k in order:
+        v = [r.get(k) for r in rows]
+        if any(isinstance(x, str) for x in v) and any(isinstance(x, (int, float)) for x in v):
+            v = [None if x is None else str(x) for x in v]  # an override given as text in one run, a number in another
+        cols[k] = pa.array(v)
+    return pa.table(cols)
+
+
+def write_results_table(paths: list[str], out: str | os.PathLike, fmt: str) -> int:
+    """Write the table as Parquet (zstd) or CSV via a temporary file and rename; returns rows."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    from hetier.atomic import partial_path
+
+    if fmt not in ("parquet", "csv"):
+        raise UsageError(f"results export writes parquet or csv (got '{fmt}')")
+    table = results_table(paths)
+    tmp = partial_path(Path(out))
+    if fmt == "parquet":
+        pq.write_table(table, tmp, compression="zstd")
+    else:
+        pcsv.write_csv(table.select([c for c in table.column_names if c != "machine_json"]), tmp)
+    os.replace(tmp, out)
+    return table.num_rows

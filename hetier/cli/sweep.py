@@ -1,0 +1,103 @@
+"""Sweep traces x machines x policies x threads x parameters on a process pool or a Dask cluster.
+
+Results go to a directory (Parquet, one row per configuration, per-layer rows beside it) as
+configurations finish; the same command again resumes. Example:
+hetier sweep t.arrow --machine dram-only,optane-appdirect --policy all-dram,dram-first
+--threads 1,24 --vary optane-appdirect:dram.capacity_gb=16:192:16 -o sweep/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("traces", nargs="*", help="trace files (or give them in --file)")
+    p.add_argument("--file", help="TOML sweep file: traces, machines, policies, threads, [set] / [vary]")
+    p.add_argument("--machine", action="append", help="preset, .toml file or LABEL=PRESET; repeat or comma-list")
+    p.add_argument("--policy", action="append", help="placement policies (flat machines); repeat or comma-list")
+    p.add_argument("--threads", action="append", metavar="N[,N...]", help="simulated worker threads; repeat or comma-list")
+    p.add_argument("--set", action="append", default=[], metavar="[MACHINE:]TIER.KEY=VALUE", help="override (a list or range varies it)")
+    p.add_argument("--vary", action="append", default=[], metavar="[MACHINE:]TIER.KEY=A:B:STEP|V1,V2",
+                   help="vary a number over a range or list")
+    p.add_argument("-o", "--output", required=True, help="sweep directory (an existing one resumes)")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: CPU count; 1 runs in this process)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run on an existing Dask cluster")
+    p.add_argument("--prices", help="price file (default: simulator/presets/prices.toml)")
+    p.add_argument("--within", type=float, default=0.10, help="tolerance for the cheapest-configuration answer (0.10 = 10%%)")
+    p.add_argument("--allow-truncated", action="store_true", help="replay the complete prefix of truncated traces")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--force", action="store_true", help="start an existing sweep directory over")
+
+
+def run(args: argparse.Namespace) -> int:
+    import hashlib
+    import os
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from hetier.analysis.sweep import cheapest_within
+    from hetier.errors import UsageError
+    from hetier.simulator.axes import axes_from_args, read_sweep_file
+    from hetier.simulator.cost import DEFAULT_PRICES, load_prices
+    from hetier.simulator.sweep import Runner, Task, run_sweep
+    from hetier.simulator.sweep_store import SweepStore
+
+    f = read_sweep_file(args.file) if args.file else {"traces": [], "machines": [], "policies": [], "threads": [], "sets": []}
+    traces = [os.path.abspath(t) for t in f["traces"] + list(args.traces)]  # workers may run elsewhere
+    if not traces:
+        raise UsageError("no trace given (positional TRACE or traces = [...] in --file)")
+    axes = axes_from_args(traces, f["machines"] + (args.machine or []), f["policies"] + (args.policy or []),
+                          f["threads"] + (args.threads or []), f["sets"] + args.set, args.vary)
+    prices = args.prices or str(DEFAULT_PRICES)
+    load_prices(prices)  # a bad price file fails before the long part
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"workers {args.workers} must be at least 1")
+    sha = {}
+    for t in dict.fromkeys(traces):
+        try:
+            with open(t, "rb") as fh:
+                sha[t] = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError as e:
+            raise UsageError(f"trace '{t}': {e.strerror}") from None
+    tasks = [Task(c, sha[c.trace], args.allow_truncated) for c in axes.configs()]
+    tasks = list({t.config_id: t for t in tasks}.values())  # one trace given twice runs once
+    store = SweepStore.open(args.output, args.force)
+    store.write_manifest({"traces": sorted({os.path.basename(t) + " " + s for t, s in sha.items()}),
+                          "machines": [[m.label, m.ref] for m in axes.machines], "policies": axes.policies,
+                          "threads": axes.threads, "overrides": [[o.target, o.key, list(o.texts)] for o in axes.overrides]})
+    done = store.done()
+    todo = [t for t in tasks if t.config_id not in done]
+    runner = Runner(workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler)
+    console = Console(stderr=True, soft_wrap=True)
+    where = args.scheduler or (f"{runner.workers} local processes" if runner.workers > 1 else "this process")
+    console.print(f"sweep: {len(tasks)} configurations, {len(tasks) - len(todo)} already done, {len(todo)} to run on {where}")
+    columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as prog:
+        bar = prog.add_task("sweep", total=len(todo))
+        run_sweep(todo, runner, lambda out: (store.save(out), prog.advance(bar)))
+    configs = store.finalize(tasks, axes.override_keys(), prices)
+    picks = cheapest_within(configs, args.within, override_keys=axes.override_keys())
+    status = {}
+    for s in configs.column("status").to_pylist():
+        status[s] = status.get(s, 0) + 1
+    summary = {"output": str(store.root), "configurations": len(tasks), "ran": len(todo), "resumed": len(tasks) - len(todo),
+               "by_status": status, "within": args.within,
+               "cheapest_within": [{**p.__dict__, "slowdown": p.slowdown} for p in picks],
+               "peak_rss_bytes_by_worker": runner.peak_rss, "trace_loads_by_worker": runner.trace_loads}
+    if args.json:
+        print(json.dumps(summary, indent=2, sort_keys=True))
+        return 0
+    out = Console(soft_wrap=True)
+    out.print(f"{len(tasks)} configurations ({', '.join(f'{k} {v}' for k, v in sorted(status.items()))}); "
+              f"wrote {store.root}/configs.parquet and layers.parquet")
+    for p in picks:
+        cost = f"{p.cost_usd:,.0f} USD" if p.cost_usd is not None else "cost unknown"
+        ref_cost = f"{p.reference_cost_usd:,.0f} USD" if p.reference_cost_usd is not None else "cost unknown"
+        out.print(f"{p.trace} x{p.threads}: cheapest within {100 * args.within:g}% of all-DRAM: {p.label}, "
+                  f"{p.time_s:.3f} s ({p.slowdown:.2f}x {p.reference}, {ref_cost}), memory {cost}")
+    if runner.peak_rss:
+        out.print("peak memory per worker: " + ", ".join(f"{v / 2 ** 20:.0f} MiB" for _, v in sorted(runner.peak_rss.items())))
+    return 0

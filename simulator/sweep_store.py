@@ -1,0 +1,173 @@
+"""A sweep's output directory: one Parquet part per finished configuration (so a killed sweep
+resumes where it stopped), then the dataset sorted by configuration.
+
+    OUT/sweep.json          what was swept (axes), written first
+    OUT/parts/ID.layers.parquet, OUT/parts/ID.row.parquet   as each configuration completes
+    OUT/configs.parquet     one row per configuration: every axis a column, status, times, cost
+    OUT/layers.parquet      per-layer rows of every configuration that ran (config_id column)
+
+The final files depend only on the configurations and their results (rows sorted by
+configuration, no wall-clock numbers), so a pool, a Dask cluster and a resumed run give the same
+bytes. Cost columns are computed at the end from each row's resolved machine and the price file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hetier import __version__
+from hetier.errors import HetierError, UsageError
+from hetier.simulator.cost import DEFAULT_PRICES, machine_cost
+from hetier.simulator.machines import machine_from_dict
+from hetier.simulator.sweep import Outcome, Task
+
+SWEEP_MAGIC = "hetier-sweep"
+SWEEP_VERSION = 1
+MANIFEST = "sweep.json"
+CONFIGS = "configs.parquet"
+LAYERS = "layers.parquet"
+AXIS_COLUMNS = ["config_id", "trace", "trace_sha256", "machine", "machine_preset", "mode", "policy", "threads"]
+RESULT_COLUMNS = ["status", "reason", "time_s", "makespan_ns", "compute_ns", "cost_usd", "cost_note", "fast_tier_gb"]
+LAYER_COLUMNS = ["config_id", "layer", "name", "kind", "start_ns", "end_ns", "compute_ns"]
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def _columns(rows: list[dict], first: list[str]) -> dict[str, list]:
+    """Column lists in a fixed order: ``first``, then every other key sorted; gaps are None."""
+    keys = set().union(*rows) if rows else set()
+    order = [k for k in first if k in keys] + sorted(keys - set(first))
+    return {k: [r.get(k) for r in rows] for k in order}
+
+
+def sort_key(task: Task) -> tuple:
+    """Configuration order of the dataset: trace, machine, overrides (numbers as numbers), policy, threads."""
+    c = task.config
+    ov = tuple((k, 0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (k, 1, 0.0, str(v))
+               for k, v in sorted(c.override_values().items()))
+    return (task.trace_sha256, c.machine, c.ref, ov, c.policy, c.threads)
+
+
+class SweepStore:
+    """The parts and final files of one sweep directory."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.parts = root / "parts"
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, force: bool = False) -> "SweepStore":
+        """An existing sweep directory resumes (``force`` starts it over); anything else there is refused."""
+        root = Path(path)
+        if root.exists() and not root.is_dir():
+            raise UsageError(f"output '{root}' is a file; a sweep writes a directory")
+        if root.is_dir() and any(root.iterdir()):
+            if not (root / MANIFEST).exists():
+                raise UsageError(f"output '{root}' exists and is not a sweep directory")
+            read_manifest(root)
+            if force:
+                shutil.rmtree(root / "parts", ignore_errors=True)
+                for name in (CONFIGS, LAYERS):
+                    (root / name).unlink(missing_ok=True)
+        try:
+            (root / "parts").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create sweep directory '{root}': {e.strerror}") from None
+        return cls(root)
+
+    def write_manifest(self, axes: dict) -> None:
+        body = {"magic": SWEEP_MAGIC, "version": SWEEP_VERSION, "hetier": __version__, "axes": axes}
+        tmp = self.root / (MANIFEST + ".partial")
+        tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, self.root / MANIFEST)
+
+    def done(self) -> set[str]:
+        """Configuration ids whose row part exists (their layers part was written before it), less
+        those that ended in an error: a rerun tries them again (e.g. with --allow-truncated)."""
+        errors = {p.name.split(".")[0] for p in self.parts.glob("*.error")}
+        return {p.name.split(".")[0] for p in self.parts.glob("*.row.parquet")} - errors
+
+    def save(self, out: Outcome) -> None:
+        """Store one configuration's layers, then its row (the row marks it done)."""
+        cid = out.row["config_id"]
+        layers = {"config_id": [cid] * len(out.layers.get("layer", [])), **out.layers}
+        table = pa.table({k: pa.array(v, type=_layer_type(k)) for k, v in layers.items()})
+        _write_parquet(table, self.parts / f"{cid}.layers.parquet")
+        marker = self.parts / f"{cid}.error"
+        if out.row["status"] == "error":
+            marker.touch()
+        _write_parquet(pa.table({k: pa.array([v]) for k, v in out.row.items()}), self.parts / f"{cid}.row.parquet")
+        if out.row["status"] != "error":
+            marker.unlink(missing_ok=True)
+
+    def finalize(self, tasks: list[Task], override_keys: list[str], prices: str = str(DEFAULT_PRICES)) -> pa.Table:
+        """Write configs.parquet and layers.parquet for ``tasks`` (all must be done); returns the configs."""
+        ordered = sorted(tasks, key=sort_key)
+        rows = []
+        for t in ordered:
+            row = pq.read_table(self.parts / f"{t.config_id}.row.parquet").to_pylist()[0]
+            rows.append(_with_cost(row, prices))
+        cols = _columns(rows, AXIS_COLUMNS + override_keys + RESULT_COLUMNS)
+        arrays = {}
+        for k, v in cols.items():
+            if k in override_keys:
+                numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v if x is not None)
+                v = [None if x is None else (float(x) if numeric else str(x)) for x in v]
+            arrays[k] = pa.array(v, type=pa.int64() if k == "threads" else None)
+        configs = pa.table(arrays)
+        _write_parquet(configs, self.root / CONFIGS)
+        layer_tables = [pq.read_table(self.parts / f"{t.config_id}.layers.parquet") for t in ordered]
+        layers = pa.concat_tables(layer_tables, promote_options="default") if layer_tables else pa.table({})
+        names = set(layers.column_names)
+        order = [c for c in LAYER_COLUMNS if c in names] + sorted(names - set(LAYER_COLUMNS))
+        _write_parquet(layers.select(order), self.root / LAYERS)
+        return configs
+
+
+def _layer_type(column: str) -> pa.DataType:
+    if column in ("config_id", "name", "kind"):
+        return pa.string()
+    return pa.int64() if column == "layer" else pa.float64()
+
+
+def _with_cost(row: dict, prices: str) -> dict:
+    """The row plus its machine's memory cost under ``prices`` (None for rows without a machine)."""
+    if not row.get("machine_json"):
+        return {**row, "cost_usd": None, "cost_note": None}
+    cost = machine_cost(machine_from_dict(json.loads(row["machine_json"])), prices)
+    return {**row, "cost_usd": cost.total_usd, "cost_note": cost.note}
+
+
+def read_manifest(root: Path) -> dict:
+    try:
+        body = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        raise HetierError(f"'{root}' is not a hetier sweep directory (no readable {MANIFEST})") from None
+    if body.get("magic") != SWEEP_MAGIC:
+        raise HetierError(f"'{root}' is not a hetier sweep directory")
+    if body.get("version") != SWEEP_VERSION:
+        raise HetierError(f"'{root}' has sweep format {body.get('version')}; this hetier reads {SWEEP_VERSION}")
+    return body
+
+
+def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:
+    """(manifest, configs, layers) of a finished sweep directory."""
+    root = Path(path)
+    manifest = read_manifest(root)
+    if not (root / CONFIGS).exists():
+        raise HetierError(f"sweep '{root}' is not finished (no {CONFIGS}); run the same sweep again to resume it")
+    return manifest, pq.read_table(root / CONFIGS), pq.read_table(root / LAYERS)
+
+
+def is_sweep_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / MANIFEST).is_file()
