@@ -86,7 +86,7 @@ def plan_ops(workload: Workload, machine: Machine, policy: Policy | None, thread
     """Compute, per-tier traffic and slicing of every op; Memory Mode cache statistics."""
     rec_dev = load_device(recording.device)
     rec_r, rec_w = rec_dev.bandwidth(1), rec_dev.bandwidth(1, write=True)
-    pl = place(workload, machine, policy)
+    pl = place(workload, machine, policy, threads)
     tiers = machine.tier_names
     mm = MemoryModeCache(machine.device(tiers[0]).capacity_bytes, machine.cache_block_bytes) \
         if machine.mode == "memory" else None
@@ -119,8 +119,11 @@ def plan_ops(workload: Workload, machine: Machine, policy: Policy | None, thread
             stats["writeback_bytes"] += tr.writeback_bytes
         else:
             for t, w, b in zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist()):
-                for tier, share in pl.tier_shares(t, tiers[0]).items():
+                for tier, share in pl.tier_shares(t, tiers[0], op.index).items():
                     (write if w else read)[tier] += b * share
+            for tier, (r, w) in pl.copies.get(op.index, {}).items():  # moves at the op's start
+                read[tier] += r
+                write[tier] += w
         plans.append(OpPlan(compute, read, write, max(1, min(threads, op.parallelism)), misses, deps[op.index]))
     return plans, pl, stats
 
