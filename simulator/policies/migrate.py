@@ -1,0 +1,104 @@
+"""Migration: start from the hot/cold placement, then move tensors between the fastest and the
+slowest tier at layer (op) boundaries when the stall saved exceeds the copy.
+
+Optimises modelled memory time (``simulator/memory_cost.py``) including copies, greedily: at
+each op start, tensors in the slow tier with traffic still ahead are promoted in decreasing
+order of saved time per byte, where saved time = their remaining traffic's cost difference
+between the tiers minus F x the copy's modelled time (``migrate:F``, default 1; ``migrate:inf``
+never moves, leaving the hot/cold start). A promotion that does not fit for the rest of the
+tensor's life demotes fast-tier tensors that gain least, if what it saves exceeds what they lose
+plus their copies. Copies are traffic the engine replays on both tiers' channels.
+"""
+
+from __future__ import annotations
+
+import math
+
+from hetier.errors import UsageError
+from hetier.simulator.capacity_timeline import CapacityTimeline
+from hetier.simulator.memory_cost import copy_ns, ns_per_byte, tensor_cost_ns
+from hetier.simulator.policies.base import ScheduledPolicy
+from hetier.simulator.policies.hot_cold import hot_cold_start
+from hetier.simulator.tensor_profile import TensorSummary, profile_workload
+
+
+class Migrate(ScheduledPolicy):
+    name = "migrate"
+    description = "hot-cold start, then moves at op starts when the saved stall exceeds F x the copy (migrate:F)"
+
+    def __init__(self, tiers, arg=None):
+        super().__init__(tiers)
+        try:
+            self.copy_factor = 1.0 if arg is None else float(arg)
+        except ValueError:
+            raise UsageError(f"policy migrate: copy-cost factor '{arg}' is not a number") from None
+        if not self.copy_factor >= 0:
+            raise UsageError(f"policy migrate: copy-cost factor {self.copy_factor} must be at least 0")
+
+    @property
+    def label(self) -> str:
+        return self.name if self.copy_factor == 1.0 else f"{self.name}:{self.copy_factor:g}"
+
+    def schedule(self, workload, machine, threads):
+        profile = profile_workload(workload, machine.llc_bytes)
+        start = hot_cold_start(profile, machine)
+        if math.isinf(self.copy_factor):
+            return start, {}
+        fast, slow = machine.tier_names[0], machine.tier_names[-1]
+        rates = ns_per_byte(machine, threads)
+        tl = CapacityTimeline(machine, profile.n_ops)
+        for s in profile.tensors:
+            tl.add(s, start[s.tensor])
+        cur = dict(start)
+        moves: dict[int, list[tuple[int, str]]] = {}
+
+        def ahead(s: TensorSummary, b: int) -> float:
+            """Modelled time saved by serving the tensor's traffic from op b on from the fast tier."""
+            return sum(tensor_cost_ns(s, slow, rates, o) - tensor_cost_ns(s, fast, rates, o)
+                       for o in set(s.reads) | set(s.writes) if o >= b)
+
+        def copy(s: TensorSummary, b: int, src: str, dst: str) -> float:
+            return self.copy_factor * copy_ns(s.live_at(b - 1), src, dst, rates)
+
+        for b in range(1, profile.n_ops):
+            live = [s for s in profile.tensors if s.first_op < b <= s.last_op and s.live_at(b - 1)]
+            gains = [(ahead(s, b) - copy(s, b, slow, fast), s) for s in live if cur[s.tensor] == slow]
+            for gain, s in sorted(gains, key=lambda g: (-g[0] / g[1].nbytes, g[1].tensor)):
+                if gain <= 0:
+                    break
+                residents = [v for v in live if cur[v.tensor] == fast]
+                victims = _make_room(tl, s, b, residents, fast, lambda v: ahead(v, b) + copy(v, b, fast, slow))
+                if victims is None:
+                    continue
+                lost = sum(ahead(v, b) + copy(v, b, fast, slow) for v in victims)
+                if gain <= lost:
+                    for v in victims:
+                        tl.add(v, fast, b)
+                    continue
+                for v in victims:
+                    tl.add(v, slow, b)
+                    cur[v.tensor] = slow
+                    moves.setdefault(b, []).append((v.tensor, slow))
+                tl.remove(s, slow, b)
+                tl.add(s, fast, b)
+                cur[s.tensor] = fast
+                moves.setdefault(b, []).append((s.tensor, fast))
+        return start, moves
+
+
+
+def _make_room(tl: CapacityTimeline, s: TensorSummary, b: int, residents: list[TensorSummary], fast: str,
+               loss) -> list[TensorSummary] | None:
+    """Fast-tier tensors to demote, least ``loss`` per byte first (taken off ``tl``), so that ``s``
+    fits in the fast tier from op b on; None (and ``tl`` unchanged) if demoting all does not help."""
+    victims: list[TensorSummary] = []
+    if tl.fits(s, fast, b):
+        return victims
+    for v in sorted(residents, key=lambda v: (loss(v) / v.nbytes, v.tensor)):
+        tl.remove(v, fast, b)
+        victims.append(v)
+        if tl.fits(s, fast, b):
+            return victims
+    for v in victims:
+        tl.add(v, fast, b)
+    return None
