@@ -3,11 +3,13 @@ slowest tier at layer (op) boundaries when the stall saved exceeds the copy.
 
 Optimises modelled memory time (``simulator/memory_cost.py``) including copies, greedily: at
 each op start, tensors in the slow tier with traffic still ahead are promoted in decreasing
-order of saved time per byte, where saved time = their remaining traffic's cost difference
-between the tiers minus F x the copy's modelled time (``migrate:F``, default 1; ``migrate:inf``
-never moves, leaving the hot/cold start). A promotion that does not fit for the rest of the
-tensor's life demotes fast-tier tensors that gain least, if what it saves exceeds what they lose
-plus their copies. Copies are traffic the engine replays on both tiers' channels.
+order of saved time per byte, where saved time = the cost difference between the tiers of
+their traffic up to its last op minus F x the copy's modelled time (``migrate:F``, default 1;
+``migrate:inf`` never moves, leaving the hot/cold start). A promotion that does not fit for the
+rest of the tensor's life demotes fast-tier tensors that lose least over that window (their
+saving there, their copy out, and their copy back if they have traffic after it), if the
+promotion saves more. A demoted tensor is a candidate again at the next op start.
+Copies are traffic the engine replays on both tiers' channels, in the op they precede.
 """
 
 from __future__ import annotations
@@ -52,25 +54,40 @@ class Migrate(ScheduledPolicy):
         cur = dict(start)
         moves: dict[int, list[tuple[int, str]]] = {}
 
-        def ahead(s: TensorSummary, b: int) -> float:
-            """Modelled time saved by serving the tensor's traffic from op b on from the fast tier."""
+        def benefit(s: TensorSummary, lo: int, hi: int) -> float:
+            """Modelled time saved by serving the tensor's traffic in ops lo..hi from the fast tier."""
             return sum(tensor_cost_ns(s, slow, rates, o) - tensor_cost_ns(s, fast, rates, o)
-                       for o in set(s.reads) | set(s.writes) if o >= b)
+                       for o in set(s.reads) | set(s.writes) if lo <= o <= hi)
 
         def copy(s: TensorSummary, b: int, src: str, dst: str) -> float:
             return self.copy_factor * copy_ns(s.live_at(b - 1), src, dst, rates)
 
+        def used_after(s: TensorSummary, op: int) -> bool:
+            return any(o > op for o in (*s.reads, *s.writes))
+
         for b in range(1, profile.n_ops):
             live = [s for s in profile.tensors if s.first_op < b <= s.last_op and s.live_at(b - 1)]
-            gains = [(ahead(s, b) - copy(s, b, slow, fast), s) for s in live if cur[s.tensor] == slow]
-            for gain, s in sorted(gains, key=lambda g: (-g[0] / g[1].nbytes, g[1].tensor)):
+            gains = []
+            for s in live:
+                if cur[s.tensor] == slow and used_after(s, b - 1):
+                    end = max(o for o in (*s.reads, *s.writes) if o >= b)  # its traffic ahead ends here
+                    gains.append((benefit(s, b, end) - copy(s, b, slow, fast), end, s))
+            for gain, end, s in sorted(gains, key=lambda g: (-g[0] / g[2].nbytes, g[2].tensor)):
                 if gain <= 0:
                     break
+
+                def loss(v: TensorSummary) -> float:
+                    """What demoting v for s's window costs: its saving there, its copy out and back."""
+                    back = copy(v, b, slow, fast) if used_after(v, end) else 0.0
+                    return benefit(v, b, end) + copy(v, b, fast, slow) + back
+
                 residents = [v for v in live if cur[v.tensor] == fast]
-                victims = _make_room(tl, s, b, residents, fast, lambda v: ahead(v, b) + copy(v, b, fast, slow))
+                victims = _make_room(tl, s, b, residents, fast, loss)
                 if victims is None:
                     continue
-                lost = sum(ahead(v, b) + copy(v, b, fast, slow) for v in victims)
+                lost = sum(loss(v) for v in victims)
+                if victims and s.last_op > end and any(used_after(v, end) for v in victims):
+                    lost += copy(s, b, fast, slow)  # s must leave again for them to come back
                 if gain <= lost:
                     for v in victims:
                         tl.add(v, fast, b)
