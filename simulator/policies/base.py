@@ -61,6 +61,16 @@ class Policy:
     def label(self) -> str:
         return self.name
 
+    def number_arg(self, arg: str | None, default: float, convert=float, least: float = 0.0, what: str = "argument"):
+        """The policy's argument as a number of at least ``least`` (``default`` when absent)."""
+        try:
+            value = default if arg is None else convert(arg)
+        except ValueError:
+            raise UsageError(f"policy {self.name}: {what} '{arg}' is not a {'whole ' if convert is int else ''}number") from None
+        if not value >= least:
+            raise UsageError(f"policy {self.name}: {what} {value} must be at least {least:g}")
+        return value
+
 
 def get_policy(spec: str, tiers: list[str]) -> Policy:
     """Build a policy from 'name' or 'name:argument'."""

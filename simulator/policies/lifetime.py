@@ -7,7 +7,6 @@ the rest fill the fast tier shortest-lived first (then by access density), each 
 at every instant of its life.
 """
 
-from hetier.errors import UsageError
 from hetier.simulator.capacity_timeline import fill_in_order
 from hetier.simulator.policies.base import ScheduledPolicy
 from hetier.simulator.tensor_profile import profile_workload
@@ -21,12 +20,7 @@ class Lifetime(ScheduledPolicy):
 
     def __init__(self, tiers, arg=None):
         super().__init__(tiers)
-        try:
-            self.max_ops = DEFAULT_MAX_OPS if arg is None else int(arg)
-        except ValueError:
-            raise UsageError(f"policy lifetime: '{arg}' is not a whole number of ops") from None
-        if self.max_ops < 1:
-            raise UsageError(f"policy lifetime: {self.max_ops} ops must be at least 1")
+        self.max_ops = self.number_arg(arg, DEFAULT_MAX_OPS, int, 1, "lifetime in ops")
 
     @property
     def label(self) -> str:

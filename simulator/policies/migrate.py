@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 
-from hetier.errors import UsageError
 from hetier.simulator.capacity_timeline import CapacityTimeline
 from hetier.simulator.memory_cost import copy_ns, ns_per_byte, tensor_cost_ns
 from hetier.simulator.policies.base import ScheduledPolicy
@@ -30,12 +29,7 @@ class Migrate(ScheduledPolicy):
 
     def __init__(self, tiers, arg=None):
         super().__init__(tiers)
-        try:
-            self.copy_factor = 1.0 if arg is None else float(arg)
-        except ValueError:
-            raise UsageError(f"policy migrate: copy-cost factor '{arg}' is not a number") from None
-        if not self.copy_factor >= 0:
-            raise UsageError(f"policy migrate: copy-cost factor {self.copy_factor} must be at least 0")
+        self.copy_factor = self.number_arg(arg, 1.0, float, 0.0, "copy-cost factor")
 
     @property
     def label(self) -> str:

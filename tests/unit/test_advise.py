@@ -183,3 +183,11 @@ def test_optimal_reports_an_infeasible_machine(tmp_path):
     m = load_machine("optane-appdirect", NO_LLC + ["dram.capacity_gb=0.000001", "pmem.capacity_gb=0.000001"])
     with pytest.raises(HetierError, match="no static placement fits"):
         replay(w, m, "optimal")
+
+
+@pytest.mark.parametrize("spec, msg", [("lifetime:x", "is not a whole number"), ("lifetime:0", "must be at least 1"),
+                                       ("migrate:-1", "must be at least 0"), ("optimal:pages", "granularity 'pages' unknown"),
+                                       ("placement", "needs a file")])
+def test_bad_policy_arguments_name_the_value(spec, msg):
+    with pytest.raises(HetierError, match=msg):
+        get_policy(spec, ["dram", "pmem"])
