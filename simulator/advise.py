@@ -143,14 +143,27 @@ def recommended(advice: list[MachineAdvice]) -> Row | None:
     return min(rows, key=lambda r: r.time_ns, default=None)
 
 
-def placement_for(workload: Workload, machine: Machine, spec: str, threads: int) -> dict:
-    """The placement file document of an advisor policy on ``machine``."""
+def placement_for(workload: Workload, machine: Machine, spec: str, threads: int) -> tuple[dict, list[dict]]:
+    """The placement file document of an advisor policy on ``machine``, and per op where the
+    live bytes are at its peak (layer, tier -> bytes, bytes moved at its start)."""
+    from hetier.simulator.tensor_profile import profile_workload
+
     pol = get_policy(spec, machine.tier_names)
     if not isinstance(pol, ScheduledPolicy):
         raise HetierError(f"policy '{spec}' has no per-tensor schedule to write")
     pol.prepare(workload, machine, threads)
-    return placement_document(workload.trace_id, machine.name, pol.label, pol.start, pol.moves,
-                              getattr(pol, "sites", None))
+    doc = placement_document(workload.trace_id, machine.name, pol.label, pol.start, pol.moves,
+                             getattr(pol, "sites", None))
+    profile = profile_workload(workload, machine.llc_bytes)
+    over_time = []
+    for op in workload.ops:
+        where = {t: 0 for t in machine.tier_names}
+        for s in profile.tensors:
+            if s.first_op <= op.index <= s.last_op:
+                where[pol.tier_at(s.tensor, op.index)] += s.live_at(op.index)
+        moved = sum(profile.by_id()[t].live_at(op.index - 1) for t, _ in pol.moves_before(op.index))
+        over_time.append({"op": op.index, "layer": op.name, "bytes": where, "moved_bytes": moved})
+    return doc, over_time
 
 
 def _peak_live(workload: Workload) -> int:

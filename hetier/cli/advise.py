@@ -20,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="simulated worker threads")
     p.add_argument("--dram-gb", type=float, help="fast-tier (first tier) capacity in GB, for every machine")
     p.add_argument("--no-bisect", action="store_true", help="skip the smallest-fast-tier search")
+    p.add_argument("--layers", action="store_true", help="also print, per layer, where the recommended placement keeps the live bytes")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output on stdout")
     p.add_argument("--allow-truncated", action="store_true", help="advise on the complete prefix of a truncated trace")
     p.add_argument("-o", "--output", help="placement file to write (default: TRACE.placement.json)")
@@ -79,13 +80,25 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 t.add_row(str(i), r.policy, _secs(r.time_ns), _ratio(r.vs_all_dram), _ratio(r.vs_memory_mode),
                           _gb(r.fast_peak_bytes), _gb(r.migrated_bytes),
-                          _gb(r.min_fast_bytes) if r.min_fast_bytes is not None else "not reached")
+                          "-" if args.no_bisect else _gb(r.min_fast_bytes) if r.min_fast_bytes is not None else "not reached")
             console.print(t)
     if best is None:
         raise UsageError("no advisor policy ran on any machine given, so there is no placement to recommend")
-    write_placement(out, placement_for(work, machines[best.machine], best.policy, args.threads))
+    doc, over_time = placement_for(work, machines[best.machine], best.policy, args.threads)
+    if args.layers and args.format == "text":
+        t = Table(title=f"{best.policy} on {best.machine}: live bytes at each layer's peak, by tier")
+        for col in ("op", "layer", *doc_tiers(over_time), "moved in before it"):
+            t.add_column(col, justify="right")
+        for row in over_time:
+            t.add_row(str(row["op"]), row["layer"], *(_gb(b) for b in row["bytes"].values()), _gb(row["moved_bytes"]))
+        console.print(t)
+    write_placement(out, doc)
     Console(stderr=True).print(f"recommended: {best.policy} on {best.machine} ({_secs(best.time_ns)}); wrote {out}")
     return 0
+
+
+def doc_tiers(over_time: list[dict]) -> list[str]:
+    return list(over_time[0]["bytes"]) if over_time else []
 
 
 def _secs(ns) -> str:

@@ -1,14 +1,16 @@
-"""Migration: start from the hot/cold placement, then move tensors between the fastest and the
-slowest tier at layer (op) boundaries when the stall saved exceeds the copy.
+"""Migration: start from the optimal static placement, then move tensors between the fastest and
+the slowest tier at layer (op) boundaries when the stall saved exceeds the copy.
 
 Optimises modelled memory time (``simulator/memory_cost.py``) including copies, greedily: at
 each op start, tensors in the slow tier with traffic still ahead are promoted in decreasing
 order of saved time per byte, where saved time = the cost difference between the tiers of
 their traffic up to its last op minus F x the copy's modelled time (``migrate:F``, default 1;
-``migrate:inf`` never moves, leaving the hot/cold start). A promotion that does not fit for the
+``migrate:inf`` never moves, leaving the ``optimal`` start). A promotion that does not fit for the
 rest of the tensor's life demotes fast-tier tensors that lose least over that window (their
 saving there, their copy out, and their copy back if they have traffic after it), if the
-promotion saves more. A demoted tensor is a candidate again at the next op start.
+promotion saves more. A demoted tensor is a candidate again at the next op start. Tensors
+allocated by the op are candidates too, with no copy: demoting idle tensors can make room for
+them where the static start could not.
 Copies are traffic the engine replays on both tiers' channels, in the op they precede.
 """
 
@@ -19,13 +21,13 @@ import math
 from hetier.simulator.capacity_timeline import CapacityTimeline
 from hetier.simulator.memory_cost import copy_ns, ns_per_byte, tensor_cost_ns
 from hetier.simulator.policies.base import ScheduledPolicy
-from hetier.simulator.policies.hot_cold import hot_cold_start
+from hetier.simulator.policies.optimal import optimal_start
 from hetier.simulator.tensor_profile import TensorSummary, profile_workload
 
 
 class Migrate(ScheduledPolicy):
     name = "migrate"
-    description = "hot-cold start, then moves at op starts when the saved stall exceeds F x the copy (migrate:F)"
+    description = "optimal start, then moves at op starts when the saved stall exceeds F x the copy (migrate:F)"
 
     def __init__(self, tiers, arg=None):
         super().__init__(tiers)
@@ -37,7 +39,7 @@ class Migrate(ScheduledPolicy):
 
     def schedule(self, workload, machine, threads):
         profile = profile_workload(workload, machine.llc_bytes)
-        start = hot_cold_start(profile, machine)
+        start = optimal_start(profile, machine, threads)[0]
         if math.isinf(self.copy_factor):
             return start, {}
         fast, slow = machine.tier_names[0], machine.tier_names[-1]
@@ -61,11 +63,13 @@ class Migrate(ScheduledPolicy):
 
         for b in range(1, profile.n_ops):
             live = [s for s in profile.tensors if s.first_op < b <= s.last_op and s.live_at(b - 1)]
+            born = [s for s in profile.tensors if s.first_op == b and s.live_at(b)]
             gains = []
-            for s in live:
+            for s in live + born:
                 if cur[s.tensor] == slow and used_after(s, b - 1):
                     end = max(o for o in (*s.reads, *s.writes) if o >= b)  # its traffic ahead ends here
-                    gains.append((benefit(s, b, end) - copy(s, b, slow, fast), end, s))
+                    fetch = copy(s, b, slow, fast) if s.first_op < b else 0.0  # a new tensor is just born there
+                    gains.append((benefit(s, b, end) - fetch, end, s))
             for gain, end, s in sorted(gains, key=lambda g: (-g[0] / g[2].nbytes, g[2].tensor)):
                 if gain <= 0:
                     break
@@ -93,7 +97,10 @@ class Migrate(ScheduledPolicy):
                 tl.remove(s, slow, b)
                 tl.add(s, fast, b)
                 cur[s.tensor] = fast
-                moves.setdefault(b, []).append((s.tensor, fast))
+                if s.first_op < b:
+                    moves.setdefault(b, []).append((s.tensor, fast))
+                else:
+                    start[s.tensor] = fast
         return start, moves
 
 

@@ -45,14 +45,21 @@ class Optimal(ScheduledPolicy):
         return self.name if self.granularity is None else f"{self.name}:{self.granularity}"
 
     def schedule(self, workload, machine, threads):
-        profile = profile_workload(workload, machine.llc_bytes)
-        by_site = self.granularity == "site" or (self.granularity is None and len(profile.tensors) > SITE_THRESHOLD)
-        groups = [s.site if by_site else s.tensor for s in profile.tensors]
         t0 = time.perf_counter()
-        choice, self.objective_ns = solve_static(profile, machine, threads, groups)
+        start, self.sites, self.objective_ns = optimal_start(profile_workload(workload, machine.llc_bytes), machine,
+                                                             threads, self.granularity)
         self.solve_seconds = time.perf_counter() - t0
-        self.sites = {g: tier for g, tier in zip(groups, choice)} if by_site else {}
-        return {s.tensor: tier for s, tier in zip(profile.tensors, choice)}, {}
+        return start, {}
+
+
+def optimal_start(profile: WorkloadProfile, machine, threads: int, granularity: str | None = None
+                  ) -> tuple[dict[int, str], dict[str, str], float]:
+    """Tier per tensor, tier per site (when deciding by site) and the modelled memory time in ns."""
+    by_site = granularity == "site" or (granularity is None and len(profile.tensors) > SITE_THRESHOLD)
+    groups = [s.site if by_site else s.tensor for s in profile.tensors]
+    choice, objective = solve_static(profile, machine, threads, groups)
+    sites = {g: tier for g, tier in zip(groups, choice)} if by_site else {}
+    return {s.tensor: tier for s, tier in zip(profile.tensors, choice)}, sites, objective
 
 
 def solve_static(profile: WorkloadProfile, machine, threads: int, groups: list) -> tuple[list[str], float]:
