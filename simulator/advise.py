@@ -155,13 +155,14 @@ def placement_for(workload: Workload, machine: Machine, spec: str, threads: int)
     doc = placement_document(workload.trace_id, machine.name, pol.label, pol.start, pol.moves,
                              getattr(pol, "sites", None))
     profile = profile_workload(workload, machine.llc_bytes)
+    by_id = profile.by_id()
     over_time = []
     for op in workload.ops:
         where = {t: 0 for t in machine.tier_names}
         for s in profile.tensors:
             if s.first_op <= op.index <= s.last_op:
                 where[pol.tier_at(s.tensor, op.index)] += s.live_at(op.index)
-        moved = sum(profile.by_id()[t].live_at(op.index - 1) for t, _ in pol.moves_before(op.index))
+        moved = sum(by_id[t].live_at(op.index - 1) for t, _ in pol.moves_before(op.index))
         over_time.append({"op": op.index, "layer": op.name, "bytes": where, "moved_bytes": moved})
     return doc, over_time
 

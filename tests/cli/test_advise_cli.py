@@ -38,9 +38,10 @@ def test_advise_ranks_policies_and_writes_a_placement_that_replays(tmp_path, cap
 
 def test_advise_text_names_the_comparisons(tmp_path, capsys):
     code, stdout, err = run(["advise", TRACE, "--machine", "ref-app-direct", "--policy", "optimal,all-pmem",
-                             "--no-bisect", "-o", str(tmp_path / "p.json")], capsys)
+                             "--no-bisect", "--layers", "-o", str(tmp_path / "p.json")], capsys)
     assert code == 0, err
     assert "all-DRAM" in stdout and "Memory Mode" in stdout and "optimal" in stdout and "all-pmem" in stdout
+    assert "optimal on ref-app-direct: live bytes at each layer's peak" in stdout and "conv2d_1" in stdout
 
 
 def _one_line_error(capsys, argv, code=2):

@@ -191,3 +191,24 @@ def test_optimal_reports_an_infeasible_machine(tmp_path):
 def test_bad_policy_arguments_name_the_value(spec, msg):
     with pytest.raises(HetierError, match=msg):
         get_policy(spec, ["dram", "pmem"])
+
+
+def test_memory_mode_twin_of_the_app_direct_preset_is_the_memory_mode_preset():
+    from hetier.simulator.advise import memory_mode_twin
+
+    twin = memory_mode_twin(load_machine("ref-app-direct")).to_dict()
+    mm = load_machine("ref-memory-mode").to_dict()
+    for d in (twin, mm):
+        d.pop("name"), d.pop("description")
+    assert twin == mm
+    assert memory_mode_twin(load_machine("dram-only")) is None
+
+
+def test_advice_is_deterministic(tmp_path):
+    from hetier.simulator.advise import advise_machine, placement_for
+
+    w = load_workload(random_trace(tmp_path / "d.arrow", 11, 8))
+    m = _machine(15)
+    a, b = (advise_machine(w, m, ["optimal", "migrate", "hot-cold"], 4) for _ in range(2))
+    assert a == b and all(r.ok for r in a.rows)
+    assert placement_for(w, m, "migrate", 4) == placement_for(w, m, "migrate", 4)
