@@ -17,7 +17,6 @@ from hetier.simulator.machines import Machine
 from hetier.simulator.placement_file import placement_document
 from hetier.simulator.policies import ScheduledPolicy, get_policy
 from hetier.simulator.replay import replay
-from hetier.simulator.results import RunResult
 from hetier.simulator.workload import Workload
 
 ADVISOR_POLICIES = ("optimal", "hot-cold", "lifetime", "migrate")  # the advisor's own answers
@@ -69,34 +68,30 @@ def memory_mode_twin(machine: Machine) -> Machine | None:
     return dataclasses.replace(machine, mode="memory", name=f"{machine.name} as memory mode")
 
 
-def _time(workload: Workload, machine: Machine, policy: str | None, threads: int) -> RunResult:
-    return replay(workload, machine, policy, threads)
-
-
 def advise_machine(workload: Workload, machine: Machine, policies: list[str], threads: int,
                    bisect: bool = True) -> MachineAdvice:
     """Replay ``policies`` on a flat ``machine`` and rank them; see the module docstring."""
     peak = max(_peak_live(workload), 1)
     fast = machine.tier_names[0]
     cap = machine.device(fast).capacity_bytes
+    if machine.mode != "flat":
+        why = f"machine '{machine.name}' is in Memory Mode: it takes no placement policy"
+        return MachineAdvice(machine.name, fast, cap, peak, None, None, [Row(machine.name, p, why=why) for p in policies])
     big = with_fast_capacity(machine, max(cap, peak))
-    all_dram = _time(workload, big, "all-dram", threads).makespan_ns
+    all_dram = replay(workload, big, "all-dram", threads).makespan_ns
     twin = memory_mode_twin(machine)
-    mm = _time(workload, twin, None, threads).makespan_ns if twin else None
+    mm = replay(workload, twin, None, threads).makespan_ns if twin else None
     adv = MachineAdvice(machine.name, fast, cap, peak, all_dram, mm)
     total = sum(d.capacity_bytes for _, d in machine.tiers)
     for spec in policies:
         row = Row(machine.name, spec)
         adv.rows.append(row)
-        if machine.mode != "flat":
-            row.why = f"machine '{machine.name}' is in Memory Mode: it takes no placement policy"
-            continue
         if total < peak:
             row.why = f"does not fit: peak live {peak / 1e9:.2f} GB exceeds the {total / 1e9:.2f} GB of all tiers"
             continue
         try:
             row.policy = get_policy(spec, machine.tier_names).label
-            r = _time(workload, machine, spec, threads)
+            r = replay(workload, machine, spec, threads)
         except HetierError as e:
             row.why = str(e)
             continue
@@ -121,7 +116,7 @@ def smallest_fast_tier(workload: Workload, machine: Machine, policy: str, thread
     grow with capacity, which greedy policies do not promise: the answer is then one such size."""
     def good(c: int) -> bool:
         try:
-            r = _time(workload, with_fast_capacity(machine, c), policy, threads)
+            r = replay(workload, with_fast_capacity(machine, c), policy, threads)
         except HetierError:
             return False
         return r.fits and r.makespan_ns <= target_ns
