@@ -98,7 +98,7 @@ def plan_ops(workload: Workload, machine: Machine, policy: Policy | None, thread
              recording: Recording, stack: StackProfile = StackProfile("hetier"),
              seed: int = 0) -> tuple[list[OpPlan], Placement, dict]:
     """Compute, per-tier traffic and slicing of every op; Memory Mode cache statistics."""
-    plans, pl, stats = memory_plans(workload, machine, policy, recording, seed, stack)
+    plans, pl, stats = memory_plans(workload, machine, policy, recording, seed, stack, threads)
     return schedule(plans, workload, stack, threads), pl, stats
 
 
@@ -118,14 +118,16 @@ def schedule(plans: list[OpPlan], workload: Workload, stack: StackProfile, threa
 
 
 def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, recording: Recording,
-                 seed: int = 0, stack: StackProfile = StackProfile("hetier")) -> tuple[list[OpPlan], Placement, dict]:
-    """Per op: recorded compute and per-tier traffic after the CPU cache and the placement (or
-    Memory Mode's cache, its page frames drawn with ``seed``); no scheduling yet. Ops the stack
+                 seed: int = 0, stack: StackProfile = StackProfile("hetier"),
+                 threads: int = 1) -> tuple[list[OpPlan], Placement, dict]:
+    """Per op: recorded compute and per-tier traffic after the CPU cache and the placement (the
+    policy may plan for ``threads``) or Memory Mode's cache (its page frames drawn with ``seed``);
+    no scheduling yet. Ops the stack
     accumulates output-stationary keep each output's running sum and product in the thread's
     cache: the tensors such an op allocates cost one pass."""
     rec_dev = load_device(recording.device)
     rec_r, rec_w = rec_dev.bandwidth(1), rec_dev.bandwidth(1, write=True)
-    pl = place(workload, machine, policy)
+    pl = place(workload, machine, policy, threads)
     tiers = machine.tier_names
     mm = MemoryModeCache(machine.device(tiers[0]).capacity_bytes, machine.cache_block_bytes, machine.page_bytes,
                          seed) if machine.mode == "memory" else None
@@ -159,8 +161,11 @@ def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, re
             stats["writeback_bytes"] += tr.writeback_bytes
         else:
             for t, w, b in zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist()):
-                for tier, share in pl.tier_shares(t, tiers[0]).items():
+                for tier, share in pl.tier_shares(t, tiers[0], op.index).items():
                     (write if w else read)[tier] += b * share
+            for tier, (r, w) in pl.copies.get(op.index, {}).items():  # moves at the op's start
+                read[tier] += r
+                write[tier] += w
         plans.append(OpPlan(compute, read, write, 1, misses))
     return plans, pl, stats
 

@@ -58,7 +58,7 @@ class Predictor:
             if c.run.threads > c.machine.cores:
                 raise UsageError(f"{c.run.label}: {c.run.threads} threads exceed the machine's {c.machine.cores} cores")
             pol = None if c.machine.mode == "memory" else get_policy(c.run.policy, c.machine.tier_names)
-            plans, placement, _ = memory_plans(c.workload, c.machine, pol, recording, 0, stack)
+            plans, placement, _ = memory_plans(c.workload, c.machine, pol, recording, 0, stack, c.run.threads)
             if not placement.fits:
                 raise UsageError(f"{c.run.label}: the workload does not fit machine '{c.machine.name}'")
             self.plans.append(plans)

@@ -2,7 +2,10 @@
 
 Walks the ops' allocation and free rows in order, asks the policy where each allocation goes,
 spills overflow down the tiers for spilling policies, and records per tier the peak live bytes
-and, when a tier is over capacity, by how much ("does not fit: needs X more").
+and, when a tier is over capacity, by how much ("does not fit: needs X more"). Policies that plan
+over the whole run are prepared first; moves they ask for at an op's start are carried out
+there, recorded as copies (bytes read from the old tier, written to the new) and as a change of
+the tensor's tiers from that op on.
 """
 
 from __future__ import annotations
@@ -21,23 +24,65 @@ class Placement:
     share: dict[int, dict[str, float]] = field(default_factory=dict)
     peak: dict[str, int] = field(default_factory=dict)
     missing: dict[str, int] = field(default_factory=dict)  # worst overflow per tier
+    history: dict[int, list[tuple[int, dict[str, float]]]] = field(default_factory=dict)  # moved tensors: (op, share) from that op on
+    copies: dict[int, dict[str, list[float]]] = field(default_factory=dict)  # op -> tier -> [read, written] by moves at its start
 
     @property
     def fits(self) -> bool:
         return not any(self.missing.values())
 
-    def tier_shares(self, tensor: int, default: str) -> dict[str, float]:
+    @property
+    def migrated_bytes(self) -> float:
+        return float(sum(rw[0] for c in self.copies.values() for rw in c.values()))
+
+    def tier_shares(self, tensor: int, default: str, op: int | None = None) -> dict[str, float]:
+        """The tensor's tier shares (during op ``op``, for a tensor that moves)."""
+        if op is not None and tensor in self.history:
+            share = None
+            for at, s in self.history[tensor]:
+                if at > op:
+                    break
+                share = s
+            if share is not None:
+                return share
         return self.share.get(tensor, {default: 1.0})
 
 
-def place(workload: Workload, machine: Machine, policy: Policy | None) -> Placement:
+def _move(pl: Placement, op: int, tensor: int, to: str, tb: dict[str, int], live: dict[str, int]) -> None:
+    """Move all of a tensor's live bytes to tier ``to`` at the start of ``op``, as copies."""
+    for x, b in list(tb.items()):
+        if x == to or not b:
+            continue
+        c = pl.copies.setdefault(op, {})
+        c.setdefault(x, [0.0, 0.0])[0] += b
+        c.setdefault(to, [0.0, 0.0])[1] += b
+        live[x] -= b
+        live[to] += b
+        tb[to] = tb.get(to, 0) + b
+        tb[x] = 0
+    if tensor not in pl.history:
+        pl.history[tensor] = [(-1, pl.share[tensor])]
+    pl.share[tensor] = {to: 1.0}
+    pl.history.setdefault(tensor, []).append((op, {to: 1.0}))
+
+
+def place(workload: Workload, machine: Machine, policy: Policy | None, threads: int = 1) -> Placement:
     """Flat machines follow ``policy``; Memory Mode keeps every byte in the backing tier."""
     tiers = machine.tier_names
+    flat = machine.mode != "memory" and policy is not None
+    if flat:
+        policy.prepare(workload, machine, threads)
     cap = {t: machine.device(t).capacity_bytes for t in tiers}
     live = {t: 0 for t in tiers}
     bytes_of: dict[int, dict[str, int]] = {}  # tensor -> tier -> bytes
     pl = Placement(peak={t: 0 for t in tiers}, missing={t: 0 for t in tiers})
     for op in workload.ops:
+        for t, to in (policy.moves_before(op.index) if flat else ()):
+            if bytes_of.get(t):
+                _move(pl, op.index, t, to, bytes_of[t], live)
+                for x in tiers:
+                    pl.peak[x] = max(pl.peak[x], live[x])
+                    pl.missing[x] = max(pl.missing[x], live[x] - cap[x])
         for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
             nbytes = c * u
             if machine.mode == "memory":
@@ -45,7 +90,7 @@ def place(workload: Workload, machine: Machine, policy: Policy | None) -> Placem
                 spills = False
             else:
                 free = {x: cap[x] - live[x] for x in tiers}
-                want = policy.place(TensorInfo(t, workload.tensor_kind.get(t, "ciphertext"), nbytes), free)
+                want = policy.place(TensorInfo(t, workload.tensor_kind.get(t, "ciphertext"), nbytes, op.index), free)
                 spills = policy.spills
             got: dict[str, int] = {}
             for tier, share in want.items():
@@ -68,6 +113,8 @@ def place(workload: Workload, machine: Machine, policy: Policy | None) -> Placem
                 tb[x] = tb.get(x, 0) + b
             total = sum(tb.values())
             pl.share[t] = {x: b / total for x, b in sorted(tb.items()) if b} if total else {tiers[0]: 1.0}
+            if t in pl.history and pl.history[t][-1][1] != pl.share[t]:
+                pl.history[t].append((op.index, pl.share[t]))
             for x in tiers:
                 pl.peak[x] = max(pl.peak[x], live[x])
                 pl.missing[x] = max(pl.missing[x], live[x] - cap[x])

@@ -39,7 +39,7 @@ def replay(workload: Workload, machine: Machine, policy: str | None = None, thre
     write = {t: float(sum(p.write[t] for p in plans)) for t in tiers}
     notes = {"compute_clamped_ops": stats["compute_clamped_ops"], "recording_device": recording.device,
              "recording_llc_bytes": recording.llc_bytes, "durations": workload.meta.get("durations"),
-             "truncated_trace": workload.truncated, "seed": seed}
+             "truncated_trace": workload.truncated, "seed": seed, "migrated_bytes": pl.migrated_bytes}
     mm_hit = mm_wb = None
     if machine.mode == "memory":
         total = stats["hit_bytes"] + stats["miss_bytes"]

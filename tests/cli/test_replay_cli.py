@@ -50,7 +50,7 @@ def _machine_file(tmp_path, body):
 
 @pytest.mark.parametrize("argv, msg", [
     (["--machine", "optane-x"], "machine 'optane-x' not found (known: ddr5-cxl, dram-only"),
-    (["--machine", "optane-appdirect", "--policy", "hot-cold"], "policy 'hot-cold' not found (known: all-dram"),
+    (["--machine", "optane-appdirect", "--policy", "nope"], "policy 'nope' not found (known: all-dram"),
     (["--machine", "optane-appdirect", "--set", "gpu.capacity_gb=1"], "override names unknown tier(s) gpu"),
     (["--machine", "dram-only", "--set", "dram.capacity_gb=-4"], "'capacity_gb' must be a positive number (got -4)"),
     (["--machine", "{mfile_missing}"], "missing 'read_curve'"),
