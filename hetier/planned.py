@@ -25,6 +25,20 @@ def plan_config(run: MeasuredRun, runtime_profile: str, path: Path) -> str:
     return plan_run(graph, params, path, "tensor", profile=runtime_profile).path
 
 
+def check_runs(runs: list[MeasuredRun]) -> None:
+    """Refuse, before any planning, runs naming an unknown model or machine or more threads than
+    the machine has cores."""
+    from hetier.errors import UsageError
+    from hetier.models.zoo import MODELS
+
+    for r in runs:
+        if r.model not in MODELS:
+            raise UsageError(f"model '{r.model}' unknown (known: {', '.join(MODELS)})")
+        m = load_machine(r.machine)
+        if r.threads > m.cores:
+            raise UsageError(f"{r.label}: {r.threads} threads exceed the machine's {m.cores} cores")
+
+
 def cases_of(runs: list[MeasuredRun], stack: StackProfile, workdir: Path) -> tuple[list[Case], dict]:
     """One case per run (traces shared by runs of one configuration); also each config's trace path."""
     traces: dict[tuple, str] = {}

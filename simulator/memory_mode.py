@@ -10,14 +10,17 @@ the same way at coarser blocks) to ``capacity / block`` sets; a block larger tha
 placed as one unit.
 
 Per access row (tensor, read/write, bytes after the CPU cache): the first pass over the tensor's
-blocks is looked up in the tag array (compulsory and conflict misses, dirty write-backs); further
-passes in the same op hit only on blocks whose set no other block of the op's working set uses.
+blocks is looked up in the tag array (compulsory and conflict misses, dirty write-backs); a
+further pass in the same op hits on a block unless one of the blocks touched since the last pass
+(the tensor's own and the other tensors' share of one pass) landed in its set: with random
+frames, a share exp(-(touched - 1) / sets) survives.
 Hit -> DRAM; read miss -> PMem read and DRAM fill; write miss -> DRAM write (whole lines, no fill);
 evicting a dirty block -> PMem write.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,9 +142,7 @@ class MemoryModeCache:
         """Traffic of one op's access rows (bytes already filtered by the CPU cache)."""
         out = MMTraffic()
         blocks_of = {int(t): self.blocks(int(t)) for t in np.unique(tensors)}
-        all_blocks = np.concatenate(list(blocks_of.values())) if blocks_of else np.zeros(0, dtype=np.int64)
-        sets, counts = np.unique(self.sets(all_blocks), return_counts=True)
-        crowded = sets[counts > 1]
+        working = sum(len(b) for b in blocks_of.values())  # the op's working set, in blocks
         B = self.block
         for t, w, b in zip(tensors.tolist(), writes.tolist(), nbytes.tolist()):
             blk = blocks_of[t]
@@ -153,7 +154,10 @@ class MemoryModeCache:
             h, m, wb = self._lookup(first, w)
             hit_b, miss_b, wb_b = h * B, m * B, wb * B
             if passes > 1:
-                free_share = 1.0 - np.isin(self.sets(blk), crowded).mean() if len(crowded) else 1.0
+                # between two passes over this tensor the op touches its blocks and the other
+                # tensors' share of one pass; a block survives if its (random) set holds none of them
+                between = len(blk) + (working - len(blk)) / passes
+                free_share = math.exp(-max(between - 1.0, 0.0) / self.n_sets)
                 more = (passes - 1) * tensor_bytes
                 hit_b += more * free_share
                 conflict = more * (1 - free_share)

@@ -31,18 +31,22 @@ def run(args: argparse.Namespace) -> int:
     from hetier.analysis.trace_stats import trace_stats
     from hetier.atomic import check_output, write_bytes_atomic
     from hetier.errors import UsageError
-    from hetier.planned import cases_of
+    from hetier.planned import cases_of, check_runs
     from hetier.simulator.fit import fit, rms
     from hetier.simulator.measured import load_measured, reference_runs_path
-    from hetier.simulator.stack import load_stack, profile_toml
+    from hetier.simulator.stack import FREE_PARAMETERS, load_stack, profile_toml
 
     free = [k.strip() for k in args.free.split(",") if k.strip()]
     if len(free) > 4:
         raise UsageError(f"{len(free)} free parameters; at most 4 (each needs a physical meaning)")
+    unknown = [k for k in free if k not in FREE_PARAMETERS]
+    if unknown:
+        raise UsageError(f"cannot fit {', '.join(unknown)} (free parameters: {', '.join(FREE_PARAMETERS)})")
     out = check_output(args.output, args.force) if args.output else None
     runs_path = Path(args.runs) if args.runs else reference_runs_path()
     runs = load_measured(runs_path)
     stack = load_stack(args.stack, args.stack_set)
+    check_runs(runs)
     console = Console(stderr=True, soft_wrap=True)
     with tempfile.TemporaryDirectory() as d:
         console.print(f"planning {len({r.config for r in runs})} configuration(s) with runtime profile "
