@@ -19,6 +19,7 @@ def test_every_machine_preset_round_trips_with_its_sources(name):
     m = load_machine(name)
     back = machine_from_dict(m.to_dict())
     assert back == m and back.to_dict() == m.to_dict()
+    assert m.source and m.to_dict()["source"] == m.source
     assert [t["source"] for t in m.to_dict()["tiers"]] == [d.source for _, d in m.tiers]
 
 
