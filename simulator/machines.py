@@ -102,10 +102,11 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
             dev = device_from_dict({k: v for k, v in t.items() if k != "name"}, f"{where} tier {t['name']}", tier_ov)
         resolved.append((t["name"], dev))
     machine_ov = ov.pop("machine", {})
-    fixed = set(machine_ov) - set(_MACHINE_NUMBERS)
+    settable = _MACHINE_NUMBERS + ("name", "description")
+    fixed = set(machine_ov) - set(settable)
     if fixed:
         raise UsageError(f"override machine.{', machine.'.join(sorted(fixed))} cannot be set "
-                         f"(settable: {', '.join(_MACHINE_NUMBERS)})")
+                         f"(settable: {', '.join(settable)})")
     if ov:
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
     d = {**d, **machine_ov}
