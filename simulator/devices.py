@@ -1,13 +1,14 @@
-"""Memory devices as data: bandwidth-vs-streams curves, latency, access granularity, capacity.
+"""Memory devices as data: bandwidth-vs-streams curves, latency, write amplification, capacity.
 
-Presets live in ``simulator/presets/devices/*.toml``; every number there carries its source.
-A device's bandwidth is a function of the number of concurrent streams, separately for reads
-and writes (Optane's write bandwidth peaks at ~4 streams and then falls).
+Presets live in ``simulator/presets/devices/*.toml``; every number there carries its source, and
+the ``[source]`` table travels with the device into results. A device's bandwidth is a function of
+the number of concurrent streams, separately for reads and writes (Optane's write bandwidth peaks
+at ~4 streams and then falls). Transfers are sequential streams: traces move whole ciphertexts
+(64 KiB and more), so there is no access granule or random-access cost (docs/simulator.md).
 """
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +20,10 @@ from hetier.errors import UsageError
 PRESETS = Path(__file__).parent / "presets"
 GB = 1e9
 
-_DEVICE_KEYS = {"name", "kind", "capacity_gb", "read_latency_seq_ns", "read_latency_rand_ns",
-                "write_latency_ns", "read_curve", "write_curve", "granularity_bytes",
-                "random_read_efficiency", "random_write_efficiency", "write_amplification",
-                "dimms", "source", "description", "read_bw_scale", "write_bw_scale"}
-_REQUIRED = ("capacity_gb", "read_latency_seq_ns", "read_curve", "write_curve", "granularity_bytes")
+_DEVICE_KEYS = {"name", "kind", "capacity_gb", "read_latency_seq_ns", "write_latency_ns", "read_curve",
+                "write_curve", "write_amplification", "dimms", "source", "description", "read_bw_scale",
+                "write_bw_scale"}
+_REQUIRED = ("capacity_gb", "read_latency_seq_ns", "read_curve", "write_curve")
 
 
 @dataclass(frozen=True)
@@ -33,17 +33,14 @@ class Device:
     name: str
     kind: str
     capacity_bytes: int
-    read_latency_seq_ns: float
-    read_latency_rand_ns: float
+    read_latency_seq_ns: float  # idle latency of a sequential read, added once per transfer
     write_latency_ns: float
     read_curve: tuple[tuple[float, float], ...]  # (streams, GB/s), streams ascending
     write_curve: tuple[tuple[float, float], ...]
-    granularity_bytes: int = 64
-    random_read_efficiency: float = 1.0  # random accesses of one granule vs sequential, same streams
-    random_write_efficiency: float = 1.0
     write_amplification: float = 1.0  # media bytes written per byte written, sequential
     dimms: int = 1
-    source: dict = field(default_factory=dict, compare=False, hash=False)
+    description: str = ""
+    source: dict = field(default_factory=dict, compare=False, hash=False)  # where each number comes from
 
     def bandwidth(self, streams: int | float, write: bool = False) -> float:
         """Total bytes/ns (= GB/s) with ``streams`` concurrent streams: the curve, linear between
@@ -59,23 +56,19 @@ class Device:
         pts = self.write_curve if write else self.read_curve
         return int(max(pts, key=lambda p: p[1])[0])
 
-    def access_efficiency(self, access_bytes: float, write: bool = False, random: bool = True) -> float:
-        """Useful share of media bandwidth for accesses of ``access_bytes``: the media works in
-        granules, so a random access smaller than one wastes the rest."""
-        if not random:
-            return 1.0
-        g = self.granularity_bytes
-        useful = access_bytes / (math.ceil(access_bytes / g) * g)
-        return useful * (self.random_write_efficiency if write else self.random_read_efficiency)
-
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "capacity_gb": self.capacity_bytes / GB,
-                "read_latency_seq_ns": self.read_latency_seq_ns, "read_latency_rand_ns": self.read_latency_rand_ns,
-                "write_latency_ns": self.write_latency_ns, "read_curve": [list(p) for p in self.read_curve],
-                "write_curve": [list(p) for p in self.write_curve], "granularity_bytes": self.granularity_bytes,
-                "random_read_efficiency": self.random_read_efficiency,
-                "random_write_efficiency": self.random_write_efficiency,
-                "write_amplification": self.write_amplification, "dimms": self.dimms}
+                "read_latency_seq_ns": self.read_latency_seq_ns, "write_latency_ns": self.write_latency_ns,
+                "read_curve": [list(p) for p in self.read_curve], "write_curve": [list(p) for p in self.write_curve],
+                "write_amplification": self.write_amplification, "dimms": self.dimms,
+                "description": self.description, "source": dict(self.source)}
+
+
+def source_table(value, where: str) -> dict:
+    """The ``[source]`` table: what each number cites, as text (carried into results)."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise UsageError(f"{where}: [source] must be a table of key = \"citation\" strings")
+    return dict(value)
 
 
 def _curve(value, where: str, what: str) -> tuple[tuple[float, float], ...]:
@@ -104,25 +97,21 @@ def device_from_dict(d: dict, where: str, overrides: dict | None = None) -> Devi
     for k in _REQUIRED:
         if k not in d:
             raise UsageError(f"{where}: missing '{k}'")
-    for k in ("capacity_gb", "read_latency_seq_ns", "granularity_bytes", "read_latency_rand_ns",
-              "write_latency_ns", "random_read_efficiency", "random_write_efficiency",
-              "write_amplification", "dimms", "read_bw_scale", "write_bw_scale"):
+    for k in ("capacity_gb", "read_latency_seq_ns", "write_latency_ns", "write_amplification", "dimms",
+              "read_bw_scale", "write_bw_scale"):
         if k in d and (not isinstance(d[k], (int, float)) or isinstance(d[k], bool) or d[k] <= 0):
             raise UsageError(f"{where}: '{k}' must be a positive number (got {d[k]!r})")
     return Device(
         name=d.get("name", where), kind=d.get("kind", "dram"),
         capacity_bytes=int(d["capacity_gb"] * GB),
         read_latency_seq_ns=float(d["read_latency_seq_ns"]),
-        read_latency_rand_ns=float(d.get("read_latency_rand_ns", d["read_latency_seq_ns"])),
         write_latency_ns=float(d.get("write_latency_ns", d["read_latency_seq_ns"])),
         read_curve=_scaled(_curve(d["read_curve"], where, "read_curve"), d.get("read_bw_scale", 1.0)),
         write_curve=_scaled(_curve(d["write_curve"], where, "write_curve"), d.get("write_bw_scale", 1.0)),
-        granularity_bytes=int(d["granularity_bytes"]),
-        random_read_efficiency=float(d.get("random_read_efficiency", 1.0)),
-        random_write_efficiency=float(d.get("random_write_efficiency", 1.0)),
         write_amplification=float(d.get("write_amplification", 1.0)),
         dimms=int(d.get("dimms", 1)),
-        source=d.get("source", {}),
+        description=str(d.get("description", "")),
+        source=source_table(d.get("source", {}), where),
     )
 
 

@@ -6,7 +6,8 @@ OpenMP static schedule: the largest slice holds ceil(n / T) of n), each with its
 compute and of every tier's traffic. An op's slices become ready when the ops it depends on
 (read/write/free of a shared tensor) are done, so independent ops overlap when threads allow.
 A slice reads (one transfer per tier), computes, then writes; transfers on one (tier,
-direction) channel share its bandwidth by the device's concurrency curve.
+direction) channel share its bandwidth by the device's concurrency curve. Transfers are
+sequential streams: traces move whole ciphertexts (64 KiB and more), not granule-sized accesses.
 
 Op compute = recorded duration - the time the recording machine's DRAM (one stream: the runtime
 is single-threaded) needed for the op's traffic. Traffic is first filtered by the CPU's last-level
@@ -54,7 +55,6 @@ class OpPlan:
     slices: int
     misses: int = 0
     deps: list[int] = field(default_factory=list)
-    access_bytes: float | None = None  # random accesses of this size; None: sequential streams
     serial_ns: float = 0.0  # runs on one thread, under the executor lock, before the slices
     items: int = 1  # independent output ciphertexts, dealt to the slices as whole items
 
@@ -312,10 +312,7 @@ def run(plans: list[OpPlan], machine: Machine, threads: int,
             for t in tiers:
                 if p.read[t] > 0:
                     t0 = env.now
-                    media = p.read[t] * f
-                    if p.access_bytes:
-                        media /= devs[t].access_efficiency(p.access_bytes, write=False)
-                    yield chan[(t, False)].transfer(media)
+                    yield chan[(t, False)].transfer(p.read[t] * f)
                     yield env.timeout(devs[t].read_latency_seq_ns)
                     stall[t][i] += env.now - t0
             if penalty and p.misses:
@@ -326,10 +323,7 @@ def run(plans: list[OpPlan], machine: Machine, threads: int,
             for t in tiers:
                 if p.write[t] > 0:
                     t0 = env.now
-                    media = p.write[t] * devs[t].write_amplification * f
-                    if p.access_bytes:
-                        media /= devs[t].access_efficiency(p.access_bytes, write=True)
-                    yield chan[(t, True)].transfer(media)
+                    yield chan[(t, True)].transfer(p.write[t] * devs[t].write_amplification * f)
                     yield env.timeout(devs[t].write_latency_ns)
                     stall[t][i] += env.now - t0
             left_slices[i] -= 1

@@ -2,21 +2,24 @@
 
 A machine is a preset (``simulator/presets/machines/*.toml``) or a user's TOML file, plus
 overrides ``tier.key=value`` (e.g. ``dram.capacity_gb=16``). ``to_dict`` gives the fully
-resolved machine that results embed.
+resolved machine that results embed, with the ``[source]`` tables of the machine and its devices.
+Every key is used or an error: a key the simulator would ignore is refused by name.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hetier.errors import UsageError
-from hetier.simulator.devices import Device, device_from_dict, load_device, load_toml, presets_of, resolve_preset
+from hetier.simulator.devices import (Device, device_from_dict, load_device, load_toml, presets_of, resolve_preset,
+                                      source_table)
 
 MODES = ("flat", "memory")
-_MACHINE_KEYS = {"name", "description", "mode", "cores", "llc_mb", "tiers", "cache", "backing",
-                 "mm_miss_penalty_ns", "cache_block_bytes", "page_bytes", "source"}
+_MACHINE_KEYS = {"name", "description", "mode", "cores", "llc_mb", "tiers", "mm_miss_penalty_ns",
+                 "cache_block_bytes", "page_bytes", "source"}
+_MACHINE_NUMBERS = ("cores", "llc_mb", "mm_miss_penalty_ns", "cache_block_bytes", "page_bytes")  # --set machine.KEY
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Machine:
     cache_block_bytes: int = 4096
     page_bytes: int = 4096  # Memory Mode: the OS's page size (frames are placed at random)
     description: str = ""
+    source: dict = field(default_factory=dict, compare=False, hash=False)  # [source]: what each number cites
 
     @property
     def tier_names(self) -> list[str]:
@@ -43,7 +47,7 @@ class Machine:
     def to_dict(self) -> dict:
         return {"name": self.name, "mode": self.mode, "cores": self.cores, "llc_bytes": self.llc_bytes,
                 "mm_miss_penalty_ns": self.mm_miss_penalty_ns, "cache_block_bytes": self.cache_block_bytes,
-                "page_bytes": self.page_bytes, "description": self.description,
+                "page_bytes": self.page_bytes, "description": self.description, "source": dict(self.source),
                 "tiers": [{"tier": n, **d.to_dict()} for n, d in self.tiers]}
 
 
@@ -98,10 +102,15 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
             dev = device_from_dict({k: v for k, v in t.items() if k != "name"}, f"{where} tier {t['name']}", tier_ov)
         resolved.append((t["name"], dev))
     machine_ov = ov.pop("machine", {})
+    settable = _MACHINE_NUMBERS + ("name", "description")
+    fixed = set(machine_ov) - set(settable)
+    if fixed:
+        raise UsageError(f"override machine.{', machine.'.join(sorted(fixed))} cannot be set "
+                         f"(settable: {', '.join(settable)})")
     if ov:
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
     d = {**d, **machine_ov}
-    for k in ("cores", "llc_mb", "mm_miss_penalty_ns", "cache_block_bytes", "page_bytes"):
+    for k in _MACHINE_NUMBERS:
         if k in d and (not isinstance(d[k], (int, float)) or d[k] <= 0):
             raise UsageError(f"{where}: '{k}' must be a positive number (got {d[k]!r})")
     if "cores" not in d or "llc_mb" not in d:
@@ -111,7 +120,7 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
     return Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
                    llc_bytes=int(d["llc_mb"] * 2 ** 20), mm_miss_penalty_ns=float(d.get("mm_miss_penalty_ns", 70.0)),
                    cache_block_bytes=int(d.get("cache_block_bytes", 4096)), page_bytes=int(d.get("page_bytes", 4096)),
-                   description=d.get("description", ""))
+                   description=d.get("description", ""), source=source_table(d.get("source", {}), where))
 
 
 def machine_from_dict(d: dict) -> Machine:
@@ -120,4 +129,5 @@ def machine_from_dict(d: dict) -> Machine:
                   for t in d["tiers"])
     return Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],
                    mm_miss_penalty_ns=d["mm_miss_penalty_ns"], cache_block_bytes=d["cache_block_bytes"],
-                   page_bytes=d.get("page_bytes", 4096), description=d.get("description", ""))
+                   page_bytes=d.get("page_bytes", 4096), description=d.get("description", ""),
+                   source=d.get("source", {}))

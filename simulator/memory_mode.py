@@ -11,16 +11,15 @@ placed as one unit.
 
 Per access row (tensor, read/write, bytes after the CPU cache): the first pass over the tensor's
 blocks is looked up in the tag array (compulsory and conflict misses, dirty write-backs); a
-further pass in the same op hits on a block unless one of the blocks touched since the last pass
-(the tensor's own and the other tensors' share of one pass) landed in its set: with random
-frames, a share exp(-(touched - 1) / sets) survives.
+further pass in the same op hits on a block unless a block touched since the last pass landed in
+its set: every other block of the tensor, and each block of the op's other tensors with
+probability 1 / passes (their share of one pass).
 Hit -> DRAM; read miss -> PMem read and DRAM fill; write miss -> DRAM write (whole lines, no fill);
 evicting a dirty block -> PMem write.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,7 +141,14 @@ class MemoryModeCache:
         """Traffic of one op's access rows (bytes already filtered by the CPU cache)."""
         out = MMTraffic()
         blocks_of = {int(t): self.blocks(int(t)) for t in np.unique(tensors)}
-        working = sum(len(b) for b in blocks_of.values())  # the op's working set, in blocks
+        # the op's working set by cache set: where each tensor's blocks land and what else is there
+        order = list(blocks_of)
+        all_sets = self.sets(np.concatenate([blocks_of[t] for t in order])) if order else np.zeros(0, np.int64)
+        _, where, per_set = np.unique(all_sets, return_inverse=True, return_counts=True)
+        segment, start = {}, 0
+        for t in order:
+            segment[t] = where[start:start + len(blocks_of[t])]
+            start += len(blocks_of[t])
         B = self.block
         for t, w, b in zip(tensors.tolist(), writes.tolist(), nbytes.tolist()):
             blk = blocks_of[t]
@@ -154,10 +160,13 @@ class MemoryModeCache:
             h, m, wb = self._lookup(first, w)
             hit_b, miss_b, wb_b = h * B, m * B, wb * B
             if passes > 1:
-                # between two passes over this tensor the op touches its blocks and the other
-                # tensors' share of one pass; a block survives if its (random) set holds none of them
-                between = len(blk) + (working - len(blk)) / passes
-                free_share = math.exp(-max(between - 1.0, 0.0) / self.n_sets)
+                # between two passes over this tensor the op touches all its blocks and each other
+                # block with probability 1 / passes (the other tensors' share of one pass): a block
+                # survives if no other block of its own lands in its set and none of the others'
+                mine = segment[t]
+                own = np.bincount(mine, minlength=len(per_set))[mine]
+                others = per_set[mine] - own
+                free_share = float(np.mean(np.where(own > 1, 0.0, (1.0 - 1.0 / passes) ** others)))
                 more = (passes - 1) * tensor_bytes
                 hit_b += more * free_share
                 conflict = more * (1 - free_share)

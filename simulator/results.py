@@ -19,7 +19,7 @@ from hetier.atomic import partial_path
 from hetier.errors import HetierError
 
 RESULTS_MAGIC = "hetier-results"
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2  # 2: devices without granule or random-access fields; machines and devices carry [source]
 
 
 @dataclass

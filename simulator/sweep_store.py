@@ -28,7 +28,7 @@ from hetier.simulator.machines import machine_from_dict
 from hetier.simulator.sweep import Outcome, Task
 
 SWEEP_MAGIC = "hetier-sweep"
-SWEEP_VERSION = 1
+SWEEP_VERSION = 2  # 2: as results format 2 (the embedded machines changed)
 MANIFEST = "sweep.json"
 CONFIGS = "configs.parquet"
 LAYERS = "layers.parquet"

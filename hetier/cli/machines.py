@@ -29,14 +29,13 @@ def run(args: argparse.Namespace) -> int:
         t = Table(title="device presets (bandwidth at the curve's best stream count @ streams)",
                   box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, pad_edge=False)
         t.add_column("device", no_wrap=True)
-        for col in ("kind", "size\nGB", "read\nGB/s", "write\nGB/s", "idle read\nns seq/rand", "granule\nB"):
+        for col in ("kind", "size\nGB", "read\nGB/s", "write\nGB/s", "idle ns\nread/write"):
             t.add_column(col, justify="right", no_wrap=True)
         for name in device_presets():
             d = load_device(name)
             r, w = d.peak_streams(), d.peak_streams(True)
             t.add_row(name, d.kind, f"{d.capacity_bytes / 1e9:,.0f}", f"{d.bandwidth(r):.1f}@{r}",
-                      f"{d.bandwidth(w, True):.1f}@{w}", f"{d.read_latency_seq_ns:.0f}/{d.read_latency_rand_ns:.0f}",
-                      f"{d.granularity_bytes}")
+                      f"{d.bandwidth(w, True):.1f}@{w}", f"{d.read_latency_seq_ns:.0f}/{d.write_latency_ns:.0f}")
         c.print(t)
         return 0
     t = Table(title="machine presets (bandwidth with one stream per core)")

@@ -34,7 +34,7 @@ def test_machines_lists_presets(capsys, monkeypatch):
     code, out, _ = run(["machines", "--devices"], capsys)
     assert code == 0 and "12.5@4" in out  # Optane 6-DIMM write peak at 4 streams
     assert max(len(line.rstrip()) for line in out.splitlines()) <= 80
-    assert "ref-optane-12dimm-6tb" in out and "ns seq/rand" in out  # whole names; latencies say which is which
+    assert "ref-optane-12dimm-6tb" in out and "read/write" in out  # whole names; latencies say which is which
 
 
 def test_dump_config_shows_overrides(capsys):
@@ -42,8 +42,8 @@ def test_dump_config_shows_overrides(capsys):
     assert code == 0 and '"capacity_gb": 8.0' in out
 
 
-def _machine_file(tmp_path, body):
-    p = tmp_path / "m.toml"
+def _machine_file(tmp_path, body, name="m"):
+    p = tmp_path / f"{name}.toml"
     p.write_text(body)
     return str(p)
 
@@ -56,11 +56,19 @@ def _machine_file(tmp_path, body):
     (["--machine", "{mfile_missing}"], "missing 'read_curve'"),
     (["--machine", "{mfile_zero}"], "'capacity_gb' must be a positive number (got 0)"),
     (["--machine", "dram-only", "--threads", "0"], "threads 0 must be at least 1"),
+    (["--machine", "{mfile_cache}"], "unknown machine key(s) backing, cache"),
+    (["--machine", "{mfile_granule}"], "unknown device key(s) granularity_bytes"),
+    (["--machine", "dram-only", "--set", "machine.mode=memory"], "override machine.mode cannot be set"),
 ])
 def test_bad_input_is_one_line(argv, msg, tmp_path, capsys):
     files = {
         "mfile_missing": _machine_file(tmp_path, 'cores = 4\nllc_mb = 8\n[[tiers]]\nname = "dram"\ncapacity_gb = 4\n'
-                                                 'read_latency_seq_ns = 80\nwrite_curve = [[1, 5.0]]\ngranularity_bytes = 64\n'),
+                                                 'read_latency_seq_ns = 80\nwrite_curve = [[1, 5.0]]\nwrite_latency_ns = 90\n'),
+        # keys the simulator would ignore are refused: Memory Mode's tiers are [[tiers]], not cache/backing
+        "mfile_cache": _machine_file(tmp_path, name="cache", body='cores = 4\nllc_mb = 8\ncache = "dram"\nbacking = "pmem"\n'
+                                               '[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\n'),
+        "mfile_granule": _machine_file(tmp_path, name="granule", body='cores = 4\nllc_mb = 8\n[[tiers]]\nname = "dram"\n'
+                                                 'device = "ddr4-2666-6ch"\ngranularity_bytes = 64\n'),
     }
     files["mfile_zero"] = str(tmp_path / "z.toml")
     Path(files["mfile_zero"]).write_text('cores = 4\nllc_mb = 8\n[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\ncapacity_gb = 0\n')

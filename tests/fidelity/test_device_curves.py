@@ -1,14 +1,18 @@
 """Device presets against the FAST'20 measurements, through the simulator itself.
 
-Synthetic microbenchmarks (T streams of sequential reads, sequential writes, or random
-accesses of one size) run on the SimPy engine; achieved bandwidth = bytes / makespan.
+Synthetic microbenchmarks (T streams of sequential reads or sequential writes) run on the SimPy
+engine; achieved bandwidth = bytes / makespan. Each bound sits a little above the error the
+model really has there (measured 2026-11-27, stated next to each bound):
 
-Fitted points (within 10%): threads 1, 2, 4, 6, 8, 12, 16, 20, 24 (the curve points stored in
-the presets); in the access-size sweep, the media granularity (64 B DRAM, 256 B Optane) and
-sequential sizes of 128 KiB and more. Held out (within 20%): all other thread counts 1..24 and
-all other access sizes, except 4 KiB and 8 KiB on interleaved Optane: FAST'20 shows a dip there
-from the 4 KiB interleaving across DIMMs, which hetier does not model (its accesses are whole
-ciphertexts of 64 KiB and more).
+- bandwidth vs threads: the points stored in the presets (threads 1, 2, 4, 6, 8, 12, 16, 20, 24)
+  are copied from the data, so they agree to rounding (worst 1.7e-7); the other thread counts
+  are held out and interpolated.
+- bandwidth vs access size: hetier's traces move whole buffers, at least 32,768 B (a plaintext:
+  one polynomial at one prime, N = 4096; ciphertexts are twice that), and the engine streams them
+  at the device's sequential curve. At those sizes FAST'20's access-size sweep (random accesses,
+  the device's best thread count) is within 17.0% of it (6-DIMM Optane reads at 32 KiB; 11.2%
+  from 64 KiB, where ciphertexts start). Smaller accesses never occur in a replay and are not
+  modelled (the presets carry no granule or random-access efficiency: docs/simulator.md).
 """
 
 import csv
@@ -23,6 +27,8 @@ from hetier.simulator.machines import Machine
 DATA = Path(__file__).parent / "data" / "optane-fast20"
 FIT_THREADS = {1, 2, 4, 6, 8, 12, 16, 20, 24}
 STREAM_BYTES = 4e9  # per stream: latency is negligible against it
+COPIED = 1e-6  # bound at the points copied from the data: measured worst 1.7e-7 (float rounding)
+SMALLEST_ACCESS = 4096 * 8  # bytes: one polynomial at one prime, N = 4096 (a plaintext)
 
 
 def _csv(name):
@@ -30,63 +36,65 @@ def _csv(name):
         return list(csv.DictReader(f))
 
 
-def measure(device: str, streams: int, write: bool, access_bytes: float | None = None) -> float:
+def measure(device: str, streams: int, write: bool) -> float:
     """GB/s achieved by ``streams`` concurrent transfers of STREAM_BYTES each."""
     dev = load_device(device)
     m = Machine(device, "flat", (("t", dev),), cores=streams, llc_bytes=0)
     zero = {"t": 0.0}
     load = {"t": STREAM_BYTES * streams}
-    plan = OpPlan(0.0, zero if write else load, load if write else zero, streams, access_bytes=access_bytes)
+    plan = OpPlan(0.0, zero if write else load, load if write else zero, streams)
     return STREAM_BYTES * streams / run([plan], m, streams).makespan_ns
 
 
-CURVES = [
-    ("ddr4-2666-6ch", "04-bandwidth_thcount_dram.csv", "Read", False),
-    ("ddr4-2666-6ch", "04-bandwidth_thcount_dram.csv", "Write(ntstore)", True),
-    ("optane-100-6dimm", "04-bandwidth_thcount_optane.csv", "Read", False),
-    ("optane-100-6dimm", "04-bandwidth_thcount_optane.csv", "Write(clwb)", True),  # = ntstore (swapped)
-    ("optane-100-1dimm", "04-bandwidth_thcount_optane_ni.csv", "Read", False),
-    ("optane-100-1dimm", "04-bandwidth_thcount_optane_ni.csv", "Write(ntstore)", True),
+CURVES = [  # bound at held-out thread counts: a little above the measured worst error
+    ("ddr4-2666-6ch", "04-bandwidth_thcount_dram.csv", "Read", False, 0.025),  # 2.21% at 9 threads
+    ("ddr4-2666-6ch", "04-bandwidth_thcount_dram.csv", "Write(ntstore)", True, 0.022),  # 1.97% at 13
+    ("optane-100-6dimm", "04-bandwidth_thcount_optane.csv", "Read", False, 0.03),  # 2.80% at 3
+    # the column labelled Write(clwb) is ntstore (swapped in that file); 12.41% at 3 threads,
+    # where the curve bends to its 4-thread peak
+    ("optane-100-6dimm", "04-bandwidth_thcount_optane.csv", "Write(clwb)", True, 0.13),
+    ("optane-100-1dimm", "04-bandwidth_thcount_optane_ni.csv", "Read", False, 0.06),  # 5.58% at 3
+    ("optane-100-1dimm", "04-bandwidth_thcount_optane_ni.csv", "Write(ntstore)", True, 0.075),  # 7.14% at 18
 ]
 
 
-@pytest.mark.parametrize("device, csvfile, col, write", CURVES)
-def test_bandwidth_vs_threads(device, csvfile, col, write):
+@pytest.mark.parametrize("device, csvfile, col, write, held_out", CURVES)
+def test_bandwidth_vs_threads(device, csvfile, col, write, held_out):
     for row in _csv(csvfile):
         t, want = int(row["Threads"]), float(row[col])
         got = measure(device, t, write)
-        tol = 0.10 if t in FIT_THREADS else 0.20
+        tol = COPIED if t in FIT_THREADS else held_out
         assert abs(got / want - 1) <= tol, f"{device} {col} at {t} threads: {got:.2f} vs {want:.2f} GB/s"
 
 
-SIZES = [
-    ("ddr4-2666-6ch", "05-bandwidth_accesssize_dram.csv", 64, set()),
-    ("optane-100-6dimm", "05-bandwidth_accesssize_optane.csv", 256, {4096, 8192}),
-    ("optane-100-1dimm", "05-bandwidth_accesssize_optane_ni.csv", 256, set()),
+DRAM_SIZES = "05-bandwidth_accesssize_dram.csv"
+OPTANE_SIZES = "05-bandwidth_accesssize_optane.csv"  # 4 KiB steps from 4 to 64 KiB
+OPTANE_NI_SIZES = "05-bandwidth_accesssize_optane_ni.csv"
+SIZES = [  # bound over accesses of 32 KiB to 2 MiB: a little above the measured worst error
+    ("ddr4-2666-6ch", DRAM_SIZES, "Read", False, 0.06),  # 5.88% at 32 KiB
+    ("ddr4-2666-6ch", DRAM_SIZES, "Write(ntstore)", True, 0.02),  # 1.95% at 256 KiB
+    ("optane-100-6dimm", OPTANE_SIZES, "Read", False, 0.175),  # 17.01% at 32 KiB (11.16% at 64 KiB)
+    ("optane-100-6dimm", OPTANE_SIZES, "Write(ntstore)", True, 0.075),  # 6.95% at 32 KiB
+    ("optane-100-1dimm", OPTANE_NI_SIZES, "Read", False, 0.008),  # 0.74% at 512 KiB
+    ("optane-100-1dimm", OPTANE_NI_SIZES, "Write(ntstore)", True, 0.005),  # 0.45% at 2 MiB
 ]
 
 
-@pytest.mark.parametrize("device, csvfile, granule, not_modelled", SIZES)
-@pytest.mark.parametrize("col, write", [("Read", False), ("Write(ntstore)", True)])
-def test_bandwidth_vs_access_size(device, csvfile, granule, not_modelled, col, write):
-    dev = load_device(device)
-    streams = dev.peak_streams(write)  # the sweep runs where the device is at its best
-    checked = 0
-    for row in _csv(csvfile):
-        size, want = int(row["AccessSize"]), float(row[col])
-        if size in not_modelled:
-            continue
-        sequential = size >= 128 * 1024
-        got = measure(device, streams, write, None if sequential else size)
-        tol = 0.10 if (size == granule or sequential) else 0.20
-        assert abs(got / want - 1) <= tol, f"{device} {col} {size} B: {got:.2f} vs {want:.2f} GB/s"
-        checked += 1
-    assert checked >= 14
+@pytest.mark.parametrize("device, csvfile, col, write, tol", SIZES)
+def test_bandwidth_vs_access_size(device, csvfile, col, write, tol):
+    streams = load_device(device).peak_streams(write)  # the sweep runs where the device is at its best
+    got = measure(device, streams, write)
+    rows = [r for r in _csv(csvfile) if int(r["AccessSize"]) >= SMALLEST_ACCESS]
+    # 32 KiB .. 2 MiB in powers of two, and 36 .. 60 KiB in 4 KiB steps in the interleaved file
+    assert len(rows) == 7 + 7 * (csvfile == OPTANE_SIZES)
+    for row in rows:
+        want = float(row[col])
+        assert abs(got / want - 1) <= tol, f"{device} {col} {row['AccessSize']} B: {got:.2f} vs {want:.2f} GB/s"
 
 
 def test_optane_write_collapse_and_latency_presets():
     opt = load_device("optane-100-6dimm")
     assert opt.peak_streams(write=True) == 4
-    assert opt.bandwidth(24, write=True) / opt.bandwidth(4, write=True) == pytest.approx(0.6, abs=0.01)
-    assert (opt.read_latency_seq_ns, opt.read_latency_rand_ns) == (169.4, 305.0)
-    assert opt.granularity_bytes == 256
+    # 7.5 GB/s at 24 threads over 12.5 at 4 (04-bandwidth_thcount_optane.csv)
+    assert opt.bandwidth(24, write=True) / opt.bandwidth(4, write=True) == pytest.approx(7.5 / 12.5, rel=1e-12)
+    assert (opt.read_latency_seq_ns, opt.write_latency_ns) == (169.4, 90.4)
