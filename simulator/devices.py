@@ -56,6 +56,14 @@ class Device:
         pts = self.write_curve if write else self.read_curve
         return int(max(pts, key=lambda p: p[1])[0])
 
+    def media_bytes(self, nbytes: float, write: bool) -> float:
+        """Bytes the media moves for ``nbytes`` of program traffic (writes are amplified)."""
+        return nbytes * self.write_amplification if write else nbytes
+
+    def latency_ns(self, write: bool) -> float:
+        """Idle latency added once per transfer."""
+        return self.write_latency_ns if write else self.read_latency_seq_ns
+
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "capacity_gb": self.capacity_bytes / GB,
                 "read_latency_seq_ns": self.read_latency_seq_ns, "write_latency_ns": self.write_latency_ns,

@@ -239,112 +239,134 @@ def run_in_order(plans: list[OpPlan], machine: Machine) -> RunStats:
                 stall[t][i] = alone.stall_ns[t][0]
             now = end[i]
             continue
-        now += p.serial_ns
-        for t in tiers:
-            if p.read[t] > 0:
-                dt = p.read[t] / devs[t].bandwidth(k) + devs[t].read_latency_seq_ns
-                now += dt
-                stall[t][i] += dt * k
+        # k equal transfers share a channel's bandwidth(k): each takes total / bandwidth(k)
+        lockstep = [(t, w, (p.write if w else p.read)[t]) for w in (False, True) for t in tiers]
+        stream = {(t, w): devs[t].media_bytes(b, w) / devs[t].bandwidth(k, write=w) + devs[t].latency_ns(w)
+                  for t, w, b in lockstep if b > 0}
+        for (t, _), dt in stream.items():
+            stall[t][i] += dt * k
         if penalty and p.misses:
-            now += penalty
             stall[tiers[-1]][i] += penalty * k
-        now += p.compute_ns / k
-        for t in tiers:
-            if p.write[t] > 0:
-                dt = p.write[t] * devs[t].write_amplification / devs[t].bandwidth(k, write=True) + devs[t].write_latency_ns
-                now += dt
-                stall[t][i] += dt * k
+        now += p.serial_ns + sum(stream.values()) + (penalty if p.misses else 0.0) + p.compute_ns / k
         compute[i] = p.compute_ns + p.serial_ns
         end[i] = now
     return RunStats(float(end.max()) if n else 0.0, compute, stall, start, end)
 
 
-def run(plans: list[OpPlan], machine: Machine, threads: int,
-        on_op: Callable[[int], None] | None = None) -> RunStats:
-    """Execute the op plans with ``threads`` SimPy workers; returns per-op times."""
-    import simpy
+class Replay:
+    """One SimPy run of op plans: the workers, the shared channels and what they measured.
 
-    env = simpy.Environment()
-    tiers = machine.tier_names
-    devs: dict[str, Device] = dict(machine.tiers)
-    chan = {(t, w): Channel(env, (lambda n, d=devs[t], w=w: d.bandwidth(n, write=w))) for t in tiers for w in (False, True)}
-    n = len(plans)
-    compute = np.zeros(n)
-    stall = {t: np.zeros(n) for t in tiers}
-    start = np.full(n, np.nan)
-    end = np.zeros(n)
-    left_slices = [p.slices for p in plans]
-    waiting = [len(p.deps) for p in plans]
-    dependents: list[list[int]] = [[] for _ in plans]
-    for i, p in enumerate(plans):
-        for d in p.deps:
-            dependents[d].append(i)
-    ready = simpy.Store(env)
-    executor_lock = simpy.Resource(env, capacity=1)  # serial parts run one at a time
-    done = [0]
-    penalty = machine.mm_miss_penalty_ns if machine.mode == "memory" else 0.0
+    State a reader may want lives here, not in closures: ``ready`` holds the slices that may
+    start ((op, slice); slice -1 is an op's serial part), ``waiting`` how many dependencies each
+    op still has, ``left`` how many of its slices are still running."""
 
-    def release(i: int) -> None:
-        if plans[i].serial_ns > 0:
-            ready.put((i, -1))
+    def __init__(self, plans: list[OpPlan], machine: Machine, threads: int,
+                 on_op: Callable[[int], None] | None = None):
+        import simpy
+
+        self.env = env = simpy.Environment()
+        self.plans, self.machine, self.threads, self.on_op = plans, machine, threads, on_op
+        self.tiers = machine.tier_names
+        self.devices: dict[str, Device] = dict(machine.tiers)
+        self.channels = {(t, w): Channel(env, (lambda n, d=self.devices[t], w=w: d.bandwidth(n, write=w)))
+                         for t in self.tiers for w in (False, True)}
+        n = len(plans)
+        self.compute = np.zeros(n)
+        self.stall = {t: np.zeros(n) for t in self.tiers}
+        self.start = np.full(n, np.nan)
+        self.end = np.zeros(n)
+        self.left = [p.slices for p in plans]
+        self.waiting = [len(p.deps) for p in plans]
+        self.dependents: list[list[int]] = [[] for _ in plans]
+        for i, p in enumerate(plans):
+            for d in p.deps:
+                self.dependents[d].append(i)
+        self.ready = simpy.Store(env)
+        self.executor_lock = simpy.Resource(env, capacity=1)  # serial parts run one at a time
+        self.done = 0
+        self.penalty = machine.mm_miss_penalty_ns if machine.mode == "memory" else 0.0
+
+    def release(self, i: int) -> None:
+        """Op ``i`` may start: its serial part first, if it has one, else its slices."""
+        if self.plans[i].serial_ns > 0:
+            self.ready.put((i, -1))
             return
-        for s in range(plans[i].slices):
-            ready.put((i, s))
+        for s in range(self.plans[i].slices):
+            self.ready.put((i, s))
 
-    def worker(env):
+    def stream(self, i: int, tier: str, write: bool, nbytes: float):
+        """A slice's transfer on one (tier, direction) channel, then the device's idle latency."""
+        dev, t0 = self.devices[tier], self.env.now
+        yield self.channels[(tier, write)].transfer(dev.media_bytes(nbytes, write))
+        yield self.env.timeout(dev.latency_ns(write))
+        self.stall[tier][i] += self.env.now - t0
+
+    def serial(self, i: int):
+        """The op's serial part, under the executor lock; then its slices become ready."""
+        p = self.plans[i]
+        with self.executor_lock.request() as req:
+            yield req
+            yield self.env.timeout(p.serial_ns)
+        self.compute[i] += p.serial_ns
+        for k in range(p.slices):
+            self.ready.put((i, k))
+
+    def slice(self, i: int, s: int):
+        """Slice ``s`` of op ``i``: read (tier by tier), compute, write."""
+        p, f = self.plans[i], self.plans[i].share(s)
+        for t in self.tiers:
+            if p.read[t] > 0:
+                yield from self.stream(i, t, False, p.read[t] * f)
+        if self.penalty and p.misses:
+            yield self.env.timeout(self.penalty)
+            self.stall[self.tiers[-1]][i] += self.penalty
+        yield self.env.timeout(p.compute_ns * f)
+        self.compute[i] += p.compute_ns * f
+        for t in self.tiers:
+            if p.write[t] > 0:
+                yield from self.stream(i, t, True, p.write[t] * f)
+        self.left[i] -= 1
+        if self.left[i] == 0:
+            self.finish(i)
+
+    def finish(self, i: int) -> None:
+        self.end[i] = self.env.now
+        self.done += 1
+        if self.on_op:
+            self.on_op(i)
+        for j in self.dependents[i]:
+            self.waiting[j] -= 1
+            if self.waiting[j] == 0:
+                self.release(j)
+        if self.done == len(self.plans):
+            for _ in range(self.threads):
+                self.ready.put(None)
+
+    def worker(self):
+        """A thread: takes ready slices until the run ends."""
         while True:
-            item = yield ready.get()
+            item = yield self.ready.get()
             if item is None:
                 return
             i, s = item
-            p = plans[i]
-            if np.isnan(start[i]):
-                start[i] = env.now
-            if s < 0:  # the op's serial part, then its parallel slices
-                with executor_lock.request() as req:
-                    yield req
-                    yield env.timeout(p.serial_ns)
-                compute[i] += p.serial_ns
-                for k in range(p.slices):
-                    ready.put((i, k))
-                continue
-            f = p.share(s)
-            for t in tiers:
-                if p.read[t] > 0:
-                    t0 = env.now
-                    yield chan[(t, False)].transfer(p.read[t] * f)
-                    yield env.timeout(devs[t].read_latency_seq_ns)
-                    stall[t][i] += env.now - t0
-            if penalty and p.misses:
-                yield env.timeout(penalty)
-                stall[tiers[-1]][i] += penalty
-            yield env.timeout(p.compute_ns * f)
-            compute[i] += p.compute_ns * f
-            for t in tiers:
-                if p.write[t] > 0:
-                    t0 = env.now
-                    yield chan[(t, True)].transfer(p.write[t] * devs[t].write_amplification * f)
-                    yield env.timeout(devs[t].write_latency_ns)
-                    stall[t][i] += env.now - t0
-            left_slices[i] -= 1
-            if left_slices[i] == 0:
-                end[i] = env.now
-                done[0] += 1
-                if on_op:
-                    on_op(i)
-                for j in dependents[i]:
-                    waiting[j] -= 1
-                    if waiting[j] == 0:
-                        release(j)
-                if done[0] == n:
-                    for _ in range(threads):
-                        ready.put(None)
+            if np.isnan(self.start[i]):
+                self.start[i] = self.env.now
+            yield from (self.serial(i) if s < 0 else self.slice(i, s))
 
-    for i in range(n):
-        if waiting[i] == 0:
-            release(i)
-    for _ in range(threads):
-        env.process(worker(env))
-    env.run()
-    # env.now may lie past the last op: superseded channel timeouts still fire, doing nothing
-    return RunStats(float(end.max()) if n else 0.0, compute, stall, np.nan_to_num(start), end)
+    def run(self) -> RunStats:
+        for i in range(len(self.plans)):
+            if self.waiting[i] == 0:
+                self.release(i)
+        for _ in range(self.threads):
+            self.env.process(self.worker())
+        self.env.run()
+        # env.now may lie past the last op: superseded channel timeouts still fire, doing nothing
+        n = len(self.plans)
+        return RunStats(float(self.end.max()) if n else 0.0, self.compute, self.stall,
+                        np.nan_to_num(self.start), self.end)
+
+
+def run(plans: list[OpPlan], machine: Machine, threads: int,
+        on_op: Callable[[int], None] | None = None) -> RunStats:
+    """Execute the op plans with ``threads`` SimPy workers; returns per-op times."""
+    return Replay(plans, machine, threads, on_op).run()

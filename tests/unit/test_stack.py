@@ -174,3 +174,20 @@ def test_fit_refuses_what_it_cannot_do(tmp_path):
                w, load_machine("optane-appdirect"))
     with pytest.raises(UsageError, match="99 threads exceed"):
         fit([big], StackProfile("t"), ["compute_scale"])
+
+
+def test_a_fit_that_does_not_converge_is_one_error(tmp_path, monkeypatch):
+    import hetier.simulator.fit as fit_mod
+
+    class Failed:
+        success, message, x, nfev = False, "The maximum number of function evaluations is exceeded.", None, 60
+        fun = np.array([0.1])
+
+    monkeypatch.setattr(fit_mod, "least_squares", lambda *a, **k: Failed())
+    w = load_workload(random_trace(tmp_path / "w.arrow", 2))
+    c = Case(MeasuredRun("random", (), 1, 4096, (30, 22, 30), "optane-appdirect", "all-dram", 4, 1.0, 1.0),
+             w, load_machine("optane-appdirect"))
+    from hetier.errors import HetierError
+
+    with pytest.raises(HetierError, match="the fit did not converge \\(The maximum number of function evaluations"):
+        fit([c], StackProfile("t"), ["compute_scale"])
