@@ -10,15 +10,18 @@ from hetier.errors import UsageError
 from hetier.simulator.engine import Recording, plan_ops, run
 from hetier.simulator.machines import Machine
 from hetier.simulator.policies import get_policy
+from hetier.simulator.recording import recording_for
 from hetier.simulator.results import RunResult
 from hetier.simulator.workload import Workload
 
 
 def replay(workload: Workload, machine: Machine, policy: str | None = None, threads: int = 1,
-           recording: Recording = Recording(), on_op: Callable[[int], None] | None = None) -> RunResult:
+           recording: Recording | None = None, on_op: Callable[[int], None] | None = None) -> RunResult:
     """Replay ``workload`` on ``machine``; a placement that does not fit is a result, not an error."""
     if threads < 1:
         raise UsageError(f"threads {threads} must be at least 1")
+    if recording is None:
+        recording = recording_for(workload)  # the trace's host preset and CPU times, else the old assumption
     if machine.mode == "memory":
         if policy not in (None, "memory-mode"):
             raise UsageError(f"machine '{machine.name}' is in Memory Mode: it takes no placement policy (got '{policy}')")
@@ -30,8 +33,8 @@ def replay(workload: Workload, machine: Machine, policy: str | None = None, thre
     tiers = machine.tier_names
     read = {t: float(sum(p.read[t] for p in plans)) for t in tiers}
     write = {t: float(sum(p.write[t] for p in plans)) for t in tiers}
-    notes = {"compute_clamped_ops": stats["compute_clamped_ops"], "recording_device": recording.device,
-             "recording_llc_bytes": recording.llc_bytes, "durations": workload.meta.get("durations"),
+    notes = {"compute_clamped_ops": stats["compute_clamped_ops"], **recording.notes(),
+             "durations": workload.meta.get("durations"),
              "truncated_trace": workload.truncated}
     mm_hit = mm_wb = None
     if machine.mode == "memory":

@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if not out_console.is_terminal:
         out_console.width = 200
     out_console.print(table)
+    if runs and runs[0].notes.get("recording_note"):
+        console.print(f"[yellow]note: {runs[0].notes['recording_note']}[/yellow]")
     if out:
         save_results(out, runs)
         console.print(f"wrote {out}")

@@ -1,6 +1,8 @@
 """hetier calibrate --memory end to end on this machine (numpy method, tiny sizes)."""
 
 from hetier.simulator.machines import load_machine
+from hetier.simulator.replay import replay
+from hetier.simulator.workload import load_workload
 from tests.helpers import run_cli as run
 
 
@@ -16,6 +18,14 @@ def test_calibrate_memory_writes_machine_and_device_presets(tmp_path, capsys):
     assert (tmp_path / "host-node0.toml").exists()
     code, _, err = run(["calibrate", "--memory", "--method", "numpy", "-o", str(out)], capsys)
     assert code == 2 and "exists (use --force to overwrite)" in err
+    # a trace recorded with it embeds it and carries every op's CPU time
+    code, _, err = run(["trace", "mlp", "--activation", "relu", "--batch", "2", "--host-preset", str(out),
+                        "-o", str(tmp_path / "t.arrow")], capsys)
+    assert code == 0, err
+    w = load_workload(str(tmp_path / "t.arrow"))
+    assert w.meta["host"]["memory_preset"]["machine"] == m.to_dict()
+    assert len(w.op_cpu_ns) == len(w.ops) and all(t > 0 for t, _ in w.op_cpu_ns)
+    assert replay(w, m).notes["recording_source"].startswith(f"host preset '{m.name}'")
 
 
 def test_calibrate_memory_refuses_an_unknown_method(tmp_path, capsys):
@@ -27,3 +37,29 @@ def test_calibrate_memory_refuses_an_unknown_method(tmp_path, capsys):
 def test_calibrate_he_still_needs_an_output(tmp_path, capsys):
     code, _, err = run(["calibrate", "--he"], capsys)
     assert code == 2 and "--he needs -o FILE" in err
+
+
+OTHER_HOST = """name = "host-elsewhere"
+mode = "flat"
+cores = 2
+llc_mb = 32
+[source]
+hostname = "elsewhere"
+cpu = "Intel Xeon Platinum 8260"
+[[tiers]]
+name = "dram"
+device = "ddr4-2666-6ch"
+"""
+
+
+def test_trace_refuses_the_preset_of_another_host(tmp_path, capsys):
+    other = tmp_path / "other.toml"
+    other.write_text(OTHER_HOST)
+    code, _, err = run(["trace", "mlp", "--activation", "relu", "--batch", "2", "--host-preset", str(other),
+                        "-o", str(tmp_path / "t.arrow")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "was measured on elsewhere (Intel Xeon Platinum 8260), not on this host" in err
+    assert not (tmp_path / "t.arrow").exists()
+    code, _, err = run(["trace", "mlp", "--activation", "relu", "--batch", "2", "--host-preset", "dram-only",
+                        "-o", str(tmp_path / "t.arrow")], capsys)
+    assert code == 2 and "machine 'dram-only' is not a measurement of this host" in err
