@@ -9,7 +9,7 @@ from importlib import import_module
 from hetier import __version__
 from hetier.errors import HetierError
 
-VERBS = ("trace", "info", "check", "replay", "machines", "report", "export", "calibrate")
+VERBS = ("trace", "info", "check", "replay", "machines", "report", "export", "calibrate", "confirm")
 
 
 def build_parser() -> argparse.ArgumentParser:
