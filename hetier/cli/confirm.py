@@ -42,11 +42,11 @@ def run(args: argparse.Namespace) -> int:
     records = confirm(args.trace, args.machine, args.policy, args.repeat, read_topology(), args.placement,
                       progress=console.print)
     t = Table(title=f"{records[0]['model']} on {records[0]['machine']}, {args.policy} ({records[0]['binding']})")
-    for c in ("run", "measured s", "predicted s", "error", "peak GB by node", "run's own peak GB", "predicted GB",
+    for c in ("run", "measured s", "CPU s", "predicted s", "error", "peak GB by node", "run's own peak GB", "predicted GB",
               "error", "same events"):
         t.add_column(c, justify="right")
     for r in records:
-        t.add_row(str(r["repeat"]), f"{r['seconds']:.3f}", _fmt(r["predicted_seconds"], ".3f"),
+        t.add_row(str(r["repeat"]), f"{r['seconds']:.3f}", f"{r['cpu_seconds']:.3f}", _fmt(r["predicted_seconds"], ".3f"),
                   _fmt(r["seconds_error"], "+.1%"), r["peak_gb_by_node"], f"{r['peak_above_start_gb']:.3f}",
                   _fmt(r["predicted_peak_gb"], ".3f"), _fmt(r["peak_error"], "+.1%"), "yes" if r["events_match"] else "NO")
     out_console = Console(soft_wrap=True)

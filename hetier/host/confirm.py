@@ -23,7 +23,7 @@ from hetier.tracer.format import COLUMNS, TraceReader
 
 RECORD_COLUMNS = ("model", "width", "resolution", "batch", "poly_modulus", "primes", "machine", "policy", "threads",
                   "peak_gb", "seconds")
-EXTRA_COLUMNS = ("repeat", "recorder_seconds", "predicted_seconds", "seconds_error", "peak_above_start_gb", "predicted_peak_gb",
+EXTRA_COLUMNS = ("repeat", "recorder_seconds", "cpu_seconds", "predicted_seconds", "seconds_error", "peak_above_start_gb", "predicted_peak_gb",
                  "peak_error", "peak_gb_by_node", "predicted_peak_gb_by_tier", "binding", "placement", "placement_verified",
                  "events_match",
                  "max_abs_error", "trace", "trace_sha256", "date", "hetier_version")
@@ -116,14 +116,16 @@ def rerun_spec(meta: dict, path: str) -> dict:
             "seed": rt["input_seed"], "bias_copy": rt.get("bias_copy", True)}
 
 
-def event_digest(path: str | Path) -> str:
-    """Hash of every column but the timestamps: equal digests = the same events in the same order."""
+def event_digest(path: str | Path) -> tuple[str, float]:
+    """Hash of every column but the timestamps (equal digests = the same events in the same
+    order), and the ops' summed thread CPU seconds (0 if the trace has none)."""
     hs = {c: hashlib.sha256() for c in COLUMNS if c != "ts_ns"}
     with TraceReader(path) as r:
         for b in r.batches():
             for c, h in hs.items():
                 h.update(getattr(b, c).tobytes())
-    return hashlib.sha256("".join(h.hexdigest() for h in hs.values()).encode()).hexdigest()
+        cpu = sum(t for t, _ in r.op_cpu_ns) / 1e9
+    return hashlib.sha256("".join(h.hexdigest() for h in hs.values()).encode()).hexdigest(), cpu
 
 
 def measure_once(prefix: list[str], spec: dict, interval: float = 0.1) -> dict:
@@ -189,7 +191,7 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
         raise UsageError(f"the simulator says {policy} does not fit on {machine.name}: nothing to confirm")
     if pred is not None:
         pred_s, pred_peak = pred.makespan_ns / 1e9, sum(pred.peak_bytes.values())
-    original = event_digest(trace)
+    original = event_digest(trace)[0]
     cfg = model_columns(meta)
     records = []
     with tempfile.TemporaryDirectory(prefix="hetier-confirm-") as d:
@@ -198,6 +200,7 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
                 progress(f"run {k + 1}/{repeat}: {' '.join(bind.numactl) or 'no binding'} {meta['model']['name']}")
             got = measure_once(bind.numactl, {**spec, "trace_out": str(Path(d) / f"r{k}.arrow"),
                                               "placement": placement})
+            digest, cpu_s = event_digest(Path(d) / f"r{k}.arrow")
             above = got["peak_bytes"] - got["start_bytes"]
             seconds = got["seconds"] - got["recorder_seconds"]  # the ops' time, as the trace's durations
             records.append({
@@ -210,7 +213,7 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
                 "peak_gb_by_node": ";".join(f"{n}:{_gb(b)}" for n, b in sorted(got["peak_by_node"].items())),
                 "predicted_peak_gb_by_tier": ";".join(f"{t}:{_gb(b)}" for t, b in pred.peak_bytes.items()) if pred else "",
                 "binding": bind.label, "placement": json.dumps(placement["layers"]) if placement else "",
-                "events_match": event_digest(Path(d) / f"r{k}.arrow") == original,
+                "events_match": digest == original, "cpu_seconds": round(cpu_s, 4),
                 "max_abs_error": got["max_abs_error"], "trace": Path(trace).name,
                 "trace_sha256": work.trace_id["sha256"],
                 "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "hetier_version": __version__,
