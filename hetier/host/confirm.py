@@ -109,6 +109,14 @@ def rerun_spec(meta: dict, path: str) -> dict:
         raise UsageError(f"trace '{path}': model {model['name']} {model['config']} rebuilds with depth "
                          f"{graph.depth()}, the trace says {model['depth']}")
     he, rt = meta["he"], meta.get("runtime", {})
+    from hetier.tracer.params import HEParams
+
+    try:
+        params = HEParams(he["poly_modulus"], tuple(he["primes"]), he["scale_bits"], he["batch"])
+    except (HetierError, KeyError, TypeError) as e:
+        raise UsageError(f"trace '{path}': this hetier cannot rebuild its HE parameters ({e})") from None
+    if params.levels < graph.depth():
+        raise UsageError(f"trace '{path}': its HE parameters give {params.levels} levels, model needs {graph.depth()}")
     if "input_seed" not in rt:
         raise UsageError(f"trace '{path}' does not record its input seed: it cannot be re-run identically")
     return {"model": model["name"], "config": model["config"], "granularity": meta["granularity"],

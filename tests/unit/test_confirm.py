@@ -122,6 +122,8 @@ def test_only_real_traces_of_known_models_with_an_input_seed_are_rerun():
         rerun_spec({**meta, "mode": "plan"}, "t.arrow")
     with pytest.raises(UsageError, match=r"cannot rebuild its model \(model 'vgg' unknown"):
         rerun_spec({**meta, "model": {"name": "vgg", "config": {}}}, "t.arrow")
+    with pytest.raises(UsageError, match=r"cannot rebuild its HE parameters \(poly modulus N=5000"):
+        rerun_spec({**meta, "he": {**meta["he"], "poly_modulus": 5000}}, "t.arrow")
     with pytest.raises(UsageError, match="does not record its input seed"):
         rerun_spec({**meta, "runtime": {}}, "t.arrow")
 
