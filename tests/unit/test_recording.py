@@ -83,3 +83,13 @@ def test_the_host_preset_sets_the_recording_memory_and_cache(tmp_path):
     rec = recording_from_trace(w.meta, w.op_cpu_ns, len(w.ops))
     m = load_machine("ref-dram-only")
     assert rec.memory_device() == m.device("dram") and rec.llc_bytes == m.llc_bytes
+
+
+def test_replay_and_report_show_the_fallback_note(tmp_path, capsys):
+    from tests.helpers import run_cli
+
+    trace = str(SAMPLES / "mlp-relu-b8.ciphertext.arrow")
+    code, _, err = run_cli(["replay", trace, "--machine", "dram-only", "-o", str(tmp_path / "r.arrow")], capsys)
+    assert code == 0 and "note: trace has no calibrated memory preset of its host" in err
+    code, out, _ = run_cli(["report", trace, str(tmp_path / "r.arrow"), "--format", "text"], capsys)
+    assert code == 0 and "Recording host: trace has no calibrated memory preset" in out
