@@ -83,6 +83,8 @@ class PhasePlacement:
     def before_layer(self, done: int, _name: str) -> None:
         """Called after layer ``done`` ended (-1: before the first): set the next one's policy
         and record what the kernel reads back."""
+        import os
+
         from hetier.host.numa_maps import resident_by_node
 
         nxt = done + 1
@@ -93,9 +95,8 @@ class PhasePlacement:
         set_policy(mode, nodes)
         got = get_policy()
         want = (mode, sorted(nodes) if mode != MPOL_DEFAULT else [])
-        import os
-
-        self.checks.append({"layer": name, "mode": MODE_NAMES[mode], "nodes": nodes, "read_back": [MODE_NAMES.get(got[0], got[0]), got[1]],
+        self.checks.append({"layer": name, "mode": MODE_NAMES[mode], "nodes": nodes,
+                            "read_back": [MODE_NAMES.get(got[0], got[0]), got[1]],
                             "ok": (got[0], got[1] if mode != MPOL_DEFAULT else []) == want,
                             "resident_by_node": {str(k): v for k, v in resident_by_node(os.getpid()).items()}})
 
