@@ -205,6 +205,16 @@ def _decode_meta(sch: pa.Schema, path: Path) -> dict:
     return meta
 
 
+def _op_cpu(raw: bytes, path: Path, batch: int) -> list[list[int]]:
+    try:
+        pairs = json.loads(raw)
+        if all(len(p) == 2 and all(isinstance(v, int) and v >= 0 for v in p) for p in pairs):
+            return pairs
+    except (ValueError, TypeError):
+        pass
+    raise TraceError(f"'{path}': batch {batch} has unreadable per-op CPU times (op_cpu_ns)")
+
+
 class TraceReader:
     """Streams a trace's batches; knows whether the file ended cleanly.
 
@@ -264,7 +274,7 @@ class TraceReader:
                     a = a.indices
                 cols[c] = a.to_numpy(zero_copy_only=False).astype(_DTYPES[c], copy=False)
             if custom is not None and OP_CPU_KEY in custom:
-                self.op_cpu_ns.extend(json.loads(custom[OP_CPU_KEY]))
+                self.op_cpu_ns.extend(_op_cpu(custom[OP_CPU_KEY], self.path, self.batches_read))
             self.batches_read += 1
             self.events_read += rb.num_rows
             yield EventBatch(**cols)

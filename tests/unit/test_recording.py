@@ -41,6 +41,18 @@ def test_op_cpu_times_round_trip_across_record_batches(tmp_path):
     assert load_workload(path).op_cpu_ns == [[400_000_000, 400_000_005], [900_000_000, 900_000_005]]
 
 
+def test_unreadable_cpu_times_are_a_one_line_trace_error(tmp_path):
+    from hetier.tracer.format import TraceError
+
+    path = tmp_path / "bad.arrow"
+    w = TraceWriter(path, tiny_meta(layers=("input", "op1")))
+    w._op_cpu = [["x"]]  # what a foreign writer might put there
+    w.write(rows_to_batch(op_rows(1, 0, 10, 0)))
+    w.close()
+    with TraceReader(path) as r, pytest.raises(TraceError, match="batch 0 has unreadable per-op CPU times"):
+        list(r.batches())
+
+
 def test_a_trace_without_cpu_times_or_preset_falls_back_with_a_note(tmp_path):
     w = load_workload(write_trace(tmp_path / "old.arrow", None))
     rec = recording_from_trace(w.meta, w.op_cpu_ns, len(w.ops))
