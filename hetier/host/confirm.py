@@ -24,7 +24,7 @@ from hetier.tracer.format import COLUMNS, TraceReader
 RECORD_COLUMNS = ("model", "width", "resolution", "batch", "poly_modulus", "primes", "machine", "policy", "threads",
                   "peak_gb", "seconds")
 EXTRA_COLUMNS = ("repeat", "recorder_seconds", "cpu_seconds", "predicted_seconds", "seconds_error", "peak_above_start_gb", "predicted_peak_gb",
-                 "peak_error", "peak_gb_by_node", "predicted_peak_gb_by_tier", "binding", "placement", "placement_verified",
+                 "peak_error", "pool_resident_gb", "pool_peak_error", "peak_gb_by_node", "predicted_peak_gb_by_tier", "binding", "placement", "placement_verified",
                  "events_match",
                  "max_abs_error", "trace", "trace_sha256", "date", "hetier_version")
 PER_TENSOR = "places single tensors; SEAL/TenSEAL expose no allocator hook or memory pool handle to put a " \
@@ -200,6 +200,9 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
     if pred is not None:
         pred_s, pred_peak = pred.makespan_ns / 1e9, sum(pred.peak_bytes.values())
     original = event_digest(trace)[0]
+    from hetier.analysis.trace_stats import trace_stats
+
+    pool = trace_stats(trace).resident_peak_bytes  # the trace's peak under SEAL's size-class pool
     cfg = model_columns(meta)
     records = []
     with tempfile.TemporaryDirectory(prefix="hetier-confirm-") as d:
@@ -218,6 +221,7 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
                 "seconds_error": round(pred_s / seconds - 1, 4) if pred else "", "peak_above_start_gb": _gb(above),
                 "predicted_peak_gb": _gb(pred_peak) if pred else "",
                 "peak_error": round(pred_peak / above - 1, 4) if pred and above > 0 else "",
+                "pool_resident_gb": _gb(pool), "pool_peak_error": round(pool / above - 1, 4) if above > 0 else "",
                 "peak_gb_by_node": ";".join(f"{n}:{_gb(b)}" for n, b in sorted(got["peak_by_node"].items())),
                 "predicted_peak_gb_by_tier": ";".join(f"{t}:{_gb(b)}" for t, b in pred.peak_bytes.items()) if pred else "",
                 "binding": bind.label, "placement": json.dumps(placement["layers"]) if placement else "",

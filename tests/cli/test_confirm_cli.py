@@ -39,6 +39,7 @@ def test_confirm_reruns_and_records_measured_beside_predicted(host, tmp_path, ca
     assert row["events_match"] == "True"  # the re-run made exactly the trace's events
     assert float(row["seconds"]) > 0 and float(row["predicted_seconds"]) > 0
     assert float(row["peak_gb"]) > float(row["peak_above_start_gb"]) > 0
+    assert float(row["pool_resident_gb"]) >= float(row["predicted_peak_gb"]) > 0
     assert row["peak_gb_by_node"].startswith("0:")
     assert "measured s" in stdout and "predicted s" in stdout
 
