@@ -73,9 +73,13 @@ class Device:
 
 
 def source_table(value, where: str) -> dict:
-    """The ``[source]`` table: what each number cites, as text (carried into results)."""
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise UsageError(f"{where}: [source] must be a table of key = \"citation\" strings")
+    """The ``[source]`` table: what each number cites (text), or facts of a measurement such as
+    its NUMA node (numbers); carried into results."""
+    def plain(v) -> bool:
+        return isinstance(v, (str, int, float)) or (isinstance(v, list) and all(isinstance(x, (str, int, float)) for x in v))
+
+    if not isinstance(value, dict) or not all(plain(v) for v in value.values()):
+        raise UsageError(f"{where}: [source] must be a table of citations (text), numbers or lists of them")
     return dict(value)
 
 

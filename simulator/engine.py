@@ -9,8 +9,9 @@ A slice reads (one transfer per tier), computes, then writes; transfers on one (
 direction) channel share its bandwidth by the device's concurrency curve. Transfers are
 sequential streams: traces move whole ciphertexts (64 KiB and more), not granule-sized accesses.
 
-Op compute = recorded duration - the time the recording machine's DRAM (one stream: the runtime
-is single-threaded) needed for the op's traffic. Traffic is first filtered by the CPU's last-level
+Op compute = recorded busy time - the time the recording machine's DRAM (one stream: the runtime
+is single-threaded) needed for the op's traffic (simulator/recording.py: CPU time and the host's
+calibrated memory when the trace has them). Traffic is first filtered by the CPU's last-level
 cache: a tensor whose live footprint in the op fits in half the LLC costs one pass of memory
 traffic, however often the op touches it.
 
@@ -27,22 +28,15 @@ from typing import Callable
 
 import numpy as np
 
-from hetier.simulator.devices import Device, load_device
+from hetier.simulator.devices import Device
 from hetier.simulator.machines import Machine
 from hetier.simulator.memory_mode import MemoryModeCache
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import Policy
+from hetier.simulator.recording import Recording
 from hetier.simulator.sharing import VirtualTimeShare
 from hetier.simulator.stack import StackProfile
 from hetier.simulator.workload import Workload
-
-
-@dataclass(frozen=True)
-class Recording:
-    """The machine the trace was recorded on, for separating compute from memory time."""
-
-    device: str = "ddr4-2666-6ch"
-    llc_bytes: int = 32 * 2 ** 20
 
 
 @dataclass
@@ -125,7 +119,7 @@ def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, re
     no scheduling yet. Ops the stack
     accumulates output-stationary keep each output's running sum and product in the thread's
     cache: the tensors such an op allocates cost one pass."""
-    rec_dev = load_device(recording.device)
+    rec_dev = recording.memory_device()
     rec_r, rec_w = rec_dev.bandwidth(1), rec_dev.bandwidth(1, write=True)
     pl = place(workload, machine, policy, threads)
     tiers = machine.tier_names
@@ -136,7 +130,7 @@ def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, re
     for op in workload.ops:
         rec_bytes = llc_filter(op.acc_bytes, op.acc_footprint, recording.llc_bytes)
         mem_ns = rec_bytes[~op.acc_write].sum() / rec_r + rec_bytes[op.acc_write].sum() / rec_w
-        compute = op.duration_ns - mem_ns
+        compute = recording.busy_ns(op) - mem_ns
         if compute < 0:
             stats["compute_clamped_ops"] += 1
             compute = 0.0

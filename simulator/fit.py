@@ -16,10 +16,11 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from hetier.errors import HetierError, UsageError
-from hetier.simulator.engine import Recording, memory_plans, run, run_in_order, schedule
+from hetier.simulator.engine import memory_plans, run, run_in_order, schedule
 from hetier.simulator.machines import Machine
 from hetier.simulator.measured import MeasuredRun
 from hetier.simulator.policies import get_policy
+from hetier.simulator.recording import Recording, recording_for
 from hetier.simulator.stack import FREE_PARAMETERS, StackProfile
 from hetier.simulator.workload import Workload
 
@@ -50,7 +51,7 @@ class FitResult:
 class Predictor:
     """Predicted seconds of every case for any values of the free parameters."""
 
-    def __init__(self, cases: list[Case], stack: StackProfile, recording: Recording = Recording()):
+    def __init__(self, cases: list[Case], stack: StackProfile, recording: Recording | None = None):
         self.cases = cases
         self.stack = stack
         self.plans = []
@@ -58,7 +59,8 @@ class Predictor:
             if c.run.threads > c.machine.cores:
                 raise UsageError(f"{c.run.label}: {c.run.threads} threads exceed the machine's {c.machine.cores} cores")
             pol = None if c.machine.mode == "memory" else get_policy(c.run.policy, c.machine.tier_names)
-            plans, placement, _ = memory_plans(c.workload, c.machine, pol, recording, 0, stack, c.run.threads)
+            rec = recording if recording is not None else recording_for(c.workload)
+            plans, placement, _ = memory_plans(c.workload, c.machine, pol, rec, 0, stack, c.run.threads)
             if not placement.fits:
                 raise UsageError(f"{c.run.label}: the workload does not fit machine '{c.machine.name}'")
             self.plans.append(plans)

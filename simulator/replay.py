@@ -10,17 +10,20 @@ from hetier.errors import UsageError
 from hetier.simulator.engine import Recording, plan_ops, run
 from hetier.simulator.machines import Machine
 from hetier.simulator.policies import get_policy
+from hetier.simulator.recording import recording_for
 from hetier.simulator.results import RunResult
 from hetier.simulator.stack import StackProfile
 from hetier.simulator.workload import Workload
 
 
 def replay(workload: Workload, machine: Machine, policy: str | None = None, threads: int | None = None,
-           recording: Recording = Recording(), on_op: Callable[[int], None] | None = None,
+           recording: Recording | None = None, on_op: Callable[[int], None] | None = None,
            stack: StackProfile = StackProfile("hetier"), seed: int = 0) -> RunResult:
     """Replay ``workload`` on ``machine`` with ``threads`` workers (default: the machine's cores; at
     most that many); a placement that does not fit is a result, not an error."""
     threads = machine.cores if threads is None else threads
+    if recording is None:
+        recording = recording_for(workload)  # the trace's host preset and CPU times, else the old assumption
     if threads < 1:
         raise UsageError(f"threads {threads} must be at least 1")
     if threads > machine.cores:
@@ -37,9 +40,9 @@ def replay(workload: Workload, machine: Machine, policy: str | None = None, thre
     tiers = machine.tier_names
     read = {t: float(sum(p.read[t] for p in plans)) for t in tiers}
     write = {t: float(sum(p.write[t] for p in plans)) for t in tiers}
-    notes = {"compute_clamped_ops": stats["compute_clamped_ops"], "recording_device": recording.device,
-             "recording_llc_bytes": recording.llc_bytes, "durations": workload.meta.get("durations"),
-             "truncated_trace": workload.truncated, "seed": seed, "migrated_bytes": pl.migrated_bytes}
+    notes = {"compute_clamped_ops": stats["compute_clamped_ops"], **recording.notes(),
+             "durations": workload.meta.get("durations"), "truncated_trace": workload.truncated, "seed": seed,
+             "migrated_bytes": pl.migrated_bytes}
     mm_hit = mm_wb = None
     if machine.mode == "memory":
         total = stats["hit_bytes"] + stats["miss_bytes"]

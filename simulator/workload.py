@@ -53,6 +53,7 @@ class Workload:
     events_read: int
     truncated: bool
     trace_id: dict = field(default_factory=dict)
+    op_cpu_ns: list[list[int]] = field(default_factory=list)  # per op [thread, process] CPU ns, if recorded
 
 
 def trace_identity(path: str, meta: dict) -> dict:
@@ -124,7 +125,7 @@ def load_workload(path: str, allow_truncated: bool = False) -> Workload:
             ops.append(_op_from_events(ev, len(ops), names, kinds, live, unit, tkind))
         if r.truncated and not allow_truncated:
             raise HetierError(r.truncation_message() + " (use --allow-truncated to replay its complete ops)")
-        meta, events, truncated = r.meta, r.events_read, r.truncated
+        meta, events, truncated, cpu = r.meta, r.events_read, r.truncated, r.op_cpu_ns
     if not ops:
         raise HetierError(f"trace '{path}' has no complete op")
-    return Workload(meta, ops, tkind, unit, events, truncated, trace_identity(path, meta))
+    return Workload(meta, ops, tkind, unit, events, truncated, trace_identity(path, meta), cpu[:len(ops)])

@@ -22,6 +22,7 @@ MAGIC = "hetier-trace"
 FORMAT_VERSION = 1
 READABLE_VERSIONS = (1, 1)
 META_KEY = b"hetier"
+OP_CPU_KEY = b"op_cpu_ns"  # record-batch metadata: [[thread, process] CPU ns] of the ops it ends
 EOS_MARKER = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 EVENTS = ("alloc", "free", "read", "write", "op_begin", "op_end")
@@ -125,8 +126,14 @@ class TraceWriter:
             self._file, self.schema, options=pa.ipc.IpcWriteOptions(compression="zstd"))
         self._pending: list[EventBatch] = []
         self._pending_rows = 0
+        self._op_cpu: list[list[int]] = []
         self.batch_rows = batch_rows
         self.rows_written = 0
+
+    def op_cpu(self, thread_ns: int, process_ns: int) -> None:
+        """CPU time of the op whose events are written next; it travels as metadata of the record
+        batch that holds the op's end (older readers ignore it)."""
+        self._op_cpu.append([int(thread_ns), int(process_ns)])
 
     def write(self, batch: EventBatch) -> None:
         if len(batch) == 0:
@@ -142,11 +149,15 @@ class TraceWriter:
             return
         b = EventBatch.concat(self._pending)
         self._pending, self._pending_rows = [], 0
-        for lo in range(0, len(b), self.batch_rows):
-            self._write_batch(b.take(np.arange(lo, min(lo + self.batch_rows, len(b)))))
+        starts = range(0, len(b), self.batch_rows)
+        for lo in starts:
+            last = lo == starts[-1] and self._op_cpu
+            meta = {OP_CPU_KEY: json.dumps(self._op_cpu).encode()} if last else None
+            self._write_batch(b.take(np.arange(lo, min(lo + self.batch_rows, len(b)))), meta)
+        self._op_cpu = []
         self._file.flush()
 
-    def _write_batch(self, b: EventBatch) -> None:
+    def _write_batch(self, b: EventBatch, custom_metadata: dict | None = None) -> None:
         arrays = []
         for c in COLUMNS:
             col = getattr(b, c).astype(_DTYPES[c], copy=False)
@@ -154,7 +165,7 @@ class TraceWriter:
                 arrays.append(pa.DictionaryArray.from_arrays(pa.array(col), self._dicts[c]))
             else:
                 arrays.append(pa.array(col))
-        self._writer.write_batch(pa.record_batch(arrays, schema=self.schema))
+        self._writer.write_batch(pa.record_batch(arrays, schema=self.schema), custom_metadata=custom_metadata)
         self.rows_written += len(b)
 
     def close(self) -> Path:
@@ -194,11 +205,22 @@ def _decode_meta(sch: pa.Schema, path: Path) -> dict:
     return meta
 
 
+def _op_cpu(raw: bytes, path: Path, batch: int) -> list[list[int]]:
+    try:
+        pairs = json.loads(raw)
+        if all(len(p) == 2 and all(isinstance(v, int) and v >= 0 for v in p) for p in pairs):
+            return pairs
+    except (ValueError, TypeError):
+        pass
+    raise TraceError(f"'{path}': batch {batch} has unreadable per-op CPU times (op_cpu_ns)")
+
+
 class TraceReader:
     """Streams a trace's batches; knows whether the file ended cleanly.
 
     After iterating, ``truncated`` says whether the stream lacked its end marker or ended inside
-    a batch, and ``events_read`` how many complete events came before that.
+    a batch, ``events_read`` how many complete events came before that, and ``op_cpu_ns`` the
+    per-op [thread, process] CPU times of the batches read (empty for traces without them).
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -224,6 +246,7 @@ class TraceReader:
         self.truncated = not self._has_eos
         self.batches_read = 0
         self.events_read = 0
+        self.op_cpu_ns: list[list[int]] = []
 
     def __enter__(self) -> "TraceReader":
         return self
@@ -238,7 +261,7 @@ class TraceReader:
         """Yield complete batches as integer-coded numpy columns; stop at a truncation."""
         while True:
             try:
-                rb = self._reader.read_next_batch()
+                rb, custom = self._reader.read_next_batch_with_custom_metadata()
             except StopIteration:
                 return
             except (pa.ArrowInvalid, OSError):
@@ -250,6 +273,8 @@ class TraceReader:
                 if pa.types.is_dictionary(a.type):
                     a = a.indices
                 cols[c] = a.to_numpy(zero_copy_only=False).astype(_DTYPES[c], copy=False)
+            if custom is not None and OP_CPU_KEY in custom:
+                self.op_cpu_ns.extend(_op_cpu(custom[OP_CPU_KEY], self.path, self.batches_read))
             self.batches_read += 1
             self.events_read += rb.num_rows
             yield EventBatch(**cols)

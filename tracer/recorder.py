@@ -142,13 +142,17 @@ class Recorder:
     def begin_op(self, layer: int) -> None:
         self._layer = layer
         self._op_begin = self.now()
+        self._cpu_begin = (time.thread_time_ns(), time.process_time_ns())
 
     def end_op(self) -> None:
         """Expand this op's primitives to events and write them."""
         end = self.now()
+        cpu = (time.thread_time_ns() - self._cpu_begin[0], time.process_time_ns() - self._cpu_begin[1])
         tuples, self._log[:] = self._log[:], []
         if self.writer is None or self.log is None:
             return
+        if self.cost_table is None:
+            self.writer.op_cpu(*cpu)  # the op's CPU time beside its wall time (real runs)
         self.primitives_logged += len(tuples)
         if self.cost_table is not None:
             batch = self._modelled(tuples)

@@ -59,14 +59,19 @@ def sample_input(graph: Graph, batch: int, seed: int) -> np.ndarray:
 
 
 def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict, mode: str = "real",
-               durations: str = "measured") -> dict:
-    return {
+               durations: str = "measured", host_memory: dict | None = None) -> dict:
+    host = host_info()
+    if host_memory is not None:
+        host["memory_preset"] = host_memory  # the calibrated preset of this host (hetier calibrate --memory)
+    extra = {"op_cpu_time": "per-op [thread, process] CPU ns in record-batch metadata 'op_cpu_ns'"} \
+        if mode == "real" else {}
+    return {**extra,
         "he": params.to_meta(),
         "model": {"name": graph.name, "config": graph.config, "depth": graph.depth()},
         "mode": mode,
         "durations": durations,
         "granularity": granularity,
-        "host": host_info(),
+        "host": host,
         "versions": versions(),
         "start_time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "runtime": options,
@@ -76,9 +81,11 @@ def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict, 
 
 def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, granularity: str = "ciphertext",
               seed: int = 0, bias_copy: bool = True, tracing: bool = True,
-              on_layer: Callable[[int, str], None] | None = None, profile: str = "hetier") -> TraceResult:
+              on_layer: Callable[[int, str], None] | None = None, profile: str = "hetier",
+              host_preset: str | None = None) -> TraceResult:
     """Run ``graph`` encrypted on a seeded batch; write the trace to ``out`` (None: no file).
-    ``profile``: how the runtime allocates (executor.PROFILES)."""
+    ``profile``: how the runtime allocates (executor.PROFILES); ``host_preset``: this host's
+    calibrated memory preset, embedded in the trace."""
     import time
 
     if granularity not in GRANULARITIES:
@@ -89,7 +96,13 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     graph = runtime_graph(graph, profile)
     options = {"profile": profile, "bias_copy": bias_copy, "input_seed": seed,
                "input": "uniform[0,1) seeded synthetic"}
-    writer = TraceWriter(out, trace_meta(graph, params, granularity, options)) if out is not None else None
+    host_memory = None
+    if host_preset is not None and out is not None:
+        from hetier.host.host_preset import host_preset_meta
+
+        host_memory = host_preset_meta(host_preset)
+    writer = TraceWriter(out, trace_meta(graph, params, granularity, options, host_memory=host_memory)) \
+        if out is not None else None
     rec = Recorder(params, writer, granularity) if tracing else Recorder.disabled(params)
     t0 = time.perf_counter()
     try:

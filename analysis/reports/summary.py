@@ -35,4 +35,6 @@ def headline(an: Analysis, comp: Comparison | None) -> list[str]:
                      f"{100 * an.read_bytes / total:.0f}% of it.")
     if comp is not None:
         lines.extend(s + "." for s in comp.headlines())
+        notes = sorted({r.get("notes", {}).get("recording_note") for r in comp.runs} - {None})
+        lines.extend(f"Recording host: {n}." for n in notes)  # replays that fell back to the old assumption
     return lines

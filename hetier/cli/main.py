@@ -9,7 +9,8 @@ from importlib import import_module
 from hetier import __version__
 from hetier.errors import HetierError
 
-VERBS = ("trace", "info", "check", "replay", "sweep", "advise", "machines", "report", "export", "calibrate", "fit")
+VERBS = ("trace", "info", "check", "replay", "sweep", "advise", "machines", "report", "export", "calibrate", "fit",
+         "confirm")
 
 
 def build_parser() -> argparse.ArgumentParser:

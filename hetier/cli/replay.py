@@ -72,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(runs_as_json(rows), indent=2, sort_keys=True))
     else:
         print_runs(rows, f"{work.meta['model']['name']} ({work.trace_id['file']}), stack {stack.name}")
+    noted = next((r.notes.get("recording_note") for _, r in rows if r is not None), None)
+    if noted:
+        console.print(f"[yellow]note: {noted}[/yellow]")
     if out:
         save_results(out, [r for _, r in rows if r is not None])
         console.print(f"wrote {out}")

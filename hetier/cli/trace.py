@@ -47,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runtime-profile", default="hetier", choices=("hetier", "reference"),
                    help="how the runtime allocates: hetier (rescale and bias fused into each linear layer, "
                         "channel by channel) or reference (HE-Transformer: whole outputs, bias as its own op)")
+    p.add_argument("--host-preset", help="this host's memory preset from hetier calibrate --memory, embedded in the "
+                   "trace for the replay (default: ~/.config/hetier/host-memory.toml if it exists)")
     p.add_argument("-o", "--output", required=True, help="trace file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
 
@@ -67,6 +69,22 @@ def run(args: argparse.Namespace) -> int:
     graph = build(args.model, seed=args.seed, **opts)
     params = choose_params(graph, args.batch, args.poly_modulus, args.primes, args.scale_bits)
     console = Console(stderr=True, soft_wrap=True)
+    host_preset = None
+    if args.mode == "real":
+        from hetier.host.host_preset import find_host_preset, host_preset_meta
+
+        host_preset = find_host_preset(args.host_preset)
+        try:
+            if host_preset is not None:
+                host_preset_meta(host_preset)  # refuse a preset of another host before the run
+        except UsageError as e:
+            if args.host_preset is not None:
+                raise
+            console.print(f"[yellow]note: not using {host_preset}: {e}[/yellow]")
+            host_preset = None
+        if host_preset is None:
+            console.print("[yellow]note: no calibrated memory preset of this host (hetier calibrate --memory); "
+                          "replays will assume the FAST'20 DDR4 socket as the recording machine[/yellow]")
     if args.mode == "plan":
         from hetier.tracer.session import plan_preflight
 
@@ -86,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                            args.max_events, on_layer=step, profile=args.runtime_profile)
         else:
             res = trace_run(graph, params, out, args.granularity, seed=args.seed, bias_copy=not args.no_bias_copy,
-                            on_layer=step, profile=args.runtime_profile)
+                            on_layer=step, profile=args.runtime_profile, host_preset=host_preset)
     he = f"N={params.poly_modulus}, primes {list(params.primes)}, batch {params.batch}"
     if args.mode == "plan":
         console.print(f"wrote {res.path}: {res.events:,} planned events in {res.seconds:.1f} s ({he}); durations modelled")

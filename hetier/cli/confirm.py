@@ -1,0 +1,71 @@
+"""Re-run a trace's model for real under a placement policy's NUMA binding; compare with the simulator.
+
+Examples: hetier confirm m.arrow --machine ~/.config/hetier/host-memory.toml --policy all-dram --repeat 3 -o runs.csv
+          hetier confirm m.arrow --machine host.toml --policy all-dram --placement phases.toml -o runs.json
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("trace", help="a real trace (hetier trace): its model, configuration, seed and HE parameters are re-run")
+    p.add_argument("--machine", required=True, help="this host's preset from hetier calibrate --memory")
+    p.add_argument("--policy", default="all-dram",
+                   help="all-dram (numactl --membind DRAM), all-pmem (memory-only nodes), dram-first (--preferred), "
+                        "interleave (--interleave); memory-mode on a Memory Mode machine")
+    p.add_argument("--placement", help="per-phase placement (TOML: layer -> tier), applied between layers with set_mempolicy")
+    p.add_argument("--repeat", type=int, default=1, help="re-runs (one record each)")
+    p.add_argument("-o", "--output", help="record file: .csv (measured-runs columns) or .json")
+    p.add_argument("--append", action="store_true", help="add the records to an existing record file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+
+
+def run(args: argparse.Namespace) -> int:
+    from statistics import median
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from hetier.atomic import check_output
+    from hetier.errors import UsageError
+    from hetier.host.confirm import confirm, write_records
+    from hetier.host.topology import read_topology
+
+    out = None
+    if args.output:
+        out = check_output(args.output, args.force or args.append)
+        if out.suffix not in (".csv", ".json"):
+            raise UsageError(f"record file '{out}' must end in .csv or .json")
+    console = Console(stderr=True, soft_wrap=True)
+    records = confirm(args.trace, args.machine, args.policy, args.repeat, read_topology(), args.placement,
+                      progress=console.print)
+    t = Table(title=f"{records[0]['model']} on {records[0]['machine']}, {args.policy} ({records[0]['binding']})")
+    for c in ("run", "measured s", "CPU s", "predicted s", "error", "peak GB by node", "run's own peak GB", "predicted GB",
+              "error", "same events"):
+        t.add_column(c, justify="right")
+    for r in records:
+        t.add_row(str(r["repeat"]), f"{r['seconds']:.3f}", f"{r['cpu_seconds']:.3f}", _fmt(r["predicted_seconds"], ".3f"),
+                  _fmt(r["seconds_error"], "+.1%"), r["peak_gb_by_node"], f"{r['peak_above_start_gb']:.3f}",
+                  _fmt(r["predicted_peak_gb"], ".3f"), _fmt(r["peak_error"], "+.1%"), "yes" if r["events_match"] else "NO")
+    out_console = Console(soft_wrap=True)
+    if not out_console.is_terminal:
+        out_console.width = 200
+    out_console.print(t)
+    if records[0]["placement"]:
+        ok = all(r["placement_verified"] for r in records)
+        console.print(f"per-phase placement: policy read back after every layer {'as set' if ok else 'DIFFERENT from what was set'}"
+                      + ("" if records[0]["predicted_seconds"] != "" else "; not predicted (the simulator has no per-phase policy)"))
+    if len(records) > 1 and records[0]["predicted_seconds"] != "":
+        m = median(r["seconds"] for r in records)
+        console.print(f"median of {len(records)}: measured {m:.3f} s, predicted {records[0]['predicted_seconds']:.3f} s "
+                      f"({records[0]['predicted_seconds'] / m - 1:+.1%})")
+    if out:
+        write_records(out, records, args.append)
+        console.print(f"wrote {len(records)} record(s) to {out}")
+    return 0
+
+
+def _fmt(v, spec: str) -> str:
+    return "-" if v == "" else format(v, spec)

@@ -1,0 +1,267 @@
+"""`hetier confirm`: re-run a trace's model for real under the NUMA binding of a placement
+policy, sample its resident memory per node, and set the measurement beside the simulator's
+prediction for the same configuration. One record per run (the measured-runs format that
+`hetier fit` reads)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hetier.errors import HetierError, UsageError
+from hetier.host.host_preset import check_this_host, preset_source
+from hetier.host.numa_maps import PeakSampler, resident_by_node
+from hetier.host.numactl import bind_prefix
+from hetier.host.topology import Topology
+from hetier.tracer.format import COLUMNS, TraceReader
+
+RECORD_COLUMNS = ("model", "width", "resolution", "batch", "poly_modulus", "primes", "machine", "policy", "threads",
+                  "peak_gb", "seconds")
+EXTRA_COLUMNS = ("repeat", "recorder_seconds", "cpu_seconds", "predicted_seconds", "seconds_error", "peak_above_start_gb", "predicted_peak_gb",
+                 "peak_error", "pool_resident_gb", "pool_peak_error", "peak_gb_by_node", "predicted_peak_gb_by_tier", "binding", "placement", "placement_verified",
+                 "events_match",
+                 "max_abs_error", "trace", "trace_sha256", "date", "hetier_version")
+PER_TENSOR = "places single tensors; SEAL/TenSEAL expose no allocator hook or memory pool handle to put a " \
+             "tensor's pages on a node, so confirm cannot apply it (it applies whole-process policies and per-phase " \
+             "--placement)"
+
+
+@dataclass
+class Binding:
+    """How a policy is applied for real: the numactl words, and the policy the simulator predicts."""
+
+    numactl: list[str]
+    predict_policy: str | None
+    label: str
+
+
+def tier_nodes(machine_path: str) -> dict[str, int]:
+    """NUMA node of each tier of a calibrated preset ([tiers.source] numa_node)."""
+    from hetier.simulator.devices import load_toml, resolve_preset
+
+    raw = load_toml(resolve_preset("machines", machine_path))
+    return {t["name"]: t["source"]["numa_node"] for t in raw.get("tiers", [])
+            if isinstance(t.get("source"), dict) and "numa_node" in t["source"]}
+
+
+def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology) -> Binding:
+    """The numactl binding of ``policy`` on this host, or a one-line refusal naming the hardware
+    or runtime support it needs."""
+    if machine.mode == "memory":
+        if policy not in ("memory-mode", "all-dram"):
+            raise UsageError(f"machine '{machine.name}' is in Memory Mode (a boot setting): confirm only runs and "
+                             f"compares there (use --policy memory-mode), it cannot apply '{policy}'")
+        return Binding([], None, "memory-mode (no binding)")
+    name, _, arg = policy.partition(":")
+    dram = nodes.get(machine.tier_names[0])
+    if dram is None:
+        raise UsageError(f"machine '{machine.name}' names no NUMA node for tier '{machine.tier_names[0]}' "
+                         f"(a preset from hetier calibrate --memory does)")
+    far = [n.id for n in topo.memory_only_nodes]
+    known = {n.id for n in topo.nodes}
+    if dram not in known:
+        raise UsageError(f"machine '{machine.name}' puts tier {machine.tier_names[0]} on NUMA node {dram}, "
+                         f"which this host does not have")
+    needs_far = f"policy '{policy}' needs a memory-only NUMA node (PMem in App Direct/KMEM DAX or a CXL " \
+                "expander: a node with memory and no CPUs); this machine has none"
+    if name == "all-dram":
+        return Binding(bind_prefix([dram], membind=[dram]), "all-dram", f"membind {dram}")
+    if name in ("all-pmem", "dram-first"):
+        if not far:
+            raise UsageError(needs_far)
+        slow = nodes.get(machine.tier_names[-1])
+        if len(machine.tiers) < 2 or slow not in far:
+            raise UsageError(f"policy '{policy}' needs machine '{machine.name}' to have a tier on a memory-only node "
+                             f"(nodes {', '.join(map(str, far))}): calibrate --memory writes it")
+        if name == "all-pmem":
+            return Binding(bind_prefix([dram], membind=[slow]), "all-pmem", f"membind {slow}")
+        return Binding(bind_prefix([dram], preferred=dram), "dram-first", f"preferred {dram}")
+    if name == "interleave":
+        if arg and float(arg) != 0.5:
+            raise UsageError(f"policy '{policy}' needs weighted interleave (Linux 6.9 MPOL_WEIGHTED_INTERLEAVE); "
+                             "numactl --interleave splits pages evenly: use interleave or interleave:0.5")
+        ids = [dram] + ([nodes[machine.tier_names[-1]]] if len(machine.tiers) > 1 else [])
+        # on one tier every page lands on it: the simulator's placement is all-dram
+        return Binding(bind_prefix([dram], interleave=ids), "interleave" if len(ids) > 1 else "all-dram",
+                       f"interleave {','.join(map(str, ids))}")
+    raise UsageError(f"policy '{policy}' {PER_TENSOR}")
+
+
+def rerun_spec(meta: dict, path: str) -> dict:
+    """What the child needs to run the trace's model again, or a one-line refusal."""
+    from hetier.models.zoo import build
+
+    if meta.get("mode") != "real":
+        raise UsageError(f"trace '{path}' is a {meta.get('mode')} trace: confirm re-runs real traces (its model may "
+                         f"not fit here)")
+    model = meta["model"]
+    try:
+        graph = build(model["name"], **model["config"])
+    except HetierError as e:
+        raise UsageError(f"trace '{path}': this hetier cannot rebuild its model ({e})") from None
+    if graph.depth() != model.get("depth", graph.depth()):
+        raise UsageError(f"trace '{path}': model {model['name']} {model['config']} rebuilds with depth "
+                         f"{graph.depth()}, the trace says {model['depth']}")
+    he, rt = meta["he"], meta.get("runtime", {})
+    from hetier.tracer.params import HEParams
+
+    try:
+        params = HEParams(he["poly_modulus"], tuple(he["primes"]), he["scale_bits"], he["batch"])
+    except (HetierError, KeyError, TypeError) as e:
+        raise UsageError(f"trace '{path}': this hetier cannot rebuild its HE parameters ({e})") from None
+    if params.levels < graph.depth():
+        raise UsageError(f"trace '{path}': its HE parameters give {params.levels} levels, model needs {graph.depth()}")
+    if "input_seed" not in rt:
+        raise UsageError(f"trace '{path}' does not record its input seed: it cannot be re-run identically")
+    return {"model": model["name"], "config": model["config"], "granularity": meta["granularity"],
+            "he": {k: he[k] for k in ("poly_modulus", "primes", "scale_bits", "batch")},
+            "seed": rt["input_seed"], "bias_copy": rt.get("bias_copy", True)}
+
+
+def event_digest(path: str | Path) -> tuple[str, float]:
+    """Hash of every column but the timestamps (equal digests = the same events in the same
+    order), and the ops' summed thread CPU seconds (0 if the trace has none)."""
+    hs = {c: hashlib.sha256() for c in COLUMNS if c != "ts_ns"}
+    with TraceReader(path) as r:
+        for b in r.batches():
+            for c, h in hs.items():
+                h.update(getattr(b, c).tobytes())
+        cpu = sum(t for t, _ in r.op_cpu_ns) / 1e9
+    return hashlib.sha256("".join(h.hexdigest() for h in hs.values()).encode()).hexdigest(), cpu
+
+
+def measure_once(prefix: list[str], spec: dict, interval: float = 0.1) -> dict:
+    """Start the child under ``prefix``, sample its residency from READY to the end."""
+    cmd = [*prefix, sys.executable, "-m", "hetier.host.rerun", json.dumps(spec)]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if line.strip() != "READY":
+        err = p.communicate()[1].strip().splitlines()[-1:] or ["(no output)"]
+        raise HetierError(f"the re-run did not start ({' '.join(prefix) or 'no binding'}): {err[0]}")
+    sampler = PeakSampler(p.pid, interval)
+    start = resident_by_node(p.pid)
+    sampler.sample()
+    sampler.start()
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    out, err = p.communicate()
+    sampler.stop()
+    if p.returncode != 0:
+        last = err.strip().splitlines()[-1:] or ["(no output)"]
+        raise HetierError(f"the re-run failed (exit {p.returncode}): {last[0]}")
+    result = json.loads(next(l for l in out.splitlines() if l.startswith("RESULT "))[7:])
+    return {**result, "start_bytes": sum(start.values()), "peak_bytes": sampler.peak_total,
+            "peak_by_node": sampler.peak_by_node, "samples": sampler.samples}
+
+
+def _gb(b: float) -> float:
+    return round(b / 1e9, 4)
+
+
+def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topology,
+            placement_path: str | None = None, progress=None) -> list[dict]:
+    """Measure ``repeat`` re-runs and predict the same configuration; one record per run."""
+    from hetier import __version__
+    from hetier.simulator.machines import load_machine
+    from hetier.simulator.replay import replay
+    from hetier.simulator.workload import load_workload
+
+    if repeat < 1:
+        raise UsageError(f"--repeat {repeat} must be at least 1")
+    machine = load_machine(machine_path)
+    check_this_host(machine_path, preset_source(machine_path))
+    with TraceReader(trace) as r:
+        meta = r.meta
+    spec = rerun_spec(meta, trace)
+    bind = binding_for(policy, machine, tier_nodes(machine_path), topo)
+    placement = None
+    if placement_path is not None:
+        from hetier.host.phase_policy import load_placement
+
+        if machine.mode == "memory":
+            raise UsageError("a per-phase placement needs flat tiers; this machine is in Memory Mode")
+        order = [l["name"] for l in meta["layers"]]
+        placement = {**load_placement(placement_path, machine_path, order), "order": order}
+        if placement["nodes"] != [tier_nodes(machine_path)[machine.tier_names[0]]]:
+            # the simulator has no per-phase policy: such a placement is applied and measured, not predicted
+            bind.predict_policy = None
+    work = load_workload(trace)
+    pred_s = pred_peak = None
+    pred = replay(work, machine, bind.predict_policy, threads=1) \
+        if bind.predict_policy is not None or machine.mode == "memory" else None
+    if pred is not None and pred.makespan_ns is None:
+        raise UsageError(f"the simulator says {policy} does not fit on {machine.name}: nothing to confirm")
+    if pred is not None:
+        pred_s, pred_peak = pred.makespan_ns / 1e9, sum(pred.peak_bytes.values())
+    original = event_digest(trace)[0]
+    from hetier.analysis.trace_stats import trace_stats
+
+    pool = trace_stats(trace).resident_peak_bytes  # the trace's peak under SEAL's size-class pool
+    cfg = model_columns(meta)
+    records = []
+    with tempfile.TemporaryDirectory(prefix="hetier-confirm-") as d:
+        for k in range(repeat):
+            if progress:
+                progress(f"run {k + 1}/{repeat}: {' '.join(bind.numactl) or 'no binding'} {meta['model']['name']}")
+            got = measure_once(bind.numactl, {**spec, "trace_out": str(Path(d) / f"r{k}.arrow"),
+                                              "placement": placement})
+            digest, cpu_s = event_digest(Path(d) / f"r{k}.arrow")
+            above = got["peak_bytes"] - got["start_bytes"]
+            seconds = got["seconds"] - got["recorder_seconds"]  # the ops' time, as the trace's durations
+            records.append({
+                **cfg, "machine": machine.name, "policy": policy, "threads": 1, "peak_gb": _gb(got["peak_bytes"]),
+                "seconds": round(seconds, 4), "repeat": k + 1, "recorder_seconds": round(got["recorder_seconds"], 4),
+                "predicted_seconds": round(pred_s, 4) if pred else "",
+                "seconds_error": round(pred_s / seconds - 1, 4) if pred else "", "peak_above_start_gb": _gb(above),
+                "predicted_peak_gb": _gb(pred_peak) if pred else "",
+                "peak_error": round(pred_peak / above - 1, 4) if pred and above > 0 else "",
+                "pool_resident_gb": _gb(pool), "pool_peak_error": round(pool / above - 1, 4) if above > 0 else "",
+                "peak_gb_by_node": ";".join(f"{n}:{_gb(b)}" for n, b in sorted(got["peak_by_node"].items())),
+                "predicted_peak_gb_by_tier": ";".join(f"{t}:{_gb(b)}" for t, b in pred.peak_bytes.items()) if pred else "",
+                "binding": bind.label, "placement": json.dumps(placement["layers"]) if placement else "",
+                "events_match": digest == original, "cpu_seconds": round(cpu_s, 4),
+                "max_abs_error": got["max_abs_error"], "trace": Path(trace).name,
+                "trace_sha256": work.trace_id["sha256"],
+                "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "hetier_version": __version__,
+                "placement_verified": all(c["ok"] for c in got["placement_checks"]) if placement else "",
+                **({"placement_checks": got["placement_checks"]} if placement else {}),
+            })
+    return records
+
+
+def model_columns(meta: dict) -> dict:
+    cfg, he = meta["model"]["config"], meta["he"]
+    return {"model": meta["model"]["name"], "width": cfg.get("width", ""), "resolution": cfg.get("resolution", ""),
+            "batch": he["batch"], "poly_modulus": he["poly_modulus"], "primes": ",".join(map(str, he["primes"]))}
+
+
+def write_records(path: Path, records: list[dict], append: bool) -> None:
+    """CSV (the measured-runs columns, then the extras) or JSON (every field) by extension;
+    ``append`` adds rows to an existing file of the same format."""
+    import csv
+    import io
+
+    from hetier.atomic import write_bytes_atomic
+
+    if path.suffix == ".json":
+        old = json.loads(path.read_text()) if append and path.exists() else []
+        write_bytes_atomic(path, (json.dumps(old + records, indent=1) + "\n").encode())
+        return
+    cols = RECORD_COLUMNS + EXTRA_COLUMNS
+    buf = io.StringIO()
+    if append and path.exists():
+        old = path.read_text()
+        if old.splitlines()[:1] != [",".join(cols)]:
+            raise UsageError(f"'{path}' has other columns than a confirm record; write to a new file")
+        buf.write(old)
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
+    if not buf.tell():
+        w.writeheader()
+    w.writerows(records)
+    write_bytes_atomic(path, buf.getvalue().encode())

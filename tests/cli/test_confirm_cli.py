@@ -1,0 +1,78 @@
+"""hetier confirm end to end on this machine: a tiny mlp trace re-run under all-dram and
+interleave, the record written; policies needing other hardware refused in one line."""
+
+import csv
+import json
+
+import pytest
+
+from hetier.host.confirm import RECORD_COLUMNS
+from tests.helpers import run_cli as run
+
+pytestmark = pytest.mark.skipif(__import__("shutil").which("numactl") is None,
+                                reason="numactl not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    """This host's calibrated preset (numpy, tiny) and an mlp trace that embeds it."""
+    from hetier.cli.main import main
+
+    d = tmp_path_factory.mktemp("confirm")
+    assert main(["calibrate", "--memory", "--method", "numpy", "--repeat", "1", "--size-mb", "8",
+                 "-o", str(d / "host.toml")]) == 0
+    assert main(["trace", "mlp", "--activation", "relu", "--batch", "4", "--host-preset", str(d / "host.toml"),
+                 "-o", str(d / "mlp.arrow")]) == 0
+    return d
+
+
+@pytest.mark.parametrize("policy, binding", [("all-dram", "membind 0"), ("interleave", "interleave 0")])
+def test_confirm_reruns_and_records_measured_beside_predicted(host, tmp_path, capsys, policy, binding):
+    out = tmp_path / "runs.csv"
+    code, stdout, err = run(["confirm", str(host / "mlp.arrow"), "--machine", str(host / "host.toml"),
+                             "--policy", policy, "-o", str(out)], capsys)
+    assert code == 0, err
+    [row] = list(csv.DictReader(out.open()))
+    assert list(row)[:len(RECORD_COLUMNS)] == list(RECORD_COLUMNS)
+    assert (row["model"], row["batch"], row["primes"], row["policy"], row["binding"]) == \
+        ("mlp", "4", "30,22,30", policy, binding)
+    assert row["events_match"] == "True"  # the re-run made exactly the trace's events
+    assert float(row["seconds"]) > 0 and float(row["predicted_seconds"]) > 0
+    assert float(row["peak_gb"]) > float(row["peak_above_start_gb"]) > 0
+    assert float(row["pool_resident_gb"]) >= float(row["predicted_peak_gb"]) > 0
+    assert row["peak_gb_by_node"].startswith("0:")
+    assert "measured s" in stdout and "predicted s" in stdout
+
+
+def test_per_phase_placement_is_applied_read_back_and_leaves_the_trace_unchanged(host, tmp_path, capsys):
+    placement = tmp_path / "phases.toml"
+    placement.write_text('default = "dram"\n[layers]\ndense_1 = "interleave"\n')
+    out = tmp_path / "runs.json"
+    code, _, err = run(["confirm", str(host / "mlp.arrow"), "--machine", str(host / "host.toml"),
+                        "--placement", str(placement), "-o", str(out)], capsys)
+    assert code == 0, err
+    [rec] = json.loads(out.read_text())
+    checks = {c["layer"]: c for c in rec["placement_checks"]}
+    assert checks["dense_1"]["read_back"] == ["interleave", [0]] and checks["relu_1"]["read_back"] == ["bind", [0]]
+    assert rec["placement_verified"] is True and rec["events_match"] is True
+    assert "policy read back after every layer as set" in err
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--policy", "all-pmem"], "policy 'all-pmem' needs a memory-only NUMA node"),
+    (["--policy", "kind-aware"], "policy 'kind-aware' places single tensors"),
+    (["--machine", "dram-only"], "machine 'dram-only' is not a measurement of this host"),
+])
+def test_what_confirm_cannot_do_here_is_one_line_and_writes_nothing(host, tmp_path, capsys, args, msg):
+    argv = ["confirm", str(host / "mlp.arrow"), "--machine", str(host / "host.toml"), "-o", str(tmp_path / "r.csv")]
+    code, _, err = run(argv + args, capsys)
+    assert code == 2 and err.count("\n") == 1 and msg in err
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_placement_naming_a_tier_the_machine_lacks_is_refused(host, tmp_path, capsys):
+    placement = tmp_path / "phases.toml"
+    placement.write_text('[layers]\ndense_1 = "pmem"\n')
+    code, _, err = run(["confirm", str(host / "mlp.arrow"), "--machine", str(host / "host.toml"),
+                        "--placement", str(placement)], capsys)
+    assert code == 2 and "layer dense_1 names tier 'pmem'; machine has dram (or 'interleave')" in err

@@ -1,0 +1,152 @@
+"""confirm's pieces: policy -> numactl binding on fake topologies, numa_maps parsing, what a
+trace must hold to be re-run, the record file, per-phase policies read back from the kernel."""
+
+import csv
+
+import pytest
+
+from hetier.errors import UsageError
+from hetier.host import numactl
+from hetier.host.confirm import RECORD_COLUMNS, binding_for, rerun_spec, tier_nodes, write_records
+from hetier.host.numa_maps import parse_numa_maps
+from hetier.host.phase_policy import MPOL_BIND, MPOL_DEFAULT, MPOL_INTERLEAVE, get_policy, set_policy
+from hetier.host.topology import read_topology
+from hetier.simulator.machines import load_machine
+from tests.helpers import tiny_meta
+from tests.unit.test_host_memory import APP_DIRECT, fake_sysfs
+
+TIER = """
+[[tiers]]
+name = "{name}"
+capacity_gb = 10.0
+read_latency_seq_ns = 80.0
+read_curve = [[1, 10.0]]
+write_curve = [[1, 8.0]]
+[tiers.source]
+numa_node = {node}
+"""
+
+
+def preset(tmp_path, tiers: list[tuple[str, int]], mode: str = "flat") -> str:
+    p = tmp_path / f"m-{len(tiers)}-{mode}.toml"
+    p.write_text(f'name = "host-test"\nmode = "{mode}"\ncores = 8\nllc_mb = 32\n'
+                 + "".join(TIER.format(name=n, node=i) for n, i in tiers))
+    return str(p)
+
+
+@pytest.fixture(autouse=True)
+def fake_numactl(monkeypatch):
+    monkeypatch.setattr(numactl, "numactl_path", lambda: "/usr/bin/numactl")
+
+
+@pytest.fixture
+def app_direct(tmp_path):
+    topo = read_topology(fake_sysfs(tmp_path / "sys", APP_DIRECT))
+    path = preset(tmp_path, [("dram", 0), ("pmem", 2)])
+    return topo, load_machine(path), tier_nodes(path)
+
+
+@pytest.fixture
+def one_node(tmp_path):
+    topo = read_topology(fake_sysfs(tmp_path / "sys", {0: ("0-1", 23_000_000)}))
+    path = preset(tmp_path, [("dram", 0)])
+    return topo, load_machine(path), tier_nodes(path)
+
+
+@pytest.mark.parametrize("policy, words, predicted", [
+    ("all-dram", ["--cpunodebind=0", "--membind=0"], "all-dram"),
+    ("all-pmem", ["--cpunodebind=0", "--membind=2"], "all-pmem"),
+    ("dram-first", ["--cpunodebind=0", "--preferred=0"], "dram-first"),
+    ("interleave", ["--cpunodebind=0", "--interleave=0,2"], "interleave"),
+    ("interleave:0.5", ["--cpunodebind=0", "--interleave=0,2"], "interleave"),
+])
+def test_policies_bind_like_numactl_on_an_app_direct_layout(app_direct, policy, words, predicted):
+    b = binding_for(policy, *app_direct[1:], app_direct[0])
+    assert b.numactl == ["/usr/bin/numactl", *words] and b.predict_policy == predicted
+
+
+@pytest.mark.parametrize("policy", ["all-pmem", "dram-first"])
+def test_policies_needing_memory_only_nodes_are_refused_on_one_node(one_node, policy):
+    with pytest.raises(UsageError, match=f"policy '{policy}' needs a memory-only NUMA node .*CXL.*this machine has none"):
+        binding_for(policy, *one_node[1:], one_node[0])
+
+
+def test_interleave_on_one_node_runs_and_predicts_all_dram(one_node):
+    b = binding_for("interleave", *one_node[1:], one_node[0])
+    assert b.numactl[-1] == "--interleave=0" and b.predict_policy == "all-dram"
+
+
+@pytest.mark.parametrize("policy, msg", [
+    ("kind-aware", "places single tensors; SEAL/TenSEAL expose no allocator hook"),
+    ("interleave:0.25", "needs weighted interleave"),
+])
+def test_placements_confirm_cannot_apply_are_refused(app_direct, policy, msg):
+    with pytest.raises(UsageError, match=msg):
+        binding_for(policy, *app_direct[1:], app_direct[0])
+
+
+def test_memory_mode_only_runs_and_compares(tmp_path, app_direct):
+    path = preset(tmp_path, [("dram", 0), ("pmem", 2)], mode="memory")
+    m = load_machine(path)
+    assert binding_for("memory-mode", m, tier_nodes(path), app_direct[0]).numactl == []
+    with pytest.raises(UsageError, match="Memory Mode .* cannot apply 'all-pmem'"):
+        binding_for("all-pmem", m, tier_nodes(path), app_direct[0])
+
+
+def test_a_preset_node_this_host_lacks_is_refused(tmp_path, one_node):
+    path = preset(tmp_path, [("dram", 3)])
+    with pytest.raises(UsageError, match="tier dram on NUMA node 3, which this host does not have"):
+        binding_for("all-dram", load_machine(path), tier_nodes(path), one_node[0])
+
+
+def test_missing_numactl_is_one_line(one_node, monkeypatch):
+    monkeypatch.setattr(numactl, "numactl_path", lambda: None)
+    with pytest.raises(Exception, match=r"numactl is missing: install it \(Debian: apt-get install -y numactl\)"):
+        binding_for("all-dram", *one_node[1:], one_node[0])
+
+
+def test_numa_maps_pages_times_page_size_per_node():
+    text = ("00400000 default file=/usr/bin/python3.11 mapped=300 N0=200 N2=100 kernelpagesize_kB=4\n"
+            "7f0000000000 interleave:0,2 anon=1024 dirty=1024 N0=512 N2=512 kernelpagesize_kB=4\n"
+            "7f2000000000 default anon=2 N1=2 kernelpagesize_kB=2048\n")
+    assert parse_numa_maps(text) == {0: 712 * 4096, 2: 612 * 4096, 1: 2 * 2 ** 21}
+
+
+def test_only_real_traces_of_known_models_with_an_input_seed_are_rerun():
+    meta = tiny_meta(model={"name": "mlp", "config": {"activation": "relu"}, "depth": 1},
+                     runtime={"bias_copy": False, "input_seed": 3})
+    spec = rerun_spec(meta, "t.arrow")
+    assert spec["seed"] == 3 and spec["bias_copy"] is False and spec["he"]["primes"] == [30, 22, 22, 30]
+    with pytest.raises(UsageError, match="is a plan trace"):
+        rerun_spec({**meta, "mode": "plan"}, "t.arrow")
+    with pytest.raises(UsageError, match=r"cannot rebuild its model \(model 'vgg' unknown"):
+        rerun_spec({**meta, "model": {"name": "vgg", "config": {}}}, "t.arrow")
+    with pytest.raises(UsageError, match=r"cannot rebuild its HE parameters \(poly modulus N=5000"):
+        rerun_spec({**meta, "he": {**meta["he"], "poly_modulus": 5000}}, "t.arrow")
+    with pytest.raises(UsageError, match="does not record its input seed"):
+        rerun_spec({**meta, "runtime": {}}, "t.arrow")
+
+
+def test_records_are_the_measured_runs_columns_and_append(tmp_path):
+    rec = {c: 1 for c in RECORD_COLUMNS} | {"repeat": 1, "placement_checks": [{"ok": True}]}
+    out = tmp_path / "runs.csv"
+    write_records(out, [rec], append=False)
+    write_records(out, [rec | {"repeat": 2}], append=True)
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0])[:len(RECORD_COLUMNS)] == list(RECORD_COLUMNS)
+    assert [r["repeat"] for r in rows] == ["1", "2"]
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(UsageError, match="other columns than a confirm record"):
+        write_records(other, [rec], append=True)
+
+
+def test_memory_policy_set_and_read_back_through_libnuma():
+    try:
+        set_policy(MPOL_BIND, [0])
+        assert get_policy() == (MPOL_BIND, [0])
+        set_policy(MPOL_INTERLEAVE, [0])
+        assert get_policy() == (MPOL_INTERLEAVE, [0])
+    finally:
+        set_policy(MPOL_DEFAULT, [])
+    assert get_policy() == (MPOL_DEFAULT, [])
