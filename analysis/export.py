@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 
-from hetier.atomic import partial_path, write_bytes_atomic
+from hetier.atomic import AtomicOutput, write_bytes_atomic
 from hetier.tracer.format import EV, KINDS, TraceReader
 
 
@@ -113,13 +112,12 @@ def write_parquet(trace: str, out: str | os.PathLike) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tmp = partial_path(Path(out))
     rows = 0
-    with open(trace, "rb") as f:
+    with open(trace, "rb") as f, AtomicOutput(out) as dest:
         reader = pa.ipc.open_stream(f)
         schema = pa.schema([fld if not pa.types.is_dictionary(fld.type) else pa.field(fld.name, pa.string())
                             for fld in reader.schema], metadata=reader.schema.metadata)
-        with pq.ParquetWriter(str(tmp), schema, compression="zstd") as w:
+        with pq.ParquetWriter(dest.file, schema, compression="zstd") as w:
             while True:
                 try:
                     b = reader.read_next_batch()
@@ -130,5 +128,4 @@ def write_parquet(trace: str, out: str | os.PathLike) -> int:
                 cols = [c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in b.columns]
                 w.write_batch(pa.record_batch(cols, schema=schema))
                 rows += b.num_rows
-    os.replace(tmp, out)
     return rows

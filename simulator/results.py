@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 
 from hetier import __version__
-from hetier.atomic import partial_path
+from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
 
 RESULTS_MAGIC = "hetier-results"
@@ -78,11 +77,9 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
     meta = {"magic": RESULTS_MAGIC, "version": RESULTS_VERSION, "hetier": __version__, "runs": summaries}
     table = pa.table({k: pa.array(v) for k, v in cols.items()})
     table = table.replace_schema_metadata({b"hetier": json.dumps(meta, sort_keys=True).encode()})
-    tmp = partial_path(Path(path))
-    with pa.OSFile(str(tmp), "wb") as sink:
-        with pa.ipc.new_file(sink, table.schema) as w:
+    with AtomicOutput(path) as out:
+        with pa.ipc.new_file(out.file, table.schema) as w:
             w.write_table(table)
-    os.replace(tmp, path)
 
 
 def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:

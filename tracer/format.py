@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from hetier.atomic import partial_path
+from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
 
 MAGIC = "hetier-trace"
@@ -102,10 +102,11 @@ def empty_batch() -> EventBatch:
 
 
 class TraceWriter:
-    """Writes events incrementally to ``path.partial`` and renames to ``path`` on ``close``.
+    """Writes events incrementally to a new ``NAME.XXXXXXXX.partial`` next to ``path`` (created
+    exclusively, one writer per output) and renames it to ``path`` on ``close``.
 
-    A run that dies leaves the ``.partial`` file: a readable prefix that readers report as
-    truncated.
+    A run that dies leaves the ``.partial`` file (``tmp``): a readable prefix that readers report
+    as truncated.
     """
 
     def __init__(self, path: str | os.PathLike, meta: dict, batch_rows: int = 1 << 16):
@@ -113,14 +114,15 @@ class TraceWriter:
         meta.setdefault("magic", MAGIC)
         meta.setdefault("format_version", FORMAT_VERSION)
         self.path = Path(path)
-        self.tmp = partial_path(self.path)
         self.meta = meta
         self.schema = schema(meta)
         self._dicts = {
             "event": pa.array(EVENTS), "kind": pa.array(KINDS), "prim": pa.array(PRIMS),
             "layer": pa.array([l["name"] for l in meta["layers"]]),
         }
-        self._file = open(self.tmp, "wb")
+        self._out = AtomicOutput(self.path)
+        self.tmp = self._out.tmp
+        self._file = self._out.file
         self._writer = pa.ipc.new_stream(
             self._file, self.schema, options=pa.ipc.IpcWriteOptions(compression="zstd"))
         self._pending: list[EventBatch] = []
@@ -159,22 +161,27 @@ class TraceWriter:
 
     def close(self) -> Path:
         """Finish the stream (end-of-stream marker) and move it to its final name."""
-        self.flush()
-        self._writer.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+        try:
+            self.flush()
+            self._writer.close()
+        except BaseException as e:
+            self._out.discard()
+            if isinstance(e, OSError):
+                raise HetierError(f"cannot write '{self.path}': {e.strerror or e}") from None
+            raise
+        return self._out.commit()
+
+    def discard(self) -> None:
+        """Stop writing and remove the partial file (after a write error such as a full disk)."""
+        self._out.discard()
 
     def abandon(self) -> Path:
         """Stop writing after a failure: keep what was written as ``.partial`` (no end marker)."""
         try:
             self.flush()
-            self._file.flush()
-        finally:
-            self._file.close()
-        return self.tmp
+        except OSError:
+            pass  # disk full: the batches already written stay readable
+        return self._out.keep_partial()
 
 
 def _decode_meta(sch: pa.Schema, path: Path) -> dict:
