@@ -17,14 +17,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from hetier.analysis.check import check_trace
+    from hetier.terminal import safe
 
     rep = check_trace(args.trace)
     console = Console(soft_wrap=True)
     if rep.ok:
-        console.print(f"{args.trace}: consistent ({rep.events:,} events)")
+        console.print(f"{safe(args.trace)}: consistent ({rep.events:,} events)")
         return 0
     if rep.truncated:
-        console.print(f"[red]{rep.truncated}[/red]")
+        console.print(f"[red]{safe(rep.truncated, 2000)}[/red]")
     for what, n in rep.counts.items():
-        console.print(f"[red]{what}[/red]: {n:,} (e.g. {'; '.join(rep.examples[what])})")
+        console.print(f"[red]{what}[/red]: {n:,} (e.g. {safe('; '.join(rep.examples[what]), 2000)})")
     return 1

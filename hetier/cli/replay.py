@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.replay import replay
     from hetier.simulator.results import save_results
     from hetier.simulator.workload import load_workload
+    from hetier.terminal import safe
 
     if args.threads < 1:
         raise UsageError(f"threads {args.threads} must be at least 1")
@@ -61,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     runs = []
     with Progress(console=console, transient=True) as prog:
         for m, p in configs:
-            task = prog.add_task(f"{m.name} {p or 'memory-mode'}", total=len(work.ops))
+            task = prog.add_task(safe(f"{m.name} {p or 'memory-mode'}"), total=len(work.ops))
             runs.append(replay(work, m, p, args.threads, on_op=lambda i, task=task: prog.advance(task)))
-    table = Table(title=f"{work.meta['model']['name']} ({work.trace_id['file']}), {args.threads} thread(s)")
+    table = Table(title=safe(f"{work.meta['model']['name']} ({work.trace_id['file']}), {args.threads} thread(s)", 400))
     for col in ("machine", "policy", "time", "vs first", "compute", "memory stall by tier", "peak by tier", "MM hit"):
         table.add_column(col, justify="right")
     base = next((r.makespan_ns for r in runs if r.makespan_ns), None)
@@ -72,12 +73,13 @@ def run(args: argparse.Namespace) -> int:
         peak = ", ".join(f"{t} {v / 1e9:.2f} GB" for t, v in r.peak_bytes.items())
         rel = f"{r.makespan_ns / base:.2f}x" if r.makespan_ns and base else "-"
         hit = f"{100 * r.mm_hit_ratio:.1f}%" if r.mm_hit_ratio is not None else "-"
-        table.add_row(r.machine["name"], r.policy, r.headline(), rel, f"{r.compute_ns / 1e9:.2f} s", stall, peak, hit)
+        table.add_row(safe(r.machine["name"]), safe(r.policy), safe(r.headline()), rel, f"{r.compute_ns / 1e9:.2f} s",
+                      safe(stall, 2000), safe(peak, 2000), hit)
     out_console = Console(soft_wrap=True)
     if not out_console.is_terminal:
         out_console.width = 200
     out_console.print(table)
     if out:
         save_results(out, runs)
-        console.print(f"wrote {out}")
+        console.print(f"wrote {safe(out)}")
     return 0

@@ -10,6 +10,7 @@ import argparse
 
 from hetier.atomic import check_output
 from hetier.errors import UsageError
+from hetier.terminal import safe
 
 MODEL_OPTIONS = ("width", "resolution", "classes", "depth", "hidden", "activation", "inputs")
 
@@ -70,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
         warn = plan_preflight(graph, params, args.granularity, args.cost_file, not args.no_bias_copy,
                               args.max_events).warning
         if warn:
-            console.print(f"[yellow]warning: {warn}[/yellow]")
+            console.print(f"[yellow]warning: {safe(warn, 2000)}[/yellow]")
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as prog:
-        task = prog.add_task(f"{graph.name}: setup", total=len(graph.nodes) + 1)
-        step = lambda j, name: prog.update(task, completed=j + 1, description=f"{graph.name}: {name}")  # noqa: E731
+        task = prog.add_task(safe(f"{graph.name}: setup"), total=len(graph.nodes) + 1)
+        step = lambda j, name: prog.update(task, completed=j + 1, description=safe(f"{graph.name}: {name}"))  # noqa: E731
         if args.mode == "plan":
             res = plan_run(graph, params, out, args.granularity, args.cost_file, not args.no_bias_copy,
                            args.max_events, on_layer=step)
@@ -83,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
                             on_layer=step)
     he = f"N={params.poly_modulus}, primes {list(params.primes)}, batch {params.batch}"
     if args.mode == "plan":
-        console.print(f"wrote {res.path}: {res.events:,} planned events in {res.seconds:.1f} s ({he}); durations modelled")
+        console.print(f"wrote {safe(res.path)}: {res.events:,} planned events in {res.seconds:.1f} s ({he}); durations modelled")
     else:
-        console.print(f"wrote {res.path}: {res.events:,} events in {res.seconds:.1f} s ({he}); "
+        console.print(f"wrote {safe(res.path)}: {res.events:,} events in {res.seconds:.1f} s ({he}); "
                       f"max |decrypted - numpy reference| = {res.max_abs_error:.2e} (outputs up to {res.output_scale:.2f})")
     return 0
