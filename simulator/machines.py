@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hetier.errors import UsageError
-from hetier.simulator.devices import Device, device_from_dict, load_device, load_toml, presets_of, resolve_preset
+from hetier.simulator.devices import (Device, check_device_keys, device_from_dict, load_device, load_toml,
+                                      presets_of, resolve_preset)
+from hetier.validation import DEVICE_OVERRIDE, MACHINE, MACHINE_OVERRIDE, TIER_REF, validate
 
 MODES = ("flat", "memory")
-_MACHINE_KEYS = {"name", "description", "mode", "cores", "llc_mb", "tiers", "cache", "backing",
-                 "mm_miss_penalty_ns", "cache_block_bytes", "source"}
 
 
 @dataclass(frozen=True)
@@ -67,44 +67,39 @@ def _parse_overrides(items: list[str], machine: str) -> dict[str, dict]:
             v: object = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             v = value
+        # checked here, so that a bad value is blamed on the option, not on the preset file
+        validate({field: v}, MACHINE_OVERRIDE if tier == "machine" else DEVICE_OVERRIDE, f"--set {item}")
         out.setdefault(tier, {})[field] = v
     return out
 
 
 def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machine:
-    """A machine preset by name or a machine TOML file by path, with ``tier.key=value`` overrides."""
+    """A machine preset by name or a machine TOML file by path, with ``tier.key=value`` overrides
+    (``machine.key=value`` for the machine's own keys). Every value is checked against the rules
+    of hetier/validation.py; an error names the file or the --set option it came from."""
     path = resolve_preset("machines", name_or_path)
     d = load_toml(path)
     where = str(path)
-    unknown = set(d) - _MACHINE_KEYS
-    if unknown:
-        raise UsageError(f"{where}: unknown machine key(s) {', '.join(sorted(unknown))}")
-    mode = d.get("mode", "flat")
-    if mode not in MODES:
-        raise UsageError(f"{where}: mode '{mode}' unknown (known: flat, memory)")
+    validate(d, MACHINE, where)
     ov = _parse_overrides(overrides or [], d.get("name", path.stem))
-    tiers = d.get("tiers")
-    if not tiers:
-        raise UsageError(f"{where}: no [[tiers]]")
+    d = {**d, **ov.pop("machine", {})}
+    mode = d.get("mode", "flat")
     resolved = []
-    for t in tiers:
-        if "name" not in t:
-            raise UsageError(f"{where}: a tier has no name")
+    for i, t in enumerate(d["tiers"]):
+        validate(t, TIER_REF, where, f"tiers[{i}]")
+        if any(n == t["name"] for n, _ in resolved):
+            raise UsageError(f"{where}: tier name '{t['name']}' appears twice")
         tier_ov = ov.pop(t["name"], {})
+        inline = {k: v for k, v in t.items() if k not in ("name", "device")}
+        tier_where = f"{where} tier {t['name']}"
         if "device" in t:
-            dev = load_device(t["device"], {**{k: v for k, v in t.items() if k not in ("name", "device")}, **tier_ov})
+            check_device_keys(inline, tier_where)
+            dev = load_device(t["device"], {**inline, **tier_ov})
         else:
-            dev = device_from_dict({k: v for k, v in t.items() if k != "name"}, f"{where} tier {t['name']}", tier_ov)
+            dev = device_from_dict(inline, tier_where, tier_ov)
         resolved.append((t["name"], dev))
-    machine_ov = ov.pop("machine", {})
     if ov:
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
-    d = {**d, **machine_ov}
-    for k in ("cores", "llc_mb", "mm_miss_penalty_ns", "cache_block_bytes"):
-        if k in d and (not isinstance(d[k], (int, float)) or d[k] <= 0):
-            raise UsageError(f"{where}: '{k}' must be a positive number (got {d[k]!r})")
-    if "cores" not in d or "llc_mb" not in d:
-        raise UsageError(f"{where}: missing 'cores' or 'llc_mb'")
     if mode == "memory" and len(resolved) != 2:
         raise UsageError(f"{where}: Memory Mode needs exactly two tiers (DRAM cache, then PMem)")
     return Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),

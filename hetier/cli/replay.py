@@ -38,10 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.results import save_results
     from hetier.simulator.workload import load_workload
     from hetier.terminal import safe
+    from hetier.validation import check_threads
 
-    if args.threads < 1:
-        raise UsageError(f"threads {args.threads} must be at least 1")
-    machines = [load_machine(m, args.set) for m in _split(args.machine)]
+    check_threads(args.threads)
+    names = _split(args.machine)
+    if not names:
+        raise UsageError("no machine given (--machine NAME or FILE.toml)")
+    machines = [load_machine(m, args.set) for m in names]
     if args.dump_config:
         print(json.dumps([m.to_dict() for m in machines], indent=2, sort_keys=True))
         return 0
