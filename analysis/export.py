@@ -113,18 +113,12 @@ def write_parquet(trace: str, out: str | os.PathLike) -> int:
     import pyarrow.parquet as pq
 
     rows = 0
-    with open(trace, "rb") as f, AtomicOutput(out) as dest:
-        reader = pa.ipc.open_stream(f)
+    with TraceReader(trace) as reader, AtomicOutput(out) as dest:
+        sch = reader.schema
         schema = pa.schema([fld if not pa.types.is_dictionary(fld.type) else pa.field(fld.name, pa.string())
-                            for fld in reader.schema], metadata=reader.schema.metadata)
+                            for fld in sch], metadata=sch.metadata)
         with pq.ParquetWriter(dest.file, schema, compression="zstd") as w:
-            while True:
-                try:
-                    b = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except (pa.ArrowInvalid, OSError):
-                    break  # truncated: keep the complete batches
+            for b in reader.record_batches():  # a truncated trace: its complete batches
                 cols = [c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in b.columns]
                 w.write_batch(pa.record_batch(cols, schema=schema))
                 rows += b.num_rows

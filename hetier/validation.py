@@ -242,8 +242,13 @@ TRACE_META = Obj({
 _BYTES = Num(0, 1e21)
 _PER_TIER = MapOf(_BYTES, key=TIER_NAME, max_len=16)
 RESULTS_RUN = Obj({
-    "machine": Obj({"name": Str(MAX_NAME), "mode": Str(choices=("flat", "memory")), "tiers": ListOf(AnyJSON(), min_len=1, max_len=16)},
-                   required=("name", "mode", "tiers"), extra=True),
+    "machine": Obj({"name": Str(MAX_NAME), "mode": Str(choices=("flat", "memory")),
+                    "tiers": ListOf(MapOf(AnyJSON(MAX_TEXT)), min_len=1, max_len=16),
+                    "cores": MACHINE_FIELDS["cores"], "llc_bytes": Num(1, 1e14, integer=True),
+                    "mm_miss_penalty_ns": MACHINE_FIELDS["mm_miss_penalty_ns"],
+                    "cache_block_bytes": MACHINE_FIELDS["cache_block_bytes"]},
+                   required=("name", "mode", "tiers", "cores", "llc_bytes", "mm_miss_penalty_ns", "cache_block_bytes"),
+                   extra=True),
     "policy": Str(MAX_NAME), "threads": Num(1, MAX_THREADS, integer=True),
     "trace": Obj({"file": Str(MAX_TEXT), "sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("file", "sha256"),
                  extra=True),

@@ -109,7 +109,7 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
 
 def machine_from_dict(d: dict) -> Machine:
     """Rebuild a machine from its ``to_dict`` form (as results files embed it)."""
-    tiers = tuple((t["tier"], device_from_dict({k: v for k, v in t.items() if k != "tier"}, f"tier {t['tier']}"))
+    tiers = tuple((t["tier"], device_from_dict({k: v for k, v in t.items() if k != "tier"}, f"tier {t.get('tier')}"))
                   for t in d["tiers"])
     return Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],
                    mm_miss_penalty_ns=d["mm_miss_penalty_ns"], cache_block_bytes=d["cache_block_bytes"],
