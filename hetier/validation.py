@@ -31,7 +31,7 @@ def _fail(where: str, path: str, what: str, value) -> None:
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:60] + "..."
-    raise UsageError(f"{where}: {path or 'value'} {what} (got {shown})")
+    raise UsageError(f"{where + ': ' if where else ''}{path or 'value'} {what} (got {shown})")
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,22 @@ def validate(value, rule: Rule, where: str, path: str = ""):
     return value
 
 
+TRACE_OPTIONS = Obj({  # hetier trace's numeric options, by flag
+    "--width": Num(0, 4, lo_open=True), "--resolution": Num(1, 4096, integer=True),
+    "--classes": Num(1, 100_000, integer=True), "--depth": Num(1, 1000, integer=True),
+    "--hidden": Num(1, 1 << 20, integer=True), "--inputs": Num(1, 1 << 20, integer=True),
+    "--seed": Num(0, 2 ** 32 - 1, integer=True), "--batch": Num(1, 1 << 20, integer=True),
+    "--poly-modulus": Num(1024, 1 << 17, integer=True, pow2=True), "--scale-bits": Num(1, 60, integer=True),
+    "--max-events": Num(1, 1 << 40, integer=True), "--activation": Str(16),
+})
+CALIBRATE_OPTIONS = Obj({"--reps": Num(1, 1_000_000, integer=True)})
+
+
+def check_options(values: dict, rules: Obj) -> None:
+    """Command-line options (flag -> value; None: not given) against ``rules``."""
+    validate({k: v for k, v in values.items() if v is not None}, rules, "")
+
+
 def check_threads(threads: int) -> int:
     """Simulated worker threads: 1 to MAX_THREADS."""
     if not 1 <= threads <= MAX_THREADS:
@@ -263,7 +279,7 @@ RESULTS_META = Obj({"magic": Str(), "version": Num(1, 1000, integer=True), "heti
                     "runs": ListOf(RESULTS_RUN, min_len=1, max_len=100_000)},
                    required=("magic", "version", "runs"), extra=True)
 
-_LEVEL = Str(4, pattern=r"[0-9]{1,3}")
+_LEVEL = Str(4, pattern=r"[1-9][0-9]{0,2}")
 COST_ENTRY = Obj({
     "poly_modulus": Num(1, 1 << 20, integer=True), "primes": ListOf(Num(1, 64, integer=True), min_len=1, max_len=256),
     "batch": Num(1, 1 << 20, integer=True),

@@ -45,7 +45,7 @@ def choose_params(graph: Graph, batch: int, poly_modulus: int | None, primes: li
         primes = [30] + [scale_bits] * max(depth, 1) + [30]
         if poly_modulus is None:
             poly_modulus = 4096 if sum(primes) <= 109 else 8192 if sum(primes) <= 218 else 16384
-    params = HEParams(poly_modulus or 4096, tuple(primes), scale_bits, batch)
+    params = HEParams(4096 if poly_modulus is None else poly_modulus, tuple(primes), scale_bits, batch)
     if params.levels < depth:
         raise UsageError(
             f"model {graph.name} needs {depth} levels between refreshes; primes {list(params.primes)} "

@@ -38,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from hetier.atomic import check_output
     from hetier.tracer.costs import calibrate
     from hetier.terminal import safe
+    from hetier.validation import CALIBRATE_OPTIONS, check_options
 
+    check_options({"--reps": args.reps}, CALIBRATE_OPTIONS)
     out = check_output(args.output, args.force)
     sets = [_parse(s) for s in (args.params or DEFAULT_SETS)]
     console = Console(stderr=True, soft_wrap=True)

@@ -11,6 +11,7 @@ import argparse
 from hetier.atomic import check_output
 from hetier.errors import UsageError
 from hetier.terminal import safe
+from hetier.validation import TRACE_OPTIONS, check_options
 
 MODEL_OPTIONS = ("width", "resolution", "classes", "depth", "hidden", "activation", "inputs")
 
@@ -60,6 +61,10 @@ def run(args: argparse.Namespace) -> int:
         args.granularity = "tensor" if args.mode == "plan" else "ciphertext"
     if args.granularity not in ("ciphertext", "tensor"):
         raise UsageError(f"granularity '{args.granularity}' unknown (known: ciphertext, tensor)")
+    check_options({f"--{k.replace('_', '-')}": getattr(args, k) for k in (
+        *MODEL_OPTIONS, "seed", "batch", "poly_modulus", "scale_bits", "max_events")}, TRACE_OPTIONS)
+    if args.cost_file and args.mode != "plan":
+        raise UsageError("--cost-file is for --mode plan (a real run measures its durations)")
     out = check_output(args.output, args.force)
     opts = {k: getattr(args, k) for k in MODEL_OPTIONS if getattr(args, k) is not None}
     graph = build(args.model, seed=args.seed, **opts)
