@@ -175,7 +175,7 @@ TRACE_OPTIONS = Obj({  # hetier trace's numeric options, by flag
     "--classes": Num(1, 100_000, integer=True), "--depth": Num(1, 1000, integer=True),
     "--hidden": Num(1, 1 << 20, integer=True), "--inputs": Num(1, 1 << 20, integer=True),
     "--seed": Num(0, 2 ** 32 - 1, integer=True), "--batch": Num(1, 1 << 20, integer=True),
-    "--poly-modulus": Num(1024, 1 << 17, integer=True, pow2=True), "--scale-bits": Num(1, 60, integer=True),
+    "--poly-modulus": Num(0, 1 << 17, integer=True), "--scale-bits": Num(1, 60, integer=True),
     "--max-events": Num(1, 1 << 40, integer=True), "--activation": Str(16),
 })
 CALIBRATE_OPTIONS = Obj({"--reps": Num(1, 1_000_000, integer=True)})
