@@ -225,6 +225,7 @@ def row_problems(b: EventBatch, n_layers: int) -> list[tuple[str, np.ndarray]]:
         (f"bytes over {MAX_ROW_BYTES} or count over {MAX_ROW_COUNT} in one row",
          (b.nbytes > MAX_ROW_BYTES) | (b.count > MAX_ROW_COUNT)),
         ("buffer or tensor id out of range", (b.buffer < -1) | (b.tensor < -1) | (b.buffer > MAX_ID) | (b.tensor > MAX_ID)),
+        ("memory event without a buffer", (b.event < EV["op_begin"]) & ((b.buffer < 0) | (b.tensor < 0))),
         ("timestamp out of range", (b.ts_ns < 0) | (b.ts_ns > MAX_ID)),
         ("level out of range", (b.level < -1) | (b.level > 64)),
     ]
