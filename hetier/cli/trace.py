@@ -45,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost-file", help="plan mode: cost file from hetier calibrate --he (default: shipped)")
     p.add_argument("--max-events", type=int, default=200_000_000,
                    help="plan mode: refuse a ciphertext-granularity plan with more events")
+    p.add_argument("--no-memory-check", action="store_true",
+                   help="real mode: run even if the planned peak exceeds the available memory")
     p.add_argument("--no-bias-copy", action="store_true", help="add bias in place (reference: copy)")
     p.add_argument("-o", "--output", required=True, help="trace file to write")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
@@ -70,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     graph = build(args.model, seed=args.seed, **opts)
     params = choose_params(graph, args.batch, args.poly_modulus, args.primes, args.scale_bits)
     console = Console(stderr=True, soft_wrap=True)
+    if args.mode == "real" and not args.no_memory_check:
+        from hetier.tracer.memory_guard import check_real_run_fits
+
+        check_real_run_fits(graph, params, not args.no_bias_copy)
     if args.mode == "plan":
         from hetier.tracer.session import plan_preflight
 
