@@ -49,11 +49,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([m.to_dict() for m in machines], indent=2, sort_keys=True))
         return 0
     policies = _split(args.policy) or ["all-dram"]
-    for m in machines:
-        if m.mode == "flat":
-            for p in policies:
-                get_policy(p, m.tier_names)  # validate names before the long part
-    out = check_output(args.output, args.force) if args.output else None
+    for m in machines:  # validate names before the long part (Memory Mode and one tier ignore the policy)
+        for p in policies:
+            get_policy(p, m.tier_names if m.mode == "flat" and len(m.tiers) > 1 else ["dram", "pmem"])
+    out = check_output(args.output, args.force) if args.output is not None else None
     console = Console(stderr=True, soft_wrap=True)
     work = load_workload(args.trace, args.allow_truncated)
     if work.truncated:
