@@ -29,3 +29,18 @@ def test_out_of_memory_mid_run_is_one_line_and_keeps_the_prefix(tmp_path, capsys
     assert partial.startswith("m.arrow.") and partial.endswith(".partial") and partial in err
     with TraceReader(tmp_path / partial) as r:
         assert sum(len(b) for b in r.batches()) == len(GOOD_ROWS) and r.truncated
+
+
+def test_disk_full_during_a_trace_removes_the_partial(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full(self, b):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("hetier.tracer.format.TraceWriter._write_batch", full)
+    out = tmp_path / "c.arrow"
+    out.write_bytes(b"old trace")
+    code, _, err = run_cli(["trace", "cryptonets", "--mode", "plan", "-o", str(out), "--force"], capsys)
+    assert code == 1 and "Traceback" not in err
+    assert [l for l in err.splitlines() if l.strip()] == [f"hetier trace: cannot write '{out}': No space left on device"]
+    assert os.listdir(tmp_path) == ["c.arrow"] and out.read_bytes() == b"old trace"
