@@ -42,15 +42,25 @@ def check_output(path: str | os.PathLike, force: bool) -> Path:
     if os.path.lexists(p) and not force:
         raise UsageError(f"output '{p}' exists (use --force to overwrite)")
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.exists():
-        try:
-            parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UsageError(f"cannot create output folder '{parent}': {e.strerror}") from None
+    missing = []
+    while not os.path.lexists(parent) and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
     if not parent.is_dir():
         raise UsageError(f"output folder '{parent}' is not a directory")
     if not os.access(parent, os.W_OK):
         raise UsageError(f"output folder '{parent}' is not writable")
+    try:  # try the missing folders now, but leave nothing behind: they are made when the output is written
+        for folder in reversed(missing):
+            folder.mkdir()
+    except OSError as e:
+        raise UsageError(f"cannot create output folder '{folder}': {e.strerror}") from None
+    finally:
+        for folder in missing:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
     return p
 
 
@@ -107,6 +117,10 @@ class AtomicOutput:
             raise UsageError("output name is empty")
         _refuse_special(self.path)
         parent = self.path.parent if str(self.path.parent) else Path(".")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create output folder '{parent}': {e.strerror}") from None
         self._lock = OutputLock(self.path)
         try:
             fd, tmp = tempfile.mkstemp(prefix=f"{self.path.name}.", suffix=suffix, dir=parent)

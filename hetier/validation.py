@@ -259,7 +259,8 @@ _BYTES = Num(0, 1e21)
 _PER_TIER = MapOf(_BYTES, key=TIER_NAME, max_len=16)
 RESULTS_RUN = Obj({
     "machine": Obj({"name": Str(MAX_NAME), "mode": Str(choices=("flat", "memory")),
-                    "tiers": ListOf(MapOf(AnyJSON(MAX_TEXT)), min_len=1, max_len=16),
+                    "tiers": ListOf(Obj({"tier": TIER_NAME, **DEVICE.fields}, required=("tier", *DEVICE.required),
+                                        label="tier key"), min_len=1, max_len=16),
                     "cores": MACHINE_FIELDS["cores"], "llc_bytes": Num(1, 1e14, integer=True),
                     "mm_miss_penalty_ns": MACHINE_FIELDS["mm_miss_penalty_ns"],
                     "cache_block_bytes": MACHINE_FIELDS["cache_block_bytes"]},

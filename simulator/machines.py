@@ -108,7 +108,10 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
 
 
 def machine_from_dict(d: dict) -> Machine:
-    """Rebuild a machine from its ``to_dict`` form (as results files embed it)."""
+    """Rebuild a machine from its ``to_dict`` form (as results files embed it; validated there)."""
+    names = [t["tier"] for t in d["tiers"]]
+    if len(set(names)) != len(names) or (d["mode"] == "memory" and len(names) != 2):
+        raise UsageError(f"machine '{d['name']}': tiers {', '.join(names)} do not make a {d['mode']} machine")
     tiers = tuple((t["tier"], device_from_dict({k: v for k, v in t.items() if k != "tier"}, f"tier {t.get('tier')}"))
                   for t in d["tiers"])
     return Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],

@@ -110,6 +110,9 @@ def _stopped(writer: TraceWriter | None, exc: BaseException) -> None:
     if isinstance(exc, OSError):
         writer.discard()
         raise HetierError(f"cannot write '{writer.path}': {exc.strerror or exc} (partial trace removed)") from None
+    if isinstance(exc, HetierError):  # a refusal with its own message: nothing worth keeping
+        writer.discard()
+        return
     partial = writer.abandon()
     if isinstance(exc, MemoryError):
         raise HetierError(f"out of memory during the run; the trace so far is in '{partial}' "
