@@ -53,7 +53,7 @@ def tally():
 def _baselines() -> dict:
     """Each trace verb on the largest sample trace, measured the same way (peak memory, seconds)."""
     largest = max((ROOT / "traces").glob("*.arrow"), key=lambda p: p.stat().st_size)
-    out = {"trace": largest.name}
+    out = {"sample": largest.name}
     for verb, (extra, outputs) in TRACE_VERBS.items():
         with tempfile.TemporaryDirectory() as d:
             o = harness.run([verb.split("-")[0], str(largest), *extra], Path(d), 120, outputs)
