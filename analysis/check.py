@@ -52,6 +52,7 @@ class _OpRows:
         begins = ok & (b.event == EV["op_begin"])
         at = np.maximum.accumulate(np.where(begins, np.arange(len(b)), -1)) if len(b) else np.zeros(0, int)
         op_start = np.where(at >= 0, b.ts_ns[np.maximum(at, 0)], self.open_ts)
+        was_open = self.open_layer is not None
         early = np.flatnonzero(ok & (b.event < EV["op_begin"]) & (b.ts_ns < op_start))
         rep.add("time going backwards: event before its op began", len(early),
                 [f"event {row0 + i}: {b.ts_ns[i]} ns, op began at {op_start[i]} ns" for i in early[:MAX_EXAMPLES]])
@@ -69,12 +70,12 @@ class _OpRows:
             self.open_layer = layer if begin else None
             if begin:
                 self.open_ts = ts
-        mem = np.flatnonzero(ok & (b.event < EV["op_begin"]))
-        if self.open_layer is None and len(mem):
-            # a memory event outside every op: only those before this batch's first op_begin can be told here
-            first_begin = np.flatnonzero(b.event == EV["op_begin"])
-            outside = mem[mem < (first_begin[0] if len(first_begin) else len(b))]
-            rep.add("memory event outside an op", len(outside), [f"event {row0 + i}" for i in outside])
+        # inside an op: after an op_begin and before its op_end (state carried over from the last batch)
+        op_rows = ok & ((b.event == EV["op_begin"]) | (b.event == EV["op_end"]))
+        last_op = np.maximum.accumulate(np.where(op_rows, np.arange(len(b)), -1)) if len(b) else np.zeros(0, int)
+        inside = np.where(last_op >= 0, b.event[np.maximum(last_op, 0)] == EV["op_begin"], was_open)
+        outside = np.flatnonzero(ok & (b.event < EV["op_begin"]) & ~inside)
+        rep.add("memory event outside an op", len(outside), [f"event {row0 + i}" for i in outside[:MAX_EXAMPLES]])
 
 
 def _buffer_events(rep: CheckReport, b, row0: int, ids: IdMap, live: np.ndarray, seen: np.ndarray,

@@ -72,3 +72,12 @@ def test_corruption_is_reported_as_such(tmp_path):
     rep = check_trace(str(tmp_path / "c.arrow"))
     assert not rep.ok and rep.corrupt and "corrupt" in rep.corrupt and rep.truncated is None
     assert np.isfinite(rep.events)
+
+
+@pytest.mark.parametrize("batch_rows", [4, 1 << 16])
+def test_events_outside_ops_across_batches(tmp_path, batch_rows):
+    assert check_trace(write_tiny(tmp_path / "g.arrow", GOOD_ROWS, batch_rows=batch_rows)).ok
+    rows = GOOD_ROWS[:8] + [(7, "read", 1, CT)] + GOOD_ROWS[8:]  # between op 1's end and op 2's begin
+    rep = check_trace(write_tiny(tmp_path / "t.arrow", rows, batch_rows=batch_rows))
+    assert rep.counts == {"memory event outside an op": 1}
+    assert rep.examples["memory event outside an op"] == ["event 8"]
