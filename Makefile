@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean sample-traces screenshot
+.PHONY: demo test fuzz fuzz-corpus clean sample-traces screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The long fuzz run: >= 500 generated inputs per verb (make test runs a few of each plus the
+# corpus); writes out/fuzz-report.json (inputs, tracebacks, hangs, stray files, peak memory).
+fuzz: $(STAMP)
+	HETIER_FUZZ=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+	$(BIN)/python -m tests.fuzz.report out/fuzz-report.json
+
+# Regenerate the crafted files of tests/fuzz/corpus/.
+fuzz-corpus: $(STAMP)
+	$(BIN)/python -m tests.fuzz.make_corpus
 
 clean:
 	rm -rf $(VENV) out

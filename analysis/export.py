@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 
 from hetier.analysis.reports.vocabulary import ordered_tiers, policy_label
-from hetier.atomic import partial_path, write_bytes_atomic
+from hetier.atomic import AtomicOutput, write_bytes_atomic
 from hetier.tracer.format import EV, KINDS, TraceReader
 
 
@@ -120,22 +119,14 @@ def write_parquet(trace: str, out: str | os.PathLike) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tmp = partial_path(Path(out))
     rows = 0
-    with open(trace, "rb") as f:
-        reader = pa.ipc.open_stream(f)
+    with TraceReader(trace) as reader, AtomicOutput(out) as dest:
+        sch = reader.schema
         schema = pa.schema([fld if not pa.types.is_dictionary(fld.type) else pa.field(fld.name, pa.string())
-                            for fld in reader.schema], metadata=reader.schema.metadata)
-        with pq.ParquetWriter(str(tmp), schema, compression="zstd") as w:
-            while True:
-                try:
-                    b = reader.read_next_batch()
-                except StopIteration:
-                    break
-                except (pa.ArrowInvalid, OSError):
-                    break  # truncated: keep the complete batches
+                            for fld in sch], metadata=sch.metadata)
+        with pq.ParquetWriter(dest.file, schema, compression="zstd") as w:
+            for b in reader.record_batches():  # a truncated trace: its complete batches
                 cols = [c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in b.columns]
                 w.write_batch(pa.record_batch(cols, schema=schema))
                 rows += b.num_rows
-    os.replace(tmp, out)
     return rows

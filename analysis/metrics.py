@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hetier.analysis.reuse import ReuseHistogram, StackDistance
+from hetier.analysis.ids import IdMap
 from hetier.analysis.trace_stats import PoolPeak
 from hetier.tracer.format import EV, KINDS, PRIMS, TraceReader
 
@@ -55,7 +56,7 @@ class Analysis:
 
 
 class _Grow:
-    """A numpy array indexed by buffer id that grows as ids appear."""
+    """A numpy array indexed by dense buffer index (analysis/ids.py) that grows as ids appear."""
 
     def __init__(self, dtype, fill=0):
         self.a = np.full(1 << 12, fill, dtype=dtype)
@@ -116,14 +117,14 @@ def analyze(path: str, top_layers: int = 8) -> Analysis:
         layer_ns = np.zeros(n_layers)
         begin = {}
         pool = PoolPeak()
+        ids_seen = IdMap()
         for b in r.batches():
             an.events += len(b)
             pool.add(b)
-            buf = b.buffer
-            has = buf >= 0
-            if has.any():
+            buf = ids_seen.dense(b.buffer)  # dense indices: memory follows events, not id values
+            if len(ids_seen):
                 for g in (alloc_layer, alloc_kind, alloc_ts, free_ts, size, reads, writes, alloc_count, free_layer):
-                    g.ensure(int(buf[has].max()) + 1)
+                    g.ensure(len(ids_seen))
             al = np.flatnonzero(b.event == EV["alloc"])
             fr = np.flatnonzero(b.event == EV["free"])
             alloc_layer.a[buf[al]] = np.where(alloc_layer.a[buf[al]] < 0, b.layer[al], alloc_layer.a[buf[al]])

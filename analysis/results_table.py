@@ -62,15 +62,14 @@ def write_results_table(paths: list[str], out: str | os.PathLike, fmt: str) -> i
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    from hetier.atomic import partial_path
+    from hetier.atomic import AtomicOutput
 
     if fmt not in ("parquet", "csv"):
         raise UsageError(f"results export writes parquet or csv (got '{fmt}')")
     table = results_table(paths)
-    tmp = partial_path(Path(out))
-    if fmt == "parquet":
-        pq.write_table(table, tmp, compression="zstd")
-    else:
-        pcsv.write_csv(table.select([c for c in table.column_names if c != "machine_json"]), tmp)
-    os.replace(tmp, out)
+    with AtomicOutput(out) as dest:
+        if fmt == "parquet":
+            pq.write_table(table, dest.file, compression="zstd")
+        else:
+            pcsv.write_csv(table.select([c for c in table.column_names if c != "machine_json"]), dest.file)
     return table.num_rows

@@ -187,8 +187,8 @@ def machine_variants(entry: MachineEntry, overrides: list[Override]) -> list[tup
 
 
 def _tier_names(entry: MachineEntry) -> list[str]:
-    d = load_toml(resolve_preset("machines", entry.ref))
-    return [t.get("name", "") for t in d.get("tiers", [])]
+    """The machine's tier names (loading it checks the file: a bad one is a one-line error)."""
+    return load_machine(entry.ref).tier_names
 
 
 def check_global_tiers(machines: list[MachineEntry], overrides: list[Override]) -> None:

@@ -16,14 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from hetier.errors import UsageError
+from hetier.validation import DEVICE, DEVICE_OVERRIDE, validate
 
 PRESETS = Path(__file__).parent / "presets"
 GB = 1e9
 
-_DEVICE_KEYS = {"name", "kind", "capacity_gb", "read_latency_seq_ns", "write_latency_ns", "read_curve",
-                "write_curve", "write_amplification", "dimms", "source", "description", "read_bw_scale",
-                "write_bw_scale"}
-_REQUIRED = ("capacity_gb", "read_latency_seq_ns", "read_curve", "write_curve")
 
 
 @dataclass(frozen=True)
@@ -84,12 +81,7 @@ def source_table(value, where: str) -> dict:
 
 
 def _curve(value, where: str, what: str) -> tuple[tuple[float, float], ...]:
-    try:
-        pts = tuple((float(s), float(b)) for s, b in value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{where}: {what} must be a list of [streams, GB/s] pairs") from None
-    if not pts or any(s <= 0 or b <= 0 for s, b in pts):
-        raise UsageError(f"{where}: {what} needs positive [streams, GB/s] pairs")
+    pts = tuple((float(s), float(b)) for s, b in value)  # validated: positive finite pairs
     if any(b[0] <= a[0] for a, b in zip(pts, pts[1:])):
         raise UsageError(f"{where}: {what} streams must increase")
     return pts
@@ -100,19 +92,17 @@ def _scaled(curve: tuple[tuple[float, float], ...], scale: float) -> tuple[tuple
     return curve if scale == 1.0 else tuple((s, b * scale) for s, b in curve)
 
 
+def check_device_keys(d: dict, where: str) -> dict:
+    """Validate some keys of a device table (overrides, a tier's inline keys) against the device
+    rules, blaming ``where`` (the file or the --set option they came from)."""
+    return validate(d, DEVICE_OVERRIDE, where)
+
+
 def device_from_dict(d: dict, where: str, overrides: dict | None = None) -> Device:
-    """Validate a device table (unknown keys, missing or non-positive numbers are errors)."""
+    """Validate a device table (unknown keys, missing, non-finite or out-of-range numbers are
+    errors) and build the device; ``overrides`` must have been checked by the caller."""
     d = {**d, **(overrides or {})}
-    unknown = set(d) - _DEVICE_KEYS
-    if unknown:
-        raise UsageError(f"{where}: unknown device key(s) {', '.join(sorted(unknown))}")
-    for k in _REQUIRED:
-        if k not in d:
-            raise UsageError(f"{where}: missing '{k}'")
-    for k in ("capacity_gb", "read_latency_seq_ns", "write_latency_ns", "write_amplification", "dimms",
-              "read_bw_scale", "write_bw_scale"):
-        if k in d and (not isinstance(d[k], (int, float)) or isinstance(d[k], bool) or d[k] <= 0):
-            raise UsageError(f"{where}: '{k}' must be a positive number (got {d[k]!r})")
+    validate(d, DEVICE, where)
     return Device(
         name=d.get("name", where), kind=d.get("kind", "dram"),
         capacity_bytes=int(d["capacity_gb"] * GB),
@@ -152,12 +142,18 @@ def load_toml(path: Path) -> dict:
             return tomllib.load(f)
     except FileNotFoundError:
         raise UsageError(f"file '{path}' not found") from None
+    except IsADirectoryError:
+        raise UsageError(f"'{path}' is a directory, not a TOML file") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"'{path}' is not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"'{path}' is not valid TOML (not UTF-8 text)") from None
+    except OSError as e:
+        raise UsageError(f"cannot read '{path}': {e.strerror}") from None
 
 
 def load_device(name_or_path: str, overrides: dict | None = None) -> Device:
-    """A device preset by name, or a device TOML file by path."""
+    """A device preset by name, or a device TOML file by path, with checked ``overrides``."""
     path = resolve_preset("devices", name_or_path)
     d = load_toml(path)
     d.setdefault("name", path.stem)

@@ -13,13 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hetier.errors import UsageError
-from hetier.simulator.devices import (Device, device_from_dict, load_device, load_toml, presets_of, resolve_preset,
-                                      source_table)
+from hetier.simulator.devices import (Device, check_device_keys, device_from_dict, load_device, load_toml,
+                                      presets_of, resolve_preset, source_table)
+from hetier.validation import DEVICE_OVERRIDE, MACHINE, MACHINE_OVERRIDE, TIER_REF, validate
 
 MODES = ("flat", "memory")
-_MACHINE_KEYS = {"name", "description", "mode", "cores", "llc_mb", "tiers", "mm_miss_penalty_ns",
-                 "cache_block_bytes", "page_bytes", "source"}
-_MACHINE_NUMBERS = ("cores", "llc_mb", "mm_miss_penalty_ns", "cache_block_bytes", "page_bytes")  # --set machine.KEY
 
 
 @dataclass(frozen=True)
@@ -72,49 +70,39 @@ def _parse_overrides(items: list[str], machine: str) -> dict[str, dict]:
             v: object = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             v = value
+        # checked here, so that a bad value is blamed on the option, not on the preset file
+        validate({field: v}, MACHINE_OVERRIDE if tier == "machine" else DEVICE_OVERRIDE, f"--set {item}")
         out.setdefault(tier, {})[field] = v
     return out
 
 
 def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machine:
-    """A machine preset by name or a machine TOML file by path, with ``tier.key=value`` overrides."""
+    """A machine preset by name or a machine TOML file by path, with ``tier.key=value`` overrides
+    (``machine.key=value`` for the machine's own keys). Every value is checked against the rules
+    of hetier/validation.py; an error names the file or the --set option it came from."""
     path = resolve_preset("machines", name_or_path)
     d = load_toml(path)
     where = str(path)
-    unknown = set(d) - _MACHINE_KEYS
-    if unknown:
-        raise UsageError(f"{where}: unknown machine key(s) {', '.join(sorted(unknown))}")
-    mode = d.get("mode", "flat")
-    if mode not in MODES:
-        raise UsageError(f"{where}: mode '{mode}' unknown (known: flat, memory)")
+    validate(d, MACHINE, where)
     ov = _parse_overrides(overrides or [], d.get("name", path.stem))
-    tiers = d.get("tiers")
-    if not tiers:
-        raise UsageError(f"{where}: no [[tiers]]")
+    d = {**d, **ov.pop("machine", {})}
+    mode = d.get("mode", "flat")
     resolved = []
-    for t in tiers:
-        if "name" not in t:
-            raise UsageError(f"{where}: a tier has no name")
+    for i, t in enumerate(d["tiers"]):
+        validate(t, TIER_REF, where, f"tiers[{i}]")
+        if any(n == t["name"] for n, _ in resolved):
+            raise UsageError(f"{where}: tier name '{t['name']}' appears twice")
         tier_ov = ov.pop(t["name"], {})
+        inline = {k: v for k, v in t.items() if k not in ("name", "device")}
+        tier_where = f"{where} tier {t['name']}"
         if "device" in t:
-            dev = load_device(t["device"], {**{k: v for k, v in t.items() if k not in ("name", "device")}, **tier_ov})
+            check_device_keys(inline, tier_where)
+            dev = load_device(t["device"], {**inline, **tier_ov})
         else:
-            dev = device_from_dict({k: v for k, v in t.items() if k != "name"}, f"{where} tier {t['name']}", tier_ov)
+            dev = device_from_dict(inline, tier_where, tier_ov)
         resolved.append((t["name"], dev))
-    machine_ov = ov.pop("machine", {})
-    settable = _MACHINE_NUMBERS + ("name", "description")
-    fixed = set(machine_ov) - set(settable)
-    if fixed:
-        raise UsageError(f"override machine.{', machine.'.join(sorted(fixed))} cannot be set "
-                         f"(settable: {', '.join(settable)})")
     if ov:
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
-    d = {**d, **machine_ov}
-    for k in _MACHINE_NUMBERS:
-        if k in d and (not isinstance(d[k], (int, float)) or d[k] <= 0):
-            raise UsageError(f"{where}: '{k}' must be a positive number (got {d[k]!r})")
-    if "cores" not in d or "llc_mb" not in d:
-        raise UsageError(f"{where}: missing 'cores' or 'llc_mb'")
     if mode == "memory" and len(resolved) != 2:
         raise UsageError(f"{where}: Memory Mode needs exactly two tiers (DRAM cache, then PMem)")
     return Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
@@ -124,8 +112,11 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
 
 
 def machine_from_dict(d: dict) -> Machine:
-    """Rebuild a machine from its ``to_dict`` form (as results files embed it)."""
-    tiers = tuple((t["tier"], device_from_dict({k: v for k, v in t.items() if k != "tier"}, f"tier {t['tier']}"))
+    """Rebuild a machine from its ``to_dict`` form (as results files embed it; validated there)."""
+    names = [t["tier"] for t in d["tiers"]]
+    if len(set(names)) != len(names) or (d["mode"] == "memory" and len(names) != 2):
+        raise UsageError(f"machine '{d['name']}': tiers {', '.join(names)} do not make a {d['mode']} machine")
+    tiers = tuple((t["tier"], device_from_dict({k: v for k, v in t.items() if k != "tier"}, f"tier {t.get('tier')}"))
                   for t in d["tiers"])
     return Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],
                    mm_miss_penalty_ns=d["mm_miss_penalty_ns"], cache_block_bytes=d["cache_block_bytes"],

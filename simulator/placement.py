@@ -124,6 +124,8 @@ def place(workload: Workload, machine: Machine, policy: Policy | None, threads: 
                 continue
             unit = workload.tensor_unit.get(t, 0)
             total = sum(tb.values())
+            if total <= 0:  # a tensor of zero bytes (a crafted trace): nothing to release
+                continue
             release = min(c * unit, total)
             for x in list(tb):
                 r = int(round(release * tb[x] / total))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 import pyarrow as pa
 
 from hetier import __version__
-from hetier.atomic import partial_path
+from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
+from hetier.validation import RESULTS_META, validate
 
 RESULTS_MAGIC = "hetier-results"
 RESULTS_VERSION = 2  # 2: devices without granule or random-access fields; machines and devices carry [source]
@@ -100,11 +100,9 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
     meta = {"magic": RESULTS_MAGIC, "version": RESULTS_VERSION, "hetier": __version__, "runs": summaries}
     table = pa.table({k: pa.array(v) for k, v in cols.items()})
     table = table.replace_schema_metadata({b"hetier": json.dumps(meta, sort_keys=True).encode()})
-    tmp = partial_path(Path(path))
-    with pa.OSFile(str(tmp), "wb") as sink:
-        with pa.ipc.new_file(sink, table.schema) as w:
+    with AtomicOutput(path) as out:
+        with pa.ipc.new_file(out.file, table.schema) as w:
             w.write_table(table)
-    os.replace(tmp, path)
 
 
 def is_results_file(path: str | os.PathLike) -> bool:
@@ -125,9 +123,28 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
         raise HetierError(f"results '{path}' not found") from None
     except (pa.ArrowInvalid, OSError):
         raise HetierError(f"'{path}' is not a hetier results file") from None
-    meta = json.loads((table.schema.metadata or {}).get(b"hetier", b"{}"))
-    if meta.get("magic") != RESULTS_MAGIC:
+    try:
+        meta = json.loads((table.schema.metadata or {}).get(b"hetier", b"{}"))
+    except ValueError:
+        raise HetierError(f"'{path}' is not a hetier results file (unreadable metadata)") from None
+    if not isinstance(meta, dict) or meta.get("magic") != RESULTS_MAGIC:
         raise HetierError(f"'{path}' is not a hetier results file")
     if meta.get("version") != RESULTS_VERSION:
         raise HetierError(f"'{path}' has results format {meta.get('version')}; this hetier reads {RESULTS_VERSION}")
+    validate(meta, RESULTS_META, f"results '{path}'")
+    missing = [c for c in ("run", "layer", "name", "kind", "start_ns", "end_ns", "compute_ns") if c not in table.column_names]
+    if missing:
+        raise HetierError(f"results '{path}' lack column(s) {', '.join(missing)}")
+    for f in table.schema:
+        text = f.name in ("name", "kind")
+        if pa.types.is_null(f.type):  # no rows (no run fits)
+            continue
+        if not (pa.types.is_string(f.type) if text else (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))):
+            raise HetierError(f"results '{path}': column {f.name} has type {f.type}")
+    run = table.column("run").to_numpy(zero_copy_only=False)
+    if table.column("run").null_count and len(run) or not (pa.types.is_integer(table.schema.field("run").type)
+                                                           or pa.types.is_null(table.schema.field("run").type)):
+        raise HetierError(f"results '{path}': column run must hold run numbers")
+    if len(run) and (run.min() < 0 or run.max() >= len(meta["runs"])):
+        raise HetierError(f"results '{path}' have rows of runs it does not describe")
     return meta["runs"], table

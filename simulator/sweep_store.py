@@ -38,9 +38,10 @@ LAYER_COLUMNS = ["config_id", "layer", "name", "kind", "start_ns", "end_ns", "co
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    from hetier.atomic import AtomicOutput
+
+    with AtomicOutput(path) as dest:
+        pq.write_table(table, dest.file, compression="zstd")
 
 
 def _columns(rows: list[dict], first: list[str]) -> dict[str, list]:
@@ -87,9 +88,9 @@ class SweepStore:
 
     def write_manifest(self, axes: dict) -> None:
         body = {"magic": SWEEP_MAGIC, "version": SWEEP_VERSION, "hetier": __version__, "axes": axes}
-        tmp = self.root / (MANIFEST + ".partial")
-        tmp.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.root / MANIFEST)
+        from hetier.atomic import write_bytes_atomic
+
+        write_bytes_atomic(self.root / MANIFEST, (json.dumps(body, indent=2, sort_keys=True) + "\n").encode())
 
     def done(self) -> set[str]:
         """Configuration ids whose row part exists (their layers part was written before it), less

@@ -23,6 +23,7 @@ from hetier.errors import UsageError
 from hetier.tracer.host import host_info, versions
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import TEMPLATES
+from hetier.validation import COST_FILE, validate
 
 DEFAULT_COST_FILE = Path(__file__).parent / "costs" / "default.json"
 COST_MAGIC = "hetier-costs"
@@ -82,10 +83,20 @@ def load_costs(path: str | os.PathLike | None, params: HEParams) -> CostModel:
         doc = json.loads(p.read_text())
     except FileNotFoundError:
         raise UsageError(f"cost file '{p}' not found") from None
-    except ValueError:
+    except IsADirectoryError:
+        raise UsageError(f"cost file '{p}' is a directory") from None
+    except ValueError:  # not JSON, or not UTF-8
         raise UsageError(f"cost file '{p}' is not JSON") from None
-    if doc.get("magic") != COST_MAGIC:
+    except OSError as e:
+        raise UsageError(f"cannot read cost file '{p}': {e.strerror}") from None
+    if not isinstance(doc, dict) or doc.get("magic") != COST_MAGIC:
         raise UsageError(f"'{p}' is not a hetier cost file")
+    validate(doc, COST_FILE, f"cost file '{p}'")
+    for entry in doc["entries"]:
+        unknown = sorted(set(entry["ns"]) - set(TEMPLATES))
+        if unknown:
+            raise UsageError(f"cost file '{p}': unknown primitive template(s) {', '.join(unknown)[:200]} "
+                             f"(known: {', '.join(TEMPLATES)})")
     have, match = [], []
     for entry in doc["entries"]:
         have.append(f"N={entry['poly_modulus']} primes {entry['primes']} batch {entry['batch']}")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -15,8 +17,9 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from hetier.atomic import partial_path
+from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
+from hetier.validation import TRACE_META, validate
 
 MAGIC = "hetier-trace"
 FORMAT_VERSION = 1
@@ -38,6 +41,13 @@ EV = {name: i for i, name in enumerate(EVENTS)}
 KIND = {name: i for i, name in enumerate(KINDS)}
 PRIM = {name: i for i, name in enumerate(PRIMS)}
 
+CHECKSUM = "crc32"  # meta["checksum"]: every batch carries the crc32 of its columns (custom metadata)
+BATCH_CRC_KEY = b"crc32"
+META_CRC_KEY = b"hetier_crc32"  # crc32 of the metadata JSON, next to it in the schema metadata
+MAX_ROW_BYTES = 1 << 46  # one row's bytes (64 TiB): sums over a batch stay far from int64 overflow
+MAX_ROW_COUNT = 1 << 32  # ciphertext-level events one row stands for
+MAX_ID = 1 << 62  # buffer, tensor ids and timestamps
+
 COLUMNS = ("ts_ns", "event", "buffer", "tensor", "nbytes", "count", "kind", "level", "layer", "prim")
 _DICT8 = pa.dictionary(pa.int8(), pa.string())
 
@@ -57,8 +67,16 @@ def schema(meta: dict) -> pa.Schema:
             pa.field("layer", pa.dictionary(pa.int32(), pa.string())),  # layer (op) that made the event
             pa.field("prim", _DICT8),  # HE primitive that made the event
         ],
-        metadata={META_KEY: json.dumps(meta, sort_keys=True).encode()},
+        metadata=_schema_metadata(meta),
     )
+
+
+def _schema_metadata(meta: dict) -> dict[bytes, bytes]:
+    raw = json.dumps(meta, sort_keys=True).encode()
+    out = {META_KEY: raw}
+    if meta.get("checksum") == CHECKSUM:
+        out[META_CRC_KEY] = str(zlib.crc32(raw)).encode()
+    return out
 
 
 class TraceError(HetierError):
@@ -103,25 +121,28 @@ def empty_batch() -> EventBatch:
 
 
 class TraceWriter:
-    """Writes events incrementally to ``path.partial`` and renames to ``path`` on ``close``.
+    """Writes events incrementally to a new ``NAME.XXXXXXXX.partial`` next to ``path`` (created
+    exclusively, one writer per output) and renames it to ``path`` on ``close``.
 
-    A run that dies leaves the ``.partial`` file: a readable prefix that readers report as
-    truncated.
+    A run that dies leaves the ``.partial`` file (``tmp``): a readable prefix that readers report
+    as truncated.
     """
 
     def __init__(self, path: str | os.PathLike, meta: dict, batch_rows: int = 1 << 16):
         meta = dict(meta)
         meta.setdefault("magic", MAGIC)
         meta.setdefault("format_version", FORMAT_VERSION)
+        meta.setdefault("checksum", CHECKSUM)
         self.path = Path(path)
-        self.tmp = partial_path(self.path)
         self.meta = meta
-        self.schema = schema(meta)
+        self.schema = schema(meta)  # the Arrow schema written
         self._dicts = {
             "event": pa.array(EVENTS), "kind": pa.array(KINDS), "prim": pa.array(PRIMS),
             "layer": pa.array([l["name"] for l in meta["layers"]]),
         }
-        self._file = open(self.tmp, "wb")
+        self._out = AtomicOutput(self.path)
+        self.tmp = self._out.tmp
+        self._file = self._out.file
         self._writer = pa.ipc.new_stream(
             self._file, self.schema, options=pa.ipc.IpcWriteOptions(compression="zstd"))
         self._pending: list[EventBatch] = []
@@ -162,46 +183,99 @@ class TraceWriter:
         for c in COLUMNS:
             col = getattr(b, c).astype(_DTYPES[c], copy=False)
             if c in self._dicts:
-                arrays.append(pa.DictionaryArray.from_arrays(pa.array(col), self._dicts[c]))
+                arrays.append(pa.DictionaryArray.from_arrays(pa.array(col), self._dicts[c], safe=False))
             else:
                 arrays.append(pa.array(col))
-        self._writer.write_batch(pa.record_batch(arrays, schema=self.schema), custom_metadata=custom_metadata)
+        crc = batch_crc(getattr(b, c).astype(_DTYPES[c], copy=False) for c in COLUMNS)
+        meta = {**(custom_metadata or {}), BATCH_CRC_KEY: str(crc).encode()}
+        self._writer.write_batch(pa.record_batch(arrays, schema=self.schema), custom_metadata=meta)
         self.rows_written += len(b)
 
     def close(self) -> Path:
         """Finish the stream (end-of-stream marker) and move it to its final name."""
-        self.flush()
-        self._writer.close()
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        os.replace(self.tmp, self.path)
-        return self.path
+        try:
+            self.flush()
+            self._writer.close()
+        except BaseException as e:
+            self._out.discard()
+            if isinstance(e, OSError):
+                raise HetierError(f"cannot write '{self.path}': {e.strerror or e}") from None
+            raise
+        return self._out.commit()
+
+    def discard(self) -> None:
+        """Stop writing and remove the partial file (after a write error such as a full disk)."""
+        self._out.discard()
 
     def abandon(self) -> Path:
         """Stop writing after a failure: keep what was written as ``.partial`` (no end marker)."""
         try:
             self.flush()
-            self._file.flush()
-        finally:
-            self._file.close()
-        return self.tmp
+        except OSError:
+            pass  # disk full: the batches already written stay readable
+        return self._out.keep_partial()
+
+
+def batch_crc(columns) -> int:
+    """crc32 of a batch's columns (numpy arrays in COLUMNS order, as _DTYPES)."""
+    crc = 0
+    for col in columns:
+        crc = zlib.crc32(memoryview(np.ascontiguousarray(col)).cast("B"), crc)
+    return crc
+
+
+def row_problems(b: EventBatch, n_layers: int) -> list[tuple[str, np.ndarray]]:
+    """Rows that break the format's ranges, as (what, mask): codes out of range, negative or huge
+    sizes, ids and timestamps. Readers refuse the first; ``hetier check`` reports them all."""
+    return [
+        ("event code out of range", (b.event < 0) | (b.event >= len(EVENTS))),
+        ("kind code out of range", (b.kind < 0) | (b.kind >= len(KINDS))),
+        ("primitive code out of range", (b.prim < 0) | (b.prim >= len(PRIMS))),
+        ("layer out of range", (b.layer < 0) | (b.layer >= n_layers)),
+        ("negative size or count", (b.nbytes < 0) | (b.count < 0)),
+        (f"bytes over {MAX_ROW_BYTES} or count over {MAX_ROW_COUNT} in one row",
+         (b.nbytes > MAX_ROW_BYTES) | (b.count > MAX_ROW_COUNT)),
+        ("buffer or tensor id out of range", (b.buffer < -1) | (b.tensor < -1) | (b.buffer > MAX_ID) | (b.tensor > MAX_ID)),
+        ("memory event without a buffer", (b.event < EV["op_begin"]) & ((b.buffer < 0) | (b.tensor < 0))),
+        ("timestamp out of range", (b.ts_ns < 0) | (b.ts_ns > MAX_ID)),
+        ("level out of range", (b.level < -1) | (b.level > 64)),
+    ]
 
 
 def _decode_meta(sch: pa.Schema, path: Path) -> dict:
     raw = (sch.metadata or {}).get(META_KEY)
     if raw is None:
         raise TraceError(f"'{path}' is not a hetier trace (no hetier metadata)")
+    crc = (sch.metadata or {}).get(META_CRC_KEY)
+    if crc is not None and crc != str(zlib.crc32(raw)).encode():
+        raise TraceError(f"trace '{path}' is corrupt: its metadata checksum does not match")
     try:
         meta = json.loads(raw)
     except ValueError:
         raise TraceError(f"'{path}' is not a hetier trace (unreadable metadata)") from None
-    if meta.get("magic") != MAGIC:
+    if not isinstance(meta, dict) or meta.get("magic") != MAGIC:
         raise TraceError(f"'{path}' is not a hetier trace")
     v = meta.get("format_version")
     lo, hi = READABLE_VERSIONS
     if not isinstance(v, int) or not lo <= v <= hi:
         raise TraceError(f"'{path}' has trace format {v}; this hetier reads {lo}-{hi}")
+    try:
+        validate(meta, TRACE_META, f"trace '{path}' metadata")
+    except HetierError as e:
+        raise TraceError(str(e)) from None
+    if meta.get("checksum") not in (None, CHECKSUM):
+        raise TraceError(f"trace '{path}' has checksum {meta['checksum']!r}; this hetier knows {CHECKSUM}")
+    expected = schema(meta)
+    try:
+        names = sch.names
+    except UnicodeDecodeError:
+        raise TraceError(f"'{path}' is not a hetier trace (column names are not UTF-8)") from None
+    if names != expected.names:
+        raise TraceError(f"'{path}' is not a hetier trace (columns {', '.join(sch.names)[:200]}; "
+                         f"expected {', '.join(expected.names)})")
+    for f, got in zip(expected, sch):
+        if got.type != f.type:
+            raise TraceError(f"'{path}' is not a hetier trace (column {f.name} is {got.type}, expected {f.type})")
     return meta
 
 
@@ -215,22 +289,30 @@ def _op_cpu(raw: bytes, path: Path, batch: int) -> list[list[int]]:
     raise TraceError(f"'{path}': batch {batch} has unreadable per-op CPU times (op_cpu_ns)")
 
 
+_TRUNCATION = re.compile(r"Expected to (be able to )?read")
+
+
 class TraceReader:
     """Streams a trace's batches; knows whether the file ended cleanly.
 
     After iterating, ``truncated`` says whether the stream lacked its end marker or ended inside
     a batch, ``events_read`` how many complete events came before that, and ``op_cpu_ns`` the
-    per-op [thread, process] CPU times of the batches read (empty for traces without them).
+    per-op [thread, process] CPU times of the batches read (empty for traces without them). A
+    batch whose checksum, dictionaries or values break the format raises a TraceError that says
+    "corrupt" (``strict=False``: values out of range are left to the caller, as ``hetier check`` does).
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, strict: bool = True):
         self.path = Path(path)
+        self.strict = strict
         if not self.path.exists():
             raise TraceError(f"trace '{self.path}' not found")
         if self.path.is_dir():
             raise TraceError(f"trace '{self.path}' is a directory")
-        size = self.path.stat().st_size
+        size = self.size = self.path.stat().st_size
         if size == 0:
+            if self.path.name.endswith(".partial"):
+                raise TraceError(f"'{self.path}' is empty: its run stopped before the first batch (no complete batch)")
             raise TraceError(f"'{self.path}' is empty (not a hetier trace)")
         with open(self.path, "rb") as f:
             f.seek(max(0, size - 8))
@@ -238,11 +320,23 @@ class TraceReader:
         self._file = open(self.path, "rb")
         try:
             self._reader = pa.ipc.open_stream(self._file)
-        except (pa.ArrowInvalid, OSError):
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError):
             self._file.close()
             raise TraceError(f"'{self.path}' is not a hetier trace (not an Arrow stream)") from None
-        self.meta = _decode_meta(self._reader.schema, self.path)
+        try:
+            self.meta = _decode_meta(self._reader.schema, self.path)
+        except BaseException:
+            self._file.close()
+            raise
+        if self.meta.get("checksum") == CHECKSUM and META_CRC_KEY not in (self._reader.schema.metadata or {}):
+            self._file.close()
+            raise TraceError(f"trace '{self.path}' is corrupt: its metadata checksum is missing")
+        self.schema = self._reader.schema
         self.layer_names = [l["name"] for l in self.meta["layers"]]
+        self._dicts = {"event": pa.array(EVENTS), "kind": pa.array(KINDS), "prim": pa.array(PRIMS),
+                       "layer": pa.array(self.layer_names, pa.string())}
+        self._checked_dicts: dict[str, pa.Array] = {}
+        self.checksummed = self.meta.get("checksum") == CHECKSUM
         self.truncated = not self._has_eos
         self.batches_read = 0
         self.events_read = 0
@@ -257,29 +351,84 @@ class TraceReader:
     def close(self) -> None:
         self._file.close()
 
+    def _corrupt(self, what: str) -> TraceError:
+        return TraceError(f"trace '{self.path}' is corrupt: {what} in batch {self.batches_read + 1} "
+                          f"(after {self.events_read} good events)")
+
+    def _next(self):
+        """The next record batch and its custom metadata; None at the end (or a truncation)."""
+        try:
+            return self._reader.read_next_batch_with_custom_metadata()
+        except StopIteration:
+            pos = self._file.tell()
+            if pos < self.size:
+                raise TraceError(f"trace '{self.path}' is corrupt: {self.size - pos} bytes after its "
+                                 f"end-of-stream marker") from None
+            return None
+        except (pa.ArrowException, OSError, MemoryError) as e:
+            if not self._has_eos and _TRUNCATION.search(str(e)):
+                self.truncated = True
+                return None
+            raise self._corrupt(f"unreadable batch ({str(e)[:80]})") from None
+
+    def _columns(self, rb: pa.RecordBatch) -> dict[str, np.ndarray]:
+        cols = {}
+        for c in COLUMNS:
+            a = rb.column(c)
+            if a.null_count:
+                raise self._corrupt(f"null values in column {c}")
+            if pa.types.is_dictionary(a.type):
+                seen = self._checked_dicts.get(c)
+                if seen is None or not (a.dictionary is seen or a.dictionary.equals(seen)):
+                    if not a.dictionary.equals(self._dicts[c]):
+                        raise self._corrupt(f"unexpected {c} dictionary")
+                    self._checked_dicts[c] = a.dictionary
+                a = a.indices
+            cols[c] = a.to_numpy(zero_copy_only=False).astype(_DTYPES[c], copy=False)
+        return cols
+
     def batches(self) -> Iterator[EventBatch]:
         """Yield complete batches as integer-coded numpy columns; stop at a truncation."""
+        for _, b in self._verified():
+            yield b
+
+    def record_batches(self) -> Iterator[pa.RecordBatch]:
+        """The same batches as Arrow record batches (for exports), checked the same way."""
+        for rb, _ in self._verified():
+            yield rb
+
+    def _verified(self) -> Iterator[tuple[pa.RecordBatch, EventBatch]]:
         while True:
+            got = self._next()
+            if got is None:
+                return
+            rb, custom = got
             try:
-                rb, custom = self._reader.read_next_batch_with_custom_metadata()
-            except StopIteration:
-                return
-            except (pa.ArrowInvalid, OSError):
-                self.truncated = True
-                return
-            cols = {}
-            for c in COLUMNS:
-                a = rb.column(c)
-                if pa.types.is_dictionary(a.type):
-                    a = a.indices
-                cols[c] = a.to_numpy(zero_copy_only=False).astype(_DTYPES[c], copy=False)
+                cols = self._columns(rb)
+            except (KeyError, UnicodeDecodeError, pa.ArrowException) as e:
+                raise self._corrupt(f"unreadable columns ({str(e)[:80]})") from None
+            if self.checksummed:
+                crc = (custom or {}).get(BATCH_CRC_KEY)
+                if crc is None:
+                    raise self._corrupt("no checksum")
+                if crc != str(batch_crc(cols[c] for c in COLUMNS)).encode():
+                    raise self._corrupt("checksum mismatch")
+            b = EventBatch(**cols)
+            if self.strict:
+                for what, mask in row_problems(b, len(self.layer_names)):
+                    if mask.any():
+                        i = int(np.argmax(mask))
+                        raise TraceError(f"trace '{self.path}' is invalid: {what} at event {self.events_read + i} "
+                                         f"(run hetier check for all problems)")
             if custom is not None and OP_CPU_KEY in custom:
                 self.op_cpu_ns.extend(_op_cpu(custom[OP_CPU_KEY], self.path, self.batches_read))
             self.batches_read += 1
             self.events_read += rb.num_rows
-            yield EventBatch(**cols)
+            yield rb, b
 
     def truncation_message(self) -> str:
+        if self.batches_read == 0:
+            return f"trace '{self.path}' is truncated before its first batch (no complete batch)"
         return (f"trace '{self.path}' is truncated after batch {self.batches_read} "
                 f"({self.events_read} complete events)")
 

@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from hetier.errors import UsageError
+from hetier.errors import HetierError, UsageError
 from hetier.models.ir import Graph
 from hetier.models.reference import run_reference
 from hetier.tracer.executor import layer_names, run_encrypted, runtime_graph
@@ -45,7 +45,7 @@ def choose_params(graph: Graph, batch: int, poly_modulus: int | None, primes: li
         primes = [30] + [scale_bits] * max(depth, 1) + [30]
         if poly_modulus is None:
             poly_modulus = 4096 if sum(primes) <= 109 else 8192 if sum(primes) <= 218 else 16384
-    params = HEParams(poly_modulus or 4096, tuple(primes), scale_bits, batch)
+    params = HEParams(4096 if poly_modulus is None else poly_modulus, tuple(primes), scale_bits, batch)
     if params.levels < depth:
         raise UsageError(
             f"model {graph.name} needs {depth} levels between refreshes; primes {list(params.primes)} "
@@ -107,10 +107,8 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     t0 = time.perf_counter()
     try:
         y = run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer, profile=profile)
-    except BaseException:
-        if writer is not None:
-            partial = writer.abandon()
-            print(f"hetier trace: run stopped; the trace so far is in '{partial}'", file=sys.stderr, flush=True)
+    except BaseException as e:
+        _stopped(writer, e)
         raise
     seconds = time.perf_counter() - t0
     path = str(writer.close()) if writer is not None else None
@@ -118,6 +116,24 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     err = float(np.max(np.abs(y - ref)))
     return TraceResult(path, rec.events_written, seconds, err, float(np.max(np.abs(ref))), params,
                        rec.primitives_logged, rec.flush_ns / 1e9, y, ref)
+
+
+def _stopped(writer: TraceWriter | None, exc: BaseException) -> None:
+    """A run failed: a write error (disk full) removes the partial trace and says so in one line;
+    anything else (interrupt, out of memory, a bug) keeps the readable prefix and names it."""
+    if writer is None:
+        return
+    if isinstance(exc, OSError):
+        writer.discard()
+        raise HetierError(f"cannot write '{writer.path}': {exc.strerror or exc} (partial trace removed)") from None
+    if isinstance(exc, HetierError):  # a refusal with its own message: nothing worth keeping
+        writer.discard()
+        return
+    partial = writer.abandon()
+    if isinstance(exc, MemoryError):
+        raise HetierError(f"out of memory during the run; the trace so far is in '{partial}' "
+                          f"(try --mode plan)") from None
+    print(f"hetier trace: run stopped; the trace so far is in '{partial}'", file=sys.stderr, flush=True)
 
 
 def plan_preflight(graph: Graph, params: HEParams, granularity: str, cost_file: str | None, bias_copy: bool,
@@ -164,9 +180,8 @@ def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gran
             run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer, symbolic=True,
                           profile=profile)
             events = rec.events_written
-    except BaseException:
-        if writer is not None:
-            writer.abandon()
+    except BaseException as e:
+        _stopped(writer, e)
         raise
     path = str(writer.close()) if writer is not None else None
     return TraceResult(path, events, time.perf_counter() - t0, float("nan"), float("nan"), params)

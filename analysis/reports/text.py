@@ -11,7 +11,7 @@ from hetier.analysis.reports.vocabulary import NONE, does_not_fit
 
 def cells(r: dict) -> list[str]:
     """One comparison row as text; "-" where a value does not exist."""
-    return [r["machine"], r["policy"], str(r["threads"]),
+    return [safe(r["machine"]), safe(r["policy"]), str(r["threads"]),
             does_not_fit(r["missing_bytes"]) if r["time_s"] is None else f"{r['time_s']:.3f} s",
             NONE if r["vs_baseline"] is None else f"{r['vs_baseline']:.2f}x",
             NONE if r["compute_s"] is None else f"{r['compute_s']:.2f} s",
@@ -33,10 +33,11 @@ def comparison_table(comp: Comparison, title: str = "configurations"):
     for r in comp.rows():
         t.add_row(*cells(r))
     return t
+from hetier.terminal import safe
 
 
 def render_text(an: Analysis, comp: Comparison | None, console) -> None:
     for line in headline(an, comp):
-        console.print(f"- {line}")
+        console.print(f"- {safe(line, 2000)}")
     if comp is not None:
         console.print(comparison_table(comp))

@@ -46,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     from hetier.atomic import check_output
     from hetier.tracer.costs import calibrate
+    from hetier.terminal import safe
+    from hetier.validation import CALIBRATE_OPTIONS, check_options
 
     if args.memory:
         return _run_memory(args)
@@ -53,12 +55,13 @@ def run(args: argparse.Namespace) -> int:
         from hetier.errors import UsageError
 
         raise UsageError("--he needs -o FILE (the cost file to write)")
+    check_options({"--reps": args.reps}, CALIBRATE_OPTIONS)
     out = check_output(args.output, args.force)
     sets = [_parse(s) for s in (args.params or DEFAULT_SETS)]
     console = Console(stderr=True, soft_wrap=True)
-    doc = calibrate(sets, out, args.reps, progress=lambda s: console.print(f"measuring {s}"))
+    doc = calibrate(sets, out, args.reps, progress=lambda s: console.print(f"measuring {safe(s)}"))
     e = doc["entries"][0]
-    console.print(f"wrote {out}: {len(doc['entries'])} parameter sets on {doc['machine']['cpu']}; e.g. at "
+    console.print(f"wrote {safe(out)}: {len(doc['entries'])} parameter sets on {safe(doc['machine']['cpu'])}; e.g. at "
                   f"N={e['poly_modulus']} top level a multiply-accumulate costs {e['ns']['MAC'][str(len(e['primes']) - 1)] / 1e3:.1f} us, "
                   f"an encryption {e['ns']['ENCRYPT'][str(len(e['primes']) - 1)] / 1e3:.0f} us")
     return 0

@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.analysis.trace_stats import require_events
     from hetier.atomic import check_output
     from hetier.errors import UsageError
+    from hetier.terminal import plain
     from hetier.simulator.workload import trace_identity
 
     out = check_output(args.output, args.force)
@@ -43,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
         if args.results:
             raise UsageError("parquet export takes no results files")
         n = write_parquet(args.trace, out)
-        print(f"wrote {out}: {n:,} events")
+        print(f"wrote {plain(out)}: {n:,} events")
         return 0
     sha = trace_identity(args.trace, meta)["sha256"] if args.results else None
     n = write_perfetto(args.trace, args.results, out, sha)
-    print(f"wrote {out}: {n:,} trace events (open it in ui.perfetto.dev or chrome://tracing)")
+    print(f"wrote {plain(out)}: {n:,} trace events (open it in ui.perfetto.dev or chrome://tracing)")
     return 0

@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from hetier.analysis.trace_stats import trace_stats
+    from hetier.terminal import safe
 
     st = trace_stats(args.trace)
     if args.json:
@@ -31,15 +32,15 @@ def run(args: argparse.Namespace) -> int:
     m = st.meta
     c = Console(soft_wrap=True)
     if st.truncated:
-        c.print(f"[yellow]warning: {st.truncated}; numbers below cover that prefix[/yellow]")
+        c.print(f"[yellow]warning: {safe(st.truncated, 2000)}; numbers below cover that prefix[/yellow]")
     he = m["he"]
-    c.print(f"[bold]{args.trace}[/bold]: {m['model']['name']} {m['model']['config']}, mode {m['mode']} "
-            f"(durations {m['durations']}), granularity {m['granularity']}")
+    c.print(f"[bold]{safe(args.trace)}[/bold]: {safe(m['model']['name'])} {safe(m['model']['config'])}, "
+            f"mode {safe(m['mode'])} (durations {safe(m['durations'])}), granularity {safe(m['granularity'])}")
     c.print(f"CKKS N={he['poly_modulus']} primes {he['primes']} scale 2^{he['scale_bits']} batch {he['batch']}; "
-            f"recorded {m['start_time']} on {m['host']['cpu']} ({m['host']['cores']} cores)")
+            f"recorded {safe(m['start_time'])} on {safe(m['host']['cpu'])} ({safe(m['host']['cores'])} cores)")
     c.print(f"events {st.events:,} ({', '.join(f'{k} {v:,}' for k, v in st.by_event.items())}); "
             f"run {st.duration_ns / 1e9:.2f} s")
-    c.print(f"peak live {_gb(st.peak_live_bytes)} at {st.peak_ts_ns / 1e9:.2f} s in layer {st.peak_layer}; "
+    c.print(f"peak live {_gb(st.peak_live_bytes)} at {st.peak_ts_ns / 1e9:.2f} s in layer {safe(st.peak_layer)}; "
             f"resident peak (size-class pool) {_gb(st.resident_peak_bytes)}")
     t = Table(title="buffers by kind")
     for col in ("kind", "allocations", "bytes allocated"):
@@ -54,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
         t.add_row(k, _gb(r), _gb(w))
     c.print(t)
     t = Table(title=f"time by layer (slowest {args.layers}; layers by kind: "
-                    f"{', '.join(f'{k} {v}' for k, v in st.layers_by_kind.items())})")
+                    f"{', '.join(f'{safe(k)} {v}' for k, v in st.layers_by_kind.items())})")
     for col in ("layer", "seconds", "share"):
         t.add_column(col, justify="right")
     total = max(sum(st.layer_ns.values()), 1)
     for name, ns in sorted(st.layer_ns.items(), key=lambda kv: -kv[1])[: args.layers]:
-        t.add_row(name, f"{ns / 1e9:.3f}", f"{100 * ns / total:.1f}%")
+        t.add_row(safe(name), f"{ns / 1e9:.3f}", f"{100 * ns / total:.1f}%")
     c.print(t)
     return 0

@@ -8,6 +8,7 @@ from importlib import import_module
 
 from hetier import __version__
 from hetier.errors import HetierError
+from hetier.terminal import plain
 
 VERBS = ("trace", "info", "check", "replay", "sweep", "advise", "machines", "report", "export", "calibrate", "fit",
          "confirm")
@@ -23,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         # the docstring as written: its example commands stay one to a line
         sp = sub.add_parser(verb, help=mod.__doc__.splitlines()[0], description=mod.__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
-        sp.add_argument("--debug", action="store_true", help="show tracebacks")
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
         mod.add_arguments(sp)
         sp.set_defaults(run=mod.run)
     return p
@@ -38,8 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     except HetierError as e:
         if args.debug:
             raise
-        print(f"hetier {args.verb}: {e}", file=sys.stderr)
+        print(f"hetier {args.verb}: {plain(e, 2000)}", file=sys.stderr)
         return getattr(e, "exit_code", 1)
+    except OSError as e:  # a file the verb reads or writes: missing, a folder, no space left, ...
+        if args.debug:
+            raise
+        where = f" '{plain(e.filename)}'" if e.filename else ""
+        print(f"hetier {args.verb}: cannot use{where}: {plain(e.strerror or e)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        if args.debug:
+            raise
+        print(f"hetier {args.verb}: out of memory", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"hetier {args.verb}: interrupted", file=sys.stderr)
         return 130

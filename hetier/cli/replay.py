@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.replay import replay
     from hetier.simulator.results import save_results
     from hetier.simulator.workload import load_workload
+    from hetier.terminal import safe
 
     from hetier.simulator.stack import load_stack
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         machines = {(c.machine, c.overrides): c.load() for c in configs}
         print(json.dumps([m.to_dict() for m in machines.values()], indent=2, sort_keys=True))
         return 0
-    out = check_output(args.output, args.force) if args.output else None
+    out = check_output(args.output, args.force) if args.output is not None else None
     console = Console(stderr=True, soft_wrap=True)
     work = load_workload(args.trace, args.allow_truncated)
     if work.truncated:
@@ -71,13 +72,13 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(runs_as_json(rows), indent=2, sort_keys=True))
     else:
-        print_runs(rows, f"{work.meta['model']['name']} ({work.trace_id['file']}), stack {stack.name}")
+        print_runs(rows, safe(f"{work.meta['model']['name']} ({work.trace_id['file']}), stack {stack.name}", 400))
     noted = next((r.notes.get("recording_note") for _, r in rows if r is not None), None)
     if noted:
-        console.print(f"[yellow]note: {noted}[/yellow]")
+        console.print(f"[yellow]note: {safe(noted, 2000)}[/yellow]")
     if out:
         save_results(out, [r for _, r in rows if r is not None])
-        console.print(f"wrote {out}")
+        console.print(f"wrote {safe(out)}")
     return 0
 
 
@@ -107,6 +108,7 @@ def print_runs(rows: list, title: str) -> None:
 
     from hetier.analysis.comparison import Comparison
     from hetier.analysis.reports.text import COLUMNS, cells
+    from hetier.terminal import safe
 
     by_threads: dict[int, list] = {}
     for c, r in rows:
@@ -117,12 +119,13 @@ def print_runs(rows: list, title: str) -> None:
     for col in (COLUMNS[0], "overrides", *COLUMNS[1:]):
         table.add_column(col, justify="right")
     for c, r in rows:
-        ov = " ".join(f"{k}={v}" for k, v in c.overrides) or "-"
+        ov = safe(" ".join(f"{k}={v}" for k, v in c.overrides) or "-", 2000)
         if r is None:
-            table.add_row(c.machine, ov, c.policy, str(c.threads), c.skip, *["-"] * (len(COLUMNS) - 4))
+            table.add_row(safe(c.machine), ov, safe(c.policy), str(c.threads), safe(c.skip, 2000),
+                          *["-"] * (len(COLUMNS) - 4))
             continue
         first, *rest = cells(next(compared[c.threads]))
-        table.add_row(c.machine, ov, *rest)
+        table.add_row(safe(c.machine), ov, *rest)
     console = Console(soft_wrap=True)
     if not console.is_terminal:
         console.width = 240

@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.analysis.reports.text import render_text
     from hetier.analysis.trace_stats import require_events
     from hetier.atomic import check_output
+    from hetier.terminal import safe
     from hetier.errors import UsageError
     from hetier.simulator.workload import trace_identity
 
@@ -55,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
 
     n = render_html(an, comp, out)
     render_text(an, comp, console)
-    console.print(f"wrote {out} ({n} figures, {out.stat().st_size / 1e6:.1f} MB)")
+    console.print(f"wrote {safe(out)} ({n} figures, {out.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -10,6 +10,8 @@ import argparse
 
 from hetier.atomic import check_output
 from hetier.errors import UsageError
+from hetier.terminal import safe
+from hetier.validation import TRACE_OPTIONS, check_options
 
 MODEL_OPTIONS = ("width", "resolution", "classes", "depth", "hidden", "activation", "inputs")
 
@@ -43,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cost-file", help="plan mode: cost file from hetier calibrate --he (default: shipped)")
     p.add_argument("--max-events", type=int, default=200_000_000,
                    help="plan mode: refuse a ciphertext-granularity plan with more events")
+    p.add_argument("--no-memory-check", action="store_true",
+                   help="real mode: run even if the planned peak exceeds the available memory")
     p.add_argument("--no-bias-copy", action="store_true", help="hetier profile: add bias in place (default: copy)")
     p.add_argument("--runtime-profile", default="hetier", choices=("hetier", "reference"),
                    help="how the runtime allocates: hetier (rescale and bias fused into each linear layer, "
@@ -64,12 +68,20 @@ def run(args: argparse.Namespace) -> int:
         args.granularity = "tensor" if args.mode == "plan" else "ciphertext"
     if args.granularity not in ("ciphertext", "tensor"):
         raise UsageError(f"granularity '{args.granularity}' unknown (known: ciphertext, tensor)")
+    check_options({f"--{k.replace('_', '-')}": getattr(args, k) for k in (
+        *MODEL_OPTIONS, "seed", "batch", "poly_modulus", "scale_bits", "max_events")}, TRACE_OPTIONS)
+    if args.cost_file and args.mode != "plan":
+        raise UsageError("--cost-file is for --mode plan (a real run measures its durations)")
     out = check_output(args.output, args.force)
     opts = {k: getattr(args, k) for k in MODEL_OPTIONS if getattr(args, k) is not None}
     graph = build(args.model, seed=args.seed, **opts)
     params = choose_params(graph, args.batch, args.poly_modulus, args.primes, args.scale_bits)
     console = Console(stderr=True, soft_wrap=True)
-    host_preset = None
+    if args.mode == "real" and not args.no_memory_check:
+        from hetier.tracer.memory_guard import check_real_run_fits
+
+        check_real_run_fits(graph, params, not args.no_bias_copy, profile=args.runtime_profile)
+    host_preset, notes = None, []  # notes are printed after the run: an error stays one line
     if args.mode == "real":
         from hetier.host.host_preset import find_host_preset, host_preset_meta
 
@@ -80,25 +92,25 @@ def run(args: argparse.Namespace) -> int:
         except UsageError as e:
             if args.host_preset is not None:
                 raise
-            console.print(f"[yellow]note: not using {host_preset}: {e}[/yellow]")
+            notes.append(f"not using {safe(host_preset)}: {safe(e, 2000)}")
             host_preset = None
         if host_preset is None:
-            console.print("[yellow]note: no calibrated memory preset of this host (hetier calibrate --memory); "
-                          "replays will assume the FAST'20 DDR4 socket as the recording machine[/yellow]")
+            notes.append("no calibrated memory preset of this host (hetier calibrate --memory); "
+                         "replays will assume the FAST'20 DDR4 socket as the recording machine")
     if args.mode == "plan":
         from hetier.tracer.session import plan_preflight
 
         warn = plan_preflight(graph, params, args.granularity, args.cost_file, not args.no_bias_copy,
                               args.max_events, args.runtime_profile).warning
         if warn:
-            console.print(f"[yellow]warning: {warn}[/yellow]")
+            console.print(f"[yellow]warning: {safe(warn, 2000)}[/yellow]")
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as prog:
         from hetier.tracer.executor import runtime_graph
 
         n_layers = len(runtime_graph(graph, args.runtime_profile).nodes)
-        task = prog.add_task(f"{graph.name}: setup", total=n_layers + 1)
-        step = lambda j, name: prog.update(task, completed=j + 1, description=f"{graph.name}: {name}")  # noqa: E731
+        task = prog.add_task(safe(f"{graph.name}: setup"), total=n_layers + 1)
+        step = lambda j, name: prog.update(task, completed=j + 1, description=safe(f"{graph.name}: {name}"))  # noqa: E731
         if args.mode == "plan":
             res = plan_run(graph, params, out, args.granularity, args.cost_file, not args.no_bias_copy,
                            args.max_events, on_layer=step, profile=args.runtime_profile)
@@ -107,8 +119,10 @@ def run(args: argparse.Namespace) -> int:
                             on_layer=step, profile=args.runtime_profile, host_preset=host_preset)
     he = f"N={params.poly_modulus}, primes {list(params.primes)}, batch {params.batch}"
     if args.mode == "plan":
-        console.print(f"wrote {res.path}: {res.events:,} planned events in {res.seconds:.1f} s ({he}); durations modelled")
+        console.print(f"wrote {safe(res.path)}: {res.events:,} planned events in {res.seconds:.1f} s ({he}); durations modelled")
     else:
-        console.print(f"wrote {res.path}: {res.events:,} events in {res.seconds:.1f} s ({he}); "
+        console.print(f"wrote {safe(res.path)}: {res.events:,} events in {res.seconds:.1f} s ({he}); "
                       f"max |decrypted - numpy reference| = {res.max_abs_error:.2e} (outputs up to {res.output_scale:.2f})")
+    for note in notes:
+        console.print(f"[yellow]note: {note}[/yellow]")
     return 0

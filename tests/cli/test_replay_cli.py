@@ -52,13 +52,23 @@ def _machine_file(tmp_path, body, name="m"):
     (["--machine", "optane-x"], "machine 'optane-x' not found (known: ddr5-cxl, dram-only"),
     (["--machine", "optane-appdirect", "--policy", "nope"], "policy 'nope' not found (known: all-dram"),
     (["--machine", "optane-appdirect", "--set", "gpu.capacity_gb=1"], "override names unknown tier(s) gpu"),
-    (["--machine", "dram-only", "--set", "dram.capacity_gb=-4"], "'capacity_gb' must be a positive number (got -4)"),
+    (["--machine", "dram-only", "--set", "dram.capacity_gb=-4"], "--set dram.capacity_gb=-4: capacity_gb must be > 0 (got -4)"),
     (["--machine", "{mfile_missing}"], "missing 'read_curve'"),
-    (["--machine", "{mfile_zero}"], "'capacity_gb' must be a positive number (got 0)"),
+    (["--machine", "{mfile_zero}"], "z.toml tier dram: capacity_gb must be > 0 (got 0)"),  # the user's file
     (["--machine", "dram-only", "--threads", "0"], "threads 0 must be at least 1"),
+    (["--machine", "dram-only", "--set", "dram.read_curve=[[1,nan]]"], "read_curve[0][1] must be a finite number"),
+    (["--machine", "dram-only", "--set", "dram.read_latency_seq_ns=1e308"], "read_latency_seq_ns must be <= 1e+07"),
+    (["--machine", "dram-only", "--set", "machine.foo=1"], "--set machine.foo=1: unknown machine key(s) foo"),
+    (["--machine", "dram-only", "--set", "machine.cores=2.5"], "cores must be a whole number (got 2.5)"),
+    (["--machine", "optane-memory-mode", "--set", "machine.cache_block_bytes=1"], "cache_block_bytes must be >= 64"),
+    (["--machine", "optane-memory-mode", "--set", "machine.cache_block_bytes=100"], "must be a power of two"),
+    (["--machine", "dram-only", "--set", "dram.name=5"], "name must be a string (got 5)"),
+    (["--machine", "{mfile_dup}"], "tier name 'dram' appears twice"),
+    (["--machine", "{mfile_nan}"], "m2.toml: llc_mb must be a finite number (got nan)"),
+    (["--machine", "{mfile_dir}"], "is a directory"),
     (["--machine", "{mfile_cache}"], "unknown machine key(s) backing, cache"),
     (["--machine", "{mfile_granule}"], "unknown device key(s) granularity_bytes"),
-    (["--machine", "dram-only", "--set", "machine.mode=memory"], "override machine.mode cannot be set"),
+    (["--machine", "dram-only", "--set", "machine.mode=memory"], "unknown machine key(s) mode"),
 ])
 def test_bad_input_is_one_line(argv, msg, tmp_path, capsys):
     files = {
@@ -72,6 +82,11 @@ def test_bad_input_is_one_line(argv, msg, tmp_path, capsys):
     }
     files["mfile_zero"] = str(tmp_path / "z.toml")
     Path(files["mfile_zero"]).write_text('cores = 4\nllc_mb = 8\n[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\ncapacity_gb = 0\n')
+    files["mfile_dup"] = str(tmp_path / "dup.toml")
+    Path(files["mfile_dup"]).write_text('cores = 4\nllc_mb = 8\n' + '[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\n' * 2)
+    files["mfile_nan"] = str(tmp_path / "m2.toml")
+    Path(files["mfile_nan"]).write_text('cores = 4\nllc_mb = nan\n[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\n')
+    files["mfile_dir"] = str(tmp_path)
     argv = [a.format(**files) for a in argv]
     code, _, err = run(["replay", TRACE, *argv], capsys)
     assert code != 0 and "Traceback" not in err and err.count("\n") == 1

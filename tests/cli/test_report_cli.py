@@ -112,7 +112,7 @@ def test_trace_without_events_is_refused_without_output(tmp_path, capsys, argv):
     TraceWriter(empty, tiny_meta()).close()
     cut = tmp_path / "cut.arrow"
     cut.write_bytes(Path(CRYPTONETS).read_bytes()[:3000])  # the schema, no complete batch
-    for trace, why in ((empty, "ends without events"), (cut, "truncated after batch 0 (0 complete events)")):
+    for trace, why in ((empty, "ends without events"), (cut, "truncated before its first batch (no complete batch)")):
         code, out, err = run([a.format(t=trace, o=tmp_path / "out") for a in argv], capsys)
         assert code == 1 and len(err.strip().splitlines()) == 1
         assert why in err and "no events to show" in err

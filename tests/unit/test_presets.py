@@ -29,5 +29,5 @@ def test_a_machine_source_table_is_carried(tmp_path):
                  '[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\n')
     assert load_machine(str(f)).to_dict()["source"] == {"cores": "my lab machine, lscpu"}
     f.write_text('cores = 4\nllc_mb = 8\nsource = 3\n[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\n')
-    with pytest.raises(UsageError, match=r"\[source\] must be a table"):
+    with pytest.raises(UsageError, match=r"m.toml: source must be a table \(got 3\)"):
         load_machine(str(f))

@@ -1,0 +1,292 @@
+"""One validation layer for what hetier reads: trace and results metadata, cost files, machine
+and device presets (files and ``--set`` overrides alike).
+
+Rules are data (``Num``, ``Str``, ``ListOf``, ``MapOf``, ``Obj`` below, and the schemas built from
+them at the end of this module); ``validate`` walks a value against a rule and raises one
+``UsageError`` naming the file (``where``), the key path and the rule broken. Numbers must be
+finite and within their range, so NaN, inf and 1e308 never reach the simulator.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from hetier.errors import UsageError
+
+MAX_NAME = 200  # characters of a name (model, layer, machine, tier, device)
+MAX_TEXT = 2000  # characters of a description, a cost label, a path
+MAX_THREADS = 4096  # simulated worker threads: more than any machine the presets describe
+
+
+class Rule:
+    """A constraint on one value; ``check`` returns an error text or None."""
+
+    def check(self, value, path: str, where: str) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def _fail(where: str, path: str, what: str, value) -> None:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:60] + "..."
+    raise UsageError(f"{where + ': ' if where else ''}{path or 'value'} {what} (got {shown})")
+
+
+@dataclass(frozen=True)
+class Num(Rule):
+    """A finite number in [lo, hi] (``lo_open``: lo excluded); ``integer`` refuses fractions;
+    ``pow2`` asks for a power of two."""
+
+    lo: float | None = None
+    hi: float | None = None
+    integer: bool = False
+    lo_open: bool = False
+    pow2: bool = False
+    optional: bool = False  # None allowed
+
+    def check(self, value, path, where):
+        if value is None and self.optional:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            _fail(where, path, "must be a number", value)
+        if isinstance(value, float) and not math.isfinite(value):
+            _fail(where, path, "must be a finite number", value)
+        if self.integer and not float(value).is_integer():
+            _fail(where, path, "must be a whole number", value)
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            _fail(where, path, f"must be {'>' if self.lo_open else '>='} {self.lo:g}", value)
+        if self.hi is not None and value > self.hi:
+            _fail(where, path, f"must be <= {self.hi:g}", value)
+        if self.pow2 and (int(value) != value or int(value) & (int(value) - 1)):
+            _fail(where, path, "must be a power of two", value)
+
+
+@dataclass(frozen=True)
+class Str(Rule):
+    """A string of at most ``max_len`` characters, one of ``choices`` or matching ``pattern``."""
+
+    max_len: int = MAX_NAME
+    choices: tuple[str, ...] | None = None
+    pattern: str | None = None
+    min_len: int = 0
+
+    def check(self, value, path, where):
+        if not isinstance(value, str):
+            _fail(where, path, "must be a string", value)
+        if len(value) > self.max_len:
+            _fail(where, path, f"is longer than {self.max_len} characters", value)
+        if len(value) < self.min_len:
+            _fail(where, path, "must not be empty", value)
+        if self.choices is not None and value not in self.choices:
+            _fail(where, path, f"must be one of {', '.join(self.choices)}", value)
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            _fail(where, path, f"must match {self.pattern}", value)
+
+
+@dataclass(frozen=True)
+class Bool(Rule):
+    def check(self, value, path, where):
+        if not isinstance(value, bool):
+            _fail(where, path, "must be true or false", value)
+
+
+@dataclass(frozen=True)
+class AnyJSON(Rule):
+    """Anything JSON holds, kept to a size (free-form metadata such as a model's config)."""
+
+    max_len: int = 100_000
+
+    def check(self, value, path, where):
+        if len(repr(value)) > self.max_len:
+            _fail(where, path, f"is larger than {self.max_len} characters", value)
+
+
+@dataclass(frozen=True)
+class ListOf(Rule):
+    item: Rule
+    min_len: int = 0
+    max_len: int = 1_000_000
+    length: int | None = None
+
+    def check(self, value, path, where):
+        if not isinstance(value, (list, tuple)):
+            _fail(where, path, "must be a list", value)
+        if self.length is not None and len(value) != self.length:
+            _fail(where, path, f"must have {self.length} items", value)
+        if not self.min_len <= len(value) <= self.max_len:
+            _fail(where, path, f"must have {self.min_len} to {self.max_len} items", value)
+        for i, v in enumerate(value):
+            self.item.check(v, f"{path}[{i}]", where)
+
+
+@dataclass(frozen=True)
+class MapOf(Rule):
+    """A table whose keys are free (matching ``key``) and whose values follow ``value``."""
+
+    value: Rule
+    key: Str = Str()
+    max_len: int = 10_000
+
+    def check(self, value, path, where):
+        if not isinstance(value, dict):
+            _fail(where, path, "must be a table", value)
+        if len(value) > self.max_len:
+            _fail(where, path, f"has more than {self.max_len} entries", len(value))
+        for k, v in value.items():
+            self.key.check(k, f"{path} key", where)
+            self.value.check(v, f"{path}.{k}" if path else str(k), where)
+
+
+@dataclass(frozen=True)
+class Obj(Rule):
+    """A table with known keys: ``required`` must be there, others are optional; unknown keys
+    are errors unless ``extra``."""
+
+    fields: dict[str, Rule] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    extra: bool = False
+    label: str = "key"
+
+    def check(self, value, path, where):
+        if not isinstance(value, dict):
+            _fail(where, path, "must be a table", value)
+        unknown = sorted(str(k) for k in value if k not in self.fields)
+        if unknown and not self.extra:
+            raise UsageError(f"{where}: unknown {self.label}(s) {', '.join(unknown)[:300]}"
+                             + (f" in {path}" if path else "") + f" (known: {', '.join(sorted(self.fields))})")
+        for k in self.required:
+            if k not in value:
+                raise UsageError(f"{where}: missing '{k}'" + (f" in {path}" if path else ""))
+        for k, rule in self.fields.items():
+            if k in value:
+                rule.check(value[k], f"{path}.{k}" if path else k, where)
+
+
+def validate(value, rule: Rule, where: str, path: str = ""):
+    """Check ``value`` against ``rule``; return it unchanged or raise a UsageError naming ``where``."""
+    rule.check(value, path, where)
+    return value
+
+
+TRACE_OPTIONS = Obj({  # hetier trace's numeric options, by flag
+    "--width": Num(0, 4, lo_open=True), "--resolution": Num(1, 4096, integer=True),
+    "--classes": Num(1, 100_000, integer=True), "--depth": Num(1, 1000, integer=True),
+    "--hidden": Num(1, 1 << 20, integer=True), "--inputs": Num(1, 1 << 20, integer=True),
+    "--seed": Num(0, 2 ** 32 - 1, integer=True), "--batch": Num(1, 1 << 20, integer=True),
+    "--poly-modulus": Num(0, 1 << 17, integer=True), "--scale-bits": Num(1, 60, integer=True),
+    "--max-events": Num(1, 1 << 40, integer=True), "--activation": Str(16),
+})
+CALIBRATE_OPTIONS = Obj({"--reps": Num(1, 1_000_000, integer=True)})
+
+
+def check_options(values: dict, rules: Obj) -> None:
+    """Command-line options (flag -> value; None: not given) against ``rules``."""
+    validate({k: v for k, v in values.items() if v is not None}, rules, "")
+
+
+def check_threads(threads: int) -> int:
+    """Simulated worker threads: 1 to MAX_THREADS."""
+    if not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"threads {threads} must be between 1 and {MAX_THREADS}")
+    return threads
+
+
+# --- schemas -------------------------------------------------------------------------------
+
+POSITIVE = Num(0, 1e12, lo_open=True)
+COUNT = Num(0, 2 ** 62, integer=True)
+TEXT = Str(MAX_TEXT)
+SOURCE = MapOf(AnyJSON(MAX_TEXT), max_len=100)
+
+_CURVE = ListOf(ListOf(Num(0, 1e6, lo_open=True), length=2), min_len=1, max_len=1000)  # [streams, GB/s]
+
+DEVICE = Obj({
+    "name": Str(MAX_NAME, min_len=1), "kind": Str(32, min_len=1), "description": TEXT, "source": SOURCE,
+    "capacity_gb": Num(0, 1e7, lo_open=True),  # up to 10 PB
+    "read_latency_seq_ns": Num(0, 1e7, lo_open=True), "write_latency_ns": Num(0, 1e7, lo_open=True),
+    "read_curve": _CURVE, "write_curve": _CURVE,
+    "read_bw_scale": Num(0, 1e6, lo_open=True), "write_bw_scale": Num(0, 1e6, lo_open=True),  # what-if knobs
+    "write_amplification": Num(0, 1000, lo_open=True),
+    "dimms": Num(1, 1024, integer=True),
+}, required=("capacity_gb", "read_latency_seq_ns", "read_curve", "write_curve"), label="device key")
+
+TIER_NAME = Str(32, min_len=1, pattern=r"[A-Za-z][A-Za-z0-9_-]*")
+MACHINE_FIELDS = {
+    "name": Str(MAX_NAME, min_len=1), "description": TEXT, "source": SOURCE,
+    "mode": Str(choices=("flat", "memory")),
+    "cores": Num(1, MAX_THREADS, integer=True),
+    "llc_mb": Num(0, 1e5, lo_open=True),
+    "tiers": ListOf(AnyJSON(), min_len=1, max_len=16),  # each tier: TIER below
+    "mm_miss_penalty_ns": Num(0, 1e7),
+    "cache_block_bytes": Num(64, 1 << 30, integer=True, pow2=True),
+    "page_bytes": Num(4096, 1 << 40, integer=True, pow2=True),  # Memory Mode: the OS's page (4 KiB, 2 MiB, ...)
+}
+MACHINE = Obj(MACHINE_FIELDS, required=("cores", "llc_mb", "tiers"), label="machine key")
+DEVICE_OVERRIDE = Obj(DEVICE.fields, label="device key")
+# --set machine.KEY: the machine's numbers and its labels (mode and tiers come from the file)
+MACHINE_OVERRIDE = Obj({k: v for k, v in MACHINE_FIELDS.items() if k not in ("tiers", "mode", "source")},
+                       label="machine key")
+TIER_REF = Obj({"name": TIER_NAME, "device": Str(MAX_TEXT, min_len=1)}, required=("name",), extra=True,
+               label="tier key")
+
+_LAYER = Obj({"index": Num(0, 1 << 31, integer=True), "name": Str(MAX_NAME), "kind": Str(64),
+              "shape": AnyJSON(1000), "inputs": AnyJSON(100_000)}, required=("name", "kind"), extra=True)
+MAX_LAYERS = 1 << 20
+TRACE_META = Obj({
+    "magic": Str(), "format_version": Num(1, 1000, integer=True),
+    "he": Obj({"poly_modulus": Num(1, 1 << 20, integer=True), "primes": ListOf(Num(1, 64, integer=True), max_len=256),
+               "scale_bits": Num(1, 64, integer=True), "batch": Num(1, 1 << 20, integer=True)},
+              required=("poly_modulus", "primes", "scale_bits", "batch"), extra=True),
+    "model": Obj({"name": Str(MAX_NAME), "config": AnyJSON(10_000), "depth": Num(0, 1 << 20, integer=True)},
+                 required=("name", "config"), extra=True),
+    "mode": Str(choices=("real", "plan")),
+    "durations": TEXT,
+    "granularity": Str(choices=("ciphertext", "tensor")),
+    "host": Obj({"cpu": Str(MAX_TEXT), "cores": Num(0, 1 << 20, integer=True)}, required=("cpu", "cores"),
+                extra=True),
+    "versions": AnyJSON(10_000),
+    "start_time": Str(64),
+    "runtime": AnyJSON(100_000),
+    "layers": ListOf(_LAYER, min_len=1, max_len=MAX_LAYERS),
+    "checksum": Str(16),
+}, required=("magic", "format_version", "he", "model", "mode", "durations", "granularity", "host",
+             "start_time", "layers"), extra=True)
+
+_BYTES = Num(0, 1e21)
+_PER_TIER = MapOf(_BYTES, key=TIER_NAME, max_len=16)
+RESULTS_RUN = Obj({
+    "machine": Obj({"name": Str(MAX_NAME), "mode": Str(choices=("flat", "memory")),
+                    "tiers": ListOf(Obj({"tier": TIER_NAME, **DEVICE.fields}, required=("tier", *DEVICE.required),
+                                        label="tier key"), min_len=1, max_len=16),
+                    "cores": MACHINE_FIELDS["cores"], "llc_bytes": Num(1, 1e14, integer=True),
+                    "mm_miss_penalty_ns": MACHINE_FIELDS["mm_miss_penalty_ns"],
+                    "cache_block_bytes": MACHINE_FIELDS["cache_block_bytes"]},
+                   required=("name", "mode", "tiers", "cores", "llc_bytes", "mm_miss_penalty_ns", "cache_block_bytes"),
+                   extra=True),
+    "policy": Str(MAX_NAME), "threads": Num(1, MAX_THREADS, integer=True),
+    "trace": Obj({"file": Str(MAX_TEXT), "sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("file", "sha256"),
+                 extra=True),
+    "fits": Bool(), "missing_bytes": _PER_TIER, "peak_bytes": _PER_TIER,
+    "makespan_ns": Num(0, 1e21, optional=True), "compute_ns": Num(0, 1e21),
+    "stall_ns": _PER_TIER, "read_bytes": _PER_TIER, "write_bytes": _PER_TIER,
+    "mm_hit_ratio": Num(0, 1, optional=True), "mm_writeback_bytes": Num(0, 1e21, optional=True),
+    "notes": AnyJSON(100_000),
+}, required=("machine", "policy", "threads", "trace", "fits", "missing_bytes", "peak_bytes", "makespan_ns",
+             "compute_ns", "stall_ns", "read_bytes", "write_bytes"), extra=True)
+RESULTS_META = Obj({"magic": Str(), "version": Num(1, 1000, integer=True), "hetier": Str(64),
+                    "runs": ListOf(RESULTS_RUN, min_len=1, max_len=100_000)},
+                   required=("magic", "version", "runs"), extra=True)
+
+_LEVEL = Str(4, pattern=r"[1-9][0-9]{0,2}")
+COST_ENTRY = Obj({
+    "poly_modulus": Num(1, 1 << 20, integer=True), "primes": ListOf(Num(1, 64, integer=True), min_len=1, max_len=256),
+    "batch": Num(1, 1 << 20, integer=True),
+    "ns": MapOf(MapOf(Num(0, 1e15), key=_LEVEL, max_len=300), key=Str(32)),
+    "memory": Obj({"cold_read_ns_per_byte": Num(0, 1e6), "cold_write_ns_per_byte": Num(0, 1e6),
+                   "cache_bytes": Num(0, 2 ** 62, integer=True)}, extra=True),
+}, required=("poly_modulus", "primes", "batch", "ns"), extra=True)
+COST_FILE = Obj({"magic": Str(), "machine": MapOf(AnyJSON(MAX_TEXT), max_len=100),
+                 "entries": ListOf(COST_ENTRY, min_len=1, max_len=10_000)},
+                required=("magic", "machine", "entries"), extra=True)

@@ -1,0 +1,46 @@
+"""Real-mode guard: runs that cannot fit are refused before they start; running out of memory
+mid-run ends in one line and leaves the readable prefix."""
+
+import os
+
+from hetier.tracer.format import TraceReader
+from tests.helpers import GOOD_ROWS, rows_to_batch, run_cli
+
+
+def test_a_run_larger_than_memory_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("hetier.tracer.memory_guard.available_memory_bytes", lambda: 1 << 30)
+    code, _, err = run_cli(["trace", "cryptonets", "--batch", "64", "-o", str(tmp_path / "c.arrow")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "needs about 3.0 GB (planned peak), more than the 1.1 GB available here; use --mode plan" in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_out_of_memory_mid_run_is_one_line_and_keeps_the_prefix(tmp_path, capsys, monkeypatch):
+    def dies(graph, params, x, rec, **kw):
+        rec.writer.write(rows_to_batch(GOOD_ROWS))
+        rec.writer.flush()
+        raise MemoryError("std::bad_alloc")
+
+    monkeypatch.setattr("hetier.tracer.session.run_encrypted", dies)
+    code, _, err = run_cli(["trace", "mlp", "--batch", "8", "-o", str(tmp_path / "m.arrow")], capsys)
+    assert code == 1 and len([l for l in err.splitlines() if l.strip()]) == 1 and "Traceback" not in err
+    assert "out of memory during the run; the trace so far is in" in err
+    (partial,) = os.listdir(tmp_path)
+    assert partial.startswith("m.arrow.") and partial.endswith(".partial") and partial in err
+    with TraceReader(tmp_path / partial) as r:
+        assert sum(len(b) for b in r.batches()) == len(GOOD_ROWS) and r.truncated
+
+
+def test_disk_full_during_a_trace_removes_the_partial(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full(self, b, *meta):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("hetier.tracer.format.TraceWriter._write_batch", full)
+    out = tmp_path / "c.arrow"
+    out.write_bytes(b"old trace")
+    code, _, err = run_cli(["trace", "cryptonets", "--mode", "plan", "-o", str(out), "--force"], capsys)
+    assert code == 1 and "Traceback" not in err
+    assert [l for l in err.splitlines() if l.strip()] == [f"hetier trace: cannot write '{out}': No space left on device"]
+    assert os.listdir(tmp_path) == ["c.arrow"] and out.read_bytes() == b"old trace"

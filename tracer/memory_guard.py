@@ -1,0 +1,73 @@
+"""Before a real encrypted run: estimate its peak memory from plan mode and refuse a run that
+cannot fit this machine, rather than dying in SEAL's allocator (std::bad_alloc) halfway."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hetier.errors import UsageError
+from hetier.models.ir import Graph
+from hetier.tracer.format import EV
+from hetier.tracer.params import HEParams
+
+RUNTIME_BYTES = 512 << 20  # Python, numpy, TenSEAL and the reference executor besides the ciphertexts
+# SEAL's size-class pool keeps more than the live bytes: resident / live peak is 2.243 / 2.008 GB = 1.12
+# on traces/cryptonets-b64.tensor.arrow (hetier info); 1.25 leaves room for models with more size classes
+POOL_FACTOR = 1.25
+
+
+def planned_peak_bytes(graph: Graph, params: HEParams, bias_copy: bool = True, profile: str = "hetier") -> int:
+    """Peak live bytes of the tensor-granularity plan of ``graph`` (the same events as a real run)
+    under a runtime profile."""
+    from hetier.tracer.executor import runtime_graph
+    from hetier.tracer.plan import aggregate_plan
+    from hetier.tracer.planner import plan_ops
+    from hetier.tracer.recorder import Recorder
+
+    rec = Recorder(params, None, "tensor")
+    rec.log = None
+    live = peak = 0
+    for j, loop in plan_ops(runtime_graph(graph, profile), params, rec, bias_copy, profile):
+        b = aggregate_plan(rec, loop, j, 0, 0)
+        d = np.where(b.event == EV["alloc"], b.nbytes, np.where(b.event == EV["free"], -b.nbytes, 0))
+        if len(d):
+            curve = live + np.cumsum(d)
+            peak = max(peak, int(curve.max()))
+            live = int(curve[-1])
+    return peak
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable, lowered to the cgroup's limit minus its usage when one is set; None if unknown."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as f:
+            used = int(f.read().strip())
+        if limit != "max":
+            room = int(limit) - used
+            avail = room if avail is None else min(avail, room)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def check_real_run_fits(graph: Graph, params: HEParams, bias_copy: bool = True,
+                        available: int | None = None, profile: str = "hetier") -> int:
+    """Refuse a real run whose planned peak (plus the runtime) exceeds the available memory;
+    returns the estimate in bytes."""
+    need = int(planned_peak_bytes(graph, params, bias_copy, profile) * POOL_FACTOR) + RUNTIME_BYTES
+    avail = available_memory_bytes() if available is None else available
+    if avail is not None and need > avail:
+        raise UsageError(f"a real run of {graph.name} at batch {params.batch} needs about {need / 1e9:.1f} GB "
+                         f"(planned peak), more than the {avail / 1e9:.1f} GB available here; "
+                         f"use --mode plan to trace it without encryption, or a smaller --batch")
+    return need
