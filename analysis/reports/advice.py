@@ -93,7 +93,7 @@ def advice_figures(doc: dict) -> list[tuple[str, object, str]]:
             if ns:
                 fig.add_trace(go.Scatter(x=[r["policy"] for r in ran], y=[ns / 1e9] * len(ran), mode="lines",
                                          line=dict(dash="dash", color=colour), name=f"{name} {_secs(ns)}"))
-        fig.update_layout(title=f"Policies ranked on {m['machine']}", xaxis_title="policy (fastest first)",
+        fig.update_layout(title=f"Policies ranked on {m['machine']}", xaxis_title="policy",
                           yaxis_title="predicted time (s)", height=400)
         figs.append((f"Advice: policies on {m['machine']}", fig,
                      "Predicted time of each policy that fits, beside the same machine with all data in DRAM and "
