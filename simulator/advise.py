@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 
 from hetier.errors import HetierError
 from hetier.simulator.machines import Machine
-from hetier.simulator.placement_file import placement_document
+from hetier.simulator.placement_file import check_trace, placement_document, read_document
 from hetier.simulator.policies import ScheduledPolicy, get_policy
 from hetier.simulator.replay import replay
 from hetier.simulator.workload import Workload
 
 ADVISOR_POLICIES = ("optimal", "hot-cold", "lifetime", "migrate")  # the advisor's own answers
 BASELINES = ("dram-first", "kind-aware", "interleave", "all-pmem")  # whole-tier rules, for comparison
+ADVICE_MAGIC = "hetier-advice"
+ADVICE_VERSION = 1
 WITHIN = 0.05  # "close to all-DRAM": at most 5% slower
 BISECT_STEPS = 10  # capacity resolution: peak live bytes / 2**10
 
@@ -160,6 +162,25 @@ def placement_for(workload: Workload, machine: Machine, spec: str, threads: int)
         moved = sum(by_id[t].live_at(op.index - 1) for t, _ in pol.moves_before(op.index))
         over_time.append({"op": op.index, "layer": op.name, "bytes": where, "moved_bytes": moved})
     return doc, over_time
+
+
+def advice_document(trace: dict, advice: list[MachineAdvice], best: Row, threads: int, bisected: bool,
+                    over_time: list[dict]) -> dict:
+    """What `hetier report --advice` renders: the ranking per machine, the recommended policy and
+    per op where its live bytes are (tier -> bytes) and what moved in before it."""
+    return {"magic": ADVICE_MAGIC, "version": ADVICE_VERSION, "trace": trace, "threads": threads,
+            "bisected": bisected, "within": WITHIN, "machines": [dataclasses.asdict(a) for a in advice],
+            "recommended": dataclasses.asdict(best), "layers": over_time}
+
+
+def read_advice(path: str, trace: dict) -> dict:
+    """Load an advice file written by `hetier advise --advice`, refused for any trace but ``trace``."""
+    doc = read_document(path, ADVICE_MAGIC, ADVICE_VERSION, "advice")
+    for key, kind in (("machines", list), ("recommended", dict), ("layers", list)):
+        if not isinstance(doc.get(key), kind):
+            raise HetierError(f"advice file '{path}': '{key}' missing or not a {kind.__name__}")
+    check_trace(doc, trace, path, "advice")
+    return doc
 
 
 def _peak_live(workload: Workload) -> int:

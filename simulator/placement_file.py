@@ -32,25 +32,38 @@ def placement_document(trace: dict, machine: str, policy: str, start: dict[int, 
 
 
 def write_placement(path: str | os.PathLike, doc: dict) -> None:
+    write_document(path, doc)
+
+
+def write_document(path: str | os.PathLike, doc: dict) -> None:
+    """A hetier JSON document (placement, advice), written atomically; same document, same bytes."""
     write_bytes_atomic(path, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
 
 
 def read_placement(path: str | os.PathLike) -> dict:
     """Load and check a placement file's form (not yet its trace)."""
+    doc = read_document(path, PLACEMENT_MAGIC, PLACEMENT_VERSION, "placement")
+    for key, kind in (("tensors", dict), ("moves", list)):
+        if not isinstance(doc.get(key), kind):
+            raise HetierError(f"placement file '{path}': '{key}' missing or not a {kind.__name__}")
+    return doc
+
+
+def read_document(path: str | os.PathLike, magic: str, version: int, what: str) -> dict:
+    """Load a hetier JSON document (placement, advice): its magic, version and trace identity."""
     try:
         with open(path, "rb") as f:
             doc = json.loads(f.read())
     except FileNotFoundError:
-        raise HetierError(f"placement file '{path}' not found") from None
+        raise HetierError(f"{what} file '{path}' not found") from None
     except (OSError, ValueError) as e:
-        raise HetierError(f"'{path}' is not a hetier placement file ({e.__class__.__name__})") from None
-    if not isinstance(doc, dict) or doc.get("magic") != PLACEMENT_MAGIC:
-        raise HetierError(f"'{path}' is not a hetier placement file")
-    if doc.get("version") != PLACEMENT_VERSION:
-        raise HetierError(f"'{path}' has placement format {doc.get('version')}; this hetier reads {PLACEMENT_VERSION}")
-    for key, kind in (("trace", dict), ("tensors", dict), ("moves", list)):
-        if not isinstance(doc.get(key), kind):
-            raise HetierError(f"placement file '{path}': '{key}' missing or not a {kind.__name__}")
+        raise HetierError(f"'{path}' is not a hetier {what} file ({e.__class__.__name__})") from None
+    if not isinstance(doc, dict) or doc.get("magic") != magic:
+        raise HetierError(f"'{path}' is not a hetier {what} file")
+    if doc.get("version") != version:
+        raise HetierError(f"'{path}' has {what} format {doc.get('version')}; this hetier reads {version}")
+    if not isinstance(doc.get("trace"), dict):
+        raise HetierError(f"{what} file '{path}': 'trace' missing or not a dict")
     return doc
 
 
@@ -59,8 +72,8 @@ def describe_identity(trace: dict) -> str:
             f"sha256 {str(trace.get('sha256', '?'))[:12]})")
 
 
-def check_trace(doc: dict, trace: dict, path: str) -> None:
-    """Refuse a placement made for another trace, naming both."""
+def check_trace(doc: dict, trace: dict, path: str, what: str = "placement") -> None:
+    """Refuse a placement (or advice) made for another trace, naming both."""
     if doc["trace"].get("sha256") != trace.get("sha256"):
-        raise HetierError(f"placement '{path}' was made for trace {describe_identity(doc['trace'])}, "
+        raise HetierError(f"{what} '{path}' was made for trace {describe_identity(doc['trace'])}, "
                           f"not for {describe_identity(trace)}")

@@ -12,11 +12,12 @@ import json
 import os
 
 from hetier.analysis.comparison import Comparison
+from hetier.analysis.reports import advice as advice_section
 from hetier.analysis.metrics import Analysis
 from hetier.analysis.reports.summary import headline
 from hetier.analysis.reports.text import COLUMNS, cells
 from hetier.analysis.reports.vocabulary import (KIND_COLOURS, OTHER_COLOUR, READ_WRITE_COLOURS, TIER_COLOURS,
-                                                fast_tier_capacities, gb, ordered_tiers,
+                                                fast_tier_capacities, gb, layer_axis, ordered_tiers,
                                                 policy_colour, policy_label, tier_colour,
                                                 time_axis_title)
 from hetier.atomic import write_bytes_atomic
@@ -36,12 +37,6 @@ _LIFETIME_NOTE = ("Lifetime: from a buffer's first allocation to its last free; 
                   "and freed inside one layer is marked ≈ and gets op duration x peak live / ciphertexts made "
                   "(Little's law with the peak as the live count, an upper bound): the tensor rows do not keep "
                   "each ciphertext's allocation and free times.")
-
-
-def _layer_axis(names: list[str]) -> dict:
-    """Every layer name on the axis (small, vertical), whatever their number."""
-    return dict(title="layer (in execution order)", tickmode="array", tickvals=names, ticktext=names, tickangle=-90,
-                tickfont=dict(size=9), automargin=True)
 
 
 def _capacity_lines(fig, comp: Comparison | None, top: float, x_max_bytes: float | None = None,
@@ -101,11 +96,11 @@ def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, s
                      go.Bar(x=pl["layer"], y=[b / 1e9 for b in pl["write_bytes"]], name="written",
                             marker_color=READ_WRITE_COLOURS["written"])])
     fig.update_layout(barmode="stack", title="Traffic per layer", yaxis_title="bytes moved (GB)",
-                      xaxis=_layer_axis(pl["layer"]), height=460)
+                      xaxis=layer_axis(pl["layer"]), height=460)
     figs.append(("Traffic per layer", fig, "Bytes read and written by each layer's HE primitives (before any CPU cache)."))
     fig = go.Figure(go.Bar(x=pl["layer"], y=pl["seconds"], name="time", marker_color=TIER_COLOURS["compute"]))
     fig.update_layout(title=f"{'Modelled' if an.meta.get('mode') == 'plan' else 'Recorded'} time per layer",
-                      yaxis_title=time_title, xaxis=_layer_axis(pl["layer"]), height=440)
+                      yaxis_title=time_title, xaxis=layer_axis(pl["layer"]), height=440)
     figs.append(("Time per layer", fig, f"Durations are {an.meta['durations']}."))
     pp = an.per_prim
     fig = go.Figure([go.Bar(x=pp["prim"], y=[b / 1e9 for b in pp["read_bytes"]], name="read",
@@ -147,7 +142,7 @@ def _comparison_figures(comp: Comparison) -> list[tuple[str, object, str]]:
             fig.add_trace(go.Bar(x=layers["name"], y=[v / 1e9 / threads for v in layers[f"stall_ns_{t}"]],
                                  name=f"stall {t}", marker_color=tier_colour(t)))
         fig.update_layout(barmode="stack", title=f"Where the time goes per layer: {label}",
-                          yaxis_title="predicted time (s; thread-time / threads)", xaxis=_layer_axis(layers["name"]),
+                          yaxis_title="predicted time (s; thread-time / threads)", xaxis=layer_axis(layers["name"]),
                           height=440)
         figs.append((f"Per layer: {label}", fig, "Compute and memory stall of each layer in this replay."))
     return figs
@@ -202,12 +197,24 @@ def _table(cols: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike) -> int:
-    """Write the report; returns the number of figures."""
+def _advice_html(doc: dict) -> str:
+    """The advice section's summary and its ranking table per machine (its figures follow the others)."""
+    a = advice_section
+    out = ["<h2>Placement advice</h2><ul class=\"summary\">"
+           + "".join(f"<li>{html.escape(s)}</li>" for s in a.summary(doc)) + "</ul>"]
+    for m in doc["machines"]:
+        out.append(f"<p class=\"note\">{html.escape(a.ranking_title(doc['trace'].get('model', '?'), m, doc['threads']))}"
+                   f"</p>" + _table(a.ranking_columns(m), a.ranking_rows(m, doc["bisected"])))
+    return "".join(out)
+
+
+def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike, advice: dict | None = None) -> int:
+    """Write the report (with an advice section if an advice document is given); returns the number of figures."""
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
     figs = _figures(an, comp)
+    advice_figs = advice_section.advice_figures(advice) if advice else []
     m = an.meta
     parts = [f"<h1>hetier report: {html.escape(m['model']['name'])}</h1>"]
     cls = ' class="warn"' if an.truncated else ""
@@ -218,7 +225,9 @@ def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike) 
                                 cells(r)[-1]] for r in comp.rows()]
         parts.append("<h2>Configurations</h2>" + _table(
             list(COLUMNS[:7]) + ["peak GB by tier", "GB read/written by tier", COLUMNS[-1]], rows))
-    for i, (title, fig, note) in enumerate(figs):
+    for i, (title, fig, note) in enumerate(figs + advice_figs):
+        if advice and i == len(figs):  # the advice section: its tables, then its figures
+            parts.append(_advice_html(advice))
         parts.append(f"<h2>{html.escape(title)}</h2><p class=\"note\">{html.escape(note)}</p>")
         parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"fig{i}",
                                  config={"responsive": True}))
@@ -240,4 +249,4 @@ def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike) 
            f"</title><style>{_CSS}</style>{_ERRORS}<script type=\"text/javascript\">{get_plotlyjs()}</script></head>"
            f"<body>{''.join(parts)}</body></html>")
     write_bytes_atomic(path, doc.encode())
-    return len(figs)
+    return len(figs) + len(advice_figs)

@@ -71,6 +71,12 @@ def fast_tier_capacities(runs: list[dict]) -> list[tuple[str, float]]:
     return sorted(out.items(), key=lambda kv: (kv[1], kv[0]))
 
 
+def layer_axis(names: list[str]) -> dict:
+    """A plotly axis with every layer name on it (small, vertical), whatever their number."""
+    return dict(title="layer (in execution order)", tickmode="array", tickvals=names, ticktext=names, tickangle=-90,
+                tickfont=dict(size=9), automargin=True)
+
+
 def time_axis_title(meta: dict) -> str:
     """A trace's time axis: recorded for real runs, modelled for plan traces."""
     return "modelled time (s)" if meta.get("mode") == "plan" else "recorded time (s)"

@@ -1,9 +1,10 @@
 """Recommend a placement: rank whole-workload policies on a machine against all-DRAM and Memory Mode.
 
-Example: hetier advise mnv2.arrow --machine ref-app-direct --threads 48 -o mnv2.placement.json
+Example: hetier advise mnv2.arrow --machine ref-app-direct --threads 48 -o mnv2.placement.json --advice mnv2.advice.json
 Replays the advisor's policies (optimal, hot-cold, lifetime, migrate) and whole-tier baselines,
 finds for each the smallest fast tier within 5% of all-DRAM, and writes the best placement as a
-file that `hetier replay --policy placement:FILE` replays.
+file that `hetier replay --policy placement:FILE` replays; --advice also writes the ranking and
+the placement per layer for `hetier report TRACE --advice FILE`.
 """
 
 from __future__ import annotations
@@ -24,22 +25,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text", help="output on stdout")
     p.add_argument("--allow-truncated", action="store_true", help="advise on the complete prefix of a truncated trace")
     p.add_argument("-o", "--output", help="placement file to write (default: TRACE.placement.json)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing placement file")
-
-
-def _gb(b) -> str:
-    return "-" if b is None else f"{b / 1e9:.2f} GB"
+    p.add_argument("--advice", help="also write the ranking and the recommended placement per layer as an advice "
+                                    "file for `hetier report TRACE --advice FILE`")
+    p.add_argument("--force", action="store_true", help="overwrite an existing placement (and advice) file")
 
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
+    from hetier.analysis.reports.advice import (layer_columns, layer_rows, rich_table, ranking_columns, ranking_rows,
+                                                ranking_title)
     from hetier.atomic import check_output
     from hetier.errors import UsageError
-    from hetier.simulator.advise import ADVISOR_POLICIES, BASELINES, advise_machine, placement_for, recommended
+    from hetier.simulator.advise import (ADVISOR_POLICIES, BASELINES, advice_document, advise_machine, placement_for,
+                                         recommended)
     from hetier.simulator.machines import load_machine
-    from hetier.simulator.placement_file import write_placement
+    from hetier.simulator.placement_file import write_document, write_placement
     from hetier.simulator.workload import load_workload
 
     if args.threads < 1:
@@ -55,55 +56,33 @@ def run(args: argparse.Namespace) -> int:
             m = load_machine(n, [f"{m.tier_names[0]}.capacity_gb={args.dram_gb}"])
         machines[m.name] = m
     out = check_output(args.output or f"{args.trace}.placement.json", args.force)
+    advice_out = check_output(args.advice, args.force) if args.advice else None
     work = load_workload(args.trace, args.allow_truncated)
     advice = [advise_machine(work, m, policies, args.threads, not args.no_bisect) for m in machines.values()]
     rows = [r for a in advice for r in a.rows]
     if len(rows) == 1 and not rows[0].ok:
         raise UsageError(rows[0].why)
     best = recommended(advice)
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 200
     if args.format == "json":
         print(json.dumps([asdict(a) for a in advice], indent=1, sort_keys=True))
     else:
-        console = Console(soft_wrap=True)
-        if not console.is_terminal:
-            console.width = 200
-        for a in advice:
-            t = Table(title=f"{work.meta['model']['name']} on {a.machine} ({a.fast_tier} {_gb(a.fast_bytes)}, "
-                            f"peak live {_gb(a.peak_live_bytes)}), {args.threads} thread(s): all-DRAM "
-                            f"{_secs(a.all_dram_ns)}, Memory Mode {_secs(a.memory_mode_ns)}")
-            for col in ("rank", "policy", "time", "vs all-DRAM", "vs Memory Mode", f"{a.fast_tier} peak",
-                        "migrated", f"{a.fast_tier} for <=5% of all-DRAM"):
-                t.add_column(col, justify="right")
-            for i, r in enumerate(a.rows, 1):
-                if not r.ok:
-                    t.add_row("-", r.policy, r.why, "", "", "", "", "")
-                    continue
-                t.add_row(str(i), r.policy, _secs(r.time_ns), _ratio(r.vs_all_dram), _ratio(r.vs_memory_mode),
-                          _gb(r.fast_peak_bytes), _gb(r.migrated_bytes),
-                          "-" if args.no_bisect else _gb(r.min_fast_bytes) if r.min_fast_bytes is not None else "not reached")
-            console.print(t)
+        for a in map(asdict, advice):
+            console.print(rich_table(ranking_title(work.meta["model"]["name"], a, args.threads), ranking_columns(a),
+                                     ranking_rows(a, not args.no_bisect)))
     if best is None:
         raise UsageError("no advisor policy ran on any machine given, so there is no placement to recommend")
     doc, over_time = placement_for(work, machines[best.machine], best.policy, args.threads)
     if args.layers and args.format == "text":
-        t = Table(title=f"{best.policy} on {best.machine}: live bytes at each layer's peak, by tier")
-        for col in ("op", "layer", *doc_tiers(over_time), "moved in before it"):
-            t.add_column(col, justify="right")
-        for row in over_time:
-            t.add_row(str(row["op"]), row["layer"], *(_gb(b) for b in row["bytes"].values()), _gb(row["moved_bytes"]))
-        console.print(t)
+        console.print(rich_table(f"{best.policy} on {best.machine}: live bytes at each layer's peak, by tier",
+                                 layer_columns(over_time), layer_rows(over_time)))
     write_placement(out, doc)
-    Console(stderr=True).print(f"recommended: {best.policy} on {best.machine} ({_secs(best.time_ns)}); wrote {out}")
+    wrote = str(out)
+    if advice_out:
+        adv = advice_document(work.trace_id, advice, best, args.threads, not args.no_bisect, over_time)
+        write_document(advice_out, adv)
+        wrote += f" and {advice_out}"
+    Console(stderr=True).print(f"recommended: {best.policy} on {best.machine} ({best.time_ns / 1e9:.3f} s); wrote {wrote}")
     return 0
-
-
-def doc_tiers(over_time: list[dict]) -> list[str]:
-    return list(over_time[0]["bytes"]) if over_time else []
-
-
-def _secs(ns) -> str:
-    return "-" if ns is None else f"{ns / 1e9:.3f} s"
-
-
-def _ratio(x) -> str:
-    return "-" if x is None else f"{x:.3f}x"

@@ -90,3 +90,44 @@ def test_placement_of_another_trace_is_refused_naming_both(tmp_path, capsys):
     assert code == 0, err
     err = _one_line_error(capsys, ["replay", TRACE, "--machine", "optane-appdirect", "--policy", f"placement:{out}"], 1)
     assert "made for trace other.arrow" in err and "not for cryptonets-b64.tensor.arrow" in err
+
+
+def test_report_renders_the_advice(tmp_path, capsys):
+    adv = tmp_path / "a.json"
+    code, stdout, err = run(["advise", TRACE, "--machine", "optane-appdirect", "--dram-gb", "1", "--threads", "4",
+                             "--no-bisect", "--format", "json", "-o", str(tmp_path / "p.json"), "--advice", str(adv)],
+                            capsys)
+    assert code == 0, err
+    (ranked,) = json.loads(stdout)
+    ran = [r for r in ranked["rows"] if r["time_ns"]]
+    best = json.loads(adv.read_text())["recommended"]
+    assert best["policy"] in ("optimal", "hot-cold", "lifetime", "migrate") and best["time_ns"] == ran[0]["time_ns"]
+    out = tmp_path / "r.html"
+    code, _, err = run(["report", TRACE, "--advice", str(adv), "-o", str(out)], capsys)
+    assert code == 0, err
+    page = out.read_text()
+    section = page[page.index("<h2>Placement advice</h2>"):]
+    positions = [section.index(f"<td>{r['policy']}</td>") for r in ran]
+    assert positions == sorted(positions)  # the ranking, fastest first, with the exact policy names
+    assert f"<td>{ran[0]['vs_all_dram']:.3f}x</td><td>{ran[0]['vs_memory_mode']:.3f}x</td>" in section
+    assert "interleave:0.5" in section and "does not fit" in section
+    assert "Advice: live bytes by tier per layer" in section and "conv2d_1" in section
+    assert f"Recommended placement: {best['policy']} on optane-appdirect" in section
+    code, stdout, err = run(["report", TRACE, "--advice", str(adv), "--format", "text"], capsys)
+    assert code == 0, err
+    lines = [next(ln for ln in stdout.splitlines() if f" {r['policy']} " in ln and "│" in ln) for r in ran]
+    assert [stdout.index(ln) for ln in lines] == sorted(stdout.index(ln) for ln in lines)
+    assert f"{ran[-1]['time_ns'] / 1e9:.3f} s" in stdout and "moved in before it" in stdout
+    assert "live bytes at each layer's peak, by tier" in stdout
+
+
+def test_advice_of_another_trace_is_refused(tmp_path, capsys):
+    other = random_trace(tmp_path / "other.arrow", 5, 6)
+    adv = tmp_path / "a.json"
+    code, _, err = run(["advise", other, "--machine", "optane-appdirect", "--policy", "optimal", "--no-bisect",
+                        "-o", str(tmp_path / "p.json"), "--advice", str(adv)], capsys)
+    assert code == 0, err
+    err = _one_line_error(capsys, ["report", TRACE, "--advice", str(adv), "--format", "text"], 1)
+    assert "advice" in err and "made for trace other.arrow" in err and "not for cryptonets-b64.tensor.arrow" in err
+    err = _one_line_error(capsys, ["report", TRACE, "--advice", str(tmp_path / "p.json"), "--format", "text"], 1)
+    assert "is not a hetier advice file" in err

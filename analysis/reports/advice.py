@@ -1,0 +1,135 @@
+"""The advice section of a report, from an advice file of `hetier advise --advice`: policies
+ranked against all-DRAM and Memory Mode, where the recommended placement keeps each layer's live
+bytes (by tier), and the bytes it migrates. `hetier advise` prints its tables with the same cells.
+"""
+
+from __future__ import annotations
+
+from hetier.analysis.reports.vocabulary import (NONE, gb, layer_axis, ordered_tiers, policy_colour,
+                                                tier_colour)
+from hetier.terminal import safe
+
+
+def _size(b) -> str:
+    return NONE if b is None else gb(b)
+
+
+def _secs(ns) -> str:
+    return NONE if ns is None else f"{ns / 1e9:.3f} s"
+
+
+def _ratio(x) -> str:
+    return NONE if x is None else f"{x:.3f}x"
+
+
+def ranking_columns(machine: dict) -> list[str]:
+    fast = machine["fast_tier"]
+    return ["rank", "policy", "time", "vs all-DRAM", "vs Memory Mode", f"{fast} peak", "migrated",
+            f"{fast} for <=5% of all-DRAM"]
+
+
+def ranking_title(model: str, machine: dict, threads: int) -> str:
+    return (f"{model} on {machine['machine']} ({machine['fast_tier']} {_size(machine['fast_bytes'])}, peak live "
+            f"{_size(machine['peak_live_bytes'])}), {threads} thread(s): all-DRAM {_secs(machine['all_dram_ns'])}, "
+            f"Memory Mode {_secs(machine['memory_mode_ns'])}")
+
+
+def ranking_rows(machine: dict, bisected: bool) -> list[list[str]]:
+    """One machine's policies, fastest first; a policy that did not run is a row saying why."""
+    rows = []
+    for i, r in enumerate(machine["rows"], 1):
+        if r["time_ns"] is None:
+            rows.append([NONE, r["policy"], r["why"], "", "", "", "", ""])
+            continue
+        smallest = (NONE if not bisected else "not reached" if r["min_fast_bytes"] is None
+                    else _size(r["min_fast_bytes"]))
+        rows.append([str(i), r["policy"], _secs(r["time_ns"]), _ratio(r["vs_all_dram"]), _ratio(r["vs_memory_mode"]),
+                     _size(r["fast_peak_bytes"]), _size(r["migrated_bytes"]), smallest])
+    return rows
+
+
+def layer_tiers(layers: list[dict]) -> list[str]:
+    return ordered_tiers(t for row in layers for t in row["bytes"])
+
+
+def layer_columns(layers: list[dict]) -> list[str]:
+    return ["op", "layer", *layer_tiers(layers), "moved in before it"]
+
+
+def layer_rows(layers: list[dict]) -> list[list[str]]:
+    """Per op: live bytes by tier at its peak under the recommended placement, and bytes moved in."""
+    tiers = layer_tiers(layers)
+    return [[str(r["op"]), r["layer"], *(_size(r["bytes"].get(t, 0)) for t in tiers), _size(r["moved_bytes"])]
+            for r in layers]
+
+
+def summary(doc: dict) -> list[str]:
+    """The recommendation in a sentence or two."""
+    best = doc["recommended"]
+    m = next((m for m in doc["machines"] if m["machine"] == best["machine"]), None)
+    vs = [f"{_ratio(best['vs_all_dram'])} all-DRAM"] + ([f"{_ratio(best['vs_memory_mode'])} Memory Mode"]
+                                                       if best["vs_memory_mode"] is not None else [])
+    fast = f" in {m['fast_tier']} {_size(m['fast_bytes'])}" if m else ""
+    return [f"Recommended placement: {best['policy']} on {best['machine']}{fast}, {_secs(best['time_ns'])} "
+            f"({', '.join(vs)}) with {doc['threads']} thread(s); it migrates {_size(best['migrated_bytes'])} "
+            f"between tiers.",
+            f"Advice made for trace {doc['trace'].get('file')} (sha256 {str(doc['trace'].get('sha256'))[:12]})."]
+
+
+def advice_figures(doc: dict) -> list[tuple[str, object, str]]:
+    """Predicted time per policy on each machine, then the recommended placement's live bytes per
+    layer by tier with the bytes moved in before each layer."""
+    import plotly.graph_objects as go
+
+    figs = []
+    for m in doc["machines"]:
+        ran = [r for r in m["rows"] if r["time_ns"] is not None]
+        if not ran:
+            continue
+        fig = go.Figure(go.Bar(x=[r["policy"] for r in ran], y=[r["time_ns"] / 1e9 for r in ran], name="policy",
+                               marker_color=[policy_colour(r["policy"]) for r in ran]))
+        for name, ns, colour in (("all-DRAM", m["all_dram_ns"], policy_colour("all-dram")),
+                                 ("Memory Mode", m["memory_mode_ns"], policy_colour("memory-mode"))):
+            if ns:
+                fig.add_trace(go.Scatter(x=[r["policy"] for r in ran], y=[ns / 1e9] * len(ran), mode="lines",
+                                         line=dict(dash="dash", color=colour), name=f"{name} {_secs(ns)}"))
+        fig.update_layout(title=f"Policies ranked on {m['machine']}", xaxis_title="policy",
+                          yaxis_title="predicted time (s)", height=400)
+        figs.append((f"Advice: policies on {m['machine']}", fig,
+                     "Predicted time of each policy that fits, beside the same machine with all data in DRAM and "
+                     "in Memory Mode (dashed). Policies that do not run are in the table above."))
+    layers = doc["layers"]
+    names = [r["layer"] for r in layers]
+    best = doc["recommended"]
+    fig = go.Figure([go.Bar(x=names, y=[r["bytes"].get(t, 0) / 1e9 for r in layers], name=t,
+                            marker_color=tier_colour(t)) for t in layer_tiers(layers)])
+    fig.add_trace(go.Scatter(x=names, y=[r["moved_bytes"] / 1e9 for r in layers], mode="markers",
+                             name="moved in before the layer", marker=dict(color="black", symbol="diamond", size=9)))
+    fig.update_layout(barmode="stack", title=f"Where {best['policy']} on {best['machine']} keeps the live bytes",
+                      yaxis_title="live bytes at the layer's peak (GB)", xaxis=layer_axis(names), height=460)
+    figs.append(("Advice: live bytes by tier per layer", fig,
+                 "Bars: the live bytes at each layer's peak under the recommended placement, by tier. Diamonds: "
+                 f"bytes migrated into their tier just before the layer ({_size(best['migrated_bytes'])} in all)."))
+    return figs
+
+
+def render_advice_text(doc: dict, console) -> None:
+    for line in summary(doc):
+        console.print(f"- {safe(line, 2000)}")
+    for m in doc["machines"]:
+        console.print(rich_table(ranking_title(doc["trace"].get("model", "?"), m, doc["threads"]),
+                                 ranking_columns(m), ranking_rows(m, doc["bisected"])))
+    best = doc["recommended"]
+    console.print(rich_table(f"{best['policy']} on {best['machine']}: live bytes at each layer's peak, by tier",
+                             layer_columns(doc["layers"]), layer_rows(doc["layers"])))
+
+
+def rich_table(title: str, columns: list[str], rows: list[list[str]]):
+    from rich.table import Table
+
+    t = Table(title=safe(title, 2000))
+    for col in columns:
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(*(safe(c) for c in r))
+    return t
