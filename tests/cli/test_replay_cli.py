@@ -102,3 +102,10 @@ def test_a_users_machine_file_works_like_a_preset(tmp_path, capsys):
     code, out, err = run(["replay", TRACE, "--machine", str(m), "--policy", "dram-first", "--threads", "8"], capsys)
     assert code == 0, err
     assert "mybox" in out and "cxl" in out and "dram 1.50 GB" in out  # spilled: DRAM full at 1.5 GB
+
+
+def test_memory_mode_state_is_bounded(capsys):
+    code, _, err = run(["replay", TRACE, "--machine", "optane-memory-mode", "--set", "machine.cache_block_bytes=64"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert ("optane-memory-mode.toml with --set machine.cache_block_bytes: a Memory Mode cache of 192 GB in 64-byte "
+            "blocks has 3,000,000,000 sets, over the simulator's 134,217,728; raise cache_block_bytes") in err
