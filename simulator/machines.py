@@ -18,6 +18,7 @@ from hetier.simulator.devices import (Device, check_device_keys, device_from_dic
 from hetier.validation import DEVICE_OVERRIDE, MACHINE, MACHINE_OVERRIDE, TIER_REF, validate
 
 MODES = ("flat", "memory")
+MAX_MM_SETS = 1 << 27  # Memory Mode's simulated cache keeps 9 bytes per set: at most ~1.2 GB of state
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,10 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
     where = str(path)
     validate(d, MACHINE, where)
     ov = _parse_overrides(overrides or [], d.get("name", path.stem))
+    if ov:  # a rule across values (Memory Mode's sets) may be broken by the overrides as much as the file
+        where_all = f"{where} with --set {', '.join(f'{t}.{k}' for t, kv in ov.items() for k in kv)}"
+    else:
+        where_all = where
     d = {**d, **ov.pop("machine", {})}
     mode = d.get("mode", "flat")
     resolved = []
@@ -105,10 +110,23 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
     if mode == "memory" and len(resolved) != 2:
         raise UsageError(f"{where}: Memory Mode needs exactly two tiers (DRAM cache, then PMem)")
-    return Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
-                   llc_bytes=int(d["llc_mb"] * 2 ** 20), mm_miss_penalty_ns=float(d.get("mm_miss_penalty_ns", 70.0)),
-                   cache_block_bytes=int(d.get("cache_block_bytes", 4096)), page_bytes=int(d.get("page_bytes", 4096)),
-                   description=d.get("description", ""), source=source_table(d.get("source", {}), where))
+    return _checked(Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
+                            llc_bytes=int(d["llc_mb"] * 2 ** 20),
+                            mm_miss_penalty_ns=float(d.get("mm_miss_penalty_ns", 70.0)),
+                            cache_block_bytes=int(d.get("cache_block_bytes", 4096)),
+                            page_bytes=int(d.get("page_bytes", 4096)), description=d.get("description", ""),
+                            source=source_table(d.get("source", {}), where)), where_all)
+
+
+def _checked(m: Machine, where: str) -> Machine:
+    """Refuse a Memory Mode cache whose simulated state would not fit in memory (sets = DRAM / block)."""
+    if m.mode == "memory":
+        sets = m.tiers[0][1].capacity_bytes // m.cache_block_bytes
+        if sets > MAX_MM_SETS:
+            raise UsageError(f"{where}: a Memory Mode cache of {m.tiers[0][1].capacity_bytes / 1e9:,.0f} GB in "
+                             f"{m.cache_block_bytes}-byte blocks has {sets:,} sets, over the simulator's "
+                             f"{MAX_MM_SETS:,}; raise cache_block_bytes")
+    return m
 
 
 def machine_from_dict(d: dict) -> Machine:
@@ -118,7 +136,7 @@ def machine_from_dict(d: dict) -> Machine:
         raise UsageError(f"machine '{d['name']}': tiers {', '.join(names)} do not make a {d['mode']} machine")
     tiers = tuple((t["tier"], device_from_dict({k: v for k, v in t.items() if k != "tier"}, f"tier {t.get('tier')}"))
                   for t in d["tiers"])
-    return Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],
-                   mm_miss_penalty_ns=d["mm_miss_penalty_ns"], cache_block_bytes=d["cache_block_bytes"],
-                   page_bytes=d.get("page_bytes", 4096), description=d.get("description", ""),
-                   source=d.get("source", {}))
+    return _checked(Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],
+                            mm_miss_penalty_ns=d["mm_miss_penalty_ns"], cache_block_bytes=d["cache_block_bytes"],
+                            page_bytes=d.get("page_bytes", 4096), description=d.get("description", ""),
+                            source=d.get("source", {})), f"machine '{d['name']}'")

@@ -137,3 +137,10 @@ def test_replay_axes_threads_labels_and_inapplicable_rows(capsys):
 def test_replay_axis_errors(argv, msg, capsys):
     code, _, err = run(["replay", TRACE, *argv], capsys)
     assert code == 2 and msg in err and err.count("\n") == 1
+
+
+def test_memory_mode_state_is_bounded(capsys):
+    code, _, err = run(["replay", TRACE, "--machine", "optane-memory-mode", "--set", "machine.cache_block_bytes=64"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert ("optane-memory-mode.toml with --set machine.cache_block_bytes: a Memory Mode cache of 192 GB in 64-byte "
+            "blocks has 3,000,000,000 sets, over the simulator's 134,217,728; raise cache_block_bytes") in err

@@ -150,22 +150,41 @@ toml_values = st.one_of(
     st.integers(-5, 10 ** 9).map(str))
 
 
+# values every rule accepts but at their edges: valid machines that stress the simulator
+ACCEPTED = {"cores": ["1", "4096", "3"], "llc_mb": ["1e-6", "1e5", "0.001"], "mm_miss_penalty_ns": ["0", "1e7"],
+            "cache_block_bytes": ["64", "1073741824"], "capacity_gb": ["1e-6", "1e7", "0.001"],
+            "read_latency_seq_ns": ["1e-9", "1e7"], "write_latency_ns": ["1e-9", "1e7"],
+            "read_curve": ["[[1e-6, 1e-6]]", "[[1, 1e6], [1e6, 1e-6]]"], "write_curve": ["[[1e6, 1e6]]"],
+            "granularity_bytes": ["1", "1048576"], "random_read_efficiency": ["1e-9", "1"],
+            "write_amplification": ["1e-3", "1000"], "dimms": ["1", "1024"]}
+
+
 @st.composite
 def machine_texts(draw) -> str:
-    """A machine TOML: a sane base with a few keys set to odd values."""
+    """A machine TOML: a sane base with a few keys set to odd values (half the time only to values
+    the rules accept, at their edges)."""
+    accepted = draw(st.booleans())
+    value_for = (lambda k: draw(st.sampled_from(ACCEPTED.get(k, ["1"])))) if accepted else (lambda k: draw(toml_values))
     top = {"name": '"fz"', "cores": "4", "llc_mb": "8"}
+    if accepted and draw(st.booleans()):
+        top["mode"] = '"memory"'
     for _ in range(draw(st.integers(0, 3))):
-        top[draw(st.sampled_from(MACHINE_KEYS))] = draw(toml_values)
+        k = draw(st.sampled_from([k for k in MACHINE_KEYS if k in ACCEPTED]) if accepted else st.sampled_from(MACHINE_KEYS))
+        top[k] = value_for(k)
     tiers = []
-    for t in range(draw(st.integers(0, 3))):
-        tier = {"name": draw(st.sampled_from(['"dram"', '"pmem"', '"dram"', "5", '"a.b"']))}
+    n_tiers = (2 if top.get("mode") == '"memory"' else draw(st.integers(1, 2))) if accepted else draw(st.integers(0, 3))
+    for t in range(n_tiers):
+        tier = {"name": f'"{["dram", "pmem"][t]}"' if accepted else
+                draw(st.sampled_from(['"dram"', '"pmem"', '"dram"', "5", '"a.b"']))}
         if draw(st.booleans()):
-            tier["device"] = draw(st.sampled_from(['"ddr4-2666-6ch"', '"optane-100-6dimm"', "5", '"nope"']))
+            tier["device"] = draw(st.sampled_from(['"ddr4-2666-6ch"', '"optane-100-6dimm"'] if accepted else
+                                                  ['"ddr4-2666-6ch"', '"optane-100-6dimm"', "5", '"nope"']))
         else:
             tier.update({"capacity_gb": "16", "read_latency_seq_ns": "80", "read_curve": "[[1, 10.0]]",
                          "write_curve": "[[1, 5.0]]", "granularity_bytes": "64"})
         for _ in range(draw(st.integers(0, 2))):
-            tier[draw(st.sampled_from(DEVICE_KEYS))] = draw(toml_values)
+            k = draw(st.sampled_from([k for k in DEVICE_KEYS if k in ACCEPTED]) if accepted else st.sampled_from(DEVICE_KEYS))
+            tier[k] = value_for(k)
         tiers.append(tier)
     lines = [f"{k} = {v}" for k, v in top.items()]
     for tier in tiers:

@@ -27,6 +27,7 @@ LONG = os.environ.get("HETIER_FUZZ") == "long"
 EXAMPLES = int(os.environ.get("HETIER_FUZZ_EXAMPLES", 500 if LONG else 6))
 CORPUS = Path(__file__).parent / "corpus"
 TIMEOUT = 30.0
+LIMIT_MB = 6144  # address space of one run: a runaway ends in MemoryError, not in the host's OOM killer
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG, database=None,
                 suppress_health_check=list(HealthCheck))
 
@@ -62,7 +63,7 @@ def _baselines() -> dict:
 
 
 def _run(tally, argv, cwd, outputs=(), verb=None, timeout=TIMEOUT):
-    o = harness.run(argv, cwd, timeout, outputs)
+    o = harness.run(argv, cwd, timeout, outputs, LIMIT_MB)
     problem = tally.add(o, verb)
     assert problem is None, f"{problem}: hetier {' '.join(map(repr, argv))}\nstderr: {o.stderr[-2000:]}"
     return o
