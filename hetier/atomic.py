@@ -106,6 +106,13 @@ class OutputLock:
         self.fd = None
 
 
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 class AtomicOutput:
     """A new temporary file next to ``path``; ``commit`` renames it into place, ``discard``
     removes it. As a context manager: commit on success, discard on any error (disk full
@@ -124,6 +131,7 @@ class AtomicOutput:
         self._lock = OutputLock(self.path)
         try:
             fd, tmp = tempfile.mkstemp(prefix=f"{self.path.name}.", suffix=suffix, dir=parent)
+            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an output gets the usual mode
         except OSError as e:
             self._lock.release()
             raise HetierError(f"cannot write '{self.path}': {e.strerror}") from None
