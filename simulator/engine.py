@@ -58,9 +58,14 @@ class OpPlan:
         return (n // k + (s < n % k)) / n
 
 
-def llc_filter(nbytes: np.ndarray, footprint: np.ndarray, llc_bytes: int) -> np.ndarray:
-    """Memory traffic after the CPU cache: one pass for tensors that fit in half the LLC."""
-    return np.where(footprint > llc_bytes // 2, nbytes, np.minimum(nbytes, footprint)).astype(np.float64)
+def llc_filter(nbytes: np.ndarray, footprint: np.ndarray, llc_bytes: int,
+               resident: np.ndarray | None = None) -> np.ndarray:
+    """Memory traffic after the CPU cache: one pass for tensors that fit in half the LLC, and for
+    ``resident`` rows (tensors a stack keeps in the threads' caches while it works on them)."""
+    streams = footprint > llc_bytes // 2
+    if resident is not None:
+        streams &= ~resident
+    return np.where(streams, nbytes, np.minimum(nbytes, footprint)).astype(np.float64)
 
 
 def _dependencies(workload: Workload) -> list[list[int]]:
@@ -116,9 +121,8 @@ def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, re
                  threads: int = 1) -> tuple[list[OpPlan], Placement, dict]:
     """Per op: recorded compute and per-tier traffic after the CPU cache and the placement (the
     policy may plan for ``threads``) or Memory Mode's cache (its page frames drawn with ``seed``);
-    no scheduling yet. Ops the stack
-    accumulates output-stationary keep each output's running sum and product in the thread's
-    cache: the tensors such an op allocates cost one pass."""
+    no scheduling yet. Ops the stack accumulates output-stationary keep each output's running sum
+    and product in the thread's cache: the tensors such an op allocates cost one pass."""
     rec_dev = recording.memory_device()
     rec_r, rec_w = rec_dev.bandwidth(1), rec_dev.bandwidth(1, write=True)
     pl = place(workload, machine, policy, threads)
@@ -134,10 +138,8 @@ def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, re
         if compute < 0:
             stats["compute_clamped_ops"] += 1
             compute = 0.0
-        traffic = llc_filter(op.acc_bytes, op.acc_footprint, machine.llc_bytes)
-        if op.kind in stack.output_stationary_kinds:
-            own = np.isin(op.acc_tensor, op.alloc_tensor)
-            traffic[own] = np.minimum(op.acc_bytes[own], op.acc_footprint[own])
+        own = np.isin(op.acc_tensor, op.alloc_tensor) if op.kind in stack.output_stationary_kinds else None
+        traffic = llc_filter(op.acc_bytes, op.acc_footprint, machine.llc_bytes, own)
         read = {t: 0.0 for t in tiers}
         write = {t: 0.0 for t in tiers}
         misses = 0

@@ -8,6 +8,7 @@ peak memory per verb).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -73,6 +74,18 @@ def _workdir():
     return Path(tempfile.mkdtemp(prefix="hetier-fuzz-"))
 
 
+@contextlib.contextmanager
+def _corpus_workdir(*names: str):
+    """A fresh work folder holding copies of corpus files; removed afterwards."""
+    d = _workdir()
+    try:
+        for name in names:
+            shutil.copy(CORPUS / name, d / name)
+        yield d
+    finally:
+        shutil.rmtree(d)
+
+
 # --- the corpus (crafted files) --------------------------------------------------------------
 
 CORPUS_TRACES = sorted(p.name for p in CORPUS.glob("*") if p.suffix in (".arrow", ".partial")
@@ -82,52 +95,34 @@ CORPUS_TRACES = sorted(p.name for p in CORPUS.glob("*") if p.suffix in (".arrow"
 @pytest.mark.parametrize("name", CORPUS_TRACES)
 @pytest.mark.parametrize("verb", list(TRACE_VERBS))
 def test_corpus_trace(tally, verb, name):
-    d = _workdir()
-    try:
-        shutil.copy(CORPUS / name, d / name)
+    with _corpus_workdir(name) as d:
         extra, outputs = TRACE_VERBS[verb]
         _run(tally, [verb.split("-")[0], name, *extra], d, outputs, verb)
-    finally:
-        shutil.rmtree(d)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.glob("*.toml")))
 def test_corpus_machine(tally, name):
-    d = _workdir()
-    try:
-        shutil.copy(CORPUS / name, d / name)
-        shutil.copy(CORPUS / "good.arrow", d / "good.arrow")
+    with _corpus_workdir(name, "good.arrow") as d:
         o = _run(tally, ["replay", "good.arrow", "--machine", name], d)
         assert o.code != 0 and name in o.stderr  # every crafted machine is wrong, and the error names it
-    finally:
-        shutil.rmtree(d)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.glob("costs-*.json")))
 def test_corpus_cost_file(tally, name):
-    d = _workdir()
-    try:
-        shutil.copy(CORPUS / name, d / name)
+    with _corpus_workdir(name) as d:
         o = _run(tally, ["trace", "mlp", "--mode", "plan", "--activation", "relu", "--primes", "30,22,30",
                          "--cost-file", name, "-o", "t.arrow"], d, ("t.arrow",))
         assert o.code != 0 and name in o.stderr
-    finally:
-        shutil.rmtree(d)
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.glob("results-*.arrow")))
 @pytest.mark.parametrize("verb", ["report", "export"])
 def test_corpus_results(tally, verb, name):
-    d = _workdir()
-    try:
-        shutil.copy(CORPUS / name, d / name)
-        shutil.copy(CORPUS / "good.arrow", d / "good.arrow")
+    with _corpus_workdir(name, "good.arrow") as d:
         argv = ["report", "good.arrow", name, "--format", "text"] if verb == "report" else \
             ["export", "good.arrow", name, "--format", "perfetto", "-o", "e.json"]
         o = _run(tally, argv, d, ("e.json",))
         assert o.code != 0
-    finally:
-        shutil.rmtree(d)
 
 
 def test_outputs_that_are_links_or_fifos(tally):
