@@ -63,13 +63,13 @@ class CostModel:
                 t[code, lvl] = self.lookup(name, lvl) if lvl else 0.0
         return t
 
-    def cold_ns(self, ev) -> np.ndarray:
-        """Extra ns of each event (an EventBatch with a ``cold`` mask set by the caller)."""
+    def cold_ns(self, ev, cold: np.ndarray) -> np.ndarray:
+        """Extra ns of each event of ``ev`` (an EventBatch) whose ``cold`` mask is set."""
         from hetier.tracer.format import EV
 
         per_byte = np.where(ev.event == EV["write"], self.cold_write_ns_per_byte,
                             np.where(ev.event == EV["read"], self.cold_read_ns_per_byte, 0.0))
-        return per_byte * ev.nbytes * ev.cold
+        return per_byte * ev.nbytes * cold
 
     def label(self) -> dict:
         return {"cost_file": os.path.basename(self.path), "cost_machine": self.machine.get("cpu"),
@@ -127,6 +127,16 @@ def _median_ns(fn, reps: int, rounds: int = 5) -> float:
     return statistics.median(times)
 
 
+def _backend(params: HEParams):
+    """A keyed SEAL backend that logs nothing: the kernels' primitives, to time them."""
+    from hetier.tracer.recorder import Recorder
+    from hetier.tracer.runtime import SealBackend
+
+    be = SealBackend(params, Recorder.disabled(params))
+    be.keygen()
+    return be
+
+
 def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
     """Effective cache size and the extra cost of operands that live in memory, not cache.
 
@@ -135,31 +145,24 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
     and the cold-read cost per byte; rotating the accumulator instead (as a convolution's output
     channel does) adds its read and write, which gives the cold-write cost per byte.
     """
-    import numpy as np
-
-    from hetier.tracer.recorder import Recorder
-    from hetier.tracer.runtime import SealBackend
-
-    be = SealBackend(params, Recorder.disabled(params))
-    ev, L = be.evaluator, be.top
-    pt, ptv = be.plaintext(), be.plaintext()
-    be.encoder.encode(0.5, be.parms_id[L], be.last_prime[L], pt)
-    be.encode_vector(np.linspace(0, 1, params.batch), L, be.scale, ptv)
-    seed = be.ciphertext()
-    be.encryptor.encrypt(ptv, seed)
+    be = _backend(params)
+    L = be.top
+    P, V, SEED, ACC = range(-4, 0)  # measurement buffer ids (the run's are >= 0)
+    be.encode(L, P, 0.5, be.last_prime[L])
+    be.encode_vec(L, V, np.linspace(0, 1, params.batch), be.scale)
+    be.encrypt(L, V, SEED)
+    be.mulp_new(L, SEED, P, ACC)
     ct_bytes = params.ct_bytes(L)
-    tmp, acc = be.ciphertext(), be.ciphertext()
-    ev.multiply_plain(seed, pt, acc)
     pools: dict[str, list] = {"source": [], "accumulator": []}
 
     def grow(kind: str, n: int) -> list:
         pool = pools[kind]
         while len(pool) < n:
-            c = be.ciphertext()
+            c = -5 - len(pools["source"]) - len(pools["accumulator"])
             if kind == "source":
-                ev.add(seed, seed, c)  # input scale
+                be.add_new(L, SEED, SEED, c)  # input scale
             else:
-                ev.multiply_plain(seed, pt, c)  # product scale, as an accumulator
+                be.mulp_new(L, SEED, P, c)  # product scale, as an accumulator
             pool.append(c)
         return pool
 
@@ -171,11 +174,9 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
             c = pool[state["i"] % n]
             state["i"] += 1
             if rotate == "source":
-                ev.multiply_plain(c, pt, tmp)
-                ev.add_inplace(acc, tmp)
+                be.mac(L, c, P, -1, ACC)
             else:  # rotate the accumulator, source stays in cache
-                ev.multiply_plain(seed, pt, tmp)
-                ev.add_inplace(c, tmp)
+                be.mac(L, SEED, P, -1, c)
         return _median_ns(mac, max(n, 64), rounds=3)
 
     points = []
@@ -193,69 +194,47 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
 
 
 def measure(params: HEParams, reps: int = 50) -> dict[str, dict[int, float]]:
-    """Time every template at every level of ``params`` on this machine."""
-    import numpy as np
-
-    from hetier.tracer.recorder import Recorder
-    from hetier.tracer.runtime import SealBackend
-
-    be = SealBackend(params, Recorder.disabled(params))
-    ev, enc = be.evaluator, be.encoder
+    """Time every template at every level of ``params`` on this machine: each as the backend
+    primitive the kernels call (runtime.SealBackend, logging off), operands in cache."""
+    be = _backend(params)
     vals = np.linspace(0.0, 1.0, params.batch)
     out: dict[str, dict[int, float]] = {}
+    P, V, CT, CT2, ACC, X = range(-6, 0)  # measurement buffer ids (the run's are >= 0)
 
-    def put(name, level, ns):
-        out.setdefault(name, {})[level] = ns
+    def put(name: str, level: int, fn, n: int = reps, minus: str | None = None) -> None:
+        ns = _median_ns(fn, n)
+        out.setdefault(name, {})[level] = max(ns - out[minus][level], 0.0) if minus else ns
 
     for L in range(be.top, 0, -1):
-        pid = be.parms_id[L]
         q = be.last_prime[L] if L > 1 else be.scale  # products are only formed above level 1
-        pt, pt2 = be.plaintext(), be.plaintext()
-        enc.encode(0.5, pid, q, pt)
-        be.encode_vector(vals, L, be.scale, pt2)
-        ct = be.ciphertext()
-        be.encryptor.encrypt(pt2, ct)
-        tmp, acc = be.ciphertext(), be.ciphertext()
-        put("ENCODE", L, _median_ns(lambda: enc.encode(0.5, pid, q, pt), reps * 4))
-        put("ENCODE_VEC", L, _median_ns(lambda: be.encode_vector(vals, L, be.scale, pt2), reps))
+        be.encode(L, P, 0.5, q)
+        be.encode_vec(L, V, vals, be.scale)
+        be.encrypt(L, V, CT)
+        be.encrypt(L, V, CT2)
+        put("ENCODE", L, lambda: be.encode(L, P, 0.5, q), reps * 4)
+        put("ENCODE_VEC", L, lambda: be.encode_vec(L, V, vals, be.scale))
         if L > 1:
-            ev.multiply_plain(ct, pt, acc)
-            put("MULP_NEW", L, _median_ns(lambda: ev.multiply_plain(ct, pt, be.ciphertext()), reps))
-            put("MAC", L, _median_ns(lambda: (ev.multiply_plain(ct, pt, tmp), ev.add_inplace(acc, tmp)), reps))
-            put("ADD_INPLACE", L, _median_ns(lambda: ev.add_inplace(acc, tmp), reps))
-        put("ADD_NEW", L, _median_ns(lambda: ev.add(ct, ct, be.ciphertext()), reps))
-        ct2 = be.ciphertext()
-        be.encryptor.encrypt(pt2, ct2)
-        put("ADDP_NEW", L, _median_ns(lambda: ev.add_plain(ct, pt2, be.ciphertext()), reps))
-        put("ADDP_INPLACE", L, _median_ns(lambda: ev.add_plain_inplace(ct2, pt2), reps))
-        put("DECRYPT", L, _median_ns(lambda: be.decryptor.decrypt(ct, pt2), reps))
-        put("DECODE", L, _median_ns(lambda: be.decode_vector(pt2, params.batch), reps))
+            be.mulp_new(L, CT, P, ACC)
+            put("MULP_NEW", L, lambda: be.mulp_new(L, CT, P, X))
+            put("MAC", L, lambda: be.mac(L, CT, P, -1, ACC))
+            put("ADD_INPLACE", L, lambda: be.evaluator.add_inplace(be.obj[ACC], be.obj[X]))  # no kernel uses it
+        put("ADD_NEW", L, lambda: be.add_new(L, CT, CT, X))
+        put("ADDP_NEW", L, lambda: be.addp_new(L, CT, V, X))
+        put("ADDP_INPLACE", L, lambda: be.addp_inplace(L, CT2, V))
+        put("DECODE", L, lambda: be._decode(be.obj[V], params.batch))
+        put("DECRYPT", L, lambda: be.decrypt_decode(L, CT, X, params.batch), minus="DECODE")
         if L == be.top:
-            put("ENCRYPT", L, _median_ns(lambda: be.encryptor.encrypt(pt2, be.ciphertext()), max(reps // 5, 5)))
+            put("ENCRYPT", L, lambda: be.encrypt(L, V, X), max(reps // 5, 5))
         if L > 1:
-            def rescale():
-                c = be.ciphertext()
-                ev.multiply_plain(ct, pt, c)
-                ev.rescale_to_next_inplace(c)
-            put("RESCALE", L, max(_median_ns(rescale, reps) - out["MULP_NEW"][L], 0.0))
-
-            def modsw():
-                c = be.ciphertext()
-                ev.mod_switch_to_next(ct, c)
-            put("MODSW_NEW", L, _median_ns(modsw, reps))
-            put("MODSW", L, out["MODSW_NEW"][L])
-            sq = be.ciphertext()
-            put("SQUARE_NEW", L, _median_ns(lambda: ev.square(ct, be.ciphertext()), reps))
-            put("MUL_NEW", L, _median_ns(lambda: ev.multiply(ct, ct, be.ciphertext()), reps))
-
-            def relin():
-                ev.square(ct, sq)
-                ev.relinearize_inplace(sq, be.relin_keys)
-            put("RELIN", L, max(_median_ns(relin, max(reps // 5, 5)) - out["SQUARE_NEW"][L], 0.0))
-    put("FREE", 1, 0.0)
+            put("RESCALE", L, lambda: (be.mulp_new(L, CT, P, X), be.rescale(L, X)), minus="MULP_NEW")
+            put("MODSW_NEW", L, lambda: be.modsw_new(L, CT, X))
+            out.setdefault("MODSW", {})[L] = out["MODSW_NEW"][L]  # in place: the same work, no copy to time apart
+            put("SQUARE_NEW", L, lambda: be.square_new(L, CT, X))
+            put("MUL_NEW", L, lambda: be.mul_new(L, CT, CT, X))
+            put("RELIN", L, lambda: (be.square_new(L, CT, X), be.relin(L, X)), max(reps // 5, 5), minus="SQUARE_NEW")
+    out["FREE"] = {1: 0.0}
     # the run's set-up (context, key generation, encoder, evaluator), charged to the three keys
-    setup = _median_ns(lambda: SealBackend(params, Recorder.disabled(params)), 1, rounds=5)
-    put("KEYGEN", len(params.primes), setup / 3)
+    out["KEYGEN"] = {len(params.primes): _median_ns(lambda: _backend(params), 1, rounds=5) / 3}
     return out
 
 

@@ -1,24 +1,39 @@
-"""Encrypted layer kernels. Each allocates, computes and logs the way HE-Transformer on SEAL does.
+"""The encrypted layer kernels: one description per layer kind of what it allocates, reads and
+writes, the way HE-Transformer on SEAL does.
+
+Each kernel creates its tensors and calls the backend's primitives (runtime.SealBackend) inside
+``be.loop``/``be.spread`` loops. The SEAL backend runs it for real, the symbolic backend with no
+encryption (plan mode, ciphertext granularity) and the plan backend (plan.py) counts its loops
+(plan mode, tensor granularity): one description, three backends. ``KERNELS`` maps each layer
+kind to its kernel; executor.py walks the graph through it.
 
 Linear layers are weight-stationary: each scalar weight is encoded once (at the scale of the
 prime the rescale will drop, so scales stay exact), used for all its multiply-accumulates, then
-freed. A multiply-accumulate copies the input into a temporary, multiplies it in place and adds
-it into the output's sum; each output is rescaled once (lazy rescale). Non-linear layers decrypt,
-apply and re-encrypt at the top level.
+freed. A weight's first product into an output becomes that output; later ones go through a
+temporary and are added in. Non-linear layers decrypt, apply and re-encrypt at the top level.
 """
 
 from __future__ import annotations
 
-from time import perf_counter_ns as now
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from hetier.errors import UsageError
-from hetier.tracer.recorder import (ADD_NEW, ADDP_INPLACE, ADDP_NEW, DECODE, DECRYPT, ENCODE,
-                                    ENCODE_VEC, ENCRYPT, FREE, MAC, MODSW, MODSW_NEW, MUL_NEW, MULP_NEW, RELIN,
-                                    RESCALE, SQUARE_NEW)
+from hetier.models.ir import Node
+from hetier.tracer.geometry import LINEAR_KINDS, linear_geometry, maxpool_windows
 from hetier.tracer.runtime import HTensor, SealBackend
+
+
+@dataclass
+class RunOptions:
+    """What a kernel needs to know besides its inputs."""
+
+    batch: int
+    bias_copy: bool = True  # hetier profile: the bias add writes a new ciphertext (else in place)
+    fused_bias: bool = True  # hetier profile; the reference stack adds the bias as a layer of its own
+    dies: tuple[bool, ...] = ()  # per input: is this node its last reader
 
 
 def _need_level(x: HTensor, levels: int, what: str) -> None:
@@ -27,226 +42,154 @@ def _need_level(x: HTensor, levels: int, what: str) -> None:
                          "(too little depth; more primes are needed)")
 
 
-def linear(be: SealBackend, x: HTensor, out_shape: tuple[int, ...], plan: list, bias_copy: bool,
-           fused_bias: bool = True) -> HTensor:
-    """A linear layer from its plan: per output channel (lo, hi, bias, [(w, srcs, dsts), ...]).
-
-    ``fused_bias`` (hetier's runtime): each channel is rescaled and biased before the next one
-    starts. Otherwise (the reference stack): the whole output is accumulated, then rescaled in
-    place (capacity kept); its bias is a layer of its own (``bias_add``)."""
-    if fused_bias or reference_rescales(x.level):
-        _need_level(x, 1, "linear layer")
-    elif x.scale > 1.5 * be.scale:
-        raise UsageError("linear layer: the reference profile keeps an unrescaled product at "
-                         f"{x.level} primes; a second multiplication before a refresh overflows the modulus")
-    ev, enc, log, ctx = be.evaluator, be.encoder, be.rec.log, be.ctx
-    Ciphertext = be.seal.Ciphertext
-    L = x.level
-    pid, q = be.parms_id[L], be.last_prime[L]
-    n_pairs = sum(len(s) for _, _, _, ws in plan for _, s, _ in ws)
-    n_weights = sum(len(ws) for _, _, _, ws in plan)
-    acc = be.new_tensor("temporary" if fused_bias and bias_copy else "ciphertext", out_shape, L, x.scale)
-    out = be.new_tensor("ciphertext", out_shape, L - 1, x.scale) if fused_bias and bias_copy else acc
-    tmp_id = be.new_temporaries(n_pairs, L)
-    pt_id = be.new_plaintexts(n_weights + (len(plan) if fused_bias else 0), L)
-    xcts, acts, xb, ab, ob = x.cts, acc.cts, x.base, acc.base, out.base
-    tmp, pt, ptb = be.ciphertext(), be.plaintext(), be.plaintext()
-    for lo, hi, bias, weights in plan:
-        for w, srcs, dsts in weights:
-            if log is not None:
-                log((ENCODE, L, pt_id, -1, -1, -1, now()))
-            enc.encode(w, pid, q, pt)
-            for s, d in zip(srcs, dsts):
-                a = acts[d]
-                if a is None:
-                    a = acts[d] = Ciphertext(ctx)
-                    if log is not None:
-                        log((MULP_NEW, L, xb + s, pt_id, ab + d, -1, now()))
-                    ev.multiply_plain(xcts[s], pt, a)
-                else:
-                    if log is not None:
-                        log((MAC, L, xb + s, pt_id, tmp_id, ab + d, now()))
-                        tmp_id += 1
-                    ev.multiply_plain(xcts[s], pt, tmp)
-                    ev.add_inplace(a, tmp)
-            if log is not None:
-                log((FREE, L, pt_id, -1, -1, -1, now()))
-            pt_id += 1
-        if not fused_bias:
-            continue
-        # rescale each output of this channel once, then add its bias
-        if log is not None:
-            log((ENCODE, L - 1, pt_id, -1, -1, -1, now()))
-        enc.encode(float(bias), be.parms_id[L - 1], x.scale, ptb)
-        for d in range(lo, hi):
-            a = acts[d]
-            if log is not None:
-                log((RESCALE, L, ab + d, -1, -1, -1, now()))
-            ev.rescale_to_next_inplace(a)
-            if bias_copy:
-                c = out.cts[d] = Ciphertext(ctx)
-                if log is not None:
-                    log((ADDP_NEW, L - 1, ab + d, pt_id, ob + d, -1, now()))
-                ev.add_plain(a, ptb, c)
-                if log is not None:
-                    log((FREE, L - 1, ab + d, -1, -1, -1, now()))
-                acts[d] = None
-            else:
-                if log is not None:
-                    log((ADDP_INPLACE, L - 1, ab + d, pt_id, -1, -1, now()))
-                ev.add_plain_inplace(a, ptb)
-        if log is not None:
-            log((FREE, L - 1, pt_id, -1, -1, -1, now()))
-        pt_id += 1
-    if not fused_bias:
-        if not reference_rescales(L):  # kept at L primes with the product's scale
-            out.scale = x.scale * q
-            return out
-        for d, a in enumerate(acts):
-            if log is not None:
-                log((RESCALE, L, ab + d, -1, -1, -1, now()))
-            ev.rescale_to_next_inplace(a)
-    out.level = L - 1
-    return out
-
-
 def reference_rescales(level: int) -> bool:
     """HE-Transformer rescales a layer's output only while the chain index stays above zero: from
     ``level`` data primes to ``level - 1`` when that leaves at least two (rescale_seal.cpp)."""
     return level - 1 >= 2
 
 
-def bias_add(be: SealBackend, x: HTensor, bias: np.ndarray) -> HTensor:
+def linear(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
+    """conv2d, dwconv2d, dense, avgpool, gavgpool from their geometry.
+
+    ``fused_bias`` (hetier's runtime): each channel is rescaled and biased before the next one
+    starts. Otherwise (the reference stack): the whole output is accumulated, then rescaled in
+    place (capacity kept), only while reference_rescales allows; its bias is a layer (``bias``)."""
+    x, fused = ins[0], run.fused_bias
+    if fused or reference_rescales(x.level):
+        _need_level(x, 1, "linear layer")
+    elif x.scale > 1.5 * be.scale:
+        raise UsageError("linear layer: the reference profile keeps an unrescaled product at "
+                         f"{x.level} primes; a second multiplication before a refresh overflows the modulus")
+    geo = linear_geometry(node, x.shape)
+    L, q = x.level, be.last_prime[x.level]
+    copy = fused and run.bias_copy
+    acc = be.new_tensor("temporary" if copy else "ciphertext", node.shape, L, x.scale)
+    out = be.new_tensor("ciphertext", node.shape, L - 1, x.scale) if copy else acc
+    tmp = be.new_temporaries(geo.channels * (geo.pairs - geo.outputs), L)
+    pt = be.new_plaintexts(geo.channels * (geo.weights + fused), L)
+    first = geo.first_touches()
+    for o in be.loop(geo.channels):
+        for w, firsts, rest in be.loop(geo.weights, lambda: geo.channel(o, first), rep=(0.0, (), ())):
+            p = pt()
+            be.encode(L, p, w, q)
+            for s, d in be.spread(geo.outputs, lambda: firsts, rep=(0, 0)):
+                be.mulp_new(L, x.base + s, p, acc.base + d)
+            for s, d in be.spread(geo.pairs - geo.outputs, lambda: rest, rep=(0, 0)):
+                be.mac(L, x.base + s, p, tmp(), acc.base + d)
+            be.free(L, p)
+        if not fused:
+            continue
+        p = pt()  # rescale each output of this channel once, then add its bias
+        be.encode(L - 1, p, float(geo.bias[o]), x.scale)
+        for d in be.loop(geo.outputs, lambda: range(o * geo.outputs, (o + 1) * geo.outputs)):
+            be.rescale(L, acc.base + d)
+            if copy:
+                be.addp_new(L - 1, acc.base + d, p, out.base + d)
+                be.free(L - 1, acc.base + d)
+            else:
+                be.addp_inplace(L - 1, acc.base + d, p)
+        be.free(L - 1, p)
+    if not fused:
+        if not reference_rescales(L):  # kept at L primes with the product's scale
+            out.scale = x.scale * q
+            return out
+        for d in be.loop(acc.size):
+            be.rescale(L, acc.base + d)
+    out.level = L - 1
+    return out
+
+
+def bias_add(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
     """The reference stack's bias Add: a copy of every ciphertext at its level plus its channel's
     bias (encoded once per channel)."""
-    log, ev, L = be.rec.log, be.evaluator, x.level
+    x, L = ins[0], ins[0].level
     out = be.new_tensor("ciphertext", x.shape, L, x.scale)
-    per = x.size // len(bias)
-    pt_id = be.new_plaintexts(len(bias), L)
-    pt = be.plaintext()
-    for ch, b in enumerate(bias.tolist()):
-        if log is not None:
-            log((ENCODE, L, pt_id, -1, -1, -1, now()))
-        be.encoder.encode(float(b), be.parms_id[L], x.scale, pt)
-        for d in range(ch * per, (ch + 1) * per):
-            c = out.cts[d] = be.ciphertext()
-            if log is not None:
-                log((ADDP_NEW, L, x.base + d, pt_id, out.base + d, -1, now()))
-            ev.add_plain(x.cts[d], pt, c)
-        if log is not None:
-            log((FREE, L, pt_id, -1, -1, -1, now()))
-        pt_id += 1
+    per = x.size // len(node.bias)
+    pt = be.new_plaintexts(len(node.bias), L)
+    for ch in be.loop(len(node.bias)):
+        p = pt()
+        be.encode(L, p, float(node.bias[ch]), x.scale)
+        for d in be.loop(per, lambda: range(ch * per, (ch + 1) * per)):
+            be.addp_new(L, x.base + d, p, out.base + d)
+        be.free(L, p)
     return out
 
 
 def refresh(be: SealBackend, x: HTensor, fn: Callable[[np.ndarray], np.ndarray], batch: int,
-            windows: list[list[int]] | None = None, out_shape: tuple[int, ...] | None = None) -> HTensor:
-    """Decrypt -> apply -> encrypt at the top level (ReLU, ReLU6; max-pool over ``windows``)."""
-    log, L, top = be.rec.log, x.level, be.top
-    shape = out_shape or x.shape
-    out = be.new_tensor("ciphertext", shape, top, be.scale)
-    n_out = out.size
-    windows = windows if windows is not None else [[i] for i in range(n_out)]
-    dec_id = be.new_plaintexts(sum(len(w) for w in windows), L)
-    enc_id = be.new_plaintexts(n_out, top)
-    sk, pk = be.rec.key_ids.get("secret", -1), be.rec.key_ids.get("public", -1)
-    pt, Ciphertext = be.plaintext(), be.seal.Ciphertext
-    for o, window in enumerate(windows):
+            windows: list[list[int]] | None = None, out_shape: tuple[int, ...] | None = None,
+            n_windowed: int | None = None) -> HTensor:
+    """Decrypt -> apply -> encrypt at the top level (ReLU, ReLU6; max-pool over ``windows``, of
+    ``n_windowed`` inputs in all)."""
+    L, top = x.level, be.top
+    out = be.new_tensor("ciphertext", out_shape or x.shape, top, be.scale)
+    n_dec = x.size if windows is None else n_windowed
+    dec = be.new_plaintexts(n_dec, L)
+    enc = be.new_plaintexts(out.size, top)
+    for o in be.loop(out.size):
         vals = []
-        for i in window:
-            if log is not None:
-                log((DECRYPT, L, x.base + i, sk, dec_id, -1, now()))
-            be.decryptor.decrypt(x.cts[i], pt)
-            if log is not None:
-                log((DECODE, L, dec_id, -1, -1, -1, now()))
-            vals.append(be.decode_vector(pt, batch))
-            if log is not None:
-                log((FREE, L, dec_id, -1, -1, -1, now()))
-            dec_id += 1
+        for i in be.spread(n_dec, (lambda: (o,)) if windows is None else (lambda: windows[o])):
+            vals.append(be.decrypt_decode(L, x.base + i, p := dec(), batch))
+            be.free(L, p)
         v = fn(np.max(vals, axis=0) if len(vals) > 1 else vals[0])
-        if log is not None:
-            log((ENCODE_VEC, top, enc_id, -1, -1, -1, now()))
-        be.encode_vector(v, top, be.scale, pt)
-        c = out.cts[o] = Ciphertext(be.ctx)
-        if log is not None:
-            log((ENCRYPT, top, enc_id, pk, out.base + o, -1, now()))
-        be.encryptor.encrypt(pt, c)
-        if log is not None:
-            log((FREE, top, enc_id, -1, -1, -1, now()))
-        enc_id += 1
+        be.encode_vec(top, p := enc(), v, be.scale)
+        be.encrypt(top, p, out.base + o)
+        be.free(top, p)
     return out
 
 
-def square(be: SealBackend, x: HTensor) -> HTensor:
+def activation(fn: Callable[[np.ndarray], np.ndarray]):
+    """A refresh layer applying ``fn`` to every element."""
+    def kernel(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
+        return refresh(be, ins[0], fn, run.batch)
+    return kernel
+
+
+def maxpool(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
+    windows = maxpool_windows(node, ins[0].shape)
+    return refresh(be, ins[0], lambda v: v, run.batch, windows, node.shape, sum(map(len, windows)))
+
+
+def square(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
     """x * x, relinearized and rescaled (one level)."""
+    x, L = ins[0], ins[0].level
     _need_level(x, 1, "square")
-    log, ev, L = be.rec.log, be.evaluator, x.level
     out = be.new_tensor("ciphertext", x.shape, L, x.scale, polys=3)
-    rk = be.rec.key_ids.get("relin", -1)
-    for i, a in enumerate(x.cts):
-        c = out.cts[i] = be.ciphertext()
-        if log is not None:
-            log((SQUARE_NEW, L, x.base + i, -1, out.base + i, -1, now()))
-        ev.square(a, c)
-        if log is not None:
-            log((RELIN, L, out.base + i, rk, -1, -1, now()))
-        ev.relinearize_inplace(c, be.relin_keys)
-        if log is not None:
-            log((RESCALE, L, out.base + i, -1, -1, -1, now()))
-        ev.rescale_to_next_inplace(c)
+    for i in be.loop(x.size):
+        be.square_new(L, x.base + i, out.base + i)
+        be.relin(L, out.base + i)
+        be.rescale(L, out.base + i)
     out.level, out.scale = L - 1, x.scale * x.scale / be.last_prime[L]
     return out
 
 
-def poly(be: SealBackend, x: HTensor, coeffs: tuple[float, float, float]) -> HTensor:
+def poly(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
     """c0 + c1 x + c2 x^2 as x * (c2 x + c1) + c0 (two levels)."""
+    x, L = ins[0], ins[0].level
     _need_level(x, 2, "poly activation")
-    c0, c1, c2 = coeffs
-    log, ev, enc, L = be.rec.log, be.evaluator, be.encoder, x.level
-    q = be.last_prime[L]
+    c0, c1, c2 = node.coeffs
     u = be.new_tensor("temporary", x.shape, L, x.scale)
     xm = be.new_tensor("temporary", x.shape, L - 1, x.scale)
     out = be.new_tensor("ciphertext", x.shape, L - 1, x.scale, polys=3)
-    pt_id = be.new_plaintexts(3, L)
-    p2, p1, p0 = be.plaintext(), be.plaintext(), be.plaintext()
-    rk = be.rec.key_ids.get("relin", -1)
-    if log is not None:
-        log((ENCODE, L, pt_id, -1, -1, -1, now()))
-        log((ENCODE, L - 1, pt_id + 1, -1, -1, -1, now()))
-    enc.encode(float(c2), be.parms_id[L], q, p2)
-    enc.encode(float(c1), be.parms_id[L - 1], x.scale, p1)
+    pt = be.new_plaintexts(3, L)
+    p2, p1, p0 = pt(), pt(), pt()
     scale_out = x.scale * x.scale / be.last_prime[L - 1]
-    if log is not None:
-        log((ENCODE, L - 2, pt_id + 2, -1, -1, -1, now()))
-    enc.encode(float(c0), be.parms_id[L - 2], scale_out, p0)
-    for i, a in enumerate(x.cts):
-        ui, mi, yi = be.ciphertext(), be.ciphertext(), be.ciphertext()
-        if log is not None:
-            log((MULP_NEW, L, x.base + i, pt_id, u.base + i, -1, now()))
-            log((RESCALE, L, u.base + i, -1, -1, -1, now()))
-            log((ADDP_INPLACE, L - 1, u.base + i, pt_id + 1, -1, -1, now()))
-        ev.multiply_plain(a, p2, ui)
-        ev.rescale_to_next_inplace(ui)
-        ev.add_plain_inplace(ui, p1)
-        if log is not None:
-            log((MODSW_NEW, L, x.base + i, -1, xm.base + i, -1, now()))
-        ev.mod_switch_to(a, be.parms_id[L - 1], mi)
-        if log is not None:
-            log((MUL_NEW, L - 1, u.base + i, xm.base + i, out.base + i, -1, now()))
-        ev.multiply(ui, mi, yi)
-        if log is not None:
-            log((RELIN, L - 1, out.base + i, rk, -1, -1, now()))
-            log((RESCALE, L - 1, out.base + i, -1, -1, -1, now()))
-            log((ADDP_INPLACE, L - 2, out.base + i, pt_id + 2, -1, -1, now()))
-            log((FREE, L - 1, u.base + i, -1, -1, -1, now()))
-            log((FREE, L - 1, xm.base + i, -1, -1, -1, now()))
-        ev.relinearize_inplace(yi, be.relin_keys)
-        ev.rescale_to_next_inplace(yi)
-        ev.add_plain_inplace(yi, p0)
-        out.cts[i] = yi
-    if log is not None:
-        for k in range(3):
-            log((FREE, L - k, pt_id + k, -1, -1, -1, now()))
+    be.encode(L, p2, float(c2), be.last_prime[L])
+    be.encode(L - 1, p1, float(c1), x.scale)
+    be.encode(L - 2, p0, float(c0), scale_out)
+    for i in be.loop(x.size):
+        a, ui, mi, yi = x.base + i, u.base + i, xm.base + i, out.base + i
+        be.mulp_new(L, a, p2, ui)
+        be.rescale(L, ui)
+        be.addp_inplace(L - 1, ui, p1)
+        be.modsw_new(L, a, mi)
+        be.mul_new(L - 1, ui, mi, yi)
+        be.relin(L - 1, yi)
+        be.rescale(L - 1, yi)
+        be.addp_inplace(L - 2, yi, p0)
+        be.free(L - 1, ui)
+        be.free(L - 1, mi)
+    for k, p in enumerate((p2, p1, p0)):
+        be.free(L - k, p)
     out.level, out.scale = L - 2, scale_out
     return out
 
@@ -255,61 +198,80 @@ def mod_switch(be: SealBackend, x: HTensor, level: int, in_place: bool) -> HTens
     """Bring ``x`` down to ``level`` (in place when this is its last use, else into a copy)."""
     if x.level == level:
         return x
-    log, ev = be.rec.log, be.evaluator
     y = x if in_place else be.new_tensor("temporary", x.shape, x.level - 1, x.scale)
-    for i, a in enumerate(x.cts):
+    for i in be.loop(x.size):
         L = x.level
         if not in_place:
-            c = y.cts[i] = be.ciphertext()
-            if log is not None:
-                log((MODSW_NEW, L, x.base + i, -1, y.base + i, -1, now()))
-            ev.mod_switch_to_next(a, c)
-            a, L = c, L - 1
+            be.modsw_new(L, x.base + i, y.base + i)
+            L -= 1
         while L > level:
-            if log is not None:
-                log((MODSW, L, y.base + i, -1, -1, -1, now()))
-            ev.mod_switch_to_next_inplace(a)
+            be.modsw(L, y.base + i)
             L -= 1
     y.level = level
     return y
 
 
-def add(be: SealBackend, a: HTensor, b: HTensor) -> HTensor:
-    """a + b into a new tensor at the lower level of the two (residual add)."""
-    if abs(a.scale / b.scale - 1) > 1e-9:
-        raise UsageError(f"residual add of scales {a.scale} and {b.scale}")
-    log, ev, L = be.rec.log, be.evaluator, a.level
-    out = be.new_tensor("ciphertext", a.shape, L, a.scale)
-    for i in range(a.size):
-        c = out.cts[i] = be.ciphertext()
-        if log is not None:
-            log((ADD_NEW, L, a.base + i, b.base + i, out.base + i, -1, now()))
-        ev.add(a.cts[i], b.cts[i], c)
+def add(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
+    """a + b (residual add) into a new tensor at the lower level of the two; an input above it is
+    switched down in place when this is its last use, else through a copy freed after."""
+    if abs(ins[0].scale / ins[1].scale - 1) > 1e-9:
+        raise UsageError(f"residual add of scales {ins[0].scale} and {ins[1].scale}")
+    lo = min(t.level for t in ins)
+    a, b = (mod_switch(be, t, lo, dies) for t, dies in zip(ins, run.dies))
+    out = be.new_tensor("ciphertext", a.shape, lo, a.scale)
+    for i in be.loop(a.size):
+        be.add_new(lo, a.base + i, b.base + i, out.base + i)
+    for t, src in ((a, ins[0]), (b, ins[1])):
+        if t is not src:
+            free(be, t)
     return out
+
+
+def flatten(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
+    """The same ciphertexts under another shape (no primitive)."""
+    s = ins[0]
+    return HTensor(node.shape, s.tid, s.base, s.level, s.scale)
+
+
+def encrypt_input(be: SealBackend, shape: tuple[int, ...], images: np.ndarray | None) -> HTensor:
+    """One ciphertext per element of ``images`` (batch, *shape), an image per slot (None: no
+    values, for the backends that encrypt nothing)."""
+    rows = None if images is None else images.reshape(images.shape[0], -1).T  # a row per element
+    t = be.new_tensor("ciphertext", shape, be.top, be.scale)
+    pt = be.new_plaintexts(t.size, be.top)
+    for i in be.loop(t.size):
+        be.encode_vec(be.top, p := pt(), None if rows is None else rows[i], be.scale)
+        be.encrypt(be.top, p, t.base + i)
+        be.free(be.top, p)
+    return t
 
 
 def decrypt_all(be: SealBackend, x: HTensor, batch: int) -> np.ndarray:
     """Decrypt every element (the client's last step); returns (batch, *shape)."""
-    log, L = be.rec.log, x.level
-    dec_id = be.new_plaintexts(x.size, L)
-    sk = be.rec.key_ids.get("secret", -1)
-    pt, out = be.plaintext(), np.empty((x.size, batch))
-    for i, c in enumerate(x.cts):
-        if log is not None:
-            log((DECRYPT, L, x.base + i, sk, dec_id + i, -1, now()))
-        be.decryptor.decrypt(c, pt)
-        if log is not None:
-            log((DECODE, L, dec_id + i, -1, -1, -1, now()))
-        out[i] = be.decode_vector(pt, batch)
-        if log is not None:
-            log((FREE, L, dec_id + i, -1, -1, -1, now()))
+    L = x.level
+    dec = be.new_plaintexts(x.size, L)
+    out = np.zeros((x.size, batch))
+    for i in be.loop(x.size):
+        out[i] = be.decrypt_decode(L, x.base + i, p := dec(), batch)
+        be.free(L, p)
     return out.T.reshape(batch, *x.shape)
 
 
 def free(be: SealBackend, x: HTensor) -> None:
     """Release every ciphertext of ``x`` (liveness: after its last user)."""
-    log = be.rec.log
-    if log is not None:
-        t = now()
-        be.rec.extend((FREE, x.level, x.base + i, -1, -1, -1, t) for i in range(x.size))
-    x.cts.clear()
+    for i in be.loop(x.size):
+        be.free(x.level, x.base + i)
+
+
+_RELU = activation(lambda v: np.maximum(v, 0.0))
+KERNELS: dict[str, Callable[[SealBackend, Node, list[HTensor], RunOptions], HTensor]] = {
+    **{kind: linear for kind in LINEAR_KINDS},
+    "bias": bias_add,
+    "relu": _RELU,
+    "relu6": activation(lambda v: np.clip(v, 0.0, 6.0)),
+    "maxpool": maxpool,
+    "square": square,
+    "poly": poly,
+    "add": add,
+    "flatten": flatten,
+}

@@ -1,78 +1,24 @@
-"""Plan mode: the runtime's events without encryption, durations from a cost model.
+"""Plan mode at tensor granularity: the kernels' loops counted, not run.
 
-Two ways, one contract (the events of a real run, except timestamps):
-- ciphertext granularity: the real kernels run on ``SymbolicBackend``, whose SEAL objects do
-  nothing; every primitive is logged as in a real run and timed by the cost model;
-- tensor granularity: ``plan_kernels`` describe each op as nested loops of primitives
-  (``Loop``/``Item``) and ``aggregate_plan`` turns loop counts into the tensor rows directly, so
-  ResNet-50 at batch 2048 plans in seconds without visiting its billions of ciphertext events.
-Tests hold both to the real runtime's traces, event for event.
+The plan backend runs each kernel (kernels.py, the same code the real run executes) once per
+loop level with a representative index and records ``count`` repetitions: an op becomes a tree of
+``Loop``s of ``Item``s (primitives on representative buffers), and ``aggregate_plan`` turns loop
+counts into the op's tensor rows directly, so ResNet-50 at batch 2048 plans in seconds without
+visiting its billions of ciphertext events. Tests hold it to the real runtime's traces.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
-from hetier.tracer.format import EV, PRIM, EventBatch
+from hetier.tracer.format import EV, KIND, PRIM, EventBatch
 from hetier.tracer.granularity import sum_accesses
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import TEMPLATES, Recorder, _T
-
-_SLOT = {"a": 0, "b": 1, "c": 2, "d": 3}
-
-
-class _Noop:
-    """Stands in for SEAL's evaluator, encoder, encryptor and decryptor: every call does nothing."""
-
-    def __getattr__(self, name):
-        return lambda *a, **k: None
-
-
-_HANDLE = object()  # stands for any ciphertext or plaintext: kernels only test it against None
-
-
-class _SymbolicSeal:
-    Ciphertext = staticmethod(lambda *a: _HANDLE)
-    Plaintext = staticmethod(lambda *a: _HANDLE)
-
-
-class SymbolicBackend:
-    """SealBackend's interface with no encryption: tensors, ids and levels only."""
-
-    def __init__(self, params: HEParams, rec: Recorder):
-        self.seal = _SymbolicSeal
-        self.params = params
-        self.rec = rec
-        self.ctx = None
-        rec.new_keys()
-        self.relin_keys = None
-        self.encoder = self.evaluator = self.encryptor = self.decryptor = _Noop()
-        self.top = params.data_primes
-        self.parms_id = {L: None for L in range(1, self.top + 1)}
-        self.last_prime = {L: float(2 ** params.primes[L - 1]) for L in range(1, self.top + 1)}
-        self.scale = float(2 ** params.scale_bits)
-        self.slots = params.poly_modulus // 2
-
-    # the same tensor bookkeeping as SealBackend
-    from hetier.tracer.runtime import SealBackend as _S
-    new_tensor = _S.new_tensor
-    new_plaintexts = _S.new_plaintexts
-    new_temporaries = _S.new_temporaries
-    del _S
-
-    def plaintext(self):
-        return _HANDLE
-
-    def ciphertext(self):
-        return _HANDLE
-
-    def encode_vector(self, values, level, scale, pt) -> None:
-        return None
-
-    def decode_vector(self, pt, batch: int) -> np.ndarray:
-        return np.zeros(batch)
+from hetier.tracer.symbolic import SymbolicBackend
 
 
 @dataclass
@@ -93,6 +39,76 @@ class Loop:
 
     count: int
     body: list = field(default_factory=list)
+
+
+@dataclass
+class _Frame:
+    loop: Loop
+    hoist: bool  # a spread loop: its count is per run of the enclosing loop
+    after: list = field(default_factory=list)  # spread loops met inside, placed after this one
+
+
+class PlanBackend(SymbolicBackend):
+    """The symbolic backend whose loops run their body once and record their count: each op
+    becomes a ``Loop`` handed to ``on_op(layer, loop)``."""
+
+    def __init__(self, params: HEParams, rec: Recorder, on_op: Callable[[int, Loop], None]):
+        super().__init__(params, rec)
+        self.log = self._item
+        self.on_op = on_op
+        self._frames: list[_Frame] = []
+
+    def begin_op(self, layer: int) -> None:
+        self._layer = layer
+        self._frames = [_Frame(Loop(1), False)]
+
+    def end_op(self) -> None:
+        root = self._frames.pop()
+        root.loop.body.extend(root.after)
+        self.on_op(self._layer, root.loop)
+
+    def loop(self, n: int, items=None, rep=0):
+        return self._count(n, rep, False)
+
+    def spread(self, n: int, items=None, rep=0):
+        return self._count(n, rep, True)
+
+    def _count(self, n: int, rep, hoist: bool):
+        frame = _Frame(Loop(n), hoist)
+        self._frames.append(frame)
+        yield rep
+        self._frames.pop()
+        if frame.after:
+            self._check_hoist(frame)
+        parent = self._frames[-1]
+        into = parent.after if hoist else parent.loop.body
+        into.append(frame.loop)
+        into.extend(frame.after)
+
+    def _check_hoist(self, frame: _Frame) -> None:
+        """A spread loop moves after its enclosing loop: sound for the tensor rows only if no
+        tensor is allocated or freed both inside the spread loops and in the enclosing body."""
+        base = self.rec.tensors.arrays()[0]
+        tensor_of = lambda buf: int(np.searchsorted(base, buf, side="right") - 1)  # noqa: E731
+        inside = _alloc_tensors(frame.loop.body, tensor_of)
+        spread = _alloc_tensors(frame.after, tensor_of)
+        if inside & spread:
+            raise RuntimeError(f"kernel of layer {self._layer}: a spread loop allocates tensor(s) "
+                               f"{sorted(inside & spread)} that its enclosing loop also allocates")
+
+    def _item(self, t: tuple) -> None:
+        self._frames[-1].loop.body.append(Item(*t[:6]))
+
+
+def _alloc_tensors(nodes: list, tensor_of) -> set[int]:
+    """Tensors allocated or freed by the items of ``nodes`` (loops that run)."""
+    out: set[int] = set()
+    for node in nodes:
+        if isinstance(node, Item):
+            out.update(t for t, _, _, _ in _tensor_deltas(node, tensor_of))
+        elif node.count > 0:
+            out |= _alloc_tensors(node.body, tensor_of)
+    return out
 
 
 def _walk_totals(node, mult: int, totals: dict) -> None:
@@ -200,8 +216,6 @@ def _N(template: int) -> int:
 
 
 def _op_row(event: int, layer: int, ts: int) -> EventBatch:
-    from hetier.tracer.format import KIND
-
     return EventBatch(ts_ns=np.array([ts]), event=np.array([event], dtype=np.int8), buffer=np.array([-1]),
                       tensor=np.array([-1]), nbytes=np.array([0]), count=np.array([0]),
                       kind=np.array([KIND["none"]], dtype=np.int8), level=np.array([-1], dtype=np.int8),
@@ -231,28 +245,3 @@ def op_event_count(op: Loop) -> int:
     totals: dict = {}
     _walk_totals(op, 1, totals)
     return 2 + sum(n * _N(k[0]) for k, n in totals.items())
-
-
-def cold_mask(ev: EventBatch, rows: EventBatch, live_before: dict[int, int], caps: np.ndarray,
-              cache_bytes: int) -> np.ndarray:
-    """Which read/write events of one op (``ev``, either granularity) touch a tensor whose
-    footprint in the op exceeds the cache: live before the op plus the op's peak allocation, as
-    the op's tensor rows (``rows``) carry it. Those events stream from memory."""
-    foot: dict[int, int] = dict(live_before)
-    al = np.flatnonzero(rows.event == EV["alloc"])
-    for t, c in zip(rows.tensor[al].tolist(), rows.count[al].tolist()):
-        foot[t] = foot.get(t, 0) + c
-    cold = np.array(sorted(t for t, n in foot.items() if n * int(caps[t]) > cache_bytes), dtype=np.int64)
-    rw = (ev.event == EV["read"]) | (ev.event == EV["write"])
-    return rw & np.isin(ev.tensor, cold)
-
-
-def update_live(live: dict[int, int], ev: EventBatch) -> None:
-    """Carry tensor live counts past one op's tensor rows."""
-    for e, t, c in zip(ev.event.tolist(), ev.tensor.tolist(), ev.count.tolist()):
-        if e == EV["alloc"]:
-            live[t] = live.get(t, 0) + c
-        elif e == EV["free"]:
-            live[t] = live.get(t, 0) - c
-            if live[t] <= 0:
-                live.pop(t)

@@ -106,27 +106,20 @@ class Recorder:
     ``Recorder.disabled()`` gives ``log is None`` so kernels skip logging altogether.
     """
 
-    def __init__(self, params: HEParams, writer: TraceWriter | None, granularity: str = "ciphertext",
-                 cost_table: np.ndarray | None = None, costs=None):
+    def __init__(self, params: HEParams, writer: TraceWriter | None, granularity: str = "ciphertext"):
         self.params = params
         self.writer = writer
         self.granularity = granularity
         self.tensors = TensorTable()
         self._log: list = []
         self.log = self._log.append
-        self.extend = self._log.extend
         self._t0 = time.perf_counter_ns()
         self._layer = -1
         self._aggregator = TensorAggregator() if granularity == "tensor" else None
         self.events_written = 0
         self.primitives_logged = 0
         self.flush_ns = 0  # time spent expanding, aggregating and writing events
-        self.key_ids: dict[str, int] = {}
-        self._key_bytes = params.key_bytes()
-        self.cost_table = cost_table  # plan mode: timestamps from modelled primitive costs
-        self.costs = costs
-        self.clock = 0
-        self._cost_live: dict[int, int] = {}  # plan mode: tensor live counts, for the cold rule
+        self.key_ids: dict[str, int] = {}  # key name -> buffer id (the backend's keygen sets them)
 
     @classmethod
     def disabled(cls, params: HEParams) -> "Recorder":
@@ -135,8 +128,6 @@ class Recorder:
         return rec
 
     def now(self) -> int:
-        if self.cost_table is not None:
-            return self.clock
         return time.perf_counter_ns() - self._t0
 
     def begin_op(self, layer: int) -> None:
@@ -151,40 +142,18 @@ class Recorder:
         tuples, self._log[:] = self._log[:], []
         if self.writer is None or self.log is None:
             return
-        if self.cost_table is None:
-            self.writer.op_cpu(*cpu)  # the op's CPU time beside its wall time (real runs)
         self.primitives_logged += len(tuples)
-        if self.cost_table is not None:
-            batch = self._modelled(tuples)
-        else:
-            batch = self.expand(tuples, self._layer, self._op_begin, end)
+        batch = self._op_events(tuples, end, cpu)
         if self._aggregator is not None:
             batch = self._aggregator.aggregate_op(batch)
         self.writer.write(batch)
         self.events_written += len(batch)
         self.flush_ns += self.now() - end
 
-    def _modelled(self, tuples: list) -> EventBatch:
-        """Plan mode: this op's events timed by the cost model. Each primitive costs its in-cache
-        time plus the cold-traffic time of its events on tensors too big for the cache (the same
-        rule as plan.cold_mask at tensor granularity), and starts when the ones before it end."""
-        from hetier.tracer.plan import cold_mask, update_live
-
-        ev, owner = self.expand(tuples, self._layer, self._op_begin, self._op_begin, owner=True)
-        agg = TensorAggregator()
-        agg.live = dict(self._cost_live)
-        rows = agg.aggregate_op(ev)
-        body = ev.take(np.arange(1, len(ev) - 1))
-        body.cold = cold_mask(body, rows, self._cost_live, self.tensors.arrays()[2], self.costs.cache_bytes)
-        arr = np.array(tuples, dtype=np.int64).reshape(-1, 7)
-        lvl = np.minimum(arr[:, 1], self.cost_table.shape[1] - 1)
-        cost = self.cost_table[arr[:, 0], lvl] + np.bincount(owner, weights=self.costs.cold_ns(body), minlength=len(arr))
-        start = self._op_begin + np.concatenate([[0.0], np.cumsum(cost)[:-1]])
-        ev.ts_ns[1:-1] = np.round(start[owner]).astype(np.int64)
-        self.clock = int(round(self._op_begin + cost.sum()))
-        ev.ts_ns[-1] = self.clock
-        update_live(self._cost_live, rows)
-        return ev
+    def _op_events(self, tuples: list, end: int, cpu: tuple[int, int]) -> EventBatch:
+        """This op's events, timed as recorded; its CPU time goes beside its wall time."""
+        self.writer.op_cpu(*cpu)
+        return self.expand(tuples, self._layer, self._op_begin, end)
 
     def expand(self, tuples: list, layer: int, t_begin: int, t_end: int, owner: bool = False):
         """Events of one op: op_begin, each primitive's template rows, op_end (``owner``: also
@@ -231,11 +200,3 @@ class Recorder:
         if owner:
             return out, np.repeat(np.arange(len(arr)), reps)
         return out
-
-    def new_keys(self) -> None:
-        """Register the key buffers (secret, public, relin) and log their creation."""
-        for name, nbytes in self._key_bytes.items():
-            _, bid = self.tensors.new("key", 1, nbytes)
-            self.key_ids[name] = bid
-            if self.log is not None:
-                self.log((KEYGEN, len(self.params.primes), bid, -1, -1, -1, time.perf_counter_ns()))

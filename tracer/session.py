@@ -13,11 +13,12 @@ import numpy as np
 from hetier.errors import HetierError, UsageError
 from hetier.models.ir import Graph
 from hetier.models.reference import run_reference
-from hetier.tracer.executor import layer_names, run_encrypted, runtime_graph
+from hetier.tracer.executor import layer_names, run_graph, runtime_graph
 from hetier.tracer.format import GRANULARITIES, TraceWriter
 from hetier.tracer.host import host_info, versions
 from hetier.tracer.params import HEParams, suggest_params
 from hetier.tracer.recorder import Recorder
+from hetier.tracer.runtime import SealBackend
 
 
 @dataclass
@@ -106,7 +107,7 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     rec = Recorder(params, writer, granularity) if tracing else Recorder.disabled(params)
     t0 = time.perf_counter()
     try:
-        y = run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer, profile=profile)
+        y = run_graph(graph, SealBackend(params, rec), x, bias_copy, profile, on_layer)
     except BaseException as e:
         _stopped(writer, e)
         raise
@@ -159,7 +160,9 @@ def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gran
     """Plan ``graph``: the events of a real run with no encryption, durations from a cost model."""
     import time
 
+    from hetier.tracer.plan_timing import ModelledRecorder
     from hetier.tracer.planner import plan_tensor_trace
+    from hetier.tracer.symbolic import SymbolicBackend
 
     costs = plan_preflight(graph, params, granularity, cost_file, bias_copy, max_events, profile)
     graph = runtime_graph(graph, profile)
@@ -169,16 +172,14 @@ def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gran
     options = {"profile": profile, "bias_copy": bias_copy, "cost_model": label}
     writer = TraceWriter(out, trace_meta(graph, params, granularity, options, "plan", durations)) \
         if out is not None else None
-    rec = Recorder(params, writer, granularity, cost_table=table, costs=costs)
     t0 = time.perf_counter()
     try:
         if granularity == "tensor":
-            rec.log = None
-            events = plan_tensor_trace(graph, params, rec, costs, bias_copy, on_layer, profile)
+            events = plan_tensor_trace(graph, params, Recorder(params, writer, granularity), costs, bias_copy,
+                                       on_layer, profile)
         else:
-            x = np.zeros((params.batch, *graph.input_shape))
-            run_encrypted(graph, params, x, rec, bias_copy=bias_copy, on_layer=on_layer, symbolic=True,
-                          profile=profile)
+            rec = ModelledRecorder(params, writer, granularity, costs, table)
+            run_graph(graph, SymbolicBackend(params, rec), None, bias_copy, profile, on_layer)
             events = rec.events_written
     except BaseException as e:
         _stopped(writer, e)

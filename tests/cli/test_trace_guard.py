@@ -16,12 +16,13 @@ def test_a_run_larger_than_memory_is_refused(tmp_path, capsys, monkeypatch):
 
 
 def test_out_of_memory_mid_run_is_one_line_and_keeps_the_prefix(tmp_path, capsys, monkeypatch):
-    def dies(graph, params, x, rec, **kw):
+    def dies(graph, be, *args, **kw):
+        rec = be.rec
         rec.writer.write(rows_to_batch(GOOD_ROWS))
         rec.writer.flush()
         raise MemoryError("std::bad_alloc")
 
-    monkeypatch.setattr("hetier.tracer.session.run_encrypted", dies)
+    monkeypatch.setattr("hetier.tracer.session.run_graph", dies)
     code, _, err = run_cli(["trace", "mlp", "--batch", "8", "-o", str(tmp_path / "m.arrow")], capsys)
     assert code == 1 and len([l for l in err.splitlines() if l.strip()]) == 1 and "Traceback" not in err
     assert "out of memory during the run; the trace so far is in" in err

@@ -1,0 +1,71 @@
+"""Plan-mode durations: each planned primitive costs its in-cache time from the cost model plus
+the cold-traffic time of its events on tensors too big for the cache.
+
+``ModelledRecorder`` times the symbolic backend's log (ciphertext granularity); the planner uses
+the same rule on the tensor rows (tensor granularity), so both granularities agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hetier.tracer.format import EV, EventBatch, TraceWriter
+from hetier.tracer.granularity import TensorAggregator
+from hetier.tracer.params import HEParams
+from hetier.tracer.recorder import Recorder
+
+
+class ModelledRecorder(Recorder):
+    """A recorder whose clock is the cost model's: a primitive starts when the ones before it end."""
+
+    def __init__(self, params: HEParams, writer: TraceWriter | None, granularity: str, costs, table: np.ndarray):
+        super().__init__(params, writer, granularity)
+        self.costs, self.table = costs, table
+        self.clock = 0
+        self._live: dict[int, int] = {}  # tensor live counts, for the cold rule
+
+    def now(self) -> int:
+        return self.clock
+
+    def _op_events(self, tuples: list, end: int, cpu: tuple[int, int]) -> EventBatch:
+        ev, owner = self.expand(tuples, self._layer, self._op_begin, self._op_begin, owner=True)
+        agg = TensorAggregator()
+        agg.live = dict(self._live)
+        rows = agg.aggregate_op(ev)
+        body = ev.take(np.arange(1, len(ev) - 1))
+        cold = cold_mask(body, rows, self._live, self.tensors.arrays()[2], self.costs.cache_bytes)
+        arr = np.array(tuples, dtype=np.int64).reshape(-1, 7)
+        lvl = np.minimum(arr[:, 1], self.table.shape[1] - 1)
+        cost = self.table[arr[:, 0], lvl] + np.bincount(owner, weights=self.costs.cold_ns(body, cold),
+                                                         minlength=len(arr))
+        start = self._op_begin + np.concatenate([[0.0], np.cumsum(cost)[:-1]])
+        ev.ts_ns[1:-1] = np.round(start[owner]).astype(np.int64)
+        self.clock = int(round(self._op_begin + cost.sum()))
+        ev.ts_ns[-1] = self.clock
+        update_live(self._live, rows)
+        return ev
+
+
+def cold_mask(ev: EventBatch, rows: EventBatch, live_before: dict[int, int], caps: np.ndarray,
+              cache_bytes: int) -> np.ndarray:
+    """Which read/write events of one op (``ev``, either granularity) touch a tensor whose
+    footprint in the op exceeds the cache: live before the op plus the op's peak allocation, as
+    the op's tensor rows (``rows``) carry it. Those events stream from memory."""
+    foot: dict[int, int] = dict(live_before)
+    al = np.flatnonzero(rows.event == EV["alloc"])
+    for t, c in zip(rows.tensor[al].tolist(), rows.count[al].tolist()):
+        foot[t] = foot.get(t, 0) + c
+    cold = np.array(sorted(t for t, n in foot.items() if n * int(caps[t]) > cache_bytes), dtype=np.int64)
+    rw = (ev.event == EV["read"]) | (ev.event == EV["write"])
+    return rw & np.isin(ev.tensor, cold)
+
+
+def update_live(live: dict[int, int], ev: EventBatch) -> None:
+    """Carry tensor live counts past one op's tensor rows."""
+    for e, t, c in zip(ev.event.tolist(), ev.tensor.tolist(), ev.count.tolist()):
+        if e == EV["alloc"]:
+            live[t] = live.get(t, 0) + c
+        elif e == EV["free"]:
+            live[t] = live.get(t, 0) - c
+            if live[t] <= 0:
+                live.pop(t)
