@@ -9,7 +9,7 @@ import numpy as np
 
 from hetier.analysis.reports.vocabulary import ordered_tiers, policy_label
 from hetier.atomic import AtomicOutput, write_bytes_atomic
-from hetier.tracer.format import EV, KINDS, TraceReader
+from hetier.formats.trace import EV, KINDS, TraceReader
 
 
 def _us(ns) -> float:
@@ -97,7 +97,7 @@ def _simulated(trace: str, run: dict, pid: int) -> list[dict]:
 def write_perfetto(trace: str, results: list[str], out: str | os.PathLike, trace_sha256: str | None = None) -> int:
     """Write Chrome trace-event JSON that Perfetto UI and chrome://tracing open; returns event count."""
     from hetier.analysis.comparison import load_comparison
-    from hetier.simulator.results import load_results
+    from hetier.formats.results import load_results
 
     load_comparison(results, trace_sha256, os.path.basename(trace))  # refuses another trace's results
     runs = []

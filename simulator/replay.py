@@ -7,11 +7,11 @@ from typing import Callable
 import numpy as np
 
 from hetier.errors import UsageError
+from hetier.formats.results import RunResult
 from hetier.simulator.engine import Recording, plan_ops, run
 from hetier.simulator.machines import Machine
 from hetier.simulator.policies import get_policy
 from hetier.simulator.recording import recording_for
-from hetier.simulator.results import RunResult
 from hetier.simulator.stack import StackProfile
 from hetier.simulator.workload import Workload
 

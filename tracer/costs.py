@@ -63,13 +63,13 @@ class CostModel:
                 t[code, lvl] = self.lookup(name, lvl) if lvl else 0.0
         return t
 
-    def cold_ns(self, ev) -> np.ndarray:
-        """Extra ns of each event (an EventBatch with a ``cold`` mask set by the caller)."""
-        from hetier.tracer.format import EV
+    def cold_ns(self, ev, cold: np.ndarray) -> np.ndarray:
+        """Extra ns of each event of ``ev`` (an EventBatch); ``cold``: which of them stream from memory."""
+        from hetier.formats.trace import EV
 
         per_byte = np.where(ev.event == EV["write"], self.cold_write_ns_per_byte,
                             np.where(ev.event == EV["read"], self.cold_read_ns_per_byte, 0.0))
-        return per_byte * ev.nbytes * ev.cold
+        return per_byte * ev.nbytes * cold
 
     def label(self) -> dict:
         return {"cost_file": os.path.basename(self.path), "cost_machine": self.machine.get("cpu"),

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hetier.tracer.format import EV, PRIM, EventBatch
-from hetier.tracer.granularity import sum_accesses
+from hetier.formats.granularity import sum_accesses
+from hetier.formats.trace import EV, PRIM, EventBatch
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import TEMPLATES, Recorder, _T
 
@@ -200,7 +200,7 @@ def _N(template: int) -> int:
 
 
 def _op_row(event: int, layer: int, ts: int) -> EventBatch:
-    from hetier.tracer.format import KIND
+    from hetier.formats.trace import KIND
 
     return EventBatch(ts_ns=np.array([ts]), event=np.array([event], dtype=np.int8), buffer=np.array([-1]),
                       tensor=np.array([-1]), nbytes=np.array([0]), count=np.array([0]),

@@ -70,8 +70,8 @@ def plan_tensor_trace(graph: Graph, params: HEParams, rec: Recorder, costs, bias
     live: dict[int, int] = {}
     for j, loop in plan_ops(graph, params, rec, bias_copy, profile):
         batch = aggregate_plan(rec, loop, j, clock, clock)
-        batch.cold = cold_mask(batch, batch, live, rec.tensors.arrays()[2], costs.cache_bytes)
-        end = clock + int(round(op_cost_ns(loop, table) + costs.cold_ns(batch).sum()))
+        cold = cold_mask(batch, batch, live, rec.tensors.arrays()[2], costs.cache_bytes)
+        end = clock + int(round(op_cost_ns(loop, table) + costs.cold_ns(batch, cold).sum()))
         batch.ts_ns[-1] = end
         update_live(live, batch)
         if rec.writer is not None:

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from hetier.tracer.format import EV, KIND, PRIM, EventBatch, TraceWriter
-from hetier.tracer.granularity import TensorAggregator
+from hetier.formats.granularity import TensorAggregator
+from hetier.formats.trace import EV, KIND, PRIM, EventBatch, TraceWriter
 from hetier.tracer.params import HEParams
 
 A, B, C, D = 0, 1, 2, 3
@@ -175,10 +175,10 @@ class Recorder:
         agg.live = dict(self._cost_live)
         rows = agg.aggregate_op(ev)
         body = ev.take(np.arange(1, len(ev) - 1))
-        body.cold = cold_mask(body, rows, self._cost_live, self.tensors.arrays()[2], self.costs.cache_bytes)
+        cold = cold_mask(body, rows, self._cost_live, self.tensors.arrays()[2], self.costs.cache_bytes)
         arr = np.array(tuples, dtype=np.int64).reshape(-1, 7)
         lvl = np.minimum(arr[:, 1], self.cost_table.shape[1] - 1)
-        cost = self.cost_table[arr[:, 0], lvl] + np.bincount(owner, weights=self.costs.cold_ns(body), minlength=len(arr))
+        cost = self.cost_table[arr[:, 0], lvl] + np.bincount(owner, weights=self.costs.cold_ns(body, cold), minlength=len(arr))
         start = self._op_begin + np.concatenate([[0.0], np.cumsum(cost)[:-1]])
         ev.ts_ns[1:-1] = np.round(start[owner]).astype(np.int64)
         self.clock = int(round(self._op_begin + cost.sum()))

@@ -16,7 +16,7 @@ MLP = str(TRACES / "mlp-relu-b8.ciphertext.arrow")
 
 def _ratio(results: str, policy: str) -> float:
     """Makespan of ``policy``'s run over the all-dram run's, from the results file itself."""
-    from hetier.simulator.results import load_results
+    from hetier.formats.results import load_results
 
     runs, _ = load_results(results)
     t = {r["policy"]: r["makespan_ns"] for r in runs if r["makespan_ns"]}
@@ -105,7 +105,7 @@ def test_parquet_export(tmp_path, capsys):
                                   ["export", "{t}", "--format", "perfetto", "-o", "{o}.json"],
                                   ["export", "{t}", "--format", "parquet", "-o", "{o}.parquet"]])
 def test_trace_without_events_is_refused_without_output(tmp_path, capsys, argv):
-    from hetier.tracer.format import TraceWriter
+    from hetier.formats.trace import TraceWriter
     from tests.helpers import tiny_meta
 
     empty = tmp_path / "empty.arrow"

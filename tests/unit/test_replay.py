@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hetier.formats.results import load_results, save_results
+from hetier.formats.trace import EV, read_trace
 from hetier.simulator.engine import llc_filter
 from hetier.simulator.machines import load_machine
 from hetier.simulator.replay import replay
-from hetier.simulator.results import load_results, save_results
 from hetier.simulator.workload import load_workload
-from hetier.tracer.format import EV, read_trace
 from tests.helpers import random_trace
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"

@@ -97,7 +97,6 @@ class EventBatch:
     level: np.ndarray
     layer: np.ndarray
     prim: np.ndarray
-    cold: np.ndarray | None = None  # plan mode's working mask (never written)
 
     def __len__(self) -> int:
         return len(self.ts_ns)
