@@ -90,6 +90,61 @@ def test_perfetto_export_structure(tmp_path, results, capsys):
     tier = [e for e in counters if e["name"] == "live bytes per tier (B)" and e["pid"] > 1]
     assert max(e["args"]["dram"] for e in tier if "pmem" in e["args"]) <= 1e9 + 1  # 1 GB of DRAM
     assert all(list(e["args"]) == ["dram", "pmem"] for e in tier if "pmem" in e["args"])  # fast tier first
+    # run j is process 2 + j; its per-tier counters are the results' per-op live bytes (once the op
+    # has allocated, at its start; after its frees, at its end), and their maxima its peak bytes
+    from hetier.analysis.comparison import load_comparison
+
+    comp = load_comparison([results])
+    rows = {id(r): cols for r, cols in comp.run_layers()}
+    assert len(rows) == 4  # the runs that fit
+    for j, r in enumerate(comp.runs):
+        got = [(e["ts"], e["args"]) for e in tier if e["pid"] == 2 + j]
+        cols = rows.get(id(r))
+        if cols is None:
+            assert got == [] and r["makespan_ns"] is None
+            continue
+        want = []
+        for i, (t0, t1) in enumerate(zip(cols["start_ns"], cols["end_ns"])):
+            for ts, at in ((t0, "live_peak_bytes"), (t1, "live_end_bytes")):
+                want.append((round(ts / 1e3, 3), {t: float(cols[f"{at}_{t}"][i]) for t in list(got[0][1])}))
+        assert got == want
+        assert {t: max(a[t] for _, a in got) for t in r["peak_bytes"]} == r["peak_bytes"]
+
+
+def test_perfetto_tier_counters_are_read_from_the_results(tmp_path, capsys):
+    # a results file whose live-byte columns say something the trace cannot: the export shows it
+    # as written, and runs without importing the simulator (no placement is redone)
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+
+    from tests.helpers import GOOD_ROWS, write_tiny
+
+    trace = write_tiny(tmp_path / "t.arrow", GOOD_ROWS)
+    res = tmp_path / "r.arrow"
+    assert main(["replay", trace, "--machine", "optane-appdirect", "--policy", "all-pmem", "-o", str(res)]) == 0
+    with pa.memory_map(str(res)) as src:
+        table = pa.ipc.open_file(src).read_all()
+    for k, c in enumerate(table.column_names):
+        if c.startswith("live_"):
+            table = table.set_column(k, c, pa.array([1000 * k + i for i in range(table.num_rows)]))
+    with pa.OSFile(str(res), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+        w.write_table(table)
+    out = tmp_path / "e.json"
+    code = (f"import sys; from hetier.analysis.export import write_perfetto; "
+            f"from hetier.formats.identity import trace_identity; from hetier.formats.trace import TraceReader; "
+            f"meta = TraceReader({trace!r}).meta; "
+            f"write_perfetto({trace!r}, [{str(res)!r}], {str(out)!r}, trace_identity({trace!r}, meta)['sha256']); "
+            "print(sorted(m for m in sys.modules if m.startswith(('hetier.simulator', 'simpy'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]"]
+    events = json.loads(out.read_text())["traceEvents"]
+    got = [e["args"] for e in events if e["name"] == "live bytes per tier (B)"]
+    col = {c: table.column(c).to_pylist() for c in table.column_names}
+    assert got == [{t: float(col[f"{at}_{t}"][i]) for t in ("dram", "pmem")}
+                   for i in range(2) for at in ("live_peak_bytes", "live_end_bytes")]
 
 
 def test_parquet_export(tmp_path, capsys):
