@@ -172,3 +172,24 @@ def test_trace_without_events_is_refused_without_output(tmp_path, capsys, argv):
         assert code == 1 and len(err.strip().splitlines()) == 1
         assert why in err and "no events to show" in err
         assert not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.parametrize("version, why", [(2, "has results format 2; this hetier reads 3"),
+                                          (3, "lack column(s) live_peak_bytes_dram, live_end_bytes_dram")])
+def test_results_without_live_bytes_are_refused_in_one_line(tmp_path, results, capsys, version, why):
+    # as an older hetier wrote them (format 2: no per-op live bytes), or a format 3 file missing them
+    import pyarrow as pa
+
+    with pa.memory_map(results) as src:
+        table = pa.ipc.open_file(src).read_all()
+    meta = json.loads(table.schema.metadata[b"hetier"])
+    old = table.drop_columns([c for c in table.column_names if c.startswith("live_")])
+    old = old.replace_schema_metadata({b"hetier": json.dumps({**meta, "version": version}).encode()})
+    path = tmp_path / "old.arrow"
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, old.schema) as w:
+        w.write_table(old)
+    for argv in (["export", CRYPTONETS, str(path), "--format", "perfetto", "-o", str(tmp_path / "e.json")],
+                 ["report", CRYPTONETS, str(path), "--format", "text"]):
+        code, _, err = run(argv, capsys)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and why in err, err
+    assert not (tmp_path / "e.json").exists()
