@@ -3,10 +3,10 @@
 Walks the ops' allocation and free rows in order, asks the policy where each allocation goes,
 spills overflow down the tiers for spilling policies, and records per tier the peak live bytes
 (overall, and per op: once it has allocated and after its frees) and, when a tier is over
-capacity, by how much ("does not fit: needs X more"). Policies that plan
-over the whole run are prepared first; moves they ask for at an op's start are carried out
-there, recorded as copies (bytes read from the old tier, written to the new) and as a change of
-the tensor's tiers from that op on.
+capacity, by how much ("does not fit: needs X more"). Policies that plan over the whole run are
+prepared first; moves they ask for at an op's start are carried out there, recorded as copies
+(bytes read from the old tier, written to the new) and as a change of the tensor's tiers from
+that op on.
 """
 
 from __future__ import annotations
