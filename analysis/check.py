@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hetier.analysis.ids import IdMap
-from hetier.tracer.format import EV, EVENTS, TraceError, TraceReader, row_problems
+from hetier.formats.trace import EV, EVENTS, TraceError, TraceReader, row_problems
 
 MAX_EXAMPLES = 5
 MAX_LIVE_BYTES = 1 << 62

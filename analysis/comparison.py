@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from hetier.analysis.reports.vocabulary import does_not_fit, ordered_tiers, policy_label
 from hetier.errors import HetierError
-from hetier.simulator.results import load_results
+from hetier.formats.results import load_results
 
 
 @dataclass

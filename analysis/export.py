@@ -9,16 +9,18 @@ import numpy as np
 
 from hetier.analysis.reports.vocabulary import ordered_tiers, policy_label
 from hetier.atomic import AtomicOutput, write_bytes_atomic
-from hetier.tracer.format import EV, KINDS, TraceReader
+from hetier.formats.trace import EV, KINDS, TraceReader
 
 
 def _us(ns) -> float:
     return round(float(ns) / 1e3, 3)
 
 
-def perfetto_events(trace: str, runs: list[dict] | None = None, max_counter_points: int = 20000) -> list[dict]:
+def perfetto_events(trace: str, runs: list[tuple[dict, dict | None]] | None = None,
+                    max_counter_points: int = 20000) -> list[dict]:
     """Chrome trace events: recorded ops as slices, tensor lifetimes as async slices, live bytes
-    per kind as counters; per results run, its simulated ops and live bytes per tier."""
+    per kind as counters; per results run (its summary and per-op columns, None if it has none),
+    its simulated ops and live bytes per tier."""
     from hetier.analysis.metrics import analyze
 
     out: list[dict] = []
@@ -58,57 +60,37 @@ def perfetto_events(trace: str, runs: list[dict] | None = None, max_counter_poin
     for i in range(0, len(an.live_ts), step):
         out.append({"ph": "C", "pid": 1, "name": "live bytes by kind (B)", "ts": _us(an.live_ts[i]),
                     "args": {k: float(v[i]) for k, v in an.live_by_kind.items()}})
-    for j, run in enumerate(runs or []):
-        out.extend(_simulated(trace, run, pid=2 + j))
+    for j, (run, rows) in enumerate(runs or []):
+        out.extend(_simulated(run, rows, pid=2 + j))
     return out
 
 
-def _simulated(trace: str, run: dict, pid: int) -> list[dict]:
-    """One replay run: its simulated op slices and live bytes per tier over simulated time."""
-    from hetier.simulator.machines import machine_from_dict
-    from hetier.simulator.placement import place
-    from hetier.simulator.policies import get_policy
-    from hetier.simulator.workload import load_workload
-
+def _simulated(run: dict, rows: dict[str, list] | None, pid: int) -> list[dict]:
+    """One replay run: its simulated op slices, and the live bytes per tier its placement
+    recorded (results columns live_peak_bytes_TIER once an op has allocated, at its start;
+    live_end_bytes_TIER after its frees, at its end)."""
     label = f"simulated: {run['machine']['name']} / {policy_label(run['policy'], run['machine'])}"
     out = [{"ph": "M", "pid": pid, "name": "process_name", "args": {"name": label}}]
-    if run["makespan_ns"] is None:
+    if run["makespan_ns"] is None or not rows:
         return out
-    work = load_workload(trace, allow_truncated=True)
-    machine = machine_from_dict(run["machine"])
-    policy = None if machine.mode == "memory" else get_policy(run["policy"], machine.tier_names)
-    pl = place(work, machine, policy)
-    tiers = machine.tier_names
-    live = {t: 0.0 for t in ordered_tiers(tiers)}
-    layers = run.get("_layers")
-    for op, (s, e) in zip(work.ops, layers):
-        out.append({"ph": "X", "pid": pid, "tid": 1, "name": op.name, "cat": op.kind, "ts": _us(s), "dur": _us(e - s)})
-        for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
-            for tier, share in pl.tier_shares(t, tiers[0]).items():
-                live[tier] += c * u * share
-        out.append({"ph": "C", "pid": pid, "name": "live bytes per tier (B)", "ts": _us(s), "args": dict(live)})
-        for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
-            for tier, share in pl.tier_shares(t, tiers[0]).items():
-                live[tier] -= c * work.tensor_unit.get(t, 0) * share
-        out.append({"ph": "C", "pid": pid, "name": "live bytes per tier (B)", "ts": _us(e), "args": dict(live)})
+    tiers = ordered_tiers([t["tier"] for t in run["machine"]["tiers"]])
+    for i, (s, e) in enumerate(zip(rows["start_ns"], rows["end_ns"])):
+        out.append({"ph": "X", "pid": pid, "tid": 1, "name": rows["name"][i], "cat": rows["kind"][i],
+                    "ts": _us(s), "dur": _us(e - s)})
+        for ts, at in ((s, "live_peak_bytes"), (e, "live_end_bytes")):
+            out.append({"ph": "C", "pid": pid, "name": "live bytes per tier (B)", "ts": _us(ts),
+                        "args": {t: float(rows[f"{at}_{t}"][i]) for t in tiers}})
     return out
 
 
 def write_perfetto(trace: str, results: list[str], out: str | os.PathLike, trace_sha256: str | None = None) -> int:
-    """Write Chrome trace-event JSON that Perfetto UI and chrome://tracing open; returns event count."""
+    """Write Chrome trace-event JSON that Perfetto UI and chrome://tracing open; returns event count.
+    Simulated runs come from the results files alone (nothing is replayed again)."""
     from hetier.analysis.comparison import load_comparison
-    from hetier.simulator.results import load_results
 
-    load_comparison(results, trace_sha256, os.path.basename(trace))  # refuses another trace's results
-    runs = []
-    for path in results:
-        file_runs, table = load_results(path)
-        run_col = table.column("run").to_numpy()
-        start, end = table.column("start_ns").to_numpy(), table.column("end_ns").to_numpy()
-        for k, run in enumerate(file_runs):  # a run that did not fit has no rows
-            rows = run_col == k
-            runs.append({**run, "_layers": list(zip(start[rows].tolist(), end[rows].tolist()))})
-    events = perfetto_events(trace, runs)
+    comp = load_comparison(results, trace_sha256, os.path.basename(trace))  # refuses another trace's results
+    rows = {id(run): cols for run, cols in comp.run_layers()}  # runs that fit
+    events = perfetto_events(trace, [(run, rows.get(id(run))) for run in comp.runs])
     doc = {"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"generator": "hetier export"}}
     write_bytes_atomic(out, json.dumps(doc).encode())
     return len(events)

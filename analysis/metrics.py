@@ -15,7 +15,7 @@ import numpy as np
 from hetier.analysis.reuse import ReuseHistogram, StackDistance
 from hetier.analysis.ids import IdMap
 from hetier.analysis.trace_stats import PoolPeak
-from hetier.tracer.format import EV, KINDS, PRIMS, TraceReader
+from hetier.formats.trace import EV, KINDS, PRIMS, TraceReader
 
 MAX_POINTS = 4000  # samples kept of each live-bytes curve
 

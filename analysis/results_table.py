@@ -18,7 +18,7 @@ FIRST = ["source", "trace", "trace_sha256", "machine", "policy", "threads"]
 def _results_rows(path: str) -> list[dict]:
     from hetier.simulator.cost import machine_cost
     from hetier.simulator.machines import machine_from_dict
-    from hetier.simulator.results import flat_summary, load_results
+    from hetier.formats.results import flat_summary, load_results
 
     runs, _ = load_results(path)
     rows = []

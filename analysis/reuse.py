@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hetier.tracer.format import EV
+from hetier.formats.trace import EV
 
 N_BINS = 66  # bin 0: distance 0; bin k >= 1: distance in [2^(k-1), 2^k) bytes
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hetier.tracer.format import EV, KINDS, PRIMS, TraceReader
+from hetier.formats.trace import EV, KINDS, PRIMS, TraceReader
 
 
 @dataclass

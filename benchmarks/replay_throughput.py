@@ -26,11 +26,11 @@ from pathlib import Path
 
 import simpy
 
+from hetier.formats.trace import EV, TraceReader
 from hetier.simulator.devices import load_device
 from hetier.simulator.machines import load_machine
 from hetier.simulator.replay import replay
 from hetier.simulator.workload import load_workload
-from hetier.tracer.format import EV, TraceReader
 
 
 def naive_replay(path: str) -> tuple[int, float]:

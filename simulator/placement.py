@@ -2,10 +2,11 @@
 
 Walks the ops' allocation and free rows in order, asks the policy where each allocation goes,
 spills overflow down the tiers for spilling policies, and records per tier the peak live bytes
-and, when a tier is over capacity, by how much ("does not fit: needs X more"). Policies that plan
-over the whole run are prepared first; moves they ask for at an op's start are carried out
-there, recorded as copies (bytes read from the old tier, written to the new) and as a change of
-the tensor's tiers from that op on.
+(overall, and per op: once it has allocated and after its frees) and, when a tier is over
+capacity, by how much ("does not fit: needs X more"). Policies that plan over the whole run are
+prepared first; moves they ask for at an op's start are carried out there, recorded as copies
+(bytes read from the old tier, written to the new) and as a change of the tensor's tiers from
+that op on.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Placement:
     missing: dict[str, int] = field(default_factory=dict)  # worst overflow per tier
     history: dict[int, list[tuple[int, dict[str, float]]]] = field(default_factory=dict)  # moved tensors: (op, share) from that op on
     copies: dict[int, dict[str, list[float]]] = field(default_factory=dict)  # op -> tier -> [read, written] by moves at its start
+    live_peak: dict[str, list[int]] = field(default_factory=dict)  # tier -> per op: live bytes once it has allocated (its peak)
+    live_end: dict[str, list[int]] = field(default_factory=dict)  # tier -> per op: live bytes after its frees
 
     @property
     def fits(self) -> bool:
@@ -75,7 +78,8 @@ def place(workload: Workload, machine: Machine, policy: Policy | None, threads: 
     cap = {t: machine.device(t).capacity_bytes for t in tiers}
     live = {t: 0 for t in tiers}
     bytes_of: dict[int, dict[str, int]] = {}  # tensor -> tier -> bytes
-    pl = Placement(peak={t: 0 for t in tiers}, missing={t: 0 for t in tiers})
+    pl = Placement(peak={t: 0 for t in tiers}, missing={t: 0 for t in tiers},
+                   live_peak={t: [] for t in tiers}, live_end={t: [] for t in tiers})
     for op in workload.ops:
         for t, to in (policy.moves_before(op.index) if flat else ()):
             if bytes_of.get(t):
@@ -118,6 +122,8 @@ def place(workload: Workload, machine: Machine, policy: Policy | None, threads: 
             for x in tiers:
                 pl.peak[x] = max(pl.peak[x], live[x])
                 pl.missing[x] = max(pl.missing[x], live[x] - cap[x])
+        for x in tiers:
+            pl.live_peak[x].append(live[x])
         for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
             tb = bytes_of.get(t)
             if not tb:
@@ -132,4 +138,6 @@ def place(workload: Workload, machine: Machine, policy: Policy | None, threads: 
                 r = min(r, tb[x])
                 tb[x] -= r
                 live[x] -= r
+        for x in tiers:
+            pl.live_end[x].append(live[x])
     return pl

@@ -7,11 +7,11 @@ from typing import Callable
 import numpy as np
 
 from hetier.errors import UsageError
+from hetier.formats.results import RunResult
 from hetier.simulator.engine import Recording, plan_ops, run
 from hetier.simulator.machines import Machine
 from hetier.simulator.policies import get_policy
 from hetier.simulator.recording import recording_for
-from hetier.simulator.results import RunResult
 from hetier.simulator.stack import StackProfile
 from hetier.simulator.workload import Workload
 
@@ -62,5 +62,7 @@ def replay(workload: Workload, machine: Machine, policy: str | None = None, thre
         layers[f"stall_ns_{t}"] = rs.stall_ns[t].tolist()
         layers[f"read_bytes_{t}"] = [p.read[t] for p in plans]
         layers[f"write_bytes_{t}"] = [p.write[t] for p in plans]
+        layers[f"live_peak_bytes_{t}"] = pl.live_peak[t]
+        layers[f"live_end_bytes_{t}"] = pl.live_end[t]
     return RunResult(makespan_ns=rs.makespan_ns, compute_ns=float(rs.compute_ns.sum()),
                      stall_ns={t: float(np.sum(rs.stall_ns[t])) for t in tiers}, layers=layers, **common)

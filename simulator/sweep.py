@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from hetier.errors import HetierError
+from hetier.formats.results import RunResult, flat_summary
 from hetier.simulator.axes import MEMORY_MODE, Config
 from hetier.simulator.machines import Machine
-from hetier.simulator.results import RunResult, flat_summary
 
 
 @dataclass(frozen=True)

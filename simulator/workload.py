@@ -9,15 +9,14 @@ cache could hold of it).
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hetier.errors import HetierError
-from hetier.tracer.format import EV, KINDS, EventBatch, TraceReader
-from hetier.tracer.granularity import TensorAggregator, split_ops
+from hetier.formats.granularity import TensorAggregator, split_ops
+from hetier.formats.identity import trace_identity
+from hetier.formats.trace import EV, KINDS, EventBatch, TraceReader
 
 
 @dataclass
@@ -54,17 +53,6 @@ class Workload:
     truncated: bool
     trace_id: dict = field(default_factory=dict)
     op_cpu_ns: list[list[int]] = field(default_factory=list)  # per op [thread, process] CPU ns, if recorded
-
-
-def trace_identity(path: str, meta: dict) -> dict:
-    """What ties a results file to its trace: the file's hash, model, mode, start time."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return {"file": os.path.basename(path), "sha256": h.hexdigest(), "model": meta["model"]["name"],
-            "config": meta["model"]["config"], "mode": meta["mode"], "granularity": meta["granularity"],
-            "start_time": meta["start_time"]}
 
 
 def _op_from_events(ev: EventBatch, index: int, names: list[str], kinds: list[str],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hetier.tracer.format import EV, KIND, PRIM, EventBatch, TraceWriter
+from hetier.formats.trace import EV, KIND, PRIM, EventBatch, TraceWriter
 
 
 def tiny_meta(layers=("input", "op1", "teardown"), granularity="ciphertext", **extra) -> dict:

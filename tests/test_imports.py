@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGES = ("hetier", "hetier.tracer", "hetier.simulator", "hetier.analysis", "hetier.models", "hetier.cli")
+PACKAGES = ("hetier", "hetier.formats", "hetier.tracer", "hetier.simulator", "hetier.analysis", "hetier.models", "hetier.cli")
 
 
 def _modules() -> list[str]:
@@ -45,14 +45,14 @@ def test_analysis_and_trace_reading_do_not_import_tenseal():
     simulator = [m for m in MODULES if m.startswith("hetier.simulator")]
     analysis = [m for m in MODULES if m.startswith("hetier.analysis")]
     code = (f"import sys, importlib; [importlib.import_module(m) for m in {simulator + analysis!r}]; "
-            "import hetier.tracer.format; print('tenseal' in sys.modules)")
+            "import hetier.formats.trace; print('tenseal' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False"]
 
 
 def test_trace_reading_imports_neither_tenseal_nor_plotly():
     code = ("import sys, hetier.simulator, hetier.analysis.check, hetier.analysis.trace_stats, "
-            "hetier.tracer.format; print('tenseal' in sys.modules, 'plotly' in sys.modules)")
+            "hetier.formats.trace; print('tenseal' in sys.modules, 'plotly' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 

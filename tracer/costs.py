@@ -65,7 +65,7 @@ class CostModel:
 
     def cold_ns(self, ev, cold: np.ndarray) -> np.ndarray:
         """Extra ns of each event of ``ev`` (an EventBatch) whose ``cold`` mask is set."""
-        from hetier.tracer.format import EV
+        from hetier.formats.trace import EV
 
         per_byte = np.where(ev.event == EV["write"], self.cold_write_ns_per_byte,
                             np.where(ev.event == EV["read"], self.cold_read_ns_per_byte, 0.0))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from hetier.errors import UsageError
+from hetier.formats.trace import EV
 from hetier.models.ir import Graph
-from hetier.tracer.format import EV
 from hetier.tracer.params import HEParams
 
 RUNTIME_BYTES = 512 << 20  # Python, numpy, TenSEAL and the reference executor besides the ciphertexts

@@ -14,8 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from hetier.tracer.format import EV, KIND, PRIM, EventBatch
-from hetier.tracer.granularity import sum_accesses
+from hetier.formats.trace import EV, KIND, PRIM, EventBatch
+from hetier.formats.granularity import sum_accesses
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import TEMPLATES, Recorder, _T
 from hetier.tracer.symbolic import SymbolicBackend

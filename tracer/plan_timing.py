@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hetier.tracer.format import EV, EventBatch, TraceWriter
-from hetier.tracer.granularity import TensorAggregator
+from hetier.formats.trace import EV, EventBatch, TraceWriter
+from hetier.formats.granularity import TensorAggregator
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import Recorder
 

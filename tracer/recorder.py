@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from hetier.tracer.format import EV, KIND, PRIM, EventBatch, TraceWriter
-from hetier.tracer.granularity import TensorAggregator
+from hetier.formats.granularity import TensorAggregator
+from hetier.formats.trace import EV, KIND, PRIM, EventBatch, TraceWriter
 from hetier.tracer.params import HEParams
 
 A, B, C, D = 0, 1, 2, 3

@@ -11,10 +11,10 @@ from typing import Callable
 import numpy as np
 
 from hetier.errors import HetierError, UsageError
+from hetier.formats.trace import GRANULARITIES, TraceWriter
 from hetier.models.ir import Graph
 from hetier.models.reference import run_reference
 from hetier.tracer.executor import layer_names, run_graph, runtime_graph
-from hetier.tracer.format import GRANULARITIES, TraceWriter
 from hetier.tracer.host import host_info, versions
 from hetier.tracer.params import HEParams, suggest_params
 from hetier.tracer.recorder import Recorder

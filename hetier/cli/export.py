@@ -25,10 +25,10 @@ def run(args: argparse.Namespace) -> int:
     from hetier.atomic import check_output
     from hetier.errors import UsageError
     from hetier.terminal import plain
-    from hetier.simulator.workload import trace_identity
+    from hetier.formats.identity import trace_identity
 
     out = check_output(args.output, args.force)
-    from hetier.simulator.results import is_results_file
+    from hetier.formats.results import is_results_file
     from hetier.simulator.sweep_store import is_sweep_dir
 
     if is_sweep_dir(args.trace) or is_results_file(args.trace):

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.atomic import check_output
     from hetier.simulator.axes import axes_from_args
     from hetier.simulator.replay import replay
-    from hetier.simulator.results import save_results
+    from hetier.formats.results import save_results
     from hetier.simulator.workload import load_workload
     from hetier.terminal import safe
 

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.terminal import safe
     from hetier.errors import UsageError
     from hetier.simulator.advise import read_advice
-    from hetier.simulator.workload import trace_identity
+    from hetier.formats.identity import trace_identity
 
     from hetier.simulator.sweep_store import is_sweep_dir
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hetier.errors import HetierError, UsageError
+from hetier.formats.trace import COLUMNS, TraceReader
 from hetier.host.host_preset import check_this_host, preset_source
 from hetier.host.numa_maps import PeakSampler, resident_by_node
 from hetier.host.numactl import bind_prefix
 from hetier.host.topology import Topology
-from hetier.tracer.format import COLUMNS, TraceReader
 
 RECORD_COLUMNS = ("model", "width", "resolution", "batch", "poly_modulus", "primes", "machine", "policy", "threads",
                   "peak_gb", "seconds")

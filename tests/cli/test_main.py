@@ -2,7 +2,7 @@
 
 import pytest
 
-from hetier.tracer.format import TraceError
+from hetier.formats.trace import TraceError
 from tests.helpers import run_cli
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hetier.simulator.results import load_results
+from hetier.formats.results import load_results
 from tests.helpers import GOOD_ROWS, tiny_meta, write_tiny, run_cli as run, truncated_tiny
 
 TRACE = str(Path(__file__).resolve().parents[2] / "traces" / "cryptonets-b64.tensor.arrow")

@@ -16,7 +16,7 @@ MLP = str(TRACES / "mlp-relu-b8.ciphertext.arrow")
 
 def _ratio(results: str, policy: str) -> float:
     """Makespan of ``policy``'s run over the all-dram run's, from the results file itself."""
-    from hetier.simulator.results import load_results
+    from hetier.formats.results import load_results
 
     runs, _ = load_results(results)
     t = {r["policy"]: r["makespan_ns"] for r in runs if r["makespan_ns"]}
@@ -90,6 +90,61 @@ def test_perfetto_export_structure(tmp_path, results, capsys):
     tier = [e for e in counters if e["name"] == "live bytes per tier (B)" and e["pid"] > 1]
     assert max(e["args"]["dram"] for e in tier if "pmem" in e["args"]) <= 1e9 + 1  # 1 GB of DRAM
     assert all(list(e["args"]) == ["dram", "pmem"] for e in tier if "pmem" in e["args"])  # fast tier first
+    # run j is process 2 + j; its per-tier counters are the results' per-op live bytes (once the op
+    # has allocated, at its start; after its frees, at its end), and their maxima its peak bytes
+    from hetier.analysis.comparison import load_comparison
+
+    comp = load_comparison([results])
+    rows = {id(r): cols for r, cols in comp.run_layers()}
+    assert len(rows) == 4  # the runs that fit
+    for j, r in enumerate(comp.runs):
+        got = [(e["ts"], e["args"]) for e in tier if e["pid"] == 2 + j]
+        cols = rows.get(id(r))
+        if cols is None:
+            assert got == [] and r["makespan_ns"] is None
+            continue
+        want = []
+        for i, (t0, t1) in enumerate(zip(cols["start_ns"], cols["end_ns"])):
+            for ts, at in ((t0, "live_peak_bytes"), (t1, "live_end_bytes")):
+                want.append((round(ts / 1e3, 3), {t: float(cols[f"{at}_{t}"][i]) for t in list(got[0][1])}))
+        assert got == want
+        assert {t: max(a[t] for _, a in got) for t in r["peak_bytes"]} == r["peak_bytes"]
+
+
+def test_perfetto_tier_counters_are_read_from_the_results(tmp_path, capsys):
+    # a results file whose live-byte columns say something the trace cannot: the export shows it
+    # as written, and runs without importing the simulator (no placement is redone)
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+
+    from tests.helpers import GOOD_ROWS, write_tiny
+
+    trace = write_tiny(tmp_path / "t.arrow", GOOD_ROWS)
+    res = tmp_path / "r.arrow"
+    assert main(["replay", trace, "--machine", "optane-appdirect", "--policy", "all-pmem", "-o", str(res)]) == 0
+    with pa.memory_map(str(res)) as src:
+        table = pa.ipc.open_file(src).read_all()
+    for k, c in enumerate(table.column_names):
+        if c.startswith("live_"):
+            table = table.set_column(k, c, pa.array([1000 * k + i for i in range(table.num_rows)]))
+    with pa.OSFile(str(res), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+        w.write_table(table)
+    out = tmp_path / "e.json"
+    code = (f"import sys; from hetier.analysis.export import write_perfetto; "
+            f"from hetier.formats.identity import trace_identity; from hetier.formats.trace import TraceReader; "
+            f"meta = TraceReader({trace!r}).meta; "
+            f"write_perfetto({trace!r}, [{str(res)!r}], {str(out)!r}, trace_identity({trace!r}, meta)['sha256']); "
+            "print(sorted(m for m in sys.modules if m.startswith(('hetier.simulator', 'simpy'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]"]
+    events = json.loads(out.read_text())["traceEvents"]
+    got = [e["args"] for e in events if e["name"] == "live bytes per tier (B)"]
+    col = {c: table.column(c).to_pylist() for c in table.column_names}
+    assert got == [{t: float(col[f"{at}_{t}"][i]) for t in ("dram", "pmem")}
+                   for i in range(2) for at in ("live_peak_bytes", "live_end_bytes")]
 
 
 def test_parquet_export(tmp_path, capsys):
@@ -105,7 +160,7 @@ def test_parquet_export(tmp_path, capsys):
                                   ["export", "{t}", "--format", "perfetto", "-o", "{o}.json"],
                                   ["export", "{t}", "--format", "parquet", "-o", "{o}.parquet"]])
 def test_trace_without_events_is_refused_without_output(tmp_path, capsys, argv):
-    from hetier.tracer.format import TraceWriter
+    from hetier.formats.trace import TraceWriter
     from tests.helpers import tiny_meta
 
     empty = tmp_path / "empty.arrow"
@@ -117,3 +172,24 @@ def test_trace_without_events_is_refused_without_output(tmp_path, capsys, argv):
         assert code == 1 and len(err.strip().splitlines()) == 1
         assert why in err and "no events to show" in err
         assert not list(tmp_path.glob("out*"))
+
+
+@pytest.mark.parametrize("version, why", [(2, "has results format 2; this hetier reads 3"),
+                                          (3, "lack column(s) live_peak_bytes_dram, live_end_bytes_dram")])
+def test_results_without_live_bytes_are_refused_in_one_line(tmp_path, results, capsys, version, why):
+    # as an older hetier wrote them (format 2: no per-op live bytes), or a format 3 file missing them
+    import pyarrow as pa
+
+    with pa.memory_map(results) as src:
+        table = pa.ipc.open_file(src).read_all()
+    meta = json.loads(table.schema.metadata[b"hetier"])
+    old = table.drop_columns([c for c in table.column_names if c.startswith("live_")])
+    old = old.replace_schema_metadata({b"hetier": json.dumps({**meta, "version": version}).encode()})
+    path = tmp_path / "old.arrow"
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, old.schema) as w:
+        w.write_table(old)
+    for argv in (["export", CRYPTONETS, str(path), "--format", "perfetto", "-o", str(tmp_path / "e.json")],
+                 ["report", CRYPTONETS, str(path), "--format", "text"]):
+        code, _, err = run(argv, capsys)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and why in err, err
+    assert not (tmp_path / "e.json").exists()

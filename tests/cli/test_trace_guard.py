@@ -3,7 +3,7 @@ mid-run ends in one line and leaves the readable prefix."""
 
 import os
 
-from hetier.tracer.format import TraceReader
+from hetier.formats.trace import TraceReader
 from tests.helpers import GOOD_ROWS, rows_to_batch, run_cli
 
 
@@ -38,7 +38,7 @@ def test_disk_full_during_a_trace_removes_the_partial(tmp_path, capsys, monkeypa
     def full(self, b, *meta):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("hetier.tracer.format.TraceWriter._write_batch", full)
+    monkeypatch.setattr("hetier.formats.trace.TraceWriter._write_batch", full)
     out = tmp_path / "c.arrow"
     out.write_bytes(b"old trace")
     code, _, err = run_cli(["trace", "cryptonets", "--mode", "plan", "-o", str(out), "--force"], capsys)

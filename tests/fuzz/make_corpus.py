@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from hetier.tracer.format import TraceWriter, schema
+from hetier.formats.trace import TraceWriter, schema
 from tests.helpers import CT, GOOD_ROWS, rows_to_batch, tiny_meta, write_tiny
 
 CORPUS = Path(__file__).parent / "corpus"

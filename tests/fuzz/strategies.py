@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 from hypothesis import strategies as st
 
-from hetier.tracer.format import (BATCH_CRC_KEY, COLUMNS, EVENTS, KINDS, PRIMS, _DTYPES, EventBatch, _schema_metadata,
+from hetier.formats.trace import (BATCH_CRC_KEY, COLUMNS, EVENTS, KINDS, PRIMS, _DTYPES, EventBatch, _schema_metadata,
                                   batch_crc, schema)
 from tests.helpers import GOOD_ROWS, rows_to_batch, tiny_meta
 

@@ -11,9 +11,9 @@ import pytest
 
 from hetier.analysis.check import check_trace
 from hetier.analysis.trace_stats import trace_stats
+from hetier.formats.granularity import aggregate_events
+from hetier.formats.trace import COLUMNS, TraceReader, read_trace
 from hetier.models.zoo import build
-from hetier.tracer.format import COLUMNS, TraceReader, read_trace
-from hetier.tracer.granularity import aggregate_events
 from hetier.tracer.session import choose_params, plan_run, trace_run
 from tests.helpers import ckks_tolerance, rescaling_layers
 

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hetier.errors import HetierError
+from hetier.formats.trace import EV, read_trace
 from hetier.simulator.engine import Recording, plan_ops
 from hetier.simulator.machines import load_machine
 from hetier.simulator.memory_cost import plan_memory_ns
@@ -18,7 +19,6 @@ from hetier.simulator.policies import get_policy
 from hetier.simulator.replay import replay
 from hetier.simulator.tensor_profile import profile_workload
 from hetier.simulator.workload import load_workload
-from hetier.tracer.format import EV, read_trace
 from tests.helpers import random_trace, rows_to_batch, tiny_meta, write_tiny
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"

@@ -7,7 +7,7 @@ import pytest
 
 from hetier.atomic import AtomicOutput, check_output, lock_path, write_bytes_atomic
 from hetier.errors import HetierError, UsageError
-from hetier.tracer.format import TraceReader, TraceWriter
+from hetier.formats.trace import TraceReader, TraceWriter
 from tests.helpers import GOOD_ROWS, rows_to_batch, tiny_meta
 
 

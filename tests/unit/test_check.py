@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hetier.analysis.check import check_trace
-from hetier.tracer.format import TraceWriter
+from hetier.formats.trace import TraceWriter
 from tests.helpers import CT, GOOD_ROWS, rows_to_batch, tiny_meta, write_tiny
 
 

@@ -4,7 +4,7 @@
 import pyarrow as pa
 import pytest
 
-from hetier.tracer.format import FORMAT_VERSION, TraceError, TraceReader, read_table, read_trace
+from hetier.formats.trace import FORMAT_VERSION, TraceError, TraceReader, read_table, read_trace
 from tests.helpers import CT, GOOD_ROWS, rows_to_batch, tiny_meta, write_tiny
 
 
@@ -81,7 +81,7 @@ def test_unknown_format_version_is_refused(tmp_path):
 
 
 def test_writer_streams_batches_before_close(tmp_path):
-    from hetier.tracer.format import TraceWriter
+    from hetier.formats.trace import TraceWriter
 
     w = TraceWriter(tmp_path / "t.arrow", tiny_meta(), batch_rows=4)
     w.write(rows_to_batch(GOOD_ROWS))

@@ -8,9 +8,9 @@ import pytest
 from hetier.models.ir import Node
 from hetier.models.zoo import build
 from hetier.tracer import kernels
-from hetier.tracer.format import COLUMNS, TraceReader, read_trace
+from hetier.formats.trace import COLUMNS, TraceReader, read_trace
 from hetier.tracer.geometry import linear_geometry
-from hetier.tracer.granularity import aggregate_events
+from hetier.formats.granularity import aggregate_events
 from hetier.tracer.planner import plan_ops
 from hetier.tracer.recorder import Recorder
 from hetier.tracer.session import choose_params, plan_run, trace_run

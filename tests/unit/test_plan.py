@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from hetier.errors import UsageError
+from hetier.formats.granularity import aggregate_events
+from hetier.formats.trace import COLUMNS, EV, KIND, TraceReader, read_trace
 from hetier.models.zoo import build
 from hetier.tracer.costs import load_costs
-from hetier.tracer.format import COLUMNS, EV, KIND, TraceReader, read_trace
-from hetier.tracer.granularity import aggregate_events
 from hetier.tracer.params import HEParams
 from hetier.tracer.session import choose_params, plan_run, trace_run
 from tests.helpers import ckks_tolerance, rescaling_layers

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from hetier.formats.trace import TraceReader, TraceWriter
 from hetier.simulator.machines import load_machine
 from hetier.simulator.recording import FALLBACK_DEVICE, recording_from_trace
 from hetier.simulator.replay import replay
 from hetier.simulator.workload import load_workload
-from hetier.tracer.format import TraceReader, TraceWriter
 from tests.helpers import CT, rows_to_batch, tiny_meta
 
 SAMPLES = Path(__file__).resolve().parents[2] / "traces"
@@ -42,7 +42,7 @@ def test_op_cpu_times_round_trip_across_record_batches(tmp_path):
 
 
 def test_unreadable_cpu_times_are_a_one_line_trace_error(tmp_path):
-    from hetier.tracer.format import TraceError
+    from hetier.formats.trace import TraceError
 
     path = tmp_path / "bad.arrow"
     w = TraceWriter(path, tiny_meta(layers=("input", "op1")))

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hetier.formats.results import load_results, save_results
+from hetier.formats.trace import EV, read_trace
 from hetier.simulator.engine import llc_filter
 from hetier.simulator.machines import load_machine
 from hetier.simulator.replay import replay
-from hetier.simulator.results import load_results, save_results
 from hetier.simulator.workload import load_workload
-from hetier.tracer.format import EV, read_trace
-from tests.helpers import random_trace
+from tests.helpers import CT, GOOD_ROWS, random_trace, write_tiny
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"
 CRYPTONETS = str(TRACES / "cryptonets-b64.tensor.arrow")
@@ -50,6 +50,8 @@ def test_no_tier_above_capacity_with_spill(tmp_path, seed, cap_mb):
     r = replay(w, m, "dram-first")
     assert r.fits
     assert r.peak_bytes["dram"] <= m.device("dram").capacity_bytes
+    # each tier's peak is reached once some op has allocated: the per-op live bytes hold it
+    assert {t: max(r.layers[f"live_peak_bytes_{t}"]) for t in r.peak_bytes} == r.peak_bytes
     strict = replay(w, m, "all-dram")
     total_peak = r.peak_bytes["dram"] + r.peak_bytes["pmem"]
     if total_peak > m.device("dram").capacity_bytes:
@@ -131,6 +133,27 @@ def test_same_inputs_give_byte_identical_results(tmp_path, cryptonets):
     assert [r["policy"] for r in runs] == ["dram-first", "memory-mode"]
     assert runs[0]["machine"]["name"] == "optane-appdirect" and runs[0]["trace"]["model"] == "cryptonets"
     assert table.num_rows == 2 * len(cryptonets.ops)
+
+
+def test_per_op_live_bytes_per_tier_are_the_placements(tmp_path):
+    # op1 allocates ciphertexts 0 and 1 and frees 0; the teardown frees 1. DRAM holds 1.5 of
+    # them, so dram-first keeps 0 in DRAM and spills what of 1 does not fit (half) to PMem
+    w = load_workload(write_tiny(tmp_path / "t.arrow", GOOD_ROWS))
+    m = load_machine("optane-appdirect", [f"dram.capacity_gb={1.5 * CT / 1e9}"])
+    cap = m.device("dram").capacity_bytes
+    spill = 2 * CT - cap
+    assert spill == CT // 2
+    r = replay(w, m, "dram-first", 1)
+    assert [o.name for o in w.ops] == ["op1", "teardown"]
+    assert r.layers["live_peak_bytes_dram"] == [cap, cap - CT]  # once the op has allocated
+    assert r.layers["live_peak_bytes_pmem"] == [spill, spill]
+    assert r.layers["live_end_bytes_dram"] == [cap - CT, 0]  # after its frees
+    assert r.layers["live_end_bytes_pmem"] == [spill, 0]
+    assert r.peak_bytes == {"dram": cap, "pmem": spill}
+    save_results(tmp_path / "r.arrow", [r])
+    _, table = load_results(tmp_path / "r.arrow")
+    for c in ("live_peak_bytes_dram", "live_peak_bytes_pmem", "live_end_bytes_dram", "live_end_bytes_pmem"):
+        assert table.column(c).to_pylist() == r.layers[c] and table.schema.field(c).type == "int64"
 
 
 def test_threads_speed_up_parallel_layers(cryptonets):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from hetier.analysis.check import check_trace
 from hetier.analysis.trace_stats import trace_stats
-from hetier.tracer.format import EV, KIND, PRIM, read_trace
+from hetier.formats.trace import EV, KIND, PRIM, read_trace
 from hetier.tracer.params import HEParams
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hetier.tracer.format import TraceError, TraceReader, TraceWriter, read_trace
+from hetier.formats.trace import TraceError, TraceReader, TraceWriter, read_trace
 from tests.helpers import GOOD_ROWS, rows_to_batch, tiny_meta, write_tiny
 
 
@@ -103,7 +103,7 @@ def test_bad_metadata_is_one_error(tmp_path, meta_change, msg):
 
     import pyarrow as pa
 
-    from hetier.tracer.format import schema
+    from hetier.formats.trace import schema
 
     good = tiny_meta()
     good.update(magic="hetier-trace", format_version=1)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from hetier.analysis.check import check_trace
+from hetier.formats.granularity import aggregate_events
+from hetier.formats.trace import COLUMNS, EV, KIND, PRIM, TraceReader, read_trace
 from hetier.models.zoo import build
-from hetier.tracer.format import COLUMNS, EV, KIND, PRIM, TraceReader, read_trace
-from hetier.tracer.granularity import aggregate_events
 from hetier.tracer.session import choose_params, trace_run
 from tests.helpers import ckks_tolerance, rescaling_layers
 

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from hetier.tracer.format import EV, PRIM, EventBatch
+from hetier.formats.trace import EV, PRIM, EventBatch
 
 
 class TensorAggregator:

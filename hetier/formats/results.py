@@ -19,7 +19,13 @@ from hetier.errors import HetierError
 from hetier.validation import RESULTS_META, validate
 
 RESULTS_MAGIC = "hetier-results"
-RESULTS_VERSION = 2  # 2: devices without granule or random-access fields; machines and devices carry [source]
+# 2: devices without granule or random-access fields; machines and devices carry [source]
+# 3: per-op live bytes per tier (live_peak_bytes_TIER, live_end_bytes_TIER), for the Perfetto counters
+RESULTS_VERSION = 3
+LAYER_COLUMNS = ("run", "layer", "name", "kind", "start_ns", "end_ns", "compute_ns")
+# per-op columns of each tier, NAME_TIER: memory stall, traffic, and the placement's live bytes once
+# the op has allocated (its peak) and after its frees
+TIER_COLUMNS = ("stall_ns", "read_bytes", "write_bytes", "live_peak_bytes", "live_end_bytes")
 
 
 @dataclass
@@ -82,20 +88,19 @@ def flat_summary(run: dict) -> dict:
 
 def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
     """Write runs to an Arrow IPC file via a temporary file and rename."""
-    cols: dict[str, list] = {"run": [], "layer": [], "name": [], "kind": [], "start_ns": [], "end_ns": [],
-                             "compute_ns": []}
+    cols: dict[str, list] = {c: [] for c in LAYER_COLUMNS}
     tiers = sorted({t for r in runs for t in r.stall_ns})
     for t in tiers:
-        for c in ("stall_ns", "read_bytes", "write_bytes"):
+        for c in TIER_COLUMNS:
             cols[f"{c}_{t}"] = []
     for i, r in enumerate(runs):
         n = len(r.layers.get("layer", []))
         cols["run"] += [i] * n
-        for c in ("layer", "name", "kind", "start_ns", "end_ns", "compute_ns"):
+        for c in LAYER_COLUMNS[1:]:
             cols[c] += list(r.layers.get(c, []))
-        for t in tiers:
-            for c in ("stall_ns", "read_bytes", "write_bytes"):
-                cols[f"{c}_{t}"] += list(r.layers.get(f"{c}_{t}", [0.0] * n))
+        for t in tiers:  # a tier another run's machine lacks: zeros (live bytes stay integers)
+            for c in TIER_COLUMNS:
+                cols[f"{c}_{t}"] += list(r.layers.get(f"{c}_{t}", [0 if c.startswith("live_") else 0.0] * n))
     summaries = [r.summary() for r in runs]
     meta = {"magic": RESULTS_MAGIC, "version": RESULTS_VERSION, "hetier": __version__, "runs": summaries}
     table = pa.table({k: pa.array(v) for k, v in cols.items()})
@@ -132,7 +137,7 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
     if meta.get("version") != RESULTS_VERSION:
         raise HetierError(f"'{path}' has results format {meta.get('version')}; this hetier reads {RESULTS_VERSION}")
     validate(meta, RESULTS_META, f"results '{path}'")
-    missing = [c for c in ("run", "layer", "name", "kind", "start_ns", "end_ns", "compute_ns") if c not in table.column_names]
+    missing = [c for c in LAYER_COLUMNS if c not in table.column_names]
     if missing:
         raise HetierError(f"results '{path}' lack column(s) {', '.join(missing)}")
     for f in table.schema:
@@ -147,4 +152,8 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
         raise HetierError(f"results '{path}': column run must hold run numbers")
     if len(run) and (run.min() < 0 or run.max() >= len(meta["runs"])):
         raise HetierError(f"results '{path}' have rows of runs it does not describe")
+    tiers = {t["tier"] for k in set(run.tolist()) for t in meta["runs"][k]["machine"]["tiers"]}
+    missing = [f"{c}_{t}" for t in sorted(tiers) for c in TIER_COLUMNS if f"{c}_{t}" not in table.column_names]
+    if missing:  # each tier of a run with rows has its per-op columns
+        raise HetierError(f"results '{path}' lack column(s) {', '.join(missing)}")
     return meta["runs"], table
