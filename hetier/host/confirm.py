@@ -17,6 +17,7 @@ from pathlib import Path
 from hetier.errors import HetierError, UsageError
 from hetier.formats.trace import COLUMNS, TraceReader
 from hetier.host.host_preset import check_this_host, preset_source
+from hetier.host.memory_preset import tier_nodes
 from hetier.host.numa_maps import PeakSampler, resident_by_node
 from hetier.host.numactl import bind_prefix
 from hetier.host.topology import Topology
@@ -39,15 +40,6 @@ class Binding:
     numactl: list[str]
     predict_policy: str | None
     label: str
-
-
-def tier_nodes(machine_path: str) -> dict[str, int]:
-    """NUMA node of each tier of a calibrated preset ([tiers.source] numa_node)."""
-    from hetier.simulator.devices import load_toml, resolve_preset
-
-    raw = load_toml(resolve_preset("machines", machine_path))
-    return {t["name"]: t["source"]["numa_node"] for t in raw.get("tiers", [])
-            if isinstance(t.get("source"), dict) and "numa_node" in t["source"]}
 
 
 def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology) -> Binding:

@@ -104,7 +104,7 @@ class PhasePlacement:
 def load_placement(path: str, machine_path: str, layers: list[str] | None = None) -> dict:
     """Read a placement file into the child's spec: layer -> (mode, nodes) by the preset's tier
     nodes; a tier or node this host lacks is refused in one line."""
-    from hetier.host.confirm import tier_nodes
+    from hetier.host.memory_preset import tier_nodes
     from hetier.host.topology import read_topology
     from hetier.simulator.devices import load_toml
 

@@ -79,3 +79,42 @@ def test_reading_formats_loads_no_heavy_dependency():
             f"hetier.formats.identity; print([m for m in {heavy!r} if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _module_of(file: str) -> str:
+    """hetier's import name of a repository file (tracer/x.py -> hetier.tracer.x)."""
+    parts = Path(file).with_suffix("").parts
+    name = ".".join(parts if parts[0] == "hetier" else ("hetier",) + parts)
+    return name.removesuffix(".__init__")
+
+
+def test_no_import_cycles():
+    """No module reaches itself through imports (lazy ones included)."""
+    graph = {}
+    for folder in ("hetier", "tracer", "simulator", "analysis", "models"):
+        for file, names in _imports(folder).items():
+            graph[_module_of(file)] = {n for n in names if n.startswith("hetier.")}
+    modules = set(graph)
+    edges = {m: {n for n in graph[m] if n in modules and n != m} for m in modules}
+    cycles = []
+
+    def visit(m, path, seen):
+        for n in sorted(edges[m]):
+            if n in path:
+                cycles.append(path[path.index(n):] + [n])
+            elif n not in seen:
+                seen.add(n)
+                visit(n, path + [n], seen)
+
+    for m in sorted(modules):
+        visit(m, [m], {m})
+    assert cycles == [], cycles
+
+
+def test_the_real_path_has_nothing_of_plan_mode():
+    """A real run's modules (the graph walk, kernels, SEAL backend, recorder) import no plan module."""
+    plan = ("hetier.tracer.plan", "hetier.tracer.planner", "hetier.tracer.plan_timing", "hetier.tracer.symbolic",
+            "hetier.tracer.costs")
+    real = ("tracer/executor.py", "tracer/kernels.py", "tracer/runtime.py", "tracer/recorder.py", "tracer/geometry.py")
+    imports = _imports("tracer")
+    assert [f"{f}: {n}" for f in real for n in sorted(imports[f]) if n in plan] == []
