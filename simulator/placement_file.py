@@ -17,6 +17,7 @@ import os
 
 from hetier.atomic import write_bytes_atomic
 from hetier.errors import HetierError
+from hetier.formats.header import check_header
 
 PLACEMENT_MAGIC = "hetier-placement"
 PLACEMENT_VERSION = 1
@@ -58,10 +59,7 @@ def read_document(path: str | os.PathLike, magic: str, version: int, what: str) 
         raise HetierError(f"{what} file '{path}' not found") from None
     except (OSError, ValueError) as e:
         raise HetierError(f"'{path}' is not a hetier {what} file ({e.__class__.__name__})") from None
-    if not isinstance(doc, dict) or doc.get("magic") != magic:
-        raise HetierError(f"'{path}' is not a hetier {what} file")
-    if doc.get("version") != version:
-        raise HetierError(f"'{path}' has {what} format {doc.get('version')}; this hetier reads {version}")
+    check_header(doc, magic, version, path, what)
     if not isinstance(doc.get("trace"), dict):
         raise HetierError(f"{what} file '{path}': 'trace' missing or not a dict")
     return doc

@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from hetier import __version__
 from hetier.errors import HetierError, UsageError
+from hetier.formats.header import check_header
 from hetier.simulator.cost import DEFAULT_PRICES, machine_cost
 from hetier.simulator.machines import machine_from_dict
 from hetier.simulator.sweep import Outcome, Task
@@ -154,11 +155,7 @@ def read_manifest(root: Path) -> dict:
         body = json.loads((root / MANIFEST).read_text())
     except (OSError, ValueError):
         raise HetierError(f"'{root}' is not a hetier sweep directory (no readable {MANIFEST})") from None
-    if body.get("magic") != SWEEP_MAGIC:
-        raise HetierError(f"'{root}' is not a hetier sweep directory")
-    if body.get("version") != SWEEP_VERSION:
-        raise HetierError(f"'{root}' has sweep format {body.get('version')}; this hetier reads {SWEEP_VERSION}")
-    return body
+    return check_header(body, SWEEP_MAGIC, SWEEP_VERSION, root, "sweep", "directory")
 
 
 def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:

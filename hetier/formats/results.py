@@ -16,6 +16,7 @@ import pyarrow as pa
 from hetier import __version__
 from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
+from hetier.formats.header import check_header
 from hetier.validation import RESULTS_META, validate
 
 RESULTS_MAGIC = "hetier-results"
@@ -132,10 +133,7 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
         meta = json.loads((table.schema.metadata or {}).get(b"hetier", b"{}"))
     except ValueError:
         raise HetierError(f"'{path}' is not a hetier results file (unreadable metadata)") from None
-    if not isinstance(meta, dict) or meta.get("magic") != RESULTS_MAGIC:
-        raise HetierError(f"'{path}' is not a hetier results file")
-    if meta.get("version") != RESULTS_VERSION:
-        raise HetierError(f"'{path}' has results format {meta.get('version')}; this hetier reads {RESULTS_VERSION}")
+    check_header(meta, RESULTS_MAGIC, RESULTS_VERSION, path, "results")
     validate(meta, RESULTS_META, f"results '{path}'")
     missing = [c for c in LAYER_COLUMNS if c not in table.column_names]
     if missing:

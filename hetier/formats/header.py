@@ -1,0 +1,15 @@
+"""The header every hetier file carries: its magic and format version, checked in one place."""
+
+from __future__ import annotations
+
+from hetier.errors import HetierError
+
+
+def check_header(doc, magic: str, version: int, where: str, kind: str, noun: str = "file") -> dict:
+    """``doc`` (a file's decoded header) if it is a hetier ``kind`` of this ``version``, else a
+    one-line error naming ``where`` (e.g. "'x.arrow' is not a hetier results file")."""
+    if not isinstance(doc, dict) or doc.get("magic") != magic:
+        raise HetierError(f"'{where}' is not a hetier {kind} {noun}")
+    if doc.get("version") != version:
+        raise HetierError(f"'{where}' has {kind} format {doc.get('version')}; this hetier reads {version}")
+    return doc
