@@ -160,12 +160,22 @@ class SealBackend:
             self.log((DECODE, L, p, -1, -1, -1, now()))
         return self._decode(pt, batch)
 
-    def mulp_new(self, L: int, a: int, p: int, c: int) -> None:
-        """c = a * p, a new ciphertext."""
+    def _new(self, template: int, L: int, a: int, b: int, c: int, op, *operands) -> None:
+        """Log ``template`` on (a, b -> c), then ``op(*operands, new ciphertext c)``."""
         if self.log is not None:
-            self.log((MULP_NEW, L, a, p, c, -1, now()))
+            self.log((template, L, a, b, c, -1, now()))
         ct = self.obj[c] = self.new_ciphertext()
-        self.evaluator.multiply_plain(self.obj[a], self.obj[p], ct)
+        op(*operands, ct)
+
+    def _in_place(self, template: int, L: int, a: int, b: int, op, *args) -> None:
+        """Log ``template`` on (a, b), then ``op(ciphertext a, *args)`` in place."""
+        if self.log is not None:
+            self.log((template, L, a, b, -1, -1, now()))
+        op(self.obj[a], *args)
+
+    def mulp_new(self, L: int, a: int, p: int, c: int) -> None:
+        """c = a * p (SEAL copies a into c, then multiplies in place)."""
+        self._new(MULP_NEW, L, a, p, c, self.evaluator.multiply_plain, self.obj[a], self.obj[p])
 
     def mac(self, L: int, a: int, p: int, t: int, d: int) -> None:
         """d += a * p through the temporary t."""
@@ -175,54 +185,31 @@ class SealBackend:
         self.evaluator.add_inplace(self.obj[d], self._tmp)
 
     def add_new(self, L: int, a: int, b: int, c: int) -> None:
-        if self.log is not None:
-            self.log((ADD_NEW, L, a, b, c, -1, now()))
-        ct = self.obj[c] = self.new_ciphertext()
-        self.evaluator.add(self.obj[a], self.obj[b], ct)
+        self._new(ADD_NEW, L, a, b, c, self.evaluator.add, self.obj[a], self.obj[b])
 
     def addp_new(self, L: int, a: int, p: int, c: int) -> None:
-        if self.log is not None:
-            self.log((ADDP_NEW, L, a, p, c, -1, now()))
-        ct = self.obj[c] = self.new_ciphertext()
-        self.evaluator.add_plain(self.obj[a], self.obj[p], ct)
-
-    def addp_inplace(self, L: int, a: int, p: int) -> None:
-        if self.log is not None:
-            self.log((ADDP_INPLACE, L, a, p, -1, -1, now()))
-        self.evaluator.add_plain_inplace(self.obj[a], self.obj[p])
+        self._new(ADDP_NEW, L, a, p, c, self.evaluator.add_plain, self.obj[a], self.obj[p])
 
     def square_new(self, L: int, a: int, c: int) -> None:
-        if self.log is not None:
-            self.log((SQUARE_NEW, L, a, -1, c, -1, now()))
-        ct = self.obj[c] = self.new_ciphertext()
-        self.evaluator.square(self.obj[a], ct)
+        self._new(SQUARE_NEW, L, a, -1, c, self.evaluator.square, self.obj[a])
 
     def mul_new(self, L: int, a: int, b: int, c: int) -> None:
-        if self.log is not None:
-            self.log((MUL_NEW, L, a, b, c, -1, now()))
-        ct = self.obj[c] = self.new_ciphertext()
-        self.evaluator.multiply(self.obj[a], self.obj[b], ct)
-
-    def relin(self, L: int, a: int) -> None:
-        if self.log is not None:
-            self.log((RELIN, L, a, self.rec.key_ids["relin"], -1, -1, now()))
-        self.evaluator.relinearize_inplace(self.obj[a], self.relin_keys)
-
-    def rescale(self, L: int, a: int) -> None:
-        if self.log is not None:
-            self.log((RESCALE, L, a, -1, -1, -1, now()))
-        self.evaluator.rescale_to_next_inplace(self.obj[a])
-
-    def modsw(self, L: int, a: int) -> None:
-        if self.log is not None:
-            self.log((MODSW, L, a, -1, -1, -1, now()))
-        self.evaluator.mod_switch_to_next_inplace(self.obj[a])
+        self._new(MUL_NEW, L, a, b, c, self.evaluator.multiply, self.obj[a], self.obj[b])
 
     def modsw_new(self, L: int, a: int, c: int) -> None:
-        if self.log is not None:
-            self.log((MODSW_NEW, L, a, -1, c, -1, now()))
-        ct = self.obj[c] = self.new_ciphertext()
-        self.evaluator.mod_switch_to_next(self.obj[a], ct)
+        self._new(MODSW_NEW, L, a, -1, c, self.evaluator.mod_switch_to_next, self.obj[a])
+
+    def addp_inplace(self, L: int, a: int, p: int) -> None:
+        self._in_place(ADDP_INPLACE, L, a, p, self.evaluator.add_plain_inplace, self.obj[p])
+
+    def relin(self, L: int, a: int) -> None:
+        self._in_place(RELIN, L, a, self.rec.key_ids["relin"], self.evaluator.relinearize_inplace, self.relin_keys)
+
+    def rescale(self, L: int, a: int) -> None:
+        self._in_place(RESCALE, L, a, -1, self.evaluator.rescale_to_next_inplace)
+
+    def modsw(self, L: int, a: int) -> None:
+        self._in_place(MODSW, L, a, -1, self.evaluator.mod_switch_to_next_inplace)
 
     def free(self, L: int, b: int) -> None:
         if self.log is not None:
