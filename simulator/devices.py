@@ -10,7 +10,7 @@ at ~4 streams and then falls). Transfers are sequential streams: traces move who
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +23,26 @@ GB = 1e9
 
 
 
+def _plain(default, cast):
+    """A device field read from the preset key of its own name with ``cast`` (its rule is in
+    hetier.validation.DEVICE); one line here and one rule there add a device field."""
+    return field(default=default, metadata={"cast": cast})
+
+
 @dataclass(frozen=True)
 class Device:
     """One memory device (a DRAM socket, an Optane set, a CXL expander)."""
 
     name: str
     kind: str
-    capacity_bytes: int
+    capacity_bytes: int  # preset: capacity_gb
     read_latency_seq_ns: float  # idle latency of a sequential read, added once per transfer
-    write_latency_ns: float
-    read_curve: tuple[tuple[float, float], ...]  # (streams, GB/s), streams ascending
+    write_latency_ns: float  # preset default: the read latency
+    read_curve: tuple[tuple[float, float], ...]  # (streams, GB/s), streams ascending; scaled by read_bw_scale
     write_curve: tuple[tuple[float, float], ...]
-    write_amplification: float = 1.0  # media bytes written per byte written, sequential
-    dimms: int = 1
-    description: str = ""
+    write_amplification: float = _plain(1.0, float)  # media bytes written per byte written, sequential
+    dimms: int = _plain(1, int)
+    description: str = _plain("", str)
     source: dict = field(default_factory=dict, compare=False, hash=False)  # where each number comes from
 
     def bandwidth(self, streams: int | float, write: bool = False) -> float:
@@ -62,11 +68,12 @@ class Device:
         return self.write_latency_ns if write else self.read_latency_seq_ns
 
     def to_dict(self) -> dict:
+        """The device as a preset table (device_from_dict reads it back)."""
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if "cast" in f.metadata}
         return {"name": self.name, "kind": self.kind, "capacity_gb": self.capacity_bytes / GB,
                 "read_latency_seq_ns": self.read_latency_seq_ns, "write_latency_ns": self.write_latency_ns,
                 "read_curve": [list(p) for p in self.read_curve], "write_curve": [list(p) for p in self.write_curve],
-                "write_amplification": self.write_amplification, "dimms": self.dimms,
-                "description": self.description, "source": dict(self.source)}
+                **plain, "source": dict(self.source)}
 
 
 def source_table(value, where: str) -> dict:
@@ -103,6 +110,7 @@ def device_from_dict(d: dict, where: str, overrides: dict | None = None) -> Devi
     errors) and build the device; ``overrides`` must have been checked by the caller."""
     d = {**d, **(overrides or {})}
     validate(d, DEVICE, where)
+    plain = {f.name: f.metadata["cast"](d[f.name]) for f in fields(Device) if "cast" in f.metadata and f.name in d}
     return Device(
         name=d.get("name", where), kind=d.get("kind", "dram"),
         capacity_bytes=int(d["capacity_gb"] * GB),
@@ -110,10 +118,8 @@ def device_from_dict(d: dict, where: str, overrides: dict | None = None) -> Devi
         write_latency_ns=float(d.get("write_latency_ns", d["read_latency_seq_ns"])),
         read_curve=_scaled(_curve(d["read_curve"], where, "read_curve"), d.get("read_bw_scale", 1.0)),
         write_curve=_scaled(_curve(d["write_curve"], where, "write_curve"), d.get("write_bw_scale", 1.0)),
-        write_amplification=float(d.get("write_amplification", 1.0)),
-        dimms=int(d.get("dimms", 1)),
-        description=str(d.get("description", "")),
         source=source_table(d.get("source", {}), where),
+        **plain,
     )
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from hetier.errors import UsageError
-from hetier.simulator.devices import device_presets, load_device
+from hetier.simulator.devices import device_from_dict, device_presets, load_device
 from hetier.simulator.machines import load_machine, machine_from_dict, machine_presets
 
 
@@ -31,3 +31,17 @@ def test_a_machine_source_table_is_carried(tmp_path):
     f.write_text('cores = 4\nllc_mb = 8\nsource = 3\n[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\n')
     with pytest.raises(UsageError, match=r"m.toml: source must be a table \(got 3\)"):
         load_machine(str(f))
+
+
+def test_device_preset_keys_and_device_fields_agree():
+    """A device field is a dataclass field plus its key's rule: the two lists cannot drift apart
+    (capacity is given in GB; the bandwidth scales are what-if knobs applied to the curves)."""
+    from dataclasses import fields
+
+    from hetier.simulator.devices import Device
+    from hetier.validation import DEVICE
+
+    keys = set(DEVICE.fields) - {"capacity_gb", "read_bw_scale", "write_bw_scale"}
+    assert keys == {f.name for f in fields(Device)} - {"capacity_bytes"}
+    d = load_device("optane-100-6dimm")
+    assert device_from_dict(d.to_dict(), "round trip") == d
