@@ -5,59 +5,44 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
-
+from hetier.analysis.accumulators import BufferTable, LiveByKind, Lifetimes, OpTimes, TensorSpans
 from hetier.analysis.reports.vocabulary import ordered_tiers, policy_label
+from hetier.analysis.trace_pass import TracePass, run_pass
 from hetier.atomic import AtomicOutput, write_bytes_atomic
-from hetier.tracer.format import EV, KINDS, TraceReader
+from hetier.tracer.format import TraceReader
 
 
 def _us(ns) -> float:
     return round(float(ns) / 1e3, 3)
 
 
-def perfetto_events(trace: str, runs: list[dict] | None = None, max_counter_points: int = 20000) -> list[dict]:
+def perfetto_events(trace: str, runs: list[dict] | None = None, max_counter_points: int = 20000,
+                    trace_pass: TracePass | None = None) -> list[dict]:
     """Chrome trace events: recorded ops as slices, tensor lifetimes as async slices, live bytes
-    per kind as counters; per results run, its simulated ops and live bytes per tier."""
-    from hetier.analysis.metrics import analyze
-
-    out: list[dict] = []
-    first: dict[int, tuple[int, int, int]] = {}  # tensor -> (alloc ts, kind, layer)
-    last_free: dict[int, int] = {}
-    with TraceReader(trace) as r:
-        process = "planned run (modelled time)" if r.meta.get("mode") == "plan" else "recorded run"
-        out += [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": process}},
-                {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name", "args": {"name": "ops"}}]
-        names = r.layer_names
-        kinds = [l["kind"] for l in r.meta["layers"]]
-        begin = {}
-        for b in r.batches():
-            for i in np.flatnonzero(b.event == EV["op_begin"]):
-                begin[int(b.layer[i])] = int(b.ts_ns[i])
-            for i in np.flatnonzero(b.event == EV["op_end"]):
-                layer = int(b.layer[i])
-                t0 = begin.pop(layer, int(b.ts_ns[i]))
-                out.append({"ph": "X", "pid": 1, "tid": 1, "name": names[layer], "cat": kinds[layer],
-                            "ts": _us(t0), "dur": _us(int(b.ts_ns[i]) - t0)})
-            for i in np.flatnonzero(b.event == EV["alloc"]):
-                first.setdefault(int(b.tensor[i]), (int(b.ts_ns[i]), int(b.kind[i]), int(b.layer[i])))
-            fr = np.flatnonzero(b.event == EV["free"])
-            for t, ts in zip(b.tensor[fr].tolist(), b.ts_ns[fr].tolist()):
-                last_free[t] = ts
-    end_ts = max(last_free.values(), default=0)
-    an = analyze(trace)
-    derived = an.derived_lifetime_ns if an.meta.get("granularity") == "tensor" else {}  # buffer == tensor
-    for t, (ts, k, layer) in sorted(first.items()):
-        name = f"{KINDS[k]} t{t} ({names[layer]})"
-        end = ts + round(derived[t]) if t in derived else last_free.get(t, end_ts)
-        out.append({"ph": "b", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(ts),
-                    "args": {"lifetime": "op share (tensor rows keep no per-ciphertext times)" if t in derived
+    per kind as counters; per results run, its simulated ops and live bytes per tier. The trace is
+    read once, through ``trace_pass`` if one is open already."""
+    ops, by_kind = OpTimes(slices=True), LiveByKind()
+    tensors = TensorSpans(Lifetimes(BufferTable(), ops))
+    tp = run_pass(trace_pass or trace, [ops, tensors, by_kind])
+    process = "planned run (modelled time)" if tp.meta.get("mode") == "plan" else "recorded run"
+    out: list[dict] = [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": process}},
+                       {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name", "args": {"name": "ops"}}]
+    names = tp.layer_names
+    kinds = [l["kind"] for l in tp.meta["layers"]]
+    for layer, t0, t1 in ops.result.slices:
+        out.append({"ph": "X", "pid": 1, "tid": 1, "name": names[layer], "cat": kinds[layer],
+                    "ts": _us(t0), "dur": _us(t1 - t0)})
+    for s in tensors.result:
+        name = f"{s.kind} t{s.tensor} ({names[s.layer]})"
+        out.append({"ph": "b", "pid": 1, "tid": 2, "cat": "buffer", "id": s.tensor, "name": name, "ts": _us(s.start_ns),
+                    "args": {"lifetime": "op share (tensor rows keep no per-ciphertext times)" if s.derived
                              else "recorded"}})
-        out.append({"ph": "e", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(end)})
-    step = max(1, len(an.live_ts) // max_counter_points)
-    for i in range(0, len(an.live_ts), step):
-        out.append({"ph": "C", "pid": 1, "name": "live bytes by kind (B)", "ts": _us(an.live_ts[i]),
-                    "args": {k: float(v[i]) for k, v in an.live_by_kind.items()}})
+        out.append({"ph": "e", "pid": 1, "tid": 2, "cat": "buffer", "id": s.tensor, "name": name, "ts": _us(s.end_ns)})
+    live_ts, live_by_kind = by_kind.result
+    step = max(1, len(live_ts) // max_counter_points)
+    for i in range(0, len(live_ts), step):
+        out.append({"ph": "C", "pid": 1, "name": "live bytes by kind (B)", "ts": _us(live_ts[i]),
+                    "args": {k: float(v[i]) for k, v in live_by_kind.items()}})
     for j, run in enumerate(runs or []):
         out.extend(_simulated(trace, run, pid=2 + j))
     return out
@@ -94,7 +79,8 @@ def _simulated(trace: str, run: dict, pid: int) -> list[dict]:
     return out
 
 
-def write_perfetto(trace: str, results: list[str], out: str | os.PathLike, trace_sha256: str | None = None) -> int:
+def write_perfetto(trace: str, results: list[str], out: str | os.PathLike, trace_sha256: str | None = None,
+                   trace_pass: TracePass | None = None) -> int:
     """Write Chrome trace-event JSON that Perfetto UI and chrome://tracing open; returns event count."""
     from hetier.analysis.comparison import load_comparison
     from hetier.simulator.results import load_results
@@ -108,7 +94,7 @@ def write_perfetto(trace: str, results: list[str], out: str | os.PathLike, trace
         for k, run in enumerate(file_runs):  # a run that did not fit has no rows
             rows = run_col == k
             runs.append({**run, "_layers": list(zip(start[rows].tolist(), end[rows].tolist()))})
-    events = perfetto_events(trace, runs)
+    events = perfetto_events(trace, runs, trace_pass=trace_pass)
     doc = {"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"generator": "hetier export"}}
     write_bytes_atomic(out, json.dumps(doc).encode())
     return len(events)
