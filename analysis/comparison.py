@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from hetier.analysis.reports.vocabulary import does_not_fit, ordered_tiers, policy_label
 from hetier.errors import HetierError
 from hetier.simulator.results import load_results
+from hetier.vocabulary import does_not_fit, ordered_tiers, policy_label
 
 
 @dataclass

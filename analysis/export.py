@@ -6,10 +6,10 @@ import json
 import os
 
 from hetier.analysis.accumulators import BufferTable, LiveByKind, Lifetimes, OpTimes, TensorSpans
-from hetier.analysis.reports.vocabulary import ordered_tiers, policy_label
 from hetier.analysis.trace_pass import TracePass, run_pass
 from hetier.atomic import AtomicOutput, write_bytes_atomic
 from hetier.tracer.format import TraceReader
+from hetier.vocabulary import ordered_tiers, policy_label
 
 
 def _us(ns) -> float:

@@ -17,6 +17,7 @@ from hetier import __version__
 from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
 from hetier.validation import RESULTS_META, validate
+from hetier.vocabulary import DOES_NOT_FIT, does_not_fit
 
 RESULTS_MAGIC = "hetier-results"
 RESULTS_VERSION = 2  # 2: devices without granule or random-access fields; machines and devices carry [source]
@@ -51,7 +52,7 @@ class RunResult:
 
     def headline(self) -> str:
         if not self.fits:
-            return missing_text(self.missing_bytes)
+            return does_not_fit(self.missing_bytes)
         return f"{self.makespan_ns / 1e9:.3f} s"
 
     def summary(self) -> dict:
@@ -59,18 +60,12 @@ class RunResult:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "layers"}
 
 
-def missing_text(missing_bytes: dict[str, int]) -> str:
-    """"does not fit: needs 1.01 GB more dram" """
-    need = ", ".join(f"{b / 1e9:.2f} GB more {t}" for t, b in missing_bytes.items() if b > 0)
-    return f"does not fit: needs {need}"
-
-
 def flat_summary(run: dict) -> dict:
     """A run summary (``RunResult.summary()`` or as loaded) as flat columns: status, times, and
     each per-tier number as ``NAME_TIER`` (what sweeps and table exports hold)."""
     fits = run["fits"]
     t = run["makespan_ns"]
-    row = {"status": "ok" if fits else "does not fit", "reason": None if fits else missing_text(run["missing_bytes"]),
+    row = {"status": "ok" if fits else DOES_NOT_FIT, "reason": None if fits else does_not_fit(run["missing_bytes"]),
            "time_s": None if t is None else t / 1e9, "makespan_ns": t, "compute_ns": run["compute_ns"]}
     for name in ("stall_ns", "peak_bytes", "read_bytes", "write_bytes", "missing_bytes"):
         for tier, v in run[name].items():
