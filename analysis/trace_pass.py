@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from itertools import chain
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from hetier.errors import HetierError
 from hetier.tracer.format import EventBatch, TraceReader
@@ -53,6 +53,21 @@ def _with_needs(accumulators: list[Accumulator]) -> list[Accumulator]:
     for a in accumulators:
         visit(a)
     return out
+
+
+def drive(accumulators: list[Accumulator], batches: Iterable[EventBatch], trace) -> None:
+    """Start the accumulators (and what they need) on ``trace`` (its ``meta`` and ``layer_names``),
+    feed them every non-empty batch, finish them. TracePass.run drives a file's batches; tests
+    drive hand-written ones."""
+    accs = _with_needs(accumulators)
+    for a in accs:
+        a.start(trace)
+    for b in batches:
+        if len(b):
+            for a in accs:
+                a.add(b)
+    for a in accs:
+        a.result = a.finish()
 
 
 class TracePass:
@@ -96,18 +111,10 @@ class TracePass:
         if self._ran:
             raise RuntimeError("a TracePass reads its trace once")
         self._ran = True
-        accs = _with_needs(accumulators)
-        for a in accs:
-            a.start(self)
-        for b in chain(self._head, self._batches):
-            if len(b):
-                for a in accs:
-                    a.add(b)
+        drive(accumulators, chain(self._head, self._batches), self)
         self._head = []
         self.events = self.reader.events_read
         self.truncated = self.reader.truncation_message() if self.reader.truncated else None
-        for a in accs:
-            a.result = a.finish()
 
     def close(self) -> None:
         self.reader.close()
