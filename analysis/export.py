@@ -6,7 +6,7 @@ import json
 import os
 
 from hetier.analysis.accumulators import BufferTable, LiveByKind, Lifetimes, OpTimes, TensorSpans
-from hetier.analysis.trace_pass import TracePass, run_pass
+from hetier.analysis.trace_pass import TracePass, no_events, run_pass
 from hetier.atomic import AtomicOutput, write_bytes_atomic
 from hetier.tracer.format import TraceReader
 from hetier.vocabulary import ordered_tiers, policy_label
@@ -101,7 +101,8 @@ def write_perfetto(trace: str, results: list[str], out: str | os.PathLike, trace
 
 
 def write_parquet(trace: str, out: str | os.PathLike) -> int:
-    """The trace's events as Parquet (zstd), streamed batch by batch; returns rows written."""
+    """The trace's events as Parquet (zstd), streamed batch by batch (one read); returns rows
+    written. A trace without a complete event is refused and nothing is written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -115,4 +116,6 @@ def write_parquet(trace: str, out: str | os.PathLike) -> int:
                 cols = [c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in b.columns]
                 w.write_batch(pa.record_batch(cols, schema=schema))
                 rows += b.num_rows
+        if not rows:
+            raise no_events(reader, trace)  # the output is discarded
     return rows

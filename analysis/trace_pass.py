@@ -55,6 +55,12 @@ def _with_needs(accumulators: list[Accumulator]) -> list[Accumulator]:
     return out
 
 
+def no_events(reader: TraceReader, path: str | os.PathLike) -> HetierError:
+    """The one-line error for a trace without a complete event (empty, or cut before one)."""
+    why = reader.truncation_message() if reader.truncated else f"trace '{path}' ends without events"
+    return HetierError(f"{why}: no events to show")
+
+
 def drive(accumulators: list[Accumulator], batches: Iterable[EventBatch], trace) -> None:
     """Start the accumulators (and what they need) on ``trace`` (its ``meta`` and ``layer_names``),
     feed them every non-empty batch, finish them. TracePass.run drives a file's batches; tests
@@ -102,9 +108,7 @@ class TracePass:
             self._head.append(b)
             if len(b):
                 return
-        r = self.reader
-        why = r.truncation_message() if r.truncated else f"trace '{self.path}' ends without events"
-        raise HetierError(f"{why}: no events to show")
+        raise no_events(self.reader, self.path)
 
     def run(self, accumulators: list[Accumulator]) -> None:
         """Feed every batch to the accumulators (and what they need), then finish them."""

@@ -42,10 +42,3 @@ def trace_stats(source: str | os.PathLike | TracePass, allow_truncated: bool = T
     for layer, ns in ops.result.ns.items():
         st.layer_ns[names[layer]] = st.layer_ns.get(names[layer], 0) + ns
     return st
-
-
-def require_events(path: str) -> dict:
-    """The trace's metadata, or a HetierError if it holds no complete event (an empty or cut
-    trace would give a report of zeros). Reads up to the first non-empty batch only."""
-    with TracePass(path, require_events=True) as tp:
-        return tp.meta

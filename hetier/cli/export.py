@@ -39,13 +39,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.format == "csv":
         raise UsageError("csv export is for results files and sweep directories (a trace exports as parquet)")
+    if args.format == "parquet":
+        if args.results:
+            raise UsageError("parquet export takes no results files")
+        n = write_parquet(args.trace, out)
+        print(f"wrote {plain(out)}: {n:,} events")
+        return 0
     with TracePass(args.trace, require_events=True) as tp:  # the trace is read once
-        if args.format == "parquet":
-            if args.results:
-                raise UsageError("parquet export takes no results files")
-            n = write_parquet(args.trace, out)
-            print(f"wrote {plain(out)}: {n:,} events")
-            return 0
         sha = trace_identity(args.trace, tp.meta)["sha256"] if args.results else None
         n = write_perfetto(args.trace, args.results, out, sha, trace_pass=tp)
     print(f"wrote {plain(out)}: {n:,} trace events (open it in ui.perfetto.dev or chrome://tracing)")

@@ -232,10 +232,18 @@ def test_info_report_and_export_read_the_trace_once(tmp_path, capsys, monkeypatc
         reads.append(self.path)
         return batches(self)
 
+    record_batches = TraceReader.record_batches
+
+    def counting_records(self):
+        reads.append(self.path)
+        return record_batches(self)
+
     monkeypatch.setattr(TraceReader, "batches", counting)
+    monkeypatch.setattr(TraceReader, "record_batches", counting_records)
     for argv in (["info", trace], ["info", trace, "--json"], ["report", trace, "--format", "text"],
                  ["report", trace, "-o", str(tmp_path / "r.html")],
-                 ["export", trace, "--format", "perfetto", "-o", str(tmp_path / "t.json")]):
+                 ["export", trace, "--format", "perfetto", "-o", str(tmp_path / "t.json")],
+                 ["export", trace, "--format", "parquet", "-o", str(tmp_path / "t.parquet")]):
         reads.clear()
         assert main(argv) == 0, argv
         assert len(reads) == 1, argv
