@@ -27,6 +27,11 @@ def gb_fine(n: float) -> str:
     return f"{n / 1e9:,.3f} GB" if n >= 1e7 else f"{n / 1e6:,.3f} MB"
 
 
+def seconds(ns: float) -> str:
+    """Nanoseconds as seconds, three decimals: a run's (predicted) time."""
+    return f"{ns / 1e9:.3f} s"
+
+
 def tier_sort_key(tier: str) -> tuple[int, str]:
     return (TIER_ORDER.index(tier) if tier in TIER_ORDER else len(TIER_ORDER), tier)
 

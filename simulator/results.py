@@ -17,7 +17,7 @@ from hetier import __version__
 from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
 from hetier.validation import RESULTS_META, validate
-from hetier.vocabulary import DOES_NOT_FIT, does_not_fit
+from hetier.vocabulary import DOES_NOT_FIT, does_not_fit, seconds
 
 RESULTS_MAGIC = "hetier-results"
 RESULTS_VERSION = 2  # 2: devices without granule or random-access fields; machines and devices carry [source]
@@ -53,7 +53,7 @@ class RunResult:
     def headline(self) -> str:
         if not self.fits:
             return does_not_fit(self.missing_bytes)
-        return f"{self.makespan_ns / 1e9:.3f} s"
+        return seconds(self.makespan_ns)
 
     def summary(self) -> dict:
         """The run without its per-layer columns, as results files store it."""
