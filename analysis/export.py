@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 
-from hetier.analysis.accumulators import BufferTable, LiveByKind, Lifetimes, OpTimes, TensorSpans
+from hetier.analysis.buffer_metrics import BufferTable, Lifetimes, TensorSpans
+from hetier.analysis.event_metrics import OpTimes
+from hetier.analysis.live_curves import LiveByKind
 from hetier.analysis.trace_pass import TracePass, no_events, run_pass
 from hetier.atomic import AtomicOutput, write_bytes_atomic
 from hetier.tracer.format import TraceReader

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hetier.analysis.accumulators import (BufferTable, HotCold, LayerTraffic, Lifetimes, LiveByKind, LiveByLayer,
-                                          LivePeak, OpTimes, PoolPeak, ReuseDistance, Sites, TrafficByPrim)
+from hetier.analysis.buffer_metrics import BufferTable, HotCold, Lifetimes, ReuseDistance, Sites
+from hetier.analysis.event_metrics import LayerTraffic, LivePeak, OpTimes, PoolPeak, TrafficByPrim
+from hetier.analysis.live_curves import LiveByKind, LiveByLayer
 from hetier.analysis.reuse import ReuseHistogram
 from hetier.analysis.trace_pass import TracePass, run_pass
 from hetier.tracer.format import PRIM, PRIMS

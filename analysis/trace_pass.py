@@ -1,10 +1,10 @@
 """One streaming pass over a trace that feeds every batch to a list of accumulators.
 
 `hetier info` (trace_stats.py), `hetier report` (metrics.py) and `hetier export`'s Perfetto trace
-(export.py) each pick the accumulators they need (accumulators.py: one class per metric) and read
-the trace once through ``TracePass``. Memory is bounded per batch; a truncated trace gives the
-numbers of its complete batches and ``truncated`` says so. To add a metric, write one
-``Accumulator`` subclass and list it where it is shown.
+(export.py) each pick the accumulators they need (one class per metric: event_metrics.py,
+buffer_metrics.py, live_curves.py) and read the trace once through ``TracePass``. Memory is
+bounded per batch; a truncated trace gives the numbers of its complete batches and ``truncated``
+says so. To add a metric, write one ``Accumulator`` subclass and list it where it is shown.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from hetier.analysis.accumulators import BuffersByKind, EventCounts, LivePeak, OpTimes, PoolPeak, TrafficByPrim
+from hetier.analysis.event_metrics import BuffersByKind, EventCounts, LivePeak, OpTimes, PoolPeak, TrafficByPrim
 from hetier.analysis.trace_pass import TracePass, run_pass
 
 

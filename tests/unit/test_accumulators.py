@@ -6,9 +6,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hetier.analysis.accumulators import (BufferTable, BuffersByKind, EventCounts, HotCold, LayerTraffic, Lifetimes,
-                                          LiveByKind, LiveByLayer, LivePeak, OpTimes, PoolPeak, ReuseDistance, Sites,
-                                          TensorSpans, TrafficByPrim)
+from hetier.analysis.buffer_metrics import BufferTable, HotCold, Lifetimes, ReuseDistance, Sites, TensorSpans
+from hetier.analysis.event_metrics import (BuffersByKind, EventCounts, LayerTraffic, LivePeak, OpTimes, PoolPeak,
+                                           TrafficByPrim)
+from hetier.analysis.live_curves import LiveByKind, LiveByLayer
 from hetier.analysis.trace_pass import Accumulator, TracePass, drive, run_pass
 from hetier.errors import HetierError
 from tests.helpers import rows_to_batch, tiny_meta, write_tiny

@@ -1,9 +1,7 @@
-"""One class per metric of a trace, fed batch by batch by the one pass (trace_pass.py).
-
-Bytes are summed over each row's count. Per-buffer metrics (sites, lifetimes, hot/cold, reuse,
-live bytes by allocating layer) read the ``BufferTable``, which maps buffer ids to dense indices
-(analysis/ids.py) so memory follows the number of buffers, not their id values.
-"""
+"""Accumulators of per-buffer metrics (fed by trace_pass.py): the ``BufferTable`` of per-buffer
+facts, which maps buffer ids to dense indices (analysis/ids.py) so memory follows the number of
+buffers, not their id values; and what reads it: lifetimes, allocation sites (the DHAT view), the
+hot/cold CDF, reuse distance, tensor spans for the Perfetto export."""
 
 from __future__ import annotations
 
@@ -11,162 +9,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hetier.analysis.event_metrics import OpTimes, access_rows
 from hetier.analysis.ids import IdMap
 from hetier.analysis.reuse import ReuseHistogram, StackDistance
 from hetier.analysis.trace_pass import Accumulator, TracePass
-from hetier.tracer.format import EV, EVENTS, KINDS, PRIMS, EventBatch
+from hetier.tracer.format import EV, KINDS, EventBatch
 
-MAX_POINTS = 4000  # samples kept of each live-bytes curve and of the hot/cold CDF
-
-
-def _rw_rows(b: EventBatch) -> np.ndarray:
-    return np.flatnonzero((b.event == EV["read"]) | (b.event == EV["write"]))
-
-
-class EventCounts(Accumulator):
-    """Rows per event type (alloc, free, ...), in order of first appearance."""
-
-    def __init__(self) -> None:
-        self.by_event: dict[str, int] = {}
-
-    def add(self, b: EventBatch) -> None:
-        for e, n in zip(*np.unique(b.event, return_counts=True)):
-            self.by_event[EVENTS[e]] = self.by_event.get(EVENTS[e], 0) + int(n)
-
-    def finish(self) -> dict[str, int]:
-        return self.by_event
-
-
-@dataclass
-class OpTimesResult:
-    ns: dict[int, int]  # layer index -> summed op time, in order of the layers' first op end
-    duration_ns: int  # the last op end
-    slices: list[tuple[int, int, int]]  # (layer, begin ns, end ns) per op, when kept
-
-
-class OpTimes(Accumulator):
-    """Time per layer from op_begin/op_end rows taken in trace order (an end without a begin
-    counts 0 ns), the run's duration, and with ``slices`` every op as (layer, begin, end)."""
-
-    def __init__(self, slices: bool = False) -> None:
-        self.keep = slices
-        self.out = OpTimesResult({}, 0, [])
-        self._begin: dict[int, int] = {}
-
-    def add(self, b: EventBatch) -> None:
-        out = self.out
-        rows = np.flatnonzero(b.event >= EV["op_begin"])
-        for e, layer, ts in zip(b.event[rows].tolist(), b.layer[rows].tolist(), b.ts_ns[rows].tolist()):
-            if e == EV["op_begin"]:
-                self._begin[layer] = ts
-                continue
-            t0 = self._begin.pop(layer, ts)
-            out.ns[layer] = out.ns.get(layer, 0) + ts - t0
-            out.duration_ns = max(out.duration_ns, ts)
-            if self.keep:
-                out.slices.append((layer, t0, ts))
-
-    def finish(self) -> OpTimesResult:
-        return self.out
-
-
-@dataclass
-class Peak:
-    bytes: int = 0
-    ts_ns: int = 0
-    layer: str = ""  # layer of the event that reached the peak
-
-
-class LivePeak(Accumulator):
-    """Live bytes (allocs minus frees) and their peak: value, time and layer."""
-
-    def __init__(self) -> None:
-        self.live = 0
-        self.peak = Peak()
-
-    def start(self, trace: TracePass) -> None:
-        self.names = trace.layer_names
-
-    def add(self, b: EventBatch) -> None:
-        delta = np.where(b.event == EV["alloc"], b.nbytes, np.where(b.event == EV["free"], -b.nbytes, 0))
-        curve = self.live + np.cumsum(delta)
-        i = int(np.argmax(curve))
-        if curve[i] > self.peak.bytes:
-            self.peak = Peak(int(curve[i]), int(b.ts_ns[i]), self.names[b.layer[i]])
-        self.live = int(curve[-1])
-
-    def finish(self) -> Peak:
-        return self.peak
-
-
-class PoolPeak(Accumulator):
-    """Resident memory under a size-class pool (SEAL's): each block size keeps its own peak of
-    live blocks, since freed blocks are reused only by blocks of the same size. Result: bytes."""
-
-    def __init__(self) -> None:
-        self.live: dict[int, int] = {}
-        self.peak: dict[int, int] = {}
-
-    def add(self, b: EventBatch) -> None:
-        af = np.flatnonzero((b.event == EV["alloc"]) | (b.event == EV["free"]))
-        unit = b.nbytes[af] // np.maximum(b.count[af], 1)
-        for u in np.unique(unit):
-            m = af[unit == u]
-            d = np.where(b.event[m] == EV["alloc"], b.count[m], -b.count[m])
-            c = self.live.get(int(u), 0) + np.cumsum(d)
-            self.peak[int(u)] = max(self.peak.get(int(u), 0), int(c.max()))
-            self.live[int(u)] = int(c[-1])
-
-    def finish(self) -> int:
-        return sum(u * n for u, n in self.peak.items())
-
-
-class BuffersByKind(Accumulator):
-    """Per buffer kind: (allocations, bytes allocated), in order of first appearance."""
-
-    def __init__(self) -> None:
-        self.by_kind: dict[str, tuple[int, int]] = {}
-
-    def add(self, b: EventBatch) -> None:
-        al = b.event == EV["alloc"]
-        for k in np.unique(b.kind[al]):
-            m = al & (b.kind == k)
-            c, nb = self.by_kind.get(KINDS[k], (0, 0))
-            self.by_kind[KINDS[k]] = (c + int(b.count[m].sum()), nb + int(b.nbytes[m].sum()))
-
-    def finish(self) -> dict[str, tuple[int, int]]:
-        return self.by_kind
-
-
-class TrafficByPrim(Accumulator):
-    """Per HE primitive seen on a read or write row: (bytes read, bytes written), in order of
-    first appearance."""
-
-    def __init__(self) -> None:
-        self.rw = np.zeros((len(PRIMS), 2), dtype=np.int64)
-        self.seen: list[int] = []
-
-    def add(self, b: EventBatch) -> None:
-        rw = _rw_rows(b)
-        np.add.at(self.rw, (b.prim[rw], (b.event[rw] == EV["write"]).astype(int)), b.nbytes[rw])
-        self.seen += [p for p in np.unique(b.prim[rw]).tolist() if p not in self.seen]
-
-    def finish(self) -> dict[str, tuple[int, int]]:
-        return {PRIMS[p]: (int(self.rw[p, 0]), int(self.rw[p, 1])) for p in self.seen}
-
-
-class LayerTraffic(Accumulator):
-    """Bytes read and written per layer: an array (layers x [read, write])."""
-
-    def start(self, trace: TracePass) -> None:
-        self.rw = np.zeros((len(trace.layer_names), 2), dtype=np.int64)
-
-    def add(self, b: EventBatch) -> None:
-        rw = _rw_rows(b)
-        np.add.at(self.rw, (b.layer[rw], (b.event[rw] == EV["write"]).astype(int)), b.nbytes[rw])
-
-    def finish(self) -> np.ndarray:
-        return self.rw
+MAX_CDF_POINTS = 4000  # points kept of the hot/cold CDF
 
 
 class _Grow:
@@ -227,7 +76,7 @@ class BufferTable(Accumulator):
             for i in np.flatnonzero(b.event == EV["write"]).tolist():
                 by_prim = self.written.setdefault(int(buf[i]), {})
                 by_prim[int(b.prim[i])] = by_prim.get(int(b.prim[i]), 0) + int(b.count[i])
-        rw = _rw_rows(b)
+        rw = access_rows(b)
         nb = b.nbytes[rw].astype(np.float64)
         isw = b.event[rw] == EV["write"]
         np.add.at(self.reads.a, buf[rw[~isw]], nb[~isw])
@@ -340,7 +189,7 @@ class HotColdResult:
 
 
 class HotCold(Accumulator):
-    """The hot/cold CDF: buffers by accesses per byte, hottest first (at most MAX_POINTS points)."""
+    """The hot/cold CDF: buffers by accesses per byte, hottest first (at most MAX_CDF_POINTS points)."""
 
     def __init__(self, table: BufferTable) -> None:
         self.table = table
@@ -359,8 +208,8 @@ class HotCold(Accumulator):
         order = np.argsort(-(acc / np.maximum(sz, 1)), kind="stable")
         x = np.concatenate([[0.0], np.cumsum(sz[order]) / max(sz.sum(), 1)])
         y = np.concatenate([[0.0], np.cumsum(acc[order]) / max(acc.sum(), 1)])
-        if len(x) > MAX_POINTS:
-            keep = np.unique(np.linspace(0, len(x) - 1, MAX_POINTS).astype(int))
+        if len(x) > MAX_CDF_POINTS:
+            keep = np.unique(np.linspace(0, len(x) - 1, MAX_CDF_POINTS).astype(int))
             x, y = x[keep], y[keep]
         return HotColdResult(x, y, float(sz.sum()))
 
@@ -378,89 +227,6 @@ class ReuseDistance(Accumulator):
 
     def finish(self) -> ReuseHistogram:
         return self.stack.hist
-
-
-def _downsample(n: int, keep: list[int]) -> np.ndarray:
-    step = max(1, -(-n // MAX_POINTS))
-    idx = np.arange(0, n, step)
-    return np.unique(np.concatenate([idx, np.array(keep, dtype=np.int64), [n - 1]]))
-
-
-class _LiveCurves(Accumulator):
-    """Live bytes over time split into columns (one per ``_columns`` value), sampled: per batch
-    and at the end, even samples plus the sample where their sum peaks. Result: (ts, matrix)."""
-
-    n_columns = 0
-
-    def __init__(self) -> None:
-        self.ts_parts: list[np.ndarray] = []
-        self.parts: list[np.ndarray] = []
-
-    def _columns(self, b: EventBatch, rows: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def add(self, b: EventBatch) -> None:
-        af = np.flatnonzero((b.event == EV["alloc"]) | (b.event == EV["free"]))
-        if not len(af):
-            return
-        d = np.where(b.event[af] == EV["alloc"], b.nbytes[af], -b.nbytes[af]).astype(np.float64)
-        dm = np.zeros((len(af), self.n_columns))
-        dm[np.arange(len(af)), self._columns(b, af)] = d
-        curves = (self.parts[-1][-1] if self.parts else 0) + np.cumsum(dm, axis=0)
-        idx = _downsample(len(af), [int(np.argmax(curves.sum(axis=1)))])
-        self.ts_parts.append(b.ts_ns[af][idx])
-        self.parts.append(curves[idx])
-
-    def curves(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self.parts:
-            return np.zeros(0), np.zeros((0, self.n_columns))
-        ts, live = np.concatenate(self.ts_parts), np.concatenate(self.parts)
-        if len(ts) > MAX_POINTS:  # keep the report small: even samples plus the peak
-            keep = _downsample(len(ts), [int(np.argmax(live.sum(axis=1)))])
-            ts, live = ts[keep], live[keep]
-        return ts, live
-
-
-class LiveByKind(_LiveCurves):
-    """Live bytes over time per buffer kind. Result: (ts ns, {kind: bytes}) for kinds ever live."""
-
-    n_columns = len(KINDS)
-
-    def _columns(self, b: EventBatch, rows: np.ndarray) -> np.ndarray:
-        return b.kind[rows].astype(np.int64)
-
-    def finish(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        ts, live = self.curves()
-        return ts, {KINDS[k]: live[:, k] for k in range(self.n_columns) if len(ts) and live[:, k].max() > 0}
-
-
-class LiveByLayer(_LiveCurves):
-    """Live bytes over time charged to the layer that allocated each buffer: the ``top`` layers
-    by peak (in layer order) and "other layers". Result: {name: bytes} on LiveByKind's times."""
-
-    def __init__(self, table: BufferTable, top: int = 8) -> None:
-        super().__init__()
-        self.table, self.top = table, top
-        self.needs = (table,)
-
-    def start(self, trace: TracePass) -> None:
-        self.names = trace.layer_names
-        self.n_columns = len(self.names)
-
-    def _columns(self, b: EventBatch, rows: np.ndarray) -> np.ndarray:
-        return self.table.alloc_layer.a[self.table.buf[rows]].astype(np.int64)
-
-    def finish(self) -> dict[str, np.ndarray]:
-        ts, live = self.curves()
-        if not len(ts):
-            return {}
-        peak_by_layer = live.max(axis=0)
-        top = [int(j) for j in np.argsort(-peak_by_layer)[: self.top] if peak_by_layer[j] > 0]
-        out = {self.names[j]: live[:, j] for j in sorted(top)}
-        rest = np.delete(live, top, axis=1).sum(axis=1)
-        if rest.max() > 0:
-            out["other layers"] = rest
-        return out
 
 
 @dataclass
