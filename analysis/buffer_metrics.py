@@ -123,9 +123,6 @@ class Lifetimes(Accumulator):
     def start(self, trace: TracePass) -> None:
         self.n_layers = len(trace.layer_names)
 
-    def add(self, b: EventBatch) -> None:
-        pass  # reads the table at the end
-
     def finish(self) -> LifetimesResult:
         t = self.table
         ids = t.allocated
@@ -153,9 +150,6 @@ class Sites(Accumulator):
 
     def start(self, trace: TracePass) -> None:
         self.names = trace.layer_names
-
-    def add(self, b: EventBatch) -> None:
-        pass
 
     def finish(self) -> dict[str, list]:
         t, lt = self.table, self.lifetimes.result
@@ -194,9 +188,6 @@ class HotCold(Accumulator):
     def __init__(self, table: BufferTable) -> None:
         self.table = table
         self.needs = (table,)
-
-    def add(self, b: EventBatch) -> None:
-        pass
 
     def finish(self) -> HotColdResult:
         t = self.table

@@ -33,7 +33,7 @@ class Accumulator:
         """Sees the trace's metadata and layer names before any event."""
 
     def add(self, b: EventBatch) -> None:
-        raise NotImplementedError
+        """Takes one batch; an accumulator that only reads its ``needs`` at the end keeps this."""
 
     def finish(self):
         return None
