@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from hetier.analysis.reports.vocabulary import does_not_fit, ordered_tiers, policy_label
 from hetier.errors import HetierError
 from hetier.formats.results import load_results
+from hetier.vocabulary import does_not_fit, ordered_tiers, policy_label, seconds
 
 
 @dataclass
@@ -67,7 +67,7 @@ class Comparison:
         if not fit:
             return ["no configuration fits"]
         best = fit[0]
-        out = [f"Best: {label(best)}, {best['makespan_ns'] / 1e9:.3f} s predicted"
+        out = [f"Best: {label(best)}, {seconds(best['makespan_ns'])} predicted"
                + (f", {100 * (fit[1]['makespan_ns'] / best['makespan_ns'] - 1):.1f}% ahead of {label(fit[1])}"
                   if len(fit) > 1 else " (the only configuration that fits)")]
         base = self.baseline()

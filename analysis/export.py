@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
-
-from hetier.analysis.reports.vocabulary import ordered_tiers, policy_label
+from hetier.analysis.buffer_metrics import BufferTable, Lifetimes, TensorSpans
+from hetier.analysis.event_metrics import OpTimes
+from hetier.analysis.live_curves import LiveByKind
+from hetier.analysis.trace_pass import TracePass, no_events, run_pass
 from hetier.atomic import AtomicOutput, write_bytes_atomic
-from hetier.formats.trace import EV, KINDS, TraceReader
+from hetier.formats.trace import TraceReader
+from hetier.vocabulary import ordered_tiers, policy_label
 
 
 def _us(ns) -> float:
@@ -17,49 +19,33 @@ def _us(ns) -> float:
 
 
 def perfetto_events(trace: str, runs: list[tuple[dict, dict | None]] | None = None,
-                    max_counter_points: int = 20000) -> list[dict]:
+                    max_counter_points: int = 20000, trace_pass: TracePass | None = None) -> list[dict]:
     """Chrome trace events: recorded ops as slices, tensor lifetimes as async slices, live bytes
     per kind as counters; per results run (its summary and per-op columns, None if it has none),
-    its simulated ops and live bytes per tier."""
-    from hetier.analysis.metrics import analyze
-
-    out: list[dict] = []
-    first: dict[int, tuple[int, int, int]] = {}  # tensor -> (alloc ts, kind, layer)
-    last_free: dict[int, int] = {}
-    with TraceReader(trace) as r:
-        process = "planned run (modelled time)" if r.meta.get("mode") == "plan" else "recorded run"
-        out += [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": process}},
-                {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name", "args": {"name": "ops"}}]
-        names = r.layer_names
-        kinds = [l["kind"] for l in r.meta["layers"]]
-        begin = {}
-        for b in r.batches():
-            for i in np.flatnonzero(b.event == EV["op_begin"]):
-                begin[int(b.layer[i])] = int(b.ts_ns[i])
-            for i in np.flatnonzero(b.event == EV["op_end"]):
-                layer = int(b.layer[i])
-                t0 = begin.pop(layer, int(b.ts_ns[i]))
-                out.append({"ph": "X", "pid": 1, "tid": 1, "name": names[layer], "cat": kinds[layer],
-                            "ts": _us(t0), "dur": _us(int(b.ts_ns[i]) - t0)})
-            for i in np.flatnonzero(b.event == EV["alloc"]):
-                first.setdefault(int(b.tensor[i]), (int(b.ts_ns[i]), int(b.kind[i]), int(b.layer[i])))
-            fr = np.flatnonzero(b.event == EV["free"])
-            for t, ts in zip(b.tensor[fr].tolist(), b.ts_ns[fr].tolist()):
-                last_free[t] = ts
-    end_ts = max(last_free.values(), default=0)
-    an = analyze(trace)
-    derived = an.derived_lifetime_ns if an.meta.get("granularity") == "tensor" else {}  # buffer == tensor
-    for t, (ts, k, layer) in sorted(first.items()):
-        name = f"{KINDS[k]} t{t} ({names[layer]})"
-        end = ts + round(derived[t]) if t in derived else last_free.get(t, end_ts)
-        out.append({"ph": "b", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(ts),
-                    "args": {"lifetime": "op share (tensor rows keep no per-ciphertext times)" if t in derived
+    its simulated ops and live bytes per tier. The trace is read once, through ``trace_pass`` if
+    one is open already."""
+    ops, by_kind = OpTimes(slices=True), LiveByKind()
+    tensors = TensorSpans(Lifetimes(BufferTable(), ops))
+    tp = run_pass(trace_pass or trace, [ops, tensors, by_kind])
+    process = "planned run (modelled time)" if tp.meta.get("mode") == "plan" else "recorded run"
+    out: list[dict] = [{"ph": "M", "pid": 1, "name": "process_name", "args": {"name": process}},
+                       {"ph": "M", "pid": 1, "tid": 1, "name": "thread_name", "args": {"name": "ops"}}]
+    names = tp.layer_names
+    kinds = [l["kind"] for l in tp.meta["layers"]]
+    for layer, t0, t1 in ops.result.slices:
+        out.append({"ph": "X", "pid": 1, "tid": 1, "name": names[layer], "cat": kinds[layer],
+                    "ts": _us(t0), "dur": _us(t1 - t0)})
+    for s in tensors.result:
+        name = f"{s.kind} t{s.tensor} ({names[s.layer]})"
+        out.append({"ph": "b", "pid": 1, "tid": 2, "cat": "buffer", "id": s.tensor, "name": name, "ts": _us(s.start_ns),
+                    "args": {"lifetime": "op share (tensor rows keep no per-ciphertext times)" if s.derived
                              else "recorded"}})
-        out.append({"ph": "e", "pid": 1, "tid": 2, "cat": "buffer", "id": t, "name": name, "ts": _us(end)})
-    step = max(1, len(an.live_ts) // max_counter_points)
-    for i in range(0, len(an.live_ts), step):
-        out.append({"ph": "C", "pid": 1, "name": "live bytes by kind (B)", "ts": _us(an.live_ts[i]),
-                    "args": {k: float(v[i]) for k, v in an.live_by_kind.items()}})
+        out.append({"ph": "e", "pid": 1, "tid": 2, "cat": "buffer", "id": s.tensor, "name": name, "ts": _us(s.end_ns)})
+    live_ts, live_by_kind = by_kind.result
+    step = max(1, len(live_ts) // max_counter_points)
+    for i in range(0, len(live_ts), step):
+        out.append({"ph": "C", "pid": 1, "name": "live bytes by kind (B)", "ts": _us(live_ts[i]),
+                    "args": {k: float(v[i]) for k, v in live_by_kind.items()}})
     for j, (run, rows) in enumerate(runs or []):
         out.extend(_simulated(run, rows, pid=2 + j))
     return out
@@ -83,21 +69,23 @@ def _simulated(run: dict, rows: dict[str, list] | None, pid: int) -> list[dict]:
     return out
 
 
-def write_perfetto(trace: str, results: list[str], out: str | os.PathLike, trace_sha256: str | None = None) -> int:
+def write_perfetto(trace: str, results: list[str], out: str | os.PathLike, trace_sha256: str | None = None,
+                   trace_pass: TracePass | None = None) -> int:
     """Write Chrome trace-event JSON that Perfetto UI and chrome://tracing open; returns event count.
     Simulated runs come from the results files alone (nothing is replayed again)."""
     from hetier.analysis.comparison import load_comparison
 
     comp = load_comparison(results, trace_sha256, os.path.basename(trace))  # refuses another trace's results
     rows = {id(run): cols for run, cols in comp.run_layers()}  # runs that fit
-    events = perfetto_events(trace, [(run, rows.get(id(run))) for run in comp.runs])
+    events = perfetto_events(trace, [(run, rows.get(id(run))) for run in comp.runs], trace_pass=trace_pass)
     doc = {"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"generator": "hetier export"}}
     write_bytes_atomic(out, json.dumps(doc).encode())
     return len(events)
 
 
 def write_parquet(trace: str, out: str | os.PathLike) -> int:
-    """The trace's events as Parquet (zstd), streamed batch by batch; returns rows written."""
+    """The trace's events as Parquet (zstd), streamed batch by batch (one read); returns rows
+    written. A trace without a complete event is refused and nothing is written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -111,4 +99,6 @@ def write_parquet(trace: str, out: str | os.PathLike) -> int:
                 cols = [c.cast(pa.string()) if pa.types.is_dictionary(c.type) else c for c in b.columns]
                 w.write_batch(pa.record_batch(cols, schema=schema))
                 rows += b.num_rows
+        if not rows:
+            raise no_events(reader, trace)  # the output is discarded
     return rows

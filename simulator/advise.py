@@ -18,6 +18,7 @@ from hetier.simulator.placement_file import check_trace, placement_document, rea
 from hetier.simulator.policies import ScheduledPolicy, get_policy
 from hetier.simulator.replay import replay
 from hetier.simulator.workload import Workload
+from hetier.vocabulary import exceeds_all_tiers
 
 ADVISOR_POLICIES = ("optimal", "hot-cold", "lifetime", "migrate")  # the advisor's own answers
 BASELINES = ("dram-first", "kind-aware", "interleave", "all-pmem")  # whole-tier rules, for comparison
@@ -89,7 +90,7 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
         row = Row(machine.name, spec)
         adv.rows.append(row)
         if total < peak:
-            row.why = f"does not fit: peak live {peak / 1e9:.2f} GB exceeds the {total / 1e9:.2f} GB of all tiers"
+            row.why = exceeds_all_tiers(peak, total)
             continue
         try:
             row.policy = get_policy(spec, machine.tier_names).label

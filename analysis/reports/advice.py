@@ -5,9 +5,9 @@ bytes (by tier), and the bytes it migrates. `hetier advise` prints its tables wi
 
 from __future__ import annotations
 
-from hetier.analysis.reports.vocabulary import (NONE, gb, layer_axis, ordered_tiers, policy_colour,
-                                                tier_colour)
+from hetier.analysis.reports.style import layer_axis, policy_colour, tier_colour
 from hetier.terminal import safe
+from hetier.vocabulary import NONE, gb, ordered_tiers, seconds
 
 
 def _size(b) -> str:
@@ -15,7 +15,7 @@ def _size(b) -> str:
 
 
 def _secs(ns) -> str:
-    return NONE if ns is None else f"{ns / 1e9:.3f} s"
+    return NONE if ns is None else seconds(ns)
 
 
 def _ratio(x) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 
 from hetier.analysis.comparison import Comparison
 from hetier.analysis.metrics import Analysis
-from hetier.analysis.reports.vocabulary import gb
+from hetier.vocabulary import gb
 
 
 def hot_bytes_for(an: Analysis, access_share: float = 0.9) -> float:

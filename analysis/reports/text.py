@@ -6,7 +6,7 @@ from __future__ import annotations
 from hetier.analysis.comparison import Comparison
 from hetier.analysis.metrics import Analysis
 from hetier.analysis.reports.summary import headline
-from hetier.analysis.reports.vocabulary import NONE, does_not_fit
+from hetier.vocabulary import NONE, does_not_fit
 
 
 def cells(r: dict) -> list[str]:

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.machines import load_machine
     from hetier.simulator.placement_file import write_document, write_placement
     from hetier.simulator.workload import load_workload
+    from hetier.vocabulary import seconds
 
     if args.threads < 1:
         raise UsageError(f"threads {args.threads} must be at least 1")
@@ -84,5 +85,5 @@ def run(args: argparse.Namespace) -> int:
         adv = advice_document(work.trace_id, advice, best, args.threads, not args.no_bisect, over_time)
         write_document(advice_out, adv)
         wrote += f" and {advice_out}"
-    Console(stderr=True).print(f"recommended: {best.policy} on {best.machine} ({best.time_ns / 1e9:.3f} s); wrote {wrote}")
+    Console(stderr=True).print(f"recommended: {best.policy} on {best.machine} ({seconds(best.time_ns)}); wrote {wrote}")
     return 0

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hetier.analysis.export import write_parquet, write_perfetto
-    from hetier.analysis.trace_stats import require_events
+    from hetier.analysis.trace_pass import TracePass
     from hetier.atomic import check_output
     from hetier.errors import UsageError
     from hetier.terminal import plain
@@ -39,14 +39,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.format == "csv":
         raise UsageError("csv export is for results files and sweep directories (a trace exports as parquet)")
-    meta = require_events(args.trace)
     if args.format == "parquet":
         if args.results:
             raise UsageError("parquet export takes no results files")
         n = write_parquet(args.trace, out)
         print(f"wrote {plain(out)}: {n:,} events")
         return 0
-    sha = trace_identity(args.trace, meta)["sha256"] if args.results else None
-    n = write_perfetto(args.trace, args.results, out, sha)
+    with TracePass(args.trace, require_events=True) as tp:  # the trace is read once
+        sha = trace_identity(args.trace, tp.meta)["sha256"] if args.results else None
+        n = write_perfetto(args.trace, args.results, out, sha, trace_pass=tp)
     print(f"wrote {plain(out)}: {n:,} trace events (open it in ui.perfetto.dev or chrome://tracing)")
     return 0

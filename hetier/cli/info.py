@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 
 
-def _gb(n: int) -> str:
-    return f"{n / 1e9:,.3f} GB" if n >= 1e7 else f"{n / 1e6:,.3f} MB"
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("trace", help="trace file")
     p.add_argument("--layers", type=int, default=10, help="slowest layers to list")
@@ -21,6 +17,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hetier.analysis.trace_stats import trace_stats
     from hetier.terminal import safe
+    from hetier.vocabulary import gb_fine
 
     st = trace_stats(args.trace)
     if args.json:
@@ -40,19 +37,19 @@ def run(args: argparse.Namespace) -> int:
             f"recorded {safe(m['start_time'])} on {safe(m['host']['cpu'])} ({safe(m['host']['cores'])} cores)")
     c.print(f"events {st.events:,} ({', '.join(f'{k} {v:,}' for k, v in st.by_event.items())}); "
             f"run {st.duration_ns / 1e9:.2f} s")
-    c.print(f"peak live {_gb(st.peak_live_bytes)} at {st.peak_ts_ns / 1e9:.2f} s in layer {safe(st.peak_layer)}; "
-            f"resident peak (size-class pool) {_gb(st.resident_peak_bytes)}")
+    c.print(f"peak live {gb_fine(st.peak_live_bytes)} at {st.peak_ts_ns / 1e9:.2f} s in layer {safe(st.peak_layer)}; "
+            f"resident peak (size-class pool) {gb_fine(st.resident_peak_bytes)}")
     t = Table(title="buffers by kind")
     for col in ("kind", "allocations", "bytes allocated"):
         t.add_column(col, justify="right")
     for k, (n, b) in sorted(st.buffers_by_kind.items()):
-        t.add_row(k, f"{n:,}", _gb(b))
+        t.add_row(k, f"{n:,}", gb_fine(b))
     c.print(t)
     t = Table(title="traffic by primitive")
     for col in ("primitive", "read", "written"):
         t.add_column(col, justify="right")
     for k, (r, w) in sorted(st.traffic_by_prim.items(), key=lambda kv: -sum(kv[1])):
-        t.add_row(k, _gb(r), _gb(w))
+        t.add_row(k, gb_fine(r), gb_fine(w))
     c.print(t)
     t = Table(title=f"time by layer (slowest {args.layers}; layers by kind: "
                     f"{', '.join(f'{safe(k)} {v}' for k, v in st.layers_by_kind.items())})")

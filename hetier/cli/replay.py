@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
 
 def runs_as_json(rows: list) -> list[dict]:
     """One dict per configuration: the run summary, or the reason it did not run."""
+    from hetier.vocabulary import DOES_NOT_FIT
+
     out = []
     for c, r in rows:
         if r is None:
@@ -92,7 +94,7 @@ def runs_as_json(rows: list) -> list[dict]:
             continue
         d = r.summary()
         d["machine_name"] = c.machine
-        d["status"] = "ok" if r.fits else "does not fit"
+        d["status"] = "ok" if r.fits else DOES_NOT_FIT
         d["reason"] = None if r.fits else r.headline()
         out.append(d)
     return out

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.analysis.metrics import analyze
     from hetier.analysis.reports.advice import render_advice_text
     from hetier.analysis.reports.text import render_text
-    from hetier.analysis.trace_stats import require_events
+    from hetier.analysis.trace_pass import TracePass
     from hetier.atomic import check_output
     from hetier.terminal import safe
     from hetier.errors import UsageError
@@ -46,14 +46,14 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "html" and not args.output:
         raise UsageError("an HTML report needs -o FILE (or use --format text)")
     out = check_output(args.output, args.force) if args.format == "html" else None
-    meta = require_events(args.trace)
-    comp = advice = None
-    ident = trace_identity(args.trace, meta) if args.results or args.advice else None
-    if args.results:
-        comp = load_comparison(args.results, ident["sha256"], ident["file"])
-    if args.advice:
-        advice = read_advice(args.advice, ident)
-    an = analyze(args.trace)
+    with TracePass(args.trace, require_events=True) as tp:  # the trace is read once, by analyze
+        comp = advice = None
+        ident = trace_identity(args.trace, tp.meta) if args.results or args.advice else None
+        if args.results:
+            comp = load_comparison(args.results, ident["sha256"], ident["file"])
+        if args.advice:
+            advice = read_advice(args.advice, ident)
+        an = analyze(tp)
     console = Console(soft_wrap=True)
     if not console.is_terminal:
         console.width = 200

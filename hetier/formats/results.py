@@ -18,6 +18,7 @@ from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
 from hetier.formats.header import check_header
 from hetier.validation import RESULTS_META, validate
+from hetier.vocabulary import DOES_NOT_FIT, does_not_fit, seconds
 
 RESULTS_MAGIC = "hetier-results"
 # 2: devices without granule or random-access fields; machines and devices carry [source]
@@ -58,18 +59,12 @@ class RunResult:
 
     def headline(self) -> str:
         if not self.fits:
-            return missing_text(self.missing_bytes)
-        return f"{self.makespan_ns / 1e9:.3f} s"
+            return does_not_fit(self.missing_bytes)
+        return seconds(self.makespan_ns)
 
     def summary(self) -> dict:
         """The run without its per-layer columns, as results files store it."""
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "layers"}
-
-
-def missing_text(missing_bytes: dict[str, int]) -> str:
-    """"does not fit: needs 1.01 GB more dram" """
-    need = ", ".join(f"{b / 1e9:.2f} GB more {t}" for t, b in missing_bytes.items() if b > 0)
-    return f"does not fit: needs {need}"
 
 
 def flat_summary(run: dict) -> dict:
@@ -77,7 +72,7 @@ def flat_summary(run: dict) -> dict:
     each per-tier number as ``NAME_TIER`` (what sweeps and table exports hold)."""
     fits = run["fits"]
     t = run["makespan_ns"]
-    row = {"status": "ok" if fits else "does not fit", "reason": None if fits else missing_text(run["missing_bytes"]),
+    row = {"status": "ok" if fits else DOES_NOT_FIT, "reason": None if fits else does_not_fit(run["missing_bytes"]),
            "time_s": None if t is None else t / 1e9, "makespan_ns": t, "compute_ns": run["compute_ns"]}
     for name in ("stall_ns", "peak_bytes", "read_bytes", "write_bytes", "missing_bytes"):
         for tier, v in run[name].items():

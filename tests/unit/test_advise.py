@@ -19,7 +19,7 @@ from hetier.simulator.policies import get_policy
 from hetier.simulator.replay import replay
 from hetier.simulator.tensor_profile import profile_workload
 from hetier.simulator.workload import load_workload
-from tests.helpers import random_trace, rows_to_batch, tiny_meta, write_tiny
+from tests.helpers import random_trace, tiny_meta, write_tiny
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"
 NO_LLC = ["machine.llc_mb=0.000001"]  # every access goes to memory

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # hetier's dependency-free base modules, which the formats may use
-BASE = ("hetier", "hetier.errors", "hetier.atomic", "hetier.validation")
+BASE = ("hetier", "hetier.errors", "hetier.atomic", "hetier.validation", "hetier.vocabulary")
 
 
 def _imports(folder: str) -> dict[str, set[str]]:
@@ -57,7 +57,7 @@ def test_formats_import_only_numpy_pyarrow_and_the_base_modules():
 
 
 def test_base_modules_import_only_the_standard_library_and_each_other():
-    files = {"hetier/__init__.py", "hetier/errors.py", "hetier/atomic.py", "hetier/validation.py"}
+    files = {"hetier/__init__.py", "hetier/errors.py", "hetier/atomic.py", "hetier/validation.py", "hetier/vocabulary.py"}
     imports = {f: n for f, n in _imports("hetier").items() if f in files}
     assert set(imports) == files
     assert [f"{f}: {n}" for f, names in imports.items() for n in names if not (_stdlib(n) or n in BASE)] == []
