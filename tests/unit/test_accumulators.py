@@ -227,20 +227,15 @@ def test_info_report_and_export_read_the_trace_once(tmp_path, capsys, monkeypatc
     trace = str(tmp_path / "t.arrow")
     write_tiny(trace, FIRST + SECOND, batch_rows=5)
     reads = []
-    batches = TraceReader.batches
 
-    def counting(self):
-        reads.append(self.path)
-        return batches(self)
+    def counted(read):
+        def counting(self):
+            reads.append(self.path)
+            return read(self)
+        return counting
 
-    record_batches = TraceReader.record_batches
-
-    def counting_records(self):
-        reads.append(self.path)
-        return record_batches(self)
-
-    monkeypatch.setattr(TraceReader, "batches", counting)
-    monkeypatch.setattr(TraceReader, "record_batches", counting_records)
+    for name in ("batches", "record_batches"):  # the two ways to read a trace's rows
+        monkeypatch.setattr(TraceReader, name, counted(getattr(TraceReader, name)))
     for argv in (["info", trace], ["info", trace, "--json"], ["report", trace, "--format", "text"],
                  ["report", trace, "-o", str(tmp_path / "r.html")],
                  ["export", trace, "--format", "perfetto", "-o", str(tmp_path / "t.json")],
