@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hetier.analysis.sweep import Pick, cheapest_within, config_label, groups, pareto, reference
 from hetier.errors import UsageError
+from hetier.vocabulary import NONE, seconds
 
 MAX_HEATMAP_CONFIGS = 60
 
@@ -86,17 +87,17 @@ def summary_lines(rep: SweepReport) -> list[str]:
             lines.append(f"{head}: no configuration finished.")
             continue
         fast = min(ok, key=lambda r: r["time_s"])
-        lines.append(f"{head}: fastest {rep.label(fast)} at {fast['time_s']:.3f} s{_cost(fast)}.")
+        lines.append(f"{head}: fastest {rep.label(fast)} at {seconds(fast['time_s'] * 1e9)}{_cost(fast)}.")
         if g.reference is None:
             lines.append(f"{head}: no reference run ({'baseline ' + repr(rep.baseline) if rep.baseline else 'no all-DRAM run finished'}).")
             continue
-        lines.append(f"{head}: reference {rep.label(g.reference)} at {g.reference['time_s']:.3f} s{_cost(g.reference)}.")
+        lines.append(f"{head}: reference {rep.label(g.reference)} at {seconds(g.reference['time_s'] * 1e9)}{_cost(g.reference)}.")
         if g.pick:
             lines.append(f"{head}: cheapest within {100 * rep.within:g}% of the reference: {g.pick.label} at "
-                         f"{g.pick.time_s:.3f} s ({g.pick.slowdown:.2f}x){_cost({'cost_usd': g.pick.cost_usd})}.")
+                         f"{seconds(g.pick.time_s * 1e9)} ({g.pick.slowdown:.2f}x){_cost({'cost_usd': g.pick.cost_usd})}.")
         if g.front_cost:
             lines.append(f"{head}: cost/time Pareto front: " + "; ".join(
-                f"{rep.label(r)} ({r['cost_usd']:,.0f} USD, {r['time_s']:.3f} s)" for r in g.front_cost) + ".")
+                f"{rep.label(r)} ({r['cost_usd']:,.0f} USD, {seconds(r['time_s'] * 1e9)})" for r in g.front_cost) + ".")
     return lines
 
 
@@ -114,9 +115,9 @@ def render_text(rep: SweepReport, console) -> None:
         for col in ("configuration", "status", "time", "vs reference", "memory cost"):
             t.add_column(col, justify="right")
         for r in g.rows:
-            rel = f"{r['time_s'] / g.reference['time_s']:.2f}x" if r["status"] == "ok" and g.reference else "-"
-            t.add_row(rep.label(r), r["status"], f"{r['time_s']:.3f} s" if r["status"] == "ok" else (r["reason"] or "-"),
-                      rel, f"{r['cost_usd']:,.0f} USD" if r.get("cost_usd") is not None else "-")
+            rel = f"{r['time_s'] / g.reference['time_s']:.2f}x" if r["status"] == "ok" and g.reference else NONE
+            t.add_row(rep.label(r), r["status"], seconds(r['time_s'] * 1e9) if r["status"] == "ok" else (r["reason"] or NONE),
+                      rel, f"{r['cost_usd']:,.0f} USD" if r.get("cost_usd") is not None else NONE)
         console.print(t)
 
 
