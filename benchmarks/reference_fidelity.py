@@ -24,9 +24,9 @@ import numpy as np
 from hetier.analysis.trace_stats import trace_stats
 from hetier.atomic import write_bytes_atomic
 from hetier.planned import cases_of, plan_config
-from hetier.simulator.fit import fit, rms
+from hetier.simulator.fit import fit, reference_runs_path, rms
 from hetier.simulator.machines import load_machine
-from hetier.simulator.measured import MeasuredRun, load_measured, reference_runs_path
+from hetier.formats.measured import MeasuredRun, load_measured
 from hetier.simulator.replay import replay
 from hetier.simulator.stack import load_stack
 from hetier.simulator.workload import load_workload

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hetier.simulator.fit import Case
 from hetier.simulator.machines import load_machine
-from hetier.simulator.measured import MeasuredRun
+from hetier.formats.measured import MeasuredRun
 from hetier.simulator.stack import StackProfile
 from hetier.simulator.workload import load_workload
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from hetier.errors import HetierError
 from hetier.simulator.machines import Machine
-from hetier.simulator.placement_file import check_trace, placement_document, read_document
+from hetier.formats.placement import check_trace, placement_document, read_document
 from hetier.simulator.policies import ScheduledPolicy, get_policy
 from hetier.simulator.replay import replay
 from hetier.simulator.workload import Workload

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -18,7 +19,7 @@ from scipy.optimize import least_squares
 from hetier.errors import HetierError, UsageError
 from hetier.simulator.engine import memory_plans, run, run_in_order, schedule
 from hetier.simulator.machines import Machine
-from hetier.simulator.measured import MeasuredRun
+from hetier.formats.measured import MeasuredRun
 from hetier.simulator.policies import get_policy
 from hetier.simulator.recording import Recording, recording_for
 from hetier.simulator.stack import FREE_PARAMETERS, StackProfile
@@ -123,3 +124,8 @@ def fit(cases: list[Case], stack: StackProfile, free: list[str], loo: bool = Tru
 def rms(errors: list[float | None]) -> float:
     vals = [e for e in errors if e is not None]
     return math.sqrt(sum(e * e for e in vals) / len(vals)) if vals else float("nan")
+
+
+def reference_runs_path() -> Path:
+    """The published runs of the HE-on-PMem study shipped with hetier (with their source)."""
+    return Path(__file__).parent / "data" / "he-pmem-tc2021-runs.csv"

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.advise import (ADVISOR_POLICIES, BASELINES, advice_document, advise_machine, placement_for,
                                          recommended)
     from hetier.simulator.machines import load_machine
-    from hetier.simulator.placement_file import write_document, write_placement
+    from hetier.formats.placement import write_document, write_placement
     from hetier.simulator.workload import load_workload
     from hetier.vocabulary import seconds
 

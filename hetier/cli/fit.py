@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from hetier.atomic import check_output, write_bytes_atomic
     from hetier.errors import UsageError
     from hetier.planned import cases_of, check_runs
-    from hetier.simulator.fit import fit, rms
-    from hetier.simulator.measured import load_measured, reference_runs_path
+    from hetier.formats.measured import load_measured
+    from hetier.simulator.fit import fit, reference_runs_path, rms
     from hetier.simulator.stack import FREE_PARAMETERS, load_stack, profile_toml
 
     free = [k.strip() for k in args.free.split(",") if k.strip()]

@@ -5,7 +5,7 @@ at op starts), after checking that the file was made for this trace and names th
 """
 
 from hetier.errors import UsageError
-from hetier.simulator.placement_file import check_trace, read_placement
+from hetier.formats.placement import check_trace, read_placement
 from hetier.simulator.policies.base import ScheduledPolicy
 
 

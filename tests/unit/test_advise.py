@@ -14,7 +14,7 @@ from hetier.formats.trace import EV, read_trace
 from hetier.simulator.engine import Recording, plan_ops
 from hetier.simulator.machines import load_machine
 from hetier.simulator.memory_cost import plan_memory_ns
-from hetier.simulator.placement_file import placement_document, read_placement, write_placement
+from hetier.formats.placement import placement_document, read_placement, write_placement
 from hetier.simulator.policies import get_policy
 from hetier.simulator.replay import replay
 from hetier.simulator.tensor_profile import profile_workload

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from hetier.errors import UsageError
 from hetier.simulator.engine import OpPlan, Recording, memory_plans, run, run_in_order, schedule
-from hetier.simulator.fit import Case, Predictor, fit
+from hetier.simulator.fit import Case, Predictor, fit, reference_runs_path
 from hetier.simulator.machines import load_machine
 from hetier.simulator.policies import get_policy
-from hetier.simulator.measured import MeasuredRun, load_measured, reference_runs_path
+from hetier.formats.measured import MeasuredRun, load_measured
 from hetier.simulator.stack import StackProfile, load_stack, profile_toml
 from hetier.simulator.workload import load_workload
 from tests.helpers import random_trace, tiny_meta, write_tiny

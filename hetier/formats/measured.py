@@ -90,8 +90,3 @@ def load_measured(path: str | Path) -> list[MeasuredRun]:
             threads=_num(row["threads"], where, "threads", int), peak_gb=_num(row["peak_gb"], where, "peak_gb"),
             seconds=_num(row["seconds"], where, "seconds")))
     return out
-
-
-def reference_runs_path() -> Path:
-    """The published runs of the HE-on-PMem study shipped with hetier (with their source)."""
-    return Path(__file__).parent / "data" / "he-pmem-tc2021-runs.csv"
