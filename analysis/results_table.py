@@ -36,7 +36,7 @@ def _results_rows(path: str) -> list[dict]:
 def results_table(paths: list[str]) -> pa.Table:
     """One row per run of every results file or sweep directory in ``paths``; columns are the union
     (an override a run was not given is null)."""
-    from hetier.simulator.sweep_store import is_sweep_dir, load_sweep
+    from hetier.formats.sweep import is_sweep_dir, load_sweep
 
     rows: list[dict] = []
     for p in paths:

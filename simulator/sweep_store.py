@@ -22,20 +22,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hetier import __version__
-from hetier.errors import HetierError, UsageError
-from hetier.formats.header import check_header
+from hetier.errors import UsageError
+from hetier.formats.sweep import (AXIS_COLUMNS, CONFIGS, LAYER_COLUMNS, LAYERS, MANIFEST, RESULT_COLUMNS,
+                                  SWEEP_MAGIC, SWEEP_VERSION, read_manifest)
 from hetier.simulator.cost import DEFAULT_PRICES, machine_cost
 from hetier.simulator.machines import machine_from_dict
 from hetier.simulator.sweep import Outcome, Task
 
-SWEEP_MAGIC = "hetier-sweep"
-SWEEP_VERSION = 2  # 2: as results format 2 (the embedded machines changed)
-MANIFEST = "sweep.json"
-CONFIGS = "configs.parquet"
-LAYERS = "layers.parquet"
-AXIS_COLUMNS = ["config_id", "trace", "trace_sha256", "machine", "machine_preset", "mode", "policy", "threads"]
-RESULT_COLUMNS = ["status", "reason", "time_s", "makespan_ns", "compute_ns", "cost_usd", "cost_note", "fast_tier_gb"]
-LAYER_COLUMNS = ["config_id", "layer", "name", "kind", "start_ns", "end_ns", "compute_ns"]
 
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
@@ -148,24 +141,3 @@ def _with_cost(row: dict, prices: str) -> dict:
         return {**row, "cost_usd": None, "cost_note": None}
     cost = machine_cost(machine_from_dict(json.loads(row["machine_json"])), prices)
     return {**row, "cost_usd": cost.total_usd, "cost_note": cost.note}
-
-
-def read_manifest(root: Path) -> dict:
-    try:
-        body = json.loads((root / MANIFEST).read_text())
-    except (OSError, ValueError):
-        raise HetierError(f"'{root}' is not a hetier sweep directory (no readable {MANIFEST})") from None
-    return check_header(body, SWEEP_MAGIC, SWEEP_VERSION, root, "sweep", "directory")
-
-
-def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:
-    """(manifest, configs, layers) of a finished sweep directory."""
-    root = Path(path)
-    manifest = read_manifest(root)
-    if not (root / CONFIGS).exists():
-        raise HetierError(f"sweep '{root}' is not finished (no {CONFIGS}); run the same sweep again to resume it")
-    return manifest, pq.read_table(root / CONFIGS), pq.read_table(root / LAYERS)
-
-
-def is_sweep_dir(path: str | os.PathLike) -> bool:
-    return (Path(path) / MANIFEST).is_file()

@@ -50,7 +50,7 @@ class SweepReport:
 
 def build_report(path: str, baseline: str | None = None, within: float = 0.10) -> SweepReport:
     """Read a finished sweep directory and compute everything the renderers show."""
-    from hetier.simulator.sweep_store import load_sweep
+    from hetier.formats.sweep import load_sweep
 
     manifest, configs, layers = load_sweep(path)
     keys = sorted({o[1] for o in manifest["axes"].get("overrides", [])})

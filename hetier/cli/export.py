@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = check_output(args.output, args.force)
     from hetier.formats.results import is_results_file
-    from hetier.simulator.sweep_store import is_sweep_dir
+    from hetier.formats.sweep import is_sweep_dir
 
     if is_sweep_dir(args.trace) or is_results_file(args.trace):
         from hetier.analysis.results_table import write_results_table

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.advise import read_advice
     from hetier.formats.identity import trace_identity
 
-    from hetier.simulator.sweep_store import is_sweep_dir
+    from hetier.formats.sweep import is_sweep_dir
 
     if is_sweep_dir(args.trace):
         from hetier.analysis.reports.sweep import report_sweep

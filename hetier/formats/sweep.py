@@ -1,0 +1,48 @@
+"""The sweep directory (written by simulator/sweep_store.py): its names, columns and reader.
+
+    OUT/sweep.json          what was swept (axes), written first
+    OUT/configs.parquet     one row per configuration: every axis a column, status, times, cost
+    OUT/layers.parquet      per-layer rows of every configuration that ran (config_id column)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from hetier.errors import HetierError
+from hetier.formats.header import check_header
+
+SWEEP_MAGIC = "hetier-sweep"
+SWEEP_VERSION = 2  # 2: as results format 2 (the embedded machines changed)
+MANIFEST = "sweep.json"
+CONFIGS = "configs.parquet"
+LAYERS = "layers.parquet"
+AXIS_COLUMNS = ["config_id", "trace", "trace_sha256", "machine", "machine_preset", "mode", "policy", "threads"]
+RESULT_COLUMNS = ["status", "reason", "time_s", "makespan_ns", "compute_ns", "cost_usd", "cost_note", "fast_tier_gb"]
+LAYER_COLUMNS = ["config_id", "layer", "name", "kind", "start_ns", "end_ns", "compute_ns"]
+
+
+def read_manifest(root: Path) -> dict:
+    try:
+        body = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        raise HetierError(f"'{root}' is not a hetier sweep directory (no readable {MANIFEST})") from None
+    return check_header(body, SWEEP_MAGIC, SWEEP_VERSION, root, "sweep", "directory")
+
+
+def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:
+    """(manifest, configs, layers) of a finished sweep directory."""
+    root = Path(path)
+    manifest = read_manifest(root)
+    if not (root / CONFIGS).exists():
+        raise HetierError(f"sweep '{root}' is not finished (no {CONFIGS}); run the same sweep again to resume it")
+    return manifest, pq.read_table(root / CONFIGS), pq.read_table(root / LAYERS)
+
+
+def is_sweep_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / MANIFEST).is_file()
