@@ -24,8 +24,7 @@ def planned_peak_bytes(graph: Graph, params: HEParams, bias_copy: bool = True, p
     from hetier.tracer.planner import plan_ops
     from hetier.tracer.recorder import Recorder
 
-    rec = Recorder(params, None, "tensor")
-    rec.log = None
+    rec = Recorder(params, None)
     live = peak = 0
     for j, loop in plan_ops(runtime_graph(graph, profile), params, rec, bias_copy, profile):
         b = aggregate_plan(rec, loop, j, 0, 0)

@@ -17,8 +17,10 @@ import numpy as np
 from hetier.formats.trace import EV, KIND, PRIM, EventBatch
 from hetier.formats.granularity import sum_accesses
 from hetier.tracer.params import HEParams
-from hetier.tracer.recorder import TEMPLATES, Recorder, _T
+from hetier.tracer.recorder import _N_ROWS, _T, Recorder
 from hetier.tracer.symbolic import SymbolicBackend
+
+_ROWS = tuple(_T.values())  # each template's event rows, by template code
 
 
 @dataclass
@@ -88,8 +90,7 @@ class PlanBackend(SymbolicBackend):
     def _check_hoist(self, frame: _Frame) -> None:
         """A spread loop moves after its enclosing loop: sound for the tensor rows only if no
         tensor is allocated or freed both inside the spread loops and in the enclosing body."""
-        base = self.rec.tensors.arrays()[0]
-        tensor_of = lambda buf: int(np.searchsorted(base, buf, side="right") - 1)  # noqa: E731
+        tensor_of = self.rec.tensors.tensor_of
         inside = _alloc_tensors(frame.loop.body, tensor_of)
         spread = _alloc_tensors(frame.after, tensor_of)
         if inside & spread:
@@ -125,8 +126,7 @@ def _walk_totals(node, mult: int, totals: dict) -> None:
 def _tensor_deltas(item: Item, tensor_of) -> list[tuple[int, int, int, int]]:
     """(tensor, +1/-1, level, prim) for each alloc/free in one execution of ``item``."""
     out = []
-    name = list(TEMPLATES)[item.template]
-    for row in _T[name]:
+    for row in _ROWS[item.template]:
         ev, slot, prim = row[0], row[1], row[2]
         if ev in ("alloc", "free"):
             buf = (item.a, item.b, item.c, item.d)[slot]
@@ -174,7 +174,7 @@ def _first_last(node, tensor_of, first: dict, last: dict) -> None:
 def aggregate_plan(rec: Recorder, op: Loop, layer: int, ts: int, ts_end: int) -> EventBatch:
     """The tensor-granularity rows of one planned op (canonical order, as granularity.py)."""
     base, kinds, caps = rec.tensors.arrays()
-    tensor_of = lambda buf: int(np.searchsorted(base, buf, side="right") - 1)  # noqa: E731
+    tensor_of = rec.tensors.tensor_of
     totals: dict = {}
     _walk_totals(op, 1, totals)
     parts = []
@@ -183,7 +183,7 @@ def aggregate_plan(rec: Recorder, op: Loop, layer: int, ts: int, ts_end: int) ->
         tuples = [(k[0], k[1], k[2], k[3], k[4], k[5], ts + rec._t0) for k in keys]
         ev = rec.expand(tuples, layer, ts, ts)
         body = ev.take(np.arange(1, len(ev) - 1))
-        n_rows = np.array([_N(k[0]) for k in keys])
+        n_rows = np.array([_N_ROWS[k[0]] for k in keys])
         mult = np.repeat(np.array([totals[k] for k in keys], dtype=np.int64), n_rows)
         rw = np.flatnonzero((body.event == EV["read"]) | (body.event == EV["write"]))
         rw_rows = sum_accesses(body, rw, mult[rw], body.nbytes[rw] * mult[rw]) if len(rw) else None
@@ -209,10 +209,6 @@ def aggregate_plan(rec: Recorder, op: Loop, layer: int, ts: int, ts_end: int) ->
         parts.append(_af_rows(frees, kinds, caps, base, layer, ts))
     parts.append(_op_row(EV["op_end"], layer, ts_end))
     return EventBatch.concat(parts)
-
-
-def _N(template: int) -> int:
-    return len(_T[list(TEMPLATES)[template]])
 
 
 def _op_row(event: int, layer: int, ts: int) -> EventBatch:
@@ -244,4 +240,4 @@ def op_event_count(op: Loop) -> int:
     """Events this op would have at ciphertext granularity (op rows included)."""
     totals: dict = {}
     _walk_totals(op, 1, totals)
-    return 2 + sum(n * _N(k[0]) for k, n in totals.items())
+    return 2 + int(sum(n * _N_ROWS[k[0]] for k, n in totals.items()))

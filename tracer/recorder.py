@@ -98,6 +98,11 @@ class TensorTable:
                            np.array(self.cap_bytes, dtype=np.int64))
         return self._cache
 
+    def tensor_of(self, buffers):
+        """The tensor each buffer id belongs to (an array for an array, an int for an int)."""
+        t = np.searchsorted(self.arrays()[0], buffers, side="right") - 1
+        return t if isinstance(t, np.ndarray) else int(t)
+
 
 class Recorder:
     """Collects the primitive log of one run and writes it as trace events.
@@ -172,8 +177,8 @@ class Recorder:
         slot = _ROW_SLOT[ridx]
         buf = row_of[np.arange(len(row_of)), 2 + slot]
         level = row_of[:, 1] + _ROW_DLEVEL[ridx]
-        base, kinds, caps = self.tensors.arrays()
-        tensor = np.searchsorted(base, buf, side="right") - 1
+        _, kinds, caps = self.tensors.arrays()
+        tensor = self.tensors.tensor_of(buf)
         kind = kinds[tensor]
         polys = _ROW_POLYS[ridx]
         polys = np.where(polys > 0, polys, np.where(kind == KIND["plaintext"], 1, 2))

@@ -50,7 +50,6 @@ class SealBackend:
         self.obj: dict[int, object] = {}  # buffer id -> SEAL ciphertext or plaintext
         self.top = params.data_primes
         self.scale = float(2 ** params.scale_bits)
-        self.slots = params.poly_modulus // 2
         self.parms_id: dict[int, object] = {}
         self.last_prime = {L: float(2 ** params.primes[L - 1]) for L in range(1, self.top + 1)}
 
@@ -126,9 +125,6 @@ class SealBackend:
             self.rec.key_ids[name] = bid
             if self.log is not None:
                 self.log((KEYGEN, L, bid, -1, -1, -1, now()))
-
-    def key(self, name: str) -> int:
-        return self.rec.key_ids[name]
 
     def encode(self, L: int, p: int, value: float, scale: float) -> None:
         """Plaintext p = a scalar at level L and ``scale``."""
