@@ -83,8 +83,7 @@ class LivePeak(Accumulator):
         self.names = trace.layer_names
 
     def add(self, b: EventBatch) -> None:
-        delta = np.where(b.event == EV["alloc"], b.nbytes, np.where(b.event == EV["free"], -b.nbytes, 0))
-        curve = self.live + np.cumsum(delta)
+        curve = self.live + np.cumsum(b.live_delta())
         i = int(np.argmax(curve))
         if curve[i] > self.peak.bytes:
             self.peak = Peak(int(curve[i]), int(b.ts_ns[i]), self.names[b.layer[i]])

@@ -35,7 +35,7 @@ class _LiveCurves(Accumulator):
         af = np.flatnonzero((b.event == EV["alloc"]) | (b.event == EV["free"]))
         if not len(af):
             return
-        d = np.where(b.event[af] == EV["alloc"], b.nbytes[af], -b.nbytes[af]).astype(np.float64)
+        d = b.live_delta()[af].astype(np.float64)
         dm = np.zeros((len(af), self.n_columns))
         dm[np.arange(len(af)), self._columns(b, af)] = d
         curves = (self.parts[-1][-1] if self.parts else 0) + np.cumsum(dm, axis=0)

@@ -28,8 +28,9 @@ class TraceStats:
     truncated: str | None = None
 
 
-def trace_stats(source: str | os.PathLike | TracePass, allow_truncated: bool = True) -> TraceStats:
-    """The headline numbers of a trace path (or an opened TracePass), in one pass."""
+def trace_stats(source: str | os.PathLike | TracePass) -> TraceStats:
+    """The headline numbers of a trace path (or an opened TracePass), in one pass; a truncated
+    trace gives those of its complete batches and says so in ``truncated``."""
     counts, ops, peak, pool, kinds, prims = EventCounts(), OpTimes(), LivePeak(), PoolPeak(), BuffersByKind(), TrafficByPrim()
     tp = run_pass(source, [counts, ops, peak, pool, kinds, prims])
     names = tp.layer_names

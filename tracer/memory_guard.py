@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from hetier.errors import UsageError
-from hetier.formats.trace import EV
 from hetier.models.ir import Graph
 from hetier.tracer.params import HEParams
 
@@ -28,9 +27,8 @@ def planned_peak_bytes(graph: Graph, params: HEParams, bias_copy: bool = True, p
     live = peak = 0
     for j, loop in plan_ops(runtime_graph(graph, profile), params, rec, bias_copy, profile):
         b = aggregate_plan(rec, loop, j, 0, 0)
-        d = np.where(b.event == EV["alloc"], b.nbytes, np.where(b.event == EV["free"], -b.nbytes, 0))
-        if len(d):
-            curve = live + np.cumsum(d)
+        if len(b):
+            curve = live + np.cumsum(b.live_delta())
             peak = max(peak, int(curve.max()))
             live = int(curve[-1])
     return peak

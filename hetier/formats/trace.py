@@ -110,6 +110,10 @@ class EventBatch:
     def take(self, idx: np.ndarray) -> "EventBatch":
         return EventBatch(*(getattr(self, c)[idx] for c in COLUMNS))
 
+    def live_delta(self) -> np.ndarray:
+        """Bytes each row adds to live memory: an alloc its bytes, a free minus its bytes, others 0."""
+        return np.where(self.event == EV["alloc"], self.nbytes, np.where(self.event == EV["free"], -self.nbytes, 0))
+
 
 _DTYPES = dict(ts_ns=np.int64, event=np.int8, buffer=np.int64, tensor=np.int64, nbytes=np.int64,
                count=np.int64, kind=np.int8, level=np.int8, layer=np.int32, prim=np.int8)
