@@ -32,6 +32,17 @@ def plain(value: object, limit: int = MAX_SHOWN) -> str:
     return "".join(_visible(c) for c in s)
 
 
+def table_console(width: int = 200):
+    """A rich console for tables on stdout: soft wrap, and ``width`` columns when the output is
+    not a terminal (a pipe or file would otherwise cut tables at 80)."""
+    from rich.console import Console
+
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console.width = width
+    return console
+
+
 def safe(value: object, limit: int = MAX_SHOWN) -> str:
     """``plain`` plus rich markup escaped: for user strings inside a rich markup string or table."""
     return escape(plain(value, limit))

@@ -201,17 +201,14 @@ def render_html(rep: SweepReport, path: str | Path) -> int:
 
 def report_sweep(path: str, output: str | None, fmt: str, force: bool, baseline: str | None) -> int:
     """`hetier report SWEEP_DIR`: the HTML file (and the summary) or the text report."""
-    from rich.console import Console
-
     from hetier.atomic import check_output
+    from hetier.terminal import table_console
 
     if fmt == "html" and not output:
         raise UsageError("an HTML report needs -o FILE (or use --format text)")
     out = check_output(output, force) if fmt == "html" else None
     rep = build_report(path, baseline)
-    console = Console(soft_wrap=True)
-    if not console.is_terminal:
-        console.width = 200
+    console = table_console()
     if out is None:
         render_text(rep, console)
         return 0

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.machines import load_machine
     from hetier.formats.placement import write_document, write_placement
     from hetier.simulator.workload import load_workload
+    from hetier.terminal import table_console
     from hetier.vocabulary import seconds
 
     if args.threads < 1:
@@ -64,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if len(rows) == 1 and not rows[0].ok:
         raise UsageError(rows[0].why)
     best = recommended(advice)
-    console = Console(soft_wrap=True)
-    if not console.is_terminal:
-        console.width = 200
+    console = table_console()
     if args.format == "json":
         print(json.dumps([asdict(a) for a in advice], indent=1, sort_keys=True))
     else:

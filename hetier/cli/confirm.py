@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.errors import UsageError
     from hetier.host.confirm import confirm, write_records
     from hetier.host.topology import read_topology
+    from hetier.terminal import table_console
 
     out = None
     if args.output:
@@ -49,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
         t.add_row(str(r["repeat"]), f"{r['seconds']:.3f}", f"{r['cpu_seconds']:.3f}", _fmt(r["predicted_seconds"], ".3f"),
                   _fmt(r["seconds_error"], "+.1%"), r["peak_gb_by_node"], f"{r['peak_above_start_gb']:.3f}",
                   _fmt(r["predicted_peak_gb"], ".3f"), _fmt(r["peak_error"], "+.1%"), "yes" if r["events_match"] else "NO")
-    out_console = Console(soft_wrap=True)
-    if not out_console.is_terminal:
-        out_console.width = 200
+    out_console = table_console()
     out_console.print(t)
     if records[0]["placement"]:
         ok = all(r["placement_verified"] for r in records)

@@ -105,12 +105,11 @@ def print_runs(rows: list, title: str) -> None:
     compares runs with the same thread count only; a configuration that did not run says why."""
     from dataclasses import asdict
 
-    from rich.console import Console
     from rich.table import Table
 
     from hetier.analysis.comparison import Comparison
     from hetier.analysis.reports.text import COLUMNS, cells
-    from hetier.terminal import safe
+    from hetier.terminal import safe, table_console
 
     by_threads: dict[int, list] = {}
     for c, r in rows:
@@ -128,7 +127,5 @@ def print_runs(rows: list, title: str) -> None:
             continue
         first, *rest = cells(next(compared[c.threads]))
         table.add_row(safe(c.machine), ov, *rest)
-    console = Console(soft_wrap=True)
-    if not console.is_terminal:
-        console.width = 240
+    console = table_console(240)
     console.print(table)

@@ -20,15 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from hetier.analysis.comparison import load_comparison
     from hetier.analysis.metrics import analyze
     from hetier.analysis.reports.advice import render_advice_text
     from hetier.analysis.reports.text import render_text
     from hetier.analysis.trace_pass import TracePass
     from hetier.atomic import check_output
-    from hetier.terminal import safe
+    from hetier.terminal import safe, table_console
     from hetier.errors import UsageError
     from hetier.simulator.advise import read_advice
     from hetier.formats.identity import trace_identity
@@ -54,9 +52,7 @@ def run(args: argparse.Namespace) -> int:
         if args.advice:
             advice = read_advice(args.advice, ident)
         an = analyze(tp)
-    console = Console(soft_wrap=True)
-    if not console.is_terminal:
-        console.width = 200
+    console = table_console()
     if args.format == "text":
         render_text(an, comp, console)
         if advice:
