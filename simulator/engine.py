@@ -286,7 +286,10 @@ class Replay:
         """Op ``i`` may start: its serial part first, if it has one, else its slices."""
         if self.plans[i].serial_ns > 0:
             self.ready.put((i, -1))
-            return
+        else:
+            self.slices_ready(i)
+
+    def slices_ready(self, i: int) -> None:
         for s in range(self.plans[i].slices):
             self.ready.put((i, s))
 
@@ -304,8 +307,7 @@ class Replay:
             yield req
             yield self.env.timeout(p.serial_ns)
         self.compute[i] += p.serial_ns
-        for k in range(p.slices):
-            self.ready.put((i, k))
+        self.slices_ready(i)
 
     def slice(self, i: int, s: int):
         """Slice ``s`` of op ``i``: read (tier by tier), compute, write."""
