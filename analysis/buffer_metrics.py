@@ -131,9 +131,7 @@ class Lifetimes(Accumulator):
         derived = np.zeros(len(ids), dtype=bool)
         by_id: dict[int, float] = {}
         if t.tensor_rows and len(ids):
-            layer_ns = np.zeros(self.n_layers)
-            for layer, ns in self.ops.result.ns.items():
-                layer_ns[layer] = ns
+            layer_ns = self.ops.result.by_layer(self.n_layers)
             derived = (t.alloc_layer.a[ids] == t.free_layer.a[ids]) & (t.free_ts.a[ids] >= 0)
             life[derived] = op_share_lifetimes(ids[derived], t.alloc_layer.a, t.alloc_count.a, t.written, layer_ns)
             by_id = dict(zip(t.ids.original(ids[derived]).tolist(), life[derived].tolist()))

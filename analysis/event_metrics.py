@@ -38,6 +38,13 @@ class OpTimesResult:
     duration_ns: int  # the last op end
     slices: list[tuple[int, int, int]]  # (layer, begin ns, end ns) per op, when kept
 
+    def by_layer(self, n_layers: int) -> np.ndarray:
+        """Summed op ns indexed by layer (0 for layers with no op)."""
+        out = np.zeros(n_layers)
+        for layer, ns in self.ns.items():
+            out[layer] = ns
+        return out
+
 
 class OpTimes(Accumulator):
     """Time per layer from op_begin/op_end rows taken in trace order (an end without a begin

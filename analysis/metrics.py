@@ -71,9 +71,7 @@ def analyze(source: str | os.PathLike | TracePass, top_layers: int = 8) -> Analy
     an.live_by_layer = by_layer.result
     rw = layers.result
     an.read_bytes, an.write_bytes = int(rw[:, 0].sum()), int(rw[:, 1].sum())
-    layer_ns = np.zeros(len(tp.layer_names))
-    for layer, ns in ops.result.ns.items():
-        layer_ns[layer] = ns
+    layer_ns = ops.result.by_layer(len(tp.layer_names))
     an.per_layer = {"layer": list(tp.layer_names), "kind": [l["kind"] for l in an.meta["layers"]],
                     "read_bytes": rw[:, 0].astype(np.float64).tolist(), "write_bytes": rw[:, 1].astype(np.float64).tolist(),
                     "seconds": (layer_ns / 1e9).tolist()}
