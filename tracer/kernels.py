@@ -116,13 +116,11 @@ def bias_add(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -
 
 
 def refresh(be: SealBackend, x: HTensor, fn: Callable[[np.ndarray], np.ndarray], batch: int,
-            windows: list[list[int]] | None = None, out_shape: tuple[int, ...] | None = None,
-            n_windowed: int | None = None) -> HTensor:
-    """Decrypt -> apply -> encrypt at the top level (ReLU, ReLU6; max-pool over ``windows``, of
-    ``n_windowed`` inputs in all)."""
+            windows: list[list[int]] | None = None, out_shape: tuple[int, ...] | None = None) -> HTensor:
+    """Decrypt -> apply -> encrypt at the top level (ReLU, ReLU6; max-pool over ``windows``)."""
     L, top = x.level, be.top
     out = be.new_tensor("ciphertext", out_shape or x.shape, top, be.scale)
-    n_dec = x.size if windows is None else n_windowed
+    n_dec = x.size if windows is None else sum(map(len, windows))
     dec = be.new_plaintexts(n_dec, L)
     enc = be.new_plaintexts(out.size, top)
     for o in be.loop(out.size):
@@ -146,7 +144,7 @@ def activation(fn: Callable[[np.ndarray], np.ndarray]):
 
 def maxpool(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
     windows = maxpool_windows(node, ins[0].shape)
-    return refresh(be, ins[0], lambda v: v, run.batch, windows, node.shape, sum(map(len, windows)))
+    return refresh(be, ins[0], lambda v: v, run.batch, windows, node.shape)
 
 
 def square(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:

@@ -111,3 +111,22 @@ def test_linear_geometry_is_the_convolution(kind, c, h, k, stride, pad):
     assert got.keys() == want.keys() and all(np.isclose(got[key], want[key]) for key in want)
     assert sorted(firsts) == list(range(oc * oh * oh))  # each output made once, by its first term
     assert geo.channels * geo.pairs == len(want)
+
+
+@pytest.mark.parametrize("profile", ["hetier", "reference"])
+def test_pooling_plans_equal_real_runs(tmp_path, profile):
+    """Max-pool windows of uneven size (padding) are a spread loop, average pooling a linear
+    layer with constant weights: both plans equal the real run, event for event and row for row."""
+    from hetier.models.zoo import Builder
+
+    b = Builder("tiny-pool", {}, (2, 6, 6), 0)
+    x = b.pool(b.act(b.conv(0, 3, 3, stride=1), "relu"), "maxpool", 3, 2, 1)
+    b.dense(b.gavgpool(b.pool(b.conv(x, 2, 1), "avgpool", 2, 1)), 2)
+    g = b.finish(1)
+    p = choose_params(g, 4, None, None, 22)
+    res = trace_run(g, p, tmp_path / "r.arrow", "ciphertext", profile=profile)
+    assert res.max_abs_error < ckks_tolerance(p, rescaling_layers(g))
+    with TraceReader(res.path) as r:
+        real_tensor = aggregate_events(r.batches())
+    for gran, want in (("ciphertext", read_trace(res.path).events), ("tensor", real_tensor)):
+        _same(want, read_trace(plan_run(g, p, tmp_path / f"p-{gran}.arrow", gran, profile=profile).path).events, gran)
