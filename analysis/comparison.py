@@ -99,3 +99,16 @@ def load_comparison(paths: list[str], trace_sha256: str | None = None, trace_nam
         runs.extend(rs)
         layers.append(table)
     return Comparison(runs, layers)
+
+
+def fast_tier_capacities(runs: list[dict]) -> list[tuple[str, float]]:
+    """(label, bytes) of each distinct machine's fast tier (Memory Mode: its DRAM cache)."""
+    from hetier.simulator.memory_systems import MEMORY_SYSTEMS  # only the HTML report asks; exports stay light
+
+    out: dict[str, float] = {}
+    for r in runs:
+        m = r["machine"]
+        t = m["tiers"][0]
+        role = "DRAM cache" if MEMORY_SYSTEMS[m["mode"]].cache_tier else t["tier"]
+        out.setdefault(f"{m['name']}: {role} {t['capacity_gb']:,.2f} GB", t["capacity_gb"] * 1e9)
+    return sorted(out.items(), key=lambda kv: (kv[1], kv[0]))

@@ -90,7 +90,7 @@ class LivePeak(Accumulator):
         self.names = trace.layer_names
 
     def add(self, b: EventBatch) -> None:
-        curve = self.live + np.cumsum(b.live_delta())
+        curve = b.live_after(self.live)
         i = int(np.argmax(curve))
         if curve[i] > self.peak.bytes:
             self.peak = Peak(int(curve[i]), int(b.ts_ns[i]), self.names[b.layer[i]])

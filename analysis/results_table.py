@@ -4,7 +4,6 @@ Parquet or CSV export to DuckDB, Polars or a spreadsheet."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -16,20 +15,16 @@ FIRST = ["source", "trace", "trace_sha256", "machine", "policy", "threads"]
 
 
 def _results_rows(path: str) -> list[dict]:
-    from hetier.simulator.cost import machine_cost
+    from hetier.simulator.prices import machine_cost
     from hetier.simulator.machines import machine_from_dict
-    from hetier.formats.results import flat_summary, load_results
+    from hetier.formats.results import load_results, run_row
 
     runs, _ = load_results(path)
     rows = []
     for run in runs:
         cost = machine_cost(machine_from_dict(run["machine"]))
-        rows.append({"source": os.path.basename(path), "trace": run["trace"]["file"], "trace_sha256": run["trace"]["sha256"],
-                     "machine": run["machine"]["name"], "policy": run["policy"], "threads": run["threads"],
-                     "mode": run["machine"]["mode"], "fast_tier_gb": run["machine"]["tiers"][0]["capacity_gb"],
-                     **{f"capacity_gb_{t['tier']}": t["capacity_gb"] for t in run["machine"]["tiers"]},
-                     **run.get("overrides", {}), **flat_summary(run), "cost_usd": cost.total_usd, "cost_note": cost.note,
-                     "machine_json": json.dumps(run["machine"], sort_keys=True)})
+        rows.append({"source": os.path.basename(path), **run_row(run), "cost_usd": cost.total_usd,
+                     "cost_note": cost.note})
     return rows
 
 

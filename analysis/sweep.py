@@ -1,7 +1,8 @@
 """Questions asked of a sweep's configurations table: the all-DRAM reference per group, the
 cheapest configuration within a tolerance of it, the Pareto front of cost against time.
 
-Groups are (trace, threads): runs that differ only in thread count are never compared or merged.
+Groups are (trace, stack, threads): runs that differ only in thread count or stack profile are
+never compared or merged.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Pick:
     reference: str
     reference_time_s: float
     reference_cost_usd: float | None
+    stack: str = "hetier"
 
     @property
     def slowdown(self) -> float:
@@ -30,16 +32,17 @@ class Pick:
 
 
 def config_label(row: dict, override_keys: list[str], threads: bool = True) -> str:
-    """machine policy [key=value ...] xTHREADS: enough to tell any two configurations apart."""
+    """machine policy [key=value ...] [stack S] xTHREADS: enough to tell any two configurations apart."""
     ov = " ".join(f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}"
                   for k in override_keys if row.get(k) is not None)
-    return " ".join(p for p in (row["machine"], row["policy"], ov, f"x{row['threads']}" if threads else "") if p)
+    stack = f"stack {row['stack']}" if row.get("stack", "hetier") != "hetier" else ""
+    return " ".join(p for p in (row["machine"], row["policy"], ov, stack, f"x{row['threads']}" if threads else "") if p)
 
 
-def groups(rows: list[dict]) -> dict[tuple[str, int], list[dict]]:
-    out: dict[tuple[str, int], list[dict]] = {}
+def groups(rows: list[dict]) -> dict[tuple[str, str, int], list[dict]]:
+    out: dict[tuple[str, str, int], list[dict]] = {}
     for r in rows:
-        out.setdefault((r["trace"], r["threads"]), []).append(r)
+        out.setdefault((r["trace"], r.get("stack") or "hetier", r["threads"]), []).append(r)
     return out
 
 
@@ -57,11 +60,11 @@ def reference(group: list[dict], baseline: str | None = None, override_keys: lis
 
 def cheapest_within(configs: pa.Table, tolerance: float = 0.10, baseline: str | None = None,
                     override_keys: list[str] = ()) -> list[Pick]:
-    """Per (trace, threads): the cheapest finished configuration at most ``tolerance`` slower than
-    the reference (ties: faster, then configuration order)."""
+    """Per (trace, stack, threads): the cheapest finished configuration at most ``tolerance`` slower
+    than the reference (ties: faster, then configuration order)."""
     keys = list(override_keys)
     out = []
-    for (trace, threads), group in groups(configs.to_pylist()).items():
+    for (trace, stack, threads), group in groups(configs.to_pylist()).items():
         ref = reference(group, baseline, keys)
         if ref is None:
             continue
@@ -71,7 +74,7 @@ def cheapest_within(configs: pa.Table, tolerance: float = 0.10, baseline: str | 
             continue
         best = min(fits, key=lambda r: (r["cost_usd"], r["time_s"]))
         out.append(Pick(trace, threads, config_label(best, keys), best["time_s"], best["cost_usd"],
-                        config_label(ref, keys), ref["time_s"], ref["cost_usd"]))
+                        config_label(ref, keys), ref["time_s"], ref["cost_usd"], stack))
     return out
 
 

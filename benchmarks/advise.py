@@ -59,7 +59,8 @@ def main() -> None:
     args = ap.parse_args()
     from hetier.cli.main import main as hetier
     from hetier.simulator.machines import load_machine
-    from hetier.simulator.replay import replay
+    from hetier.simulator.scenario import Scenario, simulate
+    from hetier.simulator.tensor_lifetimes import peak_live_bytes
     from hetier.simulator.workload import load_workload
 
     with tempfile.TemporaryDirectory() as d:
@@ -82,28 +83,22 @@ def main() -> None:
         w = load_workload(path)
         ad, mm = load_machine("ref-app-direct"), load_machine("ref-memory-mode")
         t0 = time.perf_counter()
-        mm_r = replay(w, mm, None, args.threads)
+        mm_r = simulate(Scenario(w, mm, None, threads=args.threads))
         print(f"\n{'configuration':34s} {'predicted':>12s} {'vs Memory Mode':>15s} {'dram peak':>10s} {'migrated':>10s}")
         print(f"{'ref-memory-mode (hardware cache)':34s} {mm_r.makespan_ns / 1e9:10.1f} s {1:14.3f}x "
               f"{'-':>10s} {'-':>10s}   hit ratio {mm_r.mm_hit_ratio:.3f}")
-        big = load_machine("ref-app-direct", [f"dram.capacity_gb={w_peak(w) / 1e9 + 1:.3f}"])
-        ref = replay(w, big, "all-dram", args.threads)
+        big = load_machine("ref-app-direct", [f"dram.capacity_gb={peak_live_bytes(w) / 1e9 + 1:.3f}"])
+        ref = simulate(Scenario(w, big, "all-dram", threads=args.threads))
         print(f"{'all-DRAM (DRAM as large as needed)':34s} {ref.makespan_ns / 1e9:10.1f} s "
               f"{ref.makespan_ns / mm_r.makespan_ns:14.3f}x {ref.peak_bytes['dram'] / 1e9:8.2f} GB {'-':>10s}")
         for pol in POLICIES:
-            r = replay(w, ad, pol, args.threads)
+            r = simulate(Scenario(w, ad, pol, threads=args.threads))
             if not r.fits:
                 print(f"ref-app-direct {pol:19s} {r.headline()}")
                 continue
             print(f"ref-app-direct {pol:19s} {r.makespan_ns / 1e9:10.1f} s {r.makespan_ns / mm_r.makespan_ns:14.3f}x "
                   f"{r.peak_bytes['dram'] / 1e9:8.2f} GB {r.notes['migrated_bytes'] / 1e9:7.2f} GB")
         print(f"(replays took {time.perf_counter() - t0:.1f} s; {args.threads} simulated threads)")
-
-
-def w_peak(w) -> int:
-    from hetier.simulator.tensor_profile import profile_workload
-
-    return int(profile_workload(w, 0).peak_live.max())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Recording host honesty: the same CryptoNets run traced on an idle and on a busy machine
+"""RecordingHost host honesty: the same CryptoNets run traced on an idle and on a busy machine
 (other processes keep every core busy), both replayed on the host's own calibrated preset.
 
 With per-op CPU time and the host preset in the trace, the busy trace should predict within
@@ -16,10 +16,11 @@ import os
 import tempfile
 from pathlib import Path
 
+from hetier.host.host_preset import host_preset_meta
 from hetier.models.zoo import build
 from hetier.simulator.machines import load_machine
-from hetier.simulator.recording import Recording
-from hetier.simulator.replay import replay
+from hetier.simulator.recording_host import RecordingHost
+from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.workload import load_workload
 from hetier.tracer.session import choose_params, trace_run
 
@@ -32,8 +33,8 @@ def _spin() -> None:
 def predict(path: Path, machine) -> tuple[float, float, float]:
     """(wall s, predicted s with the trace's host and CPU times, predicted s assuming wall time)."""
     w = load_workload(str(path))
-    honest = replay(w, machine, "all-dram").makespan_ns / 1e9
-    wall_only = replay(w, machine, "all-dram", recording=Recording(machine.device("dram"), machine.llc_bytes)).makespan_ns / 1e9
+    honest = simulate(Scenario(w, machine, "all-dram")).makespan_ns / 1e9
+    wall_only = simulate(Scenario(w, machine, "all-dram", recording=RecordingHost(machine.device("dram"), machine.llc_bytes))).makespan_ns / 1e9
     return sum(o.duration_ns for o in w.ops) / 1e9, honest, wall_only
 
 
@@ -56,7 +57,7 @@ def main() -> None:
                 h.start()
             try:
                 out = Path(d) / f"{label}.arrow"
-                trace_run(graph, params, out, "tensor", host_preset=args.host_preset)
+                trace_run(graph, params, out, "tensor", host_memory=host_preset_meta(args.host_preset))
             finally:
                 for h in hogs:
                     h.terminate()

@@ -23,11 +23,11 @@ import numpy as np
 
 from hetier.analysis.trace_stats import trace_stats
 from hetier.atomic import write_bytes_atomic
-from hetier.planned import cases_of, plan_config
+from hetier.workflow.planned import cases_of, plan_config
 from hetier.simulator.fit import fit, reference_runs_path, rms
 from hetier.simulator.machines import load_machine
 from hetier.formats.measured import MeasuredRun, load_measured
-from hetier.simulator.replay import replay
+from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.stack import load_stack
 from hetier.simulator.workload import load_workload
 
@@ -78,19 +78,19 @@ def main() -> None:
             path = plan_config(run, stack.runtime_profile, Path(d) / f"{i}.arrow")
             st = trace_stats(path)
             w = load_workload(path)
-            a = replay(w, do, "all-dram", THREADS, stack=stack)
-            bs = [replay(w, mm, None, THREADS, stack=stack, seed=s) for s in range(args.seeds)]
+            a = simulate(Scenario(w, do, "all-dram", threads=THREADS, stack=stack))
+            bs = [simulate(Scenario(w, mm, None, threads=THREADS, stack=stack, seed=s)) for s in range(args.seeds)]
             rows.append((run, st, a, bs, time.perf_counter() - t0))
             if (model, width, res) == ("mobilenetv2", 0.75, 96):
                 shares = op_shares(bs[0])
                 for gb in (16, 24, 32, 40, 48):
                     m = load_machine("ref-memory-mode", [f"dram.capacity_gb={gb}"])
-                    r = replay(w, m, None, THREADS, stack=stack)
+                    r = simulate(Scenario(w, m, None, threads=THREADS, stack=stack))
                     sweep.append((gb, r.mm_hit_ratio, r.makespan_ns / 1e9))
             if (model, width, res) == ("mobilenetv2", 1.0, 96):
                 app = load_machine("ref-app-direct")
                 for pol in ("optimal", "hot-cold", "lifetime", "dram-first", "all-pmem"):
-                    r = replay(w, app, pol, THREADS, stack=stack)
+                    r = simulate(Scenario(w, app, pol, threads=THREADS, stack=stack))
                     placed.append((pol, r.makespan_ns / 1e9 if r.fits else None, r.headline()))
                 placed.append(("memory-mode", bs[0].makespan_ns / 1e9, bs[0].headline()))
             b0 = bs[0]

@@ -29,7 +29,7 @@ import simpy
 from hetier.formats.trace import EV, TraceReader
 from hetier.simulator.devices import load_device
 from hetier.simulator.machines import load_machine
-from hetier.simulator.replay import replay
+from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.workload import load_workload
 
 
@@ -57,7 +57,7 @@ def hetier_replay(path: str, machine: str, policy: str | None) -> tuple[int, flo
     """(events, seconds) for loading the trace and replaying it on one machine."""
     t = time.perf_counter()
     w = load_workload(path)
-    replay(w, load_machine(machine), policy, threads=24)
+    simulate(Scenario(w, load_machine(machine), policy, threads=24))
     return w.events_read, time.perf_counter() - t
 
 

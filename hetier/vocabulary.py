@@ -64,14 +64,3 @@ def does_not_fit(missing_bytes: dict[str, float]) -> str:
 def exceeds_all_tiers(peak_bytes: float, capacity_bytes: float) -> str:
     """The sentence for a workload whose peak is larger than all of a machine's tiers together."""
     return f"{DOES_NOT_FIT}: peak live {peak_bytes / 1e9:.2f} GB exceeds the {capacity_bytes / 1e9:.2f} GB of all tiers"
-
-
-def fast_tier_capacities(runs: list[dict]) -> list[tuple[str, float]]:
-    """(label, bytes) of each distinct machine's fast tier (Memory Mode: its DRAM cache)."""
-    out: dict[str, float] = {}
-    for r in runs:
-        m = r["machine"]
-        t = m["tiers"][0]
-        role = "DRAM cache" if m["mode"] == "memory" else t["tier"]
-        out.setdefault(f"{m['name']}: {role} {t['capacity_gb']:,.2f} GB", t["capacity_gb"] * 1e9)
-    return sorted(out.items(), key=lambda kv: (kv[1], kv[0]))

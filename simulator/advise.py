@@ -13,17 +13,20 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from hetier.errors import HetierError
-from hetier.simulator.machines import Machine
-from hetier.formats.placement import check_trace, placement_document, read_document
+from hetier.simulator.machine import Machine
+from hetier.simulator.memory_systems import memory_system_for
+from hetier.simulator.memory_systems.dram_cache import DramCache
+from hetier.simulator.stack import StackProfile
+from hetier.formats.advice import ADVICE_MAGIC, ADVICE_VERSION
+from hetier.formats.placement import placement_document
 from hetier.simulator.policies import ScheduledPolicy, get_policy
-from hetier.simulator.replay import replay
+from hetier.simulator.scenario import Scenario, simulate
+from hetier.simulator.tensor_lifetimes import peak_live_bytes
 from hetier.simulator.workload import Workload
 from hetier.vocabulary import exceeds_all_tiers
 
 ADVISOR_POLICIES = ("optimal", "hot-cold", "lifetime", "migrate")  # the advisor's own answers
 BASELINES = ("dram-first", "kind-aware", "interleave", "all-pmem")  # whole-tier rules, for comparison
-ADVICE_MAGIC = "hetier-advice"
-ADVICE_VERSION = 1
 WITHIN = 0.05  # "close to all-DRAM": at most 5% slower
 BISECT_STEPS = 10  # capacity resolution: peak live bytes / 2**10
 
@@ -65,25 +68,33 @@ def with_fast_capacity(machine: Machine, nbytes: int) -> Machine:
 
 
 def memory_mode_twin(machine: Machine) -> Machine | None:
-    """The same devices in Memory Mode (fast tier caching the slow one); None unless two flat tiers."""
-    if machine.mode != "flat" or len(machine.tiers) != 2:
+    """The same devices in Memory Mode (fast tier caching the slow one); None unless two tiers
+    under a placement policy."""
+    if not memory_system_for(machine).takes_policy or len(machine.tiers) != 2:
         return None
-    return dataclasses.replace(machine, mode="memory", name=f"{machine.name} as memory mode")
+    return dataclasses.replace(machine, mode=DramCache.mode, name=f"{machine.name} as memory mode")
 
 
 def advise_machine(workload: Workload, machine: Machine, policies: list[str], threads: int,
-                   bisect: bool = True) -> MachineAdvice:
-    """Replay ``policies`` on a flat ``machine`` and rank them; see the module docstring."""
-    peak = max(_peak_live(workload), 1)
+                   bisect: bool = True, stack: StackProfile = StackProfile("hetier"),
+                   allow_runtime_mismatch: bool = False) -> MachineAdvice:
+    """Replay ``policies`` on a ``machine`` that takes placement policies and rank them; see the
+    module docstring."""
+    peak = max(peak_live_bytes(workload), 1)
     fast = machine.tier_names[0]
     cap = machine.device(fast).capacity_bytes
-    if machine.mode != "flat":
-        why = f"machine '{machine.name}' is in Memory Mode: it takes no placement policy"
+
+    def scenario(m: Machine, policy: str | None) -> Scenario:
+        return Scenario(workload, m, policy, stack, threads, allow_runtime_mismatch=allow_runtime_mismatch)
+
+    system = memory_system_for(machine)
+    if not system.takes_policy:
+        why = f"machine '{machine.name}' is in {system.title}: it takes no placement policy"
         return MachineAdvice(machine.name, fast, cap, peak, None, None, [Row(machine.name, p, why=why) for p in policies])
     big = with_fast_capacity(machine, max(cap, peak))
-    all_dram = replay(workload, big, "all-dram", threads).makespan_ns
+    all_dram = simulate(scenario(big, "all-dram")).makespan_ns
     twin = memory_mode_twin(machine)
-    mm = replay(workload, twin, None, threads).makespan_ns if twin else None
+    mm = simulate(scenario(twin, None)).makespan_ns if twin else None
     adv = MachineAdvice(machine.name, fast, cap, peak, all_dram, mm)
     total = sum(d.capacity_bytes for _, d in machine.tiers)
     for spec in policies:
@@ -94,7 +105,7 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
             continue
         try:
             row.policy = get_policy(spec, machine.tier_names).label
-            r = replay(workload, machine, spec, threads)
+            r = simulate(scenario(machine, spec))
         except HetierError as e:
             row.why = str(e)
             continue
@@ -107,19 +118,18 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
         row.vs_all_dram = row.time_ns / all_dram if all_dram else None
         row.vs_memory_mode = row.time_ns / mm if mm else None
         if bisect and all_dram:
-            row.min_fast_bytes = smallest_fast_tier(workload, machine, spec, threads, all_dram * (1 + WITHIN), peak)
+            row.min_fast_bytes = smallest_fast_tier(scenario(machine, spec), all_dram * (1 + WITHIN), peak)
     adv.rows.sort(key=lambda r: (not r.ok, r.time_ns or 0.0))
     return adv
 
 
-def smallest_fast_tier(workload: Workload, machine: Machine, policy: str, threads: int, target_ns: float,
-                       peak: int) -> int | None:
-    """Smallest fast-tier size (bisection between 0 and the peak live bytes) at which ``policy``
-    takes at most ``target_ns``; None if even the peak does not get there. Assumes time does not
-    grow with capacity, which greedy policies do not promise: the answer is then one such size."""
+def smallest_fast_tier(base: Scenario, target_ns: float, peak: int) -> int | None:
+    """Smallest fast-tier size (bisection between 0 and the peak live bytes) at which ``base``'s
+    policy takes at most ``target_ns``; None if even the peak does not get there. Assumes time
+    does not grow with capacity, which greedy policies do not promise: the answer is then one such size."""
     def good(c: int) -> bool:
         try:
-            r = replay(workload, with_fast_capacity(machine, c), policy, threads)
+            r = simulate(dataclasses.replace(base, machine=with_fast_capacity(base.machine, c)))
         except HetierError:
             return False
         return r.fits and r.makespan_ns <= target_ns
@@ -144,7 +154,7 @@ def recommended(advice: list[MachineAdvice]) -> Row | None:
 def placement_for(workload: Workload, machine: Machine, spec: str, threads: int) -> tuple[dict, list[dict]]:
     """The placement file document of an advisor policy on ``machine``, and per op where the
     live bytes are at its peak (layer, tier -> bytes, bytes moved at its start)."""
-    from hetier.simulator.tensor_profile import profile_workload
+    from hetier.simulator.tensor_lifetimes import tensor_lifetimes
 
     pol = get_policy(spec, machine.tier_names)
     if not isinstance(pol, ScheduledPolicy):
@@ -152,12 +162,12 @@ def placement_for(workload: Workload, machine: Machine, spec: str, threads: int)
     pol.prepare(workload, machine, threads)
     doc = placement_document(workload.trace_id, machine.name, pol.label, pol.start, pol.moves,
                              getattr(pol, "sites", None))
-    profile = profile_workload(workload, machine.llc_bytes)
-    by_id = profile.by_id()
+    lifetimes = tensor_lifetimes(workload, machine.llc_bytes)
+    by_id = lifetimes.by_id()
     over_time = []
     for op in workload.ops:
         where = {t: 0 for t in machine.tier_names}
-        for s in profile.tensors:
+        for s in lifetimes.tensors:
             if s.first_op <= op.index <= s.last_op:
                 where[pol.tier_at(s.tensor, op.index)] += s.live_at(op.index)
         moved = sum(by_id[t].live_at(op.index - 1) for t, _ in pol.moves_before(op.index))
@@ -172,20 +182,3 @@ def advice_document(trace: dict, advice: list[MachineAdvice], best: Row, threads
     return {"magic": ADVICE_MAGIC, "version": ADVICE_VERSION, "trace": trace, "threads": threads,
             "bisected": bisected, "within": WITHIN, "machines": [dataclasses.asdict(a) for a in advice],
             "recommended": dataclasses.asdict(best), "layers": over_time}
-
-
-def read_advice(path: str, trace: dict) -> dict:
-    """Load an advice file written by `hetier advise --advice`, refused for any trace but ``trace``."""
-    doc = read_document(path, ADVICE_MAGIC, ADVICE_VERSION, "advice")
-    for key, kind in (("machines", list), ("recommended", dict), ("layers", list)):
-        if not isinstance(doc.get(key), kind):
-            raise HetierError(f"advice file '{path}': '{key}' missing or not a {kind.__name__}")
-    check_trace(doc, trace, path, "advice")
-    return doc
-
-
-def _peak_live(workload: Workload) -> int:
-    from hetier.simulator.tensor_profile import profile_workload
-
-    p = profile_workload(workload, 0)
-    return int(p.peak_live.max()) if p.n_ops else 0

@@ -1,5 +1,5 @@
 """Sweep axes, shared by `hetier replay` and `hetier sweep`: traces x machines x policies x
-threads x overrides, expanded into configurations.
+stacks x threads x overrides, expanded into configurations.
 
 Machines may be listed twice under different labels (``small=optane-appdirect``); an override
 ``[LABEL:]tier.key=VALUES`` takes one value, a comma list (``16,32``) or an inclusive range
@@ -13,16 +13,19 @@ from __future__ import annotations
 import itertools
 import json
 import tomllib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from hetier.errors import UsageError
 from hetier.simulator.devices import load_toml, presets_of, resolve_preset
-from hetier.simulator.machines import Machine, load_machine
+from hetier.simulator.machine import Machine
+from hetier.simulator.machines import load_machine
+from hetier.simulator.memory_systems import MEMORY_SYSTEMS, memory_system_for
 from hetier.simulator.policies import POLICIES, get_policy
 
-MEMORY_MODE = "memory-mode"
+# what a memory system that takes no placement policy is listed as in --policy and in results
+SYSTEM_LABELS = tuple(sorted({c.run_label for c in MEMORY_SYSTEMS.values() if not c.takes_policy}))
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,15 @@ class Config:
     machine: str  # label
     ref: str  # preset name or machine file
     overrides: tuple[tuple[str, str], ...]  # (tier.key, TOML text), sorted by key
-    policy: str  # a policy spec, or "memory-mode"
+    policy: str  # a policy spec, or the label of a memory system that takes none (SYSTEM_LABELS)
     threads: int
     skip: str | None = None
+    stack: str = "hetier"  # stack profile preset or file
+
+    @property
+    def policy_spec(self) -> str | None:
+        """The policy to hand the memory system (None for systems that take none)."""
+        return None if self.policy in SYSTEM_LABELS else self.policy
 
     def override_values(self) -> dict[str, object]:
         """Override values parsed (numbers as numbers), by ``tier.key``."""
@@ -69,9 +78,11 @@ class Config:
 
     def key(self, trace_sha256: str) -> str:
         """Canonical text identifying this configuration (what resume and row order use)."""
-        return json.dumps({"trace": trace_sha256, "machine": self.machine, "ref": self.ref,
-                           "overrides": [list(o) for o in self.overrides], "policy": self.policy,
-                           "threads": self.threads}, sort_keys=True, separators=(",", ":"))
+        key = {"trace": trace_sha256, "machine": self.machine, "ref": self.ref,
+               "overrides": [list(o) for o in self.overrides], "policy": self.policy, "threads": self.threads}
+        if self.stack != "hetier":  # keys of sweeps written before stacks were an axis stay the same
+            key["stack"] = self.stack
+        return json.dumps(key, sort_keys=True, separators=(",", ":"))
 
 
 def split_list(values: list[str] | None) -> list[str]:
@@ -201,8 +212,9 @@ def check_global_tiers(machines: list[MachineEntry], overrides: list[Override]) 
 
 def policy_for(machine: Machine, spec: str) -> tuple[str, str | None]:
     """(policy label, reason it cannot run or None) for a policy spec on a machine."""
-    if machine.mode == "memory":
-        return MEMORY_MODE, None
+    system = memory_system_for(machine)
+    if not system.takes_policy:
+        return system.run_label, None
     try:
         pol = get_policy(spec, machine.tier_names)
     except UsageError as e:
@@ -213,7 +225,7 @@ def policy_for(machine: Machine, spec: str) -> tuple[str, str | None]:
 def check_policies(specs: list[str]) -> None:
     """Unknown policy names and malformed arguments are errors (typos), before any replay."""
     for s in specs:
-        if s == MEMORY_MODE:
+        if s in SYSTEM_LABELS:
             continue
         get_policy(s, ["fast", "slow"])
 
@@ -227,6 +239,7 @@ class Axes:
     policies: list[str]
     threads: list[int]
     overrides: list[Override]
+    stacks: list[str] = field(default_factory=lambda: ["hetier"])
 
     def configs(self) -> list[Config]:
         check_policies(self.policies)
@@ -243,9 +256,10 @@ class Axes:
                         if label in seen:
                             continue
                         seen.append(label)
-                        for t in self.threads or [m.cores]:
-                            over = f"{t} threads exceed the machine's {m.cores} cores" if t > m.cores else None
-                            out.append(replace(base, policy=label, threads=t, skip=skip or over))
+                        for stack in self.stacks:
+                            for t in self.threads or [m.cores]:
+                                over = f"{t} threads exceed the machine's {m.cores} cores" if t > m.cores else None
+                                out.append(replace(base, policy=label, threads=t, skip=skip or over, stack=stack))
         return out
 
     def override_keys(self) -> list[str]:
@@ -253,18 +267,22 @@ class Axes:
 
 
 def axes_from_args(traces: list[str], machines: list[str] | None, policies: list[str] | None,
-                   threads: list[str] | None, sets: list[str] | None, varies: list[str] | None = None) -> Axes:
+                   threads: list[str] | None, sets: list[str] | None, varies: list[str] | None = None,
+                   stacks: list[str] | None = None) -> Axes:
     """Axes from command-line lists (each option repeatable and comma-separated)."""
     entries = parse_machines(machines)
     ov = parse_overrides([*(sets or []), *(varies or [])], [e.label for e in entries])
     pols = split_list(policies) or ["all-dram"]
-    unknown = [p for p in pols if p != MEMORY_MODE and p.partition(":")[0] not in POLICIES]
+    unknown = [p for p in pols if p not in SYSTEM_LABELS and p.partition(":")[0] not in POLICIES]
     if unknown:
         raise UsageError(f"policy '{unknown[0].partition(':')[0]}' not found (known: {', '.join(sorted(POLICIES))})")
-    return Axes(list(traces), entries, pols, parse_threads(threads), ov)
+    stack_list = split_list(stacks) or ["hetier"]
+    if len(set(stack_list)) != len(stack_list):
+        raise UsageError("a stack profile is listed twice")
+    return Axes(list(traces), entries, pols, parse_threads(threads), ov, stack_list)
 
 
-_SWEEP_FILE_KEYS = {"traces", "machines", "policies", "threads", "set", "vary", "description"}
+_SWEEP_FILE_KEYS = {"traces", "machines", "policies", "stacks", "threads", "set", "vary", "description"}
 
 
 def _toml_text(v: object) -> str:
@@ -285,12 +303,13 @@ def read_sweep_file(path: str) -> dict[str, list[str]]:
     unknown = set(d) - _SWEEP_FILE_KEYS
     if unknown:
         raise UsageError(f"{path}: unknown sweep key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(_SWEEP_FILE_KEYS))})")
-    for k in ("traces", "machines", "policies", "threads"):
+    for k in ("traces", "machines", "policies", "stacks", "threads"):
         if k in d and not isinstance(d[k], list):
             raise UsageError(f"{path}: '{k}' must be a list")
     here = Path(path).parent
     out = {"traces": [str(t if Path(t).is_absolute() else here / t) for t in d.get("traces", [])],
            "machines": [str(m) for m in d.get("machines", [])], "policies": [str(p) for p in d.get("policies", [])],
+           "stacks": [str(s) for s in d.get("stacks", [])],
            "threads": [str(t) for t in d.get("threads", [])], "sets": []}
     for table in ("set", "vary"):
         for key, v in d.get(table, {}).items():

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hetier.simulator.machines import Machine
-from hetier.simulator.tensor_profile import TensorSummary, WorkloadProfile
+from hetier.simulator.machine import Machine
+from hetier.simulator.tensor_lifetimes import TensorSummary, TensorLifetimes
 
 
 class CapacityTimeline:
@@ -41,7 +41,7 @@ class CapacityTimeline:
         self.used[tier][lo:lo + len(live)] -= live
 
 
-def fill_in_order(profile: WorkloadProfile, machine: Machine, order: list[TensorSummary],
+def fill_in_order(profile: TensorLifetimes, machine: Machine, order: list[TensorSummary],
                   fast_ok=lambda s: True) -> tuple[dict[int, str], CapacityTimeline]:
     """Each tensor, in ``order``, to the fastest tier where it fits at every instant of its life
     (only the last tier if ``fast_ok`` says no); a tensor that fits nowhere goes to the last tier,

@@ -1,9 +1,9 @@
 """Fit a stack profile's free parameters to measured runs, with leave-one-out errors.
 
 The residual of a run is log(predicted / measured time); scipy's least_squares minimises their
-sum of squares over the free parameters (in log space, so they stay positive). Memory plans
-(placement, Memory Mode's cache) do not depend on the free parameters, so each case's plans are
-computed once and every trial only re-schedules and re-runs them. Leave-one-out holds out one
+sum of squares over the free parameters (in log space, so they stay positive). Each case is a
+``Scenario``; its memory stage (placement, the memory system's traffic) does not depend on the
+free parameters, so it is computed once and every trial only redoes the time stage. Leave-one-out holds out one
 configuration (all its runs) at a time, fits the rest and predicts it.
 """
 
@@ -17,11 +17,10 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from hetier.errors import HetierError, UsageError
-from hetier.simulator.engine import memory_plans, run, run_in_order, schedule
-from hetier.simulator.machines import Machine
 from hetier.formats.measured import MeasuredRun
-from hetier.simulator.policies import get_policy
-from hetier.simulator.recording import Recording, recording_for
+from hetier.simulator.machine import Machine
+from hetier.simulator.recording_host import RecordingHost
+from hetier.simulator.scenario import Scenario, memory_stage, time_stage
 from hetier.simulator.stack import FREE_PARAMETERS, StackProfile
 from hetier.simulator.workload import Workload
 
@@ -52,30 +51,24 @@ class FitResult:
 class Predictor:
     """Predicted seconds of every case for any values of the free parameters."""
 
-    def __init__(self, cases: list[Case], stack: StackProfile, recording: Recording | None = None):
+    def __init__(self, cases: list[Case], stack: StackProfile, recording: RecordingHost | None = None):
         self.cases = cases
         self.stack = stack
-        self.plans = []
+        self.scenarios, self.memory = [], []
         for c in cases:
             if c.run.threads > c.machine.cores:
                 raise UsageError(f"{c.run.label}: {c.run.threads} threads exceed the machine's {c.machine.cores} cores")
-            pol = None if c.machine.mode == "memory" else get_policy(c.run.policy, c.machine.tier_names)
-            rec = recording if recording is not None else recording_for(c.workload)
-            plans, placement, _ = memory_plans(c.workload, c.machine, pol, rec, 0, stack, c.run.threads)
-            if not placement.fits:
+            sc = Scenario(c.workload, c.machine, c.run.policy, stack, c.run.threads, recording=recording)
+            mem = memory_stage(sc)
+            if not mem.placement.fits:
                 raise UsageError(f"{c.run.label}: the workload does not fit machine '{c.machine.name}'")
-            self.plans.append(plans)
+            self.scenarios.append(sc)
+            self.memory.append(mem)
 
     def seconds(self, values: dict[str, float], which: list[int] | None = None) -> list[float]:
         st = self.stack.with_values(**values)
-        out = []
-        for i in which if which is not None else range(len(self.cases)):
-            c = self.cases[i]
-            sched = schedule(self.plans[i], c.workload, st, c.run.threads)
-            in_order = st.schedule == "sequential" or c.run.threads == 1
-            rs = run_in_order(sched, c.machine) if in_order else run(sched, c.machine, c.run.threads)
-            out.append(rs.makespan_ns / 1e9)
-        return out
+        return [time_stage(self.scenarios[i], self.memory[i], st, closed_form=True).makespan_ns / 1e9
+                for i in (which if which is not None else range(len(self.cases)))]
 
 
 def _solve(pred: Predictor, free: list[str], x0: dict[str, float], which: list[int]) -> tuple[dict[str, float], int]:

@@ -1,4 +1,4 @@
-"""Machines: memory tiers plus a mode (flat tiers, or Memory Mode's DRAM cache), as data.
+"""Machines from presets and files: memory tiers plus a mode (the memory system), as data.
 
 A machine is a preset (``simulator/presets/machines/*.toml``) or a user's TOML file, plus
 overrides ``tier.key=value`` (e.g. ``dram.capacity_gb=16``). ``to_dict`` gives the fully
@@ -9,45 +9,14 @@ Every key is used or an error: a key the simulator would ignore is refused by na
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from hetier.errors import UsageError
-from hetier.simulator.devices import (Device, check_device_keys, device_from_dict, load_device, load_toml,
-                                      presets_of, resolve_preset, source_table)
+from hetier.simulator.devices import (check_device_keys, device_from_dict, load_device, load_toml, presets_of,
+                                      resolve_preset, source_table)
+from hetier.simulator.machine import Machine
+from hetier.simulator.memory_systems import memory_system_for
 from hetier.validation import DEVICE_OVERRIDE, MACHINE, MACHINE_OVERRIDE, TIER_REF, validate
-
-MODES = ("flat", "memory")
-MAX_MM_SETS = 1 << 27  # Memory Mode's simulated cache keeps 9 bytes per set: at most ~1.2 GB of state
-
-
-@dataclass(frozen=True)
-class Machine:
-    """Tiers in placement order (fastest first). Memory Mode: tiers = (cache, backing)."""
-
-    name: str
-    mode: str
-    tiers: tuple[tuple[str, Device], ...]
-    cores: int
-    llc_bytes: int
-    mm_miss_penalty_ns: float = 70.0
-    cache_block_bytes: int = 4096
-    page_bytes: int = 4096  # Memory Mode: the OS's page size (frames are placed at random)
-    description: str = ""
-    source: dict = field(default_factory=dict, compare=False, hash=False)  # [source]: what each number cites
-
-    @property
-    def tier_names(self) -> list[str]:
-        return [n for n, _ in self.tiers]
-
-    def device(self, tier: str) -> Device:
-        return dict(self.tiers)[tier]
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "mode": self.mode, "cores": self.cores, "llc_bytes": self.llc_bytes,
-                "mm_miss_penalty_ns": self.mm_miss_penalty_ns, "cache_block_bytes": self.cache_block_bytes,
-                "page_bytes": self.page_bytes, "description": self.description, "source": dict(self.source),
-                "tiers": [{"tier": n, **d.to_dict()} for n, d in self.tiers]}
 
 
 def machine_presets() -> dict[str, Path]:
@@ -108,8 +77,6 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
         resolved.append((t["name"], dev))
     if ov:
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
-    if mode == "memory" and len(resolved) != 2:
-        raise UsageError(f"{where}: Memory Mode needs exactly two tiers (DRAM cache, then PMem)")
     return _checked(Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
                             llc_bytes=int(d["llc_mb"] * 2 ** 20),
                             mm_miss_penalty_ns=float(d.get("mm_miss_penalty_ns", 70.0)),
@@ -119,21 +86,16 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
 
 
 def _checked(m: Machine, where: str) -> Machine:
-    """Refuse a Memory Mode cache whose simulated state would not fit in memory (sets = DRAM / block)."""
-    if m.mode == "memory":
-        sets = m.tiers[0][1].capacity_bytes // m.cache_block_bytes
-        if sets > MAX_MM_SETS:
-            raise UsageError(f"{where}: a Memory Mode cache of {m.tiers[0][1].capacity_bytes / 1e9:,.0f} GB in "
-                             f"{m.cache_block_bytes}-byte blocks has {sets:,} sets, over the simulator's "
-                             f"{MAX_MM_SETS:,}; raise cache_block_bytes")
+    """Refuse, in one line naming ``where``, a machine its memory system cannot organise."""
+    memory_system_for(m).check_machine(m, where)
     return m
 
 
 def machine_from_dict(d: dict) -> Machine:
     """Rebuild a machine from its ``to_dict`` form (as results files embed it; validated there)."""
     names = [t["tier"] for t in d["tiers"]]
-    if len(set(names)) != len(names) or (d["mode"] == "memory" and len(names) != 2):
-        raise UsageError(f"machine '{d['name']}': tiers {', '.join(names)} do not make a {d['mode']} machine")
+    if len(set(names)) != len(names):
+        raise UsageError(f"machine '{d['name']}': tier names {', '.join(names)} repeat")
     tiers = tuple((t["tier"], device_from_dict({k: v for k, v in t.items() if k != "tier"}, f"tier {t.get('tier')}"))
                   for t in d["tiers"])
     return _checked(Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hetier.simulator.machines import Machine
+from hetier.simulator.machine import Machine
 from hetier.simulator.policies import Policy, TensorInfo
 from hetier.simulator.workload import Workload
 
@@ -69,19 +69,18 @@ def _move(pl: Placement, op: int, tensor: int, to: str, tb: dict[str, int], live
     pl.history.setdefault(tensor, []).append((op, {to: 1.0}))
 
 
-def place(workload: Workload, machine: Machine, policy: Policy | None, threads: int = 1) -> Placement:
-    """Flat machines follow ``policy``; Memory Mode keeps every byte in the backing tier."""
+def place(workload: Workload, machine: Machine, policy: Policy, threads: int = 1) -> Placement:
+    """Every allocation where ``policy`` puts it (a cache's memory system passes "all in the
+    backing tier"), with the machine's capacities."""
     tiers = machine.tier_names
-    flat = machine.mode != "memory" and policy is not None
-    if flat:
-        policy.prepare(workload, machine, threads)
+    policy.prepare(workload, machine, threads)
     cap = {t: machine.device(t).capacity_bytes for t in tiers}
     live = {t: 0 for t in tiers}
     bytes_of: dict[int, dict[str, int]] = {}  # tensor -> tier -> bytes
     pl = Placement(peak={t: 0 for t in tiers}, missing={t: 0 for t in tiers},
                    live_peak={t: [] for t in tiers}, live_end={t: [] for t in tiers})
     for op in workload.ops:
-        for t, to in (policy.moves_before(op.index) if flat else ()):
+        for t, to in policy.moves_before(op.index):
             if bytes_of.get(t):
                 _move(pl, op.index, t, to, bytes_of[t], live)
                 for x in tiers:
@@ -89,13 +88,9 @@ def place(workload: Workload, machine: Machine, policy: Policy | None, threads: 
                     pl.missing[x] = max(pl.missing[x], live[x] - cap[x])
         for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
             nbytes = c * u
-            if machine.mode == "memory":
-                want = {tiers[-1]: 1.0}
-                spills = False
-            else:
-                free = {x: cap[x] - live[x] for x in tiers}
-                want = policy.place(TensorInfo(t, workload.tensor_kind.get(t, "ciphertext"), nbytes, op.index), free)
-                spills = policy.spills
+            free = {x: cap[x] - live[x] for x in tiers}
+            want = policy.place(TensorInfo(t, workload.tensor_kind.get(t, "ciphertext"), nbytes, op.index), free)
+            spills = policy.spills
             got: dict[str, int] = {}
             for tier, share in want.items():
                 b = int(round(nbytes * share))

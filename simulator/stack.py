@@ -1,93 +1,123 @@
 """Stack profiles: how the software that runs a trace executes it on the target machine.
 
-A trace records primitives and what they cost on the recording machine; a machine says what the
+A trace records primitives and what they cost on the recording host; a machine says what the
 memory does; a stack profile says what the software does with the primitives: whether ops
 overlap (dataflow) or run one at a time (nGraph's executor), which ops run on one thread, what
 the target's primitives cost relative to the recording's, and what part of an op does not
 shrink with threads. Profiles are data: presets in ``simulator/presets/stacks/*.toml`` or a
 user's TOML file, plus ``key=value`` overrides; results embed the resolved profile.
+
+Each key is declared once, as a field of ``StackProfile`` with its meaning, its rule and how to
+measure it in the field's metadata; reading, checking, writing (``profile_toml``) and the docs'
+table (``keys_table``) all derive from those declarations.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from hetier.errors import UsageError
+from hetier.formats.trace import RUNTIME_PROFILES
 from hetier.simulator.devices import load_toml, resolve_preset
 
 SCHEDULES = ("dataflow", "sequential")
-# the parameters `hetier fit` may set, each with its physical meaning in the preset files
-FREE_PARAMETERS = ("compute_scale", "serial_ns_per_output")
-_KEYS = {"name", "description", "runtime_profile", "schedule", "compute_scale", "serial_ns_per_output",
-         "serial_output_kinds", "single_thread_kinds", "output_stationary_kinds", "source", "fit"}
+MAX_SCALE = 1e6  # a primitive a million times slower than recorded is a typo, and keeps times finite
+MAX_SERIAL_NS = 1e12  # 1000 s of serial work per output ciphertext: far beyond any stack
+
+
+def _key(meaning: str, rule: str, measure: str = "", free: bool = False, **extra) -> dict:
+    """A profile key's declaration: its meaning, its rule (text, then checked by ``_check``), how
+    to measure it, and whether `hetier fit` may set it."""
+    return {"meaning": meaning, "rule": rule, "measure": measure, "free": free, **extra}
+
+
+def _number(lo: float, hi: float, positive: bool) -> dict:
+    return {"kind": "number", "lo": lo, "hi": hi, "positive": positive}
 
 
 @dataclass(frozen=True)
 class StackProfile:
     """How a software stack schedules and pays for a trace's primitives on the target."""
 
-    name: str
-    runtime_profile: str = "hetier"  # the tracer's allocation profile whose traces this stack replays
-    schedule: str = "dataflow"  # dataflow: independent ops overlap; sequential: one op at a time
-    compute_scale: float = 1.0  # target primitive time / recorded primitive time
-    serial_ns_per_output: float = 0.0  # per output ciphertext of a serial_output_kinds op, on one thread
-    serial_output_kinds: tuple[str, ...] = ()
-    single_thread_kinds: tuple[str, ...] = ()  # ops the stack runs on one thread
-    # ops that accumulate each output in the thread's cache (running sum and product stay there):
-    # the tensors they allocate cost one pass of memory traffic, however many MACs touch them
-    output_stationary_kinds: tuple[str, ...] = ()
-    description: str = ""
-    source: dict = field(default_factory=dict, compare=False, hash=False)
-    fit: dict = field(default_factory=dict, compare=False, hash=False)
+    name: str = field(metadata=_key("the profile's name (results and reports show it)", "text", kind="text"))
+    description: str = field(default="", metadata=_key("one line on the stack", "text", kind="text"))
+    runtime_profile: str = field(default="hetier", metadata=_key(
+        "the tracer's runtime profile of the traces this stack replays (hetier trace --runtime-profile)",
+        "one of " + ", ".join(RUNTIME_PROFILES), kind="choice", choices=RUNTIME_PROFILES))
+    schedule: str = field(default="dataflow", metadata=_key(
+        "dataflow: independent ops overlap; sequential: one op at a time, in graph order",
+        "one of " + ", ".join(SCHEDULES), "the stack's executor: does it start an op before the previous ends?",
+        kind="choice", choices=SCHEDULES))
+    compute_scale: float = field(default=1.0, metadata=_key(
+        "target primitive time / recorded primitive time", f"number in (0, {MAX_SCALE:g}]",
+        "a layer's primitives at 1 thread on the target over the trace's recorded time", free=True,
+        **_number(0.0, MAX_SCALE, True)))
+    serial_ns_per_output: float = field(default=0.0, metadata=_key(
+        "ns per output ciphertext of a serial_output_kinds op that do not shrink with threads (run on one "
+        "thread under the executor lock)", f"number in [0, {MAX_SERIAL_NS:g}]",
+        "one convolution at 1 and T threads, T(t) = s * outputs + p / t", free=True,
+        **_number(0.0, MAX_SERIAL_NS, False)))
+    serial_output_kinds: tuple[str, ...] = field(default=(), metadata=_key(
+        "ops that have that serial part", "list of layer kinds", kind="kinds"))
+    single_thread_kinds: tuple[str, ...] = field(default=(), metadata=_key(
+        "ops the stack runs on one thread", "list of layer kinds", "a profiler's per-op thread count", kind="kinds"))
+    output_stationary_kinds: tuple[str, ...] = field(default=(), metadata=_key(
+        "ops that accumulate each output in the thread's cache (their own tensors cost one pass)",
+        "list of layer kinds", "the kernel's loop order: one output's running sum and product per thread",
+        kind="kinds"))
+    source: dict = field(default_factory=dict, compare=False, hash=False,
+                         metadata=_key("what each value cites", "table", kind="table"))
+    fit: dict = field(default_factory=dict, compare=False, hash=False,
+                      metadata=_key("how `hetier fit` set the free values", "table", kind="table"))
 
     def with_values(self, **values: float) -> "StackProfile":
         """The same profile with some free parameters set (what a fit tries)."""
         return replace(self, **values)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "description": self.description, "runtime_profile": self.runtime_profile,
-                "schedule": self.schedule, "compute_scale": self.compute_scale,
-                "serial_ns_per_output": self.serial_ns_per_output,
-                "serial_output_kinds": list(self.serial_output_kinds),
-                "single_thread_kinds": list(self.single_thread_kinds),
-                "output_stationary_kinds": list(self.output_stationary_kinds), "source": self.source, "fit": self.fit}
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
 
 
-def _number(d: dict, key: str, where: str, positive: bool) -> float:
-    v = d[key]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (positive and v == 0):
-        raise UsageError(f"{where}: '{key}' must be a finite {'positive' if positive else 'non-negative'} "
-                         f"number (got {v!r})")
-    return float(v)
+KEYS = {f.name: f.metadata for f in fields(StackProfile)}
+# the parameters `hetier fit` may set, each with its physical meaning in the declarations above
+FREE_PARAMETERS = tuple(k for k, m in KEYS.items() if m["free"])
 
 
-def _kinds(d: dict, key: str, where: str) -> tuple[str, ...]:
-    v = d.get(key, [])
-    if not isinstance(v, list) or not all(isinstance(k, str) for k in v):
-        raise UsageError(f"{where}: '{key}' must be a list of layer kinds")
-    return tuple(v)
+def _check(key: str, v, where: str):
+    """One value against its declaration; returns it in the dataclass's type."""
+    m = KEYS[key]
+    kind = m["kind"]
+    if kind == "number":
+        ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+              and m["lo"] <= v <= m["hi"] and not (m["positive"] and v == 0))
+        if not ok:
+            raise UsageError(f"{where}: '{key}' must be a {m['rule']} (got {v!r})")
+        return float(v)
+    if kind == "choice":
+        if v not in m["choices"]:
+            raise UsageError(f"{where}: {key} '{v}' unknown (known: {', '.join(m['choices'])})")
+        return v
+    if kind == "kinds":
+        if not isinstance(v, list) or not all(isinstance(k, str) for k in v):
+            raise UsageError(f"{where}: '{key}' must be a list of layer kinds")
+        return tuple(v)
+    if kind == "table":
+        if not isinstance(v, dict):
+            raise UsageError(f"{where}: '{key}' must be a table")
+        return v
+    return str(v)
 
 
 def stack_from_dict(d: dict, where: str) -> StackProfile:
-    """Validate a profile table: unknown keys, schedules and out-of-range numbers are errors."""
-    unknown = set(d) - _KEYS
+    """Validate a profile table: unknown keys, choices and out-of-range numbers are errors."""
+    unknown = set(d) - set(KEYS)
     if unknown:
         raise UsageError(f"{where}: unknown stack profile key(s) {', '.join(sorted(unknown))}")
-    schedule = d.get("schedule", "dataflow")
-    if schedule not in SCHEDULES:
-        raise UsageError(f"{where}: schedule '{schedule}' unknown (known: {', '.join(SCHEDULES)})")
-    runtime = d.get("runtime_profile", "hetier")
-    if runtime not in ("hetier", "reference"):
-        raise UsageError(f"{where}: runtime_profile '{runtime}' unknown (known: hetier, reference)")
-    vals = {k: _number(d, k, where, k == "compute_scale") for k in FREE_PARAMETERS if k in d}
-    return StackProfile(name=str(d.get("name", where)), runtime_profile=runtime, schedule=schedule,
-                        serial_output_kinds=_kinds(d, "serial_output_kinds", where),
-                        single_thread_kinds=_kinds(d, "single_thread_kinds", where),
-                        output_stationary_kinds=_kinds(d, "output_stationary_kinds", where),
-                        description=str(d.get("description", "")), source=d.get("source", {}),
-                        fit=d.get("fit", {}), **vals)
+    values = {k: _check(k, v, where) for k, v in d.items()}
+    values.setdefault("name", where)
+    return StackProfile(**values)
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -118,24 +148,17 @@ def stack_from_results(d: dict | None) -> StackProfile:
     return stack_from_dict(d, "results") if d else StackProfile(name="hetier")
 
 
-# what each key means and how to measure it: the comments of a written profile
-MEANING = {
-    "runtime_profile": "the tracer's allocation profile of the traces this stack replays (hetier trace --runtime-profile)",
-    "schedule": "dataflow: independent ops overlap; sequential: one op at a time, in graph order",
-    "compute_scale": "target primitive time / recorded primitive time; measure: a layer's primitives at 1 thread "
-                     "on the target over the trace's recorded time",
-    "serial_ns_per_output": "ns per output ciphertext of a serial_output_kinds op that do not shrink with threads "
-                            "(run on one thread under the executor lock); measure: one convolution at 1 and T "
-                            "threads, T(t) = s * outputs + p / t",
-    "serial_output_kinds": "ops that have that serial part",
-    "single_thread_kinds": "ops the stack runs on one thread",
-    "output_stationary_kinds": "ops that accumulate each output in the thread's cache (their own tensors cost one pass)",
-}
+def keys_table() -> str:
+    """The profile keys as a Markdown table (what docs/simulator.md shows), from the declarations."""
+    rows = ["| key | meaning | rule | how to measure | fitted |", "| --- | --- | --- | --- | --- |"]
+    for k, m in KEYS.items():
+        rows.append(f"| `{k}` | {m['meaning']} | {m['rule']} | {m['measure'] or '-'} | {'yes' if m['free'] else ''} |")
+    return "\n".join(rows) + "\n"
 
 
 def _toml_value(v) -> str:
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, float):
@@ -150,12 +173,13 @@ def profile_toml(stack: StackProfile, fit_info: dict, command: str) -> str:
     d = stack.to_dict()
     lines = [f"# Generated by `{command}`; regenerate rather than edit the fitted numbers.",
              f"# {d['description']}" if d["description"] else "#", ""]
-    for k in ("name", "description", "runtime_profile", "schedule", *FREE_PARAMETERS, "serial_output_kinds",
-              "single_thread_kinds", "output_stationary_kinds"):
-        note = MEANING.get(k, "")
+    for k, m in KEYS.items():
+        if m["kind"] == "table":
+            continue
+        note = m["meaning"] + (f"; measure: {m['measure']}" if m["measure"] else "")
         if k in fit_info.get("free", []):
             note = f"fitted ({fit_info['runs']}); {note}"
-        lines += ([f"# {note}"] if note else []) + [f"{k} = {_toml_value(d[k])}"]
+        lines += [f"# {note}", f"{k} = {_toml_value(d[k])}"]
     for table, values in (("source", d["source"]), ("fit", fit_info)):
         if values:
             lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]

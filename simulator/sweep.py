@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import resource
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from hetier.errors import HetierError
-from hetier.formats.results import RunResult, flat_summary
-from hetier.simulator.axes import MEMORY_MODE, Config
-from hetier.simulator.machines import Machine
+from hetier.formats.results import RunResult, run_row
+from hetier.simulator.axes import Config
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,7 @@ class Task:
     config: Config
     trace_sha256: str
     allow_truncated: bool = False
+    allow_runtime_mismatch: bool = False
 
     @property
     def key(self) -> str:
@@ -62,45 +61,45 @@ def _workload(path: str, sha256: str, allow_truncated: bool):
     return w
 
 
-def base_row(task: Task, status: str, reason: str | None, machine: Machine | None) -> dict:
+def base_row(task: Task, status: str, reason: str | None) -> dict:
     """The axis columns of a configuration plus its status (the columns every row has)."""
     c = task.config
     row = {"config_id": task.config_id, "config_key": task.key, "trace": os.path.basename(c.trace),
-           "trace_sha256": task.trace_sha256, "machine": c.machine, "machine_preset": c.ref,
-           "mode": machine.mode if machine else None, "policy": c.policy, "threads": c.threads,
-           "status": status, "reason": reason}
+           "trace_sha256": task.trace_sha256, "machine": c.machine, "machine_preset": c.ref, "mode": None,
+           "policy": c.policy, "stack": c.stack, "threads": c.threads, "status": status, "reason": reason}
     row.update(c.override_values())
-    if machine is not None:
-        row["fast_tier_gb"] = machine.tiers[0][1].capacity_bytes / 1e9
-        for t, d in machine.tiers:
-            row[f"capacity_gb_{t}"] = d.capacity_bytes / 1e9
-        row["machine_json"] = json.dumps(machine.to_dict(), sort_keys=True)
     return row
 
 
-def result_row(task: Task, r: RunResult, machine: Machine) -> dict:
-    """Summary columns of one replay (times in ns and s, bytes per tier)."""
-    return {**base_row(task, "ok", None, machine), **flat_summary(r.summary()), "trace_model": r.trace.get("model")}
+def result_row(task: Task, r: RunResult) -> dict:
+    """Summary columns of one simulated run (results' ``run_row``) with the configuration's axes."""
+    return {**base_row(task, "ok", None), **run_row({**r.summary(), "overrides": {}})}
 
 
 def run_task(task: Task) -> Outcome:
-    """Replay one configuration (in a worker); a configuration that cannot run is a row saying why."""
-    from hetier.simulator.replay import replay
+    """Simulate one configuration (in a worker); a configuration that cannot run is a row saying why."""
+    from hetier.simulator.scenario import Scenario, runtime_mismatch, simulate
+    from hetier.simulator.stack import load_stack
 
     c = task.config
     layers: dict = {}
     if c.skip:
-        row = base_row(task, "not applicable", c.skip, None)
+        row = base_row(task, "not applicable", c.skip)
     else:
         try:
             machine = c.load()
             work = _workload(c.trace, task.trace_sha256, task.allow_truncated)
-            r = replay(work, machine, None if c.policy == MEMORY_MODE else c.policy, c.threads)
+            stack = load_stack(c.stack)
+            mismatch = runtime_mismatch(work.meta, stack)
+            if mismatch and not task.allow_runtime_mismatch:
+                row = base_row(task, "not applicable", mismatch)
+            else:
+                r = simulate(Scenario(work, machine, c.policy_spec, stack, c.threads,
+                                      allow_runtime_mismatch=task.allow_runtime_mismatch))
+                row = result_row(task, r)
+                layers = r.layers
         except HetierError as e:
-            row = base_row(task, "error", str(e), None)
-        else:
-            row = result_row(task, r, machine)
-            layers = r.layers
+            row = base_row(task, "error", str(e))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     return Outcome(row, layers, f"{os.uname().nodename}:{os.getpid()}", rss, _workload.cache_info().misses)
 
@@ -134,7 +133,7 @@ def _pool_map(workers: int, tasks: list[Task]) -> Iterable[Outcome]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["hetier.simulator.sweep", "hetier.simulator.replay"])
+    ctx.set_forkserver_preload(["hetier.simulator.sweep", "hetier.simulator.scenario"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = [pool.submit(run_task, t) for t in tasks]
         try:

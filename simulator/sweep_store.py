@@ -25,7 +25,7 @@ from hetier import __version__
 from hetier.errors import UsageError
 from hetier.formats.sweep import (AXIS_COLUMNS, CONFIGS, LAYER_COLUMNS, LAYERS, MANIFEST, RESULT_COLUMNS,
                                   SWEEP_MAGIC, SWEEP_VERSION, read_manifest)
-from hetier.simulator.cost import DEFAULT_PRICES, machine_cost
+from hetier.simulator.prices import DEFAULT_PRICES, machine_cost
 from hetier.simulator.machines import machine_from_dict
 from hetier.simulator.sweep import Outcome, Task
 
@@ -46,11 +46,12 @@ def _columns(rows: list[dict], first: list[str]) -> dict[str, list]:
 
 
 def sort_key(task: Task) -> tuple:
-    """Configuration order of the dataset: trace, machine, overrides (numbers as numbers), policy, threads."""
+    """Configuration order of the dataset: trace, machine, overrides (numbers as numbers), policy, stack,
+    threads."""
     c = task.config
     ov = tuple((k, 0, float(v), "") if isinstance(v, (int, float)) and not isinstance(v, bool) else (k, 1, 0.0, str(v))
                for k, v in sorted(c.override_values().items()))
-    return (task.trace_sha256, c.machine, c.ref, ov, c.policy, c.threads)
+    return (task.trace_sha256, c.machine, c.ref, ov, c.policy, c.stack, c.threads)
 
 
 class SweepStore:

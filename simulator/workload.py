@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hetier.errors import HetierError
-from hetier.formats.granularity import TensorAggregator, split_ops
+from hetier.formats.granularity import TensorAggregator, carry_live, split_ops
 from hetier.formats.identity import trace_identity
 from hetier.formats.trace import EV, KINDS, EventBatch, TraceReader
 
@@ -72,11 +72,7 @@ def _op_from_events(ev: EventBatch, index: int, names: list[str], kinds: list[st
     peak = dict(live)
     for t, c in zip(a_t.tolist(), a_c.tolist()):
         peak[t] = peak.get(t, 0) + c
-        live[t] = live.get(t, 0) + c
-    for t, c in zip(ev.tensor[fr].tolist(), ev.count[fr].tolist()):
-        live[t] = live.get(t, 0) - c
-        if live[t] <= 0:
-            live.pop(t)
+    carry_live(live, a_t, a_c, ev.tensor[fr], ev.count[fr])
     rw = np.flatnonzero((ev.event == EV["read"]) | (ev.event == EV["write"]))
     if len(rw):
         key = ev.tensor[rw] * 2 + (ev.event[rw] == EV["write"])

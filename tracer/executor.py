@@ -11,6 +11,7 @@ from typing import Callable
 import numpy as np
 
 from hetier.errors import UsageError
+from hetier.formats.trace import RUNTIME_PROFILES
 from hetier.models.ir import Graph
 from hetier.tracer import kernels
 from hetier.tracer.liveness import Liveness
@@ -18,7 +19,6 @@ from hetier.tracer.runtime import HTensor, SealBackend
 
 # How the runtime allocates: "hetier" fuses rescale and bias into each linear layer, channel by
 # channel; "reference" mirrors HE-Transformer (whole outputs, then bias as its own op with copies).
-PROFILES = ("hetier", "reference")
 
 
 def layer_names(graph: Graph) -> list[dict]:
@@ -29,8 +29,8 @@ def layer_names(graph: Graph) -> list[dict]:
 
 def runtime_graph(graph: Graph, profile: str) -> Graph:
     """The graph a runtime profile executes (the reference stack's biases are layers of their own)."""
-    if profile not in PROFILES:
-        raise UsageError(f"runtime profile '{profile}' unknown (known: {', '.join(PROFILES)})")
+    if profile not in RUNTIME_PROFILES:
+        raise UsageError(f"runtime profile '{profile}' unknown (known: {', '.join(RUNTIME_PROFILES)})")
     return graph.split_bias() if profile == "reference" else graph
 
 

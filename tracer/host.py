@@ -1,4 +1,4 @@
-"""Facts about the recording machine and software, for the trace metadata."""
+"""Facts about the recording host and software, for the trace metadata."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def planned_peak_bytes(graph: Graph, params: HEParams, bias_copy: bool = True, p
     for j, loop in plan_ops(runtime_graph(graph, profile), params, rec, bias_copy, profile):
         b = aggregate_plan(rec, loop, j, 0, 0)
         if len(b):
-            curve = live + np.cumsum(b.live_delta())
+            curve = b.live_after(live)
             peak = max(peak, int(curve.max()))
             live = int(curve[-1])
     return peak

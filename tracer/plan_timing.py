@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from hetier.formats.trace import EV, EventBatch, TraceWriter
-from hetier.formats.granularity import TensorAggregator
+from hetier.formats.granularity import TensorAggregator, carry_live
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import Recorder
 
@@ -62,10 +62,5 @@ def cold_mask(ev: EventBatch, rows: EventBatch, live_before: dict[int, int], cap
 
 def update_live(live: dict[int, int], ev: EventBatch) -> None:
     """Carry tensor live counts past one op's tensor rows."""
-    for e, t, c in zip(ev.event.tolist(), ev.tensor.tolist(), ev.count.tolist()):
-        if e == EV["alloc"]:
-            live[t] = live.get(t, 0) + c
-        elif e == EV["free"]:
-            live[t] = live.get(t, 0) - c
-            if live[t] <= 0:
-                live.pop(t)
+    al, fr = ev.event == EV["alloc"], ev.event == EV["free"]
+    carry_live(live, ev.tensor[al], ev.count[al], ev.tensor[fr], ev.count[fr])

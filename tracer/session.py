@@ -83,10 +83,10 @@ def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict, 
 def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, granularity: str = "ciphertext",
               seed: int = 0, bias_copy: bool = True, tracing: bool = True,
               on_layer: Callable[[int, str], None] | None = None, profile: str = "hetier",
-              host_preset: str | None = None) -> TraceResult:
+              host_memory: dict | None = None) -> TraceResult:
     """Run ``graph`` encrypted on a seeded batch; write the trace to ``out`` (None: no file).
-    ``profile``: how the runtime allocates (executor.PROFILES); ``host_preset``: this host's
-    calibrated memory preset, embedded in the trace."""
+    ``profile``: how the runtime allocates (hetier.formats.trace.RUNTIME_PROFILES); ``host_memory``: this
+    host's calibrated memory preset as the trace embeds it (hetier.host.host_preset.host_preset_meta)."""
     import time
 
     if granularity not in GRANULARITIES:
@@ -97,11 +97,6 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     graph = runtime_graph(graph, profile)
     options = {"profile": profile, "bias_copy": bias_copy, "input_seed": seed,
                "input": "uniform[0,1) seeded synthetic"}
-    host_memory = None
-    if host_preset is not None and out is not None:
-        from hetier.host.host_preset import host_preset_meta
-
-        host_memory = host_preset_meta(host_preset)
     writer = TraceWriter(out, trace_meta(graph, params, granularity, options, host_memory=host_memory)) \
         if out is not None else None
     rec = Recorder(params, writer, granularity) if tracing else Recorder.disabled(params)

@@ -11,7 +11,7 @@ import html
 import json
 import os
 
-from hetier.analysis.comparison import Comparison
+from hetier.analysis.comparison import Comparison, fast_tier_capacities
 from hetier.analysis.reports import advice as advice_section
 from hetier.analysis.metrics import Analysis
 from hetier.analysis.reports.summary import headline
@@ -19,7 +19,7 @@ from hetier.analysis.reports.text import COLUMNS, cells
 from hetier.analysis.reports.style import (KIND_COLOURS, OTHER_COLOUR, READ_WRITE_COLOURS, TIER_COLOURS, layer_axis,
                                            policy_colour, tier_colour, time_axis_title)
 from hetier.atomic import write_bytes_atomic
-from hetier.vocabulary import fast_tier_capacities, gb, ordered_tiers, policy_label
+from hetier.vocabulary import gb, ordered_tiers, policy_label
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:24px;max-width:1400px;color:#222}
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ddd}

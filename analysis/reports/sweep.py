@@ -56,11 +56,13 @@ def build_report(path: str, baseline: str | None = None, within: float = 0.10) -
     keys = sorted({o[1] for o in manifest["axes"].get("overrides", [])})
     rows = configs.to_pylist()
     varied = [k for k in keys if len({r.get(k) for r in rows if r.get(k) is not None}) > 1]
-    picks = {(p.trace, p.threads): p for p in cheapest_within(configs, within, baseline, keys)}
+    picks = {(p.trace, p.stack, p.threads): p for p in cheapest_within(configs, within, baseline, keys)}
     out = []
-    for (trace, threads), g in groups(rows).items():
+    for (trace, stack, threads), g in groups(rows).items():
         ref = reference(g, baseline, keys)
-        out.append(Group(trace, threads, g, ref, pareto(g, "cost_usd"), pareto(g, "fast_tier_gb"), picks.get((trace, threads))))
+        name = trace if stack == "hetier" else f"{trace} (stack {stack})"
+        out.append(Group(name, threads, g, ref, pareto(g, "cost_usd"), pareto(g, "fast_tier_gb"),
+                         picks.get((trace, stack, threads))))
     if baseline and not any(g.reference for g in out):
         known = sorted({config_label(r, keys, threads=False) for r in rows if r["status"] == "ok"})
         raise UsageError(f"baseline '{baseline}' matches no finished configuration (e.g. {', '.join(known[:4])})")

@@ -13,6 +13,8 @@ import argparse
 import json
 from dataclasses import asdict
 
+from hetier.cli.options import add_stack_arguments, stack_of
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("trace", help="trace file")
@@ -21,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="simulated worker threads")
     p.add_argument("--dram-gb", type=float, help="fast-tier (first tier) capacity in GB, for every machine")
     p.add_argument("--no-bisect", action="store_true", help="skip the smallest-fast-tier search")
+    add_stack_arguments(p)
     p.add_argument("--layers", action="store_true", help="also print, per layer, where the recommended placement keeps the live bytes")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output on stdout")
     p.add_argument("--allow-truncated", action="store_true", help="advise on the complete prefix of a truncated trace")
@@ -59,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
         machines[m.name] = m
     out = check_output(args.output or f"{args.trace}.placement.json", args.force)
     advice_out = check_output(args.advice, args.force) if args.advice else None
+    stack = stack_of(args)
     work = load_workload(args.trace, args.allow_truncated)
-    advice = [advise_machine(work, m, policies, args.threads, not args.no_bisect) for m in machines.values()]
+    advice = [advise_machine(work, m, policies, args.threads, not args.no_bisect, stack, args.allow_runtime_mismatch)
+              for m in machines.values()]
     rows = [r for a in advice for r in a.rows]
     if len(rows) == 1 and not rows[0].ok:
         raise UsageError(rows[0].why)

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.analysis.trace_stats import trace_stats
     from hetier.atomic import check_output, write_bytes_atomic
     from hetier.errors import UsageError
-    from hetier.planned import cases_of, check_runs
+    from hetier.workflow.planned import cases_of, check_runs
     from hetier.formats.measured import load_measured
     from hetier.simulator.fit import fit, reference_runs_path, rms
     from hetier.simulator.stack import FREE_PARAMETERS, load_stack, profile_toml

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _as_json(devices: bool) -> list[dict]:
     """Device presets, or machine presets with their memory cost and the prices it used."""
-    from hetier.simulator.cost import machine_cost
+    from hetier.simulator.prices import machine_cost
     from hetier.simulator.devices import device_presets, load_device
     from hetier.simulator.machines import load_machine, machine_presets
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from hetier.cli.options import add_stack_arguments
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("trace", help="trace file")
@@ -21,11 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", action="append", metavar="N[,N...]",
                    help="simulated worker threads (default: each machine's cores; more is a row saying why); "
                         "repeat or comma-list")
-    p.add_argument("--stack", default="hetier",
-                   help="stack profile: preset (hetier, he-transformer) or .toml; how the software schedules "
-                        "and pays for the trace's primitives")
-    p.add_argument("--stack-set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a stack profile value, e.g. compute_scale=1.5")
+    add_stack_arguments(p, axis=True)
+    p.add_argument("--seed", type=int, default=0, help="seed of the random page frames of cache-like memory systems")
     p.add_argument("--allow-truncated", action="store_true", help="replay the complete prefix of a truncated trace")
     p.add_argument("--dump-config", action="store_true", help="print the resolved machines as JSON and stop")
     p.add_argument("--json", action="store_true", help="print the runs as JSON on stdout instead of a table")
@@ -38,16 +37,18 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from hetier.atomic import check_output
-    from hetier.simulator.axes import axes_from_args
-    from hetier.simulator.replay import replay
+    from hetier.errors import UsageError
     from hetier.formats.results import save_results
+    from hetier.simulator.axes import axes_from_args
+    from hetier.simulator.scenario import Scenario, simulate
+    from hetier.simulator.stack import load_stack
     from hetier.simulator.workload import load_workload
     from hetier.terminal import safe
 
-    from hetier.simulator.stack import load_stack
-
-    stack = load_stack(args.stack, args.stack_set)
-    axes = axes_from_args([args.trace], args.machine, args.policy, args.threads, args.set)
+    axes = axes_from_args([args.trace], args.machine, args.policy, args.threads, args.set, stacks=args.stack)
+    if args.stack_set and len(axes.stacks) > 1:
+        raise UsageError("--stack-set changes one profile; give one --stack with it")
+    stacks = {name: load_stack(name, args.stack_set) for name in axes.stacks}
     configs = axes.configs()
     if args.dump_config:
         machines = {(c.machine, c.overrides): c.load() for c in configs}
@@ -58,21 +59,23 @@ def run(args: argparse.Namespace) -> int:
     work = load_workload(args.trace, args.allow_truncated)
     if work.truncated:
         console.print(f"[yellow]warning: trace is truncated; replaying its {len(work.ops)} complete ops[/yellow]")
+    scenarios = [None if c.skip else Scenario(work, c.load(), c.policy_spec, stacks[c.stack], c.threads, args.seed,
+                                              allow_runtime_mismatch=args.allow_runtime_mismatch) for c in configs]
     rows = []  # (config, RunResult or None)
     with Progress(console=console, transient=True) as prog:
-        for c in configs:
-            if c.skip:
+        for c, sc in zip(configs, scenarios):
+            if sc is None:
                 rows.append((c, None))
                 continue
             task = prog.add_task(f"{c.machine} {c.policy} x{c.threads}", total=len(work.ops))
-            r = replay(work, c.load(), None if c.policy == "memory-mode" else c.policy, c.threads,
-                       on_op=lambda i, task=task: prog.advance(task), stack=stack)
+            r = simulate(sc, on_op=lambda i, task=task: prog.advance(task))
             r.overrides = c.override_values()
             rows.append((c, r))
     if args.json:
         print(json.dumps(runs_as_json(rows), indent=2, sort_keys=True))
     else:
-        print_runs(rows, safe(f"{work.meta['model']['name']} ({work.trace_id['file']}), stack {stack.name}", 400))
+        print_runs(rows, safe(f"{work.meta['model']['name']} ({work.trace_id['file']}), "
+                              f"stack {', '.join(s.name for s in stacks.values())}", 400))
     noted = next((r.notes.get("recording_note") for _, r in rows if r is not None), None)
     if noted:
         console.print(f"[yellow]note: {safe(noted, 2000)}[/yellow]")
@@ -83,26 +86,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def runs_as_json(rows: list) -> list[dict]:
-    """One dict per configuration: the run summary, or the reason it did not run."""
-    from hetier.vocabulary import DOES_NOT_FIT
+    """One dict per configuration: the run summary with its status, or the reason it did not run."""
+    from hetier.formats.results import run_status
 
     out = []
     for c, r in rows:
         if r is None:
-            out.append({"machine_name": c.machine, "policy": c.policy, "threads": c.threads,
+            out.append({"machine_name": c.machine, "policy": c.policy, "stack": c.stack, "threads": c.threads,
                         "overrides": c.override_values(), "status": "skipped", "reason": c.skip})
             continue
         d = r.summary()
         d["machine_name"] = c.machine
-        d["status"] = "ok" if r.fits else DOES_NOT_FIT
-        d["reason"] = None if r.fits else r.headline()
+        d["status"], d["reason"] = run_status(d)
         out.append(d)
     return out
 
 
 def print_runs(rows: list, title: str) -> None:
-    """The comparison table (analysis/reports/text.py's columns plus overrides); "vs baseline"
-    compares runs with the same thread count only; a configuration that did not run says why."""
+    """The comparison table (analysis/reports/text.py's columns plus overrides and stack); "vs
+    baseline" compares runs with the same thread count and stack only; a configuration that did not
+    run says why."""
     from dataclasses import asdict
 
     from rich.table import Table
@@ -111,21 +114,22 @@ def print_runs(rows: list, title: str) -> None:
     from hetier.analysis.reports.text import COLUMNS, cells
     from hetier.terminal import safe, table_console
 
-    by_threads: dict[int, list] = {}
+    by_threads: dict[tuple[int, str], list] = {}
     for c, r in rows:
         if r is not None:
-            by_threads.setdefault(c.threads, []).append({k: v for k, v in asdict(r).items() if k != "layers"})
+            by_threads.setdefault((c.threads, c.stack), []).append({k: v for k, v in asdict(r).items() if k != "layers"})
     compared = {t: iter(Comparison(runs, []).rows()) for t, runs in by_threads.items()}
     table = Table(title=title)
     for col in (COLUMNS[0], "overrides", *COLUMNS[1:]):
         table.add_column(col, justify="right")
     for c, r in rows:
-        ov = safe(" ".join(f"{k}={v}" for k, v in c.overrides) or "-", 2000)
+        stack = [("stack", c.stack)] if c.stack != "hetier" else []
+        ov = safe(" ".join(f"{k}={v}" for k, v in (*c.overrides, *stack)) or "-", 2000)
         if r is None:
             table.add_row(safe(c.machine), ov, safe(c.policy), str(c.threads), safe(c.skip, 2000),
                           *["-"] * (len(COLUMNS) - 4))
             continue
-        first, *rest = cells(next(compared[c.threads]))
+        first, *rest = cells(next(compared[(c.threads, c.stack)]))
         table.add_row(safe(c.machine), ov, *rest)
     console = table_console(240)
     console.print(table)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.atomic import check_output
     from hetier.terminal import safe, table_console
     from hetier.errors import UsageError
-    from hetier.simulator.advise import read_advice
+    from hetier.formats.advice import read_advice
     from hetier.formats.identity import trace_identity
 
     from hetier.formats.sweep import is_sweep_dir

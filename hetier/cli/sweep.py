@@ -1,4 +1,4 @@
-"""Sweep traces x machines x policies x threads x parameters on a process pool or a Dask cluster.
+"""Sweep traces x machines x policies x stacks x threads x parameters on a process pool or a Dask cluster.
 
 Results go to a directory (Parquet, one row per configuration, per-layer rows beside it) as
 configurations finish; the same command again resumes. Example:
@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from hetier.cli.options import add_stack_arguments
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("traces", nargs="*", help="trace files (or give them in --file)")
@@ -18,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--machine", action="append", help="preset, .toml file or LABEL=PRESET; repeat or comma-list")
     p.add_argument("--policy", action="append", help="placement policies (flat machines); repeat or comma-list")
     p.add_argument("--threads", action="append", metavar="N[,N...]", help="simulated worker threads; repeat or comma-list")
+    add_stack_arguments(p, axis=True)
     p.add_argument("--set", action="append", default=[], metavar="[MACHINE:]TIER.KEY=VALUE", help="override (a list or range varies it)")
     p.add_argument("--vary", action="append", default=[], metavar="[MACHINE:]TIER.KEY=A:B:STEP|V1,V2",
                    help="vary a number over a range or list")
@@ -32,7 +35,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import hashlib
     import os
 
     from rich.console import Console
@@ -40,17 +42,25 @@ def run(args: argparse.Namespace) -> int:
 
     from hetier.analysis.sweep import cheapest_within
     from hetier.errors import UsageError
+    from hetier.formats.identity import file_sha256
     from hetier.simulator.axes import axes_from_args, read_sweep_file
-    from hetier.simulator.cost import DEFAULT_PRICES, load_prices
+    from hetier.simulator.prices import DEFAULT_PRICES, load_prices
+    from hetier.simulator.stack import load_stack
     from hetier.simulator.sweep import Runner, Task, run_sweep
     from hetier.simulator.sweep_store import SweepStore
 
-    f = read_sweep_file(args.file) if args.file else {"traces": [], "machines": [], "policies": [], "threads": [], "sets": []}
+    f = read_sweep_file(args.file) if args.file else {"traces": [], "machines": [], "policies": [], "stacks": [],
+                                                       "threads": [], "sets": []}
     traces = [os.path.abspath(t) for t in f["traces"] + list(args.traces)]  # workers may run elsewhere
     if not traces:
         raise UsageError("no trace given (positional TRACE or traces = [...] in --file)")
     axes = axes_from_args(traces, f["machines"] + (args.machine or []), f["policies"] + (args.policy or []),
-                          f["threads"] + (args.threads or []), f["sets"] + args.set, args.vary)
+                          f["threads"] + (args.threads or []), f["sets"] + args.set, args.vary,
+                          f["stacks"] + (args.stack or []))
+    if args.stack_set:
+        raise UsageError("--stack-set changes one profile; a sweep names profiles (write the changed one to a .toml)")
+    for name in axes.stacks:
+        load_stack(name)  # a bad profile fails before the long part
     prices = args.prices or str(DEFAULT_PRICES)
     load_prices(prices)  # a bad price file fails before the long part
     if args.workers is not None and args.workers < 1:
@@ -58,15 +68,15 @@ def run(args: argparse.Namespace) -> int:
     sha = {}
     for t in dict.fromkeys(traces):
         try:
-            with open(t, "rb") as fh:
-                sha[t] = hashlib.file_digest(fh, "sha256").hexdigest()
+            sha[t] = file_sha256(t)
         except OSError as e:
             raise UsageError(f"trace '{t}': {e.strerror}") from None
-    tasks = [Task(c, sha[c.trace], args.allow_truncated) for c in axes.configs()]
+    tasks = [Task(c, sha[c.trace], args.allow_truncated, args.allow_runtime_mismatch) for c in axes.configs()]
     tasks = list({t.config_id: t for t in tasks}.values())  # one trace given twice runs once
     store = SweepStore.open(args.output, args.force)
     store.write_manifest({"traces": sorted({os.path.basename(t) + " " + s for t, s in sha.items()}),
                           "machines": [[m.label, m.ref] for m in axes.machines], "policies": axes.policies,
+                          "stacks": axes.stacks,
                           "threads": axes.threads, "overrides": [[o.target, o.key, list(o.texts)] for o in axes.overrides]})
     done = store.done()
     todo = [t for t in tasks if t.config_id not in done]

@@ -10,6 +10,7 @@ import argparse
 
 from hetier.atomic import check_output
 from hetier.errors import UsageError
+from hetier.formats.trace import RUNTIME_PROFILES
 from hetier.terminal import safe
 from hetier.validation import TRACE_OPTIONS, check_options
 
@@ -48,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-memory-check", action="store_true",
                    help="real mode: run even if the planned peak exceeds the available memory")
     p.add_argument("--no-bias-copy", action="store_true", help="hetier profile: add bias in place (default: copy)")
-    p.add_argument("--runtime-profile", default="hetier", choices=("hetier", "reference"),
+    p.add_argument("--runtime-profile", default="hetier", choices=RUNTIME_PROFILES,
                    help="how the runtime allocates: hetier (rescale and bias fused into each linear layer, "
                         "channel by channel) or reference (HE-Transformer: whole outputs, bias as its own op)")
     p.add_argument("--host-preset", help="this host's memory preset from hetier calibrate --memory, embedded in the "
@@ -81,22 +82,21 @@ def run(args: argparse.Namespace) -> int:
         from hetier.tracer.memory_guard import check_real_run_fits
 
         check_real_run_fits(graph, params, not args.no_bias_copy, profile=args.runtime_profile)
-    host_preset, notes = None, []  # notes are printed after the run: an error stays one line
+    host_memory, notes = None, []  # notes are printed after the run: an error stays one line
     if args.mode == "real":
         from hetier.host.host_preset import find_host_preset, host_preset_meta
 
         host_preset = find_host_preset(args.host_preset)
         try:
             if host_preset is not None:
-                host_preset_meta(host_preset)  # refuse a preset of another host before the run
+                host_memory = host_preset_meta(host_preset)  # a preset of another host is refused before the run
         except UsageError as e:
             if args.host_preset is not None:
                 raise
             notes.append(f"not using {safe(host_preset)}: {safe(e, 2000)}")
-            host_preset = None
-        if host_preset is None:
+        if host_memory is None:
             notes.append("no calibrated memory preset of this host (hetier calibrate --memory); "
-                         "replays will assume the FAST'20 DDR4 socket as the recording machine")
+                         "replays will assume the FAST'20 DDR4 socket as the recording host")
     if args.mode == "plan":
         from hetier.tracer.session import plan_preflight
 
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
                            args.max_events, on_layer=step, profile=args.runtime_profile)
         else:
             res = trace_run(graph, params, out, args.granularity, seed=args.seed, bias_copy=not args.no_bias_copy,
-                            on_layer=step, profile=args.runtime_profile, host_preset=host_preset)
+                            on_layer=step, profile=args.runtime_profile, host_memory=host_memory)
     he = f"N={params.poly_modulus}, primes {list(params.primes)}, batch {params.batch}"
     if args.mode == "plan":
         console.print(f"wrote {safe(res.path)}: {res.events:,} planned events in {res.seconds:.1f} s ({he}); durations modelled")

@@ -22,6 +22,19 @@ import numpy as np
 from hetier.formats.trace import EV, PRIM, EventBatch
 
 
+def carry_live(live: dict[int, int], alloc_tensors, alloc_counts, free_tensors, free_counts) -> None:
+    """Carry per-tensor live ciphertext counts past an op's alloc rows, then its free rows; a tensor
+    whose count reaches zero leaves ``live`` (the one live-count rule of the tracer and simulator)."""
+    for t, c in zip(alloc_tensors.tolist(), alloc_counts.tolist()):
+        live[t] = live.get(t, 0) + c
+    for t, c in zip(free_tensors.tolist(), free_counts.tolist()):
+        left = live.get(t, 0) - c
+        if left > 0:
+            live[t] = left
+        else:
+            live.pop(t, None)
+
+
 class TensorAggregator:
     """Aggregates consecutive ops, carrying each tensor's live count from op to op."""
 

@@ -6,13 +6,15 @@ import hashlib
 import os
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes (what identifies a trace everywhere)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def trace_identity(path: str, meta: dict) -> dict:
     """The file's name and hash, model, mode, granularity and start time of the trace at ``path``
     (``meta``: its metadata, as TraceReader read it)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return {"file": os.path.basename(path), "sha256": h.hexdigest(), "model": meta["model"]["name"],
+    return {"file": os.path.basename(path), "sha256": file_sha256(path), "model": meta["model"]["name"],
             "config": meta["model"]["config"], "mode": meta["mode"], "granularity": meta["granularity"],
             "start_time": meta["start_time"]}

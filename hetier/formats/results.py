@@ -51,6 +51,7 @@ class RunResult:
     notes: dict = field(default_factory=dict)
     stack: dict = field(default_factory=dict)  # the resolved stack profile (simulator/stack.py)
     overrides: dict = field(default_factory=dict)  # tier.key -> value this run was given
+    scenario: dict = field(default_factory=dict)  # what was simulated (simulator/scenario.py Scenario.describe)
     layers: dict = field(default_factory=dict, repr=False)  # column -> list, one entry per op
 
     @property
@@ -67,13 +68,33 @@ class RunResult:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "layers"}
 
 
+def run_status(run: dict) -> tuple[str, str | None]:
+    """(status, reason) of a run summary: "ok", or "does not fit" with what it needs."""
+    if run["fits"]:
+        return "ok", None
+    return DOES_NOT_FIT, does_not_fit(run["missing_bytes"])
+
+
+def run_row(run: dict) -> dict:
+    """One flat row of a run summary: the configuration (trace, machine, policy, stack, threads,
+    capacities, overrides), then ``flat_summary``; what sweeps and table exports both hold."""
+    m = run["machine"]
+    return {"trace": run["trace"]["file"], "trace_sha256": run["trace"]["sha256"], "machine": m["name"],
+            "mode": m["mode"], "policy": run["policy"], "stack": (run.get("stack") or {}).get("name", "hetier"),
+            "runtime_profile": (run.get("scenario") or {}).get("runtime_profile"),
+            "threads": run["threads"], "fast_tier_gb": m["tiers"][0]["capacity_gb"],
+            **{f"capacity_gb_{t['tier']}": t["capacity_gb"] for t in m["tiers"]}, **run.get("overrides", {}),
+            **flat_summary(run), "trace_model": run["trace"].get("model"),
+            "machine_json": json.dumps(m, sort_keys=True)}
+
+
 def flat_summary(run: dict) -> dict:
     """A run summary (``RunResult.summary()`` or as loaded) as flat columns: status, times, and
     each per-tier number as ``NAME_TIER`` (what sweeps and table exports hold)."""
-    fits = run["fits"]
     t = run["makespan_ns"]
-    row = {"status": "ok" if fits else DOES_NOT_FIT, "reason": None if fits else does_not_fit(run["missing_bytes"]),
-           "time_s": None if t is None else t / 1e9, "makespan_ns": t, "compute_ns": run["compute_ns"]}
+    status, reason = run_status(run)
+    row = {"status": status, "reason": reason, "time_s": None if t is None else t / 1e9, "makespan_ns": t,
+           "compute_ns": run["compute_ns"]}
     for name in ("stall_ns", "peak_bytes", "read_bytes", "write_bytes", "missing_bytes"):
         for tier, v in run[name].items():
             row[f"{name}_{tier}"] = float(v)

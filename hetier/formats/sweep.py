@@ -22,7 +22,7 @@ SWEEP_VERSION = 2  # 2: as results format 2 (the embedded machines changed)
 MANIFEST = "sweep.json"
 CONFIGS = "configs.parquet"
 LAYERS = "layers.parquet"
-AXIS_COLUMNS = ["config_id", "trace", "trace_sha256", "machine", "machine_preset", "mode", "policy", "threads"]
+AXIS_COLUMNS = ["config_id", "trace", "trace_sha256", "machine", "machine_preset", "mode", "policy", "stack", "threads"]
 RESULT_COLUMNS = ["status", "reason", "time_s", "makespan_ns", "compute_ns", "cost_usd", "cost_note", "fast_tier_gb"]
 LAYER_COLUMNS = ["config_id", "layer", "name", "kind", "start_ns", "end_ns", "compute_ns"]
 

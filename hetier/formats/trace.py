@@ -30,6 +30,9 @@ EOS_MARKER = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 EVENTS = ("alloc", "free", "read", "write", "op_begin", "op_end")
 KINDS = ("ciphertext", "temporary", "plaintext", "key", "none")
+# how the runtime allocates (`hetier trace --runtime-profile`): hetier's own kernels, or the reference
+# stack's (HE-Transformer on SEAL 3.4); recorded as meta["runtime"]["profile"]
+RUNTIME_PROFILES = ("hetier", "reference")
 PRIMS = (
     "none", "keygen", "encode", "encrypt", "decrypt", "decode", "copy", "multiply_plain", "multiply",
     "add", "add_plain", "square", "relinearize", "rescale", "mod_switch", "free",
@@ -113,6 +116,11 @@ class EventBatch:
     def live_delta(self) -> np.ndarray:
         """Bytes each row adds to live memory: an alloc its bytes, a free minus its bytes, others 0."""
         return np.where(self.event == EV["alloc"], self.nbytes, np.where(self.event == EV["free"], -self.nbytes, 0))
+
+    def live_after(self, start: int) -> np.ndarray:
+        """Live bytes after each row, from ``start`` live bytes before the batch (the one live curve
+        that info's peak, the live curves and the real run's memory guard all read)."""
+        return start + np.cumsum(self.live_delta())
 
 
 _DTYPES = dict(ts_ns=np.int64, event=np.int8, buffer=np.int64, tensor=np.int64, nbytes=np.int64,
@@ -466,3 +474,9 @@ def read_table(path: str | os.PathLike, decode: bool = True) -> pa.Table:
             if pa.types.is_dictionary(f.type):
                 t = t.set_column(i, f.name, t.column(i).cast(pa.string()))
     return t
+
+
+def runtime_profile_of(meta: dict) -> str:
+    """The runtime profile a trace was recorded with (traces older than the option: hetier's)."""
+    runtime = meta.get("runtime")
+    return str(runtime.get("profile", "hetier")) if isinstance(runtime, dict) else "hetier"

@@ -1,5 +1,5 @@
 """This host's calibrated memory preset, checked to belong to this host: traces embed it (the
-replay then knows the recording machine) and `hetier confirm` predicts on it."""
+replay then knows the recording host) and `hetier confirm` predicts on it."""
 
 from __future__ import annotations
 

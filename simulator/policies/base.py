@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 from hetier.errors import UsageError
 
 if TYPE_CHECKING:
-    from hetier.simulator.machines import Machine
+    from hetier.simulator.machine import Machine
     from hetier.simulator.workload import Workload
 
 POLICIES: dict[str, type["Policy"]] = {}

@@ -7,7 +7,7 @@ criterion), each to the fastest tier where it fits at every instant of its life.
 
 from hetier.simulator.capacity_timeline import fill_in_order
 from hetier.simulator.policies.base import ScheduledPolicy
-from hetier.simulator.tensor_profile import profile_workload
+from hetier.simulator.tensor_lifetimes import tensor_lifetimes
 
 
 class HotCold(ScheduledPolicy):
@@ -15,7 +15,7 @@ class HotCold(ScheduledPolicy):
     description = "fast tier filled by access density (traffic per byte), fits at every moment"
 
     def schedule(self, workload, machine, threads):
-        return hot_cold_start(profile_workload(workload, machine.llc_bytes), machine), {}
+        return hot_cold_start(tensor_lifetimes(workload, machine.llc_bytes), machine), {}
 
 
 def hot_cold_start(profile, machine) -> dict[int, str]:

@@ -9,7 +9,7 @@ at every instant of its life.
 
 from hetier.simulator.capacity_timeline import fill_in_order
 from hetier.simulator.policies.base import ScheduledPolicy
-from hetier.simulator.tensor_profile import profile_workload
+from hetier.simulator.tensor_lifetimes import tensor_lifetimes
 
 DEFAULT_MAX_OPS = 3  # producer op, consumer op and a bias/activation op in between
 
@@ -27,6 +27,6 @@ class Lifetime(ScheduledPolicy):
         return self.name if self.max_ops == DEFAULT_MAX_OPS else f"{self.name}:{self.max_ops}"
 
     def schedule(self, workload, machine, threads):
-        profile = profile_workload(workload, machine.llc_bytes)
+        profile = tensor_lifetimes(workload, machine.llc_bytes)
         order = sorted(profile.tensors, key=lambda s: (s.lifetime_ops, -s.density, s.tensor))
         return fill_in_order(profile, machine, order, lambda s: s.lifetime_ops <= self.max_ops)[0], {}

@@ -1,7 +1,7 @@
 """Migration: start from the optimal static placement, then move tensors between the fastest and
 the slowest tier at layer (op) boundaries when the stall saved exceeds the copy.
 
-Optimises modelled memory time (``simulator/memory_cost.py``) including copies, greedily: at
+Optimises modelled memory time (``simulator/memory_time.py``) including copies, greedily: at
 each op start, tensors in the slow tier with traffic still ahead are promoted in decreasing
 order of saved time per byte, where saved time = the cost difference between the tiers of
 their traffic up to its last op minus F x the copy's modelled time (``migrate:F``, default 1;
@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 
 from hetier.simulator.capacity_timeline import CapacityTimeline
-from hetier.simulator.memory_cost import copy_ns, ns_per_byte, tensor_cost_ns
+from hetier.simulator.memory_time import copy_ns, ns_per_byte, tensor_cost_ns
 from hetier.simulator.policies.base import ScheduledPolicy
 from hetier.simulator.policies.optimal import optimal_start
-from hetier.simulator.tensor_profile import TensorSummary, profile_workload
+from hetier.simulator.tensor_lifetimes import TensorSummary, tensor_lifetimes
 
 
 class Migrate(ScheduledPolicy):
@@ -38,7 +38,7 @@ class Migrate(ScheduledPolicy):
         return self.name if self.copy_factor == 1.0 else f"{self.name}:{self.copy_factor:g}"
 
     def schedule(self, workload, machine, threads):
-        profile = profile_workload(workload, machine.llc_bytes)
+        profile = tensor_lifetimes(workload, machine.llc_bytes)
         start = optimal_start(profile, machine, threads)[0]
         if math.isinf(self.copy_factor):
             return start, {}

@@ -1,6 +1,6 @@
 """Optimal static placement: the integer program AutoTM solved for DNN tensors on DRAM + Optane.
 
-Objective (the model of ``simulator/memory_cost.py``): minimise the modelled memory time
+Objective (the model of ``simulator/memory_time.py``): minimise the modelled memory time
     sum over tensors t, tiers X of  x[t,X] * (read_t / read_bw_X(T) + write_t * wa_X / write_bw_X(T))
 with read_t, write_t the tensor's bytes after the CPU cache, bandwidths at the replay's thread
 count T and wa the tier's write amplification; each tensor in exactly one tier (sum_X x[t,X] = 1,
@@ -20,9 +20,9 @@ import time
 import numpy as np
 
 from hetier.errors import HetierError, UsageError
-from hetier.simulator.memory_cost import cost_matrix
+from hetier.simulator.memory_time import cost_matrix
 from hetier.simulator.policies.base import ScheduledPolicy
-from hetier.simulator.tensor_profile import WorkloadProfile, profile_workload
+from hetier.simulator.tensor_lifetimes import TensorLifetimes, tensor_lifetimes
 
 SITE_THRESHOLD = 20_000  # tensors; beyond this the program has one variable per site and tier
 
@@ -46,13 +46,13 @@ class Optimal(ScheduledPolicy):
 
     def schedule(self, workload, machine, threads):
         t0 = time.perf_counter()
-        start, self.sites, self.objective_ns = optimal_start(profile_workload(workload, machine.llc_bytes), machine,
+        start, self.sites, self.objective_ns = optimal_start(tensor_lifetimes(workload, machine.llc_bytes), machine,
                                                              threads, self.granularity)
         self.solve_seconds = time.perf_counter() - t0
         return start, {}
 
 
-def optimal_start(profile: WorkloadProfile, machine, threads: int, granularity: str | None = None
+def optimal_start(profile: TensorLifetimes, machine, threads: int, granularity: str | None = None
                   ) -> tuple[dict[int, str], dict[str, str], float]:
     """Tier per tensor, tier per site (when deciding by site) and the modelled memory time in ns."""
     by_site = granularity == "site" or (granularity is None and len(profile.tensors) > SITE_THRESHOLD)
@@ -62,7 +62,7 @@ def optimal_start(profile: WorkloadProfile, machine, threads: int, granularity: 
     return {s.tensor: tier for s, tier in zip(profile.tensors, choice)}, sites, objective
 
 
-def solve_static(profile: WorkloadProfile, machine, threads: int, groups: list) -> tuple[list[str], float]:
+def solve_static(profile: TensorLifetimes, machine, threads: int, groups: list) -> tuple[list[str], float]:
     """Best tier per tensor (tensors of one group share it) and the modelled memory time in ns."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix

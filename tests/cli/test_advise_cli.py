@@ -23,7 +23,12 @@ def test_advise_ranks_policies_and_writes_a_placement_that_replays(tmp_path, cap
     assert rows[-1]["policy"] == "interleave:0.5" and rows[-1]["why"].startswith("does not fit")
     for r in rows[:-1]:
         assert r["vs_all_dram"] == r["time_ns"] / adv["all_dram_ns"]
-        assert r["min_fast_bytes"] is None or 0 <= r["min_fast_bytes"] <= adv["peak_live_bytes"]
+    found = {r["policy"]: r["min_fast_bytes"] for r in rows}
+    # policies that fill DRAM first get within 5% of all-DRAM before the peak; all-pmem and kind-aware
+    # (ciphertexts in PMem) never use more DRAM, so no size gets them there
+    assert all(0 < found[p] < adv["peak_live_bytes"] for p in ("optimal", "hot-cold", "migrate", "dram-first"))
+    assert found["all-pmem"] is None and found["kind-aware"] is None
+    _assert_smallest(found["dram-first"], adv)
     doc = json.loads(out.read_text())
     best = min((r for r in rows if r["policy"] in ("optimal", "hot-cold", "lifetime", "migrate")), key=lambda r: r["time_ns"])
     assert doc["policy"] == best["policy"] and doc["trace"]["model"] == "cryptonets"
@@ -34,6 +39,19 @@ def test_advise_ranks_policies_and_writes_a_placement_that_replays(tmp_path, cap
     assert f"{best['time_ns'] / 1e9:.3f} s" in stdout
     code, _, err = run(["advise", TRACE, "--machine", "optane-appdirect", "-o", str(out), "--no-bisect"], capsys)
     assert code == 2 and "exists" in err
+
+
+def _assert_smallest(nbytes: int, adv: dict) -> None:
+    """dram-first with ``nbytes`` of DRAM is within 5% of all-DRAM, one bisection step less is not."""
+    from hetier.simulator.advise import BISECT_STEPS, WITHIN, with_fast_capacity
+    from hetier.simulator.machines import load_machine
+    from hetier.simulator.scenario import Scenario, simulate
+    from hetier.simulator.workload import load_workload
+
+    w, m = load_workload(TRACE), load_machine("optane-appdirect")
+    target = adv["all_dram_ns"] * (1 + WITHIN)
+    time_at = lambda b: simulate(Scenario(w, with_fast_capacity(m, b), "dram-first", threads=4)).makespan_ns
+    assert time_at(nbytes) <= target < time_at(nbytes - adv["peak_live_bytes"] // 2 ** BISECT_STEPS)
 
 
 def test_advise_text_names_the_comparisons(tmp_path, capsys):

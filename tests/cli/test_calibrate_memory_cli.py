@@ -1,7 +1,7 @@
 """hetier calibrate --memory end to end on this machine (numpy method, tiny sizes)."""
 
 from hetier.simulator.machines import load_machine
-from hetier.simulator.replay import replay
+from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.workload import load_workload
 from tests.helpers import run_cli as run
 
@@ -24,7 +24,7 @@ def test_calibrate_memory_writes_machine_and_device_presets(tmp_path, capsys, mo
     w = load_workload(str(tmp_path / "t.arrow"))
     assert w.meta["host"]["memory_preset"]["machine"] == m.to_dict()
     assert len(w.op_cpu_ns) == len(w.ops) and all(t > 0 for t, _ in w.op_cpu_ns)
-    assert replay(w, m).notes["recording_source"].startswith(f"host preset '{m.name}'")
+    assert simulate(Scenario(w, m)).notes["recording_source"].startswith(f"host preset '{m.name}'")
 
 
 def test_calibrate_memory_refuses_an_unknown_method(tmp_path, capsys):

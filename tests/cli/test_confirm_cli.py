@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hetier.host.confirm import RECORD_COLUMNS
+from hetier.workflow.confirm import RECORD_COLUMNS
 from tests.helpers import run_cli as run
 
 pytestmark = pytest.mark.skipif(__import__("shutil").which("numactl") is None,
@@ -26,6 +26,21 @@ def host(tmp_path_factory):
     return d
 
 
+def _predicted(host, policy: str):
+    from hetier.simulator.machines import load_machine
+    from hetier.simulator.scenario import Scenario, simulate
+    from hetier.simulator.workload import load_workload
+
+    return simulate(Scenario(load_workload(str(host / "mlp.arrow")), load_machine(str(host / "host.toml")), policy,
+                             threads=1))
+
+
+def _recorded_seconds(trace) -> float:
+    from hetier.simulator.workload import load_workload
+
+    return sum(op.duration_ns for op in load_workload(str(trace)).ops) / 1e9
+
+
 @pytest.mark.parametrize("policy, binding", [("all-dram", "membind 0"), ("interleave", "interleave 0")])
 def test_confirm_reruns_and_records_measured_beside_predicted(host, tmp_path, capsys, policy, binding):
     out = tmp_path / "runs.csv"
@@ -37,9 +52,17 @@ def test_confirm_reruns_and_records_measured_beside_predicted(host, tmp_path, ca
     assert (row["model"], row["batch"], row["primes"], row["policy"], row["binding"]) == \
         ("mlp", "4", "30,22,30", policy, binding)
     assert row["events_match"] == "True"  # the re-run made exactly the trace's events
-    assert float(row["seconds"]) > 0 and float(row["predicted_seconds"]) > 0
+    # the prediction is the simulator's for the same scenario, to the record's 4 decimals
+    pred = _predicted(host, "all-dram")
+    assert float(row["predicted_seconds"]) == round(pred.makespan_ns / 1e9, 4)
+    assert float(row["predicted_peak_gb"]) == round(sum(pred.peak_bytes.values()) / 1e9, 4)
+    assert float(row["seconds_error"]) == round(float(row["predicted_seconds"]) / float(row["seconds"]) - 1, 4)
+    # the measured op time is the same run's: within a factor of 4 of the op time the trace recorded here
+    recorded = _recorded_seconds(host / "mlp.arrow")
+    assert recorded / 4 < float(row["seconds"]) < recorded * 4
     assert float(row["peak_gb"]) > float(row["peak_above_start_gb"]) > 0
-    assert float(row["pool_resident_gb"]) >= float(row["predicted_peak_gb"]) > 0
+    from hetier.analysis.trace_stats import trace_stats
+    assert float(row["pool_resident_gb"]) == round(trace_stats(str(host / "mlp.arrow")).resident_peak_bytes / 1e9, 4)
     assert row["peak_gb_by_node"].startswith("0:")
     assert "measured s" in stdout and "predicted s" in stdout
 

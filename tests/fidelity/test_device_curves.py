@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from hetier.simulator.devices import load_device
-from hetier.simulator.engine import OpPlan, run
+from hetier.simulator.demands import OpDemand
+from hetier.simulator.engine import run
 from hetier.simulator.machines import Machine
 
 DATA = Path(__file__).parent / "data" / "optane-fast20"
@@ -42,7 +43,7 @@ def measure(device: str, streams: int, write: bool) -> float:
     m = Machine(device, "flat", (("t", dev),), cores=streams, llc_bytes=0)
     zero = {"t": 0.0}
     load = {"t": STREAM_BYTES * streams}
-    plan = OpPlan(0.0, zero if write else load, load if write else zero, streams)
+    plan = OpDemand(0.0, zero if write else load, load if write else zero, streams)
     return STREAM_BYTES * streams / run([plan], m, streams).makespan_ns
 
 

@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 
 from hetier.errors import HetierError
 from hetier.formats.trace import EV, read_trace
-from hetier.simulator.engine import Recording, plan_ops
+from hetier.simulator.demands import schedule
+from hetier.simulator.recording_host import RecordingHost
 from hetier.simulator.machines import load_machine
-from hetier.simulator.memory_cost import plan_memory_ns
+from hetier.simulator.memory_time import plan_memory_ns
 from hetier.formats.placement import placement_document, read_placement, write_placement
 from hetier.simulator.policies import get_policy
-from hetier.simulator.replay import replay
-from hetier.simulator.tensor_profile import profile_workload
+from hetier.simulator.scenario import Scenario, memory_stage, simulate
+from hetier.simulator.tensor_lifetimes import tensor_lifetimes
 from hetier.simulator.workload import load_workload
 from tests.helpers import random_trace, tiny_meta, write_tiny
 
@@ -33,9 +34,9 @@ def _machine(cap_mb: int):
 
 def _modelled(w, m, policy: str, threads: int):
     """The simulator's own view of a placement: its plans' bytes / bandwidth at ``threads`` streams."""
-    pol = get_policy(policy, m.tier_names)
-    plans, pl, _ = plan_ops(w, m, pol, threads, Recording())
-    return plan_memory_ns(plans, m, threads), pl, pol
+    sc = Scenario(w, m, policy, threads=threads, recording=RecordingHost())
+    mem = memory_stage(sc)
+    return plan_memory_ns(schedule(mem.demands, w, sc.stack, threads), m, threads), mem.placement, mem.system.policy
 
 
 def _brute_force(path: str, m, threads: int) -> float:
@@ -91,7 +92,7 @@ def test_milp_objective_equals_brute_force_and_no_heuristic_beats_it(tmp_path, s
 def test_every_placement_respects_capacity_at_every_instant(tmp_path, seed, n_ops, cap_mb, policy):
     w = load_workload(random_trace(tmp_path / f"r{seed}.arrow", seed, n_ops))
     m = _machine(cap_mb)
-    r = replay(w, m, policy, 2)
+    r = simulate(Scenario(w, m, policy, threads=2))
     assert r.fits and r.makespan_ns > 0
     assert r.peak_bytes["dram"] <= m.device("dram").capacity_bytes
 
@@ -101,7 +102,7 @@ def test_every_placement_respects_capacity_at_every_instant(tmp_path, seed, n_op
 def test_migrate_with_infinite_copy_cost_is_its_static_start(tmp_path, seed, n_ops, cap_mb):
     w = load_workload(random_trace(tmp_path / f"r{seed}.arrow", seed, n_ops))
     m = _machine(cap_mb)
-    still, start = replay(w, m, "migrate:inf", 3), replay(w, m, "optimal", 3)
+    still, start = simulate(Scenario(w, m, "migrate:inf", threads=3)), simulate(Scenario(w, m, "optimal", threads=3))
     assert still.notes["migrated_bytes"] == 0
     assert (still.makespan_ns, still.read_bytes, still.write_bytes, still.peak_bytes) == \
         (start.makespan_ns, start.read_bytes, start.write_bytes, start.peak_bytes)
@@ -132,7 +133,7 @@ def _swap_trace(path) -> str:
 def test_migrate_swaps_tensors_when_the_copy_pays_and_replays_the_copies(tmp_path):
     w = load_workload(_swap_trace(tmp_path / "swap.arrow"))
     m = load_machine("optane-appdirect", NO_LLC + ["dram.capacity_gb=0.0110"])  # one 10.5 MB tensor
-    still, moving = replay(w, m, "migrate:inf", 1), replay(w, m, "migrate", 1)
+    still, moving = simulate(Scenario(w, m, "migrate:inf", threads=1)), simulate(Scenario(w, m, "migrate", threads=1))
     assert moving.fits and moving.peak_bytes["dram"] <= m.device("dram").capacity_bytes
     # the static optimum keeps B (read in two ops) in DRAM; migrate swaps A in for op 1, then B back
     assert moving.notes["migrated_bytes"] == 4 * 10 * (1 << 20)
@@ -145,7 +146,7 @@ def test_migrate_swaps_tensors_when_the_copy_pays_and_replays_the_copies(tmp_pat
 def test_profile_sums_the_trace(tmp_path):
     path = random_trace(tmp_path / "p.arrow", 7, 9)
     ev = read_trace(path).events
-    p = profile_workload(load_workload(path), 1)
+    p = tensor_lifetimes(load_workload(path), 1)
     assert sum(s.read_bytes for s in p.tensors) == ev.nbytes[ev.event == EV["read"]].sum()
     assert sum(s.write_bytes for s in p.tensors) == ev.nbytes[ev.event == EV["write"]].sum()
     for s in p.tensors:
@@ -162,9 +163,9 @@ def test_placement_file_replays_and_refuses_another_trace(tmp_path):
     f = tmp_path / "a.placement.json"
     write_placement(f, placement_document(a.trace_id, m.name, pol.label, pol.start, pol.moves))
     assert read_placement(f)["trace"]["sha256"] == a.trace_id["sha256"]
-    assert replay(a, m, f"placement:{f}").makespan_ns == replay(a, m, "optimal").makespan_ns
+    assert simulate(Scenario(a, m, f"placement:{f}")).makespan_ns == simulate(Scenario(a, m, "optimal")).makespan_ns
     with pytest.raises(HetierError) as e:
-        replay(b, m, f"placement:{f}")
+        simulate(Scenario(b, m, f"placement:{f}"))
     msg = str(e.value)
     assert "a.arrow" in msg and "b.arrow" in msg and a.trace_id["sha256"][:12] in msg and b.trace_id["sha256"][:12] in msg
     f.write_text("{}")
@@ -182,7 +183,7 @@ def test_optimal_reports_an_infeasible_machine(tmp_path):
     w = load_workload(random_trace(tmp_path / "i.arrow", 3, 5))
     m = load_machine("optane-appdirect", NO_LLC + ["dram.capacity_gb=0.000001", "pmem.capacity_gb=0.000001"])
     with pytest.raises(HetierError, match="no static placement fits"):
-        replay(w, m, "optimal")
+        simulate(Scenario(w, m, "optimal"))
 
 
 @pytest.mark.parametrize("spec, msg", [("lifetime:x", "is not a whole number"), ("lifetime:0", "must be at least 1"),

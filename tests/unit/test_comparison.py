@@ -3,7 +3,7 @@ that do not exist, the slow tier named by its device kind."""
 
 from hetier.analysis.comparison import Comparison
 from hetier.analysis.reports.text import cells
-from hetier.vocabulary import fast_tier_capacities
+from hetier.analysis.comparison import fast_tier_capacities
 
 
 def _machine(name, slow=None, mode="flat", dram_gb=2.0):

@@ -7,7 +7,7 @@ import pytest
 
 from hetier.errors import UsageError
 from hetier.host import numactl
-from hetier.host.confirm import RECORD_COLUMNS, binding_for, rerun_spec, write_records
+from hetier.workflow.confirm import RECORD_COLUMNS, binding_for, rerun_spec, write_records
 from hetier.host.memory_preset import tier_nodes
 from hetier.host.numa_maps import parse_numa_maps
 from hetier.host.phase_policy import MPOL_BIND, MPOL_DEFAULT, MPOL_INTERLEAVE, get_policy, set_policy

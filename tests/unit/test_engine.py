@@ -10,7 +10,8 @@ Times agree to 1e-9 relative: a channel calls a transfer done within 1e-9 x now 
 
 import pytest
 
-from hetier.simulator.engine import OpPlan, run
+from hetier.simulator.demands import OpDemand
+from hetier.simulator.engine import run
 from hetier.simulator.machines import load_machine
 
 M = load_machine("optane-appdirect")
@@ -25,10 +26,10 @@ EXACT = dict(rel=1e-9)
 MB = 1e6
 
 
-def plan(compute=0.0, read=None, write=None, slices=1, items=1, deps=(), misses=0) -> OpPlan:
+def plan(compute=0.0, read=None, write=None, slices=1, items=1, deps=(), latency=0.0) -> OpDemand:
     tiers = {"dram": 0.0, "pmem": 0.0}
-    return OpPlan(compute, {**tiers, **(read or {})}, {**tiers, **(write or {})}, slices, misses,
-                  deps=list(deps), items=items)
+    return OpDemand(compute, {**tiers, **(read or {})}, {**tiers, **(write or {})}, slices, latency,
+                    deps=list(deps), items=items)
 
 
 def test_the_derivations_use_the_presets_numbers():
@@ -120,12 +121,12 @@ def test_write_amplification_multiplies_media_bytes():
     assert rs.makespan_ns == pytest.approx(2 * MB / PMEM_W1 + PMEM_WLAT, **EXACT)
 
 
-def test_memory_mode_misses_add_the_penalty_once_per_slice():
-    # optane-memory-mode: mm_miss_penalty_ns = 70, charged to the backing tier (pmem) once per
-    # slice that has misses, between its reads and its compute
+def test_an_ops_latency_is_waited_once_per_slice():
+    # a latency of 70 ns (Memory Mode's miss penalty on optane-memory-mode) is charged to the last
+    # tier (pmem) once per slice, between its reads and its compute
     m = load_machine("optane-memory-mode")
     assert m.mm_miss_penalty_ns == 70.0
-    rs = run([plan(1000.0, read={"dram": 1 * MB, "pmem": 1 * MB}, slices=2, items=2, misses=5)], m, 2)
+    rs = run([plan(1000.0, read={"dram": 1 * MB, "pmem": 1 * MB}, slices=2, items=2, latency=70.0)], m, 2)
     pmem_read = 0.5 * MB / (M.device("pmem").bandwidth(2) / 2) + PMEM_RLAT
     dram_read = 0.5 * MB / (DRAM_R2 / 2) + DRAM_RLAT
     assert rs.makespan_ns == pytest.approx(dram_read + pmem_read + 70.0 + 500.0, **EXACT)

@@ -63,14 +63,62 @@ def test_base_modules_import_only_the_standard_library_and_each_other():
     assert [f"{f}: {n}" for f, names in imports.items() for n in names if not (_stdlib(n) or n in BASE)] == []
 
 
-@pytest.mark.parametrize("folder, forbidden", [
-    ("simulator", ("hetier.tracer", "hetier.analysis", "hetier.cli")),
-    ("analysis", ("hetier.tracer", "hetier.cli")),
-    ("tracer", ("hetier.simulator", "hetier.analysis", "hetier.cli")),
-    ("hetier/formats", ("hetier.tracer", "hetier.simulator", "hetier.analysis", "hetier.models", "hetier.cli")),
-])
-def test_no_upward_or_sideways_imports(folder, forbidden):
-    assert _offenders(folder, lambda name: not _within(name, forbidden)) == []
+# The package graph, lowest layer first: a module may import its own layer and the layers below,
+# never a layer above, and never a sibling on its own rank (the tracer and the simulator know
+# nothing of each other: data flows between them through trace files).
+LAYERS = [
+    ("base", 0, ("hetier.__init__", "hetier.errors", "hetier.atomic", "hetier.validation", "hetier.vocabulary",
+                 "hetier.terminal")),
+    ("formats", 1, ("hetier.formats",)),
+    ("models", 2, ("hetier.models",)),
+    ("tracer", 3, ("hetier.tracer",)),
+    ("simulator", 3, ("hetier.simulator",)),
+    ("analysis", 4, ("hetier.analysis",)),
+    ("host", 5, ("hetier.host",)),
+    ("workflow", 6, ("hetier.workflow",)),
+    ("cli", 7, ("hetier.cli",)),
+]
+PACKAGE_FOLDERS = ("hetier", "tracer", "simulator", "analysis", "models")
+
+
+def _layer_of(module: str) -> tuple[str, int]:
+    if module == "hetier":
+        module = "hetier.__init__"
+    for name, rank, prefixes in LAYERS:
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return name, rank
+    raise AssertionError(f"module {module} belongs to no layer: add it to LAYERS")
+
+
+def _package_graph() -> dict[str, set[str]]:
+    """Every module of the package (all folders) -> the hetier modules it imports, lazy ones included."""
+    graph = {}
+    for folder in PACKAGE_FOLDERS:
+        for file, names in _imports(folder).items():
+            graph[_module_of(file)] = {n for n in names if n == "hetier" or n.startswith("hetier.")}
+    return graph
+
+
+def _layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for m, names in sorted(graph.items()):
+        mine, rank = _layer_of(m)
+        for n in sorted(names):
+            other, r = _layer_of(n)
+            if r > rank or (r == rank and other != mine):
+                bad.append(f"{m} ({mine}) imports {n} ({other})")
+    return bad
+
+
+def test_every_module_imports_only_its_own_layer_and_below():
+    assert _layer_violations(_package_graph()) == []
+
+
+def test_the_layer_check_catches_upward_and_sideways_imports():
+    # the check itself must be able to fail: an upward, a sideways and an allowed import
+    graph = {"hetier.simulator.x": {"hetier.analysis.metrics", "hetier.tracer.session", "hetier.formats.trace"}}
+    assert _layer_violations(graph) == ["hetier.simulator.x (simulator) imports hetier.analysis.metrics (analysis)",
+                                        "hetier.simulator.x (simulator) imports hetier.tracer.session (tracer)"]
 
 
 def test_reading_formats_loads_no_heavy_dependency():
@@ -88,12 +136,7 @@ def _module_of(file: str) -> str:
     return name.removesuffix(".__init__")
 
 
-def test_no_import_cycles():
-    """No module reaches itself through imports (lazy ones included)."""
-    graph = {}
-    for folder in ("hetier", "tracer", "simulator", "analysis", "models"):
-        for file, names in _imports(folder).items():
-            graph[_module_of(file)] = {n for n in names if n.startswith("hetier.")}
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     modules = set(graph)
     edges = {m: {n for n in graph[m] if n in modules and n != m} for m in modules}
     cycles = []
@@ -108,7 +151,16 @@ def test_no_import_cycles():
 
     for m in sorted(modules):
         visit(m, [m], {m})
-    assert cycles == [], cycles
+    return cycles
+
+
+def test_no_import_cycles():
+    """No module of the whole package reaches itself through imports (lazy ones included)."""
+    assert _cycles(_package_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})[0] == ["a", "b", "c", "a"]
 
 
 def test_the_real_path_has_nothing_of_plan_mode():

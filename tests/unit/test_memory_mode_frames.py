@@ -7,7 +7,7 @@ import numpy as np
 
 from hetier.simulator.machines import load_machine
 from hetier.simulator.memory_mode import MemoryModeCache
-from hetier.simulator.replay import replay
+from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.workload import load_workload
 
 CRYPTONETS = str(Path(__file__).resolve().parents[2] / "traces" / "cryptonets-b64.tensor.arrow")
@@ -16,7 +16,7 @@ CRYPTONETS = str(Path(__file__).resolve().parents[2] / "traces" / "cryptonets-b6
 def test_hit_ratio_and_time_move_smoothly_with_dram_size():
     w = load_workload(CRYPTONETS)  # 2.0 GB peak live: every size below misses part of it
     sizes = [0.02 * k for k in range(1, 11)]
-    runs = [replay(w, load_machine("optane-memory-mode", [f"dram.capacity_gb={gb}"]), None, 4) for gb in sizes]
+    runs = [simulate(Scenario(w, load_machine("optane-memory-mode", [f"dram.capacity_gb={gb}"]), None, threads=4)) for gb in sizes]
     hits = np.array([r.mm_hit_ratio for r in runs])
     times = np.array([r.makespan_ns for r in runs])
     assert (np.diff(hits) > 0).all() and (np.diff(times) < 0).all()
@@ -26,11 +26,11 @@ def test_hit_ratio_and_time_move_smoothly_with_dram_size():
 def test_seeds_move_frames_not_the_answer():
     w = load_workload(CRYPTONETS)
     m = load_machine("optane-memory-mode", ["dram.capacity_gb=0.1"])
-    runs = [replay(w, m, None, 4, seed=s) for s in range(3)]
+    runs = [simulate(Scenario(w, m, None, threads=4, seed=s)) for s in range(3)]
     hits = [r.mm_hit_ratio for r in runs]
     assert len(set(hits)) == 3  # the frames differ
     assert max(hits) - min(hits) < 0.01
-    assert replay(w, m, None, 4, seed=1).mm_hit_ratio == hits[1]  # and a seed is reproducible
+    assert simulate(Scenario(w, m, None, threads=4, seed=1)).mm_hit_ratio == hits[1]  # and a seed is reproducible
 
 
 def test_pages_spread_over_the_sets_and_huge_pages_keep_blocks_together():

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from hetier.formats.results import load_results, save_results
 from hetier.formats.trace import EV, read_trace
-from hetier.simulator.engine import llc_filter
+from hetier.simulator.demands import llc_filter
 from hetier.simulator.machines import load_machine
-from hetier.simulator.replay import replay
+from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.workload import load_workload
 from tests.helpers import CT, GOOD_ROWS, random_trace, write_tiny
 
@@ -36,7 +36,7 @@ def test_bytes_are_conserved(tmp_path, seed, threads, policy):
     path = random_trace(tmp_path / f"r{seed}.arrow", seed)
     ev = read_trace(path).events
     w = load_workload(path)
-    r = replay(w, load_machine("optane-appdirect", NO_LLC), policy, threads)
+    r = simulate(Scenario(w, load_machine("optane-appdirect", NO_LLC), policy, threads=threads))
     assert sum(r.read_bytes.values()) == pytest.approx(ev.nbytes[ev.event == EV["read"]].sum(), rel=1e-9)
     assert sum(r.write_bytes.values()) == pytest.approx(ev.nbytes[ev.event == EV["write"]].sum(), rel=1e-9)
 
@@ -47,12 +47,12 @@ def test_no_tier_above_capacity_with_spill(tmp_path, seed, cap_mb):
     path = random_trace(tmp_path / f"r{seed}.arrow", seed)
     w = load_workload(path)
     m = load_machine("optane-appdirect", [f"dram.capacity_gb={cap_mb / 1000}"])
-    r = replay(w, m, "dram-first")
+    r = simulate(Scenario(w, m, "dram-first"))
     assert r.fits
     assert r.peak_bytes["dram"] <= m.device("dram").capacity_bytes
     # each tier's peak is reached once some op has allocated: the per-op live bytes hold it
     assert {t: max(r.layers[f"live_peak_bytes_{t}"]) for t in r.peak_bytes} == r.peak_bytes
-    strict = replay(w, m, "all-dram")
+    strict = simulate(Scenario(w, m, "all-dram"))
     total_peak = r.peak_bytes["dram"] + r.peak_bytes["pmem"]
     if total_peak > m.device("dram").capacity_bytes:
         assert not strict.fits and strict.makespan_ns is None
@@ -65,8 +65,8 @@ def test_no_tier_above_capacity_with_spill(tmp_path, seed, cap_mb):
 def test_dram_never_slower_than_pmem_and_time_is_monotone(tmp_path, seed, threads):
     w = load_workload(random_trace(tmp_path / f"r{seed}.arrow", seed))
     m = load_machine("optane-appdirect", NO_LLC)
-    fast = replay(w, m, "all-dram", threads)
-    slow = replay(w, m, "all-pmem", threads)
+    fast = simulate(Scenario(w, m, "all-dram", threads=threads))
+    slow = simulate(Scenario(w, m, "all-pmem", threads=threads))
     assert fast.makespan_ns <= slow.makespan_ns
     start, end = np.array(fast.layers["start_ns"]), np.array(fast.layers["end_ns"])
     assert (start <= end).all() and end.max() == fast.makespan_ns
@@ -82,7 +82,7 @@ def test_more_bandwidth_is_never_slower(tmp_path, seed, factor):
     dev = base.device("pmem")
     faster_curve = [[s, b * factor] for s, b in dev.read_curve]
     faster = load_machine("optane-appdirect", NO_LLC + [f"pmem.read_curve={faster_curve}"])
-    assert replay(w, faster, "all-pmem", 4).makespan_ns <= replay(w, base, "all-pmem", 4).makespan_ns * (1 + 1e-12)
+    assert simulate(Scenario(w, faster, "all-pmem", threads=4)).makespan_ns <= simulate(Scenario(w, base, "all-pmem", threads=4)).makespan_ns * (1 + 1e-12)
 
 
 def _compulsory_hit_ratio(w, machine) -> float:
@@ -106,18 +106,18 @@ def _compulsory_hit_ratio(w, machine) -> float:
 
 
 def test_memory_mode_with_a_large_cache_is_close_to_dram_only(cryptonets):
-    dram = replay(cryptonets, load_machine("optane-appdirect"), "all-dram")
-    mm = replay(cryptonets, load_machine("optane-memory-mode"))
+    dram = simulate(Scenario(cryptonets, load_machine("optane-appdirect"), "all-dram"))
+    mm = simulate(Scenario(cryptonets, load_machine("optane-memory-mode")))
     # One 4 GiB page holds the whole 2.24 GB pool in consecutive sets of the 192 GB cache: no
     # conflicts, so the ratio is exactly the compulsory one (0.977961)
     one_page = load_machine("optane-memory-mode", ["machine.page_bytes=4294967296"])
     exact = _compulsory_hit_ratio(cryptonets, one_page)
-    assert replay(cryptonets, one_page).mm_hit_ratio == pytest.approx(exact, rel=1e-12)
+    assert simulate(Scenario(cryptonets, one_page)).mm_hit_ratio == pytest.approx(exact, rel=1e-12)
     # 4 KiB pages land in random frames, so a few blocks share sets and conflict: measured 0.972420
     assert exact - 0.01 < mm.mm_hit_ratio < exact
     assert mm.makespan_ns / dram.makespan_ns == pytest.approx(1.0, abs=0.03)
     # a cache smaller than the footprint (2.0 GB peak) misses more and is slower
-    small = replay(cryptonets, load_machine("optane-memory-mode", ["dram.capacity_gb=0.5"]))
+    small = simulate(Scenario(cryptonets, load_machine("optane-memory-mode", ["dram.capacity_gb=0.5"])))
     assert small.mm_hit_ratio < mm.mm_hit_ratio
     assert small.makespan_ns > mm.makespan_ns
     assert small.mm_writeback_bytes > 0
@@ -125,7 +125,7 @@ def test_memory_mode_with_a_large_cache_is_close_to_dram_only(cryptonets):
 
 def test_same_inputs_give_byte_identical_results(tmp_path, cryptonets):
     for name in ("a", "b"):
-        runs = [replay(load_workload(CRYPTONETS), load_machine(m), p, 4)
+        runs = [simulate(Scenario(load_workload(CRYPTONETS), load_machine(m), p, threads=4))
                 for m, p in (("optane-appdirect", "dram-first"), ("optane-memory-mode", None))]
         save_results(tmp_path / f"{name}.arrow", runs)
     assert (tmp_path / "a.arrow").read_bytes() == (tmp_path / "b.arrow").read_bytes()
@@ -143,7 +143,7 @@ def test_per_op_live_bytes_per_tier_are_the_placements(tmp_path):
     cap = m.device("dram").capacity_bytes
     spill = 2 * CT - cap
     assert spill == CT // 2
-    r = replay(w, m, "dram-first", 1)
+    r = simulate(Scenario(w, m, "dram-first", threads=1))
     assert [o.name for o in w.ops] == ["op1", "teardown"]
     assert r.layers["live_peak_bytes_dram"] == [cap, cap - CT]  # once the op has allocated
     assert r.layers["live_peak_bytes_pmem"] == [spill, spill]
@@ -158,7 +158,7 @@ def test_per_op_live_bytes_per_tier_are_the_placements(tmp_path):
 
 def test_threads_speed_up_parallel_layers(cryptonets):
     m = load_machine("optane-appdirect")
-    one = replay(cryptonets, m, "all-dram", 1)
-    many = replay(cryptonets, m, "all-dram", 24)
+    one = simulate(Scenario(cryptonets, m, "all-dram", threads=1))
+    many = simulate(Scenario(cryptonets, m, "all-dram", threads=24))
     assert many.makespan_ns < one.makespan_ns / 4
     assert one.makespan_ns == pytest.approx(sum(e - s for s, e in zip(one.layers["start_ns"], one.layers["end_ns"])))

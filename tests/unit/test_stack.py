@@ -9,7 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hetier.errors import UsageError
-from hetier.simulator.engine import OpPlan, Recording, memory_plans, run, run_in_order, schedule
+from hetier.simulator.demands import OpDemand, schedule
+from hetier.simulator.engine import run, run_in_order
+from hetier.simulator.recording_host import RecordingHost
+from hetier.simulator.scenario import Scenario, memory_stage
 from hetier.simulator.fit import Case, Predictor, fit, reference_runs_path
 from hetier.simulator.machines import load_machine
 from hetier.simulator.policies import get_policy
@@ -23,7 +26,7 @@ NO_TRAFFIC = {"dram": 0.0, "pmem": 0.0}
 
 
 def _op(compute, items, slices, serial=0.0, deps=None):
-    return OpPlan(compute, dict(NO_TRAFFIC), dict(NO_TRAFFIC), slices, deps=deps or [], serial_ns=serial, items=items)
+    return OpDemand(compute, dict(NO_TRAFFIC), dict(NO_TRAFFIC), slices, deps=deps or [], serial_ns=serial, items=items)
 
 
 @pytest.mark.parametrize("n,t", [(10, 4), (8, 4), (3, 8), (48, 48), (49, 48)])
@@ -56,7 +59,7 @@ def _tiny_workload(tmp_path, kind: str, n: int, dur: int):
 def test_single_thread_op_takes_the_sum_of_its_parts(tmp_path, threads):
     w = _tiny_workload(tmp_path, "maxpool", 8, 800)
     m = load_machine("dram-only")
-    base, _, _ = memory_plans(w, m, get_policy("all-dram", m.tier_names), Recording())
+    base = memory_stage(Scenario(w, m, "all-dram", recording=RecordingHost())).demands
     serial = schedule(base, w, StackProfile("s", single_thread_kinds=("maxpool",)), threads)
     parallel = schedule(base, w, StackProfile("p"), threads)
     rs = run(serial, m, threads)
@@ -68,7 +71,7 @@ def test_single_thread_op_takes_the_sum_of_its_parts(tmp_path, threads):
 def test_serial_part_per_output_and_compute_scale(tmp_path):
     w = _tiny_workload(tmp_path, "conv2d", 8, 800)
     m = load_machine("dram-only")
-    base, _, _ = memory_plans(w, m, get_policy("all-dram", m.tier_names), Recording())
+    base = memory_stage(Scenario(w, m, "all-dram", recording=RecordingHost())).demands
     stack = StackProfile("r", schedule="sequential", compute_scale=2.0, serial_ns_per_output=50.0,
                          serial_output_kinds=("conv2d",))
     rs = run(schedule(base, w, stack, 8), m, 8)
@@ -87,7 +90,8 @@ def test_closed_form_equals_simpy_for_sequential_plans(ops):
     m = load_machine("optane-memory-mode")
     plans = []
     for i, (c, rd, rp, wd, wp, items, threads, serial, misses) in enumerate(ops):
-        plans.append(OpPlan(c, {"dram": rd, "pmem": rp}, {"dram": wd, "pmem": wp}, min(items, threads), misses,
+        latency = m.mm_miss_penalty_ns if misses else 0.0
+        plans.append(OpDemand(c, {"dram": rd, "pmem": rp}, {"dram": wd, "pmem": wp}, min(items, threads), latency,
                             deps=[i - 1] if i else [], serial_ns=serial, items=items))
     threads = max(p.slices for p in plans)
     a, b = run(plans, m, threads), run_in_order(plans, m)
@@ -109,8 +113,11 @@ def test_profile_file_round_trips(tmp_path):
 
 @pytest.mark.parametrize("text,msg", [("nope = 1", "unknown stack profile key(s) nope"),
                                       ('schedule = "random"', "schedule 'random' unknown"),
-                                      ("compute_scale = 0", "'compute_scale' must be a finite positive"),
-                                      ("serial_ns_per_output = nan", "'serial_ns_per_output' must be a finite")])
+                                      ("compute_scale = 0", "'compute_scale' must be a number in (0, 1e+06] (got 0)"),
+                                      ("compute_scale = 1e300", "'compute_scale' must be a number in (0, 1e+06]"),
+                                      ("serial_ns_per_output = nan", "'serial_ns_per_output' must be a number in [0, "),
+                                      ('runtime_profile = "tf"', "runtime_profile 'tf' unknown (known: hetier, reference)"),
+                                      ("single_thread_kinds = 3", "'single_thread_kinds' must be a list of layer kinds")])
 def test_bad_profiles_are_refused(tmp_path, text, msg):
     f = tmp_path / "bad.toml"
     f.write_text(text + "\n")

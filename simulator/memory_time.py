@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hetier.simulator.machines import Machine
-from hetier.simulator.tensor_profile import TensorSummary, WorkloadProfile
+from hetier.simulator.machine import Machine
+from hetier.simulator.tensor_lifetimes import TensorSummary, TensorLifetimes
 
 
 def ns_per_byte(machine: Machine, threads: int) -> dict[str, tuple[float, float]]:
@@ -31,7 +31,7 @@ def tensor_cost_ns(s: TensorSummary, tier: str, rates: dict[str, tuple[float, fl
     return s.reads.get(op, 0.0) * r + s.writes.get(op, 0.0) * w
 
 
-def cost_matrix(profile: WorkloadProfile, machine: Machine, threads: int) -> np.ndarray:
+def cost_matrix(profile: TensorLifetimes, machine: Machine, threads: int) -> np.ndarray:
     """[tensor, tier] modelled memory time in ns, tensors in profile order, tiers in machine order."""
     rates = ns_per_byte(machine, threads)
     return np.array([[tensor_cost_ns(s, t, rates) for t in machine.tier_names] for s in profile.tensors],
@@ -44,6 +44,6 @@ def copy_ns(nbytes: float, src: str, dst: str, rates: dict[str, tuple[float, flo
 
 
 def plan_memory_ns(plans, machine: Machine, threads: int) -> float:
-    """The same model over engine op plans (``engine.plan_ops``): all traffic, copies included."""
+    """The same model over engine op plans (``demands.schedule``): all traffic, copies included."""
     rates = ns_per_byte(machine, threads)
     return float(sum(p.read[t] * rates[t][0] + p.write[t] * rates[t][1] for p in plans for t in machine.tier_names))

@@ -40,16 +40,24 @@ class Binding:
     numactl: list[str]
     predict_policy: str | None
     label: str
+    predicted: bool | None = None  # None: predicted when predict_policy is set
+
+    @property
+    def predicts(self) -> bool:
+        return self.predicted if self.predicted is not None else self.predict_policy is not None
 
 
 def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology) -> Binding:
     """The numactl binding of ``policy`` on this host, or a one-line refusal naming the hardware
     or runtime support it needs."""
-    if machine.mode == "memory":
-        if policy not in ("memory-mode", "all-dram"):
-            raise UsageError(f"machine '{machine.name}' is in Memory Mode (a boot setting): confirm only runs and "
-                             f"compares there (use --policy memory-mode), it cannot apply '{policy}'")
-        return Binding([], None, "memory-mode (no binding)")
+    from hetier.simulator.memory_systems import memory_system_for
+
+    system = memory_system_for(machine)
+    if not system.takes_policy:  # the hardware (or a boot setting) places the bytes: run unbound, predict as is
+        if policy not in (system.run_label, "all-dram"):
+            raise UsageError(f"machine '{machine.name}' is in {system.title} (a boot setting): confirm only runs "
+                             f"and compares there (use --policy {system.run_label}), it cannot apply '{policy}'")
+        return Binding([], None, f"{system.run_label} (no binding)", predicted=True)
     name, _, arg = policy.partition(":")
     dram = nodes.get(machine.tier_names[0])
     if dram is None:
@@ -130,7 +138,7 @@ def event_digest(path: str | Path) -> tuple[str, float]:
 
 def measure_once(prefix: list[str], spec: dict, interval: float = 0.1) -> dict:
     """Start the child under ``prefix``, sample its residency from READY to the end."""
-    cmd = [*prefix, sys.executable, "-m", "hetier.host.rerun", json.dumps(spec)]
+    cmd = [*prefix, sys.executable, "-m", "hetier.workflow.rerun", json.dumps(spec)]
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = p.stdout.readline()
     if line.strip() != "READY":
@@ -157,11 +165,14 @@ def _gb(b: float) -> float:
 
 
 def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topology,
-            placement_path: str | None = None, progress=None) -> list[dict]:
+            placement_path: str | None = None, progress=None, stack=None, allow_runtime_mismatch: bool = False
+            ) -> list[dict]:
     """Measure ``repeat`` re-runs and predict the same configuration; one record per run."""
     from hetier import __version__
     from hetier.simulator.machines import load_machine
-    from hetier.simulator.replay import replay
+    from hetier.simulator.memory_systems import memory_system_for
+    from hetier.simulator.scenario import Scenario, simulate
+    from hetier.simulator.stack import StackProfile
     from hetier.simulator.workload import load_workload
 
     if repeat < 1:
@@ -176,8 +187,9 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
     if placement_path is not None:
         from hetier.host.phase_policy import load_placement
 
-        if machine.mode == "memory":
-            raise UsageError("a per-phase placement needs flat tiers; this machine is in Memory Mode")
+        if not memory_system_for(machine).takes_policy:
+            raise UsageError(f"a per-phase placement needs tiers under a placement policy; machine '{machine.name}' "
+                             f"is in {memory_system_for(machine).title}")
         order = [l["name"] for l in meta["layers"]]
         placement = {**load_placement(placement_path, machine_path, order), "order": order}
         if placement["nodes"] != [tier_nodes(machine_path)[machine.tier_names[0]]]:
@@ -185,8 +197,8 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
             bind.predict_policy = None
     work = load_workload(trace)
     pred_s = pred_peak = None
-    pred = replay(work, machine, bind.predict_policy, threads=1) \
-        if bind.predict_policy is not None or machine.mode == "memory" else None
+    pred = simulate(Scenario(work, machine, bind.predict_policy, stack or StackProfile("hetier"), threads=1,
+                             allow_runtime_mismatch=allow_runtime_mismatch)) if bind.predicts else None
     if pred is not None and pred.makespan_ns is None:
         raise UsageError(f"the simulator says {policy} does not fit on {machine.name}: nothing to confirm")
     if pred is not None:

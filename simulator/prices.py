@@ -13,7 +13,7 @@ from pathlib import Path
 
 from hetier.errors import UsageError
 from hetier.simulator.devices import GB, PRESETS, load_toml
-from hetier.simulator.machines import Machine
+from hetier.simulator.machine import Machine
 
 DEFAULT_PRICES = PRESETS / "prices.toml"
 _PRICE_KEYS = {"usd_per_gb", "date", "source", "note", "estimate"}

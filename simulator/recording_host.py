@@ -18,8 +18,8 @@ FALLBACK_LLC = 32 * 2 ** 20
 
 
 @dataclass(frozen=True)
-class Recording:
-    """The recording machine's memory (a preset name/path or a Device), its LLC, and per-op
+class RecordingHost:
+    """The recording host's memory (a preset name/path or a Device), its LLC, and per-op
     busy times (CPU ns by op index; None: the ops' wall time)."""
 
     device: str | Device = FALLBACK_DEVICE
@@ -39,7 +39,7 @@ class Recording:
         return float(op.duration_ns)
 
     def notes(self) -> dict:
-        """What results record about the recording machine."""
+        """What results record about the recording host."""
         dev = self.device.name if isinstance(self.device, Device) else self.device
         out = {"recording_device": dev, "recording_llc_bytes": self.llc_bytes, "recording_source": self.source,
                "recording_cpu_time": self.cpu_ns is not None}
@@ -48,8 +48,8 @@ class Recording:
         return out
 
 
-def recording_from_trace(meta: dict, op_cpu_ns: list[list[int]], n_ops: int) -> Recording:
-    """The Recording a trace's metadata and per-op CPU times describe (thread CPU time: the
+def recording_host_from_trace(meta: dict, op_cpu_ns: list[list[int]], n_ops: int) -> RecordingHost:
+    """The RecordingHost a trace's metadata and per-op CPU times describe (thread CPU time: the
     runtime runs its ops on one thread)."""
     from hetier.simulator.machines import machine_from_dict
 
@@ -72,13 +72,13 @@ def recording_from_trace(meta: dict, op_cpu_ns: list[list[int]], n_ops: int) -> 
         note = (f"trace has {' and '.join(missing)}: assumed {' and '.join(assumed)}"
                 " (run hetier calibrate --memory, then trace again)")
     if preset is None:
-        return Recording(cpu_ns=cpu, source="assumed FAST'20 DDR4" + (", CPU time" if cpu else ", wall time"),
+        return RecordingHost(cpu_ns=cpu, source="assumed FAST'20 DDR4" + (", CPU time" if cpu else ", wall time"),
                          note=note)
     machine = machine_from_dict(preset["machine"])
     source = f"host preset '{preset['name']}' ({preset['source'].get('tool')}, {preset['source'].get('date')})"
-    return Recording(machine.device(machine.tier_names[0]), machine.llc_bytes, cpu,
+    return RecordingHost(machine.device(machine.tier_names[0]), machine.llc_bytes, cpu,
                      source + (", CPU time" if cpu else ", wall time"), note)
 
 
-def recording_for(workload) -> Recording:
-    return recording_from_trace(workload.meta, workload.op_cpu_ns, len(workload.ops))
+def recording_host_of(workload) -> RecordingHost:
+    return recording_host_from_trace(workload.meta, workload.op_cpu_ns, len(workload.ops))

@@ -4,7 +4,7 @@ the parent started it with. Protocol on stdout: ``READY`` (model built, nothing 
 waits for a line on stdin so the parent can sample the resident memory before the run), then
 ``RESULT {json}``.
 
-    python -m hetier.host.rerun SPEC_JSON
+    python -m hetier.workflow.rerun SPEC_JSON
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ class TensorSummary:
 
 
 @dataclass
-class WorkloadProfile:
+class TensorLifetimes:
     """Tensor summaries (ascending tensor id) of one workload at one CPU-cache size."""
 
     tensors: list[TensorSummary]
@@ -68,9 +68,9 @@ class WorkloadProfile:
         return {s.tensor: s for s in self.tensors}
 
 
-def profile_workload(workload: Workload, llc_bytes: int) -> WorkloadProfile:
+def tensor_lifetimes(workload: Workload, llc_bytes: int) -> TensorLifetimes:
     """Summarise every tensor once; traffic is filtered by a CPU cache of ``llc_bytes`` as the engine does."""
-    from hetier.simulator.engine import llc_filter
+    from hetier.simulator.demands import llc_filter
 
     n = len(workload.ops)
     live: dict[int, int] = {}
@@ -118,4 +118,10 @@ def profile_workload(workload: Workload, llc_bytes: int) -> WorkloadProfile:
         for o, b in p.items():
             s.live[o - s.first_op] = b
         out.append(s)
-    return WorkloadProfile(out, n, peak_live)
+    return TensorLifetimes(out, n, peak_live)
+
+
+def peak_live_bytes(workload: Workload) -> int:
+    """The workload's peak of live bytes (allocated, not yet freed), over all ops."""
+    lifetimes = tensor_lifetimes(workload, 0)
+    return int(lifetimes.peak_live.max()) if lifetimes.n_ops else 0
