@@ -2,9 +2,10 @@
 Memory Mode, and find for each the smallest fast tier that keeps it within 5% of all-DRAM.
 
 All-DRAM is the same machine with a fast tier large enough for the whole run; Memory Mode is
-the same two devices with the fast one as a direct-mapped cache (only for two-tier flat
-machines). A configuration that cannot run (a policy the machine cannot take, a placement that
-does not fit) is a row saying why, so the others still run.
+the same two devices with the fast one as a direct-mapped cache (only where the slow tier is
+PMem: Memory Mode is an Optane feature). A configuration that cannot run (a policy the machine
+cannot take, a placement that does not fit) is a row saying why, so the others still run. Each
+row says how a real process can get that placement (numactl) or that only the simulator can.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hetier.simulator.memory_systems.dram_cache import DramCache
 from hetier.simulator.stack import StackProfile
 from hetier.formats.advice import ADVICE_MAGIC, ADVICE_VERSION
 from hetier.formats.placement import placement_document
-from hetier.simulator.policies import ScheduledPolicy, get_policy
+from hetier.simulator.policies import ScheduledPolicy, get_policy, policy_class
 from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.tensor_lifetimes import peak_live_bytes
 from hetier.simulator.workload import Workload
@@ -44,6 +45,7 @@ class Row:
     migrated_bytes: float = 0.0
     min_fast_bytes: int | None = None  # smallest fast tier within WITHIN of all-DRAM
     why: str = ""  # set when there is no time
+    deploy: str | None = None  # how a real process gets this placement; None: simulation only
 
     @property
     def ok(self) -> bool:
@@ -59,6 +61,7 @@ class MachineAdvice:
     all_dram_ns: float | None
     memory_mode_ns: float | None
     rows: list[Row] = field(default_factory=list)
+    threads: int = 1
 
 
 def with_fast_capacity(machine: Machine, nbytes: int) -> Machine:
@@ -69,17 +72,18 @@ def with_fast_capacity(machine: Machine, nbytes: int) -> Machine:
 
 def memory_mode_twin(machine: Machine) -> Machine | None:
     """The same devices in Memory Mode (fast tier caching the slow one); None unless two tiers
-    under a placement policy."""
-    if not memory_system_for(machine).takes_policy or len(machine.tiers) != 2:
+    under a placement policy, the slow one PMem (Memory Mode is an Optane feature)."""
+    if not memory_system_for(machine).takes_policy or len(machine.tiers) != 2 or machine.tiers[1][1].kind != "pmem":
         return None
     return dataclasses.replace(machine, mode=DramCache.mode, name=f"{machine.name} as memory mode")
 
 
-def advise_machine(workload: Workload, machine: Machine, policies: list[str], threads: int,
+def advise_machine(workload: Workload, machine: Machine, policies: list[str], threads: int | None = None,
                    bisect: bool = True, stack: StackProfile = StackProfile("hetier"),
                    allow_runtime_mismatch: bool = False) -> MachineAdvice:
-    """Replay ``policies`` on a ``machine`` that takes placement policies and rank them; see the
-    module docstring."""
+    """Replay ``policies`` on a ``machine`` that takes placement policies and rank them, with
+    ``threads`` simulated threads (default: the machine's cores); see the module docstring."""
+    threads = machine.cores if threads is None else threads
     peak = max(peak_live_bytes(workload), 1)
     fast = machine.tier_names[0]
     cap = machine.device(fast).capacity_bytes
@@ -90,15 +94,16 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
     system = memory_system_for(machine)
     if not system.takes_policy:
         why = f"machine '{machine.name}' is in {system.title}: it takes no placement policy"
-        return MachineAdvice(machine.name, fast, cap, peak, None, None, [Row(machine.name, p, why=why) for p in policies])
+        return MachineAdvice(machine.name, fast, cap, peak, None, None, [Row(machine.name, p, why=why) for p in policies],
+                             threads)
     big = with_fast_capacity(machine, max(cap, peak))
     all_dram = simulate(scenario(big, "all-dram")).makespan_ns
     twin = memory_mode_twin(machine)
     mm = simulate(scenario(twin, None)).makespan_ns if twin else None
-    adv = MachineAdvice(machine.name, fast, cap, peak, all_dram, mm)
+    adv = MachineAdvice(machine.name, fast, cap, peak, all_dram, mm, threads=threads)
     total = sum(d.capacity_bytes for _, d in machine.tiers)
     for spec in policies:
-        row = Row(machine.name, spec)
+        row = Row(machine.name, spec, deploy=getattr(policy_class(spec), "deploy", None))
         adv.rows.append(row)
         if total < peak:
             row.why = exceeds_all_tiers(peak, total)
@@ -146,9 +151,36 @@ def smallest_fast_tier(base: Scenario, target_ns: float, peak: int) -> int | Non
 
 
 def recommended(advice: list[MachineAdvice]) -> Row | None:
-    """The fastest advisor policy that ran, over all machines."""
+    """The fastest advisor policy that ran, over all machines (what the placement file holds)."""
     rows = [r for a in advice for r in a.rows if r.ok and r.policy.split(":")[0] in ADVISOR_POLICIES]
     return min(rows, key=lambda r: r.time_ns, default=None)
+
+
+def fastest(advice: list[MachineAdvice], deployable: bool = False) -> Row | None:
+    """The fastest policy that ran over all machines, baselines included (``deployable``: only
+    policies a real process can be given)."""
+    rows = [r for a in advice for r in a.rows if r.ok and (r.deploy is not None or not deployable)]
+    return min(rows, key=lambda r: r.time_ns, default=None)
+
+
+def why_it_wins(row: Row, advice: list[MachineAdvice]) -> str:
+    """One sentence on why ``row`` is recommended: its time against all-DRAM and the runner-up,
+    the fast tier it needs and what it migrates."""
+    adv = next(a for a in advice if a.machine == row.machine)
+    others = sorted((r for r in adv.rows if r.ok and r is not row), key=lambda r: r.time_ns)
+    parts = [f"{row.policy} takes {row.time_ns / 1e9:,.3f} s"]
+    if row.vs_all_dram is not None:
+        parts.append(f"{row.vs_all_dram:.3f}x all-DRAM")
+    if others:
+        r = others[0]
+        rel = "faster than" if row.time_ns < r.time_ns else "as fast as" if row.time_ns == r.time_ns else "slower than"
+        parts.append(f"{rel} the next, {r.policy} ({r.time_ns / 1e9:,.3f} s)")
+    if row.min_fast_bytes is not None:
+        parts.append(f"needs {row.min_fast_bytes / 1e9:,.2f} GB of {adv.fast_tier} to stay within {WITHIN:.0%} of all-DRAM")
+    if row.migrated_bytes:
+        parts.append(f"migrates {row.migrated_bytes / 1e9:,.2f} GB")
+    parts.append(f"deploy: {row.deploy}" if row.deploy else "simulation only (it places single tensors)")
+    return "; ".join(parts)
 
 
 def placement_for(workload: Workload, machine: Machine, spec: str, threads: int) -> tuple[dict, list[dict]]:

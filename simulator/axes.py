@@ -22,7 +22,7 @@ from hetier.simulator.devices import load_toml, presets_of, resolve_preset
 from hetier.simulator.machine import Machine
 from hetier.simulator.machines import load_machine
 from hetier.simulator.memory_systems import MEMORY_SYSTEMS, memory_system_for
-from hetier.simulator.policies import POLICIES, get_policy
+from hetier.simulator.policies import POLICIES, get_policy, policy_class
 
 # what a memory system that takes no placement policy is listed as in --policy and in results
 SYSTEM_LABELS = tuple(sorted({c.run_label for c in MEMORY_SYSTEMS.values() if not c.takes_policy}))
@@ -273,7 +273,7 @@ def axes_from_args(traces: list[str], machines: list[str] | None, policies: list
     entries = parse_machines(machines)
     ov = parse_overrides([*(sets or []), *(varies or [])], [e.label for e in entries])
     pols = split_list(policies) or ["all-dram"]
-    unknown = [p for p in pols if p not in SYSTEM_LABELS and p.partition(":")[0] not in POLICIES]
+    unknown = [p for p in pols if p not in SYSTEM_LABELS and policy_class(p) is None]
     if unknown:
         raise UsageError(f"policy '{unknown[0].partition(':')[0]}' not found (known: {', '.join(sorted(POLICIES))})")
     stack_list = split_list(stacks) or ["hetier"]

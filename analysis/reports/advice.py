@@ -24,27 +24,37 @@ def _ratio(x) -> str:
 
 def ranking_columns(machine: dict) -> list[str]:
     fast = machine["fast_tier"]
-    return ["rank", "policy", "time", "vs all-DRAM", "vs Memory Mode", f"{fast} peak", "migrated",
-            f"{fast} for <=5% of all-DRAM"]
+    mm = ["vs Memory Mode"] if machine["memory_mode_ns"] is not None else []
+    return ["rank", "policy", "time", "vs all-DRAM", *mm, f"{fast} peak", "migrated", f"{fast} for <=5% of all-DRAM",
+            "deploy"]
 
 
 def ranking_title(model: str, machine: dict, threads: int) -> str:
+    mm = f", Memory Mode {_secs(machine['memory_mode_ns'])}" if machine["memory_mode_ns"] is not None else ""
     return (f"{model} on {machine['machine']} ({machine['fast_tier']} {_size(machine['fast_bytes'])}, peak live "
-            f"{_size(machine['peak_live_bytes'])}), {threads} thread(s): all-DRAM {_secs(machine['all_dram_ns'])}, "
-            f"Memory Mode {_secs(machine['memory_mode_ns'])}")
+            f"{_size(machine['peak_live_bytes'])}), {threads} thread(s): all-DRAM {_secs(machine['all_dram_ns'])}{mm}")
+
+
+def _deploy(row: dict) -> str:
+    """How a real process gets the placement (numactl words), or that only the simulator can."""
+    how = row.get("deploy")
+    return how.split(" (")[0] if how else "simulation only"
 
 
 def ranking_rows(machine: dict, bisected: bool) -> list[list[str]]:
-    """One machine's policies, fastest first; a policy that did not run is a row saying why."""
+    """One machine's policies, fastest first; a policy that did not run is a row saying why. The
+    Memory Mode column only where the machine has a Memory Mode twin (PMem)."""
+    has_mm = machine["memory_mode_ns"] is not None
     rows = []
     for i, r in enumerate(machine["rows"], 1):
         if r["time_ns"] is None:
-            rows.append([NONE, r["policy"], r["why"], "", "", "", "", ""])
+            rows.append([NONE, r["policy"], r["why"], "", *([""] if has_mm else []), "", "", "", _deploy(r)])
             continue
         smallest = (NONE if not bisected else "not reached" if r["min_fast_bytes"] is None
                     else _size(r["min_fast_bytes"]))
-        rows.append([str(i), r["policy"], _secs(r["time_ns"]), _ratio(r["vs_all_dram"]), _ratio(r["vs_memory_mode"]),
-                     _size(r["fast_peak_bytes"]), _size(r["migrated_bytes"]), smallest])
+        mm = [_ratio(r["vs_memory_mode"])] if has_mm else []
+        rows.append([str(i), r["policy"], _secs(r["time_ns"]), _ratio(r["vs_all_dram"]), *mm,
+                     _size(r["fast_peak_bytes"]), _size(r["migrated_bytes"]), smallest, _deploy(r)])
     return rows
 
 

@@ -10,6 +10,7 @@ the placement per layer for `hetier report TRACE --advice FILE`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from dataclasses import asdict
 
@@ -18,14 +19,19 @@ from hetier.cli.options import add_stack_arguments, stack_of
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("trace", help="trace file")
-    p.add_argument("--machine", action="append", required=True, help="flat machine preset or .toml; repeat or comma-list")
-    p.add_argument("--policy", action="append", help="policies to rank (default: advisor policies and baselines)")
-    p.add_argument("--threads", type=int, default=1, help="simulated worker threads")
-    p.add_argument("--dram-gb", type=float, help="fast-tier (first tier) capacity in GB, for every machine")
+    p.add_argument("--machine", action="append", required=True,
+                   help="machine preset or .toml (tiers under a placement policy); repeat or comma-list")
+    p.add_argument("--policy", action="append",
+                   help="policies to rank (default: advisor policies and baselines); any name hetier prints, e.g. all-cxl")
+    p.add_argument("--threads", type=int, help="simulated worker threads (default: each machine's cores; more is refused)")
+    p.add_argument("--set", action="append", default=[], metavar="[MACHINE:]TIER.KEY=VALUE",
+                   help="override a machine number, for every machine or one (as replay and sweep take it)")
+    p.add_argument("--dram-gb", type=float, help="fast-tier (first tier) capacity in GB for every machine: an alias of "
+                                                 "--set TIER.capacity_gb=GB with the machine's first tier")
     p.add_argument("--no-bisect", action="store_true", help="skip the smallest-fast-tier search")
     add_stack_arguments(p)
     p.add_argument("--layers", action="store_true", help="also print, per layer, where the recommended placement keeps the live bytes")
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output on stdout")
+    p.add_argument("--json", action="store_true", help="print the ranking as JSON on stdout instead of tables")
     p.add_argument("--allow-truncated", action="store_true", help="advise on the complete prefix of a truncated trace")
     p.add_argument("-o", "--output", help="placement file to write (default: TRACE.placement.json)")
     p.add_argument("--advice", help="also write the ranking and the recommended placement per layer as an advice "
@@ -40,26 +46,28 @@ def run(args: argparse.Namespace) -> int:
                                                 ranking_title)
     from hetier.atomic import check_output
     from hetier.errors import UsageError
-    from hetier.simulator.advise import (ADVISOR_POLICIES, BASELINES, advice_document, advise_machine, placement_for,
-                                         recommended)
-    from hetier.simulator.machines import load_machine
     from hetier.formats.placement import write_document, write_placement
+    from hetier.simulator.advise import (ADVISOR_POLICIES, BASELINES, advice_document, advise_machine, fastest,
+                                         placement_for, recommended, why_it_wins)
+    from hetier.simulator.axes import parse_machines
+    from hetier.simulator.machines import load_machine
     from hetier.simulator.workload import load_workload
-    from hetier.terminal import table_console
+    from hetier.terminal import safe, table_console
     from hetier.vocabulary import seconds
 
-    if args.threads < 1:
+    if args.threads is not None and args.threads < 1:
         raise UsageError(f"threads {args.threads} must be at least 1")
     if args.dram_gb is not None and not args.dram_gb >= 0:
         raise UsageError(f"--dram-gb {args.dram_gb} must be a size in GB, at least 0")
-    names = [m for item in args.machine for m in item.split(",") if m]
     policies = [p for item in (args.policy or []) for p in item.split(",") if p] or [*ADVISOR_POLICIES, *BASELINES]
+    entries = parse_machines(args.machine)
+    labels = [e.label for e in entries]
     machines = {}
-    for n in names:
-        m = load_machine(n)
-        if args.dram_gb is not None:
-            m = load_machine(n, [f"{m.tier_names[0]}.capacity_gb={args.dram_gb}"])
-        machines[m.name] = m
+    for entry in entries:
+        first = load_machine(entry.ref).tier_names[0]
+        sets = [*_sets_for(entry.label, labels, args.set),
+                *([f"{first}.capacity_gb={args.dram_gb}"] if args.dram_gb is not None else [])]
+        machines[entry.label] = dataclasses.replace(load_machine(entry.ref, sets), name=entry.label)
     out = check_output(args.output or f"{args.trace}.placement.json", args.force)
     advice_out = check_output(args.advice, args.force) if args.advice else None
     stack = stack_of(args)
@@ -69,25 +77,63 @@ def run(args: argparse.Namespace) -> int:
     rows = [r for a in advice for r in a.rows]
     if len(rows) == 1 and not rows[0].ok:
         raise UsageError(rows[0].why)
+    console = Console(stderr=True, soft_wrap=True)
+    for a in advice:
+        console.print(f"advise: {safe(a.machine)} with {a.threads} simulated thread(s)"
+                      f"{'' if args.threads else ' (its cores)'}, stack {safe(stack.name)}")
     best = recommended(advice)
-    console = table_console()
-    if args.format == "json":
+    if args.json:
         print(json.dumps([asdict(a) for a in advice], indent=1, sort_keys=True))
     else:
+        out_console = table_console()
         for a in map(asdict, advice):
-            console.print(rich_table(ranking_title(work.meta["model"]["name"], a, args.threads), ranking_columns(a),
-                                     ranking_rows(a, not args.no_bisect)))
-    if best is None:
-        raise UsageError("no advisor policy ran on any machine given, so there is no placement to recommend")
-    doc, over_time = placement_for(work, machines[best.machine], best.policy, args.threads)
-    if args.layers and args.format == "text":
-        console.print(rich_table(f"{best.policy} on {best.machine}: live bytes at each layer's peak, by tier",
-                                 layer_columns(over_time), layer_rows(over_time)))
-    write_placement(out, doc)
-    wrote = str(out)
+            out_console.print(rich_table(ranking_title(work.meta["model"]["name"], a, a["threads"]), ranking_columns(a),
+                                         ranking_rows(a, not args.no_bisect)))
+    overall, deployable = fastest(advice), fastest(advice, deployable=True)
+    if overall is None:
+        raise UsageError("no policy ran on any machine given, so there is nothing to recommend")
+    wrote = []
+    over_time: list[dict] = []
+    if best is None:  # only whole-process policies ran: nothing per tensor to write
+        best = overall
+        console.print(f"no advisor policy ran: the recommendation, {best.policy}, is a whole-process policy "
+                      "(no placement file written)")
+    else:
+        doc, over_time = placement_for(work, machines[best.machine], best.policy,
+                                       next(a.threads for a in advice if a.machine == best.machine))
+        write_placement(out, doc)
+        wrote.append(str(out))
+    if args.layers and not args.json and over_time:
+        table_console().print(rich_table(f"{best.policy} on {best.machine}: live bytes at each layer's peak, by tier",
+                                         layer_columns(over_time), layer_rows(over_time)))
     if advice_out:
-        adv = advice_document(work.trace_id, advice, best, args.threads, not args.no_bisect, over_time)
-        write_document(advice_out, adv)
-        wrote += f" and {advice_out}"
-    Console(stderr=True).print(f"recommended: {best.policy} on {best.machine} ({seconds(best.time_ns)}); wrote {wrote}")
+        threads = next(a.threads for a in advice if a.machine == best.machine)
+        write_document(advice_out, advice_document(work.trace_id, advice, best, threads, not args.no_bisect, over_time))
+        wrote.append(str(advice_out))
+    console.print(f"recommended: {best.policy} on {best.machine} ({seconds(best.time_ns)}): "
+                  f"{safe(why_it_wins(best, advice), 2000)}")
+    if overall is not None and overall is not best:
+        console.print(f"fastest of all: {overall.policy} on {overall.machine}: {safe(why_it_wins(overall, advice), 2000)}")
+    if deployable is not None and deployable is not best:
+        console.print(f"best deployable: {deployable.policy} on {deployable.machine}: "
+                      f"{safe(why_it_wins(deployable, advice), 2000)}")
+    if wrote:
+        console.print(f"wrote {safe(' and '.join(wrote))}")
     return 0
+
+
+def _sets_for(label: str, labels: list[str], sets: list[str]) -> list[str]:
+    """The --set items for one listed machine: global ones and those prefixed with its label."""
+    from hetier.errors import UsageError
+
+    out = []
+    for item in sets:
+        head, colon, rest = item.partition(":")
+        if colon and "=" not in head:
+            if head not in labels:
+                raise UsageError(f"override '{item}' names machine '{head}', which is not listed (listed: {', '.join(labels)})")
+            if head == label:
+                out.append(rest)
+        else:
+            out.append(item)
+    return out

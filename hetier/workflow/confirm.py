@@ -21,6 +21,7 @@ from hetier.host.memory_preset import tier_nodes
 from hetier.host.numa_maps import PeakSampler, resident_by_node
 from hetier.host.numactl import bind_prefix
 from hetier.host.topology import Topology
+from hetier.simulator.policies.base import PER_TENSOR as POLICY_PER_TENSOR
 
 RECORD_COLUMNS = ("model", "width", "resolution", "batch", "poly_modulus", "primes", "machine", "policy", "threads",
                   "peak_gb", "seconds")
@@ -28,8 +29,7 @@ EXTRA_COLUMNS = ("repeat", "recorder_seconds", "cpu_seconds", "predicted_seconds
                  "peak_error", "pool_resident_gb", "pool_peak_error", "peak_gb_by_node", "predicted_peak_gb_by_tier", "binding", "placement", "placement_verified",
                  "events_match",
                  "max_abs_error", "trace", "trace_sha256", "date", "hetier_version")
-PER_TENSOR = "places single tensors; SEAL/TenSEAL expose no allocator hook or memory pool handle to put a " \
-             "tensor's pages on a node, so confirm cannot apply it (it applies whole-process policies and per-phase " \
+PER_TENSOR = f"{POLICY_PER_TENSOR}, so confirm cannot apply it (it applies whole-process policies and per-phase " \
              "--placement)"
 
 

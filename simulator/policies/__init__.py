@@ -7,10 +7,11 @@ itself under its ``name``; ``get_policy("interleave:0.25", machine)`` builds one
 import importlib
 import pkgutil
 
-from hetier.simulator.policies.base import POLICIES, Policy, ScheduledPolicy, TensorInfo, get_policy
+from hetier.simulator.policies.base import (ALIASES, POLICIES, Policy, ScheduledPolicy, TensorInfo, get_policy,
+                                            policy_class)
 
 for _m in pkgutil.iter_modules(__path__):
     if _m.name != "base":
         importlib.import_module(f"{__name__}.{_m.name}")
 
-__all__ = ["POLICIES", "Policy", "ScheduledPolicy", "TensorInfo", "get_policy"]
+__all__ = ["ALIASES", "POLICIES", "Policy", "ScheduledPolicy", "TensorInfo", "get_policy", "policy_class"]

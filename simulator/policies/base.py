@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hetier.simulator.workload import Workload
 
 POLICIES: dict[str, type["Policy"]] = {}
+ALIASES: dict[str, str] = {}  # alias -> policy name
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,26 @@ class TensorInfo:
     op: int = -1  # index of the allocating op
 
 
+# why a policy that places single tensors runs in the simulator only
+PER_TENSOR = ("places single tensors; SEAL/TenSEAL expose no allocator hook or memory pool handle to put a "
+              "tensor's pages on a node")
+
+
 class Policy:
     name: ClassVar[str] = ""
+    aliases: ClassVar[tuple[str, ...]] = ()  # other names it answers to (what reports print for it)
     spills: ClassVar[bool] = False
     description: ClassVar[str] = ""
+    # how to apply it to a real process (None: simulation only, for the reason in ``not_deployable``)
+    deploy: ClassVar[str | None] = None
+    not_deployable: ClassVar[str] = PER_TENSOR
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         if cls.name:
             POLICIES[cls.name] = cls
+            for alias in cls.aliases:
+                ALIASES[alias] = cls.name
 
     def __init__(self, tiers: list[str], arg: str | None = None):
         self.tiers = tiers
@@ -75,9 +87,16 @@ class Policy:
 def get_policy(spec: str, tiers: list[str]) -> Policy:
     """Build a policy from 'name' or 'name:argument'."""
     name, _, arg = spec.partition(":")
+    name = ALIASES.get(name, name)
     if name not in POLICIES:
         raise UsageError(f"policy '{name}' not found (known: {', '.join(sorted(POLICIES))})")
     return POLICIES[name](tiers, arg or None)
+
+
+def policy_class(spec: str) -> type[Policy] | None:
+    """The class a policy spec names (aliases included), or None."""
+    name = spec.partition(":")[0]
+    return POLICIES.get(ALIASES.get(name, name))
 
 
 class ScheduledPolicy(Policy):

@@ -8,6 +8,7 @@ from hetier.simulator.policies.base import Policy, TensorInfo
 class Interleave(Policy):
     name = "interleave"
     description = "pages round-robin over first and last tier; interleave:R puts share R in the first"
+    deploy = "numactl --interleave=DRAM_NODE,SLOW_NODE (even split; other ratios need Linux 6.9's weighted interleave)"
 
     def __init__(self, tiers: list[str], arg: str | None = None):
         super().__init__(tiers)

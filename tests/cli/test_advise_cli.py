@@ -11,7 +11,7 @@ TRACE = str(Path(__file__).resolve().parents[2] / "traces" / "cryptonets-b64.ten
 def test_advise_ranks_policies_and_writes_a_placement_that_replays(tmp_path, capsys):
     out = tmp_path / "p.json"
     code, stdout, err = run(["advise", TRACE, "--machine", "optane-appdirect", "--dram-gb", "1", "--threads", "4",
-                             "--format", "json", "-o", str(out)], capsys)
+                             "--json", "-o", str(out)], capsys)
     assert code == 0, err
     (adv,) = json.loads(stdout)
     assert adv["machine"] == "optane-appdirect" and adv["fast_bytes"] == 10 ** 9
@@ -90,7 +90,7 @@ def test_a_bad_config_is_a_row_and_the_others_run(tmp_path, capsys):
     small = tmp_path / "small.toml"
     small.write_text('name = "small"\ncores = 4\nllc_mb = 8\n[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\n'
                      'capacity_gb = 0.5\n[[tiers]]\nname = "pmem"\ndevice = "optane-100-6dimm"\ncapacity_gb = 0.5\n')
-    code, stdout, err = run(["advise", TRACE, "--machine", f"optane-appdirect,dram-only,{small}", "--format", "json",
+    code, stdout, err = run(["advise", TRACE, "--machine", f"optane-appdirect,dram-only,{small}", "--json",
                              "--policy", "hot-cold,nope", "--no-bisect", "-o", str(tmp_path / "p.json")], capsys)
     assert code == 0, err
     rows = {(r["machine"], r["policy"]): r for a in json.loads(stdout) for r in a["rows"]}
@@ -113,7 +113,7 @@ def test_placement_of_another_trace_is_refused_naming_both(tmp_path, capsys):
 def test_report_renders_the_advice(tmp_path, capsys):
     adv = tmp_path / "a.json"
     code, stdout, err = run(["advise", TRACE, "--machine", "optane-appdirect", "--dram-gb", "1", "--threads", "4",
-                             "--no-bisect", "--format", "json", "-o", str(tmp_path / "p.json"), "--advice", str(adv)],
+                             "--no-bisect", "--json", "-o", str(tmp_path / "p.json"), "--advice", str(adv)],
                             capsys)
     assert code == 0, err
     (ranked,) = json.loads(stdout)
@@ -149,3 +149,32 @@ def test_advice_of_another_trace_is_refused(tmp_path, capsys):
     assert "advice" in err and "made for trace other.arrow" in err and "not for cryptonets-b64.tensor.arrow" in err
     err = _one_line_error(capsys, ["report", TRACE, "--advice", str(tmp_path / "p.json"), "--format", "text"], 1)
     assert "is not a hetier advice file" in err
+
+
+def test_advise_speaks_replays_options_and_threads(tmp_path, capsys):
+    from hetier.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "verb").choices["advise"].format_help()
+    assert "--set" in sub and "--json" in sub and "--stack" in sub and "--dram-gb" in sub
+    # the same trace and machine: the same default thread count and the same all-DRAM time as replay
+    code, stdout, err = run(["advise", TRACE, "--machine", "optane-appdirect", "--set", "dram.capacity_gb=4",
+                             "--policy", "dram-first", "--no-bisect", "--json", "-o", str(tmp_path / "p.json")], capsys)
+    assert code == 0, err
+    assert "optane-appdirect with 24 simulated thread(s) (its cores)" in err
+    (adv,) = json.loads(stdout)
+    assert adv["threads"] == 24
+    code, stdout, _ = run(["replay", TRACE, "--machine", "optane-appdirect", "--set", "dram.capacity_gb=4",
+                           "--policy", "all-dram", "--json"], capsys)
+    (rep,) = json.loads(stdout)
+    assert rep["threads"] == 24 and rep["makespan_ns"] == adv["all_dram_ns"]
+
+
+def test_a_cxl_machine_has_no_memory_mode_and_takes_the_names_hetier_prints(tmp_path, capsys):
+    code, stdout, err = run(["advise", TRACE, "--machine", "ddr5-cxl", "--dram-gb", "1", "--policy",
+                             "all-cxl,dram-first,optimal", "--no-bisect", "-o", str(tmp_path / "p.json")], capsys)
+    assert code == 0, err
+    assert "Memory Mode" not in stdout and "all-pmem" in stdout  # all-cxl is the all-pmem policy (named by kind in reports)
+    assert "numactl --preferred=DRAM_NODE" in stdout and "simulation only" in stdout
+    best_line = next(line for line in err.splitlines() if line.startswith("recommended:"))
+    assert "x all-DRAM" in best_line and ("simulation only" in best_line or "deploy:" in best_line)
+    assert "best deployable:" in err or "deploy:" in best_line
