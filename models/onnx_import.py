@@ -475,6 +475,7 @@ def load_onnx(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> 
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     stem = os.path.splitext(os.path.basename(p))[0][:200] or "onnx-model"
     graph, notes = from_proto(model, stem, shape)
+    graph.config["onnx"] = os.path.basename(p)
     source = {"kind": "onnx", "file": os.path.basename(p), "bytes": size, "sha256": digest,
               "producer": f"{model.producer_name} {model.producer_version}".strip(), "opset": int(opset),
               "left_to_client": notes}
