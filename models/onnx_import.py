@@ -130,6 +130,17 @@ class _Importer:
             self.made[name] = self.materialize(p, name)
         return self.made[name], p.shape
 
+    def factor(self, name: str) -> Poly:
+        """Value ``name`` as a factor of a product of tensors: a per-channel scale-and-shift (a bias
+        add, a batch-norm) is first made an affine node, to fold into its layer, so that
+        ``(W x + b)^2`` squares the biased output; scalar coefficients stay symbolic."""
+        p = self.value(name)
+        if p.base is None or p.is_plain() or p.degree != 1 or \
+                all(np.ptp(np.asarray(c, dtype=np.float64)) == 0 for c in p.coeffs):
+            return p
+        x, shape = self.tensor(name)
+        return Poly(x, [0.0, 1.0], shape)
+
     def materialize(self, p: Poly, name: str) -> int:
         x, d = p.base, p.degree
         shape = self.graph.nodes[x].shape
@@ -284,6 +295,8 @@ def convert_node(im: _Importer, n) -> None:
                 im.fail(f"residual Add of shapes {list(sa)} and {list(sb)} (only equal shapes)")
             im.put(out, im.add("add", n.name or out, [xa, xb], ha), sa)
             return
+        if op == "Mul" and pa.base is not None and pb.base is not None:
+            pa, pb = im.factor(ins[0]), im.factor(ins[1])
         p = _mul(pa, pb) if op == "Mul" else _add(pa, pb, -1.0 if op == "Sub" else 1.0)
         if p.base is None:
             p = Poly(None, [p.coeffs[0]])  # constant folding of constant-only arithmetic
@@ -294,7 +307,7 @@ def convert_node(im: _Importer, n) -> None:
             im.fail("an exponent that is not a constant small integer")
         p = Poly(None, [1.0])
         for _ in range(int(e.reshape(-1)[0])):
-            p = _mul(p, im.value(ins[0]))
+            p = _mul(p, im.factor(ins[0]))
         im.vals[out] = p
     elif op in ("Relu", "Clip"):
         x, shape = im.tensor(ins[0])
@@ -429,9 +442,15 @@ def from_proto(model, name: str, shape: tuple[int, ...] | None = None) -> tuple[
     if len(g.output) != 1:
         raise UsageError(f"ONNX graph has {len(g.output)} outputs; hetier traces models with one")
     consts = {t.name: t for t in g.initializer}
-    in_name, in_shape = input_shape(g, set(consts), shape)
     output, notes = client_tail(g)
     nodes, needed = needed_nodes(g, output)
+    known = {op.split()[0] for op in SUPPORTED}
+    for n in nodes:  # an op the IR lacks is the first thing to say, before any shape
+        if n.op_type not in known or n.domain not in ("", "ai.onnx"):
+            where = f" in domain '{n.domain}'" if n.domain not in ("", "ai.onnx") else ""
+            raise UsageError(f"ONNX node '{n.name or n.output[0]}' ({n.op_type}){where}: not supported "
+                             f"(supported: {', '.join(SUPPORTED)})")
+    in_name, in_shape = input_shape(g, set(consts), shape)
     graph = Graph(name, {"onnx": name, "input_shape": list(in_shape)})
     graph.add(Node("input", "input", [], in_shape))
     im = _Importer(graph, consts=consts, needed=needed)
