@@ -8,7 +8,6 @@ Examples: hetier trace cryptonets --batch 64 --granularity tensor -o cryptonets.
 from __future__ import annotations
 
 import argparse
-import os
 
 from hetier.atomic import check_output
 from hetier.errors import UsageError
@@ -33,28 +32,6 @@ def _shape(text: str) -> tuple[int, ...]:
     if not 1 <= len(dims) <= 3 or any(not 1 <= d <= 1 << 20 for d in dims):
         raise argparse.ArgumentTypeError(f"input shape '{text}' must be 1 to 3 sizes from 1 to {1 << 20}")
     return dims
-
-
-def load_model(args: argparse.Namespace) -> tuple:
-    """The graph ``args.model`` names (a zoo model with its options, or an ONNX file) and its
-    provenance for the trace."""
-    from hetier.models.zoo import MODELS, build
-
-    opts = {k: getattr(args, k) for k in MODEL_OPTIONS if getattr(args, k) is not None}
-    if args.model in MODELS or not (args.model.endswith(".onnx") or os.path.isfile(args.model)):
-        if args.input_shape is not None:
-            raise UsageError("--input-shape is for an ONNX file (a zoo model has its options)")
-        if args.model not in MODELS:
-            raise UsageError(f"model '{args.model}' unknown (known: {', '.join(MODELS)}; or a path to an .onnx file)")
-        graph = build(args.model, seed=args.seed, **opts)
-        return graph, {"kind": "zoo", "name": args.model, "options": graph.config}
-    if opts:
-        raise UsageError(f"{', '.join('--' + k.replace('_', '-') for k in opts)}: model options are for zoo models; "
-                         "an ONNX file brings its own architecture and weights")
-    from hetier.models.onnx_import import load_onnx
-
-    imported = load_onnx(args.model, args.input_shape)
-    return imported.graph, imported.source
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -97,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from hetier.models.source import load_model, refuse_zero_weights
     from hetier.tracer.session import choose_params, plan_run, trace_run
 
     if args.granularity is None:
@@ -108,9 +86,12 @@ def run(args: argparse.Namespace) -> int:
     if args.cost_file and args.mode != "plan":
         raise UsageError("--cost-file is for --mode plan (a real run measures its durations)")
     out = check_output(args.output, args.force)
-    graph, source = load_model(args)
+    graph, source = load_model(args.model, args.seed, {k: getattr(args, k) for k in MODEL_OPTIONS
+                                                       if getattr(args, k) is not None}, args.input_shape)
     params = choose_params(graph, args.batch, args.poly_modulus, args.primes, args.scale_bits)
     console = Console(stderr=True, soft_wrap=True)
+    if args.mode == "real":
+        refuse_zero_weights(graph)
     if args.mode == "real" and not args.no_memory_check:
         from hetier.tracer.memory_guard import check_real_run_fits
 

@@ -78,3 +78,37 @@ def test_cli_does_not_import_onnx_until_a_file_is_read():
             "import hetier.models.onnx_import, hetier.models.onnx_export; print('onnx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_softmax_model_traced_with_the_softmax_left_to_the_client(tmp_path, capsys):
+    from tests.unit.test_onnx_import import relu_mlp_softmax
+
+    import onnx
+
+    path = tmp_path / "cls.onnx"
+    onnx.save(relu_mlp_softmax(), str(path))
+    code, _, err = run(["trace", str(path), "--batch", "4", "--mode", "plan", "-o", str(tmp_path / "t.arrow")], capsys)
+    assert code == 0, err
+    assert "note: Softmax 'prob' left to the client (the trace returns the logits)" in err
+    code, out, _ = run(["info", str(tmp_path / "t.arrow")], capsys)
+    assert "opset 13); Softmax 'prob' left to the client" in out
+
+
+def test_exact_zero_weight_is_refused_before_a_real_run(tmp_path, capsys):
+    """SEAL refuses a product by a zero plaintext (a transparent ciphertext): one line before the
+    run, not a traceback from inside it; plan mode traces the model."""
+    import onnx
+    from onnx import numpy_helper
+
+    assert run(["export-model", "mlp", "--activation", "relu", "-o", str(tmp_path / "m.onnx")], capsys)[0] == 0
+    m = onnx.load(str(tmp_path / "m.onnx"))
+    w = next(t for t in m.graph.initializer if t.name == "dense_1.weight")
+    arr = numpy_helper.to_array(w).copy()
+    arr[0, :5] = 0.0
+    w.CopyFrom(numpy_helper.from_array(arr, w.name))
+    onnx.save(m, str(tmp_path / "pruned.onnx"))
+    argv = ["trace", str(tmp_path / "pruned.onnx"), "--batch", "4", "-o", str(tmp_path / "t.arrow")]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "layer 'dense_1' has 5 weight(s) exactly zero; a real run would multiply" in err
+    assert run(argv + ["--mode", "plan"], capsys)[0] == 0
