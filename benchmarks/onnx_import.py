@@ -84,7 +84,7 @@ def main() -> None:
           f"file {size / mb:.1f} MB ({initializers / mb:.1f} MB of initializers)")
     print(f"import (fresh process): {child['seconds']:.2f} s; peak RSS above baseline "
           f"{child['peak_rss_above_base'] / mb:.0f} MB = {child['peak_rss_above_base'] / size:.2f}x the file; "
-          f"tracemalloc peak {child['tracemalloc_peak'] / mb:.0f} MB; IR weights (float64) "
+          f"tracemalloc peak {child['tracemalloc_peak'] / mb:.0f} MB; IR weights "
           f"{child['ir_weight_bytes'] / mb:.0f} MB; {child['layers']} layers")
     z, o = statistics.median(times["zoo"]), statistics.median(times["onnx"])
     print(f"plan, tensor granularity, batch {args.batch} (median of {args.repeat}, alternating): "

@@ -117,7 +117,9 @@ class _Importer:
         c = self.const(name)
         if c is None:
             self.fail(f"the {what} '{name}' must be an initializer (a constant), not computed")
-        return c.astype(np.float64)
+        # float32 kept as is (often a view of the file's bytes, no copy): the kernels and the numpy
+        # reference compute in float64, into which float32 converts exactly
+        return c if c.dtype in (np.float32, np.float64) else c.astype(np.float64)
 
     def tensor(self, name: str) -> tuple[int, tuple[int, ...]]:
         """The IR node holding value ``name`` (materializing a polynomial) and its ONNX shape."""
@@ -475,6 +477,11 @@ def load_onnx(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> 
         data = f.read()
     digest = hashlib.sha256(data).hexdigest()
     size = len(data)
+    try:  # the checker parses the bytes in C++ first: no Python copy of the model is alive yet
+        onnx.checker.check_model(data)
+        invalid = None
+    except Exception as e:  # the checker's ValidationError (also for models with external data)
+        invalid = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     try:
         model = onnx.load_model_from_string(data)
     except (DecodeError, RuntimeWarning, ValueError) as e:
@@ -483,14 +490,16 @@ def load_onnx(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> 
     if not model.HasField("graph") or not model.graph.node or model.ir_version < 1:
         raise UsageError(f"'{p}' is not an ONNX model (no graph; truncated or another format)")
     try:
-        if any(t.data_location == 1 for t in model.graph.initializer):  # EXTERNAL
+        if any(t.data_location == 1 for t in model.graph.initializer):  # EXTERNAL: weights in other files
             from onnx.external_data_helper import load_external_data_for_model
 
             load_external_data_for_model(model, os.path.dirname(os.path.abspath(p)))
-        onnx.checker.check_model(model)
+            onnx.checker.check_model(model)
+            invalid = None
     except Exception as e:  # the checker's ValidationError and missing external files
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"'{p}' is not a valid ONNX model: {first[:200]}") from None
+        invalid = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if invalid is not None:
+        raise UsageError(f"'{p}' is not a valid ONNX model: {invalid[:200]}")
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
     stem = os.path.splitext(os.path.basename(p))[0][:200] or "onnx-model"
     graph, notes = from_proto(model, stem, shape)

@@ -40,7 +40,7 @@ def test_zoo_model_through_onnx_plans_identically(tmp_path, name, kw):
     assert imported.source["producer"].startswith("hetier") and imported.source["left_to_client"] == []
     for z, i in zip(zoo.nodes, imported.graph.nodes):  # float32 weights: equal to 2^-24 relative
         if z.weight is not None:
-            assert np.allclose(i.weight, z.weight, rtol=2 ** -23, atol=0) and i.weight.dtype == np.float64
+            assert np.allclose(i.weight, z.weight, rtol=2 ** -23, atol=0) and i.weight.dtype == np.float32
     p = choose_params(zoo, 2048, None, None, 22)
     a = read_trace(plan_run(zoo, p, tmp_path / "zoo.arrow").path)
     b = read_trace(plan_run(imported.graph, p, tmp_path / "onnx.arrow", source=imported.source).path)
