@@ -117,7 +117,7 @@ class _Importer:
         c = self.const(name)
         if c is None:
             self.fail(f"the {what} '{name}' must be an initializer (a constant), not computed")
-        # float32 kept as is (often a view of the file's bytes, no copy): the kernels and the numpy
+        # float32 kept as stored (no float64 copy of every weight): the kernels and the numpy
         # reference compute in float64, into which float32 converts exactly
         return c if c.dtype in (np.float32, np.float64) else c.astype(np.float64)
 
