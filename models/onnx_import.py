@@ -99,9 +99,14 @@ class _Importer:
             return c
         from onnx import numpy_helper
 
-        arr = numpy_helper.to_array(c)
+        try:
+            arr = numpy_helper.to_array(c)
+        except Exception as e:  # an unknown data type, data not matching its dims
+            self.fail(f"constant '{name}' cannot be read ({type(e).__name__}: {str(e)[:100]})")
         if arr.dtype.kind not in "fiub":
             self.fail(f"constant '{name}' has type {arr.dtype}, not a number")
+        if not np.isfinite(arr).all():
+            self.fail(f"constant '{name}' holds NaN or infinite values")
         self.consts[name] = arr
         return arr
 
@@ -224,14 +229,10 @@ def convert_node(im: _Importer, n) -> None:
     im.onnx_node = n
     op, ins, out = n.op_type, list(n.input), n.output[0]
     a = im.attrs()
-    if n.domain not in ("", "ai.onnx"):
-        im.fail(f"operator domain '{n.domain}' (supported: {', '.join(SUPPORTED)})")
     if op == "Constant":
-        from onnx import numpy_helper
-
         if "value" not in a:
             im.fail("only Constant with a 'value' tensor is supported")
-        im.consts[out] = numpy_helper.to_array(a["value"])
+        im.consts[out] = a["value"]  # read (and checked) by const() on first use
     elif op in _ALIAS_OPS:
         if len([o for o in n.output if o]) > 1 and op == "Dropout" and n.output[1] in im.needed:
             im.fail("the dropout mask is used")
