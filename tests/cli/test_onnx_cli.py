@@ -112,3 +112,17 @@ def test_exact_zero_weight_is_refused_before_a_real_run(tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1
     assert "layer 'dense_1' has 5 weight(s) exactly zero; a real run would multiply" in err
     assert run(argv + ["--mode", "plan"], capsys)[0] == 0
+
+
+def test_info_of_a_crafted_source_does_not_fail(tmp_path, capsys):
+    from tests.helpers import GOOD_ROWS, tiny_meta, write_tiny
+
+    meta = tiny_meta()
+    meta["model"]["source"] = {"kind": "onnx", "file": "[red]x.onnx", "bytes": "many", "sha256": 7,
+                               "left_to_client": ["Softmax 's'"]}
+    code, out, _ = run(["info", write_tiny(tmp_path / "t.arrow", GOOD_ROWS, meta)], capsys)
+    assert code == 0 and "source: ONNX file [red]x.onnx (? bytes, sha256 7..., producer unnamed, opset None); " \
+                          "Softmax 's'" in out
+    meta["model"]["source"] = "not a table"
+    code, out, _ = run(["info", write_tiny(tmp_path / "u.arrow", GOOD_ROWS, meta)], capsys)
+    assert code == 0 and "source:" not in out
