@@ -59,8 +59,20 @@ def sample_input(graph: Graph, batch: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0.0, 1.0, (batch, *graph.input_shape))
 
 
+def model_source(graph: Graph, source: dict | None = None) -> dict:
+    """Where the traced model came from (the trace's ``model.source``): ``source`` as the caller
+    gives it (an ONNX file's name, size, sha256, producer and opset), else a zoo model's name and
+    options, else a graph built in Python."""
+    if source is not None:
+        return source
+    from hetier.models.zoo import MODELS
+
+    kind = "zoo" if graph.name in MODELS else "python"
+    return {"kind": kind, "name": graph.name, "options": graph.config}
+
+
 def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict, mode: str = "real",
-               durations: str = "measured", host_memory: dict | None = None) -> dict:
+               durations: str = "measured", host_memory: dict | None = None, source: dict | None = None) -> dict:
     host = host_info()
     if host_memory is not None:
         host["memory_preset"] = host_memory  # the calibrated preset of this host (hetier calibrate --memory)
@@ -68,7 +80,8 @@ def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict, 
         if mode == "real" else {}
     return {**extra,
         "he": params.to_meta(),
-        "model": {"name": graph.name, "config": graph.config, "depth": graph.depth()},
+        "model": {"name": graph.name, "config": graph.config, "depth": graph.depth(),
+                  "source": model_source(graph, source)},
         "mode": mode,
         "durations": durations,
         "granularity": granularity,
@@ -83,10 +96,11 @@ def trace_meta(graph: Graph, params: HEParams, granularity: str, options: dict, 
 def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, granularity: str = "ciphertext",
               seed: int = 0, bias_copy: bool = True, tracing: bool = True,
               on_layer: Callable[[int, str], None] | None = None, profile: str = "hetier",
-              host_memory: dict | None = None) -> TraceResult:
+              host_memory: dict | None = None, source: dict | None = None) -> TraceResult:
     """Run ``graph`` encrypted on a seeded batch; write the trace to ``out`` (None: no file).
     ``profile``: how the runtime allocates (hetier.formats.trace.RUNTIME_PROFILES); ``host_memory``: this
-    host's calibrated memory preset as the trace embeds it (hetier.host.host_preset.host_preset_meta)."""
+    host's calibrated memory preset as the trace embeds it (hetier.host.host_preset.host_preset_meta);
+    ``source``: the model's provenance (model_source)."""
     import time
 
     if granularity not in GRANULARITIES:
@@ -97,7 +111,7 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     graph = runtime_graph(graph, profile)
     options = {"profile": profile, "bias_copy": bias_copy, "input_seed": seed,
                "input": "uniform[0,1) seeded synthetic"}
-    writer = TraceWriter(out, trace_meta(graph, params, granularity, options, host_memory=host_memory)) \
+    writer = TraceWriter(out, trace_meta(graph, params, granularity, options, host_memory=host_memory, source=source)) \
         if out is not None else None
     rec = Recorder(params, writer, granularity) if tracing else Recorder.disabled(params)
     t0 = time.perf_counter()
@@ -151,8 +165,10 @@ def plan_preflight(graph: Graph, params: HEParams, granularity: str, cost_file: 
 
 def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, granularity: str = "tensor",
              cost_file: str | None = None, bias_copy: bool = True, max_events: int | None = None,
-             on_layer: Callable[[int, str], None] | None = None, profile: str = "hetier") -> TraceResult:
-    """Plan ``graph``: the events of a real run with no encryption, durations from a cost model."""
+             on_layer: Callable[[int, str], None] | None = None, profile: str = "hetier",
+             source: dict | None = None) -> TraceResult:
+    """Plan ``graph``: the events of a real run with no encryption, durations from a cost model
+    (``source``: the model's provenance, as in trace_run)."""
     import time
 
     from hetier.tracer.plan_timing import ModelledRecorder
@@ -165,7 +181,7 @@ def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gran
     label = costs.label()
     durations = f"modelled: {label['cost_file']} measured on {label['cost_machine']} ({label['cost_generated']})"
     options = {"profile": profile, "bias_copy": bias_copy, "cost_model": label}
-    writer = TraceWriter(out, trace_meta(graph, params, granularity, options, "plan", durations)) \
+    writer = TraceWriter(out, trace_meta(graph, params, granularity, options, "plan", durations, source=source)) \
         if out is not None else None
     t0 = time.perf_counter()
     try:

@@ -11,6 +11,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print every number as JSON on stdout (all layers)")
 
 
+def describe_source(model: dict) -> str | None:
+    """One line on where the traced model came from (``model.source``; traces before it: None)."""
+    src = model.get("source")
+    if not isinstance(src, dict):
+        return None
+    if src.get("kind") == "onnx":
+        sha = str(src.get("sha256", ""))
+        size = src.get("bytes")
+        size = f"{size:,}" if isinstance(size, int) else "?"
+        line = (f"ONNX file {src.get('file')} ({size} bytes, sha256 {sha[:16]}{'...' if sha else ''}, "
+                f"producer {src.get('producer') or 'unnamed'}, opset {src.get('opset')})")
+        left = src.get("left_to_client") or []
+        return line + (f"; {'; '.join(map(str, left))}" if left else "")
+    return f"{src.get('kind')} model {src.get('name')} {src.get('options')}"
+
+
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -33,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     he = m["he"]
     c.print(f"[bold]{safe(args.trace)}[/bold]: {safe(m['model']['name'])} {safe(m['model']['config'])}, "
             f"mode {safe(m['mode'])} (durations {safe(m['durations'])}), granularity {safe(m['granularity'])}")
+    source = describe_source(m["model"])
+    if source:
+        c.print(f"source: {safe(source, 2000)}")
     c.print(f"CKKS N={he['poly_modulus']} primes {he['primes']} scale 2^{he['scale_bits']} batch {he['batch']}; "
             f"recorded {safe(m['start_time'])} on {safe(m['host']['cpu'])} ({safe(m['host']['cores'])} cores)")
     c.print(f"events {st.events:,} ({', '.join(f'{k} {v:,}' for k, v in st.by_event.items())}); "

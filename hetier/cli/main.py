@@ -11,7 +11,7 @@ from hetier.errors import HetierError
 from hetier.terminal import plain
 
 VERBS = ("trace", "info", "check", "replay", "sweep", "advise", "machines", "report", "export", "calibrate", "fit",
-         "confirm")
+         "confirm", "export-model")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
-        mod = import_module(f"hetier.cli.{verb}")
+        mod = import_module(f"hetier.cli.{verb.replace('-', '_')}")
         # the docstring as written: its example commands stay one to a line
         sp = sub.add_parser(verb, help=mod.__doc__.splitlines()[0], description=mod.__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)

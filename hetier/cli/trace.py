@@ -2,6 +2,7 @@
 
 Examples: hetier trace cryptonets --batch 64 --granularity tensor -o cryptonets.arrow
           hetier trace resnet50 --resolution 224 --batch 2048 --mode plan -o resnet50.arrow
+          hetier trace my-model.onnx --batch 16 -o my-model.arrow      (your own model, via ONNX)
 """
 
 from __future__ import annotations
@@ -24,8 +25,18 @@ def _primes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"primes '{text}' are not comma-separated bit sizes") from None
 
 
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"input shape '{text}' is not comma-separated sizes (C,H,W)") from None
+    if not 1 <= len(dims) <= 3 or any(not 1 <= d <= 1 << 20 for d in dims):
+        raise argparse.ArgumentTypeError(f"input shape '{text}' must be 1 to 3 sizes from 1 to {1 << 20}")
+    return dims
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="mlp, cryptonets, mobilenetv2, resnet, resnet18, resnet50")
+    p.add_argument("model", help="mlp, cryptonets, mobilenetv2, resnet, resnet18, resnet50, or an .onnx file")
     m = p.add_argument_group("model options (each model takes its own)")
     m.add_argument("--width", type=float, help="width multiplier (mobilenetv2: 0.35..1.4; resnet: channel scale)")
     m.add_argument("--resolution", type=int, help="input height and width (mobilenetv2, resnet)")
@@ -34,7 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--hidden", type=int, help="mlp hidden units")
     m.add_argument("--inputs", type=int, help="mlp input features")
     m.add_argument("--activation", help="mlp activation: square, relu, poly")
-    m.add_argument("--seed", type=int, default=0, help="weights and input seed")
+    m.add_argument("--seed", type=int, default=0, help="weights and input seed (ONNX: input seed)")
+    m.add_argument("--input-shape", type=_shape, help="ONNX file: the input's shape per image (C,H,W or "
+                   "features) where the graph leaves it symbolic")
     h = p.add_argument_group("HE parameters")
     h.add_argument("--poly-modulus", type=int, help="N (default: 4096 if the model's depth fits)")
     h.add_argument("--primes", type=_primes, help="coefficient prime bits, e.g. 30,22,22,30")
@@ -62,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from hetier.models.zoo import build
+    from hetier.models.source import load_model, refuse_zero_weights
     from hetier.tracer.session import choose_params, plan_run, trace_run
 
     if args.granularity is None:
@@ -74,10 +87,12 @@ def run(args: argparse.Namespace) -> int:
     if args.cost_file and args.mode != "plan":
         raise UsageError("--cost-file is for --mode plan (a real run measures its durations)")
     out = check_output(args.output, args.force)
-    opts = {k: getattr(args, k) for k in MODEL_OPTIONS if getattr(args, k) is not None}
-    graph = build(args.model, seed=args.seed, **opts)
+    graph, source = load_model(args.model, args.seed, {k: getattr(args, k) for k in MODEL_OPTIONS
+                                                       if getattr(args, k) is not None}, args.input_shape)
     params = choose_params(graph, args.batch, args.poly_modulus, args.primes, args.scale_bits)
     console = Console(stderr=True, soft_wrap=True)
+    if args.mode == "real":
+        refuse_zero_weights(graph)
     if args.mode == "real" and not args.no_memory_check:
         from hetier.tracer.memory_guard import check_real_run_fits
 
@@ -113,16 +128,18 @@ def run(args: argparse.Namespace) -> int:
         step = lambda j, name: prog.update(task, completed=j + 1, description=safe(f"{graph.name}: {name}"))  # noqa: E731
         if args.mode == "plan":
             res = plan_run(graph, params, out, args.granularity, args.cost_file, not args.no_bias_copy,
-                           args.max_events, on_layer=step, profile=args.runtime_profile)
+                           args.max_events, on_layer=step, profile=args.runtime_profile, source=source)
         else:
             res = trace_run(graph, params, out, args.granularity, seed=args.seed, bias_copy=not args.no_bias_copy,
-                            on_layer=step, profile=args.runtime_profile, host_memory=host_memory)
+                            on_layer=step, profile=args.runtime_profile, host_memory=host_memory, source=source)
     he = f"N={params.poly_modulus}, primes {list(params.primes)}, batch {params.batch}"
     if args.mode == "plan":
         console.print(f"wrote {safe(res.path)}: {res.events:,} planned events in {res.seconds:.1f} s ({he}); durations modelled")
     else:
         console.print(f"wrote {safe(res.path)}: {res.events:,} events in {res.seconds:.1f} s ({he}); "
                       f"max |decrypted - numpy reference| = {res.max_abs_error:.2e} (outputs up to {res.output_scale:.2f})")
+    for left in source.get("left_to_client", []):
+        console.print(f"note: {safe(left)} (the trace returns the logits)")
     for note in notes:
         console.print(f"[yellow]note: {note}[/yellow]")
     return 0
