@@ -27,7 +27,8 @@ class Comparison:
             fits = t is not None
             tiers = ordered_tiers(r["peak_bytes"])
             out.append({
-                "machine": r["machine"]["name"], "policy": policy_label(r["policy"], r["machine"]),
+                "machine": r["machine"]["name"], "overrides": question(r),
+                "policy": policy_label(r["policy"], r["machine"]),
                 "threads": r["threads"], "time_s": t / 1e9 if fits else None,
                 "vs_baseline": t / base["makespan_ns"] if fits and base is not None else None,
                 "fits": r["fits"], "missing_bytes": r["missing_bytes"],
@@ -112,3 +113,11 @@ def fast_tier_capacities(runs: list[dict]) -> list[tuple[str, float]]:
         role = "DRAM cache" if MEMORY_SYSTEMS[m["mode"]].cache_tier else t["tier"]
         out.setdefault(f"{m['name']}: {role} {t['capacity_gb']:,.2f} GB", t["capacity_gb"] * 1e9)
     return sorted(out.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+def question(run: dict) -> str:
+    """What a run was asked beyond its preset: its overrides and a stack other than hetier's
+    (``dram.capacity_gb=2 stack=he-transformer``), or "" for none."""
+    ov = [f"{k}={v}" for k, v in sorted((run.get("overrides") or {}).items())]
+    stack = (run.get("stack") or {}).get("name", "hetier")
+    return " ".join(ov + ([f"stack={stack}"] if stack != "hetier" else []))

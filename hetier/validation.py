@@ -269,7 +269,7 @@ RESULTS_RUN = Obj({
     "trace": Obj({"file": Str(MAX_TEXT), "sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("file", "sha256"),
                  extra=True),
     "fits": Bool(), "missing_bytes": _PER_TIER, "peak_bytes": _PER_TIER,
-    "makespan_ns": Num(0, 1e21, optional=True), "compute_ns": Num(0, 1e21),
+    "makespan_ns": Num(0, 1e21, optional=True), "compute_ns": Num(0, 1e21, optional=True),
     "stall_ns": _PER_TIER, "read_bytes": _PER_TIER, "write_bytes": _PER_TIER,
     "mm_hit_ratio": Num(0, 1, optional=True), "mm_writeback_bytes": Num(0, 1e21, optional=True),
     "notes": AnyJSON(100_000),

@@ -10,8 +10,10 @@ configuration carrying the reason, so one bad pair never aborts a sweep.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
@@ -76,6 +78,16 @@ class Config:
         m = load_machine(self.ref, [f"{k}={v}" for k, v in self.overrides])
         return replace(m, name=self.machine)
 
+    def row(self, trace_sha256: str, status: str, reason: str | None) -> dict:
+        """The configuration's columns of the one results schema (sweeps' configs.parquet rows,
+        `replay --json`): its id and key, trace, machine label and preset, policy, stack, threads,
+        status and reason, then each override as a column."""
+        key = self.key(trace_sha256)
+        return {"config_id": config_id(key), "config_key": key, "trace": os.path.basename(self.trace),
+                "trace_sha256": trace_sha256, "machine": self.machine, "machine_preset": self.ref, "mode": None,
+                "policy": self.policy, "stack": self.stack, "threads": self.threads, "status": status, "reason": reason,
+                **self.override_values()}
+
     def key(self, trace_sha256: str) -> str:
         """Canonical text identifying this configuration (what resume and row order use)."""
         key = {"trace": trace_sha256, "machine": self.machine, "ref": self.ref,
@@ -83,6 +95,11 @@ class Config:
         if self.stack != "hetier":  # keys of sweeps written before stacks were an axis stay the same
             key["stack"] = self.stack
         return json.dumps(key, sort_keys=True, separators=(",", ":"))
+
+
+def config_id(key: str) -> str:
+    """A configuration's short id: the first 16 hex digits of its key's sha256."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def split_list(values: list[str] | None) -> list[str]:

@@ -23,8 +23,12 @@ def machine_presets() -> dict[str, Path]:
     return presets_of("machines")
 
 
+REMOVED = "__removed__"  # an override that takes a tier away: TIER.capacity_gb=0
+
+
 def _parse_overrides(items: list[str], machine: str) -> dict[str, dict]:
-    """``tier.key=value`` for every machine, ``MACHINE:tier.key=value`` for one."""
+    """``tier.key=value`` for every machine, ``MACHINE:tier.key=value`` for one; ``tier.capacity_gb=0``
+    removes the tier."""
     out: dict[str, dict] = {}
     for item in items:
         target, colon, rest = item.partition(":")
@@ -40,6 +44,9 @@ def _parse_overrides(items: list[str], machine: str) -> dict[str, dict]:
             v: object = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             v = value
+        if tier != "machine" and field == "capacity_gb" and v == 0 and not isinstance(v, bool):
+            out.setdefault(tier, {})[REMOVED] = True  # the machine without that tier (like for like: no idle expander)
+            continue
         # checked here, so that a bad value is blamed on the option, not on the preset file
         validate({field: v}, MACHINE_OVERRIDE if tier == "machine" else DEVICE_OVERRIDE, f"--set {item}")
         out.setdefault(tier, {})[field] = v
@@ -67,6 +74,8 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
         if any(n == t["name"] for n, _ in resolved):
             raise UsageError(f"{where}: tier name '{t['name']}' appears twice")
         tier_ov = ov.pop(t["name"], {})
+        if tier_ov.pop(REMOVED, False):
+            continue
         inline = {k: v for k, v in t.items() if k not in ("name", "device")}
         tier_where = f"{where} tier {t['name']}"
         if "device" in t:
@@ -77,6 +86,8 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
         resolved.append((t["name"], dev))
     if ov:
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
+    if not resolved:
+        raise UsageError(f"{where_all}: capacity_gb=0 removed every tier; a machine needs at least one")
     return _checked(Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
                             llc_bytes=int(d["llc_mb"] * 2 ** 20),
                             mm_miss_penalty_ns=float(d.get("mm_miss_penalty_ns", 70.0)),

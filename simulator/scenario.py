@@ -145,7 +145,7 @@ def simulate(s: Scenario, on_op: Callable[[int], None] | None = None) -> RunResu
                   mm_hit_ratio=stats.get("mm_hit_ratio"), mm_writeback_bytes=stats.get("mm_writeback_bytes"), notes=notes,
                   scenario=s.describe())
     if not pl.fits:
-        return RunResult(makespan_ns=None, compute_ns=0.0, stall_ns={t: 0.0 for t in tiers}, **common)
+        return RunResult(makespan_ns=None, compute_ns=None, stall_ns={t: 0.0 for t in tiers}, **common)
     rs = time_stage(s, mem, on_op=on_op)
     ops = w.ops
     layers = {"layer": [o.layer for o in ops], "name": [o.name for o in ops], "kind": [o.kind for o in ops],

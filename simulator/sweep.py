@@ -9,7 +9,6 @@ configuration ran never changes its row.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import resource
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 from hetier.errors import HetierError
 from hetier.formats.results import RunResult, run_row
-from hetier.simulator.axes import Config
+from hetier.simulator.axes import Config, config_id
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Task:
 
     @property
     def config_id(self) -> str:
-        return hashlib.sha256(self.key.encode()).hexdigest()[:16]
+        return config_id(self.key)
 
 
 @dataclass
@@ -63,12 +62,7 @@ def _workload(path: str, sha256: str, allow_truncated: bool):
 
 def base_row(task: Task, status: str, reason: str | None) -> dict:
     """The axis columns of a configuration plus its status (the columns every row has)."""
-    c = task.config
-    row = {"config_id": task.config_id, "config_key": task.key, "trace": os.path.basename(c.trace),
-           "trace_sha256": task.trace_sha256, "machine": c.machine, "machine_preset": c.ref, "mode": None,
-           "policy": c.policy, "stack": c.stack, "threads": c.threads, "status": status, "reason": reason}
-    row.update(c.override_values())
-    return row
+    return task.config.row(task.trace_sha256, status, reason)
 
 
 def result_row(task: Task, r: RunResult) -> dict:

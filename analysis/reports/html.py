@@ -207,10 +207,32 @@ def _advice_html(doc: dict) -> str:
     return "".join(out)
 
 
-def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike, advice: dict | None = None) -> int:
+PLOTLYJS = ("inline", "cdn", "directory")
+
+
+def plotly_script(mode: str, out: str | os.PathLike) -> str:
+    """How the page loads plotly.js: ``inline`` (the default; the file works offline, ~4.6 MB
+    more), ``cdn`` (a script tag for plotly's CDN at the installed version) or ``directory``
+    (plotly.min.js written once beside the report, shared by the reports of that folder)."""
+    from plotly.offline import get_plotlyjs
+
+    if mode == "inline":
+        return f"<script type=\"text/javascript\">{get_plotlyjs()}</script>"
+    if mode == "cdn":
+        import plotly
+
+        return f"<script src=\"https://cdn.plot.ly/plotly-{plotly.__version__}.min.js\" charset=\"utf-8\"></script>"
+    js = os.path.join(os.path.dirname(os.path.abspath(out)), "plotly.min.js")
+    body = get_plotlyjs().encode()
+    if not os.path.exists(js) or os.path.getsize(js) != len(body):
+        write_bytes_atomic(js, body)
+    return "<script src=\"plotly.min.js\" charset=\"utf-8\"></script>"
+
+
+def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike, advice: dict | None = None,
+                plotlyjs: str = "inline") -> int:
     """Write the report (with an advice section if an advice document is given); returns the number of figures."""
     import plotly.io as pio
-    from plotly.offline import get_plotlyjs
 
     figs = _figures(an, comp)
     advice_figs = advice_section.advice_figures(advice) if advice else []
@@ -219,11 +241,11 @@ def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike, 
     cls = ' class="warn"' if an.truncated else ""
     parts.append(f"<ul class=\"summary\"{cls}>" + "".join(f"<li>{html.escape(s)}</li>" for s in headline(an, comp)) + "</ul>")
     if comp is not None:
-        rows = [cells(r)[:7] + [", ".join(f"{k} {v:.2f}" for k, v in r["peak_gb"].items()),
+        rows = [cells(r)[:8] + [", ".join(f"{k} {v:.2f}" for k, v in r["peak_gb"].items()),
                                 ", ".join(f"{k} {r['read_gb'][k]:.1f}/{r['write_gb'][k]:.1f}" for k in r["read_gb"]),
                                 cells(r)[-1]] for r in comp.rows()]
         parts.append("<h2>Configurations</h2>" + _table(
-            list(COLUMNS[:7]) + ["peak GB by tier", "GB read/written by tier", COLUMNS[-1]], rows))
+            list(COLUMNS[:8]) + ["peak GB by tier", "GB read/written by tier", COLUMNS[-1]], rows))
     for i, (title, fig, note) in enumerate(figs + advice_figs):
         if advice and i == len(figs):  # the advice section: its tables, then its figures
             parts.append(_advice_html(advice))
@@ -245,7 +267,7 @@ def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike, 
     meta = {k: m[k] for k in ("he", "model", "mode", "durations", "granularity", "host", "versions", "start_time", "runtime")}
     parts.append("<h2>Trace metadata</h2><pre>" + html.escape(json.dumps(meta, indent=1, sort_keys=True)) + "</pre>")
     doc = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>hetier report: {html.escape(m['model']['name'])}"
-           f"</title><style>{_CSS}</style>{_ERRORS}<script type=\"text/javascript\">{get_plotlyjs()}</script></head>"
+           f"</title><style>{_CSS}</style>{_ERRORS}{plotly_script(plotlyjs, path)}</head>"
            f"<body>{''.join(parts)}</body></html>")
     write_bytes_atomic(path, doc.encode())
     return len(figs) + len(advice_figs)

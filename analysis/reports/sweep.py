@@ -177,16 +177,16 @@ def _heatmap(rep: SweepReport, g: Group, ok: list[dict]):
     fig = go.Figure(go.Heatmap(z=z, x=[rep.label(r) for r in cols], y=[f"{i}: {n}" for i, n in enumerate(names)],
                                colorscale="RdYlGn_r", zmid=1.0, colorbar=dict(title="x reference")))
     fig.update_layout(title=f"Layer x configuration slowdown ({g.trace}, {g.threads} thread(s))",
-                      height=max(400, 14 * len(names) + 200), yaxis=dict(autorange="reversed"))
+                      height=max(400, 14 * len(names) + 200), xaxis_title="configuration (fastest first)",
+                      yaxis=dict(autorange="reversed", title="layer (in execution order)"))
     return fig
 
 
-def render_html(rep: SweepReport, path: str | Path) -> int:
-    """Write the self-contained report atomically; returns the number of figures."""
+def render_html(rep: SweepReport, path: str | Path, plotlyjs: str = "inline") -> int:
+    """Write the report atomically (plotly.js as ``plotlyjs`` says); returns the number of figures."""
     import plotly.io as pio
-    from plotly.offline import get_plotlyjs
 
-    from hetier.analysis.reports.html import _CSS, _ERRORS
+    from hetier.analysis.reports.html import _CSS, _ERRORS, plotly_script
     from hetier.atomic import write_bytes_atomic
 
     figs = figures(rep)
@@ -196,12 +196,13 @@ def render_html(rep: SweepReport, path: str | Path) -> int:
         parts.append(f"<h2>{html.escape(title)}</h2><p class=\"note\">{html.escape(note)}</p>")
         parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=f"fig{i}", config={"responsive": True}))
     doc = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>hetier sweep report</title><style>{_CSS}</style>"
-           f"{_ERRORS}<script type=\"text/javascript\">{get_plotlyjs()}</script></head><body>{''.join(parts)}</body></html>")
+           f"{_ERRORS}{plotly_script(plotlyjs, path)}</head><body>{''.join(parts)}</body></html>")
     write_bytes_atomic(path, doc.encode())
     return len(figs)
 
 
-def report_sweep(path: str, output: str | None, fmt: str, force: bool, baseline: str | None) -> int:
+def report_sweep(path: str, output: str | None, fmt: str, force: bool, baseline: str | None,
+                 plotlyjs: str = "inline") -> int:
     """`hetier report SWEEP_DIR`: the HTML file (and the summary) or the text report."""
     from hetier.atomic import check_output
     from hetier.terminal import table_console
@@ -214,7 +215,7 @@ def report_sweep(path: str, output: str | None, fmt: str, force: bool, baseline:
     if out is None:
         render_text(rep, console)
         return 0
-    n = render_html(rep, out)
+    n = render_html(rep, out, plotlyjs)
     for line in summary_lines(rep):
         console.print(line, markup=False)
     console.print(f"wrote {out} ({n} figures, {out.stat().st_size / 1e6:.1f} MB)")

@@ -11,7 +11,7 @@ from hetier.vocabulary import NONE, does_not_fit
 
 def cells(r: dict) -> list[str]:
     """One comparison row as text; "-" where a value does not exist."""
-    return [safe(r["machine"]), safe(r["policy"]), str(r["threads"]),
+    return [safe(r["machine"]), safe(r["overrides"] or NONE, 2000), safe(r["policy"]), str(r["threads"]),
             does_not_fit(r["missing_bytes"]) if r["time_s"] is None else f"{r['time_s']:.3f} s",
             NONE if r["vs_baseline"] is None else f"{r['vs_baseline']:.2f}x",
             NONE if r["compute_s"] is None else f"{r['compute_s']:.2f} s",
@@ -20,7 +20,7 @@ def cells(r: dict) -> list[str]:
             NONE if r["mm_hit_ratio"] is None else f"{100 * r['mm_hit_ratio']:.1f}%"]
 
 
-COLUMNS = ("machine", "policy", "threads", "time", "vs baseline", "compute (thread-s)", "stall by tier (thread-s)",
+COLUMNS = ("machine", "overrides", "policy", "threads", "time", "vs baseline", "compute (thread-s)", "stall by tier (thread-s)",
            "peak by tier", "Memory Mode hit")
 
 

@@ -1,4 +1,5 @@
-"""Summarise a trace: events, buffers by kind, peak live bytes, traffic, time by layer."""
+"""Summarise a trace (events, buffers by kind, peak live bytes, traffic, time by layer), or the
+runs of a results file (hetier replay -o) or a sweep directory: one row per run."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("trace", help="trace file")
+    p.add_argument("trace", help="trace file, results file or sweep directory")
     p.add_argument("--layers", type=int, default=10, help="slowest layers to list")
     p.add_argument("--json", action="store_true", help="print every number as JSON on stdout (all layers)")
 
@@ -35,6 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from hetier.terminal import safe
     from hetier.vocabulary import gb_fine
 
+    from hetier.formats.results import is_results_file
+    from hetier.formats.sweep import is_sweep_dir
+
+    if is_sweep_dir(args.trace) or is_results_file(args.trace):
+        return runs_summary(args.trace, args.json)
     st = trace_stats(args.trace)
     if args.json:
         import dataclasses
@@ -78,4 +84,39 @@ def run(args: argparse.Namespace) -> int:
     for name, ns in sorted(st.layer_ns.items(), key=lambda kv: -kv[1])[: args.layers]:
         t.add_row(safe(name), f"{ns / 1e9:.3f}", f"{100 * ns / total:.1f}%")
     c.print(t)
+    return 0
+
+
+def runs_summary(path: str, as_json: bool) -> int:
+    """The runs of a results file or sweep directory, one row each (the columns of `hetier export
+    --format csv`), and how many ended in each status."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from hetier.analysis.results_table import results_table
+    from hetier.terminal import safe, table_console
+
+    rows = results_table([path]).to_pylist()
+    if as_json:
+        print(json.dumps(rows, indent=2, sort_keys=True, default=str))
+        return 0
+    status: dict[str, int] = {}
+    for r in rows:
+        status[r["status"]] = status.get(r["status"], 0) + 1
+    keys = sorted(k for k in (rows[0] if rows else {}) if "." in k)  # override columns (tier.key)
+    Console(soft_wrap=True).print(f"[bold]{safe(path)}[/bold]: {len(rows)} run(s) of "
+                                  f"{', '.join(sorted({safe(r['trace']) for r in rows}))}; "
+                                  + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
+    t = Table(title="runs")
+    for col in ("machine", "overrides", "policy", "stack", "threads", "status", "time", "memory cost"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        ov = " ".join(f"{k}={r[k]}" for k in keys if r.get(k) is not None) or "-"
+        time = f"{r['time_s']:.3f} s" if r.get("time_s") is not None else safe(r.get("reason") or "-", 200)
+        cost = f"{r['cost_usd']:,.0f} USD" if r.get("cost_usd") is not None else "-"
+        t.add_row(safe(r["machine"]), safe(ov), safe(r["policy"]), safe(r.get("stack") or "hetier"), str(r["threads"]),
+                  safe(r["status"]), time, cost)
+    table_console().print(t)
     return 0

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             r.overrides = c.override_values()
             rows.append((c, r))
     if args.json:
-        print(json.dumps(runs_as_json(rows), indent=2, sort_keys=True))
+        print(json.dumps(runs_as_json(rows, work.trace_id["sha256"]), indent=2, sort_keys=True))
     else:
         print_runs(rows, safe(f"{work.meta['model']['name']} ({work.trace_id['file']}), "
                               f"stack {', '.join(s.name for s in stacks.values())}", 400))
@@ -85,20 +85,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def runs_as_json(rows: list) -> list[dict]:
-    """One dict per configuration: the run summary with its status, or the reason it did not run."""
-    from hetier.formats.results import run_status
+def runs_as_json(rows: list, trace_sha256: str) -> list[dict]:
+    """One row per configuration in the one results schema (as a sweep's configs.parquet): the
+    configuration's columns, then the run's (null where a figure does not apply)."""
+    from hetier.formats.results import run_row
 
     out = []
     for c, r in rows:
         if r is None:
-            out.append({"machine_name": c.machine, "policy": c.policy, "stack": c.stack, "threads": c.threads,
-                        "overrides": c.override_values(), "status": "skipped", "reason": c.skip})
-            continue
-        d = r.summary()
-        d["machine_name"] = c.machine
-        d["status"], d["reason"] = run_status(d)
-        out.append(d)
+            out.append(c.row(trace_sha256, "not applicable", c.skip))
+        else:
+            out.append({**c.row(trace_sha256, "ok", None), **run_row({**r.summary(), "overrides": {}})})
     return out
 
 
@@ -120,16 +117,15 @@ def print_runs(rows: list, title: str) -> None:
             by_threads.setdefault((c.threads, c.stack), []).append({k: v for k, v in asdict(r).items() if k != "layers"})
     compared = {t: iter(Comparison(runs, []).rows()) for t, runs in by_threads.items()}
     table = Table(title=title)
-    for col in (COLUMNS[0], "overrides", *COLUMNS[1:]):
+    for col in COLUMNS:
         table.add_column(col, justify="right")
     for c, r in rows:
-        stack = [("stack", c.stack)] if c.stack != "hetier" else []
-        ov = safe(" ".join(f"{k}={v}" for k, v in (*c.overrides, *stack)) or "-", 2000)
         if r is None:
+            stack = [("stack", c.stack)] if c.stack != "hetier" else []
+            ov = safe(" ".join(f"{k}={v}" for k, v in (*c.overrides, *stack)) or "-", 2000)
             table.add_row(safe(c.machine), ov, safe(c.policy), str(c.threads), safe(c.skip, 2000),
-                          *["-"] * (len(COLUMNS) - 4))
+                          *["-"] * (len(COLUMNS) - 5))
             continue
-        first, *rest = cells(next(compared[(c.threads, c.stack)]))
-        table.add_row(safe(c.machine), ov, *rest)
+        table.add_row(*cells(next(compared[(c.threads, c.stack)])))
     console = table_console(240)
     console.print(table)

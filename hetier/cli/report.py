@@ -17,6 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--advice", help="advice file from `hetier advise TRACE --advice FILE` (same trace): adds the "
                                     "policy ranking and where the recommended placement keeps each layer's bytes")
     p.add_argument("--baseline", help="sweep reports: the reference configuration (label without threads, or part of one)")
+    p.add_argument("--plotlyjs", choices=("inline", "cdn", "directory"), default="inline",
+                   help="HTML: plotly.js inside the file (works offline; the default), a CDN script tag, or "
+                        "plotly.min.js written once beside the report")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
         if args.advice:
             raise UsageError("--advice applies to the report of one trace, not of a sweep directory")
-        return report_sweep(args.trace, args.output, args.format, args.force, args.baseline)
+        return report_sweep(args.trace, args.output, args.format, args.force, args.baseline, args.plotlyjs)
     if args.baseline:
         raise UsageError("--baseline applies to sweep reports (hetier report SWEEP_DIR)")
     if args.format == "html" and not args.output:
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from hetier.analysis.reports.html import render_html
 
-    n = render_html(an, comp, out, advice)
+    n = render_html(an, comp, out, advice, args.plotlyjs)
     render_text(an, comp, console)
     console.print(f"wrote {safe(out)} ({n} figures, {out.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -42,7 +42,7 @@ class RunResult:
     missing_bytes: dict[str, int]
     peak_bytes: dict[str, int]
     makespan_ns: float | None
-    compute_ns: float
+    compute_ns: float | None  # None: the run does not fit
     stall_ns: dict[str, float]
     read_bytes: dict[str, float]
     write_bytes: dict[str, float]
@@ -93,11 +93,12 @@ def flat_summary(run: dict) -> dict:
     each per-tier number as ``NAME_TIER`` (what sweeps and table exports hold)."""
     t = run["makespan_ns"]
     status, reason = run_status(run)
-    row = {"status": status, "reason": reason, "time_s": None if t is None else t / 1e9, "makespan_ns": t,
-           "compute_ns": run["compute_ns"]}
+    ran = t is not None  # a run that does not fit has no time, compute or stall: null, not 0
+    row = {"status": status, "reason": reason, "time_s": t / 1e9 if ran else None, "makespan_ns": t,
+           "compute_ns": run["compute_ns"] if ran else None}
     for name in ("stall_ns", "peak_bytes", "read_bytes", "write_bytes", "missing_bytes"):
         for tier, v in run[name].items():
-            row[f"{name}_{tier}"] = float(v)
+            row[f"{name}_{tier}"] = None if name == "stall_ns" and not ran else float(v)
     row["mm_hit_ratio"] = run["mm_hit_ratio"]
     row["mm_writeback_bytes"] = run["mm_writeback_bytes"]
     return row

@@ -49,7 +49,7 @@ def _machine_file(tmp_path, body, name="m"):
 
 
 @pytest.mark.parametrize("argv, msg", [
-    (["--machine", "optane-x"], "machine 'optane-x' not found (known: ddr5-cxl, dram-only"),
+    (["--machine", "optane-x"], "machine 'optane-x' not found (known: ddr5-cxl, ddr5-dram-only, dram-only"),
     (["--machine", "optane-appdirect", "--policy", "nope"], "policy 'nope' not found (known: all-dram"),
     (["--machine", "optane-appdirect", "--set", "gpu.capacity_gb=1"], "override names unknown tier(s) gpu"),
     (["--machine", "dram-only", "--set", "dram.capacity_gb=-4"], "--set dram.capacity_gb=-4: capacity_gb must be > 0 (got -4)"),
@@ -121,11 +121,11 @@ def test_replay_axes_threads_labels_and_inapplicable_rows(capsys):
                           "--threads", "1,8", "--set", "small:dram.capacity_gb=2,4", "--json"], capsys)
     assert code == 0, err
     rows = json.loads(out)
-    assert [(r["machine_name"], r["threads"], r["status"]) for r in rows] == [
-        ("dram-only", 1, "skipped"), ("dram-only", 8, "skipped"),
+    assert [(r["machine"], r["threads"], r["status"]) for r in rows] == [
+        ("dram-only", 1, "not applicable"), ("dram-only", 8, "not applicable"),
         ("small", 1, "ok"), ("small", 8, "ok"), ("small", 1, "ok"), ("small", 8, "ok")]
     assert rows[0]["reason"] == "not applicable: policy interleave needs a machine with two tiers"
-    assert rows[4]["overrides"] == {"dram.capacity_gb": 4} and rows[4]["machine"]["tiers"][0]["capacity_gb"] == 4.0
+    assert rows[4]["dram.capacity_gb"] == 4 and rows[4]["capacity_gb_dram"] == 4.0
     assert rows[3]["makespan_ns"] < rows[2]["makespan_ns"]  # 8 threads beat 1
 
 

@@ -44,6 +44,8 @@ def test_a_sweep_over_stacks_gives_the_replays_numbers(tmp_path, capsys):
         [replayed] = json.loads(out)
         assert rows[stack]["makespan_ns"] == replayed["makespan_ns"]
         assert rows[stack]["runtime_profile"] == "hetier"
+        # one results schema: every field replay --json prints is a column of the sweep's table, same value
+        assert {k: v for k, v in replayed.items() if k in rows[stack]} == replayed
     # the two stacks really differ (sequential schedule, compute scale 4.1): the test compares something
     assert rows["he-transformer"]["makespan_ns"] > 2 * rows["hetier"]["makespan_ns"]
 

@@ -102,3 +102,15 @@ def test_a_registered_memory_system_is_all_the_engine_needs(work):
         assert b.peak_bytes == a.peak_bytes  # placement (fit) is the policy's, as before
     finally:
         MEMORY_SYSTEMS.pop("test-all-last", None)
+
+
+def test_capacity_zero_takes_a_tier_away():
+    m = load_machine("ddr5-cxl", ["cxl.capacity_gb=0"])
+    assert m.tier_names == ["dram"] and m.device("dram").capacity_bytes == load_machine("ddr5-cxl").device(
+        "dram").capacity_bytes
+    with pytest.raises(UsageError, match="Memory Mode needs exactly two tiers"):
+        load_machine("optane-memory-mode", ["pmem.capacity_gb=0"])
+    with pytest.raises(UsageError, match="capacity_gb=0 removed every tier"):
+        load_machine("dram-only", ["dram.capacity_gb=0"])
+    with pytest.raises(UsageError, match="capacity_gb must be > 0 \\(got -1\\)"):
+        load_machine("ddr5-cxl", ["cxl.capacity_gb=-1"])
