@@ -89,7 +89,7 @@ def main() -> None:
                     sweep.append((gb, r.mm_hit_ratio, r.makespan_ns / 1e9))
             if (model, width, res) == ("mobilenetv2", 1.0, 96):
                 app = load_machine("ref-app-direct")
-                for pol in ("optimal", "hot-cold", "lifetime", "dram-first", "all-pmem"):
+                for pol in ("ilp", "hot-cold", "lifetime", "dram-first", "all-pmem"):
                     r = simulate(Scenario(w, app, pol, threads=THREADS, stack=stack))
                     placed.append((pol, r.makespan_ns / 1e9 if r.fits else None, r.headline()))
                 placed.append(("memory-mode", bs[0].makespan_ns / 1e9, bs[0].headline()))

@@ -50,7 +50,7 @@ def ranking_rows(machine: dict, bisected: bool) -> list[list[str]]:
         if r["time_ns"] is None:
             rows.append([NONE, r["policy"], r["why"], "", *([""] if has_mm else []), "", "", "", _deploy(r)])
             continue
-        smallest = (NONE if not bisected else "not reached" if r["min_fast_bytes"] is None
+        smallest = (NONE if not (bisected and r.get("searched", True)) else "not reached" if r["min_fast_bytes"] is None
                     else _size(r["min_fast_bytes"]))
         mm = [_ratio(r["vs_memory_mode"])] if has_mm else []
         rows.append([str(i), r["policy"], _secs(r["time_ns"]), _ratio(r["vs_all_dram"]), *mm,

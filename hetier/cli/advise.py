@@ -1,7 +1,7 @@
 """Recommend a placement: rank whole-workload policies on a machine against all-DRAM and Memory Mode.
 
 Example: hetier advise mnv2.arrow --machine ref-app-direct --threads 48 -o mnv2.placement.json --advice mnv2.advice.json
-Replays the advisor's policies (optimal, hot-cold, lifetime, migrate) and whole-tier baselines,
+Replays the advisor's policies (ilp, hot-cold, lifetime, migrate) and whole-tier baselines,
 finds for each the smallest fast tier within 5% of all-DRAM, and writes the best placement as a
 file that `hetier replay --policy placement:FILE` replays; --advice also writes the ranking and
 the placement per layer for `hetier report TRACE --advice FILE`.
@@ -41,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from hetier.analysis.reports.advice import (layer_columns, layer_rows, rich_table, ranking_columns, ranking_rows,
                                                 ranking_title)
@@ -72,8 +73,12 @@ def run(args: argparse.Namespace) -> int:
     advice_out = check_output(args.advice, args.force) if args.advice else None
     stack = stack_of(args)
     work = load_workload(args.trace, args.allow_truncated)
-    advice = [advise_machine(work, m, policies, args.threads, not args.no_bisect, stack, args.allow_runtime_mismatch)
-              for m in machines.values()]
+    with Progress(TextColumn("advise"), SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as prog:
+        task = prog.add_task("", total=None)
+        advice = [advise_machine(work, m, policies, args.threads, not args.no_bisect, stack, args.allow_runtime_mismatch,
+                                 progress=lambda msg: prog.update(task, description=safe(msg)))
+                  for m in machines.values()]
     rows = [r for a in advice for r in a.rows]
     if len(rows) == 1 and not rows[0].ok:
         raise UsageError(rows[0].why)

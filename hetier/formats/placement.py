@@ -5,7 +5,7 @@ real run to apply later. A file names the trace it was made for (its identity: f
 sha256, model, start time); it is refused for any other trace.
 
     {"magic": "hetier-placement", "version": 1, "trace": {...identity...}, "machine": "...",
-     "policy": "optimal", "granularity": "tensor" | "site",
+     "policy": "ilp", "granularity": "tensor" | "site",
      "tensors": {"12": "dram", ...}, "sites": {"conv2d_3:ciphertext": "dram", ...},
      "moves": [{"before_op": 7, "tensor": 12, "tier": "pmem"}, ...]}
 """

@@ -1,11 +1,11 @@
-"""Migration: start from the optimal static placement, then move tensors between the fastest and
+"""Migration: start from the ilp static placement (least modelled memory time), then move tensors between the fastest and
 the slowest tier at layer (op) boundaries when the stall saved exceeds the copy.
 
 Optimises modelled memory time (``simulator/memory_time.py``) including copies, greedily: at
 each op start, tensors in the slow tier with traffic still ahead are promoted in decreasing
 order of saved time per byte, where saved time = the cost difference between the tiers of
 their traffic up to its last op minus F x the copy's modelled time (``migrate:F``, default 1;
-``migrate:inf`` never moves, leaving the ``optimal`` start). A promotion that does not fit for the
+``migrate:inf`` never moves, leaving the ``ilp`` start). A promotion that does not fit for the
 rest of the tensor's life demotes fast-tier tensors that lose least over that window (their
 saving there, their copy out, and their copy back if they have traffic after it), if the
 promotion saves more. A demoted tensor is a candidate again at the next op start. Tensors
@@ -21,13 +21,13 @@ import math
 from hetier.simulator.capacity_timeline import CapacityTimeline
 from hetier.simulator.memory_time import copy_ns, ns_per_byte, tensor_cost_ns
 from hetier.simulator.policies.base import ScheduledPolicy
-from hetier.simulator.policies.optimal import optimal_start
+from hetier.simulator.policies.ilp import ilp_start
 from hetier.simulator.tensor_lifetimes import TensorSummary, tensor_lifetimes
 
 
 class Migrate(ScheduledPolicy):
     name = "migrate"
-    description = "optimal start, then moves at op starts when the saved stall exceeds F x the copy (migrate:F)"
+    description = "ilp start, then moves at op starts when the saved stall exceeds F x the copy (migrate:F)"
 
     def __init__(self, tiers, arg=None):
         super().__init__(tiers)
@@ -39,7 +39,7 @@ class Migrate(ScheduledPolicy):
 
     def schedule(self, workload, machine, threads):
         profile = tensor_lifetimes(workload, machine.llc_bytes)
-        start = optimal_start(profile, machine, threads)[0]
+        start = ilp_start(profile, machine, threads)[0]
         if math.isinf(self.copy_factor):
             return start, {}
         fast, slow = machine.tier_names[0], machine.tier_names[-1]

@@ -17,20 +17,23 @@ def test_advise_ranks_policies_and_writes_a_placement_that_replays(tmp_path, cap
     assert adv["machine"] == "optane-appdirect" and adv["fast_bytes"] == 10 ** 9
     assert adv["all_dram_ns"] > 0 and adv["memory_mode_ns"] > 0
     rows = adv["rows"]
-    assert {r["policy"] for r in rows} >= {"optimal", "hot-cold", "lifetime", "migrate", "dram-first", "all-pmem"}
+    assert {r["policy"] for r in rows} >= {"ilp", "hot-cold", "lifetime", "migrate", "dram-first", "all-pmem"}
     times = [r["time_ns"] for r in rows if r["time_ns"]]
     assert times == sorted(times) and len(times) == 7  # interleave's half of a 2.01 GB peak does not fit in 1 GB
     assert rows[-1]["policy"] == "interleave:0.5" and rows[-1]["why"].startswith("does not fit")
     for r in rows[:-1]:
         assert r["vs_all_dram"] == r["time_ns"] / adv["all_dram_ns"]
-    found = {r["policy"]: r["min_fast_bytes"] for r in rows}
-    # policies that fill DRAM first get within 5% of all-DRAM before the peak; all-pmem and kind-aware
-    # (ciphertexts in PMem) never use more DRAM, so no size gets them there
-    assert all(0 < found[p] < adv["peak_live_bytes"] for p in ("optimal", "hot-cold", "migrate", "dram-first"))
-    assert found["all-pmem"] is None and found["kind-aware"] is None
-    _assert_smallest(found["dram-first"], adv)
+    # the smallest DRAM within 5% of all-DRAM is searched for the two answers a reader acts on: the
+    # fastest advisor policy and the fastest deployable one (dram-first: numactl --preferred)
+    best_advisor = min((r for r in rows if r["policy"] in ("ilp", "hot-cold", "lifetime", "migrate")),
+                       key=lambda r: r["time_ns"])
+    searched = {r["policy"]: r["min_fast_bytes"] for r in rows if r["searched"]}
+    assert set(searched) == {best_advisor["policy"], "dram-first"}
+    assert all(0 < v < adv["peak_live_bytes"] for v in searched.values())
+    assert all(r["min_fast_bytes"] is None for r in rows if not r["searched"])
+    _assert_smallest(searched["dram-first"], adv)
     doc = json.loads(out.read_text())
-    best = min((r for r in rows if r["policy"] in ("optimal", "hot-cold", "lifetime", "migrate")), key=lambda r: r["time_ns"])
+    best = min((r for r in rows if r["policy"] in ("ilp", "hot-cold", "lifetime", "migrate")), key=lambda r: r["time_ns"])
     assert doc["policy"] == best["policy"] and doc["trace"]["model"] == "cryptonets"
     assert f"recommended: {best['policy']}" in err
     code, stdout, err = run(["replay", TRACE, "--machine", "optane-appdirect", "--set", "dram.capacity_gb=1",
@@ -55,11 +58,11 @@ def _assert_smallest(nbytes: int, adv: dict) -> None:
 
 
 def test_advise_text_names_the_comparisons(tmp_path, capsys):
-    code, stdout, err = run(["advise", TRACE, "--machine", "ref-app-direct", "--policy", "optimal,all-pmem",
+    code, stdout, err = run(["advise", TRACE, "--machine", "ref-app-direct", "--policy", "ilp,all-pmem",
                              "--no-bisect", "--layers", "-o", str(tmp_path / "p.json")], capsys)
     assert code == 0, err
-    assert "all-DRAM" in stdout and "Memory Mode" in stdout and "optimal" in stdout and "all-pmem" in stdout
-    assert "optimal on ref-app-direct: live bytes at each layer's peak" in stdout and "conv2d_1" in stdout
+    assert "all-DRAM" in stdout and "Memory Mode" in stdout and "ilp" in stdout and "all-pmem" in stdout
+    assert "ilp on ref-app-direct: live bytes at each layer's peak" in stdout and "conv2d_1" in stdout
 
 
 def _one_line_error(capsys, argv, code=2):
@@ -73,7 +76,7 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     o = ["-o", str(tmp_path / "p.json"), "--no-bisect"]
     err = _one_line_error(capsys, ["advise", TRACE, "--machine", "optane-appdirect", "--policy", "nope"] + o)
     assert "policy 'nope' not found" in err
-    err = _one_line_error(capsys, ["advise", TRACE, "--machine", "dram-only", "--policy", "optimal"] + o)
+    err = _one_line_error(capsys, ["advise", TRACE, "--machine", "dram-only", "--policy", "ilp"] + o)
     assert "needs a machine with two tiers" in err
     small = tmp_path / "small.toml"
     small.write_text('name = "small"\ncores = 4\nllc_mb = 8\n[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\n'
@@ -103,7 +106,7 @@ def test_a_bad_config_is_a_row_and_the_others_run(tmp_path, capsys):
 def test_placement_of_another_trace_is_refused_naming_both(tmp_path, capsys):
     other = random_trace(tmp_path / "other.arrow", 5, 6)
     out = tmp_path / "p.json"
-    code, _, err = run(["advise", other, "--machine", "optane-appdirect", "--policy", "optimal", "--no-bisect",
+    code, _, err = run(["advise", other, "--machine", "optane-appdirect", "--policy", "ilp", "--no-bisect",
                         "-o", str(out)], capsys)
     assert code == 0, err
     err = _one_line_error(capsys, ["replay", TRACE, "--machine", "optane-appdirect", "--policy", f"placement:{out}"], 1)
@@ -119,7 +122,7 @@ def test_report_renders_the_advice(tmp_path, capsys):
     (ranked,) = json.loads(stdout)
     ran = [r for r in ranked["rows"] if r["time_ns"]]
     best = json.loads(adv.read_text())["recommended"]
-    assert best["policy"] in ("optimal", "hot-cold", "lifetime", "migrate") and best["time_ns"] == ran[0]["time_ns"]
+    assert best["policy"] in ("ilp", "hot-cold", "lifetime", "migrate") and best["time_ns"] == ran[0]["time_ns"]
     out = tmp_path / "r.html"
     code, _, err = run(["report", TRACE, "--advice", str(adv), "-o", str(out)], capsys)
     assert code == 0, err
@@ -142,7 +145,7 @@ def test_report_renders_the_advice(tmp_path, capsys):
 def test_advice_of_another_trace_is_refused(tmp_path, capsys):
     other = random_trace(tmp_path / "other.arrow", 5, 6)
     adv = tmp_path / "a.json"
-    code, _, err = run(["advise", other, "--machine", "optane-appdirect", "--policy", "optimal", "--no-bisect",
+    code, _, err = run(["advise", other, "--machine", "optane-appdirect", "--policy", "ilp", "--no-bisect",
                         "-o", str(tmp_path / "p.json"), "--advice", str(adv)], capsys)
     assert code == 0, err
     err = _one_line_error(capsys, ["report", TRACE, "--advice", str(adv), "--format", "text"], 1)
@@ -171,7 +174,7 @@ def test_advise_speaks_replays_options_and_threads(tmp_path, capsys):
 
 def test_a_cxl_machine_has_no_memory_mode_and_takes_the_names_hetier_prints(tmp_path, capsys):
     code, stdout, err = run(["advise", TRACE, "--machine", "ddr5-cxl", "--dram-gb", "1", "--policy",
-                             "all-cxl,dram-first,optimal", "--no-bisect", "-o", str(tmp_path / "p.json")], capsys)
+                             "all-cxl,dram-first,ilp", "--no-bisect", "-o", str(tmp_path / "p.json")], capsys)
     assert code == 0, err
     assert "Memory Mode" not in stdout and "all-pmem" in stdout  # all-cxl is the all-pmem policy (named by kind in reports)
     assert "numactl --preferred=DRAM_NODE" in stdout and "simulation only" in stdout

@@ -20,7 +20,7 @@ def results(tmp_path_factory):
                  "all-pmem,dram-first", "--threads", "8", "--set", "optane-appdirect:dram.capacity_gb=2",
                  "--set", "optane-memory-mode:dram.capacity_gb=2", "-o", str(d / "r.arrow")]) == 0
     assert main(["advise", TRACE, "--machine", "optane-appdirect", "--dram-gb", "1", "--threads", "4", "--policy",
-                 "optimal,dram-first", "--no-bisect", "-o", str(d / "p.json"), "--advice", str(d / "a.json")]) == 0
+                 "ilp,dram-first", "--no-bisect", "-o", str(d / "p.json"), "--advice", str(d / "a.json")]) == 0
     assert main(["sweep", TRACE, "--machine", "optane-appdirect", "--policy", "dram-first,all-dram", "--threads", "4",
                  "--vary", "dram.capacity_gb=1,3", "--workers", "1", "-o", str(d / "s")]) == 0
     return d

@@ -76,7 +76,7 @@ def test_milp_objective_equals_brute_force_and_no_heuristic_beats_it(tmp_path, s
     path = random_trace(tmp_path / f"r{seed}.arrow", seed, n_ops)  # n_ops + 1 tensors
     w = load_workload(path)
     m = _machine(cap_mb)
-    opt_ns, pl, pol = _modelled(w, m, "optimal", threads)
+    opt_ns, pl, pol = _modelled(w, m, "ilp", threads)
     assert pl.fits
     assert pol.objective_ns == pytest.approx(_brute_force(path, m, threads), rel=1e-9)
     assert opt_ns == pytest.approx(pol.objective_ns, rel=1e-9)  # the MILP's model is the simulator's
@@ -88,7 +88,7 @@ def test_milp_objective_equals_brute_force_and_no_heuristic_beats_it(tmp_path, s
 
 @slow_settings
 @given(seed=st.integers(0, 10 ** 6), n_ops=st.integers(1, 11), cap_mb=st.integers(1, 60),
-       policy=st.sampled_from(["optimal", "optimal:site", "hot-cold", "lifetime", "migrate", "migrate:0", "migrate:0.1"]))
+       policy=st.sampled_from(["ilp", "ilp:site", "hot-cold", "lifetime", "migrate", "migrate:0", "migrate:0.1"]))
 def test_every_placement_respects_capacity_at_every_instant(tmp_path, seed, n_ops, cap_mb, policy):
     w = load_workload(random_trace(tmp_path / f"r{seed}.arrow", seed, n_ops))
     m = _machine(cap_mb)
@@ -102,7 +102,7 @@ def test_every_placement_respects_capacity_at_every_instant(tmp_path, seed, n_op
 def test_migrate_with_infinite_copy_cost_is_its_static_start(tmp_path, seed, n_ops, cap_mb):
     w = load_workload(random_trace(tmp_path / f"r{seed}.arrow", seed, n_ops))
     m = _machine(cap_mb)
-    still, start = simulate(Scenario(w, m, "migrate:inf", threads=3)), simulate(Scenario(w, m, "optimal", threads=3))
+    still, start = simulate(Scenario(w, m, "migrate:inf", threads=3)), simulate(Scenario(w, m, "ilp", threads=3))
     assert still.notes["migrated_bytes"] == 0
     assert (still.makespan_ns, still.read_bytes, still.write_bytes, still.peak_bytes) == \
         (start.makespan_ns, start.read_bytes, start.write_bytes, start.peak_bytes)
@@ -158,12 +158,12 @@ def test_placement_file_replays_and_refuses_another_trace(tmp_path):
     a = load_workload(random_trace(tmp_path / "a.arrow", 1, 6))
     b = load_workload(random_trace(tmp_path / "b.arrow", 2, 6))
     m = _machine(20)
-    pol = get_policy("optimal", m.tier_names)
+    pol = get_policy("ilp", m.tier_names)
     pol.prepare(a, m, 1)
     f = tmp_path / "a.placement.json"
     write_placement(f, placement_document(a.trace_id, m.name, pol.label, pol.start, pol.moves))
     assert read_placement(f)["trace"]["sha256"] == a.trace_id["sha256"]
-    assert simulate(Scenario(a, m, f"placement:{f}")).makespan_ns == simulate(Scenario(a, m, "optimal")).makespan_ns
+    assert simulate(Scenario(a, m, f"placement:{f}")).makespan_ns == simulate(Scenario(a, m, "ilp")).makespan_ns
     with pytest.raises(HetierError) as e:
         simulate(Scenario(b, m, f"placement:{f}"))
     msg = str(e.value)
@@ -174,20 +174,20 @@ def test_placement_file_replays_and_refuses_another_trace(tmp_path):
 
 
 def test_two_tier_policies_refuse_one_tier_machines():
-    for p in ("optimal", "hot-cold", "lifetime", "migrate"):
+    for p in ("ilp", "hot-cold", "lifetime", "migrate"):
         with pytest.raises(HetierError, match="needs a machine with two tiers"):
             get_policy(p, ["dram"])
 
 
-def test_optimal_reports_an_infeasible_machine(tmp_path):
+def test_ilp_reports_an_infeasible_machine(tmp_path):
     w = load_workload(random_trace(tmp_path / "i.arrow", 3, 5))
     m = load_machine("optane-appdirect", NO_LLC + ["dram.capacity_gb=0.000001", "pmem.capacity_gb=0.000001"])
     with pytest.raises(HetierError, match="no static placement fits"):
-        simulate(Scenario(w, m, "optimal"))
+        simulate(Scenario(w, m, "ilp"))
 
 
 @pytest.mark.parametrize("spec, msg", [("lifetime:x", "is not a whole number"), ("lifetime:0", "must be at least 1"),
-                                       ("migrate:-1", "must be at least 0"), ("optimal:pages", "granularity 'pages' unknown"),
+                                       ("migrate:-1", "must be at least 0"), ("ilp:pages", "granularity 'pages' unknown"),
                                        ("placement", "needs a file")])
 def test_bad_policy_arguments_name_the_value(spec, msg):
     with pytest.raises(HetierError, match=msg):
@@ -210,6 +210,6 @@ def test_advice_is_deterministic(tmp_path):
 
     w = load_workload(random_trace(tmp_path / "d.arrow", 11, 8))
     m = _machine(15)
-    a, b = (advise_machine(w, m, ["optimal", "migrate", "hot-cold"], 4) for _ in range(2))
+    a, b = (advise_machine(w, m, ["ilp", "migrate", "hot-cold"], 4) for _ in range(2))
     assert a == b and all(r.ok for r in a.rows)
     assert placement_for(w, m, "migrate", 4) == placement_for(w, m, "migrate", 4)

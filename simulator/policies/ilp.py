@@ -1,4 +1,6 @@
-"""Optimal static placement: the integer program AutoTM solved for DNN tensors on DRAM + Optane.
+"""``ilp``: the static placement of least modelled memory time, by the integer program AutoTM
+solved for DNN tensors on DRAM + Optane. It is optimal in that model, not in the simulated time
+(named for what it optimises: another static placement can replay faster, see below).
 
 Objective (the model of ``simulator/memory_time.py``): minimise the modelled memory time
     sum over tensors t, tiers X of  x[t,X] * (read_t / read_bw_X(T) + write_t * wa_X / write_bw_X(T))
@@ -8,7 +10,7 @@ x binary) for its whole life, and for every tier and every op whose allocations 
 set, the live bytes placed there at that op's peak at most the tier's capacity. Compute time
 and overlap are not in the model: the engine's makespan can rank two placements differently
 when their traffic overlaps differently.
-``optimal:site`` decides per allocation site (allocating layer and kind) instead of per tensor,
+``ilp:site`` decides per allocation site (allocating layer and kind) instead of per tensor,
 which the policy also does on its own past SITE_THRESHOLD tensors. Solved by HiGHS through
 ``scipy.optimize.milp`` to a relative gap of 1e-9.
 """
@@ -27,14 +29,14 @@ from hetier.simulator.tensor_lifetimes import TensorLifetimes, tensor_lifetimes
 SITE_THRESHOLD = 20_000  # tensors; beyond this the program has one variable per site and tier
 
 
-class Optimal(ScheduledPolicy):
-    name = "optimal"
-    description = "static placement minimising modelled memory time under capacity (MILP, HiGHS); optimal:site per site"
+class Ilp(ScheduledPolicy):
+    name = "ilp"
+    description = "static placement minimising modelled memory time under capacity (MILP, HiGHS); ilp:site per site"
 
     def __init__(self, tiers, arg=None):
         super().__init__(tiers)
         if arg not in (None, "site", "tensor"):
-            raise UsageError(f"policy optimal: granularity '{arg}' unknown (known: tensor, site)")
+            raise UsageError(f"policy ilp: granularity '{arg}' unknown (known: tensor, site)")
         self.granularity = arg
         self.objective_ns: float | None = None
         self.solve_seconds: float | None = None
@@ -46,13 +48,13 @@ class Optimal(ScheduledPolicy):
 
     def schedule(self, workload, machine, threads):
         t0 = time.perf_counter()
-        start, self.sites, self.objective_ns = optimal_start(tensor_lifetimes(workload, machine.llc_bytes), machine,
+        start, self.sites, self.objective_ns = ilp_start(tensor_lifetimes(workload, machine.llc_bytes), machine,
                                                              threads, self.granularity)
         self.solve_seconds = time.perf_counter() - t0
         return start, {}
 
 
-def optimal_start(profile: TensorLifetimes, machine, threads: int, granularity: str | None = None
+def ilp_start(profile: TensorLifetimes, machine, threads: int, granularity: str | None = None
                   ) -> tuple[dict[int, str], dict[str, str], float]:
     """Tier per tensor, tier per site (when deciding by site) and the modelled memory time in ns."""
     by_site = granularity == "site" or (granularity is None and len(profile.tensors) > SITE_THRESHOLD)
@@ -105,10 +107,10 @@ def solve_static(profile: TensorLifetimes, machine, threads: int, groups: list) 
     if res.status == 2:
         peak = int(profile.peak_live.max()) if profile.n_ops else 0
         caps = sum(machine.device(t).capacity_bytes for t in tiers)
-        raise HetierError(f"policy optimal: no static placement fits on '{machine.name}' "
+        raise HetierError(f"policy ilp: no static placement fits on '{machine.name}' "
                           f"(peak live {peak / 1e9:.2f} GB, tiers hold {caps / 1e9:.2f} GB in all)")
     if res.x is None:
-        raise HetierError(f"policy optimal: the solver stopped without a placement ({res.message})")
+        raise HetierError(f"policy ilp: the solver stopped without a placement ({res.message})")
     x = np.round(res.x).reshape(n, m)
     pick = x.argmax(axis=1)
     return [tiers[pick[g]] for g in gi], float(cost[np.arange(n), pick].sum())
