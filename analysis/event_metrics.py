@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from hetier.analysis.trace_pass import Accumulator, TracePass
-from hetier.formats.seal_pool import POOL
-from hetier.formats.trace import EV, EVENTS, KIND, KINDS, PRIMS, EventBatch
+from hetier.formats.seal_pool import ResidentPeak
+from hetier.formats.trace import EV, EVENTS, KINDS, PRIMS, EventBatch
 
 
 def access_rows(b: EventBatch) -> np.ndarray:
@@ -102,42 +102,17 @@ class LivePeak(Accumulator):
 
 
 class PoolPeak(Accumulator):
-    """Resident memory: SEAL's size-class pool plus the runtime's host memory. Each block size
-    keeps its own peak of live blocks (freed blocks are reused only by blocks of the same size)
-    and holds the batches MemoryPoolHeadMT grew to for it (formats/seal_pool.py), never
-    returned; host buffers (kind ``host``, malloc'd) count while live. Result: the peak, bytes."""
+    """Resident memory: SEAL's size-class pool, grown in MemoryPoolHeadMT's batches and never
+    returned, plus the runtime's host memory while live (formats/seal_pool.py). Result: bytes."""
 
     def __init__(self) -> None:
-        self.live: dict[int, int] = {}
-        self.peak: dict[int, int] = {}  # per block size: peak live blocks
-        self.held = 0  # bytes the pool holds
-        self.host = 0  # live host bytes
-        self.best = 0
+        self.model = ResidentPeak()
 
     def add(self, b: EventBatch) -> None:
-        af = np.flatnonzero((b.event == EV["alloc"]) | (b.event == EV["free"]))
-        if not len(af):
-            return
-        host = b.kind[af] == KIND["host"]
-        sign = np.where(b.event[af] == EV["alloc"], 1, -1)
-        delta = np.where(host, sign * b.nbytes[af], 0)  # change of resident bytes at each row
-        unit = b.nbytes[af] // np.maximum(b.count[af], 1)
-        for u in np.unique(unit[~host]):
-            k = np.flatnonzero((unit == u) & ~host)
-            c = self.live.get(int(u), 0) + np.cumsum(sign[k] * b.count[af[k]])
-            high = np.maximum.accumulate(np.maximum(c, self.peak.get(int(u), 0)))
-            held = POOL.blocks(high) * int(u)
-            before = POOL.blocks(np.array([self.peak.get(int(u), 0)]))[0] * int(u)
-            delta[k] += np.diff(held, prepend=before)
-            self.peak[int(u)] = int(high[-1])
-            self.live[int(u)] = int(c[-1])
-        curve = self.held + self.host + np.cumsum(delta)
-        self.best = max(self.best, int(curve.max()))
-        self.host += int(delta[host].sum())
-        self.held = int(curve[-1]) - self.host
+        self.model.add(b)
 
     def finish(self) -> int:
-        return self.best
+        return self.model.best
 
 
 class BuffersByKind(Accumulator):

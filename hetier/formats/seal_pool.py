@@ -8,8 +8,9 @@ the ``max_batch_alloc_byte_count`` cap is SIZE_MAX >> 1, never reached). Nothing
 before the pool is destroyed. So the resident blocks of a size class are the smallest sum of
 batches 1, 2, 3, ... that holds the class's peak of live blocks.
 
-Shared by analysis (the trace's resident peak) and anything else that needs the pool's size; it
-imports only numpy so that every layer may use it.
+``ResidentPeak`` follows a trace's alloc/free rows with that model, adding the runtime's host
+memory (kind ``host``: malloc'd, returned when freed) while it is live. It is the one resident
+model of hetier: analysis (PoolPeak, ``hetier info``) and the tracer's memory guard use it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from hetier.formats.trace import EV, KIND, EventBatch
 
 FIRST_ALLOC_COUNT = 1  # MemoryPool::first_alloc_count (mempool.h)
 ALLOC_SIZE_MULTIPLIER = 1.05  # MemoryPool::alloc_size_multiplier (mempool.h)
@@ -56,3 +59,36 @@ POOL = PoolGrowth()
 def pool_blocks(n: int) -> int:
     """Resident blocks of one size class whose peak of live blocks is ``n``."""
     return int(POOL.blocks(np.array([n]))[0])
+
+
+class ResidentPeak:
+    """Peak resident bytes over a stream of event batches: each block size's pool (batches grown
+    to hold its peak of live blocks, never returned) plus the host bytes live at that moment."""
+
+    def __init__(self) -> None:
+        self.live: dict[int, int] = {}
+        self.peak: dict[int, int] = {}  # per block size: peak live blocks
+        self.held = 0  # bytes the pool holds
+        self.host = 0  # live host bytes
+        self.best = 0
+
+    def add(self, b: EventBatch) -> None:
+        af = np.flatnonzero((b.event == EV["alloc"]) | (b.event == EV["free"]))
+        if not len(af):
+            return
+        host = b.kind[af] == KIND["host"]
+        sign = np.where(b.event[af] == EV["alloc"], 1, -1)
+        delta = np.where(host, sign * b.nbytes[af], 0)  # change of resident bytes at each row
+        unit = b.nbytes[af] // np.maximum(b.count[af], 1)
+        for u in np.unique(unit[~host]).tolist():
+            k = np.flatnonzero((unit == u) & ~host)
+            c = self.live.get(u, 0) + np.cumsum(sign[k] * b.count[af[k]])
+            high = np.maximum.accumulate(np.maximum(c, self.peak.get(u, 0)))
+            held = POOL.blocks(high) * u
+            delta[k] += np.diff(held, prepend=pool_blocks(self.peak.get(u, 0)) * u)
+            self.peak[u] = int(high[-1])
+            self.live[u] = int(c[-1])
+        curve = self.held + self.host + np.cumsum(delta)
+        self.best = max(self.best, int(curve.max()))
+        self.host += int(delta[host].sum())
+        self.held = int(curve[-1]) - self.host
