@@ -65,7 +65,9 @@ class ResidentPeak:
     """Peak resident bytes over a stream of event batches: each block size's pool (batches grown
     to hold its peak of live blocks, never returned) plus the host bytes live at that moment."""
 
-    def __init__(self) -> None:
+    def __init__(self, batches: bool = True, host: bool = True) -> None:
+        self.batches = batches  # False: each class holds exactly its peak (no batch growth)
+        self.count_host = host  # False: host buffers left out
         self.live: dict[int, int] = {}
         self.peak: dict[int, int] = {}  # per block size: peak live blocks
         self.held = 0  # bytes the pool holds
@@ -77,6 +79,8 @@ class ResidentPeak:
         if not len(af):
             return
         host = b.kind[af] == KIND["host"]
+        if not self.count_host:
+            af, host = af[~host], host[~host]
         sign = np.where(b.event[af] == EV["alloc"], 1, -1)
         delta = np.where(host, sign * b.nbytes[af], 0)  # change of resident bytes at each row
         unit = b.nbytes[af] // np.maximum(b.count[af], 1)
@@ -84,8 +88,9 @@ class ResidentPeak:
             k = np.flatnonzero((unit == u) & ~host)
             c = self.live.get(u, 0) + np.cumsum(sign[k] * b.count[af[k]])
             high = np.maximum.accumulate(np.maximum(c, self.peak.get(u, 0)))
-            held = POOL.blocks(high) * u
-            delta[k] += np.diff(held, prepend=pool_blocks(self.peak.get(u, 0)) * u)
+            blocks = POOL.blocks if self.batches else np.asarray
+            held = blocks(high) * u
+            delta[k] += np.diff(held, prepend=blocks(np.array([self.peak.get(u, 0)]))[0] * u)
             self.peak[u] = int(high[-1])
             self.live[u] = int(c[-1])
         curve = self.held + self.host + np.cumsum(delta)
