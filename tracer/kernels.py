@@ -30,7 +30,10 @@ from hetier.tracer.runtime import HTensor, SealBackend
 # github.com/NervanaSystems/he-transformer, the version whose kernels take std::vector<HEType>):
 # - A Constant op's output is an unpacked plaintext HETensor: he_tensor.cpp, HETensor::HETensor,
 #   ``m_data.resize(num_elements, HEType(HEPlaintext(get_batch_size()), ...))`` with batch size 1
-#   for an unpacked tensor, i.e. one HEType per value; constant_seal.cpp (constant_seal over
+#   for an unpacked tensor, i.e. one HEType per value (a Constant is unpacked: the
+#   PropagateHEAnnotations pass, pass/propagate_he_annotations.cpp, gives every op without an
+#   annotation the server-plaintext-unpacked one, and packing flows only from packed inputs,
+#   which a Constant has none of); constant_seal.cpp (constant_seal over
 #   std::vector<HEType>) then sets each one to ``HEPlaintext(std::vector<double>{value})``.
 # - HEType (he_type.hpp, private members): bool m_is_plain, bool m_complex_packing (8 bytes with
 #   padding), size_t m_batch_size (8), HEPlaintext m_plain (a std::vector<double>, he_plaintext.hpp:
