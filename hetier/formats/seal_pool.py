@@ -73,9 +73,16 @@ class ResidentPeak:
         self.held = 0  # bytes the pool holds
         self.host = 0  # live host bytes
         self.best = 0
+        self.last_high = 0  # highest resident bytes within the last batch added
+
+    @property
+    def now(self) -> int:
+        """Resident bytes after the rows added so far."""
+        return self.held + self.host
 
     def add(self, b: EventBatch) -> None:
         af = np.flatnonzero((b.event == EV["alloc"]) | (b.event == EV["free"]))
+        self.last_high = self.now
         if not len(af):
             return
         host = b.kind[af] == KIND["host"]
@@ -94,6 +101,7 @@ class ResidentPeak:
             self.peak[u] = int(high[-1])
             self.live[u] = int(c[-1])
         curve = self.held + self.host + np.cumsum(delta)
-        self.best = max(self.best, int(curve.max()))
+        self.last_high = max(self.last_high, int(curve.max()))
+        self.best = max(self.best, self.last_high)
         self.host += int(delta[host].sum())
         self.held = int(curve[-1]) - self.host

@@ -97,6 +97,19 @@ def test_pool_peak_adds_host_memory_while_live_and_returns_it():
     assert pool == 100 + 600
 
 
+def test_resident_model_reports_its_level_and_each_batch_high():
+    from hetier.formats.seal_pool import ResidentPeak
+
+    m = ResidentPeak()
+    m.add(rows_to_batch([(1, "alloc", 0, 100), (2, "alloc", 1, 500, 1, "host"), (3, "free", 1, 500, 1, "host")]))
+    assert (m.last_high, m.now, m.best) == (600, 100, 600)
+    m.add(rows_to_batch([(4, "free", 0, 100)]))  # the pool keeps its block
+    assert (m.last_high, m.now) == (100, 100)
+    exact = ResidentPeak(batches=False, host=False)
+    exact.add(rows_to_batch([(1, "alloc", 0, 200, 2), (2, "alloc", 1, 500, 1, "host")]))
+    assert exact.best == 200  # two 100 B blocks held exactly, host left out (batches would hold 3)
+
+
 def test_seal_pool_batches_grow_by_five_percent():
     from hetier.formats.seal_pool import pool_blocks
     # batches 1, 2, 3, ..., each ceil(1.05 x the previous): totals 1, 3, 6, 10, ...
