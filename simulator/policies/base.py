@@ -27,7 +27,7 @@ POLICIES: dict[str, type["Policy"]] = {}
 @dataclass(frozen=True)
 class TensorInfo:
     tensor: int
-    kind: str  # ciphertext, temporary, plaintext, key
+    kind: str  # ciphertext, temporary, plaintext, key, host
     nbytes: int  # bytes this allocation adds
     op: int = -1  # index of the allocating op
 
