@@ -1,6 +1,6 @@
 """Accumulators of event-level metrics (one class per metric, fed by trace_pass.py): rows per
-event type, time per layer and op slices, live bytes and their peak, the size-class pool's
-resident peak, buffers by kind, traffic per primitive and per layer. Bytes are summed over each
+event type, time per layer and op slices, live bytes and their peak, the resident peak (SEAL's
+size-class pool plus host memory), buffers by kind, traffic per primitive and per layer. Bytes are summed over each
 row's count."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hetier.analysis.trace_pass import Accumulator, TracePass
+from hetier.formats.seal_pool import ResidentPeak
 from hetier.formats.trace import EV, EVENTS, KINDS, PRIMS, EventBatch
 
 
@@ -101,25 +102,17 @@ class LivePeak(Accumulator):
 
 
 class PoolPeak(Accumulator):
-    """Resident memory under a size-class pool (SEAL's): each block size keeps its own peak of
-    live blocks, since freed blocks are reused only by blocks of the same size. Result: bytes."""
+    """Resident memory: SEAL's size-class pool, grown in MemoryPoolHeadMT's batches and never
+    returned, plus the runtime's host memory while live (formats/seal_pool.py). Result: bytes."""
 
     def __init__(self) -> None:
-        self.live: dict[int, int] = {}
-        self.peak: dict[int, int] = {}
+        self.model = ResidentPeak()
 
     def add(self, b: EventBatch) -> None:
-        af = np.flatnonzero((b.event == EV["alloc"]) | (b.event == EV["free"]))
-        unit = b.nbytes[af] // np.maximum(b.count[af], 1)
-        for u in np.unique(unit):
-            m = af[unit == u]
-            d = np.where(b.event[m] == EV["alloc"], b.count[m], -b.count[m])
-            c = self.live.get(int(u), 0) + np.cumsum(d)
-            self.peak[int(u)] = max(self.peak.get(int(u), 0), int(c.max()))
-            self.live[int(u)] = int(c[-1])
+        self.model.add(b)
 
     def finish(self) -> int:
-        return sum(u * n for u, n in self.peak.items())
+        return self.model.best
 
 
 class BuffersByKind(Accumulator):

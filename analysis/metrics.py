@@ -33,7 +33,7 @@ class Analysis:
     peak_bytes: int = 0
     peak_ts: int = 0
     peak_layer: str = ""
-    resident_peak_bytes: int = 0  # under SEAL's size-class pool
+    resident_peak_bytes: int = 0  # SEAL's size-class pool plus live host memory (formats/seal_pool.py)
     # per allocation site (allocating layer, kind)
     sites: dict[str, list] = field(default_factory=dict)
     # reuse (stack) distance: bytes and accesses per log2 bin of distinct bytes in between

@@ -21,7 +21,7 @@ class TraceStats:
     peak_live_bytes: int = 0
     peak_ts_ns: int = 0
     peak_layer: str = ""
-    resident_peak_bytes: int = 0  # size-class pool model: sum over classes of each class's peak
+    resident_peak_bytes: int = 0  # SEAL's pool (each size class grown in batches to its peak) plus live host memory (formats/seal_pool.py)
     layer_ns: dict[str, int] = field(default_factory=dict)
     layers_by_kind: dict[str, int] = field(default_factory=dict)
     duration_ns: int = 0

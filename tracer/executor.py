@@ -43,6 +43,7 @@ def run_graph(graph: Graph, be: SealBackend, images: np.ndarray | None, bias_cop
     live = Liveness(graph)
     be.begin_op(0)
     be.keygen()
+    consts = kernels.folded_constants(be, nodes, batch) if profile == "reference" else []
     vals: list[HTensor | None] = [kernels.encrypt_input(be, nodes[0].shape, images)]
     be.end_op()
     if on_layer:
@@ -68,6 +69,8 @@ def run_graph(graph: Graph, be: SealBackend, images: np.ndarray | None, bias_cop
     kernels.free(be, vals[0])
     for bid in be.rec.key_ids.values():
         be.free(len(be.params.primes), bid)
+    for bid in consts:
+        be.free(0, bid)
     be.end_op()
     if on_layer:
         on_layer(len(nodes), "teardown")

@@ -26,6 +26,26 @@ from hetier.tracer.geometry import LINEAR_KINDS, linear_geometry, maxpool_window
 from hetier.tracer.runtime import HTensor, SealBackend
 
 
+# Host memory of the reference stack (HE-Transformer on nGraph; sources read at
+# github.com/NervanaSystems/he-transformer, the version whose kernels take std::vector<HEType>):
+# - A Constant op's output is an unpacked plaintext HETensor: he_tensor.cpp, HETensor::HETensor,
+#   ``m_data.resize(num_elements, HEType(HEPlaintext(get_batch_size()), ...))`` with batch size 1
+#   for an unpacked tensor, i.e. one HEType per value (a Constant is unpacked: the
+#   PropagateHEAnnotations pass, pass/propagate_he_annotations.cpp, gives every op without an
+#   annotation the server-plaintext-unpacked one, and packing flows only from packed inputs,
+#   which a Constant has none of); constant_seal.cpp (constant_seal over
+#   std::vector<HEType>) then sets each one to ``HEPlaintext(std::vector<double>{value})``.
+# - HEType (he_type.hpp, private members): bool m_is_plain, bool m_complex_packing (8 bytes with
+#   padding), size_t m_batch_size (8), HEPlaintext m_plain (a std::vector<double>, he_plaintext.hpp:
+#   24), std::shared_ptr<SealCiphertextWrapper> m_cipher (16): 56 bytes in the vector's array.
+# - Each HEPlaintext holds its one double on the heap: an 8-byte request is a 32-byte chunk of
+#   glibc's malloc on x86-64 (16-byte alignment, 8-byte header, minimum chunk 32).
+HOST_BYTES_PER_VALUE = 56 + 32
+# nGraph keeps a Constant's data as f32 (op::Constant, element::f32), 4 bytes per value, for as
+# long as the function lives: the whole run.
+FLOAT_BYTES = 4
+
+
 @dataclass
 class RunOptions:
     """What a kernel needs to know besides its inputs."""
@@ -62,6 +82,10 @@ def linear(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> 
                          f"{x.level} primes; a second multiplication before a refresh overflows the modulus")
     geo = linear_geometry(node, x.shape)
     L, q = x.level, be.last_prime[x.level]
+    # the reference stack's weights Constant: an unpacked plaintext tensor built before the op
+    wc = None if fused or node.weight is None else be.new_host(1, int(node.weight.size) * HOST_BYTES_PER_VALUE)
+    if wc is not None:
+        be.constant(wc)
     copy = fused and run.bias_copy
     acc = be.new_tensor("temporary" if copy else "ciphertext", node.shape, L, x.scale)
     out = be.new_tensor("ciphertext", node.shape, L - 1, x.scale) if copy else acc
@@ -92,27 +116,56 @@ def linear(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> 
     if not fused:
         if not reference_rescales(L):  # kept at L primes with the product's scale
             out.scale = x.scale * q
+            if wc is not None:
+                be.free(0, wc)
             return out
         for d in be.loop(acc.size):
             be.rescale(L, acc.base + d)
     out.level = L - 1
+    if wc is not None:
+        be.free(0, wc)
     return out
 
 
 def bias_add(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
     """The reference stack's bias Add: a copy of every ciphertext at its level plus its channel's
-    bias (encoded once per channel)."""
+    bias (encoded once per channel).
+
+    ngraph-bridge (v0.21.0-rc0, ngraph_builder.cc, the BiasAdd translation) lowers BiasAdd to
+    ``Broadcast(bias, input shape)`` + ``Add``, the input shape including the batch; constant
+    folding turns the broadcast into a Constant of batch x elements values, which HE-Transformer
+    builds as an unpacked plaintext tensor (HOST_BYTES_PER_VALUE per value) just before its Add
+    and frees after it: one host buffer per element of batch x HOST_BYTES_PER_VALUE bytes, read
+    by the element's add."""
     x, L = ins[0], ins[0].level
     out = be.new_tensor("ciphertext", x.shape, L, x.scale)
+    host = be.new_host(x.size, run.batch * HOST_BYTES_PER_VALUE)
+    for d in be.loop(x.size):
+        be.constant(host + d)
     per = x.size // len(node.bias)
     pt = be.new_plaintexts(len(node.bias), L)
     for ch in be.loop(len(node.bias)):
         p = pt()
         be.encode(L, p, float(node.bias[ch]), x.scale)
         for d in be.loop(per, lambda: range(ch * per, (ch + 1) * per)):
+            be.host_read(host + d)
             be.addp_new(L, x.base + d, p, out.base + d)
         be.free(L, p)
+    for d in be.loop(x.size):
+        be.free(0, host + d)
     return out
+
+
+def folded_constants(be: SealBackend, nodes: list[Node], batch: int) -> list[int]:
+    """The reference stack's constant data for the whole run (f32, FLOAT_BYTES per value): each
+    weighted layer's weights and each bias Add's folded broadcast (batch x elements values).
+    One host buffer per constant, allocated now (before the first op); returns their ids."""
+    sizes = [int(n.weight.size) for n in nodes if n.weight is not None]
+    sizes += [batch * int(np.prod(n.shape)) for n in nodes if n.kind == "bias"]
+    ids = [be.new_host(1, FLOAT_BYTES * s) for s in sizes]
+    for b in ids:
+        be.constant(b)
+    return ids
 
 
 def refresh(be: SealBackend, x: HTensor, fn: Callable[[np.ndarray], np.ndarray], batch: int,

@@ -3,35 +3,28 @@ cannot fit this machine, rather than dying in SEAL's allocator (std::bad_alloc) 
 
 from __future__ import annotations
 
-import numpy as np
-
 from hetier.errors import UsageError
+from hetier.formats.seal_pool import ResidentPeak
 from hetier.models.ir import Graph
 from hetier.tracer.params import HEParams
 
 RUNTIME_BYTES = 512 << 20  # Python, numpy, TenSEAL and the reference executor besides the ciphertexts
-# SEAL's size-class pool keeps more than the live bytes: resident / live peak is 2.243 / 2.008 GB = 1.12
-# on traces/cryptonets-b64.tensor.arrow (hetier info); 1.25 leaves room for models with more size classes
-POOL_FACTOR = 1.25
 
 
 def planned_peak_bytes(graph: Graph, params: HEParams, bias_copy: bool = True, profile: str = "hetier") -> int:
-    """Peak live bytes of the tensor-granularity plan of ``graph`` (the same events as a real run)
-    under a runtime profile."""
+    """Peak resident bytes of the tensor-granularity plan of ``graph`` (the same events as a real
+    run) under a runtime profile: SEAL's pool as it grows (formats/seal_pool.py, the model
+    ``hetier info`` uses) plus host memory while live."""
     from hetier.tracer.executor import runtime_graph
     from hetier.tracer.plan import aggregate_plan
     from hetier.tracer.planner import plan_ops
     from hetier.tracer.recorder import Recorder
 
     rec = Recorder(params, None)
-    live = peak = 0
+    resident = ResidentPeak()
     for j, loop in plan_ops(runtime_graph(graph, profile), params, rec, bias_copy, profile):
-        b = aggregate_plan(rec, loop, j, 0, 0)
-        if len(b):
-            curve = b.live_after(live)
-            peak = max(peak, int(curve.max()))
-            live = int(curve[-1])
-    return peak
+        resident.add(aggregate_plan(rec, loop, j, 0, 0))
+    return resident.best
 
 
 def available_memory_bytes() -> int | None:
@@ -61,7 +54,7 @@ def check_real_run_fits(graph: Graph, params: HEParams, bias_copy: bool = True,
                         available: int | None = None, profile: str = "hetier") -> int:
     """Refuse a real run whose planned peak (plus the runtime) exceeds the available memory;
     returns the estimate in bytes."""
-    need = int(planned_peak_bytes(graph, params, bias_copy, profile) * POOL_FACTOR) + RUNTIME_BYTES
+    need = planned_peak_bytes(graph, params, bias_copy, profile) + RUNTIME_BYTES
     avail = available_memory_bytes() if available is None else available
     if avail is not None and need > avail:
         raise UsageError(f"a real run of {graph.name} at batch {params.batch} needs about {need / 1e9:.1f} GB "

@@ -52,11 +52,15 @@ _T = {
     "MODSW_NEW": [("alloc", C, "mod_switch"), ("read", A, "copy"), ("write", C, "copy"),
                   ("read", C, "mod_switch"), ("write", C, "mod_switch", 0, -1)],
     "FREE": [("free", A, "free")],
+    # host memory (kind "host", outside SEAL's pool): a constant built (allocated and written),
+    # then read by the op that uses it; freed with FREE. Every event moves the buffer's whole size.
+    "CONSTANT": [("alloc", A, "constant"), ("write", A, "constant")],
+    "HOST_READ": [("read", A, "add_plain")],
 }
 TEMPLATES = {name: i for i, name in enumerate(_T)}
 (
     KEYGEN, ENCODE, ENCODE_VEC, ENCRYPT, DECRYPT, DECODE, MULP_NEW, MAC, ADD_INPLACE, ADD_NEW,
-    ADDP_NEW, ADDP_INPLACE, SQUARE_NEW, MUL_NEW, RELIN, RESCALE, MODSW, MODSW_NEW, FREE,
+    ADDP_NEW, ADDP_INPLACE, SQUARE_NEW, MUL_NEW, RELIN, RESCALE, MODSW, MODSW_NEW, FREE, CONSTANT, HOST_READ,
 ) = range(len(_T))  # the template codes, in _T's order
 
 _rows = [(t, *(r + (0, 0)[len(r) - 3:])) for t, rows in enumerate(_T.values()) for r in rows]
@@ -184,7 +188,7 @@ class Recorder:
         polys = np.where(polys > 0, polys, np.where(kind == KIND["plaintext"], 1, 2))
         nbytes = polys * self.params.poly_modulus * level * 8
         is_key = kind == KIND["key"]
-        nbytes = np.where(is_key, caps[tensor], nbytes)
+        nbytes = np.where(is_key | (kind == KIND["host"]), caps[tensor], nbytes)
         level = np.where(is_key, len(self.params.primes), level)
         is_af = (event == EV["alloc"]) | (event == EV["free"])
         nbytes = np.where(is_af, caps[tensor], nbytes)

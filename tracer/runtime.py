@@ -18,9 +18,9 @@ import numpy as np
 
 from hetier.errors import UsageError
 from hetier.tracer.params import HEParams
-from hetier.tracer.recorder import (ADD_NEW, ADDP_INPLACE, ADDP_NEW, DECODE, DECRYPT, ENCODE, ENCODE_VEC,
-                                    ENCRYPT, FREE, KEYGEN, MAC, MODSW, MODSW_NEW, MUL_NEW, MULP_NEW, RELIN,
-                                    RESCALE, SQUARE_NEW, Recorder)
+from hetier.tracer.recorder import (ADD_NEW, ADDP_INPLACE, ADDP_NEW, CONSTANT, DECODE, DECRYPT, ENCODE,
+                                    ENCODE_VEC, ENCRYPT, FREE, HOST_READ, KEYGEN, MAC, MODSW, MODSW_NEW, MUL_NEW,
+                                    MULP_NEW, RELIN, RESCALE, SQUARE_NEW, Recorder)
 
 
 @dataclass
@@ -81,6 +81,11 @@ class SealBackend:
 
     def new_temporaries(self, n: int, level: int, polys: int = 2) -> Callable[[], int]:
         return count(self.rec.tensors.new("temporary", n, self.params.ct_bytes(level, polys))[1]).__next__
+
+    def new_host(self, n: int, nbytes: int) -> int:
+        """Reserve ``n`` host buffers of ``nbytes`` each (memory the reference runtime allocates
+        outside SEAL's pool); returns the first id."""
+        return self.rec.tensors.new("host", n, nbytes)[1]
 
     # ---- SEAL: built by keygen
     def _setup(self) -> None:
@@ -206,6 +211,18 @@ class SealBackend:
 
     def modsw(self, L: int, a: int) -> None:
         self._in_place(MODSW, L, a, -1, self.evaluator.mod_switch_to_next_inplace)
+
+    # Host buffers stand for the reference runtime's objects (HE-Transformer's constant tensors,
+    # nGraph's folded constant data): they are recorded, not built, in every backend. Level 0.
+    def constant(self, b: int) -> None:
+        """Host buffer b allocated and filled (a Constant op's output, a folded constant's data)."""
+        if self.log is not None:
+            self.log((CONSTANT, 0, b, -1, -1, -1, now()))
+
+    def host_read(self, b: int) -> None:
+        """Host buffer b read by the op using it."""
+        if self.log is not None:
+            self.log((HOST_READ, 0, b, -1, -1, -1, now()))
 
     def free(self, L: int, b: int) -> None:
         if self.log is not None:

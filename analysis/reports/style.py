@@ -4,7 +4,7 @@ The words and numbers (tier order and names, GB, "does not fit") are in hetier/v
 from __future__ import annotations
 
 TIER_COLOURS = {"dram": "#1f77b4", "pmem": "#d62728", "cxl": "#9467bd", "compute": "#7f7f7f"}
-KIND_COLOURS = {"ciphertext": "#1f77b4", "temporary": "#ff7f0e", "plaintext": "#2ca02c", "key": "#8c564b"}
+KIND_COLOURS = {"ciphertext": "#1f77b4", "temporary": "#ff7f0e", "plaintext": "#2ca02c", "key": "#8c564b", "host": "#9467bd"}
 POLICY_COLOURS = {"all-dram": "#1f77b4", "all-pmem": "#d62728", "all-cxl": "#d62728", "dram-first": "#2ca02c",
                   "interleave": "#17becf", "kind-aware": "#bcbd22", "memory-mode": "#ff7f0e"}
 READ_WRITE_COLOURS = {"read": "#4c78a8", "written": "#f58518"}

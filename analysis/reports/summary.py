@@ -26,7 +26,7 @@ def headline(an: Analysis, comp: Comparison | None) -> list[str]:
                  f"{m['granularity']} granularity; CKKS N={m['he']['poly_modulus']}, primes {m['he']['primes']}, "
                  f"batch {m['he']['batch']}.")
     lines.append(f"Peak {gb(an.peak_bytes)} live at layer {an.peak_layer} ({an.peak_ts / 1e9:.1f} s{' modelled' if m.get('mode') == 'plan' else ''}); "
-                 f"resident with SEAL's size-class pool {gb(an.resident_peak_bytes)}.")
+                 f"resident with SEAL's size-class pool and host memory {gb(an.resident_peak_bytes)}.")
     total = an.read_bytes + an.write_bytes
     if total:
         share = hot_bytes_for(an)

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     c.print(f"events {st.events:,} ({', '.join(f'{k} {v:,}' for k, v in st.by_event.items())}); "
             f"run {st.duration_ns / 1e9:.2f} s")
     c.print(f"peak live {gb_fine(st.peak_live_bytes)} at {st.peak_ts_ns / 1e9:.2f} s in layer {safe(st.peak_layer)}; "
-            f"resident peak (size-class pool) {gb_fine(st.resident_peak_bytes)}")
+            f"resident peak (SEAL pool + host memory) {gb_fine(st.resident_peak_bytes)}")
     t = Table(title="buffers by kind")
     for col in ("kind", "allocations", "bytes allocated"):
         t.add_column(col, justify="right")

@@ -22,23 +22,27 @@ from hetier.errors import HetierError
 from hetier.validation import TRACE_META, validate
 
 MAGIC = "hetier-trace"
-FORMAT_VERSION = 1
-READABLE_VERSIONS = (1, 1)
+FORMAT_VERSION = 2  # 2 added the "host" buffer kind and the "constant" primitive (appended: version 1 codes keep their meaning)
+READABLE_VERSIONS = (1, 2)
 META_KEY = b"hetier"
 OP_CPU_KEY = b"op_cpu_ns"  # record-batch metadata: [[thread, process] CPU ns] of the ops it ends
 EOS_MARKER = b"\xff\xff\xff\xff\x00\x00\x00\x00"
 
 EVENTS = ("alloc", "free", "read", "write", "op_begin", "op_end")
-KINDS = ("ciphertext", "temporary", "plaintext", "key", "none")
+# host: memory the runtime allocates outside SEAL's pool (malloc/new; freed memory goes back to the heap)
+KINDS = ("ciphertext", "temporary", "plaintext", "key", "none", "host")
 # how the runtime allocates (`hetier trace --runtime-profile`): hetier's own kernels, or the reference
 # stack's (HE-Transformer on SEAL 3.4); recorded as meta["runtime"]["profile"]
 RUNTIME_PROFILES = ("hetier", "reference")
 PRIMS = (
     "none", "keygen", "encode", "encrypt", "decrypt", "decode", "copy", "multiply_plain", "multiply",
-    "add", "add_plain", "square", "relinearize", "rescale", "mod_switch", "free",
+    "add", "add_plain", "square", "relinearize", "rescale", "mod_switch", "free", "constant",
 )
 GRANULARITIES = ("ciphertext", "tensor")
 MODES = ("real", "plan")
+
+# Version 1 knew a prefix of each code list; its files carry those dictionaries.
+_V1_CODES = {"kind": KINDS[:5], "prim": PRIMS[:16]}
 
 EV = {name: i for i, name in enumerate(EVENTS)}
 KIND = {name: i for i, name in enumerate(KINDS)}
@@ -65,7 +69,7 @@ def schema(meta: dict) -> pa.Schema:
             pa.field("tensor", pa.int64()),  # tensor the buffer belongs to (-1 on op rows)
             pa.field("nbytes", pa.int64()),  # bytes of the event, summed over `count`
             pa.field("count", pa.int64()),  # ciphertext-level events this row stands for
-            pa.field("kind", _DICT8),  # buffer kind: ciphertext, temporary, plaintext, key (none on op rows)
+            pa.field("kind", _DICT8),  # buffer kind: ciphertext, temporary, plaintext, key, host (none on op rows)
             pa.field("level", pa.int8()),  # coefficient primes of the data at the event (-1 on op rows)
             pa.field("layer", pa.dictionary(pa.int32(), pa.string())),  # layer (op) that made the event
             pa.field("prim", _DICT8),  # HE primitive that made the event
@@ -344,7 +348,8 @@ class TraceReader:
             raise TraceError(f"trace '{self.path}' is corrupt: its metadata checksum is missing")
         self.schema = self._reader.schema
         self.layer_names = [l["name"] for l in self.meta["layers"]]
-        self._dicts = {"event": pa.array(EVENTS), "kind": pa.array(KINDS), "prim": pa.array(PRIMS),
+        codes = _V1_CODES if self.meta["format_version"] == 1 else {"kind": KINDS, "prim": PRIMS}
+        self._dicts = {"event": pa.array(EVENTS), "kind": pa.array(codes["kind"]), "prim": pa.array(codes["prim"]),
                        "layer": pa.array(self.layer_names, pa.string())}
         self._checked_dicts: dict[str, pa.Array] = {}
         self.checksummed = self.meta.get("checksum") == CHECKSUM

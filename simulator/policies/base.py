@@ -28,7 +28,7 @@ ALIASES: dict[str, str] = {}  # alias -> policy name
 @dataclass(frozen=True)
 class TensorInfo:
     tensor: int
-    kind: str  # ciphertext, temporary, plaintext, key
+    kind: str  # ciphertext, temporary, plaintext, key, host
     nbytes: int  # bytes this allocation adds
     op: int = -1  # index of the allocating op
 

@@ -74,7 +74,7 @@ def test_check_reports_truncation(tmp_path, capsys):
 def test_wrong_version_is_one_line(tmp_path, capsys):
     p = write_tiny(tmp_path / "t.arrow", GOOD_ROWS, tiny_meta(format_version=9))
     code, _, err = run(["info", p], capsys)
-    assert code == 1 and "trace format 9; this hetier reads 1-1" in err
+    assert code == 1 and "trace format 9; this hetier reads 1-2" in err
 
 
 def test_plan_mode_and_its_errors(tmp_path, capsys):

@@ -101,7 +101,7 @@ def test_truncated_and_old_traces(tmp_path, capsys):
     assert code == 0 and "truncated" in err
     old = write_tiny(tmp_path / "old.arrow", GOOD_ROWS, tiny_meta(format_version=7))
     code, _, err = run(["replay", old, "--machine", "dram-only"], capsys)
-    assert code == 1 and "trace format 7; this hetier reads 1-1" in err
+    assert code == 1 and "trace format 7; this hetier reads 1-2" in err
 
 
 def test_a_users_machine_file_works_like_a_preset(tmp_path, capsys):

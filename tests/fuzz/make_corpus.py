@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from hetier.formats.trace import TraceWriter, schema
+from hetier.formats.trace import FORMAT_VERSION, TraceWriter, schema
 from tests.helpers import CT, GOOD_ROWS, rows_to_batch, tiny_meta, write_tiny
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -27,7 +27,7 @@ def _trace_with(path: Path, column: str, row: int, value) -> None:
 
 def _raw_meta_trace(path: Path, meta) -> None:
     """A trace whose metadata JSON is ``meta`` as given (no validation on the way out)."""
-    good = {**tiny_meta(), "magic": "hetier-trace", "format_version": 1}
+    good = {**tiny_meta(), "magic": "hetier-trace", "format_version": FORMAT_VERSION}
     sch = schema(good).with_metadata({b"hetier": json.dumps(meta).encode()})
     with pa.OSFile(str(path), "wb") as f:
         w = pa.ipc.new_stream(f, sch)

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 from hypothesis import strategies as st
 
-from hetier.formats.trace import (BATCH_CRC_KEY, COLUMNS, EVENTS, KINDS, PRIMS, _DTYPES, EventBatch, _schema_metadata,
+from hetier.formats.trace import (BATCH_CRC_KEY, COLUMNS, EVENTS, FORMAT_VERSION, KINDS, PRIMS, _DTYPES, EventBatch, _schema_metadata,
                                   batch_crc, schema)
 from tests.helpers import GOOD_ROWS, rows_to_batch, tiny_meta
 
@@ -67,7 +67,7 @@ def mutated(draw, base, max_changes: int = 3):
 
 
 def good_meta() -> dict:
-    return {**tiny_meta(), "magic": "hetier-trace", "format_version": 1, "checksum": "crc32"}
+    return {**tiny_meta(), "magic": "hetier-trace", "format_version": FORMAT_VERSION, "checksum": "crc32"}
 
 
 @st.composite

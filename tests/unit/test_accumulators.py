@@ -79,8 +79,43 @@ def test_pool_peak_keeps_each_size_class():
             (5, "alloc", 2, 200, 2), (6, "free", 2, 200, 2)]
     pool, peak = _feed([PoolPeak(), LivePeak()], [rows])
     # live never exceeds 300 B, but a freed 100 B block cannot hold a 300 B one: class 100 B peaks
-    # at 2 blocks (buffer 2 is two 100 B ciphertexts), class 300 B at 1 -> 2 x 100 + 300
-    assert peak.bytes == 300 and pool == 2 * 100 + 300
+    # at 2 blocks (buffer 2 is two 100 B ciphertexts), class 300 B at 1; SEAL's pool grows in
+    # batches of 1, then 2 blocks, so the 100 B class holds 3 -> 3 x 100 + 300
+    assert peak.bytes == 300 and pool == 3 * 100 + 300
+
+
+def test_pool_peak_adds_host_memory_while_live_and_returns_it():
+    # host buffers (malloc'd) count only while live; the pool keeps what it grew to
+    rows = [(1, "alloc", 0, 100), (2, "alloc", 1, 500, 1, "host"), (3, "free", 1, 500, 1, "host"),
+            (4, "free", 0, 100), (5, "alloc", 2, 400, 1, "host"), (6, "free", 2, 400, 1, "host")]
+    (pool,) = _feed([PoolPeak()], [rows])
+    assert pool == 100 + 500
+    (split,) = _feed([PoolPeak()], [rows[:2], rows[2:]])  # state carried across batches
+    assert split == 100 + 500
+    later = rows[:4] + [(5, "alloc", 2, 600, 1, "host")]  # after the pool's block was freed: 100 held + 600
+    (pool,) = _feed([PoolPeak()], [later])
+    assert pool == 100 + 600
+
+
+def test_resident_model_reports_its_level_and_each_batch_high():
+    from hetier.formats.seal_pool import ResidentPeak
+
+    m = ResidentPeak()
+    m.add(rows_to_batch([(1, "alloc", 0, 100), (2, "alloc", 1, 500, 1, "host"), (3, "free", 1, 500, 1, "host")]))
+    assert (m.last_high, m.now, m.best) == (600, 100, 600)
+    m.add(rows_to_batch([(4, "free", 0, 100)]))  # the pool keeps its block
+    assert (m.last_high, m.now) == (100, 100)
+    exact = ResidentPeak(batches=False, host=False)
+    exact.add(rows_to_batch([(1, "alloc", 0, 200, 2), (2, "alloc", 1, 500, 1, "host")]))
+    assert exact.best == 200  # two 100 B blocks held exactly, host left out (batches would hold 3)
+
+
+def test_seal_pool_batches_grow_by_five_percent():
+    from hetier.formats.seal_pool import pool_blocks
+    # batches 1, 2, 3, ..., each ceil(1.05 x the previous): totals 1, 3, 6, 10, ...
+    assert [pool_blocks(n) for n in (0, 1, 2, 3, 4, 7, 100)] == [0, 1, 3, 3, 6, 10, 105]
+    # a large class holds at most one batch (about 1/21 of the total) above its peak
+    assert 1.0 <= pool_blocks(10 ** 6) / 10 ** 6 < 1.05
 
 
 def test_buffers_by_kind_sums_counts_and_bytes():

@@ -1,11 +1,15 @@
 """The trace file: round trip, metadata, truncation and foreign/old files."""
 
+from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
-from hetier.formats.trace import FORMAT_VERSION, TraceError, TraceReader, read_table, read_trace
+from hetier.formats.trace import FORMAT_VERSION, KINDS, EventBatch, TraceError, TraceReader, read_table, read_trace
 from tests.helpers import CT, GOOD_ROWS, rows_to_batch, tiny_meta, write_tiny
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_round_trip_keeps_events_and_metadata(tmp_path):
@@ -76,8 +80,21 @@ def test_unknown_format_version_is_refused(tmp_path):
     meta = tiny_meta()
     meta["format_version"] = 3
     p = write_tiny(tmp_path / "t.arrow", GOOD_ROWS, meta)
-    with pytest.raises(TraceError, match="trace format 3; this hetier reads 1-1"):
+    with pytest.raises(TraceError, match="trace format 3; this hetier reads 1-2"):
         TraceReader(p)
+
+
+def test_version_1_traces_still_read_and_host_buffers_round_trip(tmp_path):
+    # a shipped version-1 trace: its kind and primitive dictionaries are prefixes of today's
+    with TraceReader(ROOT / "tests" / "fuzz" / "corpus" / "good.arrow") as r:
+        assert r.meta["format_version"] == 1
+        b = EventBatch.concat(list(r.batches()))
+    assert {KINDS[k] for k in np.unique(b.kind)} <= set(KINDS[:5])
+    rows = [(1, "alloc", 0, 88, 1, "host", 0, 1, "constant"), (2, "free", 0, 88, 1, "host", 0, 1, "free")]
+    t = read_trace(write_tiny(tmp_path / "h.arrow", rows))
+    assert t.meta["format_version"] == FORMAT_VERSION == 2
+    assert [KINDS[k] for k in t.events.kind] == ["host", "host"]
+    assert read_table(tmp_path / "h.arrow").column("prim").to_pylist() == ["constant", "free"]
 
 
 def test_writer_streams_batches_before_close(tmp_path):

@@ -103,6 +103,37 @@ def test_reference_profile_materializes_outputs(tmp_path):
     assert st.layers_by_kind["conv2d"] == convs == 53
 
 
+def test_reference_profile_records_host_memory(tmp_path):
+    """The reference stack's memory outside SEAL's pool: each bias Add builds its folded broadcast
+    constant (88 B per image-value) before its adds and frees it after; the weights' Constant is
+    built for its conv; the folded constants' f32 data live from op 0 to the teardown. The hetier
+    profile has none of it. Plan and real agree (test_plan_equals_real_cnn)."""
+    from hetier.analysis.trace_stats import trace_stats
+    from hetier.tracer.kernels import FLOAT_BYTES, HOST_BYTES_PER_VALUE
+
+    g = tiny_cnn()
+    batch = 4
+    p = choose_params(g, batch, None, None, 22)
+    host = {}
+    for profile in ("hetier", "reference"):
+        res = trace_run(g, p, tmp_path / f"{profile}.arrow", "tensor", profile=profile)
+        host[profile] = (read_trace(res.path), trace_stats(res.path))
+    assert KIND["host"] not in host["hetier"][0].events.kind
+    t, st = host["reference"]
+    ev, names = t.events, [layer["name"] for layer in t.meta["layers"]]
+    is_host = ev.kind == KIND["host"]
+    j = names.index("conv2d_1_bias")  # 3 channels of 6x6
+    at = lambda layer, e: ev.nbytes[is_host & (ev.layer == layer) & (ev.event == EV[e])].sum()  # noqa: E731
+    assert at(j, "alloc") == at(j, "free") == at(j, "read") == 3 * 6 * 6 * batch * HOST_BYTES_PER_VALUE
+    conv = names.index("conv2d_1")
+    assert at(conv, "alloc") == at(conv, "free") == 3 * 2 * 3 * 3 * HOST_BYTES_PER_VALUE  # 3x2x3x3 weights
+    weights = sum(int(n.weight.size) for n in g.nodes if n.weight is not None)
+    biased = sum(int(np.prod(n.shape)) for n in g.nodes if n.bias is not None and n.weight is not None)
+    assert at(0, "alloc") == at(len(names) - 1, "free") == FLOAT_BYTES * (weights + batch * biased)
+    assert at(0, "free") == 0
+    assert st.buffers_by_kind["host"][1] == ev.nbytes[is_host & (ev.event == EV["alloc"])].sum()
+
+
 def test_ciphertext_plan_over_the_event_bound_is_refused(tmp_path):
     g = build("mobilenetv2", width=1.4, resolution=224)
     p = choose_params(g, 2048, None, None, 22)

@@ -1,0 +1,25 @@
+"""The published ResNet-50 run and memory timeline shipped in simulator/data (approximate values
+read off the HMEM 2021 plots) load as the project reads them."""
+
+import csv
+
+from hetier.formats.measured import load_measured
+from hetier.simulator.fit import reference_runs_path
+
+DATA = reference_runs_path().parent
+
+
+def test_resnet50_run_is_a_measured_run_apart_from_the_fit_set():
+    (run,) = load_measured(DATA / "he-pmem-tc2021-resnet50.csv")
+    assert (run.model, dict(run.options), run.machine, run.peak_gb, run.seconds) == (
+        "resnet50", {"resolution": 224.0}, "ref-memory-mode", 840.0, 226800.0)
+    assert all(r.model == "mobilenetv2" for r in load_measured(reference_runs_path()))
+
+
+def test_resnet50_timeline_has_the_published_shape():
+    text = (DATA / "he-pmem-tc2021-resnet50-timeline.csv").read_text()
+    assert "HMEM 2021" in text and "APPROXIMATE" in text
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    levels = [float(r["resident_gb_approx"]) for r in rows]
+    assert [r["phase"] for r in rows] == ["spike", "plateau", "step1", "step2", "step3", "end"]
+    assert levels == [840, 720, 650, 480, 400, 350] and levels == sorted(levels, reverse=True)
