@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 
 from hetier.errors import HetierError
-from hetier.formats.results import load_results
+from hetier.formats.results import load_results, run_status
 from hetier.vocabulary import does_not_fit, ordered_tiers, policy_label, seconds
 
 
@@ -31,7 +31,7 @@ class Comparison:
                 "policy": policy_label(r["policy"], r["machine"]),
                 "threads": r["threads"], "time_s": t / 1e9 if fits else None,
                 "vs_baseline": t / base["makespan_ns"] if fits and base is not None else None,
-                "fits": r["fits"], "missing_bytes": r["missing_bytes"],
+                "fits": r["fits"], "missing_bytes": r["missing_bytes"], "reason": run_status(r)[1],
                 "compute_s": r["compute_ns"] / 1e9 if fits else None,
                 "stall_s": {k: r["stall_ns"][k] / 1e9 for k in ordered_tiers(r["stall_ns"])} if fits else None,
                 "read_gb": {k: r["read_bytes"].get(k, 0) / 1e9 for k in tiers},

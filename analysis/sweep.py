@@ -25,6 +25,8 @@ class Pick:
     reference_time_s: float
     reference_cost_usd: float | None
     stack: str = "hetier"
+    capacities: str = ""  # the pick's tiers and sizes: "dram 32 GB + cxl 256 GB"
+    reference_capacities: str = ""
 
     @property
     def slowdown(self) -> float:
@@ -37,6 +39,14 @@ def config_label(row: dict, override_keys: list[str], threads: bool = True) -> s
                   for k in override_keys if row.get(k) is not None)
     stack = f"stack {row['stack']}" if row.get("stack", "hetier") != "hetier" else ""
     return " ".join(p for p in (row["machine"], row["policy"], ov, stack, f"x{row['threads']}" if threads else "") if p)
+
+
+def capacities(row: dict) -> str:
+    """A row's machine as tiers and sizes, fast first: "dram 32 GB + cxl 256 GB"."""
+    import json
+
+    tiers = json.loads(row["machine_json"])["tiers"] if row.get("machine_json") else []
+    return " + ".join(f"{t['tier']} {t['capacity_gb']:,.0f} GB" for t in tiers)
 
 
 def groups(rows: list[dict]) -> dict[tuple[str, str, int], list[dict]]:
@@ -74,7 +84,8 @@ def cheapest_within(configs: pa.Table, tolerance: float = 0.10, baseline: str | 
             continue
         best = min(fits, key=lambda r: (r["cost_usd"], r["time_s"]))
         out.append(Pick(trace, threads, config_label(best, keys), best["time_s"], best["cost_usd"],
-                        config_label(ref, keys), ref["time_s"], ref["cost_usd"], stack))
+                        config_label(ref, keys), ref["time_s"], ref["cost_usd"], stack, capacities(best),
+                        capacities(ref)))
     return out
 
 

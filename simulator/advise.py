@@ -24,14 +24,12 @@ from hetier.formats.advice import ADVICE_MAGIC, ADVICE_VERSION
 from hetier.formats.placement import placement_document
 from hetier.simulator.policies import ScheduledPolicy, get_policy, policy_class
 from hetier.simulator.scenario import Scenario, simulate
-from hetier.simulator.tensor_lifetimes import peak_live_bytes
 from hetier.simulator.workload import Workload
-from hetier.vocabulary import exceeds_all_tiers
 
 ADVISOR_POLICIES = ("ilp", "hot-cold", "lifetime", "migrate")  # the advisor's own answers
 BASELINES = ("dram-first", "kind-aware", "interleave", "all-pmem")  # whole-tier rules, for comparison
 WITHIN = 0.05  # "close to all-DRAM": at most 5% slower
-BISECT_STEPS = 7  # capacity resolution: peak live bytes / 2**7 (under 1%)
+BISECT_STEPS = 7  # capacity resolution: memory needed / 2**7 (under 1%)
 
 
 @dataclass
@@ -60,7 +58,7 @@ class MachineAdvice:
     machine: str
     fast_tier: str
     fast_bytes: int
-    peak_live_bytes: int
+    memory_needed_bytes: int  # what decides fit (simulator/memory_needed.py)
     all_dram_ns: float | None
     memory_mode_ns: float | None
     rows: list[Row] = field(default_factory=list)
@@ -82,20 +80,23 @@ def memory_mode_twin(machine: Machine) -> Machine | None:
 
 
 def advise_machine(workload: Workload, machine: Machine, policies: list[str], threads: int | None = None,
-                   bisect: bool = True, stack: StackProfile = StackProfile("hetier"),
+                   bisect: bool = True, stack: StackProfile | None = None,
                    allow_runtime_mismatch: bool = False,
-                   progress: Callable[[str], None] | None = None) -> MachineAdvice:
+                   progress: Callable[[str], None] | None = None, fit_by: str = "resident") -> MachineAdvice:
     """Replay ``policies`` on a ``machine`` that takes placement policies and rank them, with
     ``threads`` simulated threads (default: the machine's cores); see the module docstring.
     ``progress`` hears about each replay as it starts."""
     say = progress or (lambda _msg: None)
     threads = machine.cores if threads is None else threads
-    peak = max(peak_live_bytes(workload), 1)
     fast = machine.tier_names[0]
     cap = machine.device(fast).capacity_bytes
 
     def scenario(m: Machine, policy: str | None) -> Scenario:
-        return Scenario(workload, m, policy, stack, threads, allow_runtime_mismatch=allow_runtime_mismatch)
+        return Scenario(workload, m, policy, stack, threads, allow_runtime_mismatch=allow_runtime_mismatch,
+                        fit_by=fit_by)
+
+    peak = max(scenario(machine, None if not memory_system_for(machine).takes_policy else "all-dram")
+               .memory_needed.total_bytes, 1)
 
     system = memory_system_for(machine)
     if not system.takes_policy:
@@ -110,13 +111,9 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
         say(f"{machine.name}: Memory Mode")
     mm = simulate(scenario(twin, None)).makespan_ns if twin else None
     adv = MachineAdvice(machine.name, fast, cap, peak, all_dram, mm, threads=threads)
-    total = sum(d.capacity_bytes for _, d in machine.tiers)
     for spec in policies:
         row = Row(machine.name, spec, deploy=getattr(policy_class(spec), "deploy", None))
         adv.rows.append(row)
-        if total < peak:
-            row.why = exceeds_all_tiers(peak, total)
-            continue
         try:
             row.policy = get_policy(spec, machine.tier_names).label
             say(f"{machine.name}: {row.policy}")
@@ -142,7 +139,7 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
 
 
 def smallest_fast_tier(base: Scenario, target_ns: float, peak: int) -> int | None:
-    """Smallest fast-tier size (bisection between 0 and the peak live bytes) at which ``base``'s
+    """Smallest fast-tier size (bisection between 0 and the memory needed) at which ``base``'s
     policy takes at most ``target_ns``; None if even the peak does not get there. Assumes time
     does not grow with capacity, which greedy policies do not promise: the answer is then one such size."""
     def good(c: int) -> bool:

@@ -63,6 +63,7 @@ class Config:
     threads: int
     skip: str | None = None
     stack: str = "hetier"  # stack profile preset or file
+    added: bool = False  # an all-DRAM reference the sweep added (not asked for)
 
     @property
     def policy_spec(self) -> str | None:
@@ -86,7 +87,7 @@ class Config:
         return {"config_id": config_id(key), "config_key": key, "trace": os.path.basename(self.trace),
                 "trace_sha256": trace_sha256, "machine": self.machine, "machine_preset": self.ref, "mode": None,
                 "policy": self.policy, "stack": self.stack, "threads": self.threads, "status": status, "reason": reason,
-                **self.override_values()}
+                "reference_added": self.added, **self.override_values()}
 
     def key(self, trace_sha256: str) -> str:
         """Canonical text identifying this configuration (what resume and row order use)."""
@@ -94,6 +95,8 @@ class Config:
                "overrides": [list(o) for o in self.overrides], "policy": self.policy, "threads": self.threads}
         if self.stack != "hetier":  # keys of sweeps written before stacks were an axis stay the same
             key["stack"] = self.stack
+        if self.added:
+            key["added"] = True
         return json.dumps(key, sort_keys=True, separators=(",", ":"))
 
 
@@ -281,6 +284,30 @@ class Axes:
 
     def override_keys(self) -> list[str]:
         return sorted({o.key for o in self.overrides})
+
+
+def dram_only_references(axes: "Axes", needed: dict[tuple[str, str], int]) -> list[Config]:
+    """For each listed machine under a placement policy with more than one tier, trace, stack and
+    thread count: the same machine with its first tier alone, sized to the memory needed
+    (``needed[(trace, stack)]`` bytes, rounded up to a whole GB), running all-DRAM: the like-for-like
+    reference a hybrid box is priced against (not the hybrid box with its expander idle)."""
+    out = []
+    for entry in axes.machines:
+        m = load_machine(entry.ref)
+        if not memory_system_for(m).takes_policy or len(m.tiers) < 2:
+            continue
+        first, *rest = m.tier_names
+        for trace in axes.traces:
+            for stack in axes.stacks:
+                if (trace, stack) not in needed:
+                    continue
+                gb = -(-needed[(trace, stack)] // 10 ** 9)
+                ov = tuple(sorted([(f"{first}.capacity_gb", str(gb)), *((f"{t}.capacity_gb", "0") for t in rest)]))
+                for t in axes.threads or [m.cores]:
+                    over = f"{t} threads exceed the machine's {m.cores} cores" if t > m.cores else None
+                    out.append(Config(trace, f"{entry.label}-{first}-only", entry.ref, ov, "all-dram", t, over, stack,
+                                      added=True))
+    return out
 
 
 def axes_from_args(traces: list[str], machines: list[str] | None, policies: list[str] | None,

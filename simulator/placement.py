@@ -11,6 +11,7 @@ that op on.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from hetier.simulator.machine import Machine
@@ -69,9 +70,14 @@ def _move(pl: Placement, op: int, tensor: int, to: str, tb: dict[str, int], live
     pl.history.setdefault(tensor, []).append((op, {to: 1.0}))
 
 
-def place(workload: Workload, machine: Machine, policy: Policy, threads: int = 1) -> Placement:
+def place(workload: Workload, machine: Machine, policy: Policy, threads: int = 1, scale: float = 1.0) -> Placement:
     """Every allocation where ``policy`` puts it (a cache's memory system passes "all in the
-    backing tier"), with the machine's capacities."""
+    backing tier"), with the machine's capacities. A tier's live bytes count ``scale`` times
+    toward its capacity (memory needed per live byte: simulator/memory_needed.py), for the policy
+    planning as for the check; missing bytes are reported in those needed bytes."""
+    if scale != 1.0:
+        machine = dataclasses.replace(machine, tiers=tuple(
+            (n, dataclasses.replace(d, capacity_bytes=int(d.capacity_bytes / scale))) for n, d in machine.tiers))
     tiers = machine.tier_names
     policy.prepare(workload, machine, threads)
     cap = {t: machine.device(t).capacity_bytes for t in tiers}
@@ -135,4 +141,5 @@ def place(workload: Workload, machine: Machine, policy: Policy, threads: int = 1
                 live[x] -= r
         for x in tiers:
             pl.live_end[x].append(live[x])
+    pl.missing = {x: int(round(m * scale)) for x, m in pl.missing.items()}
     return pl

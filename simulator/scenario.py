@@ -11,7 +11,7 @@ redoes only the time stage for each trial of its free parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -22,10 +22,12 @@ from hetier.formats.trace import runtime_profile_of
 from hetier.simulator.demands import OpDemand, op_demands, schedule
 from hetier.simulator.engine import RunStats, run, run_in_order
 from hetier.simulator.machine import Machine
+from hetier.simulator.memory_needed import FIT_BY, MemoryNeeded, memory_needed
 from hetier.simulator.memory_systems import MemorySystem, memory_system_for
 from hetier.simulator.placement import Placement
+from hetier.simulator.policies import get_policy
 from hetier.simulator.recording_host import RecordingHost, recording_host_of
-from hetier.simulator.stack import StackProfile
+from hetier.simulator.stack import StackProfile, load_stack
 from hetier.simulator.workload import Workload
 
 
@@ -36,13 +38,16 @@ class Scenario:
     workload: Workload
     machine: Machine
     policy: str | None = None  # a placement policy spec; None: the memory system's default
-    stack: StackProfile = field(default_factory=lambda: StackProfile("hetier"))
+    stack: StackProfile | None = None  # None: the hetier preset (simulator/presets/stacks/hetier.toml)
     threads: int | None = None  # None: the machine's cores
     seed: int = 0  # page frames of cache-like memory systems
     recording: RecordingHost | None = None  # the recording host; None: as the trace says
     allow_runtime_mismatch: bool = False
+    fit_by: str = "resident"  # what decides fit: memory needed ("resident") or the live peak ("live")
 
     def __post_init__(self):
+        if self.stack is None:
+            object.__setattr__(self, "stack", load_stack("hetier"))
         threads = self.machine.cores if self.threads is None else self.threads
         if threads < 1:
             raise UsageError(f"threads {threads} must be at least 1")
@@ -53,9 +58,15 @@ class Scenario:
         mismatch = runtime_mismatch(self.workload.meta, self.stack)
         if mismatch and not self.allow_runtime_mismatch:
             raise UsageError(f"{mismatch} (--allow-runtime-mismatch replays it anyway, noted in the results)")
+        if self.fit_by not in FIT_BY:
+            raise UsageError(f"fit by '{self.fit_by}' unknown (known: {', '.join(FIT_BY)})")
         if self.recording is None:
             object.__setattr__(self, "recording", recording_host_of(self.workload))
         memory_system_for(self.machine).check_policy(self.machine, self.policy)  # fails here, at construction
+
+    @property
+    def memory_needed(self) -> MemoryNeeded:
+        return memory_needed(self.workload, self.stack, self.fit_by)
 
     def memory_system(self) -> MemorySystem:
         """A fresh memory system for one run of this scenario."""
@@ -66,7 +77,7 @@ class Scenario:
         return {"trace": self.workload.trace_id, "machine": self.machine.name, "memory_system": self.machine.mode,
                 "policy": self.policy, "stack": self.stack.name, "threads": self.threads, "seed": self.seed,
                 "recording_host": self.recording.notes(), "runtime_profile": runtime_profile_of(self.workload.meta),
-                "allow_runtime_mismatch": self.allow_runtime_mismatch}
+                "allow_runtime_mismatch": self.allow_runtime_mismatch, "fit_by": self.fit_by}
 
 
 def scenario_of_run(run: dict, workload: Workload) -> Scenario:
@@ -82,7 +93,8 @@ def scenario_of_run(run: dict, workload: Workload) -> Scenario:
         raise UsageError(f"the run is of trace {run['trace']['file']} ({run['trace']['sha256'][:12]}), not of "
                          f"{workload.trace_id['file']} ({workload.trace_id['sha256'][:12]})")
     return Scenario(workload, machine_from_dict(run["machine"]), sc["policy"], stack_from_results(run["stack"]),
-                    sc["threads"], sc["seed"], allow_runtime_mismatch=sc["allow_runtime_mismatch"])
+                    sc["threads"], sc["seed"], allow_runtime_mismatch=sc["allow_runtime_mismatch"],
+                    fit_by=sc.get("fit_by", "resident"))
 
 
 def runtime_mismatch(meta: dict, stack: StackProfile) -> str | None:
@@ -111,7 +123,7 @@ class MemoryStage:
 
 def memory_stage(s: Scenario) -> MemoryStage:
     system = s.memory_system()
-    pl = system.place(s.workload, s.threads)
+    pl = system.place(s.workload, s.threads, s.memory_needed.scale)
     demands, clamped = op_demands(s.workload, system, s.recording, s.stack)
     return MemoryStage(demands, pl, system, clamped)
 
@@ -127,8 +139,31 @@ def time_stage(s: Scenario, mem: MemoryStage, stack: StackProfile | None = None,
     return run(sched, s.machine, s.threads, on_op)
 
 
+def exceeds_machine(s: Scenario) -> RunResult | None:
+    """The result of a scenario whose memory needed exceeds all its machine can hold, found before
+    any placement or replay (a does-not-fit row in well under a second), else None."""
+    need, system = s.memory_needed, memory_system_for(s.machine)
+    short = need.total_bytes - system.capacity_bytes(s.machine)
+    if short <= 0:
+        return None
+    tiers, w = s.machine.tier_names, s.workload
+    zero = {t: 0.0 for t in tiers}
+    label = get_policy(s.policy or "all-dram", tiers).label if system.takes_policy else system.run_label
+    return RunResult(machine=s.machine.to_dict(), stack=s.stack.to_dict(), policy=label,
+                     threads=s.threads, trace=w.trace_id, fits=False,
+                     missing_bytes={t: (int(short) if t == tiers[-1] else 0) for t in tiers},
+                     peak_bytes={t: 0 for t in tiers}, makespan_ns=None, compute_ns=None, stall_ns=dict(zero),
+                     read_bytes=dict(zero), write_bytes=dict(zero),
+                     notes={"exceeds_machine": f"{need.sentence()} exceeds the {system.capacity_bytes(s.machine) / 1e9:,.2f} "
+                                               f"GB machine '{s.machine.name}' can hold", "seed": s.seed},
+                     scenario=s.describe(), memory_needed=need.to_dict())
+
+
 def simulate(s: Scenario, on_op: Callable[[int], None] | None = None) -> RunResult:
     """Predict one scenario; a placement that does not fit is a result, not an error."""
+    early = exceeds_machine(s)
+    if early is not None:
+        return early
     mem = memory_stage(s)
     pl, tiers, w = mem.placement, s.machine.tier_names, s.workload
     read = {t: float(sum(p.read[t] for p in mem.demands)) for t in tiers}
@@ -143,7 +178,7 @@ def simulate(s: Scenario, on_op: Callable[[int], None] | None = None) -> RunResu
                   trace=w.trace_id, fits=pl.fits, missing_bytes={t: int(max(v, 0)) for t, v in pl.missing.items()},
                   peak_bytes=dict(pl.peak), read_bytes=read, write_bytes=write,
                   mm_hit_ratio=stats.get("mm_hit_ratio"), mm_writeback_bytes=stats.get("mm_writeback_bytes"), notes=notes,
-                  scenario=s.describe())
+                  scenario=s.describe(), memory_needed=s.memory_needed.to_dict())
     if not pl.fits:
         return RunResult(makespan_ns=None, compute_ns=None, stall_ns={t: 0.0 for t in tiers}, **common)
     rs = time_stage(s, mem, on_op=on_op)

@@ -25,6 +25,7 @@ from hetier.simulator.devices import load_toml, resolve_preset
 SCHEDULES = ("dataflow", "sequential")
 MAX_SCALE = 1e6  # a primitive a million times slower than recorded is a typo, and keeps times finite
 MAX_SERIAL_NS = 1e12  # 1000 s of serial work per output ciphertext: far beyond any stack
+MAX_PROCESS_BYTES = 2.0 ** 50  # 1 PiB
 
 
 def _key(meaning: str, rule: str, measure: str = "", free: bool = False, **extra) -> dict:
@@ -59,6 +60,11 @@ class StackProfile:
         "thread under the executor lock)", f"number in [0, {MAX_SERIAL_NS:g}]",
         "one convolution at 1 and T threads, T(t) = s * outputs + p / t", free=True,
         **_number(0.0, MAX_SERIAL_NS, False)))
+    process_bytes: float = field(default=0.0, metadata=_key(
+        "the runtime's own memory besides the trace's buffers (interpreter, libraries, executor); part of memory "
+        "needed", f"number in [0, {MAX_PROCESS_BYTES:g}]",
+        "resident memory of the runtime process with the model loaded and no ciphertext allocated (e.g. VmRSS)",
+        **_number(0.0, MAX_PROCESS_BYTES, False)))
     serial_output_kinds: tuple[str, ...] = field(default=(), metadata=_key(
         "ops that have that serial part", "list of layer kinds", kind="kinds"))
     single_thread_kinds: tuple[str, ...] = field(default=(), metadata=_key(

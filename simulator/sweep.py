@@ -27,6 +27,7 @@ class Task:
     trace_sha256: str
     allow_truncated: bool = False
     allow_runtime_mismatch: bool = False
+    fit_by: str = "resident"
 
     @property
     def key(self) -> str:
@@ -89,7 +90,7 @@ def run_task(task: Task) -> Outcome:
                 row = base_row(task, "not applicable", mismatch)
             else:
                 r = simulate(Scenario(work, machine, c.policy_spec, stack, c.threads,
-                                      allow_runtime_mismatch=task.allow_runtime_mismatch))
+                                      allow_runtime_mismatch=task.allow_runtime_mismatch, fit_by=task.fit_by))
                 row = result_row(task, r)
                 layers = r.layers
         except HetierError as e:

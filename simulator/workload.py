@@ -16,6 +16,7 @@ import numpy as np
 from hetier.errors import HetierError
 from hetier.formats.granularity import TensorAggregator, carry_live, split_ops
 from hetier.formats.identity import trace_identity
+from hetier.formats.seal_pool import ResidentPeak
 from hetier.formats.trace import EV, KINDS, EventBatch, TraceReader
 
 
@@ -53,6 +54,8 @@ class Workload:
     truncated: bool
     trace_id: dict = field(default_factory=dict)
     op_cpu_ns: list[list[int]] = field(default_factory=list)  # per op [thread, process] CPU ns, if recorded
+    live_peak_bytes: int = 0  # peak of allocated, not yet freed bytes
+    resident_peak_bytes: int = 0  # the process's peak under SEAL's pool model plus live host memory (formats/seal_pool)
 
 
 def _op_from_events(ev: EventBatch, index: int, names: list[str], kinds: list[str],
@@ -103,7 +106,12 @@ def load_workload(path: str, allow_truncated: bool = False) -> Workload:
         live: dict[int, int] = {}
         unit: dict[int, int] = {}
         tkind: dict[int, str] = {}
+        resident, live_bytes, live_peak = ResidentPeak(), 0, 0
         for ev in split_ops(r.batches()):
+            resident.add(ev)  # the trace's own rows, as `hetier info` reads them
+            if len(ev):
+                curve = ev.live_after(live_bytes)
+                live_peak, live_bytes = max(live_peak, int(curve.max())), int(curve[-1])
             if agg is not None:
                 ev = agg.aggregate_op(ev)
             ops.append(_op_from_events(ev, len(ops), names, kinds, live, unit, tkind))
@@ -112,4 +120,5 @@ def load_workload(path: str, allow_truncated: bool = False) -> Workload:
         meta, events, truncated, cpu = r.meta, r.events_read, r.truncated, r.op_cpu_ns
     if not ops:
         raise HetierError(f"trace '{path}' has no complete op")
-    return Workload(meta, ops, tkind, unit, events, truncated, trace_identity(path, meta), cpu[:len(ops)])
+    return Workload(meta, ops, tkind, unit, events, truncated, trace_identity(path, meta), cpu[:len(ops)], live_peak,
+                    resident.best)

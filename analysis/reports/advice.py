@@ -31,8 +31,9 @@ def ranking_columns(machine: dict) -> list[str]:
 
 def ranking_title(model: str, machine: dict, threads: int) -> str:
     mm = f", Memory Mode {_secs(machine['memory_mode_ns'])}" if machine["memory_mode_ns"] is not None else ""
-    return (f"{model} on {machine['machine']} ({machine['fast_tier']} {_size(machine['fast_bytes'])}, peak live "
-            f"{_size(machine['peak_live_bytes'])}), {threads} thread(s): all-DRAM {_secs(machine['all_dram_ns'])}{mm}")
+    need = machine.get("memory_needed_bytes", machine.get("peak_live_bytes"))  # advice files before it: the live peak
+    return (f"{model} on {machine['machine']} ({machine['fast_tier']} {_size(machine['fast_bytes'])}, memory needed "
+            f"{_size(need)}), {threads} thread(s): all-DRAM {_secs(machine['all_dram_ns'])}{mm}")
 
 
 def _deploy(row: dict) -> str:

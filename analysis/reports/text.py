@@ -6,13 +6,13 @@ from __future__ import annotations
 from hetier.analysis.comparison import Comparison
 from hetier.analysis.metrics import Analysis
 from hetier.analysis.reports.summary import headline
-from hetier.vocabulary import NONE, does_not_fit
+from hetier.vocabulary import NONE
 
 
 def cells(r: dict) -> list[str]:
     """One comparison row as text; "-" where a value does not exist."""
     return [safe(r["machine"]), safe(r["overrides"] or NONE, 2000), safe(r["policy"]), str(r["threads"]),
-            does_not_fit(r["missing_bytes"]) if r["time_s"] is None else f"{r['time_s']:.3f} s",
+            r["reason"] if r["time_s"] is None else f"{r['time_s']:.3f} s",
             NONE if r["vs_baseline"] is None else f"{r['vs_baseline']:.2f}x",
             NONE if r["compute_s"] is None else f"{r['compute_s']:.2f} s",
             NONE if r["stall_s"] is None else ", ".join(f"{k} {v:.2f} s" for k, v in r["stall_s"].items()),

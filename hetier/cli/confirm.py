@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from hetier.cli.options import add_stack_arguments, stack_of
+from hetier.cli.options import add_scenario_arguments, stack_of
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "interleave (--interleave); memory-mode on a Memory Mode machine")
     p.add_argument("--placement", help="per-phase placement (TOML: layer -> tier), applied between layers with set_mempolicy")
     p.add_argument("--repeat", type=int, default=1, help="re-runs (one record each)")
-    add_stack_arguments(p)
+    add_scenario_arguments(p)
     p.add_argument("-o", "--output", help="record file: .csv (measured-runs columns) or .json")
     p.add_argument("--append", action="store_true", help="add the records to an existing record file")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"record file '{out}' must end in .csv or .json")
     console = Console(stderr=True, soft_wrap=True)
     records = confirm(args.trace, args.machine, args.policy, args.repeat, read_topology(), args.placement,
-                      progress=console.print, stack=stack_of(args), allow_runtime_mismatch=args.allow_runtime_mismatch)
+                      progress=console.print, stack=stack_of(args), allow_runtime_mismatch=args.allow_runtime_mismatch,
+                      fit_by=args.fit_by)
     t = Table(title=f"{records[0]['model']} on {records[0]['machine']}, {args.policy} ({records[0]['binding']})")
     for c in ("run", "measured s", "CPU s", "predicted s", "error", "peak GB by node", "run's own peak GB", "predicted GB",
               "error", "same events"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hetier.cli.options import add_stack_arguments
+from hetier.cli.options import add_scenario_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", action="append", metavar="N[,N...]",
                    help="simulated worker threads (default: each machine's cores; more is a row saying why); "
                         "repeat or comma-list")
-    add_stack_arguments(p, axis=True)
+    add_scenario_arguments(p, axis=True)
     p.add_argument("--seed", type=int, default=0, help="seed of the random page frames of cache-like memory systems")
     p.add_argument("--allow-truncated", action="store_true", help="replay the complete prefix of a truncated trace")
     p.add_argument("--dump-config", action="store_true", help="print the resolved machines as JSON and stop")
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if work.truncated:
         console.print(f"[yellow]warning: trace is truncated; replaying its {len(work.ops)} complete ops[/yellow]")
     scenarios = [None if c.skip else Scenario(work, c.load(), c.policy_spec, stacks[c.stack], c.threads, args.seed,
-                                              allow_runtime_mismatch=args.allow_runtime_mismatch) for c in configs]
+                                              allow_runtime_mismatch=args.allow_runtime_mismatch, fit_by=args.fit_by)
+                 for c in configs]
     rows = []  # (config, RunResult or None)
     with Progress(console=console, transient=True) as prog:
         for c, sc in zip(configs, scenarios):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from hetier.cli.options import add_stack_arguments
+from hetier.cli.options import add_scenario_arguments
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--machine", action="append", help="preset, .toml file or LABEL=PRESET; repeat or comma-list")
     p.add_argument("--policy", action="append", help="placement policies (flat machines); repeat or comma-list")
     p.add_argument("--threads", action="append", metavar="N[,N...]", help="simulated worker threads; repeat or comma-list")
-    add_stack_arguments(p, axis=True)
+    add_scenario_arguments(p, axis=True)
     p.add_argument("--set", action="append", default=[], metavar="[MACHINE:]TIER.KEY=VALUE", help="override (a list or range varies it)")
     p.add_argument("--vary", action="append", default=[], metavar="[MACHINE:]TIER.KEY=A:B:STEP|V1,V2",
                    help="vary a number over a range or list")
@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prices", help="price file (default: simulator/presets/prices.toml)")
     p.add_argument("--within", type=float, default=0.10, help="tolerance for the cheapest-configuration answer (0.10 = 10%%)")
     p.add_argument("--allow-truncated", action="store_true", help="replay the complete prefix of truncated traces")
+    p.add_argument("--no-reference", action="store_true",
+                   help="do not add, per hybrid machine, the all-DRAM reference: its first tier alone, sized to the "
+                        "memory needed (flagged reference_added in configs.parquet)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--force", action="store_true", help="start an existing sweep directory over")
 
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.analysis.sweep import cheapest_within
     from hetier.errors import UsageError
     from hetier.formats.identity import file_sha256
-    from hetier.simulator.axes import axes_from_args, read_sweep_file
+    from hetier.simulator.axes import axes_from_args, dram_only_references, read_sweep_file
     from hetier.simulator.prices import DEFAULT_PRICES, load_prices
     from hetier.simulator.stack import load_stack
     from hetier.simulator.sweep import Runner, Task, run_sweep
@@ -71,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
             sha[t] = file_sha256(t)
         except OSError as e:
             raise UsageError(f"trace '{t}': {e.strerror}") from None
-    tasks = [Task(c, sha[c.trace], args.allow_truncated, args.allow_runtime_mismatch) for c in axes.configs()]
+    configs = axes.configs()
+    if not args.no_reference:
+        configs += dram_only_references(axes, _memory_needed(axes, args))
+    tasks = [Task(c, sha[c.trace], args.allow_truncated, args.allow_runtime_mismatch, args.fit_by) for c in configs]
     tasks = list({t.config_id: t for t in tasks}.values())  # one trace given twice runs once
     store = SweepStore.open(args.output, args.force)
     store.write_manifest({"traces": sorted({os.path.basename(t) + " " + s for t, s in sha.items()}),
@@ -106,8 +112,28 @@ def run(args: argparse.Namespace) -> int:
     for p in picks:
         cost = f"{p.cost_usd:,.0f} USD" if p.cost_usd is not None else "cost unknown"
         ref_cost = f"{p.reference_cost_usd:,.0f} USD" if p.reference_cost_usd is not None else "cost unknown"
-        out.print(f"{p.trace} x{p.threads}: cheapest within {100 * args.within:g}% of all-DRAM: {p.label}, "
-                  f"{p.time_s:.3f} s ({p.slowdown:.2f}x {p.reference}, {ref_cost}), memory {cost}")
+        out.print(f"{p.trace} x{p.threads}: cheapest within {100 * args.within:g}% of all-DRAM: {p.label} "
+                  f"({p.capacities}, memory {cost}), {p.time_s:.3f} s, {p.slowdown:.2f}x the all-DRAM reference "
+                  f"{p.reference} ({p.reference_capacities}, memory {ref_cost})")
     if runner.peak_rss:
         out.print("peak memory per worker: " + ", ".join(f"{v / 2 ** 20:.0f} MiB" for _, v in sorted(runner.peak_rss.items())))
     return 0
+
+
+def _memory_needed(axes, args) -> dict[tuple[str, str], int]:
+    """Memory needed per (trace, stack): what the added all-DRAM references are sized to. A trace
+    that cannot be read gets no reference (its configurations are error rows saying why)."""
+    from hetier.errors import HetierError
+    from hetier.simulator.memory_needed import memory_needed
+    from hetier.simulator.stack import load_stack
+    from hetier.simulator.workload import load_workload
+
+    out = {}
+    for trace in axes.traces:
+        try:
+            w = load_workload(trace, args.allow_truncated)
+        except HetierError:
+            continue
+        for stack in axes.stacks:
+            out[(trace, stack)] = memory_needed(w, load_stack(stack), args.fit_by).total_bytes
+    return out

@@ -52,6 +52,7 @@ class RunResult:
     stack: dict = field(default_factory=dict)  # the resolved stack profile (simulator/stack.py)
     overrides: dict = field(default_factory=dict)  # tier.key -> value this run was given
     scenario: dict = field(default_factory=dict)  # what was simulated (simulator/scenario.py Scenario.describe)
+    memory_needed: dict = field(default_factory=dict)  # the figure that decided fit and its breakdown
     layers: dict = field(default_factory=dict, repr=False)  # column -> list, one entry per op
 
     @property
@@ -60,7 +61,7 @@ class RunResult:
 
     def headline(self) -> str:
         if not self.fits:
-            return does_not_fit(self.missing_bytes)
+            return run_status(self.summary())[1]
         return seconds(self.makespan_ns)
 
     def summary(self) -> dict:
@@ -72,7 +73,8 @@ def run_status(run: dict) -> tuple[str, str | None]:
     """(status, reason) of a run summary: "ok", or "does not fit" with what it needs."""
     if run["fits"]:
         return "ok", None
-    return DOES_NOT_FIT, does_not_fit(run["missing_bytes"])
+    whole = (run.get("notes") or {}).get("exceeds_machine")
+    return DOES_NOT_FIT, f"{DOES_NOT_FIT}: {whole}" if whole else does_not_fit(run["missing_bytes"])
 
 
 def run_row(run: dict) -> dict:
@@ -99,6 +101,9 @@ def flat_summary(run: dict) -> dict:
     for name in ("stall_ns", "peak_bytes", "read_bytes", "write_bytes", "missing_bytes"):
         for tier, v in run[name].items():
             row[f"{name}_{tier}"] = None if name == "stall_ns" and not ran else float(v)
+    need = run.get("memory_needed") or {}
+    row["memory_needed_bytes"] = need.get("total_bytes")
+    row["live_peak_bytes"] = need.get("live_peak_bytes")
     row["mm_hit_ratio"] = run["mm_hit_ratio"]
     row["mm_writeback_bytes"] = run["mm_writeback_bytes"]
     return row

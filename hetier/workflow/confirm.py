@@ -165,14 +165,13 @@ def _gb(b: float) -> float:
 
 
 def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topology,
-            placement_path: str | None = None, progress=None, stack=None, allow_runtime_mismatch: bool = False
-            ) -> list[dict]:
+            placement_path: str | None = None, progress=None, stack=None, allow_runtime_mismatch: bool = False,
+            fit_by: str = "resident") -> list[dict]:
     """Measure ``repeat`` re-runs and predict the same configuration; one record per run."""
     from hetier import __version__
     from hetier.simulator.machines import load_machine
     from hetier.simulator.memory_systems import memory_system_for
     from hetier.simulator.scenario import Scenario, simulate
-    from hetier.simulator.stack import StackProfile
     from hetier.simulator.workload import load_workload
 
     if repeat < 1:
@@ -197,8 +196,8 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
             bind.predict_policy = None
     work = load_workload(trace)
     pred_s = pred_peak = None
-    pred = simulate(Scenario(work, machine, bind.predict_policy, stack or StackProfile("hetier"), threads=1,
-                             allow_runtime_mismatch=allow_runtime_mismatch)) if bind.predicts else None
+    pred = simulate(Scenario(work, machine, bind.predict_policy, stack, threads=1,
+                             allow_runtime_mismatch=allow_runtime_mismatch, fit_by=fit_by)) if bind.predicts else None
     if pred is not None and pred.makespan_ns is None:
         raise UsageError(f"the simulator says {policy} does not fit on {machine.name}: nothing to confirm")
     if pred is not None:

@@ -71,7 +71,14 @@ class MemorySystem:
         """The policy column of this run's results."""
         return self.run_label
 
-    def place(self, workload: "Workload", threads: int) -> "Placement":
+    @classmethod
+    def capacity_bytes(cls, machine: "Machine") -> int:
+        """The bytes a process can hold on ``machine`` (a cache's tier adds none)."""
+        tiers = machine.tiers[1:] if cls.cache_tier else machine.tiers
+        return sum(d.capacity_bytes for _, d in tiers)
+
+    def place(self, workload: "Workload", threads: int, scale: float = 1.0) -> "Placement":
+        """Where every allocation lives; live bytes count ``scale`` times toward capacity."""
         raise NotImplementedError
 
     def op_traffic(self, op: "Op", traffic: np.ndarray) -> OpTraffic:

@@ -45,9 +45,9 @@ class DramCache(MemorySystem):
                              f"{machine.cache_block_bytes}-byte blocks has {sets:,} sets, over the simulator's "
                              f"{MAX_SETS:,}; raise cache_block_bytes")
 
-    def place(self, workload, threads: int) -> Placement:
+    def place(self, workload, threads: int, scale: float = 1.0) -> Placement:
         """Every allocation in the backing tier: the cache holds copies, not capacity."""
-        return place(workload, self.machine, get_policy("all-pmem", self.tiers), threads)
+        return place(workload, self.machine, get_policy("all-pmem", self.tiers), threads, scale)
 
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:
         for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):

@@ -28,8 +28,8 @@ class FlatTiers(MemorySystem):
     def label(self) -> str:
         return self.policy.label
 
-    def place(self, workload, threads: int) -> Placement:
-        self.placement = place(workload, self.machine, self.policy, threads)
+    def place(self, workload, threads: int, scale: float = 1.0) -> Placement:
+        self.placement = place(workload, self.machine, self.policy, threads, scale)
         return self.placement
 
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:

@@ -36,7 +36,8 @@ def test_a_sweep_over_stacks_gives_the_replays_numbers(tmp_path, capsys):
     code, out, err = run(["sweep", TRACE, *args, "--stack", "hetier,he-transformer", "--allow-runtime-mismatch",
                           "--workers", "1", "-o", str(tmp_path / "s")], capsys)
     assert code == 0, err
-    rows = {r["stack"]: r for r in pq.read_table(tmp_path / "s" / "configs.parquet").to_pylist()}
+    rows = {r["stack"]: r for r in pq.read_table(tmp_path / "s" / "configs.parquet").to_pylist()
+            if not r["reference_added"]}
     assert set(rows) == {"hetier", "he-transformer"} and all(r["status"] == "ok" for r in rows.values())
     for stack in rows:
         code, out, err = run(["replay", TRACE, *args, "--stack", stack, "--allow-runtime-mismatch", "--json"], capsys)
@@ -61,3 +62,69 @@ def test_a_stack_of_another_runtime_profile_is_one_line_or_a_row(tmp_path, capsy
     assert rows["hetier"]["status"] == "ok"
     assert rows["he-transformer"]["status"] == "not applicable"
     assert rows["he-transformer"]["reason"].startswith("stack 'he-transformer' replays traces of runtime profile")
+
+
+@pytest.fixture(scope="module")
+def m96(tmp_path_factory):
+    """MobileNetV2 1.0 @ 96, batch 2048, planned (the issue's buyer example): ~63 GB live, ~78 GB needed."""
+    from hetier.cli.main import main
+
+    path = tmp_path_factory.mktemp("m96") / "m96.arrow"
+    assert main(["trace", "mobilenetv2", "--width", "1.0", "--resolution", "96", "--batch", "2048", "--mode", "plan",
+                 "-o", str(path)]) == 0
+    return str(path)
+
+
+def test_memory_needed_decides_fit_and_is_named(m96, capsys):
+    args = ["replay", m96, "--machine", "ddr5-dram-only", "--set", "dram.capacity_gb=64", "--policy", "all-dram", "--json"]
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    [row] = json.loads(out)
+    assert row["status"] == "does not fit" and row["live_peak_bytes"] < 64e9 < row["memory_needed_bytes"]
+    assert row["reason"].startswith("does not fit: memory needed 78.")
+    assert "exceeds the 64.00 GB machine 'ddr5-dram-only' can hold" in row["reason"]
+    code, out, err = run([*args, "--fit-by", "live"], capsys)  # the optimistic figure, on request
+    [row] = json.loads(out)
+    assert row["status"] == "ok"
+
+
+def test_a_hybrid_box_checks_each_tier_by_memory_needed(m96, capsys):
+    # 64 GB DRAM + 256 GB CXL holds the process, but all-DRAM puts it all in 64 GB of DRAM
+    code, out, err = run(["replay", m96, "--machine", "ddr5-cxl", "--set", "dram.capacity_gb=64", "--policy",
+                          "all-dram,dram-first", "--json"], capsys)
+    assert code == 0, err
+    rows = {r["policy"]: r for r in json.loads(out)}
+    assert rows["all-dram"]["status"] == "does not fit"
+    assert rows["all-dram"]["missing_bytes_dram"] == pytest.approx(rows["all-dram"]["memory_needed_bytes"] - 64e9,
+                                                                   rel=0.002)
+    assert rows["dram-first"]["status"] == "ok"
+
+
+def test_a_sweep_prices_a_hybrid_box_against_a_dram_only_box_sized_to_memory_needed(m96, tmp_path, capsys):
+    import json as _json
+
+    code, out, err = run(["sweep", m96, "--machine", "ddr5-cxl", "--policy", "dram-first", "--vary",
+                          "dram.capacity_gb=16,32,64", "--workers", "1", "-o", str(tmp_path / "s"), "--json"], capsys)
+    assert code == 0, err
+    rows = pq.read_table(tmp_path / "s" / "configs.parquet").to_pylist()
+    [ref] = [r for r in rows if r["reference_added"]]
+    need_gb = -(-ref["memory_needed_bytes"] // 10 ** 9)
+    assert (ref["machine"], ref["policy"], ref["status"]) == ("ddr5-cxl-dram-only", "all-dram", "ok")
+    assert ref["capacity_gb_dram"] == need_gb and ref["capacity_gb_cxl"] is None  # no idle expander
+    # prices add up to the listed capacities: each row's cost is its tiers' GB times their price per GB
+    for r in rows:
+        tiers = _json.loads(r["machine_json"])["tiers"]
+        assert r["cost_usd"] == pytest.approx(sum(_price(t) * t["capacity_gb"] for t in tiers), abs=0.01 * len(tiers))
+    summary = _json.loads(out)
+    [pick] = summary["cheapest_within"]
+    assert pick["reference"].startswith("ddr5-cxl-dram-only all-dram")
+    assert pick["reference_capacities"] == f"dram {need_gb:,} GB"
+    assert pick["capacities"].startswith("dram ")
+
+
+def _price(tier: dict) -> float:
+    """USD per GB of a tier's device in the shipped price file."""
+    from hetier.simulator.prices import load_prices
+
+    entries, devices = load_prices()
+    return entries[devices[tier["name"]]].usd_per_gb

@@ -18,7 +18,7 @@ TRACE = str(Path(__file__).resolve().parents[2] / "traces" / "cryptonets-b64.ten
 # 8 configurations: dram-only x {all-dram, interleave (not applicable)} and a 2 GB-DRAM App Direct
 # machine x {interleave, dram-first}, each at 1 and 8 threads
 AXES = ["--machine", "dram-only,optane-appdirect", "--policy", "interleave,dram-first", "--threads", "1,8",
-        "--vary", "optane-appdirect:dram.capacity_gb=2"]
+        "--vary", "optane-appdirect:dram.capacity_gb=2", "--no-reference"]
 FILES = ("sweep.json", "configs.parquet", "layers.parquet")
 
 
@@ -148,7 +148,8 @@ def test_sweep_file(tmp_path, capsys):
     f = tmp_path / "s.toml"
     f.write_text(f'traces = ["{TRACE}"]\nmachines = ["small=optane-appdirect"]\npolicies = ["dram-first"]\n'
                  'threads = [8]\n[vary]\n"small:dram.capacity_gb" = "1:3:1"\n"pmem.read_bw_scale" = [0.5, 2]\n')
-    code, out, err = run(["sweep", "--file", str(f), "-o", str(tmp_path / "s"), "--workers", "1", "--json"], capsys)
+    code, out, err = run(["sweep", "--file", str(f), "-o", str(tmp_path / "s"), "--workers", "1", "--json",
+                          "--no-reference"], capsys)
     assert code == 0, err
     rows = pq.read_table(tmp_path / "s" / "configs.parquet").to_pylist()
     assert [(r["dram.capacity_gb"], r["pmem.read_bw_scale"]) for r in rows] == [

@@ -114,3 +114,20 @@ def test_capacity_zero_takes_a_tier_away():
         load_machine("dram-only", ["dram.capacity_gb=0"])
     with pytest.raises(UsageError, match="capacity_gb must be > 0 \\(got -1\\)"):
         load_machine("ddr5-cxl", ["cxl.capacity_gb=-1"])
+
+
+def test_a_machine_too_small_for_memory_needed_is_answered_before_any_placement(work, monkeypatch):
+    import hetier.simulator.scenario as sc
+
+    def no(*a, **k):
+        raise AssertionError("placed or replayed a scenario that cannot fit")
+
+    monkeypatch.setattr(sc, "memory_stage", no)
+    m = load_machine("optane-appdirect", ["dram.capacity_gb=0.001", "pmem.capacity_gb=0.001"])
+    s = Scenario(work, m, "ilp", threads=2)
+    r = simulate(s)
+    need = s.memory_needed
+    assert not r.fits and r.makespan_ns is None and r.compute_ns is None
+    assert need.total_bytes == max(work.resident_peak_bytes, work.live_peak_bytes) + 536870912  # hetier's runtime
+    assert r.missing_bytes["pmem"] == need.total_bytes - 2_000_000
+    assert r.headline().startswith(f"does not fit: memory needed {need.total_bytes / 1e9:,.2f} GB")
