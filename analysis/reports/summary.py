@@ -34,6 +34,13 @@ def headline(an: Analysis, comp: Comparison | None) -> list[str]:
                      f"({100 * share:.1f}%) of the {gb(an.allocated_bytes)} allocated over the run; reads are "
                      f"{100 * an.read_bytes / total:.0f}% of it.")
     if comp is not None:
+        needs = {(r.get("stack") or {}).get("name", "hetier"): r["memory_needed"] for r in comp.runs
+                 if r.get("memory_needed")}
+        for stack, n in needs.items():
+            lines.append(f"Memory needed, the figure that decides fit: {gb(n['total_bytes'])} with stack {stack} "
+                         f"(live peak {gb(n['live_peak_bytes'])}, SEAL's pool and host memory "
+                         f"{gb(n['resident_peak_bytes'])}, the runtime's own {gb(n['process_bytes'])}; fit by "
+                         f"{n['fit_by']}).")
         lines.extend(s + "." for s in comp.headlines())
         notes = sorted({r.get("notes", {}).get("recording_note") for r in comp.runs} - {None})
         lines.extend(f"Recording host: {n}." for n in notes)  # replays that fell back to the old assumption

@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             f"run {st.duration_ns / 1e9:.2f} s")
     c.print(f"peak live {gb_fine(st.peak_live_bytes)} at {st.peak_ts_ns / 1e9:.2f} s in layer {safe(st.peak_layer)}; "
             f"resident peak (SEAL pool + host memory) {gb_fine(st.resident_peak_bytes)}")
+    c.print("memory needed = the resident peak + the stack's runtime bytes (process_bytes): the figure replay, sweep "
+            "and advise judge fit by (--fit-by live judges the live peak)")
     t = Table(title="buffers by kind")
     for col in ("kind", "allocations", "bytes allocated"):
         t.add_column(col, justify="right")
