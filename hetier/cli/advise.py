@@ -115,11 +115,12 @@ def run(args: argparse.Namespace) -> int:
         threads = next(a.threads for a in advice if a.machine == best.machine)
         write_document(advice_out, advice_document(work.trace_id, advice, best, threads, not args.no_bisect, over_time))
         wrote.append(str(advice_out))
-    console.print(f"recommended: {best.policy} on {best.machine} ({seconds(best.time_ns)}): "
-                  f"{safe(why_it_wins(best, advice), 2000)}")
-    if overall is not None and overall is not best:
-        console.print(f"fastest of all: {overall.policy} on {overall.machine}: {safe(why_it_wins(overall, advice), 2000)}")
-    if deployable is not None and deployable is not best:
+    console.print(f"recommended: {overall.policy} on {overall.machine} ({seconds(overall.time_ns)}), the fastest: "
+                  f"{safe(why_it_wins(overall, advice), 2000)}")
+    if best is not overall:
+        console.print(f"per-tensor placement (the file): {best.policy} on {best.machine}, the fastest advisor policy: "
+                      f"{safe(why_it_wins(best, advice), 2000)}")
+    if deployable is not None and deployable is not overall:
         console.print(f"best deployable: {deployable.policy} on {deployable.machine}: "
                       f"{safe(why_it_wins(deployable, advice), 2000)}")
     if wrote:
