@@ -193,15 +193,18 @@ def why_it_wins(row: Row, advice: list[MachineAdvice]) -> str:
     return "; ".join(parts)
 
 
-def placement_for(workload: Workload, machine: Machine, spec: str, threads: int) -> tuple[dict, list[dict]]:
-    """The placement file document of an advisor policy on ``machine``, and per op where the
-    live bytes are at its peak (layer, tier -> bytes, bytes moved at its start)."""
+def placement_for(workload: Workload, machine: Machine, spec: str, threads: int, scale: float = 1.0
+                  ) -> tuple[dict, list[dict]]:
+    """The placement file document of an advisor policy on ``machine`` (planned as the replay
+    plans it: capacities over memory needed per live byte, ``scale``), and per op where the live
+    bytes are at its peak (layer, tier -> bytes, bytes moved at its start)."""
+    from hetier.simulator.placement import scaled_capacities
     from hetier.simulator.tensor_lifetimes import tensor_lifetimes
 
     pol = get_policy(spec, machine.tier_names)
     if not isinstance(pol, ScheduledPolicy):
         raise HetierError(f"policy '{spec}' has no per-tensor schedule to write")
-    pol.prepare(workload, machine, threads)
+    pol.prepare(workload, scaled_capacities(machine, scale), threads)
     doc = placement_document(workload.trace_id, machine.name, pol.label, pol.start, pol.moves,
                              getattr(pol, "sites", None))
     lifetimes = tensor_lifetimes(workload, machine.llc_bytes)

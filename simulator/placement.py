@@ -70,14 +70,20 @@ def _move(pl: Placement, op: int, tensor: int, to: str, tb: dict[str, int], live
     pl.history.setdefault(tensor, []).append((op, {to: 1.0}))
 
 
+def scaled_capacities(machine: Machine, scale: float) -> Machine:
+    """The machine as a placement sees it when each live byte needs ``scale`` bytes: capacities / scale."""
+    if scale == 1.0:
+        return machine
+    return dataclasses.replace(machine, tiers=tuple(
+        (n, dataclasses.replace(d, capacity_bytes=int(d.capacity_bytes / scale))) for n, d in machine.tiers))
+
+
 def place(workload: Workload, machine: Machine, policy: Policy, threads: int = 1, scale: float = 1.0) -> Placement:
     """Every allocation where ``policy`` puts it (a cache's memory system passes "all in the
     backing tier"), with the machine's capacities. A tier's live bytes count ``scale`` times
     toward its capacity (memory needed per live byte: simulator/memory_needed.py), for the policy
     planning as for the check; missing bytes are reported in those needed bytes."""
-    if scale != 1.0:
-        machine = dataclasses.replace(machine, tiers=tuple(
-            (n, dataclasses.replace(d, capacity_bytes=int(d.capacity_bytes / scale))) for n, d in machine.tiers))
+    machine = scaled_capacities(machine, scale)
     tiers = machine.tier_names
     policy.prepare(workload, machine, threads)
     cap = {t: machine.device(t).capacity_bytes for t in tiers}

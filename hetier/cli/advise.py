@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
                                          placement_for, recommended, why_it_wins)
     from hetier.simulator.axes import parse_machines
     from hetier.simulator.machines import load_machine
+    from hetier.simulator.memory_needed import memory_needed
     from hetier.simulator.workload import load_workload
     from hetier.terminal import safe, table_console
     from hetier.vocabulary import seconds
@@ -104,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"no advisor policy ran: the recommendation, {best.policy}, is a whole-process policy "
                       "(no placement file written)")
     else:
-        doc, over_time = placement_for(work, machines[best.machine], best.policy,
-                                       next(a.threads for a in advice if a.machine == best.machine))
+        threads = next(a.threads for a in advice if a.machine == best.machine)
+        scale = memory_needed(work, stack, args.fit_by).scale
+        doc, over_time = placement_for(work, machines[best.machine], best.policy, threads, scale)
         write_placement(out, doc)
         wrote.append(str(out))
     if args.layers and not args.json and over_time:
