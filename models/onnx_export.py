@@ -54,7 +54,7 @@ def to_onnx(graph: Graph):
             if n.bias is not None:
                 ins.append(const(f"{n.name}.bias", n.bias))
             y = op("Conv", ins, n.name, kernel_shape=[kh, kh], strides=[n.stride] * 2, pads=[n.padding] * 4,
-                   dilations=[1, 1], group=n.weight.shape[0] if k == "dwconv2d" else 1)
+                   dilations=[1, 1], group=graph.nodes[n.inputs[0]].shape[0] // n.weight.shape[1])
         elif k == "dense":
             ins = x + [const(f"{n.name}.weight", n.weight)]
             if n.bias is not None:

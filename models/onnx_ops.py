@@ -223,13 +223,10 @@ def convert_node(im: Importer, n) -> None:
             im.fail(f"kernel {list(W.shape[2:])} (only square kernels)")
         g = int(a.get("group", 1))
         oc = W.shape[0]
-        if g == 1 and W.shape[1] == c:
-            kind = "conv2d"
-        elif g == c and oc == c and W.shape[1] == 1:
-            kind = "dwconv2d"
-        else:
-            im.fail(f"{g} groups on {c} channels into {oc} (supported: groups 1, or depthwise with groups = "
-                    "input channels = output channels)")
+        if g < 1 or c % g or oc % g or W.shape[1] * g != c:
+            im.fail(f"{g} groups on {c} channels into {oc} with weight {list(W.shape)} (groups must divide the input "
+                    "and output channels, and the weight hold input channels / groups)")
+        kind = "dwconv2d" if g == c and oc == c else "conv2d"  # grouped (depthwise multipliers too) as conv2d
         bias = im.weight(ins[2], "bias").reshape(-1) if len(ins) > 2 and ins[2] else np.zeros(oc)
         oh, ow = _out_hw(h, w, k, s, p)
         if oh < 1 or ow < 1:

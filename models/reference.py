@@ -29,8 +29,12 @@ def run_node(node: Node, xs: list[np.ndarray]) -> np.ndarray:
         kh = node.weight.shape[2]
         oh, ow = node.shape[1:]
         win = _windows(_pad(x, node.padding), kh, node.stride, oh, ow)
-        if k == "conv2d":
-            y = np.einsum("bcijhw,ocij->bohw", win, node.weight, optimize=True)
+        if k == "conv2d":  # grouped: g = input channels / weight's, each group its own output channels
+            per = node.weight.shape[1]
+            g = win.shape[1] // per
+            b, _, kh_, kw_, oh_, ow_ = win.shape
+            y = np.einsum("bgcijhw,gocij->bgohw", win.reshape(b, g, per, kh_, kw_, oh_, ow_),
+                          node.weight.reshape(g, -1, per, kh_, kw_), optimize=True).reshape(b, -1, oh_, ow_)
         else:
             y = np.einsum("bcijhw,cij->bchw", win, node.weight[:, 0], optimize=True)
         return y if node.bias is None else y + node.bias[None, :, None, None]

@@ -35,13 +35,14 @@ def spatial_pairs(h: int, w: int, oh: int, ow: int, k: int, stride: int, pad: in
 @dataclass
 class LinearGeometry:
     """A linear layer as ``channels`` output channels of ``outputs`` pixels, each the sum over
-    ``inputs`` input channels (all of them, or only its own) of ``taps`` weighted pixel maps."""
+    ``inputs`` input channels (its group's: all of them, a group of them, or only its own) of
+    ``taps`` weighted pixel maps."""
 
     channels: int
     outputs: int  # output ciphertexts per channel
     in_stride: int  # ciphertexts per input channel
-    depthwise: bool  # channel o reads only input channel o
-    inputs: int  # input channels each output channel reads
+    out_per_group: int  # output channels that read one group of inputs (1: depthwise; channels: every input)
+    inputs: int  # input channels each output channel reads (its group's)
     taps: list[tuple[np.ndarray, np.ndarray]]  # (input pixels, output pixels) per valid tap
     weight: Callable[[int, int, int], float]  # (out channel, in channel, tap) -> weight
     bias: np.ndarray
@@ -72,7 +73,8 @@ class LinearGeometry:
     def channel(self, o: int, first: list[np.ndarray]) -> Iterator[tuple[float, list, list]]:
         """Channel ``o``'s weights in order: (weight, first-touch pairs, accumulating pairs) with
         pairs as (input ciphertext, output ciphertext) indices of the whole tensors."""
-        ins = [o] if self.depthwise else range(self.inputs)
+        base = (o // self.out_per_group) * self.inputs  # the first input channel of o's group
+        ins = range(base, base + self.inputs)
         for n, i in enumerate(ins):
             for t, (src, dst) in enumerate(self.taps):
                 s, d = src + i * self.in_stride, dst + o * self.outputs
@@ -91,13 +93,13 @@ def linear_geometry(node: Node, in_shape: tuple[int, ...]) -> LinearGeometry:
         n_out, n_in = node.weight.shape
         W = node.weight
         bias = node.bias if node.bias is not None else np.zeros(n_out)
-        return LinearGeometry(n_out, 1, 1, False, n_in, [(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))],
+        return LinearGeometry(n_out, 1, 1, n_out, n_in, [(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))],
                               lambda o, i, t: float(W[o, i]), bias)
     c, h, w = in_shape
     if k == "gavgpool":
         taps = [(np.array([p]), np.zeros(1, dtype=np.int64)) for p in range(h * w)]
         wt = 1.0 / (h * w)
-        return LinearGeometry(c, 1, h * w, True, 1, taps, lambda o, i, t: wt, np.zeros(c))
+        return LinearGeometry(c, 1, h * w, 1, 1, taps, lambda o, i, t: wt, np.zeros(c))
     oc, oh, ow = node.shape
     if k == "avgpool":
         kern, pad, wt = node.kernel, 0, 1.0 / node.kernel ** 2
@@ -112,9 +114,12 @@ def linear_geometry(node: Node, in_shape: tuple[int, ...]) -> LinearGeometry:
         weight = lambda o, i, t: wt  # noqa: E731
     else:
         W = node.weight
-        weight = lambda o, i, t: float(W[o, i if k == "conv2d" else 0][offsets[t]])  # noqa: E731
-    depthwise = k != "conv2d"
-    return LinearGeometry(oc, oh * ow, h * w, depthwise, 1 if depthwise else c, taps, weight, bias)
+        per = W.shape[1]  # input channels per group (conv2d: c / groups; dwconv2d: 1)
+        weight = lambda o, i, t: float(W[o, i % per][offsets[t]])  # noqa: E731
+    if k == "conv2d":  # groups = c / weight's input channels; output channels split evenly over them
+        inputs = node.weight.shape[1]
+        return LinearGeometry(oc, oh * ow, h * w, oc // (c // inputs), inputs, taps, weight, bias)
+    return LinearGeometry(oc, oh * ow, h * w, 1, 1, taps, weight, bias)
 
 
 def maxpool_windows(node: Node, in_shape: tuple[int, ...]) -> list[list[int]]:

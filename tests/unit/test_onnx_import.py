@@ -64,6 +64,19 @@ def small_cnn():
     return n.model(out, (4,))
 
 
+def grouped_cnn():
+    """conv -> relu -> grouped conv (2 groups of 2 channels into 2 x 3) -> relu -> depthwise conv
+    with channel multiplier 2 (6 groups into 12, 3x3 valid) -> flatten -> dense."""
+    n = Net((4, 5, 5))
+    x = n.op("Relu", [n.op("Conv", ["x", n.weights("c.w", (4, 4, 3, 3), 36)], "conv", pads=[1, 1, 1, 1])], "r1")
+    x = n.op("Relu", [n.op("Conv", [x, n.weights("g.w", (6, 2, 3, 3), 18), n.const("g.b", np.linspace(-0.1, 0.1, 6))],
+                           "grouped", pads=[1, 1, 1, 1], group=2)], "r2")
+    x = n.op("Conv", [x, n.weights("m.w", (12, 1, 3, 3), 9)], "multiplier", group=6)
+    x = n.op("Flatten", [x], "flat")
+    out = n.op("Gemm", [x, n.weights("fc.w", (3, 108), 12)], "fc", transB=1)  # large enough to see a wrong weight
+    return n.model(out, (3,))
+
+
 def cryptonets_shaped():
     """CryptoNets' shape, small: conv stride 2 -> Mul(x, x) -> flatten -> dense (MatMul + Add) ->
     Pow(x, 2) -> dense."""
@@ -130,6 +143,16 @@ def test_small_cnn_decrypts_to_onnxruntime_output(tmp_path):
         ("input", "input"), ("conv1", "conv2d"), ("relu1", "relu"), ("dw", "dwconv2d"), ("relu6", "relu6"),
         ("pw", "conv2d"), ("residual", "add"), ("relu2", "relu"), ("pool", "avgpool"), ("flat", "flatten"),
         ("fc", "dense")]  # batch-norm folded into conv1, the ONNX graph's order kept
+
+
+def test_grouped_convolutions_decrypt_to_onnxruntime_output_and_plan_like_real(tmp_path):
+    g, p, res, _ = check_against_onnxruntime(grouped_cnn(), tmp_path)
+    assert [(n.name, n.kind, n.weight.shape) for n in g.nodes if n.name in ("grouped", "multiplier")] == [
+        ("grouped", "conv2d", (6, 2, 3, 3)), ("multiplier", "conv2d", (12, 1, 3, 3))]
+    real = read_trace(res.path).events
+    planned = read_trace(plan_run(g, p, tmp_path / "plan.arrow", "tensor").path).events
+    for col in ("event", "tensor", "nbytes", "count", "kind", "level", "layer", "prim"):
+        assert np.array_equal(getattr(real, col), getattr(planned, col)), col
 
 
 def test_cryptonets_shaped_square_model_decrypts_to_onnxruntime_output(tmp_path):
@@ -217,10 +240,10 @@ def test_refusals_name_what_cannot_be_run_exactly():
     n.op("Add", [n.op("Add", [c, n.const("one", 1.0)], "shift"), n.op("Relu", [c], "r")], "res")
     with pytest.raises(UsageError, match="'shift'.*cannot be folded: its input 'c' is used elsewhere too"):
         from_proto(n.model("res", (1, 3, 3)), "net")
-    n = Net((4, 5, 5))
-    n.op("Conv", ["x", n.weights("w", (4, 2, 3, 3), 18)], "grouped", group=2)
-    with pytest.raises(UsageError, match=r"'grouped' \(Conv\): 2 groups on 4 channels"):
-        from_proto(n.model("grouped", (4, 3, 3)), "net")
+    n = Net((4, 5, 5))  # 3 groups do not divide 4 channels
+    n.op("Conv", ["x", n.weights("w", (3, 1, 3, 3), 9)], "grouped", group=3)
+    with pytest.raises(UsageError, match=r"'grouped' \(Conv\): 3 groups on 4 channels into 3"):
+        from_proto(n.model("grouped", (3, 3, 3)), "net")
     n = Net((1, 5, 5))
     n.op("Clip", [n.op("Conv", ["x", n.weights("w", (1, 1, 3, 3), 9)], "c")], "clip")
     n.nodes[-1].input.extend([n.const("lo", -1.0), n.const("hi", 1.0)])
