@@ -57,9 +57,10 @@ def test_confirm_reruns_and_records_measured_beside_predicted(host, tmp_path, ca
     assert float(row["predicted_seconds"]) == round(pred.makespan_ns / 1e9, 4)
     assert float(row["predicted_peak_gb"]) == round(sum(pred.peak_bytes.values()) / 1e9, 4)
     assert float(row["seconds_error"]) == round(float(row["predicted_seconds"]) / float(row["seconds"]) - 1, 4)
-    # the measured op time is the same run's: within a factor of 4 of the op time the trace recorded here
+    # the measured op time is the same run's: within a factor of 10 of the op time the trace recorded here (a unit
+    # slip, ms for s or the whole process for the ops, is a factor of 1000)
     recorded = _recorded_seconds(host / "mlp.arrow")
-    assert recorded / 4 < float(row["seconds"]) < recorded * 4
+    assert recorded / 10 < float(row["seconds"]) < recorded * 10
     assert float(row["peak_gb"]) > float(row["peak_above_start_gb"]) > 0
     from hetier.analysis.trace_stats import trace_stats
     assert float(row["pool_resident_gb"]) == round(trace_stats(str(host / "mlp.arrow")).resident_peak_bytes / 1e9, 4)

@@ -16,7 +16,7 @@ def test_replay_compares_configs_and_writes_results(tmp_path, capsys):
                              "--policy", "all-dram,all-pmem", "--policy", "dram-first",
                              "--set", "dram.capacity_gb=1", "-o", str(out)], capsys)
     assert code == 0, err
-    assert "does not fit: needs 1.01 GB more dram" in stdout  # all-dram: 2.01 GB peak in 1 GB
+    assert "does not fit: needs 1.84 GB more dram" in stdout  # all-dram: 2.84 GB needed (2.01 GB live) in 1 GB
     assert "memory-mode" in stdout and "dram-first" in stdout
     runs, table = load_results(out)
     assert [r["policy"] for r in runs] == ["all-dram", "all-pmem", "dram-first", "memory-mode"]
@@ -109,9 +109,13 @@ def test_a_users_machine_file_works_like_a_preset(tmp_path, capsys):
     m.write_text('name = "mybox"\nmode = "flat"\ncores = 8\nllc_mb = 16\n'
                  '[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\ncapacity_gb = 1.5\n'
                  '[[tiers]]\nname = "cxl"\ndevice = "cxl-expander-x16"\n')
-    code, out, err = run(["replay", TRACE, "--machine", str(m), "--policy", "dram-first", "--threads", "8"], capsys)
+    code, out, err = run(["replay", TRACE, "--machine", str(m), "--policy", "dram-first", "--threads", "8",
+                          "--fit-by", "live"], capsys)
     assert code == 0, err
-    assert "mybox" in out and "cxl" in out and "dram 1.50 GB" in out  # spilled: DRAM full at 1.5 GB
+    assert "mybox" in out and "cxl" in out and "dram 1.50 GB" in out  # spilled: DRAM full of live bytes at 1.5 GB
+    code, out, err = run(["replay", TRACE, "--machine", str(m), "--policy", "dram-first", "--threads", "8"], capsys)
+    # by memory needed (2.84 GB for 2.01 GB live), the DRAM holds 1.5 GB / (2.84 / 2.01) = 1.06 GB of live bytes
+    assert code == 0 and "dram 1.06 GB" in out
 
 
 def test_replay_axes_threads_labels_and_inapplicable_rows(capsys):

@@ -24,6 +24,8 @@ from tests.helpers import random_trace, tiny_meta, write_tiny
 
 TRACES = Path(__file__).resolve().parents[2] / "traces"
 NO_LLC = ["machine.llc_mb=0.000001"]  # every access goes to memory
+# these tests hold the placement algorithms to exact live-byte arithmetic: fit is judged on live bytes
+# here (memory needed, the default, scales capacities by needed / live: tests/unit/test_scenario.py)
 STATIC_WHOLE = ["hot-cold", "lifetime", "lifetime:1", "all-pmem", "all-dram"]  # whole tensors, never moved
 slow_settings = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -34,7 +36,7 @@ def _machine(cap_mb: int):
 
 def _modelled(w, m, policy: str, threads: int):
     """The simulator's own view of a placement: its plans' bytes / bandwidth at ``threads`` streams."""
-    sc = Scenario(w, m, policy, threads=threads, recording=RecordingHost())
+    sc = Scenario(w, m, policy, threads=threads, recording=RecordingHost(), fit_by="live")
     mem = memory_stage(sc)
     return plan_memory_ns(schedule(mem.demands, w, sc.stack, threads), m, threads), mem.placement, mem.system.policy
 
@@ -92,7 +94,7 @@ def test_milp_objective_equals_brute_force_and_no_heuristic_beats_it(tmp_path, s
 def test_every_placement_respects_capacity_at_every_instant(tmp_path, seed, n_ops, cap_mb, policy):
     w = load_workload(random_trace(tmp_path / f"r{seed}.arrow", seed, n_ops))
     m = _machine(cap_mb)
-    r = simulate(Scenario(w, m, policy, threads=2))
+    r = simulate(Scenario(w, m, policy, threads=2, fit_by="live"))
     assert r.fits and r.makespan_ns > 0
     assert r.peak_bytes["dram"] <= m.device("dram").capacity_bytes
 
@@ -102,7 +104,7 @@ def test_every_placement_respects_capacity_at_every_instant(tmp_path, seed, n_op
 def test_migrate_with_infinite_copy_cost_is_its_static_start(tmp_path, seed, n_ops, cap_mb):
     w = load_workload(random_trace(tmp_path / f"r{seed}.arrow", seed, n_ops))
     m = _machine(cap_mb)
-    still, start = simulate(Scenario(w, m, "migrate:inf", threads=3)), simulate(Scenario(w, m, "ilp", threads=3))
+    still, start = simulate(Scenario(w, m, "migrate:inf", threads=3, fit_by="live")), simulate(Scenario(w, m, "ilp", threads=3, fit_by="live"))
     assert still.notes["migrated_bytes"] == 0
     assert (still.makespan_ns, still.read_bytes, still.write_bytes, still.peak_bytes) == \
         (start.makespan_ns, start.read_bytes, start.write_bytes, start.peak_bytes)
@@ -133,7 +135,7 @@ def _swap_trace(path) -> str:
 def test_migrate_swaps_tensors_when_the_copy_pays_and_replays_the_copies(tmp_path):
     w = load_workload(_swap_trace(tmp_path / "swap.arrow"))
     m = load_machine("optane-appdirect", NO_LLC + ["dram.capacity_gb=0.0110"])  # one 10.5 MB tensor
-    still, moving = simulate(Scenario(w, m, "migrate:inf", threads=1)), simulate(Scenario(w, m, "migrate", threads=1))
+    still, moving = simulate(Scenario(w, m, "migrate:inf", threads=1, fit_by="live")), simulate(Scenario(w, m, "migrate", threads=1, fit_by="live"))
     assert moving.fits and moving.peak_bytes["dram"] <= m.device("dram").capacity_bytes
     # the static optimum keeps B (read in two ops) in DRAM; migrate swaps A in for op 1, then B back
     assert moving.notes["migrated_bytes"] == 4 * 10 * (1 << 20)
@@ -163,9 +165,9 @@ def test_placement_file_replays_and_refuses_another_trace(tmp_path):
     f = tmp_path / "a.placement.json"
     write_placement(f, placement_document(a.trace_id, m.name, pol.label, pol.start, pol.moves))
     assert read_placement(f)["trace"]["sha256"] == a.trace_id["sha256"]
-    assert simulate(Scenario(a, m, f"placement:{f}")).makespan_ns == simulate(Scenario(a, m, "ilp")).makespan_ns
+    assert simulate(Scenario(a, m, f"placement:{f}", fit_by="live")).makespan_ns == simulate(Scenario(a, m, "ilp", fit_by="live")).makespan_ns
     with pytest.raises(HetierError) as e:
-        simulate(Scenario(b, m, f"placement:{f}"))
+        simulate(Scenario(b, m, f"placement:{f}", fit_by="live"))
     msg = str(e.value)
     assert "a.arrow" in msg and "b.arrow" in msg and a.trace_id["sha256"][:12] in msg and b.trace_id["sha256"][:12] in msg
     f.write_text("{}")
@@ -180,10 +182,12 @@ def test_two_tier_policies_refuse_one_tier_machines():
 
 
 def test_ilp_reports_an_infeasible_machine(tmp_path):
+    # the tiers hold 1.02 x the peak together, but no whole-tensor split of the peak's tensors fits them
     w = load_workload(random_trace(tmp_path / "i.arrow", 3, 5))
-    m = load_machine("optane-appdirect", NO_LLC + ["dram.capacity_gb=0.000001", "pmem.capacity_gb=0.000001"])
+    half = 0.51 * w.live_peak_bytes / 1e9
+    m = load_machine("optane-appdirect", NO_LLC + [f"dram.capacity_gb={half}", f"pmem.capacity_gb={half}"])
     with pytest.raises(HetierError, match="no static placement fits"):
-        simulate(Scenario(w, m, "ilp"))
+        simulate(Scenario(w, m, "ilp", fit_by="live"))
 
 
 @pytest.mark.parametrize("spec, msg", [("lifetime:x", "is not a whole number"), ("lifetime:0", "must be at least 1"),

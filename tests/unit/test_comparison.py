@@ -43,8 +43,8 @@ def test_rows_order_tiers_and_mark_missing_values():
     assert rows[1]["policy"] == "all-cxl"  # never "all-pmem" on a CXL machine
     assert list(rows[1]["stall_s"]) == ["dram", "cxl"] and list(rows[1]["peak_gb"]) == ["dram", "cxl"]
     c = cells(rows[3])
-    assert c[3] == "does not fit: needs 3.00 GB more dram"
-    assert c[4:7] == ["-", "-", "-"]  # no vs-baseline, compute or stall for a run that does not fit
+    assert c[4] == "does not fit: needs 3.00 GB more dram"
+    assert c[5:8] == ["-", "-", "-"]  # no vs-baseline, compute or stall for a run that does not fit
 
 
 def test_fast_tier_capacities_once_per_machine():

@@ -1,4 +1,4 @@
-"""RecordingHost host: per-op CPU time travels in the trace, the trace names its host's memory
+"""Recording host: per-op CPU time travels in the trace, the trace names its host's memory
 preset, the replay uses both, and a trace without them says what it assumed."""
 
 from pathlib import Path
@@ -104,4 +104,4 @@ def test_replay_and_report_show_the_fallback_note(tmp_path, capsys):
     code, _, err = run_cli(["replay", trace, "--machine", "dram-only", "-o", str(tmp_path / "r.arrow")], capsys)
     assert code == 0 and "note: trace has no calibrated memory preset of its host" in err
     code, out, _ = run_cli(["report", trace, str(tmp_path / "r.arrow"), "--format", "text"], capsys)
-    assert code == 0 and "RecordingHost host: trace has no calibrated memory preset" in out
+    assert code == 0 and "Recording host: trace has no calibrated memory preset" in out

@@ -143,7 +143,7 @@ def test_per_op_live_bytes_per_tier_are_the_placements(tmp_path):
     cap = m.device("dram").capacity_bytes
     spill = 2 * CT - cap
     assert spill == CT // 2
-    r = simulate(Scenario(w, m, "dram-first", threads=1))
+    r = simulate(Scenario(w, m, "dram-first", threads=1, fit_by="live"))  # the placement on live bytes
     assert [o.name for o in w.ops] == ["op1", "teardown"]
     assert r.layers["live_peak_bytes_dram"] == [cap, cap - CT]  # once the op has allocated
     assert r.layers["live_peak_bytes_pmem"] == [spill, spill]
