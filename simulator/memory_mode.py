@@ -9,13 +9,27 @@ random group of sets and hit ratios move smoothly with the cache size. The cache
 the same way at coarser blocks) to ``capacity / block`` sets; a block larger than a page is
 placed as one unit.
 
-Per access row (tensor, read/write, bytes after the CPU cache): the first pass over the tensor's
-blocks is looked up in the tag array (compulsory and conflict misses, dirty write-backs); a
-further pass in the same op hits on a block unless a block touched since the last pass landed in
-its set: every other block of the tensor, and each block of the op's other tensors with
-probability 1 / passes (their share of one pass).
-Hit -> DRAM; read miss -> PMem read and DRAM fill; write miss -> DRAM write (whole lines, no fill);
-evicting a dirty block -> PMem write.
+The rules are those of simulator/cache_oracle.py (the exact line-level reference this model is
+held to, tests/unit/test_memory_mode_oracle.py):
+
+- Order: an op's access rows are concurrent streams. Row r moves n_r blocks cycling over its
+  tensor (n_r / L_r passes); its touches are dealt to T threads as an OpenMP static schedule does
+  (thread t takes touches [t n_r / T, (t + 1) n_r / T)), the threads run in lockstep, and all rows
+  advance in proportion: touch x issues at local time frac(x T / n_r) of thread floor(x T / n_r).
+  Touches are looked up in the tag array strictly in that order (``_lookup``).
+- Exact where cheap, statistical where not: rows of at most ``EXACT_PASSES`` passes are looked up
+  touch by touch. A row of more passes is looked up at the first touch of each block; its other
+  touches hit unless a block of the op that shares the set was touched since the block's last
+  touch: a block of a row of p' passes is touched in a window of g local time with probability
+  min(1, g p'), and the windows g (three values at most, by the three-gap theorem) follow from the
+  static schedule. For random frames this is the reuse-distance rule (a line survives D distinct
+  bytes with probability ~exp(-D / capacity)) with D counted set by set.
+- Costs per touch, as Cascade Lake pays them (tags live with the data; Hildebrand et al., ISPASS
+  2021; darchr/dram-cache-model policy_manager.cc): a load reads the DRAM line (tag and data); on
+  a miss it also reads PMem, fills DRAM and writes a dirty victim back to PMem. A store first
+  reads its line for ownership (RFO: as a load; its PMem read is a store fill, not a demand load),
+  then the write-back from the CPU's cache checks the tag (a DRAM read) and writes DRAM. Streaming
+  stores (``rfo=False``: whole lines, no read) check the tag and write, allocating on a miss.
 """
 
 from __future__ import annotations
@@ -23,6 +37,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+LINE = 64  # the hardware's cache line: Memory Mode's DRAM cache maps 64 B lines (Hildebrand et al., ISPASS 2021)
+EXACT_PASSES = 2.0  # rows of at most this many passes are looked up touch by touch
 
 
 class SizeClassPool:
@@ -59,16 +76,24 @@ class SizeClassPool:
 
 @dataclass
 class MMTraffic:
-    """Bytes one op moves in Memory Mode."""
+    """Bytes one op moves in Memory Mode, and what they were for."""
 
-    dram_read: float = 0.0
-    dram_write: float = 0.0
-    pmem_read: float = 0.0
-    pmem_write: float = 0.0
+    dram_read: float = 0.0  # hits' data, tag checks (every access reads the line's tag with its data)
+    dram_write: float = 0.0  # fills and stores
+    pmem_read: float = 0.0  # misses: demand loads and store fills (RFO)
+    pmem_write: float = 0.0  # dirty victims written back
     hit_bytes: float = 0.0
     miss_bytes: float = 0.0
     writeback_bytes: float = 0.0
-    misses: int = 0
+    misses: int = 0  # 64 B lines read from PMem: the misses whose latency a thread waits for
+    rfo_bytes: float = 0.0  # stores' reads for ownership (DRAM or PMem)
+    rfo_pmem_bytes: float = 0.0  # of which served by PMem (store fills)
+    tag_check_bytes: float = 0.0  # DRAM reads of stores that only check the tag
+    load_pmem_bytes: float = 0.0  # loads served by PMem (the rest of pmem_read is store fills)
+
+    def add(self, o: "MMTraffic") -> None:
+        for k in self.__dataclass_fields__:
+            setattr(self, k, getattr(self, k) + getattr(o, k))
 
 
 def _mix(x: np.ndarray, seed: int) -> np.ndarray:
@@ -77,6 +102,39 @@ def _mix(x: np.ndarray, seed: int) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
+
+
+def page_sets(blocks: np.ndarray, n_sets: int, per_page: int, seed: int) -> np.ndarray:
+    """Cache set of each (virtual) block: its page's random frame, then its place in the page.
+    The oracle calls it with 64 B lines, this model with its blocks: a page lands in one frame."""
+    k = per_page
+    groups = max(1, n_sets // k)
+    frame = (_mix(blocks // k, seed) % np.uint64(groups)).astype(np.int64)
+    return (frame * k + blocks % k) % n_sets
+
+
+def issue_order(n: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(local time, thread) of touches ``n`` of a row of N touches run by T threads under a static
+    schedule: called with n / N precomputed as ``n`` (a float array of x / N)."""
+    u = n * threads
+    th = np.floor(u)
+    return u - th, th
+
+
+def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reuse windows (local time) between consecutive touches of one block of a row of ``passes``
+    passes, and the share of the row's reuses (touches after the first) with each. Thread t
+    touches a block every T / p of local time from offset frac(x / L - t p / T): threads with the
+    same offset touch it together (window 0), the others after the circular gap to the next offset."""
+    c = passes / threads  # passes per thread
+    offs = np.unique(np.round(np.mod(-np.arange(threads) * c, 1.0), 12))
+    offs = offs[offs < 1.0]
+    mult = threads / len(offs)  # threads per offset (the offsets t c mod 1 repeat with period T / mult)
+    circ = np.diff(np.r_[offs, offs[0] + 1.0]) / c  # local-time gap to the next distinct offset
+    reuses = max(passes - 1.0, 1e-12)
+    together = passes * (mult - 1) / mult  # touches of a block by a thread that shares its offset
+    apart = max(passes / mult - 1.0, 0.0)
+    return np.r_[0.0, circ], np.r_[together / reuses, np.full(len(circ), apart / reuses / len(circ))]
 
 
 class MemoryModeCache:
@@ -113,75 +171,216 @@ class MemoryModeCache:
         chunks = self.addrs.get(tensor)
         if not chunks:
             return np.zeros(0, dtype=np.int64)
-        addrs = np.concatenate(chunks)
+        addrs = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
         per = -(-self.unit[tensor] // self.block)
         return ((addrs // self.block)[:, None] + np.arange(per, dtype=np.int64)).reshape(-1)
 
     def sets(self, blocks: np.ndarray) -> np.ndarray:
         """Cache set of each (virtual) block: its page's random frame, then its place in the page."""
-        k = self.per_page
-        groups = max(1, self.n_sets // k)
-        frame = (_mix(blocks // k, self.seed) % np.uint64(groups)).astype(np.int64)
-        return (frame * k + blocks % k) % self.n_sets
+        return page_sets(blocks, self.n_sets, self.per_page, self.seed)
 
-    def _lookup(self, blocks: np.ndarray, write: bool) -> tuple[int, int, int]:
-        """Look blocks up in order of the array; returns (hits, misses, dirty evictions)."""
-        sets = self.sets(blocks)
-        hit = self.tags[sets] == blocks
-        miss_sets = sets[~hit]
-        evict_dirty = int((self.dirty[miss_sets] & (self.tags[miss_sets] >= 0)).sum())
-        self.tags[sets] = blocks
-        if write:
-            self.dirty[sets] = True
-        else:
-            self.dirty[miss_sets] = False
-        return int(hit.sum()), int(len(blocks) - hit.sum()), evict_dirty
+    def _lookup(self, blocks: np.ndarray, writes: np.ndarray, sets: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Look blocks up strictly in order of the array (each sees the ones before it, in the same
+        call too); ``writes`` marks stores (they leave their line dirty). Returns per block (hit,
+        dirty victim written back); the tag array ends as after the last block."""
+        n = len(blocks)
+        if sets is None:
+            sets = self.sets(blocks)
+        order = np.argsort(sets, kind="stable")  # by set, in order within a set
+        s, b, w = sets[order], blocks[order], writes[order]
+        first = np.ones(n, dtype=bool)
+        first[1:] = s[1:] != s[:-1]
+        prev = np.empty(n, dtype=np.int64)
+        prev[0:1] = -1
+        prev[1:] = b[:-1]
+        prev[first] = self.tags[s[first]]
+        hit = prev == b
+        start = first | ~hit  # runs of one block in one set; a run may continue the resident line
+        run = np.cumsum(start) - 1
+        starts = np.flatnonzero(start)
+        run_dirty = np.add.reduceat(w.astype(np.int64), starts) > 0
+        resident = first[starts] & hit[starts]  # run continues the line already in the set
+        run_dirty |= resident & self.dirty[s[starts]]
+        # a miss evicts the run before it in its set, or the line resident before the call
+        victim_dirty = np.zeros(n, dtype=bool)
+        miss = ~hit
+        inner = miss & ~first
+        victim_dirty[inner] = run_dirty[run[inner] - 1]
+        outer = miss & first
+        victim_dirty[outer] = self.dirty[s[outer]] & (self.tags[s[outer]] >= 0)
+        last = np.ones(len(starts), dtype=bool)  # last run of each set
+        set_of_run = s[starts]
+        last[:-1] = set_of_run[1:] != set_of_run[:-1]
+        self.tags[set_of_run[last]] = b[starts[last]]
+        self.dirty[set_of_run[last]] = run_dirty[last]
+        h = np.empty(n, dtype=bool)
+        h[order] = hit
+        v = np.empty(n, dtype=bool)
+        v[order] = victim_dirty
+        return h, v
 
-    def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray) -> MMTraffic:
-        """Traffic of one op's access rows (bytes already filtered by the CPU cache)."""
-        out = MMTraffic()
-        blocks_of = {int(t): self.blocks(int(t)) for t in np.unique(tensors)}
-        # the op's working set by cache set: where each tensor's blocks land and what else is there
-        order = list(blocks_of)
-        all_sets = self.sets(np.concatenate([blocks_of[t] for t in order])) if order else np.zeros(0, np.int64)
-        _, where, per_set = np.unique(all_sets, return_inverse=True, return_counts=True)
-        segment, start = {}, 0
-        for t in order:
-            segment[t] = where[start:start + len(blocks_of[t])]
-            start += len(blocks_of[t])
-        B = self.block
-        for t, w, b in zip(tensors.tolist(), writes.tolist(), nbytes.tolist()):
-            blk = blocks_of[t]
-            if b <= 0 or not len(blk):
+    def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray, threads: int = 1,
+                   rfo: bool = True) -> MMTraffic:
+        """Traffic of one op's access rows (bytes already filtered by the CPU cache), its streams
+        run by ``threads`` threads; ``rfo``: its stores read their lines first (not streaming stores)."""
+        rows = []
+        for r, (t, w, b) in enumerate(zip(tensors.tolist(), writes.tolist(), nbytes.tolist())):
+            if b <= 0:
                 continue
-            tensor_bytes = len(blk) * B
-            passes = b / tensor_bytes
-            first = blk[: max(1, int(round(len(blk) * min(passes, 1.0))))]
-            h, m, wb = self._lookup(first, w)
-            hit_b, miss_b, wb_b = h * B, m * B, wb * B
-            if passes > 1:
-                # between two passes over this tensor the op touches all its blocks and each other
-                # block with probability 1 / passes (the other tensors' share of one pass): a block
-                # survives if no other block of its own lands in its set and none of the others'
-                mine = segment[t]
-                own = np.bincount(mine, minlength=len(per_set))[mine]
-                others = per_set[mine] - own
-                free_share = float(np.mean(np.where(own > 1, 0.0, (1.0 - 1.0 / passes) ** others)))
-                more = (passes - 1) * tensor_bytes
-                hit_b += more * free_share
-                conflict = more * (1 - free_share)
-                miss_b += conflict
-                if w:
-                    wb_b += conflict
-            out.hit_bytes += hit_b
-            out.miss_bytes += miss_b
-            out.writeback_bytes += wb_b
-            out.misses += m
-            if w:
-                out.dram_write += hit_b + miss_b
+            blk = self.blocks(int(t))
+            if not len(blk):
+                continue
+            passes = b / (sum(len(c) for c in self.addrs[int(t)]) * self.unit[int(t)])
+            n = max(1, int(round(passes * len(blk))))  # touches, b / n bytes each
+            rows.append((r, blk, bool(w), float(b), n))
+        out = MMTraffic()
+        if not rows:
+            return out
+        T = max(1, int(threads))
+        seq_b, seq_w, seq_t, seq_bytes, seq_row = [], [], [], [], []
+        stat = []
+        for i, (r, blk, w, b, n) in enumerate(rows):
+            L = len(blk)
+            p = n / L
+            if p <= EXACT_PASSES:
+                x = np.arange(n, dtype=np.int64)
+                touch = blk[x % L] if n > L else blk[:n]
+                tau, th = issue_order(x / n, T)
             else:
-                out.dram_read += hit_b
-                out.pmem_read += miss_b
-                out.dram_write += miss_b  # fill
-            out.pmem_write += wb_b
+                # first touch of each block: the thread whose chunk reaches it earliest
+                c = p / T
+                offs = np.sort(np.mod(np.arange(T) * c, 1.0))
+                y = np.arange(L) / L
+                k = np.searchsorted(offs, y, side="right") - 1  # nearest offset at or below y (wraps)
+                d = np.where(k >= 0, y - offs[np.maximum(k, 0)], y - offs[-1] + 1.0)
+                tau, th = d / c, np.zeros(L)
+                touch = blk
+                stat.append(i)
+            seq_b.append(touch)
+            seq_w.append(np.full(len(touch), w))
+            seq_t.append(tau + th * 1e-9 + i * 1e-12)  # lockstep: by local time, then thread, then row
+            seq_bytes.append(np.full(len(touch), b / n))
+            seq_row.append(np.full(len(touch), i))
+        if len(rows) == 1 and T == 1:
+            blocks, wr, nb, row = seq_b[0], seq_w[0], seq_bytes[0], seq_row[0]
+        else:
+            o = np.argsort(np.concatenate(seq_t), kind="stable")
+            blocks = np.concatenate(seq_b)[o]
+            wr = np.concatenate(seq_w)[o]
+            nb = np.concatenate(seq_bytes)[o]
+            row = np.concatenate(seq_row)[o]
+        sets = self.sets(blocks)
+        hit, victim = self._lookup(blocks, wr, sets)
+        self._charge(out, hit, victim, wr, nb, rfo)
+        for i in stat:
+            self._passes(out, rows, i, blocks, sets, row, T, rfo)
+        if stat:
+            self._last_touch(out, rows, stat)
+        out.misses = int(round(out.pmem_read / LINE))
         return out
+
+    @staticmethod
+    def _charge(out: MMTraffic, hit: np.ndarray, victim: np.ndarray, wr: np.ndarray, nb: np.ndarray,
+                rfo: bool) -> None:
+        """Bytes of looked-up touches by the rules of the module docstring."""
+        hb = float(nb[hit].sum())
+        mb = float(nb.sum()) - hb
+        wb = float(nb[victim].sum())
+        load_miss = float(nb[~hit & ~wr].sum())
+        store = float(nb[wr].sum())
+        store_miss = mb - load_miss
+        out.hit_bytes += hb
+        out.miss_bytes += mb
+        out.writeback_bytes += wb
+        out.pmem_write += wb
+        out.load_pmem_bytes += load_miss
+        out.dram_read += float(nb.sum())  # every touch reads its line's tag (and data)
+        out.dram_write += mb  # fill (or write-allocate)
+        if rfo:
+            out.rfo_bytes += store
+            out.rfo_pmem_bytes += store_miss
+            out.pmem_read += mb
+            out.tag_check_bytes += store
+            out.dram_read += store  # the store's own tag check after its RFO
+            out.dram_write += store
+        else:
+            out.pmem_read += load_miss
+            out.tag_check_bytes += store
+            out.dram_write += store - store_miss  # write hits; misses wrote on allocate
+
+    def _last_touch(self, out: MMTraffic, rows: list, stat: list[int]) -> None:
+        """Rows of many passes touch their blocks until the op ends: each set they share ends the op
+        holding one of their blocks (of the row with most passes), and a dirty line found there by
+        the exact lookup is written back."""
+        p = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
+        blk = np.concatenate([rows[i][1] for i in stat])
+        wr = np.concatenate([np.full(len(rows[i][1]), rows[i][2]) for i in stat])
+        per = np.concatenate([np.full(len(rows[i][1]), rows[i][3] / rows[i][4]) for i in stat])
+        o = np.lexsort((-p, self.sets(blk)))
+        s = self.sets(blk)[o]
+        keep = np.ones(len(o), dtype=bool)
+        keep[1:] = s[1:] != s[:-1]
+        s, b, w, nb = s[keep], blk[o][keep], wr[o][keep], per[o][keep]
+        moved = self.tags[s] != b
+        victim = moved & self.dirty[s] & (self.tags[s] >= 0)
+        wb = float(nb[victim].sum())
+        out.writeback_bytes += wb
+        out.pmem_write += wb
+        self.tags[s[moved]] = b[moved]
+        self.dirty[s] = np.where(moved, w, self.dirty[s] | w)
+
+    def _passes(self, out: MMTraffic, rows: list, i: int, blocks: np.ndarray, sets: np.ndarray,
+                row: np.ndarray, T: int, rfo: bool) -> None:
+        """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
+        touched in the window since (probability min(1, g p') per block of p' passes)."""
+        _, blk, w, b, n = rows[i]
+        L = len(blk)
+        extra = n - L
+        if extra <= 0:
+            return
+        p_row = np.array([rr[4] / len(rr[1]) for rr in rows])
+        # distinct blocks of the op with the passes of the row that touches them most
+        ub, first = np.unique(blocks, return_index=True)
+        pb = np.zeros(len(ub))
+        np.maximum.at(pb, np.searchsorted(ub, blocks), p_row[row])
+        us = sets[first]
+        su, where = np.unique(us, return_inverse=True)
+        mine = np.searchsorted(ub, np.unique(blk))
+        gaps, wts = schedule_gaps(n / L, T)
+        survive = np.zeros(len(mine))
+        for g, wt in zip(gaps.tolist(), wts.tolist()):
+            if wt <= 0:
+                continue
+            q = np.minimum(1.0, g * pb)
+            sure = q >= 1.0
+            logs = np.log1p(-np.where(sure, 0.0, q))
+            n_sure = np.bincount(where, weights=sure, minlength=len(su))
+            log_sum = np.bincount(where, weights=logs, minlength=len(su))
+            m_sure = n_sure[where[mine]] - sure[mine]
+            m_log = log_sum[where[mine]] - logs[mine]
+            alive = np.where(m_sure > 0, 0.0, np.exp(m_log))
+            survive += wt * alive
+        share = float(survive.mean()) if len(survive) else 1.0
+        per = b / n
+        hb = extra * per * share
+        mb = extra * per - hb
+        out.hit_bytes += hb
+        out.miss_bytes += mb
+        out.dram_read += extra * per
+        out.dram_write += mb
+        if w:
+            out.writeback_bytes += mb  # the block was dirty when the conflict evicted it
+            out.pmem_write += mb
+            out.tag_check_bytes += extra * per
+            if rfo:
+                out.rfo_bytes += extra * per
+                out.rfo_pmem_bytes += mb
+                out.pmem_read += mb
+                out.dram_read += extra * per
+                out.dram_write += extra * per
+            else:
+                out.dram_write += extra * per - mb
+        else:
+            out.pmem_read += mb
+            out.load_pmem_bytes += mb
