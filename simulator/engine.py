@@ -30,7 +30,7 @@ import numpy as np
 
 from hetier.simulator.devices import Device
 from hetier.simulator.machines import Machine
-from hetier.simulator.memory_mode import MemoryModeCache
+from hetier.simulator.memory_mode import LINE, MemoryModeCache
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import Policy
 from hetier.simulator.recording import Recording
@@ -47,7 +47,7 @@ class OpPlan:
     read: dict[str, float]
     write: dict[str, float]
     slices: int
-    misses: int = 0
+    misses: int = 0  # Memory Mode: 64 B lines the op reads from the backing tier
     deps: list[int] = field(default_factory=list)
     serial_ns: float = 0.0  # runs on one thread, under the executor lock, before the slices
     items: int = 1  # independent output ciphertexts, dealt to the slices as whole items
@@ -129,7 +129,8 @@ def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, re
     tiers = machine.tier_names
     mm = MemoryModeCache(machine.device(tiers[0]).capacity_bytes, machine.cache_block_bytes, machine.page_bytes,
                          seed) if machine.mode == "memory" else None
-    stats = {"compute_clamped_ops": 0, "hit_bytes": 0.0, "miss_bytes": 0.0, "writeback_bytes": 0.0}
+    stats = {"compute_clamped_ops": 0, "hit_bytes": 0.0, "miss_bytes": 0.0, "writeback_bytes": 0.0,
+             "pmem_load_bytes": [], "pmem_demand_load_bytes": []}
     plans = []
     for op in workload.ops:
         rec_bytes = llc_filter(op.acc_bytes, op.acc_footprint, recording.llc_bytes)
@@ -146,7 +147,11 @@ def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, re
         if mm is not None:
             for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
                 mm.alloc(t, c, u)
-            tr = mm.op_traffic(op.acc_tensor, op.acc_write, traffic)
+            # the op's streams run concurrently on its threads; stores read for ownership unless
+            # the stack writes this kind's outputs with streaming stores
+            k = 1 if op.kind in stack.single_thread_kinds else max(1, min(threads, op.parallelism))
+            tr = mm.op_traffic(op.acc_tensor, op.acc_write, traffic, threads=k,
+                               rfo=op.kind not in stack.streaming_store_kinds)
             for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
                 mm.free(t, c)
             read[tiers[0]], write[tiers[0]] = tr.dram_read, tr.dram_write
@@ -155,6 +160,8 @@ def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, re
             stats["hit_bytes"] += tr.hit_bytes
             stats["miss_bytes"] += tr.miss_bytes
             stats["writeback_bytes"] += tr.writeback_bytes
+            stats["pmem_load_bytes"].append(tr.load_pmem_bytes)  # loads served by Optane, per op
+            stats["pmem_demand_load_bytes"].append(tr.load_pmem_bytes * stack.load_visible.get(op.kind, 1.0))
         else:
             for t, w, b in zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist()):
                 for tier, share in pl.tier_shares(t, tiers[0], op.index).items():
@@ -164,6 +171,17 @@ def memory_plans(workload: Workload, machine: Machine, policy: Policy | None, re
                 write[tier] += w
         plans.append(OpPlan(compute, read, write, 1, misses))
     return plans, pl, stats
+
+
+def miss_penalty_per_line(machine: Machine) -> float:
+    """Memory Mode: the time a thread waits per 64 B line it misses in the DRAM cache. Each miss
+    adds ``mm_miss_penalty_ns``, overlapped with the thread's other misses in flight: by Little's
+    law, one stream's bandwidth times the backing device's latency, in lines."""
+    if machine.mode != "memory" or not machine.mm_miss_penalty_ns:
+        return 0.0
+    backing = machine.tiers[-1][1]
+    in_flight = max(1.0, backing.bandwidth(1) * backing.read_latency_seq_ns / LINE)
+    return machine.mm_miss_penalty_ns / in_flight
 
 
 class Channel:
@@ -218,7 +236,7 @@ def run_in_order(plans: list[OpPlan], machine: Machine) -> RunStats:
     tests hold it to ``run``."""
     tiers = machine.tier_names
     devs: dict[str, Device] = dict(machine.tiers)
-    penalty = machine.mm_miss_penalty_ns if machine.mode == "memory" else 0.0
+    penalty = miss_penalty_per_line(machine)
     n = len(plans)
     compute, start, end = np.zeros(n), np.zeros(n), np.zeros(n)
     stall = {t: np.zeros(n) for t in tiers}
@@ -241,9 +259,9 @@ def run_in_order(plans: list[OpPlan], machine: Machine) -> RunStats:
                   for t, w, b in lockstep if b > 0}
         for (t, _), dt in stream.items():
             stall[t][i] += dt * k
-        if penalty and p.misses:
-            stall[tiers[-1]][i] += penalty * k
-        now += p.serial_ns + sum(stream.values()) + (penalty if p.misses else 0.0) + p.compute_ns / k
+        exposed = penalty * p.misses / k  # each of the k slices waits for its share of the misses
+        stall[tiers[-1]][i] += exposed * k
+        now += p.serial_ns + sum(stream.values()) + exposed + p.compute_ns / k
         compute[i] = p.compute_ns + p.serial_ns
         end[i] = now
     return RunStats(float(end.max()) if n else 0.0, compute, stall, start, end)
@@ -280,7 +298,7 @@ class Replay:
         self.ready = simpy.Store(env)
         self.executor_lock = simpy.Resource(env, capacity=1)  # serial parts run one at a time
         self.done = 0
-        self.penalty = machine.mm_miss_penalty_ns if machine.mode == "memory" else 0.0
+        self.penalty = miss_penalty_per_line(machine)
 
     def release(self, i: int) -> None:
         """Op ``i`` may start: its serial part first, if it has one, else its slices."""
@@ -316,8 +334,9 @@ class Replay:
             if p.read[t] > 0:
                 yield from self.stream(i, t, False, p.read[t] * f)
         if self.penalty and p.misses:
-            yield self.env.timeout(self.penalty)
-            self.stall[self.tiers[-1]][i] += self.penalty
+            exposed = self.penalty * p.misses * f
+            yield self.env.timeout(exposed)
+            self.stall[self.tiers[-1]][i] += exposed
         yield self.env.timeout(p.compute_ns * f)
         self.compute[i] += p.compute_ns * f
         for t in self.tiers:

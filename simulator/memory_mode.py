@@ -113,10 +113,10 @@ def page_sets(blocks: np.ndarray, n_sets: int, per_page: int, seed: int) -> np.n
     return (frame * k + blocks % k) % n_sets
 
 
-def issue_order(n: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
-    """(local time, thread) of touches ``n`` of a row of N touches run by T threads under a static
-    schedule: called with n / N precomputed as ``n`` (a float array of x / N)."""
-    u = n * threads
+def issue_order(x: np.ndarray, n: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(local time, thread) of touches ``x`` of a row of ``n`` touches run by ``threads`` threads
+    under a static schedule (thread t takes touches [t n / T, (t + 1) n / T))."""
+    u = (x * threads) / n
     th = np.floor(u)
     return u - th, th
 
@@ -179,11 +179,12 @@ class MemoryModeCache:
         """Cache set of each (virtual) block: its page's random frame, then its place in the page."""
         return page_sets(blocks, self.n_sets, self.per_page, self.seed)
 
-    def _lookup(self, blocks: np.ndarray, writes: np.ndarray, sets: np.ndarray | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+    def _lookup(self, blocks: np.ndarray, writes: np.ndarray, sets: np.ndarray | None = None,
+                with_prev: bool = False) -> tuple[np.ndarray, ...]:
         """Look blocks up strictly in order of the array (each sees the ones before it, in the same
         call too); ``writes`` marks stores (they leave their line dirty). Returns per block (hit,
-        dirty victim written back); the tag array ends as after the last block."""
+        dirty victim written back), and with ``with_prev`` the index of the block looked up before it
+        in its set (-1: none in this call); the tag array ends as after the last block."""
         n = len(blocks)
         if sets is None:
             sets = self.sets(blocks)
@@ -218,7 +219,15 @@ class MemoryModeCache:
         h[order] = hit
         v = np.empty(n, dtype=bool)
         v[order] = victim_dirty
-        return h, v
+        if not with_prev:
+            return h, v
+        before = np.empty(n, dtype=np.int64)
+        before[0:1] = -1
+        before[1:] = order[:-1]
+        before[first] = -1
+        prev_index = np.empty(n, dtype=np.int64)
+        prev_index[order] = before
+        return h, v, prev_index
 
     def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray, threads: int = 1,
                    rfo: bool = True) -> MMTraffic:
@@ -238,7 +247,7 @@ class MemoryModeCache:
         if not rows:
             return out
         T = max(1, int(threads))
-        seq_b, seq_w, seq_t, seq_bytes, seq_row = [], [], [], [], []
+        seq_b, seq_w, seq_t, seq_th, seq_bytes, seq_row = [], [], [], [], [], []
         stat = []
         for i, (r, blk, w, b, n) in enumerate(rows):
             L = len(blk)
@@ -246,7 +255,7 @@ class MemoryModeCache:
             if p <= EXACT_PASSES:
                 x = np.arange(n, dtype=np.int64)
                 touch = blk[x % L] if n > L else blk[:n]
-                tau, th = issue_order(x / n, T)
+                tau, th = issue_order(x, n, T)
             else:
                 # first touch of each block: the thread whose chunk reaches it earliest
                 c = p / T
@@ -259,19 +268,26 @@ class MemoryModeCache:
                 stat.append(i)
             seq_b.append(touch)
             seq_w.append(np.full(len(touch), w))
-            seq_t.append(tau + th * 1e-9 + i * 1e-12)  # lockstep: by local time, then thread, then row
+            seq_t.append(tau)
+            seq_th.append(th)
             seq_bytes.append(np.full(len(touch), b / n))
             seq_row.append(np.full(len(touch), i))
         if len(rows) == 1 and T == 1:
             blocks, wr, nb, row = seq_b[0], seq_w[0], seq_bytes[0], seq_row[0]
         else:
-            o = np.argsort(np.concatenate(seq_t), kind="stable")
+            row = np.concatenate(seq_row)  # lockstep: by local time, then thread, then row
+            o = np.lexsort((row, np.concatenate(seq_th), np.concatenate(seq_t)))
             blocks = np.concatenate(seq_b)[o]
             wr = np.concatenate(seq_w)[o]
             nb = np.concatenate(seq_bytes)[o]
-            row = np.concatenate(seq_row)[o]
+            row = row[o]
         sets = self.sets(blocks)
-        hit, victim = self._lookup(blocks, wr, sets)
+        if stat:
+            tau = np.concatenate(seq_t)[o] if len(seq_t) > 1 or T > 1 else seq_t[0]
+            hit, victim, prev = self._lookup(blocks, wr, sets, with_prev=True)
+            hit = self._hits_between_passes(hit, prev, tau, blocks, sets, rows, stat)
+        else:
+            hit, victim = self._lookup(blocks, wr, sets)
         self._charge(out, hit, victim, wr, nb, rfo)
         for i in stat:
             self._passes(out, rows, i, blocks, sets, row, T, rfo)
@@ -280,14 +296,48 @@ class MemoryModeCache:
         out.misses = int(round(out.pmem_read / LINE))
         return out
 
+    def _hits_between_passes(self, hit: np.ndarray, prev: np.ndarray, tau: np.ndarray, blocks: np.ndarray,
+                             sets: np.ndarray, rows: list, stat: list[int]) -> np.ndarray:
+        """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
+        at their first touches only, and between a hit and the touch before it in its set (a window
+        of local time g) each of their blocks there (p passes) comes back with probability
+        min(1, g p) and evicts the line."""
+        sb = np.concatenate([rows[i][1] for i in stat])
+        sp = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
+        sb, first = np.unique(sb, return_index=True)
+        sp = sp[first]
+        ss = self.sets(sb)
+        o = np.lexsort((sb, ss))
+        sb, sp, ss = sb[o], sp[o], ss[o]
+        su, start, count = np.unique(ss, return_index=True, return_counts=True)
+        h = hit.astype(np.float64)
+        idx = np.flatnonzero(hit)
+        k = np.searchsorted(su, sets[idx])
+        inside = (k < len(su)) & (su[np.minimum(k, len(su) - 1)] == sets[idx])
+        idx, k = idx[inside], k[inside]
+        if not len(idx):
+            return h
+        p = prev[idx]
+        gap = np.where(p >= 0, tau[idx] - tau[np.maximum(p, 0)], tau[idx])
+        alive = np.ones(len(idx))
+        for j in range(int(count.max())):
+            has = count[k] > j
+            pos = start[k[has]] + j
+            other = sb[pos] != blocks[idx[has]]
+            q = np.minimum(1.0, gap[has] * sp[pos]) * other
+            alive[has] *= 1.0 - q
+        h[idx] = alive
+        return h
+
     @staticmethod
     def _charge(out: MMTraffic, hit: np.ndarray, victim: np.ndarray, wr: np.ndarray, nb: np.ndarray,
                 rfo: bool) -> None:
-        """Bytes of looked-up touches by the rules of the module docstring."""
-        hb = float(nb[hit].sum())
+        """Bytes of looked-up touches by the rules of the module docstring (``hit``: a probability
+        where rows of many passes may have evicted the line in between)."""
+        hb = float((nb * hit).sum())
         mb = float(nb.sum()) - hb
         wb = float(nb[victim].sum())
-        load_miss = float(nb[~hit & ~wr].sum())
+        load_miss = float((nb * (1 - hit) * ~wr).sum())
         store = float(nb[wr].sum())
         store_miss = mb - load_miss
         out.hit_bytes += hb
@@ -311,13 +361,13 @@ class MemoryModeCache:
 
     def _last_touch(self, out: MMTraffic, rows: list, stat: list[int]) -> None:
         """Rows of many passes touch their blocks until the op ends: each set they share ends the op
-        holding one of their blocks (of the row with most passes), and a dirty line found there by
-        the exact lookup is written back."""
+        holding one of their blocks (of the row with most passes, the last its final pass touches),
+        and a dirty line found there by the exact lookup is written back."""
         p = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
         blk = np.concatenate([rows[i][1] for i in stat])
         wr = np.concatenate([np.full(len(rows[i][1]), rows[i][2]) for i in stat])
         per = np.concatenate([np.full(len(rows[i][1]), rows[i][3] / rows[i][4]) for i in stat])
-        o = np.lexsort((-p, self.sets(blk)))
+        o = np.lexsort((-np.arange(len(blk)), -p, self.sets(blk)))  # the last block a final pass touches
         s = self.sets(blk)[o]
         keep = np.ones(len(o), dtype=bool)
         keep[1:] = s[1:] != s[:-1]
@@ -339,7 +389,7 @@ class MemoryModeCache:
         extra = n - L
         if extra <= 0:
             return
-        p_row = np.array([rr[4] / len(rr[1]) for rr in rows])
+        p_row = np.array([rr[4] / min(rr[4], len(rr[1])) for rr in rows])  # touches per block touched
         # distinct blocks of the op with the passes of the row that touches them most
         ub, first = np.unique(blocks, return_index=True)
         pb = np.zeros(len(ub))

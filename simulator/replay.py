@@ -64,5 +64,8 @@ def replay(workload: Workload, machine: Machine, policy: str | None = None, thre
         layers[f"write_bytes_{t}"] = [p.write[t] for p in plans]
         layers[f"live_peak_bytes_{t}"] = pl.live_peak[t]
         layers[f"live_end_bytes_{t}"] = pl.live_end[t]
+    if machine.mode == "memory":  # what the study's PEBS counters count: loads served by Optane
+        layers["pmem_load_bytes"] = stats["pmem_load_bytes"]
+        layers["pmem_demand_load_bytes"] = stats["pmem_demand_load_bytes"]
     return RunResult(makespan_ns=rs.makespan_ns, compute_ns=float(rs.compute_ns.sum()),
                      stall_ns={t: float(np.sum(rs.stall_ns[t])) for t in tiers}, layers=layers, **common)
