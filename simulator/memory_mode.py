@@ -134,7 +134,11 @@ def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     reuses = max(passes - 1.0, 1e-12)
     together = passes * (mult - 1) / mult  # touches of a block by a thread that shares its offset
     apart = max(passes / mult - 1.0, 0.0)
-    return np.r_[0.0, circ], np.r_[together / reuses, np.full(len(circ), apart / reuses / len(circ))]
+    gaps = np.r_[0.0, circ]
+    w = np.r_[together / reuses, np.full(len(circ), apart / reuses / len(circ))]
+    # at most three distinct circular gaps (three-gap theorem): one entry each
+    g, inv = np.unique(np.round(gaps, 9), return_inverse=True)
+    return g, np.bincount(inv, weights=w)
 
 
 class MemoryModeCache:
@@ -180,15 +184,16 @@ class MemoryModeCache:
         return page_sets(blocks, self.n_sets, self.per_page, self.seed)
 
     def _lookup(self, blocks: np.ndarray, writes: np.ndarray, sets: np.ndarray | None = None,
-                with_prev: bool = False) -> tuple[np.ndarray, ...]:
+                with_prev: bool = False, order: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """Look blocks up strictly in order of the array (each sees the ones before it, in the same
         call too); ``writes`` marks stores (they leave their line dirty). Returns per block (hit,
-        dirty victim written back), and with ``with_prev`` the index of the block looked up before it
-        in its set (-1: none in this call); the tag array ends as after the last block."""
+        dirty victim written back), and with ``with_prev`` the lookup order by set (order, sorted
+        sets, first of its set); the tag array ends as after the last block."""
         n = len(blocks)
         if sets is None:
             sets = self.sets(blocks)
-        order = np.argsort(sets, kind="stable")  # by set, in order within a set
+        if order is None:  # ``order``: the caller's permutation by set, in order within a set
+            order = np.argsort(sets, kind="stable")
         s, b, w = sets[order], blocks[order], writes[order]
         first = np.ones(n, dtype=bool)
         first[1:] = s[1:] != s[:-1]
@@ -221,13 +226,7 @@ class MemoryModeCache:
         v[order] = victim_dirty
         if not with_prev:
             return h, v
-        before = np.empty(n, dtype=np.int64)
-        before[0:1] = -1
-        before[1:] = order[:-1]
-        before[first] = -1
-        prev_index = np.empty(n, dtype=np.int64)
-        prev_index[order] = before
-        return h, v, prev_index
+        return h, v, (order, s, first)
 
     def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray, threads: int = 1,
                    rfo: bool = True) -> MMTraffic:
@@ -242,19 +241,20 @@ class MemoryModeCache:
                 continue
             passes = b / (sum(len(c) for c in self.addrs[int(t)]) * self.unit[int(t)])
             n = max(1, int(round(passes * len(blk))))  # touches, b / n bytes each
-            rows.append((r, blk, bool(w), float(b), n))
+            rows.append((r, blk, bool(w), float(b), n, self.sets(blk)))
         out = MMTraffic()
         if not rows:
             return out
         T = max(1, int(threads))
-        seq_b, seq_w, seq_t, seq_th, seq_bytes, seq_row = [], [], [], [], [], []
+        R = len(rows)
+        seq_i, seq_key, seq_row = [], [], []
         stat = []
-        for i, (r, blk, w, b, n) in enumerate(rows):
+        for i, (r, blk, w, b, n, _) in enumerate(rows):
             L = len(blk)
             p = n / L
             if p <= EXACT_PASSES:
                 x = np.arange(n, dtype=np.int64)
-                touch = blk[x % L] if n > L else blk[:n]
+                idx = x % L if n > L else x
                 tau, th = issue_order(x, n, T)
             else:
                 # first touch of each block: the thread whose chunk reaches it earliest
@@ -263,70 +263,85 @@ class MemoryModeCache:
                 y = np.arange(L) / L
                 k = np.searchsorted(offs, y, side="right") - 1  # nearest offset at or below y (wraps)
                 d = np.where(k >= 0, y - offs[np.maximum(k, 0)], y - offs[-1] + 1.0)
-                tau, th = d / c, np.zeros(L)
-                touch = blk
+                idx, tau, th = np.arange(L), d / c, np.zeros(L)
                 stat.append(i)
-            seq_b.append(touch)
-            seq_w.append(np.full(len(touch), w))
-            seq_t.append(tau)
-            seq_th.append(th)
-            seq_bytes.append(np.full(len(touch), b / n))
-            seq_row.append(np.full(len(touch), i))
-        if len(rows) == 1 and T == 1:
-            blocks, wr, nb, row = seq_b[0], seq_w[0], seq_bytes[0], seq_row[0]
+            seq_i.append(idx)
+            seq_key.append(tau)
+            seq_row.append(th.astype(np.int64) * R + i)  # lockstep: by local time, then thread, then row
+        w_of = np.array([rr[2] for rr in rows])
+        per_of = np.array([rr[3] / rr[4] for rr in rows])
+        tau = np.concatenate(seq_key) if R > 1 else seq_key[0]
+        tie = np.concatenate(seq_row) if R > 1 else seq_row[0]
+        base = np.cumsum([0] + [len(rr[1]) for rr in rows[:-1]])
+        where = np.concatenate([ix + base[i] for i, ix in enumerate(seq_i)]) if R > 1 else seq_i[0]
+        blocks = np.concatenate([rr[1] for rr in rows])[where] if R > 1 else rows[0][1][where]
+        sets = np.concatenate([rr[5] for rr in rows])[where] if R > 1 else rows[0][5][where]
+        row = tie % R
+        # one sort by (set, local time, thread, row) when the key fits 63 bits, else two stable ones
+        set_bits = max(1, int(self.n_sets - 1).bit_length())
+        tie_bits = max(1, int(T * R - 1).bit_length())
+        time_bits = 63 - set_bits - tie_bits
+        if time_bits >= 24:
+            key = sets << (63 - set_bits)
+            key |= (tau * 2.0 ** time_bits).astype(np.int64) << tie_bits
+            key |= tie
+            order = np.argsort(key)
         else:
-            row = np.concatenate(seq_row)  # lockstep: by local time, then thread, then row
-            o = np.lexsort((row, np.concatenate(seq_th), np.concatenate(seq_t)))
-            blocks = np.concatenate(seq_b)[o]
-            wr = np.concatenate(seq_w)[o]
-            nb = np.concatenate(seq_bytes)[o]
-            row = row[o]
-        sets = self.sets(blocks)
+            o = np.lexsort((tie, tau))
+            order = o[np.argsort(sets[o], kind="stable")]
+        wr = w_of[row]
+        nb = per_of[row]
         if stat:
-            tau = np.concatenate(seq_t)[o] if len(seq_t) > 1 or T > 1 else seq_t[0]
-            hit, victim, prev = self._lookup(blocks, wr, sets, with_prev=True)
-            hit = self._hits_between_passes(hit, prev, tau, blocks, sets, rows, stat)
+            hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
+            hit = self._hits_between_passes(hit, by_set, tau, row, rows, stat)
         else:
-            hit, victim = self._lookup(blocks, wr, sets)
+            hit, victim = self._lookup(blocks, wr, sets, order=order)
         self._charge(out, hit, victim, wr, nb, rfo)
-        for i in stat:
-            self._passes(out, rows, i, blocks, sets, row, T, rfo)
         if stat:
+            table = self._op_blocks(rows)
+            for i in stat:
+                self._passes(out, rows, i, table, T, rfo)
             self._last_touch(out, rows, stat)
         out.misses = int(round(out.pmem_read / LINE))
         return out
 
-    def _hits_between_passes(self, hit: np.ndarray, prev: np.ndarray, tau: np.ndarray, blocks: np.ndarray,
-                             sets: np.ndarray, rows: list, stat: list[int]) -> np.ndarray:
+    @staticmethod
+    def _op_blocks(rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The op's distinct blocks (sorted), the touches per block of the row that touches each
+        most, and each block's set as an index into the op's distinct sets (and their count)."""
+        blk = np.concatenate([rr[1][:rr[4]] for rr in rows])
+        p = np.concatenate([np.full(min(rr[4], len(rr[1])), rr[4] / min(rr[4], len(rr[1]))) for rr in rows])
+        st = np.concatenate([rr[5][:rr[4]] for rr in rows])
+        o = np.lexsort((-p, blk))
+        blk, p, st = blk[o], p[o], st[o]
+        keep = np.ones(len(blk), dtype=bool)
+        keep[1:] = blk[1:] != blk[:-1]
+        su, where = np.unique(st[keep], return_inverse=True)
+        return blk[keep], p[keep], where, len(su)
+
+    def _hits_between_passes(self, hit: np.ndarray, by_set: tuple, tau: np.ndarray, row: np.ndarray,
+                             rows: list, stat: list[int]) -> np.ndarray:
         """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
         at their first touches only, and between a hit and the touch before it in its set (a window
-        of local time g) each of their blocks there (p passes) comes back with probability
-        min(1, g p) and evicts the line."""
-        sb = np.concatenate([rows[i][1] for i in stat])
+        of local time g) their blocks there come back g p times (p passes each, the touch's own
+        block aside) and evict the line: it survives with probability max(0, 1 - g sum p)."""
+        order, s, first = by_set
+        ss = np.concatenate([rows[i][5] for i in stat])
         sp = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
-        sb, first = np.unique(sb, return_index=True)
-        sp = sp[first]
-        ss = self.sets(sb)
-        o = np.lexsort((sb, ss))
-        sb, sp, ss = sb[o], sp[o], ss[o]
-        su, start, count = np.unique(ss, return_index=True, return_counts=True)
+        su, inv = np.unique(ss, return_inverse=True)
+        rate = np.bincount(inv, weights=sp, minlength=len(su))
         h = hit.astype(np.float64)
-        idx = np.flatnonzero(hit)
-        k = np.searchsorted(su, sets[idx])
-        inside = (k < len(su)) & (su[np.minimum(k, len(su) - 1)] == sets[idx])
-        idx, k = idx[inside], k[inside]
-        if not len(idx):
+        j = np.flatnonzero(hit[order])  # hits, in lookup order by set
+        k = np.searchsorted(su, s[j])
+        inside = (k < len(su)) & (su[np.minimum(k, len(su) - 1)] == s[j])
+        j, k = j[inside], k[inside]
+        if not len(j):
             return h
-        p = prev[idx]
-        gap = np.where(p >= 0, tau[idx] - tau[np.maximum(p, 0)], tau[idx])
-        alive = np.ones(len(idx))
-        for j in range(int(count.max())):
-            has = count[k] > j
-            pos = start[k[has]] + j
-            other = sb[pos] != blocks[idx[has]]
-            q = np.minimum(1.0, gap[has] * sp[pos]) * other
-            alive[has] *= 1.0 - q
-        h[idx] = alive
+        oj = order[j]
+        gap = np.where(first[j], tau[oj], tau[oj] - tau[order[np.maximum(j - 1, 0)]])
+        own = np.zeros(len(rows))
+        own[stat] = [rows[i][4] / len(rows[i][1]) for i in stat]
+        h[oj] = np.maximum(0.0, 1.0 - gap * (rate[k] - own[row[oj]]))
         return h
 
     @staticmethod
@@ -363,40 +378,30 @@ class MemoryModeCache:
         """Rows of many passes touch their blocks until the op ends: each set they share ends the op
         holding one of their blocks (of the row with most passes, the last its final pass touches),
         and a dirty line found there by the exact lookup is written back."""
-        p = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
+        stat = sorted(stat, key=lambda i: rows[i][4] / len(rows[i][1]))  # most passes assigned last
         blk = np.concatenate([rows[i][1] for i in stat])
-        wr = np.concatenate([np.full(len(rows[i][1]), rows[i][2]) for i in stat])
-        per = np.concatenate([np.full(len(rows[i][1]), rows[i][3] / rows[i][4]) for i in stat])
-        o = np.lexsort((-np.arange(len(blk)), -p, self.sets(blk)))  # the last block a final pass touches
-        s = self.sets(blk)[o]
-        keep = np.ones(len(o), dtype=bool)
-        keep[1:] = s[1:] != s[:-1]
-        s, b, w, nb = s[keep], blk[o][keep], wr[o][keep], per[o][keep]
-        moved = self.tags[s] != b
-        victim = moved & self.dirty[s] & (self.tags[s] >= 0)
-        wb = float(nb[victim].sum())
+        st = np.concatenate([rows[i][5] for i in stat])
+        wr = np.repeat([rows[i][2] for i in stat], [len(rows[i][1]) for i in stat])
+        per = np.repeat([rows[i][3] / rows[i][4] for i in stat], [len(rows[i][1]) for i in stat])
+        old_tag, old_dirty = self.tags[st], self.dirty[st]
+        self.tags[st] = blk  # repeated sets: the last assignment stays (numpy assigns in order)
+        final = self.tags[st] == blk  # the one block that ends in its set
+        victim = final & (old_tag != blk) & old_dirty & (old_tag >= 0)
+        wb = float(per[victim].sum())
         out.writeback_bytes += wb
         out.pmem_write += wb
-        self.tags[s[moved]] = b[moved]
-        self.dirty[s] = np.where(moved, w, self.dirty[s] | w)
+        self.dirty[st[final]] = np.where(old_tag[final] == blk[final], old_dirty[final] | wr[final], wr[final])
 
-    def _passes(self, out: MMTraffic, rows: list, i: int, blocks: np.ndarray, sets: np.ndarray,
-                row: np.ndarray, T: int, rfo: bool) -> None:
+    def _passes(self, out: MMTraffic, rows: list, i: int, table: tuple, T: int, rfo: bool) -> None:
         """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
         touched in the window since (probability min(1, g p') per block of p' passes)."""
-        _, blk, w, b, n = rows[i]
+        _, blk, w, b, n, _ = rows[i]
         L = len(blk)
         extra = n - L
         if extra <= 0:
             return
-        p_row = np.array([rr[4] / min(rr[4], len(rr[1])) for rr in rows])  # touches per block touched
-        # distinct blocks of the op with the passes of the row that touches them most
-        ub, first = np.unique(blocks, return_index=True)
-        pb = np.zeros(len(ub))
-        np.maximum.at(pb, np.searchsorted(ub, blocks), p_row[row])
-        us = sets[first]
-        su, where = np.unique(us, return_inverse=True)
-        mine = np.searchsorted(ub, np.unique(blk))
+        ub, pb, where, n_sets = table
+        mine = np.searchsorted(ub, blk)
         gaps, wts = schedule_gaps(n / L, T)
         survive = np.zeros(len(mine))
         for g, wt in zip(gaps.tolist(), wts.tolist()):
@@ -405,8 +410,8 @@ class MemoryModeCache:
             q = np.minimum(1.0, g * pb)
             sure = q >= 1.0
             logs = np.log1p(-np.where(sure, 0.0, q))
-            n_sure = np.bincount(where, weights=sure, minlength=len(su))
-            log_sum = np.bincount(where, weights=logs, minlength=len(su))
+            n_sure = np.bincount(where, weights=sure, minlength=n_sets)
+            log_sum = np.bincount(where, weights=logs, minlength=n_sets)
             m_sure = n_sure[where[mine]] - sure[mine]
             m_log = log_sum[where[mine]] - logs[mine]
             alive = np.where(m_sure > 0, 0.0, np.exp(m_log))
