@@ -306,9 +306,10 @@ class MemoryModeCache:
         return out
 
     @staticmethod
-    def _op_blocks(rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    def _op_blocks(rows: list) -> tuple:
         """The op's distinct blocks (sorted), the touches per block of the row that touches each
-        most, and each block's set as an index into the op's distinct sets (and their count)."""
+        most, each block's set as an index into the op's distinct sets (and their count), the
+        distinct touch counts (classes), each block's class and the blocks per set and class."""
         blk = np.concatenate([rr[1][:rr[4]] for rr in rows])
         p = np.concatenate([np.full(min(rr[4], len(rr[1])), rr[4] / min(rr[4], len(rr[1]))) for rr in rows])
         st = np.concatenate([rr[5][:rr[4]] for rr in rows])
@@ -317,7 +318,10 @@ class MemoryModeCache:
         keep = np.ones(len(blk), dtype=bool)
         keep[1:] = blk[1:] != blk[:-1]
         su, where = np.unique(st[keep], return_inverse=True)
-        return blk[keep], p[keep], where, len(su)
+        pvals, cls = np.unique(p[keep], return_inverse=True)
+        # blocks of each class in each of the op's sets
+        per_set = np.bincount(where * len(pvals) + cls, minlength=len(su) * len(pvals)).reshape(len(su), len(pvals))
+        return blk[keep], p[keep], where, len(su), pvals, cls, per_set.astype(np.float64)
 
     def _hits_between_passes(self, hit: np.ndarray, by_set: tuple, tau: np.ndarray, row: np.ndarray,
                              rows: list, stat: list[int]) -> np.ndarray:
@@ -400,22 +404,19 @@ class MemoryModeCache:
         extra = n - L
         if extra <= 0:
             return
-        ub, pb, where, n_sets = table
+        ub, pb, where, n_sets, pvals, cls, per_set = table
         mine = np.searchsorted(ub, blk)
         gaps, wts = schedule_gaps(n / L, T)
         survive = np.zeros(len(mine))
         for g, wt in zip(gaps.tolist(), wts.tolist()):
             if wt <= 0:
                 continue
-            q = np.minimum(1.0, g * pb)
+            q = np.minimum(1.0, g * pvals)  # per class of blocks (the passes of their row)
             sure = q >= 1.0
             logs = np.log1p(-np.where(sure, 0.0, q))
-            n_sure = np.bincount(where, weights=sure, minlength=n_sets)
-            log_sum = np.bincount(where, weights=logs, minlength=n_sets)
-            m_sure = n_sure[where[mine]] - sure[mine]
-            m_log = log_sum[where[mine]] - logs[mine]
-            alive = np.where(m_sure > 0, 0.0, np.exp(m_log))
-            survive += wt * alive
+            m_sure = (per_set @ sure.astype(np.float64))[where[mine]] - sure[cls[mine]]
+            m_log = (per_set @ logs)[where[mine]] - logs[cls[mine]]
+            survive += wt * np.where(m_sure > 0.5, 0.0, np.exp(m_log))
         share = float(survive.mean()) if len(survive) else 1.0
         per = b / n
         hb = extra * per * share
