@@ -293,7 +293,7 @@ class MemoryModeCache:
         nb = per_of[row]
         if stat:
             hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
-            hit = self._hits_between_passes(hit, by_set, tau, row, rows, stat)
+            hit = self._hits_between_passes(hit, by_set, tau, blocks, rows, stat)
         else:
             hit, victim = self._lookup(blocks, wr, sets, order=order)
         self._charge(out, hit, victim, wr, nb, rfo)
@@ -323,13 +323,14 @@ class MemoryModeCache:
         per_set = np.bincount(where * len(pvals) + cls, minlength=len(su) * len(pvals)).reshape(len(su), len(pvals))
         return blk[keep], p[keep], where, len(su), pvals, cls, per_set.astype(np.float64)
 
-    def _hits_between_passes(self, hit: np.ndarray, by_set: tuple, tau: np.ndarray, row: np.ndarray,
+    def _hits_between_passes(self, hit: np.ndarray, by_set: tuple, tau: np.ndarray, blocks: np.ndarray,
                              rows: list, stat: list[int]) -> np.ndarray:
         """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
         at their first touches only, and between a hit and the touch before it in its set (a window
         of local time g) their blocks there come back g p times (p passes each, the touch's own
         block aside) and evict the line: it survives with probability max(0, 1 - g sum p)."""
         order, s, first = by_set
+        sb = np.concatenate([rows[i][1] for i in stat])
         ss = np.concatenate([rows[i][5] for i in stat])
         sp = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
         su, inv = np.unique(ss, return_inverse=True)
@@ -343,9 +344,11 @@ class MemoryModeCache:
             return h
         oj = order[j]
         gap = np.where(first[j], tau[oj], tau[oj] - tau[order[np.maximum(j - 1, 0)]])
-        own = np.zeros(len(rows))
-        own[stat] = [rows[i][4] / len(rows[i][1]) for i in stat]
-        h[oj] = np.maximum(0.0, 1.0 - gap * (rate[k] - own[row[oj]]))
+        o = np.argsort(sb)
+        sb, sp = sb[o], sp[o]
+        at = np.minimum(np.searchsorted(sb, blocks[oj]), len(sb) - 1)
+        own = np.where(sb[at] == blocks[oj], sp[at], 0.0)  # the touch's block is one of them
+        h[oj] = np.maximum(0.0, 1.0 - gap * (rate[k] - own))
         return h
 
     @staticmethod
