@@ -53,10 +53,11 @@ def _run(model: str, width: float | None, res: int) -> MeasuredRun:
 
 
 def op_shares(result) -> dict[str, tuple[float, float]]:
-    """Per nGraph op: share of time and of PMem (Optane) read bytes in one Memory Mode replay."""
+    """Per nGraph op: share of time and of Optane-served demand-load bytes in one Memory Mode replay
+    (what the study's PEBS counters count: loads, not store fills)."""
     lay = result.layers
     t = np.array(lay["end_ns"]) - np.array(lay["start_ns"])
-    pm = np.array(lay["read_bytes_pmem"])
+    pm = np.array(lay["pmem_demand_load_bytes"])
     out: dict[str, list[float]] = {}
     for kind, dt, b in zip(lay["kind"], t, pm):
         acc = out.setdefault(NGRAPH_OP.get(kind, "other"), [0.0, 0.0])
@@ -280,8 +281,9 @@ def main() -> None:
         f"(published {by[(r.config, 'ref-memory-mode')][0].seconds / r.seconds:.3f})"
         for r in runs if r.machine == "ref-dram-only"), ""]
     lines += ["## Per-op shares, MobileNetV2 0.75 @ 96, Memory Mode", "",
-              "Time and PMem (Optane) load shares per nGraph op; hetier counts PMem read bytes (misses of the",
-              "DRAM cache), the study counts retired loads served by Optane (PEBS).", "",
+              "Time and Optane load shares per nGraph op; hetier counts the bytes of loads the DRAM cache",
+              "misses (store fills aside) times the stack's load-visible share, the study counts retired",
+              "loads served by Optane (PEBS).", "",
               "| op | time % (published) | Optane loads % (published) |", "|---|---:|---:|"]
     for op in sorted(set(shares) | set(pub_ops), key=lambda o: -shares.get(o, (0, 0))[0]):
         ours = shares.get(op)

@@ -3,7 +3,8 @@
 Each op's slices (simulator/demands.py) become ready when the ops it depends on are done, so
 independent ops overlap when threads allow. A slice reads (one transfer per tier), waits its
 op's latency, computes, then writes; transfers on one (tier, direction) channel share its
-bandwidth by the device's concurrency curve. Transfers are sequential streams: traces move whole
+bandwidth by the device's concurrency curve. An op's latency (a cache's exposed miss penalty) is
+waited by its slices in proportion to their share of its work. Transfers are sequential streams: traces move whole
 ciphertexts (64 KiB and more), not granule-sized accesses. An op's serial part runs first, on one
 thread, under the executor lock.
 """
@@ -96,8 +97,8 @@ def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
                   for t, w, b in lockstep if b > 0}
         for (t, _), dt in stream.items():
             stall[t][i] += dt * k
-        stall[tiers[-1]][i] += p.latency_ns * k
-        now += p.serial_ns + sum(stream.values()) + p.latency_ns + p.compute_ns / k
+        stall[tiers[-1]][i] += p.latency_ns  # each of the k equal slices waits its share
+        now += p.serial_ns + sum(stream.values()) + p.latency_ns / k + p.compute_ns / k
         compute[i] = p.compute_ns + p.serial_ns
         end[i] = now
     return RunStats(float(end.max()) if n else 0.0, compute, stall, start, end)
@@ -168,9 +169,9 @@ class Replay:
         for t in self.tiers:
             if p.read[t] > 0:
                 yield from self.stream(i, t, False, p.read[t] * f)
-        if p.latency_ns:
-            yield self.env.timeout(p.latency_ns)
-            self.stall[self.tiers[-1]][i] += p.latency_ns
+        if p.latency_ns:  # the slice's share of the op's exposed latency
+            yield self.env.timeout(p.latency_ns * f)
+            self.stall[self.tiers[-1]][i] += p.latency_ns * f
         yield self.env.timeout(p.compute_ns * f)
         self.compute[i] += p.compute_ns * f
         for t in self.tiers:

@@ -9,13 +9,27 @@ random group of sets and hit ratios move smoothly with the cache size. The cache
 the same way at coarser blocks) to ``capacity / block`` sets; a block larger than a page is
 placed as one unit.
 
-Per access row (tensor, read/write, bytes after the CPU cache): the first pass over the tensor's
-blocks is looked up in the tag array (compulsory and conflict misses, dirty write-backs); a
-further pass in the same op hits on a block unless a block touched since the last pass landed in
-its set: every other block of the tensor, and each block of the op's other tensors with
-probability 1 / passes (their share of one pass).
-Hit -> DRAM; read miss -> PMem read and DRAM fill; write miss -> DRAM write (whole lines, no fill);
-evicting a dirty block -> PMem write.
+The rules are those of simulator/cache_oracle.py (the exact line-level reference this model is
+held to, tests/unit/test_memory_mode_oracle.py):
+
+- Order: an op's access rows are concurrent streams. Row r moves n_r blocks cycling over its
+  tensor (n_r / L_r passes); its touches are dealt to T threads as an OpenMP static schedule does
+  (thread t takes touches [t n_r / T, (t + 1) n_r / T)), the threads run in lockstep, and all rows
+  advance in proportion: touch x issues at local time frac(x T / n_r) of thread floor(x T / n_r).
+  Touches are looked up in the tag array strictly in that order (``_lookup``).
+- Exact where cheap, statistical where not: rows of at most ``EXACT_PASSES`` passes are looked up
+  touch by touch. A row of more passes is looked up at the first touch of each block; its other
+  touches hit unless a block of the op that shares the set was touched since the block's last
+  touch: a block of a row of p' passes is touched in a window of g local time with probability
+  min(1, g p'), and the windows g (three values at most, by the three-gap theorem) follow from the
+  static schedule. For random frames this is the reuse-distance rule (a line survives D distinct
+  bytes with probability ~exp(-D / capacity)) with D counted set by set.
+- Costs per touch, as Cascade Lake pays them (tags live with the data; Hildebrand et al., ISPASS
+  2021; darchr/dram-cache-model policy_manager.cc): a load reads the DRAM line (tag and data); on
+  a miss it also reads PMem, fills DRAM and writes a dirty victim back to PMem. A store first
+  reads its line for ownership (RFO: as a load; its PMem read is a store fill, not a demand load),
+  then the write-back from the CPU's cache checks the tag (a DRAM read) and writes DRAM. Streaming
+  stores (``rfo=False``: whole lines, no read) check the tag and write, allocating on a miss.
 """
 
 from __future__ import annotations
@@ -23,6 +37,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+LINE = 64  # the hardware's cache line: Memory Mode's DRAM cache maps 64 B lines (Hildebrand et al., ISPASS 2021)
+EXACT_PASSES = 2.0  # rows of at most this many passes are looked up touch by touch
 
 
 class SizeClassPool:
@@ -59,16 +76,24 @@ class SizeClassPool:
 
 @dataclass
 class MMTraffic:
-    """Bytes one op moves in Memory Mode."""
+    """Bytes one op moves in Memory Mode, and what they were for."""
 
-    dram_read: float = 0.0
-    dram_write: float = 0.0
-    pmem_read: float = 0.0
-    pmem_write: float = 0.0
+    dram_read: float = 0.0  # hits' data, tag checks (every access reads the line's tag with its data)
+    dram_write: float = 0.0  # fills and stores
+    pmem_read: float = 0.0  # misses: demand loads and store fills (RFO)
+    pmem_write: float = 0.0  # dirty victims written back
     hit_bytes: float = 0.0
     miss_bytes: float = 0.0
     writeback_bytes: float = 0.0
-    misses: int = 0
+    misses: int = 0  # 64 B lines read from PMem: the misses whose latency a thread waits for
+    rfo_bytes: float = 0.0  # stores' reads for ownership (DRAM or PMem)
+    rfo_pmem_bytes: float = 0.0  # of which served by PMem (store fills)
+    tag_check_bytes: float = 0.0  # DRAM reads of stores that only check the tag
+    load_pmem_bytes: float = 0.0  # loads served by PMem (the rest of pmem_read is store fills)
+
+    def add(self, o: "MMTraffic") -> None:
+        for k in self.__dataclass_fields__:
+            setattr(self, k, getattr(self, k) + getattr(o, k))
 
 
 def _mix(x: np.ndarray, seed: int) -> np.ndarray:
@@ -77,6 +102,43 @@ def _mix(x: np.ndarray, seed: int) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
+
+
+def page_sets(blocks: np.ndarray, n_sets: int, per_page: int, seed: int) -> np.ndarray:
+    """Cache set of each (virtual) block: its page's random frame, then its place in the page.
+    The oracle calls it with 64 B lines, this model with its blocks: a page lands in one frame."""
+    k = per_page
+    groups = max(1, n_sets // k)
+    frame = (_mix(blocks // k, seed) % np.uint64(groups)).astype(np.int64)
+    return (frame * k + blocks % k) % n_sets
+
+
+def issue_order(x: np.ndarray, n: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(local time, thread) of touches ``x`` of a row of ``n`` touches run by ``threads`` threads
+    under a static schedule (thread t takes touches [t n / T, (t + 1) n / T))."""
+    u = (x * threads) / n
+    th = np.floor(u)
+    return u - th, th
+
+
+def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Reuse windows (local time) between consecutive touches of one block of a row of ``passes``
+    passes, and the share of the row's reuses (touches after the first) with each. Thread t
+    touches a block every T / p of local time from offset frac(x / L - t p / T): threads with the
+    same offset touch it together (window 0), the others after the circular gap to the next offset."""
+    c = passes / threads  # passes per thread
+    offs = np.unique(np.round(np.mod(-np.arange(threads) * c, 1.0), 12))
+    offs = offs[offs < 1.0]
+    mult = threads / len(offs)  # threads per offset (the offsets t c mod 1 repeat with period T / mult)
+    circ = np.diff(np.r_[offs, offs[0] + 1.0]) / c  # local-time gap to the next distinct offset
+    reuses = max(passes - 1.0, 1e-12)
+    together = passes * (mult - 1) / mult  # touches of a block by a thread that shares its offset
+    apart = max(passes / mult - 1.0, 0.0)
+    gaps = np.r_[0.0, circ]
+    w = np.r_[together / reuses, np.full(len(circ), apart / reuses / len(circ))]
+    # at most three distinct circular gaps (three-gap theorem): one entry each
+    g, inv = np.unique(np.round(gaps, 9), return_inverse=True)
+    return g, np.bincount(inv, weights=w)
 
 
 class MemoryModeCache:
@@ -113,75 +175,271 @@ class MemoryModeCache:
         chunks = self.addrs.get(tensor)
         if not chunks:
             return np.zeros(0, dtype=np.int64)
-        addrs = np.concatenate(chunks)
+        addrs = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
         per = -(-self.unit[tensor] // self.block)
         return ((addrs // self.block)[:, None] + np.arange(per, dtype=np.int64)).reshape(-1)
 
     def sets(self, blocks: np.ndarray) -> np.ndarray:
         """Cache set of each (virtual) block: its page's random frame, then its place in the page."""
-        k = self.per_page
-        groups = max(1, self.n_sets // k)
-        frame = (_mix(blocks // k, self.seed) % np.uint64(groups)).astype(np.int64)
-        return (frame * k + blocks % k) % self.n_sets
+        return page_sets(blocks, self.n_sets, self.per_page, self.seed)
 
-    def _lookup(self, blocks: np.ndarray, write: bool) -> tuple[int, int, int]:
-        """Look blocks up in order of the array; returns (hits, misses, dirty evictions)."""
-        sets = self.sets(blocks)
-        hit = self.tags[sets] == blocks
-        miss_sets = sets[~hit]
-        evict_dirty = int((self.dirty[miss_sets] & (self.tags[miss_sets] >= 0)).sum())
-        self.tags[sets] = blocks
-        if write:
-            self.dirty[sets] = True
-        else:
-            self.dirty[miss_sets] = False
-        return int(hit.sum()), int(len(blocks) - hit.sum()), evict_dirty
+    def _lookup(self, blocks: np.ndarray, writes: np.ndarray, sets: np.ndarray | None = None,
+                with_prev: bool = False, order: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """Look blocks up strictly in order of the array (each sees the ones before it, in the same
+        call too); ``writes`` marks stores (they leave their line dirty). Returns per block (hit,
+        dirty victim written back), and with ``with_prev`` the lookup order by set (order, sorted
+        sets, first of its set); the tag array ends as after the last block."""
+        n = len(blocks)
+        if sets is None:
+            sets = self.sets(blocks)
+        if order is None:  # ``order``: the caller's permutation by set, in order within a set
+            order = np.argsort(sets, kind="stable")
+        s, b, w = sets[order], blocks[order], writes[order]
+        first = np.ones(n, dtype=bool)
+        first[1:] = s[1:] != s[:-1]
+        prev = np.empty(n, dtype=np.int64)
+        prev[0:1] = -1
+        prev[1:] = b[:-1]
+        prev[first] = self.tags[s[first]]
+        hit = prev == b
+        start = first | ~hit  # runs of one block in one set; a run may continue the resident line
+        run = np.cumsum(start) - 1
+        starts = np.flatnonzero(start)
+        run_dirty = np.add.reduceat(w.astype(np.int64), starts) > 0
+        resident = first[starts] & hit[starts]  # run continues the line already in the set
+        run_dirty |= resident & self.dirty[s[starts]]
+        # a miss evicts the run before it in its set, or the line resident before the call
+        victim_dirty = np.zeros(n, dtype=bool)
+        miss = ~hit
+        inner = miss & ~first
+        victim_dirty[inner] = run_dirty[run[inner] - 1]
+        outer = miss & first
+        victim_dirty[outer] = self.dirty[s[outer]] & (self.tags[s[outer]] >= 0)
+        last = np.ones(len(starts), dtype=bool)  # last run of each set
+        set_of_run = s[starts]
+        last[:-1] = set_of_run[1:] != set_of_run[:-1]
+        self.tags[set_of_run[last]] = b[starts[last]]
+        self.dirty[set_of_run[last]] = run_dirty[last]
+        h = np.empty(n, dtype=bool)
+        h[order] = hit
+        v = np.empty(n, dtype=bool)
+        v[order] = victim_dirty
+        if not with_prev:
+            return h, v
+        return h, v, (order, s, first)
 
-    def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray) -> MMTraffic:
-        """Traffic of one op's access rows (bytes already filtered by the CPU cache)."""
-        out = MMTraffic()
-        blocks_of = {int(t): self.blocks(int(t)) for t in np.unique(tensors)}
-        # the op's working set by cache set: where each tensor's blocks land and what else is there
-        order = list(blocks_of)
-        all_sets = self.sets(np.concatenate([blocks_of[t] for t in order])) if order else np.zeros(0, np.int64)
-        _, where, per_set = np.unique(all_sets, return_inverse=True, return_counts=True)
-        segment, start = {}, 0
-        for t in order:
-            segment[t] = where[start:start + len(blocks_of[t])]
-            start += len(blocks_of[t])
-        B = self.block
-        for t, w, b in zip(tensors.tolist(), writes.tolist(), nbytes.tolist()):
-            blk = blocks_of[t]
-            if b <= 0 or not len(blk):
+    def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray, threads: int = 1,
+                   rfo: bool = True) -> MMTraffic:
+        """Traffic of one op's access rows (bytes already filtered by the CPU cache), its streams
+        run by ``threads`` threads; ``rfo``: its stores read their lines first (not streaming stores)."""
+        rows = []
+        for r, (t, w, b) in enumerate(zip(tensors.tolist(), writes.tolist(), nbytes.tolist())):
+            if b <= 0:
                 continue
-            tensor_bytes = len(blk) * B
-            passes = b / tensor_bytes
-            first = blk[: max(1, int(round(len(blk) * min(passes, 1.0))))]
-            h, m, wb = self._lookup(first, w)
-            hit_b, miss_b, wb_b = h * B, m * B, wb * B
-            if passes > 1:
-                # between two passes over this tensor the op touches all its blocks and each other
-                # block with probability 1 / passes (the other tensors' share of one pass): a block
-                # survives if no other block of its own lands in its set and none of the others'
-                mine = segment[t]
-                own = np.bincount(mine, minlength=len(per_set))[mine]
-                others = per_set[mine] - own
-                free_share = float(np.mean(np.where(own > 1, 0.0, (1.0 - 1.0 / passes) ** others)))
-                more = (passes - 1) * tensor_bytes
-                hit_b += more * free_share
-                conflict = more * (1 - free_share)
-                miss_b += conflict
-                if w:
-                    wb_b += conflict
-            out.hit_bytes += hit_b
-            out.miss_bytes += miss_b
-            out.writeback_bytes += wb_b
-            out.misses += m
-            if w:
-                out.dram_write += hit_b + miss_b
+            blk = self.blocks(int(t))
+            if not len(blk):
+                continue
+            passes = b / (sum(len(c) for c in self.addrs[int(t)]) * self.unit[int(t)])
+            n = max(1, int(round(passes * len(blk))))  # touches, b / n bytes each
+            rows.append((r, blk, bool(w), float(b), n, self.sets(blk)))
+        out = MMTraffic()
+        if not rows:
+            return out
+        T = max(1, int(threads))
+        R = len(rows)
+        seq_i, seq_key, seq_row = [], [], []
+        stat = []
+        for i, (r, blk, w, b, n, _) in enumerate(rows):
+            L = len(blk)
+            p = n / L
+            if p <= EXACT_PASSES:
+                x = np.arange(n, dtype=np.int64)
+                idx = x % L if n > L else x
+                tau, th = issue_order(x, n, T)
             else:
-                out.dram_read += hit_b
-                out.pmem_read += miss_b
-                out.dram_write += miss_b  # fill
-            out.pmem_write += wb_b
+                # first touch of each block: the thread whose chunk reaches it earliest
+                c = p / T
+                offs = np.sort(np.mod(np.arange(T) * c, 1.0))
+                y = np.arange(L) / L
+                k = np.searchsorted(offs, y, side="right") - 1  # nearest offset at or below y (wraps)
+                d = np.where(k >= 0, y - offs[np.maximum(k, 0)], y - offs[-1] + 1.0)
+                idx, tau, th = np.arange(L), d / c, np.zeros(L)
+                stat.append(i)
+            seq_i.append(idx)
+            seq_key.append(tau)
+            seq_row.append(th.astype(np.int64) * R + i)  # lockstep: by local time, then thread, then row
+        w_of = np.array([rr[2] for rr in rows])
+        per_of = np.array([rr[3] / rr[4] for rr in rows])
+        tau = np.concatenate(seq_key) if R > 1 else seq_key[0]
+        tie = np.concatenate(seq_row) if R > 1 else seq_row[0]
+        base = np.cumsum([0] + [len(rr[1]) for rr in rows[:-1]])
+        where = np.concatenate([ix + base[i] for i, ix in enumerate(seq_i)]) if R > 1 else seq_i[0]
+        blocks = np.concatenate([rr[1] for rr in rows])[where] if R > 1 else rows[0][1][where]
+        sets = np.concatenate([rr[5] for rr in rows])[where] if R > 1 else rows[0][5][where]
+        row = tie % R
+        # one sort by (set, local time, thread, row) when the key fits 63 bits, else two stable ones
+        set_bits = max(1, int(self.n_sets - 1).bit_length())
+        tie_bits = max(1, int(T * R - 1).bit_length())
+        time_bits = 63 - set_bits - tie_bits
+        if time_bits >= 24:
+            key = sets << (63 - set_bits)
+            key |= (tau * 2.0 ** time_bits).astype(np.int64) << tie_bits
+            key |= tie
+            order = np.argsort(key)
+        else:
+            o = np.lexsort((tie, tau))
+            order = o[np.argsort(sets[o], kind="stable")]
+        wr = w_of[row]
+        nb = per_of[row]
+        if stat:
+            hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
+            hit = self._hits_between_passes(hit, by_set, tau, blocks, rows, stat)
+        else:
+            hit, victim = self._lookup(blocks, wr, sets, order=order)
+        self._charge(out, hit, victim, wr, nb, rfo)
+        if stat:
+            table = self._op_blocks(rows)
+            for i in stat:
+                self._passes(out, rows, i, table, T, rfo)
+            self._last_touch(out, rows, stat)
+        out.misses = int(round(out.pmem_read / LINE))
         return out
+
+    @staticmethod
+    def _op_blocks(rows: list) -> tuple:
+        """The op's distinct blocks (sorted), the touches per block of the row that touches each
+        most, each block's set as an index into the op's distinct sets (and their count), the
+        distinct touch counts (classes), each block's class and the blocks per set and class."""
+        blk = np.concatenate([rr[1][:rr[4]] for rr in rows])
+        p = np.concatenate([np.full(min(rr[4], len(rr[1])), rr[4] / min(rr[4], len(rr[1]))) for rr in rows])
+        st = np.concatenate([rr[5][:rr[4]] for rr in rows])
+        o = np.lexsort((-p, blk))
+        blk, p, st = blk[o], p[o], st[o]
+        keep = np.ones(len(blk), dtype=bool)
+        keep[1:] = blk[1:] != blk[:-1]
+        su, where = np.unique(st[keep], return_inverse=True)
+        pvals, cls = np.unique(p[keep], return_inverse=True)
+        # blocks of each class in each of the op's sets
+        per_set = np.bincount(where * len(pvals) + cls, minlength=len(su) * len(pvals)).reshape(len(su), len(pvals))
+        return blk[keep], p[keep], where, len(su), pvals, cls, per_set.astype(np.float64)
+
+    def _hits_between_passes(self, hit: np.ndarray, by_set: tuple, tau: np.ndarray, blocks: np.ndarray,
+                             rows: list, stat: list[int]) -> np.ndarray:
+        """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
+        at their first touches only, and between a hit and the touch before it in its set (a window
+        of local time g) their blocks there come back g p times (p passes each, the touch's own
+        block aside) and evict the line: it survives with probability max(0, 1 - g sum p)."""
+        order, s, first = by_set
+        sb = np.concatenate([rows[i][1] for i in stat])
+        ss = np.concatenate([rows[i][5] for i in stat])
+        sp = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
+        su, inv = np.unique(ss, return_inverse=True)
+        rate = np.bincount(inv, weights=sp, minlength=len(su))
+        h = hit.astype(np.float64)
+        j = np.flatnonzero(hit[order])  # hits, in lookup order by set
+        k = np.searchsorted(su, s[j])
+        inside = (k < len(su)) & (su[np.minimum(k, len(su) - 1)] == s[j])
+        j, k = j[inside], k[inside]
+        if not len(j):
+            return h
+        oj = order[j]
+        gap = np.where(first[j], tau[oj], tau[oj] - tau[order[np.maximum(j - 1, 0)]])
+        o = np.argsort(sb)
+        sb, sp = sb[o], sp[o]
+        at = np.minimum(np.searchsorted(sb, blocks[oj]), len(sb) - 1)
+        own = np.where(sb[at] == blocks[oj], sp[at], 0.0)  # the touch's block is one of them
+        h[oj] = np.maximum(0.0, 1.0 - gap * (rate[k] - own))
+        return h
+
+    @staticmethod
+    def _charge(out: MMTraffic, hit: np.ndarray, victim: np.ndarray, wr: np.ndarray, nb: np.ndarray,
+                rfo: bool) -> None:
+        """Bytes of looked-up touches by the rules of the module docstring (``hit``: a probability
+        where rows of many passes may have evicted the line in between)."""
+        hb = float((nb * hit).sum())
+        mb = float(nb.sum()) - hb
+        wb = float(nb[victim].sum())
+        load_miss = float((nb * (1 - hit) * ~wr).sum())
+        store = float(nb[wr].sum())
+        store_miss = mb - load_miss
+        out.hit_bytes += hb
+        out.miss_bytes += mb
+        out.writeback_bytes += wb
+        out.pmem_write += wb
+        out.load_pmem_bytes += load_miss
+        out.dram_read += float(nb.sum())  # every touch reads its line's tag (and data)
+        out.dram_write += mb  # fill (or write-allocate)
+        if rfo:
+            out.rfo_bytes += store
+            out.rfo_pmem_bytes += store_miss
+            out.pmem_read += mb
+            out.tag_check_bytes += store
+            out.dram_read += store  # the store's own tag check after its RFO
+            out.dram_write += store
+        else:
+            out.pmem_read += load_miss
+            out.tag_check_bytes += store
+            out.dram_write += store - store_miss  # write hits; misses wrote on allocate
+
+    def _last_touch(self, out: MMTraffic, rows: list, stat: list[int]) -> None:
+        """Rows of many passes touch their blocks until the op ends: each set they share ends the op
+        holding one of their blocks (of the row with most passes, the last its final pass touches),
+        and a dirty line found there by the exact lookup is written back."""
+        stat = sorted(stat, key=lambda i: rows[i][4] / len(rows[i][1]))  # most passes assigned last
+        blk = np.concatenate([rows[i][1] for i in stat])
+        st = np.concatenate([rows[i][5] for i in stat])
+        wr = np.repeat([rows[i][2] for i in stat], [len(rows[i][1]) for i in stat])
+        per = np.repeat([rows[i][3] / rows[i][4] for i in stat], [len(rows[i][1]) for i in stat])
+        old_tag, old_dirty = self.tags[st], self.dirty[st]
+        self.tags[st] = blk  # repeated sets: the last assignment stays (numpy assigns in order)
+        final = self.tags[st] == blk  # the one block that ends in its set
+        victim = final & (old_tag != blk) & old_dirty & (old_tag >= 0)
+        wb = float(per[victim].sum())
+        out.writeback_bytes += wb
+        out.pmem_write += wb
+        self.dirty[st[final]] = np.where(old_tag[final] == blk[final], old_dirty[final] | wr[final], wr[final])
+
+    def _passes(self, out: MMTraffic, rows: list, i: int, table: tuple, T: int, rfo: bool) -> None:
+        """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
+        touched in the window since (probability min(1, g p') per block of p' passes)."""
+        _, blk, w, b, n, _ = rows[i]
+        L = len(blk)
+        extra = n - L
+        if extra <= 0:
+            return
+        ub, pb, where, n_sets, pvals, cls, per_set = table
+        mine = np.searchsorted(ub, blk)
+        gaps, wts = schedule_gaps(n / L, T)
+        survive = np.zeros(len(mine))
+        for g, wt in zip(gaps.tolist(), wts.tolist()):
+            if wt <= 0:
+                continue
+            q = np.minimum(1.0, g * pvals)  # per class of blocks (the passes of their row)
+            sure = q >= 1.0
+            logs = np.log1p(-np.where(sure, 0.0, q))
+            m_sure = (per_set @ sure.astype(np.float64))[where[mine]] - sure[cls[mine]]
+            m_log = (per_set @ logs)[where[mine]] - logs[cls[mine]]
+            survive += wt * np.where(m_sure > 0.5, 0.0, np.exp(m_log))
+        share = float(survive.mean()) if len(survive) else 1.0
+        per = b / n
+        hb = extra * per * share
+        mb = extra * per - hb
+        out.hit_bytes += hb
+        out.miss_bytes += mb
+        out.dram_read += extra * per
+        out.dram_write += mb
+        if w:
+            out.writeback_bytes += mb  # the block was dirty when the conflict evicted it
+            out.pmem_write += mb
+            out.tag_check_bytes += extra * per
+            if rfo:
+                out.rfo_bytes += extra * per
+                out.rfo_pmem_bytes += mb
+                out.pmem_read += mb
+                out.dram_read += extra * per
+                out.dram_write += extra * per
+            else:
+                out.dram_write += extra * per - mb
+        else:
+            out.pmem_read += mb
+            out.load_pmem_bytes += mb

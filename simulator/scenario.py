@@ -70,7 +70,7 @@ class Scenario:
 
     def memory_system(self) -> MemorySystem:
         """A fresh memory system for one run of this scenario."""
-        return memory_system_for(self.machine)(self.machine, self.policy, self.seed)
+        return memory_system_for(self.machine)(self.machine, self.policy, self.seed, self.stack, self.threads)
 
     def describe(self) -> dict:
         """What results embed, so that any number can be reproduced from its results file."""
@@ -191,5 +191,7 @@ def simulate(s: Scenario, on_op: Callable[[int], None] | None = None) -> RunResu
         layers[f"write_bytes_{t}"] = [p.write[t] for p in mem.demands]
         layers[f"live_peak_bytes_{t}"] = pl.live_peak[t]
         layers[f"live_end_bytes_{t}"] = pl.live_end[t]
+    for k in dict.fromkeys(k for d in mem.demands for k in d.columns):  # e.g. Memory Mode's Optane-served loads
+        layers[k] = [d.columns.get(k, 0.0) for d in mem.demands]
     return RunResult(makespan_ns=rs.makespan_ns, compute_ns=float(rs.compute_ns.sum()),
                      stall_ns={t: float(np.sum(rs.stall_ns[t])) for t in tiers}, layers=layers, **common)

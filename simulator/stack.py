@@ -73,6 +73,16 @@ class StackProfile:
         "ops that accumulate each output in the thread's cache (their own tensors cost one pass)",
         "list of layer kinds", "the kernel's loop order: one output's running sum and product per thread",
         kind="kinds"))
+    streaming_store_kinds: tuple[str, ...] = field(default=(), metadata=_key(
+        "Memory Mode: ops whose stores write whole lines without reading them first (streaming stores: no read for "
+        "ownership, so no store fill from Optane)", "list of layer kinds",
+        "perf stat -e mem_inst_retired.all_stores against the op's Optane read bytes, or the kernel's disassembly "
+        "(movnt*, rep movsb)", kind="kinds"))
+    load_visible: dict = field(default_factory=dict, compare=False, hash=False, metadata=_key(
+        "Memory Mode: per op kind, the share of its Optane-served load bytes that retired loads see (PEBS "
+        "MEM_LOAD_RETIRED.LOCAL_PMM; prefetched lines are not counted); 1 where absent", "table of kind = [0, 1]",
+        "perf stat -e mem_load_retired.local_pmm (x 64 B) over the op's Optane read bytes (uncore imc pmm read "
+        "counters)", kind="fractions"))
     source: dict = field(default_factory=dict, compare=False, hash=False,
                          metadata=_key("what each value cites", "table", kind="table"))
     fit: dict = field(default_factory=dict, compare=False, hash=False,
@@ -113,6 +123,11 @@ def _check(key: str, v, where: str):
         if not isinstance(v, dict):
             raise UsageError(f"{where}: '{key}' must be a table")
         return v
+    if kind == "fractions":
+        if not isinstance(v, dict) or not all(isinstance(k, str) and not isinstance(x, bool) and isinstance(x, (int, float))
+                                              and 0 <= x <= 1 for k, x in v.items()):
+            raise UsageError(f"{where}: '{key}' must be a table of layer kinds to fractions in [0, 1]")
+        return {k: float(x) for k, x in v.items()}
     return str(v)
 
 
@@ -171,6 +186,8 @@ def _toml_value(v) -> str:
         return repr(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_toml_value(k)} = {_toml_value(x)}" for k, x in v.items()) + "}"
     return str(v)
 
 

@@ -10,7 +10,7 @@ register under the machine preset's ``mode`` (``mode = "flat"`` in a machine TOM
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -20,6 +20,7 @@ from hetier.errors import UsageError
 if TYPE_CHECKING:
     from hetier.simulator.machine import Machine
     from hetier.simulator.placement import Placement
+    from hetier.simulator.stack import StackProfile
     from hetier.simulator.workload import Op, Workload
 
 MEMORY_SYSTEMS: dict[str, type["MemorySystem"]] = {}
@@ -27,12 +28,14 @@ MEMORY_SYSTEMS: dict[str, type["MemorySystem"]] = {}
 
 @dataclass
 class OpTraffic:
-    """What one op moves through the memory system: bytes read and written per tier, and latency
-    the op's slices wait for on top of the transfers (charged to the last tier's stall)."""
+    """What one op moves through the memory system: bytes read and written per tier, latency the
+    op's threads wait on top of the transfers (shared by its slices, charged to the last tier's
+    stall), and per-op columns the system adds to the results' layers (e.g. Optane-served loads)."""
 
     read: dict[str, float]
     write: dict[str, float]
     latency_ns: float = 0.0
+    columns: dict[str, float] = field(default_factory=dict)
 
 
 class MemorySystem:
@@ -50,10 +53,13 @@ class MemorySystem:
         if cls.mode:
             MEMORY_SYSTEMS[cls.mode] = cls
 
-    def __init__(self, machine: "Machine", policy: str | None = None, seed: int = 0):
+    def __init__(self, machine: "Machine", policy: str | None = None, seed: int = 0,
+                 stack: "StackProfile | None" = None, threads: int = 1):
         self.machine = machine
         self.tiers = machine.tier_names
         self.seed = seed
+        self.stack = stack  # how the software runs the ops (a cache model asks which ops stream their stores)
+        self.threads = threads
 
     @classmethod
     def check_machine(cls, machine: "Machine", where: str) -> None:

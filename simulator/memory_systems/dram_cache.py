@@ -1,8 +1,10 @@
 """Memory Mode: the first tier is a direct-mapped cache of the second, run by the memory controller.
 
 Every byte lives in the backing tier (its capacity decides fit); the cache model
-(simulator/memory_mode.py) turns an op's accesses into DRAM and backing-tier traffic, and each
-slice of an op that misses waits the miss penalty once.
+(simulator/memory_mode.py) turns an op's accesses, its streams interleaved over the op's threads,
+into DRAM and backing-tier traffic: tag checks, fills, read-for-ownership of stores (unless the
+stack streams that op's stores) and dirty write-backs. Each missed line costs the machine's miss
+penalty, overlapped with the thread's other misses in flight (``miss_penalty_per_line``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from hetier.errors import UsageError
-from hetier.simulator.memory_mode import MemoryModeCache
+from hetier.simulator.memory_mode import LINE, MemoryModeCache
 from hetier.simulator.memory_systems.base import MemorySystem, OpTraffic
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import get_policy
@@ -26,12 +28,12 @@ class DramCache(MemorySystem):
     title = "Memory Mode"
     description = "Optane Memory Mode: DRAM as a direct-mapped cache in front of PMem, the hardware decides"
 
-    def __init__(self, machine, policy: str | None = None, seed: int = 0):
-        super().__init__(machine, policy, seed)
+    def __init__(self, machine, policy: str | None = None, seed: int = 0, stack=None, threads: int = 1):
+        super().__init__(machine, policy, seed, stack, threads)
         self.check_policy(machine, policy)
         self.cache = MemoryModeCache(machine.device(self.tiers[0]).capacity_bytes, machine.cache_block_bytes,
                                      machine.page_bytes, seed)
-        self.penalty_ns = machine.mm_miss_penalty_ns
+        self.per_line_ns = miss_penalty_per_line(machine)
         self.hit = self.miss = self.writeback = 0.0
 
     @classmethod
@@ -52,16 +54,36 @@ class DramCache(MemorySystem):
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:
         for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
             self.cache.alloc(t, c, u)
-        tr = self.cache.op_traffic(op.acc_tensor, op.acc_write, traffic)
+        # the op's streams run concurrently on its threads; stores read for ownership unless the stack
+        # writes this kind's outputs with streaming stores
+        st = self.stack
+        single = st is not None and op.kind in st.single_thread_kinds
+        k = 1 if single else max(1, min(self.threads, op.parallelism))
+        tr = self.cache.op_traffic(op.acc_tensor, op.acc_write, traffic, threads=k,
+                                   rfo=st is None or op.kind not in st.streaming_store_kinds)
         for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
             self.cache.free(t, c)
         self.hit += tr.hit_bytes
         self.miss += tr.miss_bytes
         self.writeback += tr.writeback_bytes
         cache, backing = self.tiers
+        visible = st.load_visible.get(op.kind, 1.0) if st is not None else 1.0
+        # what the study's PEBS counters count: loads served by Optane, and the share retired loads see
+        columns = {"pmem_load_bytes": tr.load_pmem_bytes, "pmem_demand_load_bytes": tr.load_pmem_bytes * visible}
         return OpTraffic({cache: tr.dram_read, backing: tr.pmem_read}, {cache: tr.dram_write, backing: tr.pmem_write},
-                         self.penalty_ns if tr.misses else 0.0)
+                         self.per_line_ns * tr.misses, columns)
 
     def statistics(self) -> dict:
         total = self.hit + self.miss
         return {"mm_hit_ratio": self.hit / total if total else 1.0, "mm_writeback_bytes": self.writeback}
+
+
+def miss_penalty_per_line(machine) -> float:
+    """The time a thread waits per 64 B line it misses in the DRAM cache: ``mm_miss_penalty_ns``,
+    overlapped with the thread's other misses in flight. By Little's law those are one stream's
+    bandwidth times the backing device's latency, in lines (no new constant)."""
+    if not machine.mm_miss_penalty_ns:
+        return 0.0
+    backing = machine.tiers[-1][1]
+    in_flight = max(1.0, backing.bandwidth(1) * backing.read_latency_seq_ns / LINE)
+    return machine.mm_miss_penalty_ns / in_flight

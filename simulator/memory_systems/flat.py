@@ -19,8 +19,8 @@ class FlatTiers(MemorySystem):
     def check_policy(cls, machine, policy: str | None) -> None:
         get_policy(policy or "all-dram", machine.tier_names)
 
-    def __init__(self, machine, policy: str | None = None, seed: int = 0):
-        super().__init__(machine, policy, seed)
+    def __init__(self, machine, policy: str | None = None, seed: int = 0, stack=None, threads: int = 1):
+        super().__init__(machine, policy, seed, stack, threads)
         self.policy = get_policy(policy or "all-dram", self.tiers)
         self.placement: Placement | None = None
 

@@ -12,6 +12,7 @@ import pytest
 
 from hetier.simulator.demands import OpDemand
 from hetier.simulator.engine import run
+from hetier.simulator.memory_systems.dram_cache import miss_penalty_per_line
 from hetier.simulator.machines import load_machine
 
 M = load_machine("optane-appdirect")
@@ -121,14 +122,24 @@ def test_write_amplification_multiplies_media_bytes():
     assert rs.makespan_ns == pytest.approx(2 * MB / PMEM_W1 + PMEM_WLAT, **EXACT)
 
 
-def test_an_ops_latency_is_waited_once_per_slice():
-    # a latency of 70 ns (Memory Mode's miss penalty on optane-memory-mode) is charged to the last
-    # tier (pmem) once per slice, between its reads and its compute
+def test_memory_mode_misses_expose_the_penalty_over_the_misses_in_flight():
+    # optane-memory-mode: mm_miss_penalty_ns = 70 per 64 B line missed, overlapped with the
+    # thread's other misses in flight (one Optane stream's 2.88 GB/s x 169.4 ns / 64 B = 7.6 lines:
+    # 9.2 ns a line): the DRAM cache makes it the op's latency, charged to the backing tier (pmem)
+    # between a slice's reads and its compute; each of the 2 slices waits for its half of the 500 misses
     m = load_machine("optane-memory-mode")
     assert m.mm_miss_penalty_ns == 70.0
-    rs = run([plan(1000.0, read={"dram": 1 * MB, "pmem": 1 * MB}, slices=2, items=2, latency=70.0)], m, 2)
+    pmem = m.device("pmem")
+    per_line = 70.0 / (pmem.bandwidth(1) * pmem.read_latency_seq_ns / 64)
+    assert miss_penalty_per_line(m) == pytest.approx(per_line, **EXACT)
+    rs = run([plan(1000.0, read={"dram": 1 * MB, "pmem": 1 * MB}, slices=2, items=2, latency=500 * per_line)], m, 2)
     pmem_read = 0.5 * MB / (M.device("pmem").bandwidth(2) / 2) + PMEM_RLAT
     dram_read = 0.5 * MB / (DRAM_R2 / 2) + DRAM_RLAT
-    assert rs.makespan_ns == pytest.approx(dram_read + pmem_read + 70.0 + 500.0, **EXACT)
-    assert rs.stall_ns["pmem"][0] == pytest.approx(2 * (pmem_read + 70.0), **EXACT)
+    assert rs.makespan_ns == pytest.approx(dram_read + pmem_read + 250 * per_line + 500.0, **EXACT)
+    assert rs.stall_ns["pmem"][0] == pytest.approx(2 * (pmem_read + 250 * per_line), **EXACT)
     assert rs.stall_ns["dram"][0] == pytest.approx(2 * dram_read, **EXACT)
+    # a penalty of 0 takes the wait away
+    free = load_machine("optane-memory-mode", ["machine.mm_miss_penalty_ns=0"])
+    assert miss_penalty_per_line(free) == 0.0
+    assert run([plan(1000.0, read={"dram": 1 * MB, "pmem": 1 * MB}, slices=2, items=2, latency=0.0)], free,
+               2).makespan_ns == pytest.approx(dram_read + pmem_read + 500.0, **EXACT)

@@ -115,7 +115,10 @@ def test_memory_mode_with_a_large_cache_is_close_to_dram_only(cryptonets):
     assert simulate(Scenario(cryptonets, one_page)).mm_hit_ratio == pytest.approx(exact, rel=1e-12)
     # 4 KiB pages land in random frames, so a few blocks share sets and conflict: measured 0.972420
     assert exact - 0.01 < mm.mm_hit_ratio < exact
-    assert mm.makespan_ns / dram.makespan_ns == pytest.approx(1.0, abs=0.03)
+    # with (almost) everything cached Memory Mode still pays what its tags cost: every store reads
+    # its line for ownership and checks the tag before it writes (the flat model charges neither),
+    # measured 1.214 (1.101 with streaming stores everywhere and no miss penalty)
+    assert 1.0 < mm.makespan_ns / dram.makespan_ns < 1.25
     # a cache smaller than the footprint (2.0 GB peak) misses more and is slower
     small = simulate(Scenario(cryptonets, load_machine("optane-memory-mode", ["dram.capacity_gb=0.5"])))
     assert small.mm_hit_ratio < mm.mm_hit_ratio
