@@ -108,19 +108,25 @@ def run_task(task: Task) -> Outcome:
 @dataclass
 class Runner:
     """Where tasks run: ``workers`` == 1 is this process; more is a local pool; ``scheduler``
-    (tcp://HOST:PORT) is an existing Dask cluster."""
+    (a connected ``distributed.Client``, see ``dask_cluster.connect``) is an existing Dask cluster.
+    Pool and cluster workers send back bytes that are validated here (``sweep_payload``)."""
 
     workers: int = 1
-    scheduler: str | None = None
+    cluster: object | None = None
+    task_timeout_s: float = 3600.0
     peak_rss: dict[str, int] = field(default_factory=dict)
     trace_loads: dict[str, int] = field(default_factory=dict)
 
     def map(self, tasks: list[Task]) -> Iterator[Outcome]:
         """Outcomes in completion order."""
-        if self.scheduler:
-            source = _dask_map(self.scheduler, tasks)
+        from hetier.simulator.sweep_payload import decode_outcome
+
+        if self.cluster is not None:
+            from hetier.simulator.dask_cluster import dask_map
+
+            source = (decode_outcome(t, b) for t, b in dask_map(self.cluster, tasks, self.task_timeout_s))
         elif self.workers > 1:
-            source = _pool_map(self.workers, tasks)
+            source = (decode_outcome(t, b) for t, b in _pool_map(self.workers, tasks))
         else:
             source = map(run_task, tasks)
         for out in source:
@@ -129,43 +135,22 @@ class Runner:
             yield out
 
 
-def _pool_map(workers: int, tasks: list[Task]) -> Iterable[Outcome]:
+def _pool_map(workers: int, tasks: list[Task]) -> Iterable[tuple[Task, bytes]]:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from hetier.simulator.sweep_payload import run_task_payload
+
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["hetier.simulator.sweep", "hetier.simulator.replay"])
+    ctx.set_forkserver_preload(["hetier.simulator.sweep", "hetier.simulator.sweep_payload", "hetier.simulator.replay"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(run_task, t) for t in tasks]
+        futures = {pool.submit(run_task_payload, t): t for t in tasks}
         try:
             for f in as_completed(futures):
-                yield f.result()
+                yield futures[f], f.result()
         finally:
             for f in futures:
                 f.cancel()
-
-
-def _dask_map(address: str, tasks: list[Task]) -> Iterable[Outcome]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise HetierError("--scheduler needs dask[distributed] (pip install 'dask[distributed]')") from None
-    try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as e:
-        raise HetierError(f"cannot reach the Dask scheduler at {address}: {e}") from None
-    with client:
-        futures = client.map(run_task, tasks, key=[f"hetier-{t.config_id}" for t in tasks], pure=False)
-        try:
-            for f in as_completed(futures):
-                try:
-                    yield f.result()
-                except HetierError:
-                    raise
-                except Exception as e:  # e.g. a worker without hetier installed, or a lost worker
-                    raise HetierError(f"Dask task failed on the cluster: {type(e).__name__}: {e}") from e
-        finally:
-            client.cancel(futures)
 
 
 def run_sweep(tasks: list[Task], runner: Runner, on_done: Callable[[Outcome], None]) -> None:

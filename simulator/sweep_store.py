@@ -28,6 +28,7 @@ from hetier.formats.sweep import (AXIS_COLUMNS, CONFIGS, LAYER_COLUMNS, LAYERS, 
 from hetier.simulator.cost import DEFAULT_PRICES, machine_cost
 from hetier.simulator.machines import machine_from_dict
 from hetier.simulator.sweep import Outcome, Task
+from hetier.simulator.sweep_payload import layers_table
 
 
 
@@ -95,9 +96,7 @@ class SweepStore:
     def save(self, out: Outcome) -> None:
         """Store one configuration's layers, then its row (the row marks it done)."""
         cid = out.row["config_id"]
-        layers = {"config_id": [cid] * len(out.layers.get("layer", [])), **out.layers}
-        table = pa.table({k: pa.array(v, type=_layer_type(k)) for k, v in layers.items()})
-        _write_parquet(table, self.parts / f"{cid}.layers.parquet")
+        _write_parquet(layers_table(cid, out.layers), self.parts / f"{cid}.layers.parquet")
         marker = self.parts / f"{cid}.error"
         if out.row["status"] == "error":
             marker.touch()
@@ -127,12 +126,6 @@ class SweepStore:
         order = [c for c in LAYER_COLUMNS if c in names] + sorted(names - set(LAYER_COLUMNS))
         _write_parquet(layers.select(order), self.root / LAYERS)
         return configs
-
-
-def _layer_type(column: str) -> pa.DataType:
-    if column in ("config_id", "name", "kind"):
-        return pa.string()
-    return pa.int64() if column == "layer" else pa.float64()
 
 
 def _with_cost(row: dict, prices: str) -> dict:
