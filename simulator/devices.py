@@ -143,8 +143,10 @@ def resolve_preset(kind: str, name_or_path: str) -> Path:
 
 
 def load_toml(path: Path) -> dict:
+    from hetier.formats.input_file import open_input
+
     try:
-        with open(path, "rb") as f:
+        with open_input(path, "file") as f:  # a FIFO, a folder or a device is refused, never read
             return tomllib.load(f)
     except FileNotFoundError:
         raise UsageError(f"file '{path}' not found") from None

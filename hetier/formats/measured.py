@@ -62,11 +62,11 @@ def _num(text: str, where: str, what: str, kind=float):
 def load_measured(path: str | Path) -> list[MeasuredRun]:
     """Read a measured-runs CSV; every bad value is an error naming its file and line."""
     p = Path(path)
+    from hetier.formats.input_file import read_input
+
     try:
-        lines = p.read_text().splitlines()
-    except FileNotFoundError:
-        raise UsageError(f"measured runs '{p}' not found") from None
-    except (UnicodeDecodeError, IsADirectoryError):
+        lines = read_input(p, "measured runs").decode().splitlines()
+    except UnicodeDecodeError:
         raise UsageError(f"'{p}' is not a measured-runs CSV") from None
     numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:

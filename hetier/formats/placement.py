@@ -50,14 +50,16 @@ def read_placement(path: str | os.PathLike) -> dict:
     return doc
 
 
+MAX_DOCUMENT_BYTES = 1 << 30  # a placement or advice file: 1 GiB holds millions of tensors
+
+
 def read_document(path: str | os.PathLike, magic: str, version: int, what: str) -> dict:
     """Load a hetier JSON document (placement, advice): its magic, version and trace identity."""
+    from hetier.formats.input_file import read_input
+
     try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read())
-    except FileNotFoundError:
-        raise HetierError(f"{what} file '{path}' not found") from None
-    except (OSError, ValueError) as e:
+        doc = json.loads(read_input(path, f"{what} file", MAX_DOCUMENT_BYTES))
+    except (OSError, ValueError, RecursionError) as e:
         raise HetierError(f"'{path}' is not a hetier {what} file ({e.__class__.__name__})") from None
     check_header(doc, magic, version, path, what)
     if not isinstance(doc.get("trace"), dict):

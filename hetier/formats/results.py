@@ -117,6 +117,10 @@ def is_results_file(path: str | os.PathLike) -> bool:
 
 def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
     """Run summaries and per-layer rows of a results file."""
+    from hetier.formats.input_file import check_input_file
+
+    if os.path.exists(path):
+        check_input_file(path, "results")  # a FIFO or a device is refused before it is mapped
     try:
         with pa.memory_map(str(path)) as src:
             table = pa.ipc.open_file(src).read_all()
