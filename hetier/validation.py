@@ -290,3 +290,19 @@ COST_ENTRY = Obj({
 COST_FILE = Obj({"magic": Str(), "machine": MapOf(AnyJSON(MAX_TEXT), max_len=100),
                  "entries": ListOf(COST_ENTRY, min_len=1, max_len=10_000)},
                 required=("magic", "machine", "entries"), extra=True)
+
+# A measured run (hetier/formats/measured.py: fit's input, confirm's records), after its CSV text
+# is converted: bounds keep fit's arithmetic finite (1e-308 s or 1e308 s are not measurements).
+RUN_NAME = Str(MAX_NAME, min_len=1, pattern=r"[^\x00-\x1f\x7f]+")  # one printable line
+MEASURED_RUN = Obj({
+    "model": RUN_NAME, "width": Num(0, 4, lo_open=True), "resolution": Num(1, 4096, integer=True),
+    "batch": Num(1, 1 << 20, integer=True), "poly_modulus": Num(1024, 1 << 17, integer=True, pow2=True),
+    "primes": ListOf(Num(1, 64, integer=True), min_len=2, max_len=256),
+    "machine": Str(MAX_TEXT, min_len=1, pattern=r"[^\x00-\x1f\x7f]+"), "policy": RUN_NAME,
+    "threads": Num(1, MAX_THREADS, integer=True),
+    "peak_gb": Num(1e-6, 1e7),  # 1 kB to 10 PB
+    "seconds": Num(1e-6, 1e9),  # 1 us to 30 years
+}, required=("model", "batch", "poly_modulus", "primes", "machine", "policy", "threads", "peak_gb", "seconds"),
+    label="column")
+MAX_MEASURED_RUNS = 1000  # fit replays every run (twice per evaluation with leave-one-out)
+MAX_CSV_FIELD = 2000  # characters in one CSV field

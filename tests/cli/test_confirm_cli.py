@@ -35,13 +35,29 @@ def test_confirm_reruns_and_records_measured_beside_predicted(host, tmp_path, ca
     [row] = list(csv.DictReader(out.open()))
     assert list(row)[:len(RECORD_COLUMNS)] == list(RECORD_COLUMNS)
     assert (row["model"], row["batch"], row["primes"], row["policy"], row["binding"]) == \
-        ("mlp", "4", "30,22,30", policy, binding)
+        ("mlp", "4", "30;22;30", policy, binding)
     assert row["events_match"] == "True"  # the re-run made exactly the trace's events
     assert float(row["seconds"]) > 0 and float(row["predicted_seconds"]) > 0
     assert float(row["peak_gb"]) > float(row["peak_above_start_gb"]) > 0
     assert float(row["pool_resident_gb"]) >= float(row["predicted_peak_gb"]) > 0
     assert row["peak_gb_by_node"].startswith("0:")
     assert "measured s" in stdout and "predicted s" in stdout
+
+
+def test_confirm_records_are_fits_input(host, tmp_path, capsys):
+    """confirm -> fit on this machine: the records file (appended twice) is read by fit as is, and
+    names the machine by the preset's path, which fit resolves."""
+    out = tmp_path / "runs.csv"
+    for extra in ([], ["--append"]):
+        code, _, err = run(["confirm", str(host / "mlp.arrow"), "--machine", str(host / "host.toml"),
+                            "-o", str(out), *extra], capsys)
+        assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    assert [r["machine"] for r in rows] == [str(host / "host.toml")] * 2
+    code, stdout, err = run(["fit", str(out), "--stack", "hetier", "--free", "compute_scale", "--no-loo"], capsys)
+    assert code == 0, err
+    assert f"stack hetier fitted to runs.csv: compute_scale = " in stdout
+    assert "mlp activation relu classes 10 hidden 32 inputs 64 seed 0 on" in " ".join(stdout.split())  # the traced model
 
 
 def test_per_phase_placement_is_applied_read_back_and_leaves_the_trace_unchanged(host, tmp_path, capsys):
