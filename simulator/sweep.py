@@ -135,6 +135,36 @@ class Runner:
             yield out
 
 
+def die_with(driver_pid: int) -> None:
+    """In a pool worker: exit as soon as the driver process exits, even by SIGKILL (a pidfd
+    becomes readable when its process ends), so a killed sweep leaves no worker running."""
+    import select
+    import threading
+
+    try:
+        fd = os.pidfd_open(driver_pid)
+    except (OSError, AttributeError):  # the driver is gone already (or no pidfd: Linux < 5.3)
+        if not _alive(driver_pid):
+            os._exit(1)
+        return
+
+    def watch() -> None:
+        select.select([fd], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="hetier-die-with-driver", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _pool_map(workers: int, tasks: list[Task]) -> Iterable[tuple[Task, bytes]]:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -143,7 +173,7 @@ def _pool_map(workers: int, tasks: list[Task]) -> Iterable[tuple[Task, bytes]]:
 
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["hetier.simulator.sweep", "hetier.simulator.sweep_payload", "hetier.simulator.replay"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_task_payload, t): t for t in tasks}
         try:
             for f in as_completed(futures):

@@ -105,10 +105,14 @@ def _run(args, store, axes, tasks, sha, prices, cluster) -> int:
     store.write_manifest({"traces": sorted({os.path.basename(t) + " " + s for t, s in sha.items()}),
                           "machines": [[m.label, m.ref] for m in axes.machines], "policies": axes.policies,
                           "threads": axes.threads, "overrides": [[o.target, o.key, list(o.texts)] for o in axes.overrides]})
-    done = store.done()
+    done, notes = store.done(tasks)
     todo = [t for t in tasks if t.config_id not in done]
     runner = Runner(workers=args.workers or os.cpu_count() or 1, cluster=cluster, task_timeout_s=args.task_timeout)
     console = Console(stderr=True, soft_wrap=True)
+    for note in notes[:20]:
+        console.print(f"note: {note}", markup=False)
+    if len(notes) > 20:
+        console.print(f"note: {len(notes) - 20} more parts set aside", markup=False)
     where = args.scheduler or (f"{runner.workers} local processes" if runner.workers > 1 else "this process")
     console.print(f"sweep: {len(tasks)} configurations, {len(tasks) - len(todo)} already done, {len(todo)} to run on {where}")
     columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
