@@ -306,3 +306,19 @@ MEASURED_RUN = Obj({
     label="column")
 MAX_MEASURED_RUNS = 1000  # fit replays every run (twice per evaluation with leave-one-out)
 MAX_CSV_FIELD = 2000  # characters in one CSV field
+
+# Stack profiles (simulator/stack.py: preset files, --stack files and --stack-set). The kinds are
+# models/ir.py's LEVEL_COST keys (tests/unit/test_validation_layer.py keeps the two equal); the
+# ranges keep replay's arithmetic finite (compute_scale=1e300 made the replay loop forever).
+LAYER_KINDS = ("input", "conv2d", "dwconv2d", "dense", "avgpool", "gavgpool", "add", "flatten", "relu", "relu6",
+               "maxpool", "square", "poly", "bias")
+_KIND_LIST = ListOf(Str(32, choices=LAYER_KINDS), max_len=len(LAYER_KINDS))
+LINE = Str(MAX_NAME, min_len=1, pattern=r"[^\x00-\x1f\x7f]+")  # a name on one line (no control characters)
+STACK = Obj({
+    "name": LINE, "description": TEXT,
+    "runtime_profile": Str(choices=("hetier", "reference")), "schedule": Str(choices=("dataflow", "sequential")),
+    "compute_scale": Num(1e-3, 1e3, lo_open=True),  # target / recorded primitive time: 1000x either way
+    "serial_ns_per_output": Num(0, 1e9),  # up to a second per output ciphertext
+    "serial_output_kinds": _KIND_LIST, "single_thread_kinds": _KIND_LIST, "output_stationary_kinds": _KIND_LIST,
+    "source": SOURCE, "fit": MapOf(AnyJSON(MAX_TEXT), max_len=100),
+}, label="stack profile key")

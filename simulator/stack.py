@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from hetier.errors import UsageError
 from hetier.simulator.devices import load_toml, resolve_preset
+from hetier.validation import STACK, validate
 
 SCHEDULES = ("dataflow", "sequential")
 # the parameters `hetier fit` may set, each with its physical meaning in the preset files
@@ -82,6 +83,7 @@ def stack_from_dict(d: dict, where: str) -> StackProfile:
     if runtime not in ("hetier", "reference"):
         raise UsageError(f"{where}: runtime_profile '{runtime}' unknown (known: hetier, reference)")
     vals = {k: _number(d, k, where, k == "compute_scale") for k in FREE_PARAMETERS if k in d}
+    validate(d, STACK, where)  # ranges, kinds, names: hetier/validation.py
     return StackProfile(name=str(d.get("name", where)), runtime_profile=runtime, schedule=schedule,
                         serial_output_kinds=_kinds(d, "serial_output_kinds", where),
                         single_thread_kinds=_kinds(d, "single_thread_kinds", where),
