@@ -322,3 +322,15 @@ STACK = Obj({
     "serial_output_kinds": _KIND_LIST, "single_thread_kinds": _KIND_LIST, "output_stationary_kinds": _KIND_LIST,
     "source": SOURCE, "fit": MapOf(AnyJSON(MAX_TEXT), max_len=100),
 }, label="stack profile key")
+
+# Sweep files (simulator/axes.py read_sweep_file) and the size of a sweep (hetier/cli/sweep.py).
+SWEEP_FILE = Obj({
+    "traces": ListOf(Str(MAX_TEXT, min_len=1), max_len=1000),
+    "machines": ListOf(Str(MAX_TEXT, min_len=1), max_len=1000),
+    "policies": ListOf(Str(MAX_NAME, min_len=1), max_len=100),
+    "threads": ListOf(Num(1, MAX_THREADS, integer=True), max_len=100),
+    "set": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1), max_len=100),
+    "vary": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1), max_len=100),
+    "description": TEXT,
+}, label="sweep key")
+MAX_SWEEP_CONFIGS = 100_000  # configurations per sweep: each is a replay and a Parquet part

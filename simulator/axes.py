@@ -21,6 +21,7 @@ from hetier.errors import UsageError
 from hetier.simulator.devices import load_toml, presets_of, resolve_preset
 from hetier.simulator.machines import Machine, load_machine
 from hetier.simulator.policies import POLICIES, get_policy
+from hetier.validation import SWEEP_FILE, validate
 
 MEMORY_MODE = "memory-mode"
 
@@ -141,6 +142,8 @@ def _range_texts(spec: str) -> tuple[str, ...] | None:
         start, stop, step = (Decimal(p) for p in parts)
     except InvalidOperation:
         return None
+    if not all(p.is_finite() for p in (start, stop, step)):
+        raise UsageError(f"range '{spec}' must be three finite numbers START:STOP:STEP")
     if step <= 0 or stop < start:
         raise UsageError(f"range '{spec}' must be START:STOP:STEP with STEP > 0 and STOP >= START")
     n = int((stop - start) / step) + 1
@@ -288,6 +291,7 @@ def read_sweep_file(path: str) -> dict[str, list[str]]:
     for k in ("traces", "machines", "policies", "threads"):
         if k in d and not isinstance(d[k], list):
             raise UsageError(f"{path}: '{k}' must be a list")
+    validate(d, SWEEP_FILE, path)  # types, sizes and ranges: hetier/validation.py
     here = Path(path).parent
     out = {"traces": [str(t if Path(t).is_absolute() else here / t) for t in d.get("traces", [])],
            "machines": [str(m) for m in d.get("machines", [])], "policies": [str(p) for p in d.get("policies", [])],

@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no trace given (positional TRACE or traces = [...] in --file)")
     axes = axes_from_args(traces, f["machines"] + (args.machine or []), f["policies"] + (args.policy or []),
                           f["threads"] + (args.threads or []), f["sets"] + args.set, args.vary)
+    _check_size(axes)
     prices = args.prices or str(DEFAULT_PRICES)
     load_prices(prices)  # a bad price file fails before the long part
     if args.workers is not None and args.workers < 1:
@@ -90,6 +91,21 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if cluster is not None:
             cluster.close(timeout=10)
+
+
+def _check_size(axes) -> None:
+    """Refuse a sweep of more than MAX_SWEEP_CONFIGS configurations before any is listed (two
+    10,000-value ranges used to fill memory listing 10^8 of them)."""
+    from math import prod
+
+    from hetier.errors import UsageError
+    from hetier.validation import MAX_SWEEP_CONFIGS
+
+    per_trace = sum(prod(len(o.texts) for o in axes.overrides if o.target in (None, m.label)) for m in axes.machines)
+    n = len(set(axes.traces)) * per_trace * len(axes.policies) * max(1, len(axes.threads))
+    if n > MAX_SWEEP_CONFIGS:
+        raise UsageError(f"the sweep has up to {n:,} configurations; at most {MAX_SWEEP_CONFIGS:,} (narrow a --vary range "
+                         "or split the sweep)")
 
 
 def _run(args, store, axes, tasks, sha, prices, cluster) -> int:
