@@ -334,3 +334,19 @@ SWEEP_FILE = Obj({
     "description": TEXT,
 }, label="sweep key")
 MAX_SWEEP_CONFIGS = 100_000  # configurations per sweep: each is a replay and a Parquet part
+
+# Placement files (hetier/formats/placement.py). Tensor keys are exact decimal integers (" 3" and
+# "1_0" used to address tensors 3 and 10 through int()); references to tensors and ops are then
+# checked against the trace (simulator/policies/from_file.py).
+TENSOR_KEY = Str(19, pattern=r"0|[1-9][0-9]{0,18}")
+MAX_PLACED = 10_000_000  # tensors or moves in one placement file
+_INDEX = Num(0, 2 ** 62, integer=True)
+PLACEMENT = Obj({
+    "magic": Str(), "version": Num(1, 1000, integer=True), "hetier": Str(64),
+    "trace": Obj({"sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("sha256",), extra=True),
+    "machine": Str(MAX_TEXT), "policy": Str(MAX_TEXT), "granularity": Str(choices=("tensor", "site")),
+    "tensors": MapOf(TIER_NAME, key=TENSOR_KEY, max_len=MAX_PLACED),
+    "sites": MapOf(TIER_NAME, key=Str(MAX_NAME, min_len=1), max_len=MAX_PLACED),
+    "moves": ListOf(Obj({"before_op": _INDEX, "tensor": _INDEX, "tier": TIER_NAME},
+                        required=("before_op", "tensor", "tier"), label="move key"), max_len=MAX_PLACED),
+}, required=("magic", "version", "trace", "tensors", "moves"), label="placement key")
