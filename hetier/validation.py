@@ -315,9 +315,9 @@ LAYER_KINDS = ("input", "conv2d", "dwconv2d", "dense", "avgpool", "gavgpool", "a
 _KIND_LIST = ListOf(Str(32, choices=LAYER_KINDS), max_len=len(LAYER_KINDS))
 LINE = Str(MAX_NAME, min_len=1, pattern=r"[^\x00-\x1f\x7f]+")  # a name on one line (no control characters)
 STACK = Obj({
-    "name": LINE, "description": TEXT,
+    "name": LINE, "description": Str(MAX_TEXT, pattern=r"[^\x00-\x1f\x7f]*"),  # one line: a comment of fit -o
     "runtime_profile": Str(choices=("hetier", "reference")), "schedule": Str(choices=("dataflow", "sequential")),
-    "compute_scale": Num(1e-3, 1e3, lo_open=True),  # target / recorded primitive time: 1000x either way
+    "compute_scale": Num(1e-6, 1e6, lo_open=True),  # target / recorded primitive time: 10^6 either way
     "serial_ns_per_output": Num(0, 1e9),  # up to a second per output ciphertext
     "serial_output_kinds": _KIND_LIST, "single_thread_kinds": _KIND_LIST, "output_stationary_kinds": _KIND_LIST,
     "source": SOURCE, "fit": MapOf(AnyJSON(MAX_TEXT), max_len=100),

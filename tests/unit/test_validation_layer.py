@@ -49,7 +49,7 @@ def test_bad_measured_runs_are_one_line(tmp_path, text, msg):
 
 
 @pytest.mark.parametrize("override, msg", [
-    ("compute_scale=1e300", "compute_scale must be <= 1000"),  # used to make the replay loop forever
+    ("compute_scale=1e300", "compute_scale must be <= 1e+06"),  # used to make the replay loop forever
     ("serial_ns_per_output=1e300", "serial_ns_per_output must be <= 1e+09"),
     ('name="a\\nb"', "name must match"),  # fit -o wrote TOML it could not read back
     ('single_thread_kinds=["maxpol"]', "single_thread_kinds[0] must be one of input, conv2d"),
