@@ -52,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
     check_runs(runs)
     console = Console(stderr=True, soft_wrap=True)
     with tempfile.TemporaryDirectory() as d:
-        console.print(f"planning {len({r.config for r in runs})} configuration(s) with runtime profile "
-                      f"{stack.runtime_profile} ...")
-        cases, traces = cases_of(runs, stack, Path(d))
+        with console.status(f"planning {len({r.config for r in runs})} configuration(s) with runtime profile "
+                            f"{stack.runtime_profile} ..."):  # transient: an error stays one line
+            cases, traces = cases_of(runs, stack, Path(d))
         peaks = {cfg: trace_stats(path).resident_peak_bytes / 1e9 for cfg, path in traces.items()}
-        console.print(f"fitting {', '.join(free)} of stack {stack.name} to {len(runs)} run(s) ...")
-        res = fit(cases, stack, free, loo=not args.no_loo)
+        with console.status(f"fitting {', '.join(free)} of stack {stack.name} to {len(runs)} run(s) ..."):
+            res = fit(cases, stack, free, loo=not args.no_loo)
     measured = [r.seconds for r in runs]
     _check_result(res, stack, measured)
     table = Table(title=f"stack {stack.name} fitted to {runs_path.name}: "

@@ -133,8 +133,8 @@ def parse_measured(text: str, name: str) -> list[MeasuredRun]:
 
     lines = text.removeprefix("\ufeff").splitlines()  # a byte-order mark is not part of the first column
     numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
-    if not numbered:
-        raise UsageError(f"'{name}' has no rows")
+    if len(numbered) < 2:
+        raise UsageError(f"'{name}' has no runs (a header and one row per run)")
     if len(numbered) - 1 > MAX_MEASURED_RUNS:
         raise UsageError(f"'{name}' has {len(numbered) - 1} runs; at most {MAX_MEASURED_RUNS}")
     for lineno, line in numbered:
