@@ -52,6 +52,10 @@ def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology) -> 
                              f"compares there (use --policy memory-mode), it cannot apply '{policy}'")
         return Binding([], None, "memory-mode (no binding)")
     name, _, arg = policy.partition(":")
+    odd = sorted(t for t, n in nodes.items() if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < 1 << 16)
+    if odd:
+        raise UsageError(f"machine '{machine.name}': numa_node of tier {odd[0]} must be one node number "
+                         f"(got {str(nodes[odd[0]])[:40]})")
     dram = nodes.get(machine.tier_names[0])
     if dram is None:
         raise UsageError(f"machine '{machine.name}' names no NUMA node for tier '{machine.tier_names[0]}' "
@@ -76,7 +80,11 @@ def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology) -> 
             return Binding(bind_prefix([dram], membind=[slow]), "all-pmem", f"membind {slow}")
         return Binding(bind_prefix([dram], preferred=dram), "dram-first", f"preferred {dram}")
     if name == "interleave":
-        if arg and float(arg) != 0.5:
+        try:
+            ratio = float(arg) if arg else 0.5
+        except ValueError:
+            raise UsageError(f"policy '{policy[:60]}': '{arg[:40]}' is not a fraction (interleave:0.5)") from None
+        if ratio != 0.5:
             raise UsageError(f"policy '{policy}' needs weighted interleave (Linux 6.9 MPOL_WEIGHTED_INTERLEAVE); "
                              "numactl --interleave splits pages evenly: use interleave or interleave:0.5")
         ids = [dram] + ([nodes[machine.tier_names[-1]]] if len(machine.tiers) > 1 else [])

@@ -81,10 +81,17 @@ def test_interleave_on_one_node_runs_and_predicts_all_dram(one_node):
 @pytest.mark.parametrize("policy, msg", [
     ("kind-aware", "places single tensors; SEAL/TenSEAL expose no allocator hook"),
     ("interleave:0.25", "needs weighted interleave"),
+    ("interleave:abc", "'abc' is not a fraction"),  # was a ValueError traceback
 ])
 def test_placements_confirm_cannot_apply_are_refused(app_direct, policy, msg):
     with pytest.raises(UsageError, match=msg):
         binding_for(policy, *app_direct[1:], app_direct[0])
+
+
+def test_a_numa_node_that_is_not_one_number_is_refused(app_direct):
+    topo, m, nodes = app_direct
+    with pytest.raises(UsageError, match=r"numa_node of tier dram must be one node number \(got \[0\]\)"):
+        binding_for("all-dram", m, {**nodes, "dram": [0]}, topo)  # was "unhashable type: 'list'"
 
 
 def test_memory_mode_only_runs_and_compares(tmp_path, app_direct):
