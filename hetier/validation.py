@@ -71,8 +71,11 @@ class Str(Rule):
     choices: tuple[str, ...] | None = None
     pattern: str | None = None
     min_len: int = 0
+    optional: bool = False  # None allowed
 
     def check(self, value, path, where):
+        if value is None and self.optional:
+            return
         if not isinstance(value, str):
             _fail(where, path, "must be a string", value)
         if len(value) > self.max_len:
@@ -350,3 +353,23 @@ PLACEMENT = Obj({
     "moves": ListOf(Obj({"before_op": _INDEX, "tensor": _INDEX, "tier": TIER_NAME},
                         required=("before_op", "tensor", "tier"), label="move key"), max_len=MAX_PLACED),
 }, required=("magic", "version", "trace", "tensors", "moves"), label="placement key")
+
+# Advice files (simulator/advise.py read_advice): what `report --advice` renders.
+_BIG = Num(0, 1e21, optional=True)
+_ADVICE_ROW = Obj({"machine": Str(MAX_NAME), "policy": Str(MAX_TEXT), "time_ns": _BIG, "vs_all_dram": _BIG,
+                   "vs_memory_mode": _BIG, "fast_peak_bytes": _BIG, "migrated_bytes": _BIG, "min_fast_bytes": _BIG,
+                   "why": Str(MAX_TEXT, optional=True)}, required=("machine", "policy"), extra=True, label="row key")
+MAX_ADVICE_LAYERS = 200_000  # per-op rows of the recommended placement
+ADVICE = Obj({
+    "magic": Str(), "version": Num(1, 1000, integer=True),
+    "trace": Obj({"sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("sha256",), extra=True),
+    "threads": Num(1, MAX_THREADS, integer=True, optional=True), "bisected": Bool(), "within": Num(0, 100),
+    "machines": ListOf(Obj({"machine": Str(MAX_NAME), "fast_tier": Str(32, optional=True), "all_dram_ns": _BIG,
+                            "memory_mode_ns": _BIG, "fast_bytes": _BIG, "peak_live_bytes": _BIG,
+                            "rows": ListOf(_ADVICE_ROW, max_len=1000)}, required=("machine", "rows"), extra=True,
+                           label="machine key"), max_len=1000),
+    "recommended": _ADVICE_ROW,
+    "layers": ListOf(Obj({"op": Num(0, 2 ** 62, integer=True), "layer": Str(MAX_NAME),
+                          "bytes": MapOf(Num(0, 1e21), key=TIER_NAME, max_len=16), "moved_bytes": Num(0, 1e21)},
+                         required=("layer", "bytes"), extra=True, label="layer key"), max_len=MAX_ADVICE_LAYERS),
+}, required=("magic", "version", "trace", "machines", "recommended", "layers"), extra=True, label="advice key")

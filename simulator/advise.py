@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from hetier.errors import HetierError
 from hetier.simulator.machines import Machine
 from hetier.formats.placement import check_trace, placement_document, read_document
+from hetier.validation import ADVICE, validate
 from hetier.simulator.policies import ScheduledPolicy, get_policy
 from hetier.simulator.replay import replay
 from hetier.simulator.workload import Workload
@@ -180,6 +181,7 @@ def read_advice(path: str, trace: dict) -> dict:
     for key, kind in (("machines", list), ("recommended", dict), ("layers", list)):
         if not isinstance(doc.get(key), kind):
             raise HetierError(f"advice file '{path}': '{key}' missing or not a {kind.__name__}")
+    validate(doc, ADVICE, f"advice file '{path}'")  # types, ranges, sizes: hetier/validation.py
     check_trace(doc, trace, path, "advice")
     return doc
 
