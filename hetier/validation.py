@@ -181,7 +181,9 @@ TRACE_OPTIONS = Obj({  # hetier trace's numeric options, by flag
     "--poly-modulus": Num(0, 1 << 17, integer=True), "--scale-bits": Num(1, 60, integer=True),
     "--max-events": Num(1, 1 << 40, integer=True), "--activation": Str(16),
 })
-CALIBRATE_OPTIONS = Obj({"--reps": Num(1, 1_000_000, integer=True)})
+CALIBRATE_OPTIONS = Obj({"--reps": Num(1, 1_000_000, integer=True),
+                         "--size-mb": Num(1, 1 << 16, integer=True),  # 64 GiB working set at most
+                         "--repeat": Num(1, 1000, integer=True)})
 
 
 def check_options(values: dict, rules: Obj) -> None:

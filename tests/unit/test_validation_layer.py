@@ -64,3 +64,14 @@ def test_stack_values_have_finite_ranges(override, msg):
 def test_presets_pass_the_stack_rules():
     for name in ("hetier", "he-transformer"):
         assert load_stack(name).name == name
+
+
+@pytest.mark.parametrize("argv, msg", [
+    (["--size-mb", "100000000"], "--size-mb must be <= 65536"),  # the worker died, the parent waited
+    (["--repeat", "0"], "--repeat must be >= 1"),
+])
+def test_calibrate_memory_sizes_are_bounded(argv, msg, tmp_path, capsys):
+    from tests.helpers import run_cli
+
+    code, _, err = run_cli(["calibrate", "--memory", *argv, "-o", str(tmp_path / "c.toml")], capsys)
+    assert code == 2 and msg in err and not (tmp_path / "c.toml").exists()
