@@ -58,6 +58,11 @@ def run(args: argparse.Namespace) -> int:
     work = load_workload(args.trace, args.allow_truncated)
     if work.truncated:
         console.print(f"[yellow]warning: trace is truncated; replaying its {len(work.ops)} complete ops[/yellow]")
+    traced = str((work.meta.get("runtime") or {}).get("profile", "hetier"))
+    if traced != stack.runtime_profile:  # the stack's numbers were made for another allocation behaviour
+        console.print(f"[yellow]note: stack {safe(stack.name, 200)} is made for traces of runtime profile "
+                      f"{stack.runtime_profile}; this trace was made with {safe(traced, 100)} (trace again with "
+                      f"--runtime-profile {stack.runtime_profile})[/yellow]")
     rows = []  # (config, RunResult or None)
     with Progress(console=console, transient=True) as prog:
         for c in configs:

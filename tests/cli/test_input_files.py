@@ -66,3 +66,11 @@ def test_device_is_refused(capsys):
 
     with pytest.raises(UsageError, match="'/dev/zero' is a character device, not a regular file"):
         read_input("/dev/zero", "machine")
+
+
+def test_a_stack_for_another_runtime_profile_is_noted(capsys):
+    code, _, err = run(["replay", TRACE, "--machine", "dram-only", "--stack", "he-transformer"], capsys)
+    assert code == 0 and ("note: stack he-transformer is made for traces of runtime profile reference; "
+                          "this trace was made with hetier") in err
+    code, _, err = run(["replay", TRACE, "--machine", "dram-only", "--stack", "hetier"], capsys)
+    assert code == 0 and "is made for traces of runtime profile" not in err
