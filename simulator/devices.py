@@ -154,6 +154,8 @@ def load_toml(path: Path) -> dict:
         raise UsageError(f"'{path}' is a directory, not a TOML file") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"'{path}' is not valid TOML: {e}") from None
+    except RecursionError:
+        raise UsageError(f"'{path}' is not valid TOML (nested too deeply)") from None
     except UnicodeDecodeError:
         raise UsageError(f"'{path}' is not valid TOML (not UTF-8 text)") from None
     except OSError as e:

@@ -87,7 +87,7 @@ def load_costs(path: str | os.PathLike | None, params: HEParams) -> CostModel:
         raise UsageError(f"cost file '{p}' not found") from None
     except IsADirectoryError:
         raise UsageError(f"cost file '{p}' is a directory") from None
-    except ValueError:  # not JSON, or not UTF-8
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply
         raise UsageError(f"cost file '{p}' is not JSON") from None
     except OSError as e:
         raise UsageError(f"cannot read cost file '{p}': {e.strerror}") from None

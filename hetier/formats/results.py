@@ -130,7 +130,7 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
         raise HetierError(f"'{path}' is not a hetier results file") from None
     try:
         meta = json.loads((table.schema.metadata or {}).get(b"hetier", b"{}"))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise HetierError(f"'{path}' is not a hetier results file (unreadable metadata)") from None
     check_header(meta, RESULTS_MAGIC, RESULTS_VERSION, path, "results")
     validate(meta, RESULTS_META, f"results '{path}'")

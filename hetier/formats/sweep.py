@@ -32,7 +32,7 @@ def read_manifest(root: Path) -> dict:
 
     try:
         body = json.loads(read_input(root / MANIFEST, "sweep manifest", 1 << 24))
-    except (OSError, ValueError, HetierError):
+    except (OSError, ValueError, RecursionError, HetierError):
         raise HetierError(f"'{root}' is not a hetier sweep directory (no readable {MANIFEST})") from None
     return check_header(body, SWEEP_MAGIC, SWEEP_VERSION, root, "sweep", "directory")
 

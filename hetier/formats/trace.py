@@ -255,7 +255,7 @@ def _decode_meta(sch: pa.Schema, path: Path) -> dict:
         raise TraceError(f"trace '{path}' is corrupt: its metadata checksum does not match")
     try:
         meta = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise TraceError(f"'{path}' is not a hetier trace (unreadable metadata)") from None
     if not isinstance(meta, dict) or meta.get("magic") != MAGIC:
         raise TraceError(f"'{path}' is not a hetier trace")
@@ -288,7 +288,7 @@ def _op_cpu(raw: bytes, path: Path, batch: int) -> list[list[int]]:
         pairs = json.loads(raw)
         if all(len(p) == 2 and all(isinstance(v, int) and v >= 0 for v in p) for p in pairs):
             return pairs
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         pass
     raise TraceError(f"'{path}': batch {batch} has unreadable per-op CPU times (op_cpu_ns)")
 

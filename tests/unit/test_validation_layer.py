@@ -75,3 +75,18 @@ def test_calibrate_memory_sizes_are_bounded(argv, msg, tmp_path, capsys):
 
     code, _, err = run_cli(["calibrate", "--memory", *argv, "-o", str(tmp_path / "c.toml")], capsys)
     assert code == 2 and msg in err and not (tmp_path / "c.toml").exists()
+
+
+@pytest.mark.parametrize("name, text, argv, msg", [
+    ("m.toml", "a = " + "[" * 100_000 + "]" * 100_000, ["replay", "{TRACE}", "--machine", "{f}"], "nested too deeply"),
+    ("c.json", '{"magic": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     ["trace", "mlp", "--mode", "plan", "--cost-file", "{f}", "-o", "{d}/t.arrow"], "is not JSON"),
+])
+def test_deep_nesting_is_one_line(name, text, argv, msg, tmp_path, capsys):
+    from tests.cli.test_sweep import TRACE
+    from tests.helpers import run_cli
+
+    f = tmp_path / name
+    f.write_text(text)
+    code, _, err = run_cli([a.format(TRACE=TRACE, f=f, d=tmp_path) for a in argv], capsys)
+    assert code == 2 and msg in err and "Traceback" not in err and err.count("\n") == 1, err
