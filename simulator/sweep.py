@@ -62,11 +62,24 @@ def _workload(path: str, sha256: str, allow_truncated: bool):
     return w
 
 
+SWEEP_STACK = "hetier"  # the stack profile a sweep replays with (replay's default profile)
+
+
+@functools.lru_cache(maxsize=1)
+def stack_identity() -> str:
+    """sha256 of the stack profile sweeps replay with: a part made by another profile (another
+    hetier on a worker, or before the profile changed) is not this sweep's."""
+    from hetier.simulator.stack import StackProfile
+
+    text = json.dumps(StackProfile(SWEEP_STACK).to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def base_row(task: Task, status: str, reason: str | None, machine: Machine | None) -> dict:
     """The axis columns of a configuration plus its status (the columns every row has)."""
     c = task.config
     row = {"config_id": task.config_id, "config_key": task.key, "trace": os.path.basename(c.trace),
-           "trace_sha256": task.trace_sha256, "machine": c.machine, "machine_preset": c.ref,
+           "trace_sha256": task.trace_sha256, "stack": SWEEP_STACK, "stack_sha256": stack_identity(), "machine": c.machine, "machine_preset": c.ref,
            "mode": machine.mode if machine else None, "policy": c.policy, "threads": c.threads,
            "status": status, "reason": reason}
     row.update(c.override_values())

@@ -95,7 +95,8 @@ def decode_outcome(task: Task, payload: object) -> Outcome:
             raise _bad(task, f"column name {k[:60]!r} is not a sweep column")
         _check_scalar(task, k, v)
     expected = base_row(task, row.get("status"), row.get("reason"), None)
-    for k in ("config_id", "config_key", "trace", "trace_sha256", "machine", "machine_preset", "policy", "threads",
+    for k in ("config_id", "config_key", "trace", "trace_sha256", "stack", "stack_sha256", "machine", "machine_preset",
+              "policy", "threads",
               *task.config.override_values()):
         if row.get(k) != expected[k] or type(row.get(k)) is not type(expected[k]):
             raise _bad(task, f"column {k} is {str(row.get(k))[:60]!r}, not this configuration's {str(expected[k])[:60]!r}")

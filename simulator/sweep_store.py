@@ -6,6 +6,8 @@ resumes where it stopped), then the dataset sorted by configuration.
     OUT/configs.parquet     one row per configuration: every axis a column, status, times, cost
     OUT/layers.parquet      per-layer rows of every configuration that ran (config_id column)
 
+Each row part carries its identity (configuration id and key, trace sha256, stack profile sha256,
+the resolved machine); resume re-runs a part that is not this sweep's, truncated or unreadable.
 The final files depend only on the configurations and their results (rows sorted by
 configuration, no wall-clock numbers), so a pool, a Dask cluster and a resumed run give the same
 bytes. Cost columns are computed at the end from each row's resolved machine and the price file.
@@ -28,7 +30,7 @@ from hetier.formats.sweep import (AXIS_COLUMNS, CONFIGS, LAYER_COLUMNS, LAYERS, 
                                   SWEEP_MAGIC, SWEEP_VERSION, read_manifest)
 from hetier.simulator.cost import DEFAULT_PRICES, machine_cost
 from hetier.simulator.machines import machine_from_dict
-from hetier.simulator.sweep import Outcome, Task
+from hetier.simulator.sweep import Outcome, Task, stack_identity
 from hetier.simulator.sweep_payload import layers_table
 
 
@@ -129,9 +131,10 @@ class SweepStore:
         if len(row) != 1:
             return "row part holds other than one row"
         row = row[0]
-        for k, want in (("config_id", cid), ("config_key", task.key), ("trace_sha256", task.trace_sha256)):
+        for k, want in (("config_id", cid), ("config_key", task.key), ("trace_sha256", task.trace_sha256),
+                        ("stack_sha256", stack_identity())):
             if row.get(k) != want:
-                return f"part is of another {'trace' if k == 'trace_sha256' else 'configuration'}"
+                return "part is of another " + {"trace_sha256": "trace", "stack_sha256": "stack profile"}.get(k, "configuration")
         if layers is not None and set(layers.column("config_id").to_pylist()) - {cid}:
             return "layers part is of another configuration"
         if row.get("machine_json"):

@@ -1,5 +1,5 @@
-"""A sweep directory you can trust: parts are verified on resume (foreign, truncated or
-unreadable ones run again, with a note), nothing is written through a link, temporaries of a
+"""A sweep directory you can trust: parts are verified on resume against their configuration,
+trace, machine and stack profile (foreign, truncated or unreadable ones run again, with a note), nothing is written through a link, temporaries of a
 killed run are removed, and a killed driver takes its pool workers with it."""
 
 import os
@@ -58,6 +58,19 @@ def test_foreign_part_runs_again(fresh, tmp_path, capsys):
     assert "1 already done, 1 to run" in err
     for name in ("configs.parquet", "layers.parquet"):
         assert (out / name).read_bytes() == (fresh / "s" / name).read_bytes()
+
+
+def test_part_of_another_stack_profile_runs_again(fresh, tmp_path, capsys):
+    import pyarrow as pa
+
+    out = _copy(fresh, tmp_path)
+    cid = _ids(out)[0]
+    part = out / "parts" / f"{cid}.row.parquet"
+    row = pq.read_table(part).to_pylist()[0]
+    pq.write_table(pa.table({k: [("0" * 64) if k == "stack_sha256" else v] for k, v in row.items()}), part)
+    err = _resume(out, capsys)
+    assert f"note: configuration {cid}: part is of another stack profile; it runs again" in err
+    assert (out / "configs.parquet").read_bytes() == (fresh / "s" / "configs.parquet").read_bytes()
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])

@@ -79,6 +79,7 @@ def _foreign_layers(out: Outcome) -> bytes:
     (lambda o: encode_outcome(run_task(_task(8))), "column config_id is"),  # another configuration's result
     (lambda o: _with_meta(o, row={"trace_sha256": "0" * 64}), "column trace_sha256 is"),
     (lambda o: _with_meta(o, row={"threads": 1.0}), "column threads is"),
+    (lambda o: _with_meta(o, row={"stack_sha256": "0" * 64}), "column stack_sha256 is"),  # another stack profile
     (lambda o: _with_meta(o, row={"status": "pwned"}), "status 'pwned' is not one of"),
     (lambda o: _with_meta(o, row={"time_s": [1, 2]}), "column time_s holds a list"),
     (lambda o: _with_meta(o, row={"bad name\n": 1}), "is not a sweep column"),
