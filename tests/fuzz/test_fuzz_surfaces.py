@@ -110,7 +110,7 @@ def test_generated_sweep_files(tally):
         try:
             shutil.copy(GOOD, d / "good.arrow")
             os.mkfifo(d / "fifo.arrow")
-            (d / "s.toml").write_text(text)
+            (d / "s.toml").write_bytes(text.encode("utf-8", "surrogatepass"))  # lone surrogates: not UTF-8
             _run(tally, ["sweep", "--file", "s.toml", "--workers", "1", "-o", "out"], d, ("out",), verb="sweep-file")
         finally:
             shutil.rmtree(d)
