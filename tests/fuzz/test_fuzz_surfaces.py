@@ -160,7 +160,7 @@ def _damage(out: Path, how: str, data) -> None:
     elif how == "partial":
         (out / "parts" / f"{data.draw(st.sampled_from(['x', 'abc.row.parquet']))}.k3j_x9a1.partial").write_bytes(b"h")
     elif how == "remove-manifest":
-        (out / "sweep.json").unlink()
+        (out / "sweep.json").unlink(missing_ok=True)
     elif how == "bad-manifest":
         (out / "sweep.json").write_text(data.draw(st.sampled_from(["{", "[]", '{"magic": "hetier-sweep"}', ""])))
     elif how == "dir-part" and victim:
