@@ -1,4 +1,4 @@
-"""Run a sweep's configurations on this process, a local process pool or a Dask cluster.
+"""One configuration of a sweep and how a worker runs it (``sweep_runner`` says where).
 
 Each task is one configuration; a worker loads each trace once (a per-process cache keyed by
 the trace's sha256) and returns the configuration's summary row and per-layer columns, which
@@ -13,8 +13,7 @@ import hashlib
 import json
 import os
 import resource
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from hetier.errors import HetierError
 from hetier.formats.results import RunResult, flat_summary
@@ -116,87 +115,3 @@ def run_task(task: Task) -> Outcome:
             layers = r.layers
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     return Outcome(row, layers, f"{os.uname().nodename}:{os.getpid()}", rss, _workload.cache_info().misses)
-
-
-@dataclass
-class Runner:
-    """Where tasks run: ``workers`` == 1 is this process; more is a local pool; ``scheduler``
-    (a connected ``distributed.Client``, see ``dask_cluster.connect``) is an existing Dask cluster.
-    Pool and cluster workers send back bytes that are validated here (``sweep_payload``)."""
-
-    workers: int = 1
-    cluster: object | None = None
-    task_timeout_s: float = 3600.0
-    peak_rss: dict[str, int] = field(default_factory=dict)
-    trace_loads: dict[str, int] = field(default_factory=dict)
-
-    def map(self, tasks: list[Task]) -> Iterator[Outcome]:
-        """Outcomes in completion order."""
-        from hetier.simulator.sweep_payload import decode_outcome
-
-        if self.cluster is not None:
-            from hetier.simulator.dask_cluster import dask_map
-
-            source = (decode_outcome(t, b) for t, b in dask_map(self.cluster, tasks, self.task_timeout_s))
-        elif self.workers > 1:
-            source = (decode_outcome(t, b) for t, b in _pool_map(self.workers, tasks))
-        else:
-            source = map(run_task, tasks)
-        for out in source:
-            self.peak_rss[out.worker] = max(self.peak_rss.get(out.worker, 0), out.peak_rss_bytes)
-            self.trace_loads[out.worker] = max(self.trace_loads.get(out.worker, 0), out.trace_loads)
-            yield out
-
-
-def die_with(driver_pid: int) -> None:
-    """In a pool worker: exit as soon as the driver process exits, even by SIGKILL (a pidfd
-    becomes readable when its process ends), so a killed sweep leaves no worker running."""
-    import select
-    import threading
-
-    try:
-        fd = os.pidfd_open(driver_pid)
-    except (OSError, AttributeError):  # the driver is gone already (or no pidfd: Linux < 5.3)
-        if not _alive(driver_pid):
-            os._exit(1)
-        return
-
-    def watch() -> None:
-        select.select([fd], [], [])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="hetier-die-with-driver", daemon=True).start()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _pool_map(workers: int, tasks: list[Task]) -> Iterable[tuple[Task, bytes]]:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from hetier.simulator.sweep_payload import run_task_payload
-
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["hetier.simulator.sweep", "hetier.simulator.sweep_payload", "hetier.simulator.replay"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with, initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(run_task_payload, t): t for t in tasks}
-        try:
-            for f in as_completed(futures):
-                yield futures[f], f.result()
-        finally:
-            for f in futures:
-                f.cancel()
-
-
-def run_sweep(tasks: list[Task], runner: Runner, on_done: Callable[[Outcome], None]) -> None:
-    """Run every task, handing each outcome to ``on_done`` as it completes."""
-    for out in runner.map(tasks):
-        on_done(out)

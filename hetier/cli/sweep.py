@@ -116,7 +116,7 @@ def _run(args, store, axes, tasks, sha, prices, cluster) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from hetier.analysis.sweep import cheapest_within
-    from hetier.simulator.sweep import Runner, run_sweep
+    from hetier.simulator.sweep_runner import Runner, run_sweep
 
     store.write_manifest({"traces": sorted({os.path.basename(t) + " " + s for t, s in sha.items()}),
                           "machines": [[m.label, m.ref] for m in axes.machines], "policies": axes.policies,
