@@ -57,7 +57,11 @@ def test_confirm_records_are_fits_input(host, tmp_path, capsys):
     code, stdout, err = run(["fit", str(out), "--stack", "hetier", "--free", "compute_scale", "--no-loo"], capsys)
     assert code == 0, err
     assert f"stack hetier fitted to runs.csv: compute_scale = " in stdout
-    assert "mlp activation relu classes 10 hidden 32 inputs 64 seed 0 on" in " ".join(stdout.split())  # the traced model
+    assert "RMS error: fit" in stdout
+    from hetier.formats.measured import load_measured
+
+    [run1, _] = load_measured(out)  # what fit read: the traced model, not mlp's defaults
+    assert dict(run1.options) == {"activation": "relu", "classes": 10, "hidden": 32, "inputs": 64, "seed": 0}
 
 
 def test_per_phase_placement_is_applied_read_back_and_leaves_the_trace_unchanged(host, tmp_path, capsys):
