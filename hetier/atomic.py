@@ -118,7 +118,7 @@ class AtomicOutput:
     removes it. As a context manager: commit on success, discard on any error (disk full
     included), and an ``OSError`` becomes one line naming the output."""
 
-    def __init__(self, path: str | os.PathLike, suffix: str = ".partial"):
+    def __init__(self, path: str | os.PathLike, suffix: str = ".partial", lock: "OutputLock | None" = None):
         self.path = Path(path)
         if not str(path):
             raise UsageError("output name is empty")
@@ -128,12 +128,13 @@ class AtomicOutput:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UsageError(f"cannot create output folder '{parent}': {e.strerror}") from None
-        self._lock = OutputLock(self.path)
+        self._lock = lock if lock is not None else OutputLock(self.path)  # ``lock``: the caller holds it
+        self._own_lock = lock is None
         try:
             fd, tmp = tempfile.mkstemp(prefix=f"{self.path.name}.", suffix=suffix, dir=parent)
             os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an output gets the usual mode
         except OSError as e:
-            self._lock.release()
+            self._release()
             raise HetierError(f"cannot write '{self.path}': {e.strerror}") from None
         self.tmp = Path(tmp)
         self.file: BinaryIO = os.fdopen(fd, "wb")
@@ -152,8 +153,12 @@ class AtomicOutput:
             if isinstance(e, OSError):
                 raise HetierError(f"cannot write '{self.path}': {e.strerror or e}") from None
             raise
-        self._lock.release()
+        self._release()
         return self.path
+
+    def _release(self) -> None:
+        if self._own_lock:
+            self._lock.release()
 
     def discard(self) -> None:
         """Remove the temporary file and release the lock (safe to call twice)."""
@@ -165,7 +170,7 @@ class AtomicOutput:
             os.unlink(self.tmp)
         except FileNotFoundError:
             pass
-        self._lock.release()
+        self._release()
 
     def keep_partial(self) -> Path:
         """Stop without renaming: keep the temporary file (e.g. a trace's readable prefix)."""
@@ -173,7 +178,7 @@ class AtomicOutput:
             self.file.close()
         except OSError:
             pass  # what could not be flushed is lost; the complete part stays readable
-        self._lock.release()
+        self._release()
         return self.tmp
 
     def __enter__(self) -> "AtomicOutput":

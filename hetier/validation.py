@@ -71,8 +71,11 @@ class Str(Rule):
     choices: tuple[str, ...] | None = None
     pattern: str | None = None
     min_len: int = 0
+    optional: bool = False  # None allowed
 
     def check(self, value, path, where):
+        if value is None and self.optional:
+            return
         if not isinstance(value, str):
             _fail(where, path, "must be a string", value)
         if len(value) > self.max_len:
@@ -178,7 +181,9 @@ TRACE_OPTIONS = Obj({  # hetier trace's numeric options, by flag
     "--poly-modulus": Num(0, 1 << 17, integer=True), "--scale-bits": Num(1, 60, integer=True),
     "--max-events": Num(1, 1 << 40, integer=True), "--activation": Str(16),
 })
-CALIBRATE_OPTIONS = Obj({"--reps": Num(1, 1_000_000, integer=True)})
+CALIBRATE_OPTIONS = Obj({"--reps": Num(1, 1_000_000, integer=True),
+                         "--size-mb": Num(1, 1 << 16, integer=True),  # 64 GiB working set at most
+                         "--repeat": Num(1, 1000, integer=True)})
 
 
 def check_options(values: dict, rules: Obj) -> None:
@@ -290,3 +295,75 @@ COST_ENTRY = Obj({
 COST_FILE = Obj({"magic": Str(), "machine": MapOf(AnyJSON(MAX_TEXT), max_len=100),
                  "entries": ListOf(COST_ENTRY, min_len=1, max_len=10_000)},
                 required=("magic", "machine", "entries"), extra=True)
+
+# A measured run (hetier/formats/measured.py: fit's input, confirm's records), after its CSV text
+# is converted: bounds keep fit's arithmetic finite (1e-308 s or 1e308 s are not measurements).
+RUN_NAME = Str(MAX_NAME, min_len=1, pattern=r"[^\x00-\x1f\x7f]+")  # one printable line
+MEASURED_RUN = Obj({
+    "model": RUN_NAME, "width": Num(0, 4, lo_open=True), "resolution": Num(1, 4096, integer=True),
+    "batch": Num(1, 1 << 20, integer=True), "poly_modulus": Num(1024, 1 << 17, integer=True, pow2=True),
+    "primes": ListOf(Num(1, 64, integer=True), min_len=2, max_len=256),
+    "machine": Str(MAX_TEXT, min_len=1, pattern=r"[^\x00-\x1f\x7f]+"), "policy": RUN_NAME,
+    "threads": Num(1, MAX_THREADS, integer=True),
+    "peak_gb": Num(1e-6, 1e7),  # 1 kB to 10 PB
+    "seconds": Num(1e-6, 1e9),  # 1 us to 30 years
+}, required=("model", "batch", "poly_modulus", "primes", "machine", "policy", "threads", "peak_gb", "seconds"),
+    label="column")
+MAX_MEASURED_RUNS = 1000  # fit replays every run (twice per evaluation with leave-one-out)
+MAX_CSV_FIELD = 2000  # characters in one CSV field
+
+# The layer kinds a stack profile may name (simulator/stack.py declares each key's rule; the kinds
+# are models/ir.py's LEVEL_COST keys: tests/unit/test_validation_layer.py keeps the two equal).
+LAYER_KINDS = ("input", "conv2d", "dwconv2d", "dense", "avgpool", "gavgpool", "add", "flatten", "relu", "relu6",
+               "maxpool", "square", "poly", "bias")
+
+# Sweep files (simulator/axes.py read_sweep_file) and the size of a sweep (hetier/cli/sweep.py).
+SWEEP_FILE = Obj({
+    "traces": ListOf(Str(MAX_TEXT, min_len=1), max_len=1000),
+    "machines": ListOf(Str(MAX_TEXT, min_len=1), max_len=1000),
+    "policies": ListOf(Str(MAX_NAME, min_len=1), max_len=100),
+    "stacks": ListOf(Str(MAX_TEXT, min_len=1), max_len=100),
+    "threads": ListOf(Num(1, MAX_THREADS, integer=True), max_len=100),
+    "set": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1), max_len=100),
+    "vary": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1), max_len=100),
+    "description": TEXT,
+}, label="sweep key")
+MAX_SWEEP_CONFIGS = 100_000  # configurations per sweep: each is a replay and a Parquet part
+
+# Placement files (hetier/formats/placement.py). Tensor keys are exact decimal integers (" 3" and
+# "1_0" used to address tensors 3 and 10 through int()); references to tensors and ops are then
+# checked against the trace (simulator/policies/from_file.py).
+TENSOR_KEY = Str(19, pattern=r"0|[1-9][0-9]{0,18}")
+MAX_PLACED = 10_000_000  # tensors or moves in one placement file
+_INDEX = Num(0, 2 ** 62, integer=True)
+PLACEMENT = Obj({
+    "magic": Str(), "version": Num(1, 1000, integer=True), "hetier": Str(64),
+    "trace": Obj({"sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("sha256",), extra=True),
+    "machine": Str(MAX_TEXT), "policy": Str(MAX_TEXT), "granularity": Str(choices=("tensor", "site")),
+    "tensors": MapOf(TIER_NAME, key=TENSOR_KEY, max_len=MAX_PLACED),
+    "sites": MapOf(TIER_NAME, key=Str(MAX_NAME, min_len=1), max_len=MAX_PLACED),
+    "moves": ListOf(Obj({"before_op": _INDEX, "tensor": _INDEX, "tier": TIER_NAME},
+                        required=("before_op", "tensor", "tier"), label="move key"), max_len=MAX_PLACED),
+}, required=("magic", "version", "trace", "tensors", "moves"), label="placement key")
+
+# Advice files (simulator/advise.py read_advice): what `report --advice` renders.
+_BIG = Num(0, 1e21, optional=True)
+_ADVICE_ROW = Obj({"machine": Str(MAX_NAME), "policy": Str(MAX_TEXT), "time_ns": _BIG, "vs_all_dram": _BIG,
+                   "vs_memory_mode": _BIG, "fast_peak_bytes": _BIG, "migrated_bytes": _BIG, "min_fast_bytes": _BIG,
+                   "why": Str(MAX_TEXT, optional=True), "deploy": Str(MAX_TEXT, optional=True),
+                   "searched": Bool()}, required=("machine", "policy"), extra=True, label="row key")
+MAX_ADVICE_LAYERS = 200_000  # per-op rows of the recommended placement
+ADVICE = Obj({
+    "magic": Str(), "version": Num(1, 1000, integer=True),
+    "trace": Obj({"sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("sha256",), extra=True),
+    "threads": Num(1, MAX_THREADS, integer=True, optional=True), "bisected": Bool(), "within": Num(0, 100),
+    "machines": ListOf(Obj({"machine": Str(MAX_NAME), "fast_tier": Str(32, optional=True), "all_dram_ns": _BIG,
+                            "memory_mode_ns": _BIG, "fast_bytes": _BIG, "peak_live_bytes": _BIG,
+                            "memory_needed_bytes": _BIG, "threads": Num(1, MAX_THREADS, integer=True, optional=True),
+                            "rows": ListOf(_ADVICE_ROW, max_len=1000)}, required=("machine", "rows"), extra=True,
+                           label="machine key"), max_len=1000),
+    "recommended": _ADVICE_ROW,
+    "layers": ListOf(Obj({"op": Num(0, 2 ** 62, integer=True), "layer": Str(MAX_NAME),
+                          "bytes": MapOf(Num(0, 1e21), key=TIER_NAME, max_len=16), "moved_bytes": Num(0, 1e21)},
+                         required=("layer", "bytes"), extra=True, label="layer key"), max_len=MAX_ADVICE_LAYERS),
+}, required=("magic", "version", "trace", "machines", "recommended", "layers"), extra=True, label="advice key")

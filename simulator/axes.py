@@ -25,6 +25,7 @@ from hetier.simulator.machine import Machine
 from hetier.simulator.machines import load_machine
 from hetier.simulator.memory_systems import MEMORY_SYSTEMS, memory_system_for
 from hetier.simulator.policies import POLICIES, get_policy, policy_class
+from hetier.validation import SWEEP_FILE, validate
 
 # what a memory system that takes no placement policy is listed as in --policy and in results
 SYSTEM_LABELS = tuple(sorted({c.run_label for c in MEMORY_SYSTEMS.values() if not c.takes_policy}))
@@ -172,6 +173,8 @@ def _range_texts(spec: str) -> tuple[str, ...] | None:
         start, stop, step = (Decimal(p) for p in parts)
     except InvalidOperation:
         return None
+    if not all(p.is_finite() for p in (start, stop, step)):
+        raise UsageError(f"range '{spec}' must be three finite numbers START:STOP:STEP")
     if step <= 0 or stop < start:
         raise UsageError(f"range '{spec}' must be START:STOP:STEP with STEP > 0 and STOP >= START")
     n = int((stop - start) / step) + 1
@@ -350,6 +353,7 @@ def read_sweep_file(path: str) -> dict[str, list[str]]:
     for k in ("traces", "machines", "policies", "stacks", "threads"):
         if k in d and not isinstance(d[k], list):
             raise UsageError(f"{path}: '{k}' must be a list")
+    validate(d, SWEEP_FILE, path)  # types, sizes and ranges: hetier/validation.py
     here = Path(path).parent
     out = {"traces": [str(t if Path(t).is_absolute() else here / t) for t in d.get("traces", [])],
            "machines": [str(m) for m in d.get("machines", [])], "policies": [str(p) for p in d.get("policies", [])],

@@ -143,8 +143,10 @@ def resolve_preset(kind: str, name_or_path: str) -> Path:
 
 
 def load_toml(path: Path) -> dict:
+    from hetier.formats.input_file import open_input
+
     try:
-        with open(path, "rb") as f:
+        with open_input(path, "file") as f:  # a FIFO, a folder or a device is refused, never read
             return tomllib.load(f)
     except FileNotFoundError:
         raise UsageError(f"file '{path}' not found") from None
@@ -152,6 +154,8 @@ def load_toml(path: Path) -> dict:
         raise UsageError(f"'{path}' is a directory, not a TOML file") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"'{path}' is not valid TOML: {e}") from None
+    except RecursionError:
+        raise UsageError(f"'{path}' is not valid TOML (nested too deeply)") from None
     except UnicodeDecodeError:
         raise UsageError(f"'{path}' is not valid TOML (not UTF-8 text)") from None
     except OSError as e:

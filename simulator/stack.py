@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, fields, replace
 from hetier.errors import UsageError
 from hetier.formats.trace import RUNTIME_PROFILES
 from hetier.simulator.devices import load_toml, resolve_preset
+from hetier.validation import LAYER_KINDS, MAX_NAME, MAX_TEXT
 
 SCHEDULES = ("dataflow", "sequential")
-MAX_SCALE = 1e6  # a primitive a million times slower than recorded is a typo, and keeps times finite
-MAX_SERIAL_NS = 1e12  # 1000 s of serial work per output ciphertext: far beyond any stack
+MAX_SCALE = 1e6  # a primitive a million times slower (or faster) than recorded is a typo; keeps times finite
+MAX_SERIAL_NS = 1e9  # a second of serial work per output ciphertext: far beyond any stack
 MAX_PROCESS_BYTES = 2.0 ** 50  # 1 PiB
 
 
@@ -52,9 +53,9 @@ class StackProfile:
         "one of " + ", ".join(SCHEDULES), "the stack's executor: does it start an op before the previous ends?",
         kind="choice", choices=SCHEDULES))
     compute_scale: float = field(default=1.0, metadata=_key(
-        "target primitive time / recorded primitive time", f"number in (0, {MAX_SCALE:g}]",
+        "target primitive time / recorded primitive time", f"number in [{1 / MAX_SCALE:g}, {MAX_SCALE:g}]",
         "a layer's primitives at 1 thread on the target over the trace's recorded time", free=True,
-        **_number(0.0, MAX_SCALE, True)))
+        **_number(1 / MAX_SCALE, MAX_SCALE, True)))
     serial_ns_per_output: float = field(default=0.0, metadata=_key(
         "ns per output ciphertext of a serial_output_kinds op that do not shrink with threads (run on one "
         "thread under the executor lock)", f"number in [0, {MAX_SERIAL_NS:g}]",
@@ -118,6 +119,9 @@ def _check(key: str, v, where: str):
     if kind == "kinds":
         if not isinstance(v, list) or not all(isinstance(k, str) for k in v):
             raise UsageError(f"{where}: '{key}' must be a list of layer kinds")
+        unknown = [k for k in v if k not in LAYER_KINDS]
+        if unknown:
+            raise UsageError(f"{where}: '{key}' names unknown layer kind '{unknown[0][:40]}' (known: {', '.join(LAYER_KINDS)})")
         return tuple(v)
     if kind == "table":
         if not isinstance(v, dict):
@@ -128,7 +132,11 @@ def _check(key: str, v, where: str):
                                               and 0 <= x <= 1 for k, x in v.items()):
             raise UsageError(f"{where}: '{key}' must be a table of layer kinds to fractions in [0, 1]")
         return {k: float(x) for k, x in v.items()}
-    return str(v)
+    text = str(v)  # a name or a description: one line (they become comments of `fit -o`), bounded
+    limit = MAX_NAME if key == "name" else MAX_TEXT
+    if len(text) > limit or any(ord(c) < 32 or ord(c) == 127 for c in text) or (key == "name" and not text):
+        raise UsageError(f"{where}: '{key}' must be one line of at most {limit} characters")
+    return text
 
 
 def stack_from_dict(d: dict, where: str) -> StackProfile:

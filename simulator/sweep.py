@@ -1,4 +1,4 @@
-"""Run a sweep's configurations on this process, a local process pool or a Dask cluster.
+"""One configuration of a sweep and how a worker runs it (``sweep_runner`` says where).
 
 Each task is one configuration; a worker loads each trace once (a per-process cache keyed by
 the trace's sha256) and returns the configuration's summary row and per-layer columns, which
@@ -9,10 +9,11 @@ configuration ran never changes its row.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import resource
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from hetier.errors import HetierError
 from hetier.formats.results import RunResult, run_row
@@ -61,9 +62,19 @@ def _workload(path: str, sha256: str, allow_truncated: bool):
     return w
 
 
+@functools.lru_cache(maxsize=16)
+def stack_identity(name: str) -> str:
+    """sha256 of a stack profile as a configuration names it (preset or file): a part made by
+    another profile (another hetier on a worker, or before the profile changed) is not this sweep's."""
+    from hetier.simulator.stack import load_stack
+
+    text = json.dumps(load_stack(name).to_dict(), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def base_row(task: Task, status: str, reason: str | None) -> dict:
-    """The axis columns of a configuration plus its status (the columns every row has)."""
-    return task.config.row(task.trace_sha256, status, reason)
+    """The axis columns of a configuration plus its status and stack identity (the columns every row has)."""
+    return {**task.config.row(task.trace_sha256, status, reason), "stack_sha256": stack_identity(task.config.stack)}
 
 
 def result_row(task: Task, r: RunResult) -> dict:
@@ -97,72 +108,3 @@ def run_task(task: Task) -> Outcome:
             row = base_row(task, "error", str(e))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
     return Outcome(row, layers, f"{os.uname().nodename}:{os.getpid()}", rss, _workload.cache_info().misses)
-
-
-@dataclass
-class Runner:
-    """Where tasks run: ``workers`` == 1 is this process; more is a local pool; ``scheduler``
-    (tcp://HOST:PORT) is an existing Dask cluster."""
-
-    workers: int = 1
-    scheduler: str | None = None
-    peak_rss: dict[str, int] = field(default_factory=dict)
-    trace_loads: dict[str, int] = field(default_factory=dict)
-
-    def map(self, tasks: list[Task]) -> Iterator[Outcome]:
-        """Outcomes in completion order."""
-        if self.scheduler:
-            source = _dask_map(self.scheduler, tasks)
-        elif self.workers > 1:
-            source = _pool_map(self.workers, tasks)
-        else:
-            source = map(run_task, tasks)
-        for out in source:
-            self.peak_rss[out.worker] = max(self.peak_rss.get(out.worker, 0), out.peak_rss_bytes)
-            self.trace_loads[out.worker] = max(self.trace_loads.get(out.worker, 0), out.trace_loads)
-            yield out
-
-
-def _pool_map(workers: int, tasks: list[Task]) -> Iterable[Outcome]:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["hetier.simulator.sweep", "hetier.simulator.scenario"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(run_task, t) for t in tasks]
-        try:
-            for f in as_completed(futures):
-                yield f.result()
-        finally:
-            for f in futures:
-                f.cancel()
-
-
-def _dask_map(address: str, tasks: list[Task]) -> Iterable[Outcome]:
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise HetierError("--scheduler needs dask[distributed] (pip install 'dask[distributed]')") from None
-    try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError) as e:
-        raise HetierError(f"cannot reach the Dask scheduler at {address}: {e}") from None
-    with client:
-        futures = client.map(run_task, tasks, key=[f"hetier-{t.config_id}" for t in tasks], pure=False)
-        try:
-            for f in as_completed(futures):
-                try:
-                    yield f.result()
-                except HetierError:
-                    raise
-                except Exception as e:  # e.g. a worker without hetier installed, or a lost worker
-                    raise HetierError(f"Dask task failed on the cluster: {type(e).__name__}: {e}") from e
-        finally:
-            client.cancel(futures)
-
-
-def run_sweep(tasks: list[Task], runner: Runner, on_done: Callable[[Outcome], None]) -> None:
-    """Run every task, handing each outcome to ``on_done`` as it completes."""
-    for out in runner.map(tasks):
-        on_done(out)

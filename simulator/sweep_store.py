@@ -6,6 +6,8 @@ resumes where it stopped), then the dataset sorted by configuration.
     OUT/configs.parquet     one row per configuration: every axis a column, status, times, cost
     OUT/layers.parquet      per-layer rows of every configuration that ran (config_id column)
 
+Each row part carries its identity (configuration id and key, trace sha256, stack profile sha256,
+the resolved machine); resume re-runs a part that is not this sweep's, truncated or unreadable.
 The final files depend only on the configurations and their results (rows sorted by
 configuration, no wall-clock numbers), so a pool, a Dask cluster and a resumed run give the same
 bytes. Cost columns are computed at the end from each row's resolved machine and the price file.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -22,12 +25,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from hetier import __version__
-from hetier.errors import UsageError
+from hetier.errors import HetierError, UsageError
 from hetier.formats.sweep import (AXIS_COLUMNS, CONFIGS, LAYER_COLUMNS, LAYERS, MANIFEST, RESULT_COLUMNS,
                                   SWEEP_MAGIC, SWEEP_VERSION, read_manifest)
 from hetier.simulator.prices import DEFAULT_PRICES, machine_cost
 from hetier.simulator.machines import machine_from_dict
-from hetier.simulator.sweep import Outcome, Task
+from hetier.simulator.sweep import Outcome, Task, stack_identity
+from hetier.simulator.sweep_payload import layers_table
 
 
 
@@ -63,18 +67,25 @@ class SweepStore:
 
     @classmethod
     def open(cls, path: str | os.PathLike, force: bool = False) -> "SweepStore":
-        """An existing sweep directory resumes (``force`` starts it over); anything else there is refused."""
+        """An existing sweep directory resumes (``force`` starts it over); anything else there is
+        refused, and so is a symbolic link anywhere in it (nothing is written through a link).
+        Temporary files of a killed run (``NAME.XXXX.partial``) are removed."""
         root = Path(path)
+        if root.is_symlink():
+            raise UsageError(f"output '{root}' is a symbolic link (give the directory it points to)")
         if root.exists() and not root.is_dir():
             raise UsageError(f"output '{root}' is a file; a sweep writes a directory")
         if root.is_dir() and any(root.iterdir()):
             if not (root / MANIFEST).exists():
                 raise UsageError(f"output '{root}' exists and is not a sweep directory")
             read_manifest(root)
+            _refuse_links(root)
             if force:
-                shutil.rmtree(root / "parts", ignore_errors=True)
+                if (root / "parts").is_dir():
+                    shutil.rmtree(root / "parts")
                 for name in (CONFIGS, LAYERS):
                     (root / name).unlink(missing_ok=True)
+            _remove_orphans(root)
         try:
             (root / "parts").mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -87,21 +98,67 @@ class SweepStore:
 
         write_bytes_atomic(self.root / MANIFEST, (json.dumps(body, indent=2, sort_keys=True) + "\n").encode())
 
-    def done(self) -> set[str]:
-        """Configuration ids whose row part exists (their layers part was written before it), less
-        those that ended in an error: a rerun tries them again (e.g. with --allow-truncated)."""
+    def done(self, tasks: list[Task]) -> tuple[set[str], list[str]]:
+        """Configuration ids of ``tasks`` whose parts are there and verified (readable, of this
+        configuration, trace and machine), less those that ended in an error (a rerun tries them
+        again, e.g. with --allow-truncated); and a note for each part that was set aside."""
         errors = {p.name.split(".")[0] for p in self.parts.glob("*.error")}
-        return {p.name.split(".")[0] for p in self.parts.glob("*.row.parquet")} - errors
+        machines: dict = {}
+        done, notes = set(), []
+        for t in tasks:
+            cid = t.config_id
+            if cid in errors or not (self.parts / f"{cid}.row.parquet").exists():
+                continue
+            problem = self._verify(t, machines)
+            if problem is None:
+                done.add(cid)
+            else:
+                notes.append(f"configuration {cid}: {problem}; it runs again")
+                for name in (f"{cid}.row.parquet", f"{cid}.layers.parquet"):
+                    (self.parts / name).unlink(missing_ok=True)
+        return done, notes
+
+    def _verify(self, task: Task, machines: dict) -> str | None:
+        """Why the parts of ``task`` cannot be trusted (None: they can)."""
+        from hetier.formats.input_file import check_input_file
+
+        cid = task.config_id
+        try:
+            row = pq.read_table(check_input_file(self.parts / f"{cid}.row.parquet", "sweep part")).to_pylist()
+            layers = pq.read_table(check_input_file(self.parts / f"{cid}.layers.parquet", "sweep part"),
+                                   columns=["config_id"]) if row and row[0].get("status") == "ok" else None
+        except (pa.ArrowException, OSError, HetierError) as e:
+            return f"part unreadable ({type(e).__name__})"
+        if len(row) != 1:
+            return "row part holds other than one row"
+        row = row[0]
+        for k, want in (("config_id", cid), ("config_key", task.key), ("trace_sha256", task.trace_sha256),
+                        ("stack_sha256", stack_identity(task.config.stack))):
+            if row.get(k) != want:
+                return "part is of another " + {"trace_sha256": "trace", "stack_sha256": "stack profile"}.get(k, "configuration")
+        if layers is not None and set(layers.column("config_id").to_pylist()) - {cid}:
+            return "layers part is of another configuration"
+        if row.get("machine_json"):
+            c = task.config
+            ref = (c.ref, c.overrides, c.machine)
+            if ref not in machines:
+                try:
+                    machines[ref] = json.dumps(c.load().to_dict(), sort_keys=True)
+                except HetierError:
+                    machines[ref] = None
+            if row["machine_json"] != machines[ref]:
+                return "part was made with another machine (its preset changed)"
+        return None
 
     def save(self, out: Outcome) -> None:
         """Store one configuration's layers, then its row (the row marks it done)."""
+        from hetier.atomic import write_bytes_atomic
+
         cid = out.row["config_id"]
-        layers = {"config_id": [cid] * len(out.layers.get("layer", [])), **out.layers}
-        table = pa.table({k: pa.array(v, type=_layer_type(k)) for k, v in layers.items()})
-        _write_parquet(table, self.parts / f"{cid}.layers.parquet")
+        _write_parquet(layers_table(cid, out.layers), self.parts / f"{cid}.layers.parquet")
         marker = self.parts / f"{cid}.error"
         if out.row["status"] == "error":
-            marker.touch()
+            write_bytes_atomic(marker, b"")  # never through a link placed at its name
         _write_parquet(pa.table({k: pa.array([v]) for k, v in out.row.items()}), self.parts / f"{cid}.row.parquet")
         if out.row["status"] != "error":
             marker.unlink(missing_ok=True)
@@ -130,10 +187,31 @@ class SweepStore:
         return configs
 
 
-def _layer_type(column: str) -> pa.DataType:
-    if column in ("config_id", "name", "kind"):
-        return pa.string()
-    return pa.int64() if column == "layer" else pa.float64()
+def _refuse_links(root: Path) -> None:
+    """A sweep directory is written in place: a symbolic link in it (parts/, a part, a result)
+    could send a write elsewhere, so it is refused."""
+    for p in [root / "parts", *(root / n for n in (MANIFEST, CONFIGS, LAYERS))]:
+        if p.is_symlink():
+            raise UsageError(f"sweep directory '{root}': '{p.name}' is a symbolic link; a sweep writes in place")
+    if (root / "parts").is_dir():
+        for p in (root / "parts").iterdir():
+            if p.is_symlink():
+                raise UsageError(f"sweep directory '{root}': 'parts/{p.name}' is a symbolic link; "
+                                 "a sweep writes in place")
+
+
+_ORPHAN = re.compile(r"[^/]+\.[A-Za-z0-9_]{6,}\.partial")  # AtomicOutput's NAME.XXXXXXXX.partial
+
+
+def _remove_orphans(root: Path) -> None:
+    """Remove the temporary files a killed sweep left (nothing else: only regular files whose
+    name is a temporary's)."""
+    for folder in (root, root / "parts"):
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if _ORPHAN.fullmatch(p.name) and p.is_file() and not p.is_symlink():
+                p.unlink(missing_ok=True)
 
 
 def _with_cost(row: dict, prices: str) -> dict:

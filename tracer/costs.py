@@ -79,13 +79,15 @@ class CostModel:
 def load_costs(path: str | os.PathLike | None, params: HEParams) -> CostModel:
     """The cost entry of ``path`` (default: the shipped file) for ``params``; refuse a mismatch."""
     p = Path(path) if path else DEFAULT_COST_FILE
+    from hetier.formats.input_file import read_input
+
     try:
-        doc = json.loads(p.read_text())
+        doc = json.loads(read_input(p, "cost file"))
     except FileNotFoundError:
         raise UsageError(f"cost file '{p}' not found") from None
     except IsADirectoryError:
         raise UsageError(f"cost file '{p}' is a directory") from None
-    except ValueError:  # not JSON, or not UTF-8
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deeply
         raise UsageError(f"cost file '{p}' is not JSON") from None
     except OSError as e:
         raise UsageError(f"cannot read cost file '{p}': {e.strerror}") from None

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.terminal import safe
     from hetier.validation import CALIBRATE_OPTIONS, check_options
 
+    check_options({"--size-mb": args.size_mb, "--repeat": args.repeat}, CALIBRATE_OPTIONS)
     if args.memory:
         return _run_memory(args)
     if args.output is None:

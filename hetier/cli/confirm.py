@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     from hetier.atomic import check_output
     from hetier.errors import UsageError
-    from hetier.workflow.confirm import confirm, write_records
+    from hetier.workflow.confirm import RecordFile, confirm
     from hetier.host.topology import read_topology
     from hetier.terminal import table_console
 
@@ -42,10 +42,19 @@ def run(args: argparse.Namespace) -> int:
         out = check_output(args.output, args.force or args.append)
         if out.suffix not in (".csv", ".json"):
             raise UsageError(f"record file '{out}' must end in .csv or .json")
+    records_file = RecordFile(out, args.append) if out else None  # checked and locked before the first re-run
     console = Console(stderr=True, soft_wrap=True)
-    records = confirm(args.trace, args.machine, args.policy, args.repeat, read_topology(), args.placement,
-                      progress=console.print, stack=stack_of(args), allow_runtime_mismatch=args.allow_runtime_mismatch,
-                      fit_by=args.fit_by)
+    try:
+        records = confirm(args.trace, args.machine, args.policy, args.repeat, read_topology(), args.placement,
+                          progress=console.print, stack=stack_of(args),
+                          allow_runtime_mismatch=args.allow_runtime_mismatch, fit_by=args.fit_by)
+    except BaseException:
+        if records_file:
+            records_file.close()
+        raise
+    if records_file:  # written first: a failure below must not lose the measurements
+        records_file.write(records)
+        console.print(f"wrote {len(records)} record(s) to {out}")
     t = Table(title=f"{records[0]['model']} on {records[0]['machine']}, {args.policy} ({records[0]['binding']})")
     for c in ("run", "measured s", "CPU s", "predicted s", "error", "peak GB by node", "run's own peak GB", "predicted GB",
               "error", "same events"):
@@ -64,9 +73,6 @@ def run(args: argparse.Namespace) -> int:
         m = median(r["seconds"] for r in records)
         console.print(f"median of {len(records)}: measured {m:.3f} s, predicted {records[0]['predicted_seconds']:.3f} s "
                       f"({records[0]['predicted_seconds'] / m - 1:+.1%})")
-    if out:
-        write_records(out, records, args.append)
-        console.print(f"wrote {len(records)} record(s) to {out}")
     return 0
 
 

@@ -37,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.stack import FREE_PARAMETERS, load_stack, profile_toml
 
     free = [k.strip() for k in args.free.split(",") if k.strip()]
+    twice = sorted({k for k in free if free.count(k) > 1})
+    if twice:
+        raise UsageError(f"--free names {', '.join(twice)} twice")
     if len(free) > 4:
         raise UsageError(f"{len(free)} free parameters; at most 4 (each needs a physical meaning)")
     unknown = [k for k in free if k not in FREE_PARAMETERS]
@@ -49,13 +52,14 @@ def run(args: argparse.Namespace) -> int:
     check_runs(runs)
     console = Console(stderr=True, soft_wrap=True)
     with tempfile.TemporaryDirectory() as d:
-        console.print(f"planning {len({r.config for r in runs})} configuration(s) with runtime profile "
-                      f"{stack.runtime_profile} ...")
-        cases, traces = cases_of(runs, stack, Path(d))
+        with console.status(f"planning {len({r.config for r in runs})} configuration(s) with runtime profile "
+                            f"{stack.runtime_profile} ..."):  # transient: an error stays one line
+            cases, traces = cases_of(runs, stack, Path(d))
         peaks = {cfg: trace_stats(path).resident_peak_bytes / 1e9 for cfg, path in traces.items()}
-        console.print(f"fitting {', '.join(free)} of stack {stack.name} to {len(runs)} run(s) ...")
-        res = fit(cases, stack, free, loo=not args.no_loo)
+        with console.status(f"fitting {', '.join(free)} of stack {stack.name} to {len(runs)} run(s) ..."):
+            res = fit(cases, stack, free, loo=not args.no_loo)
     measured = [r.seconds for r in runs]
+    _check_result(res, stack, measured)
     table = Table(title=f"stack {stack.name} fitted to {runs_path.name}: "
                         + ", ".join(f"{k} = {v:.4g}" for k, v in res.values.items()))
     for col in ("run", "measured s", "fitted s", "error", "leave-one-out s", "LOO error", "peak GB", "predicted GB"):
@@ -66,12 +70,53 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(escape(r.label), f"{r.seconds:.0f}", f"{p:.0f}", f"{e:+.1%}", "-" if l is None else f"{l:.0f}",
                       "-" if le is None else f"{le:+.1%}", f"{r.peak_gb:g}", f"{peak:.1f} ({peak / r.peak_gb - 1:+.0%})")
     Console(soft_wrap=True).print(table)
-    print(f"RMS error: fit {rms(res.errors(measured)):.1%}, leave-one-out {rms(loo_err):.1%} "
-          f"({res.evaluations} replays of the runs)")
+    computed = [e for e in loo_err if e is not None]
+    loo_text = (f"leave-one-out {rms(computed):.1%}" if computed else
+                "leave-one-out not computed (" + ("--no-loo" if args.no_loo else "one configuration") + ")")
+    print(f"RMS error: fit {rms(res.errors(measured)):.1%}, {loo_text} ({res.evaluations} replays of the runs)")
     if out:
         fitted = stack.with_values(**res.values)
-        info = {"runs": str(runs_path.name), "free": free, "rms_error": rms(res.errors(measured)),
-                "loo_rms_error": rms(loo_err)}
-        write_bytes_atomic(out, profile_toml(fitted, info, f"hetier fit {runs_path.name} --stack {args.stack}").encode())
+        info = {"runs": str(runs_path.name), "free": free, "rms_error": rms(res.errors(measured))}
+        if computed:
+            info["loo_rms_error"] = rms(computed)
+        text = profile_toml(fitted, info, f"hetier fit {runs_path.name} --stack {args.stack}")
+        _check_readable(text, out)
+        write_bytes_atomic(out, text.encode())
         console.print(f"wrote {out}")
     return 0
+
+
+def _check_result(res, stack, measured: list[float]) -> None:
+    """Refuse a fit whose values or predictions are not finite or leave the profile's ranges (a
+    'fit' at the edge of the range explains nothing): no statistic of it is printed."""
+    import math
+
+    from hetier.errors import HetierError
+    from hetier.simulator.stack import stack_from_dict
+
+    bad = [f"{k} = {v!r}" for k, v in res.values.items() if not math.isfinite(v)]
+    bad += [f"prediction {p!r} s" for p in res.predicted if p is None or not math.isfinite(p) or p <= 0]
+    if not bad:
+        try:
+            stack_from_dict(stack.with_values(**res.values).to_dict(), "fitted profile")  # the declarations' rules
+        except HetierError as e:
+            bad.append(str(e).removeprefix("fitted profile: "))
+    errors = res.errors(measured)
+    if not bad and not all(e is not None and math.isfinite(e) for e in errors):
+        bad.append("an error that is not a finite number")
+    if bad:
+        raise HetierError(f"the fit did not converge to a usable profile ({'; '.join(bad)[:300]}); "
+                          "check the runs or start elsewhere with --stack-set")
+
+
+def _check_readable(text: str, out) -> None:
+    """The profile fit -o writes must load again as a stack profile (else nothing is written)."""
+    import tomllib
+
+    from hetier.errors import HetierError
+    from hetier.simulator.stack import stack_from_dict
+
+    try:
+        stack_from_dict(tomllib.loads(text), str(out))
+    except (tomllib.TOMLDecodeError, HetierError) as e:
+        raise HetierError(f"the fitted profile would not load again ({str(e)[:200]}); nothing written") from None

@@ -26,7 +26,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="vary a number over a range or list")
     p.add_argument("-o", "--output", required=True, help="sweep directory (an existing one resumes)")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: CPU count; 1 runs in this process)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run on an existing Dask cluster")
+    p.add_argument("--scheduler", metavar="tls://HOST:8786",
+                   help="run on an existing Dask cluster you trust: a Dask scheduler runs code and Dask's protocol "
+                        "deserializes what it sends, so a remote cluster is safe only over mutual TLS "
+                        "(tls:// with --tls-ca/--tls-cert/--tls-key); plain tcp:// is accepted on loopback only "
+                        "unless --insecure (docs/sweeps.md)")
+    p.add_argument("--tls-ca", metavar="PEM", help="CA certificate the scheduler's certificate must come from")
+    p.add_argument("--tls-cert", metavar="PEM", help="this client's certificate (from the same CA)")
+    p.add_argument("--tls-key", metavar="PEM", help="this client's private key")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow plain tcp:// to another machine (only on a network where everyone who can reach "
+                        "the scheduler may run code on this machine)")
+    p.add_argument("--task-timeout", type=float, default=3600.0, metavar="SECONDS",
+                   help="stop if no configuration finishes on the cluster for this long (default 3600)")
     p.add_argument("--prices", help="price file (default: simulator/presets/prices.toml)")
     p.add_argument("--within", type=float, default=0.10, help="tolerance for the cheapest-configuration answer (0.10 = 10%%)")
     p.add_argument("--allow-truncated", action="store_true", help="replay the complete prefix of truncated traces")
@@ -40,18 +52,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from hetier.analysis.sweep import cheapest_within
     from hetier.errors import UsageError
     from hetier.formats.identity import file_sha256
     from hetier.simulator.axes import axes_from_args, dram_only_references, read_sweep_file
+    from hetier.simulator.dask_cluster import connect, parse_scheduler
     from hetier.simulator.prices import DEFAULT_PRICES, load_prices
     from hetier.simulator.stack import load_stack
-    from hetier.simulator.sweep import Runner, Task, run_sweep
+    from hetier.simulator.sweep import Task
     from hetier.simulator.sweep_store import SweepStore
 
+    if not 1 <= args.task_timeout <= 7 * 86400:  # NaN fails too
+        raise UsageError(f"--task-timeout {args.task_timeout:g} must be between 1 and 604800 seconds")
+    if args.scheduler is None:
+        given = [o for o in ("tls_ca", "tls_cert", "tls_key", "insecure") if getattr(args, o)]
+        if given:
+            raise UsageError(f"--{given[0].replace('_', '-')} needs --scheduler")
+        scheduler = None
+    else:  # before anything is read or written
+        scheduler = parse_scheduler(args.scheduler, args.tls_ca, args.tls_cert, args.tls_key, args.insecure)
     f = read_sweep_file(args.file) if args.file else {"traces": [], "machines": [], "policies": [], "stacks": [],
                                                        "threads": [], "sets": []}
     traces = [os.path.abspath(t) for t in f["traces"] + list(args.traces)]  # workers may run elsewhere
@@ -60,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     axes = axes_from_args(traces, f["machines"] + (args.machine or []), f["policies"] + (args.policy or []),
                           f["threads"] + (args.threads or []), f["sets"] + args.set, args.vary,
                           f["stacks"] + (args.stack or []))
+    _check_size(axes)
     if args.stack_set:
         raise UsageError("--stack-set changes one profile; a sweep names profiles (write the changed one to a .toml)")
     for name in axes.stacks:
@@ -79,15 +98,52 @@ def run(args: argparse.Namespace) -> int:
         configs += dram_only_references(axes, _memory_needed(axes, args))
     tasks = [Task(c, sha[c.trace], args.allow_truncated, args.allow_runtime_mismatch, args.fit_by) for c in configs]
     tasks = list({t.config_id: t for t in tasks}.values())  # one trace given twice runs once
-    store = SweepStore.open(args.output, args.force)
+    cluster = connect(scheduler) if scheduler is not None else None  # before the directory is made
+    try:
+        store = SweepStore.open(args.output, args.force)
+        return _run(args, store, axes, tasks, sha, prices, cluster)
+    finally:
+        if cluster is not None:
+            cluster.close(timeout=10)
+
+
+def _check_size(axes) -> None:
+    """Refuse a sweep of more than MAX_SWEEP_CONFIGS configurations before any is listed (two
+    10,000-value ranges used to fill memory listing 10^8 of them)."""
+    from math import prod
+
+    from hetier.errors import UsageError
+    from hetier.validation import MAX_SWEEP_CONFIGS
+
+    per_trace = sum(prod(len(o.texts) for o in axes.overrides if o.target in (None, m.label)) for m in axes.machines)
+    n = len(set(axes.traces)) * per_trace * len(axes.policies) * len(axes.stacks) * max(1, len(axes.threads))
+    if n > MAX_SWEEP_CONFIGS:
+        raise UsageError(f"the sweep has up to {n:,} configurations; at most {MAX_SWEEP_CONFIGS:,} (narrow a --vary range "
+                         "or split the sweep)")
+
+
+def _run(args, store, axes, tasks, sha, prices, cluster) -> int:
+    """The sweep itself, once its inputs are checked and its cluster (if any) answers."""
+    import os
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from hetier.analysis.sweep import cheapest_within
+    from hetier.simulator.sweep_runner import Runner, run_sweep
+
     store.write_manifest({"traces": sorted({os.path.basename(t) + " " + s for t, s in sha.items()}),
                           "machines": [[m.label, m.ref] for m in axes.machines], "policies": axes.policies,
                           "stacks": axes.stacks,
                           "threads": axes.threads, "overrides": [[o.target, o.key, list(o.texts)] for o in axes.overrides]})
-    done = store.done()
+    done, notes = store.done(tasks)
     todo = [t for t in tasks if t.config_id not in done]
-    runner = Runner(workers=args.workers or os.cpu_count() or 1, scheduler=args.scheduler)
+    runner = Runner(workers=args.workers or os.cpu_count() or 1, cluster=cluster, task_timeout_s=args.task_timeout)
     console = Console(stderr=True, soft_wrap=True)
+    for note in notes[:20]:
+        console.print(f"note: {note}", markup=False)
+    if len(notes) > 20:
+        console.print(f"note: {len(notes) - 20} more parts set aside", markup=False)
     where = args.scheduler or (f"{runner.workers} local processes" if runner.workers > 1 else "this process")
     console.print(f"sweep: {len(tasks)} configurations, {len(tasks) - len(todo)} already done, {len(todo)} to run on {where}")
     columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

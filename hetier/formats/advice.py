@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from hetier.errors import HetierError
 from hetier.formats.placement import check_trace, read_document
+from hetier.validation import ADVICE, validate
 
 ADVICE_MAGIC = "hetier-advice"
 ADVICE_VERSION = 1
@@ -16,5 +17,6 @@ def read_advice(path: str, trace: dict) -> dict:
     for key, kind in (("machines", list), ("recommended", dict), ("layers", list)):
         if not isinstance(doc.get(key), kind):
             raise HetierError(f"advice file '{path}': '{key}' missing or not a {kind.__name__}")
+    validate(doc, ADVICE, f"advice file '{path}'")  # types, ranges, sizes: hetier/validation.py
     check_trace(doc, trace, path, "advice")
     return doc

@@ -6,9 +6,11 @@ import hashlib
 import os
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """The sha256 of a file's bytes (what identifies a trace everywhere)."""
-    with open(path, "rb") as f:
+def file_sha256(path: str | os.PathLike, what: str = "trace") -> str:
+    """The sha256 of a file's bytes (what identifies a trace everywhere); not a regular file is an error."""
+    from hetier.formats.input_file import open_input
+
+    with open_input(path, what) as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 

@@ -47,18 +47,24 @@ def read_placement(path: str | os.PathLike) -> dict:
     for key, kind in (("tensors", dict), ("moves", list)):
         if not isinstance(doc.get(key), kind):
             raise HetierError(f"placement file '{path}': '{key}' missing or not a {kind.__name__}")
-    return doc
+    from hetier.validation import PLACEMENT, validate
+
+    return validate(doc, PLACEMENT, f"placement file '{path}'")
+
+
+MAX_DOCUMENT_BYTES = 1 << 30  # a placement or advice file: 1 GiB holds millions of tensors
 
 
 def read_document(path: str | os.PathLike, magic: str, version: int, what: str) -> dict:
     """Load a hetier JSON document (placement, advice): its magic, version and trace identity."""
+    from hetier.formats.input_file import read_input
+
     try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read())
-    except FileNotFoundError:
-        raise HetierError(f"{what} file '{path}' not found") from None
-    except (OSError, ValueError) as e:
+        doc = json.loads(read_input(path, f"{what} file", MAX_DOCUMENT_BYTES))
+    except (OSError, ValueError, RecursionError) as e:
         raise HetierError(f"'{path}' is not a hetier {what} file ({e.__class__.__name__})") from None
+    if not isinstance(doc, dict):
+        raise HetierError(f"'{path}' is not a hetier {what} file (not a JSON object)")
     check_header(doc, magic, version, path, what)
     if not isinstance(doc.get("trace"), dict):
         raise HetierError(f"{what} file '{path}': 'trace' missing or not a dict")

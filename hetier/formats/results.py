@@ -144,6 +144,10 @@ def is_results_file(path: str | os.PathLike) -> bool:
 
 def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
     """Run summaries and per-layer rows of a results file."""
+    from hetier.formats.input_file import check_input_file
+
+    if os.path.exists(path):
+        check_input_file(path, "results")  # a FIFO or a device is refused before it is mapped
     try:
         with pa.memory_map(str(path)) as src:
             table = pa.ipc.open_file(src).read_all()
@@ -153,7 +157,7 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
         raise HetierError(f"'{path}' is not a hetier results file") from None
     try:
         meta = json.loads((table.schema.metadata or {}).get(b"hetier", b"{}"))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise HetierError(f"'{path}' is not a hetier results file (unreadable metadata)") from None
     check_header(meta, RESULTS_MAGIC, RESULTS_VERSION, path, "results")
     validate(meta, RESULTS_META, f"results '{path}'")

@@ -28,9 +28,11 @@ LAYER_COLUMNS = ["config_id", "layer", "name", "kind", "start_ns", "end_ns", "co
 
 
 def read_manifest(root: Path) -> dict:
+    from hetier.formats.input_file import read_input
+
     try:
-        body = json.loads((root / MANIFEST).read_text())
-    except (OSError, ValueError):
+        body = json.loads(read_input(root / MANIFEST, "sweep manifest", 1 << 24))
+    except (OSError, ValueError, RecursionError, HetierError):
         raise HetierError(f"'{root}' is not a hetier sweep directory (no readable {MANIFEST})") from None
     return check_header(body, SWEEP_MAGIC, SWEEP_VERSION, root, "sweep", "directory")
 
@@ -41,7 +43,14 @@ def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:
     manifest = read_manifest(root)
     if not (root / CONFIGS).exists():
         raise HetierError(f"sweep '{root}' is not finished (no {CONFIGS}); run the same sweep again to resume it")
-    return manifest, pq.read_table(root / CONFIGS), pq.read_table(root / LAYERS)
+    from hetier.formats.input_file import check_input_file
+
+    try:
+        return manifest, pq.read_table(check_input_file(root / CONFIGS, "sweep results")), \
+            pq.read_table(check_input_file(root / LAYERS, "sweep results"))
+    except (pa.ArrowException, OSError) as e:
+        raise HetierError(f"sweep '{root}' has an unreadable results file ({type(e).__name__}); "
+                          "run the same sweep again with --force to rebuild it") from None
 
 
 def is_sweep_dir(path: str | os.PathLike) -> bool:

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
+from hetier.formats.input_file import check_input_file, open_input
 from hetier.validation import TRACE_META, validate
 
 MAGIC = "hetier-trace"
@@ -266,7 +267,7 @@ def _decode_meta(sch: pa.Schema, path: Path) -> dict:
         raise TraceError(f"trace '{path}' is corrupt: its metadata checksum does not match")
     try:
         meta = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise TraceError(f"'{path}' is not a hetier trace (unreadable metadata)") from None
     if not isinstance(meta, dict) or meta.get("magic") != MAGIC:
         raise TraceError(f"'{path}' is not a hetier trace")
@@ -299,7 +300,7 @@ def _op_cpu(raw: bytes, path: Path, batch: int) -> list[list[int]]:
         pairs = json.loads(raw)
         if all(len(p) == 2 and all(isinstance(v, int) and v >= 0 for v in p) for p in pairs):
             return pairs
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         pass
     raise TraceError(f"'{path}': batch {batch} has unreadable per-op CPU times (op_cpu_ns)")
 
@@ -324,6 +325,7 @@ class TraceReader:
             raise TraceError(f"trace '{self.path}' not found")
         if self.path.is_dir():
             raise TraceError(f"trace '{self.path}' is a directory")
+        check_input_file(self.path, "trace")  # a FIFO or a device is refused before it is read
         size = self.size = self.path.stat().st_size
         if size == 0:
             if self.path.name.endswith(".partial"):
@@ -472,7 +474,7 @@ def read_trace(path: str | os.PathLike, allow_truncated: bool = False) -> Trace:
 def read_table(path: str | os.PathLike, decode: bool = True) -> pa.Table:
     """The whole trace as a pyarrow Table for ad-hoc queries; ``decode`` turns the dictionary
     columns (event, kind, layer, prim) into plain strings."""
-    with open(path, "rb") as f:
+    with open_input(path, "trace") as f:
         t = pa.ipc.open_stream(f).read_all()
     if decode:
         for i, f in enumerate(t.schema):

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hetier.errors import HetierError, UsageError
+from hetier.formats.measured import RECORD_COLUMNS as MEASURED_RECORD_COLUMNS
+from hetier.formats.measured import options_text, parse_measured, primes_text
 from hetier.formats.trace import COLUMNS, TraceReader
 from hetier.host.host_preset import check_this_host, preset_source
 from hetier.host.memory_preset import tier_nodes
@@ -23,8 +25,7 @@ from hetier.host.numactl import bind_prefix
 from hetier.host.topology import Topology
 from hetier.simulator.policies.base import PER_TENSOR as POLICY_PER_TENSOR
 
-RECORD_COLUMNS = ("model", "width", "resolution", "batch", "poly_modulus", "primes", "machine", "policy", "threads",
-                  "peak_gb", "seconds")
+RECORD_COLUMNS = MEASURED_RECORD_COLUMNS  # a record file is fit's input: the measured-runs columns first
 EXTRA_COLUMNS = ("repeat", "recorder_seconds", "cpu_seconds", "predicted_seconds", "seconds_error", "peak_above_start_gb", "predicted_peak_gb",
                  "peak_error", "pool_resident_gb", "pool_peak_error", "peak_gb_by_node", "predicted_peak_gb_by_tier", "binding", "placement", "placement_verified",
                  "events_match",
@@ -59,6 +60,10 @@ def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology) -> 
                              f"and compares there (use --policy {system.run_label}), it cannot apply '{policy}'")
         return Binding([], None, f"{system.run_label} (no binding)", predicted=True)
     name, _, arg = policy.partition(":")
+    odd = sorted(t for t, n in nodes.items() if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < 1 << 16)
+    if odd:
+        raise UsageError(f"machine '{machine.name}': numa_node of tier {odd[0]} must be one node number "
+                         f"(got {str(nodes[odd[0]])[:40]})")
     dram = nodes.get(machine.tier_names[0])
     if dram is None:
         raise UsageError(f"machine '{machine.name}' names no NUMA node for tier '{machine.tier_names[0]}' "
@@ -83,7 +88,11 @@ def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology) -> 
             return Binding(bind_prefix([dram], membind=[slow]), "all-pmem", f"membind {slow}")
         return Binding(bind_prefix([dram], preferred=dram), "dram-first", f"preferred {dram}")
     if name == "interleave":
-        if arg and float(arg) != 0.5:
+        try:
+            ratio = float(arg) if arg else 0.5
+        except ValueError:
+            raise UsageError(f"policy '{policy[:60]}': '{arg[:40]}' is not a fraction (interleave:0.5)") from None
+        if ratio != 0.5:
             raise UsageError(f"policy '{policy}' needs weighted interleave (Linux 6.9 MPOL_WEIGHTED_INTERLEAVE); "
                              "numactl --interleave splits pages evenly: use interleave or interleave:0.5")
         ids = [dram] + ([nodes[machine.tier_names[-1]]] if len(machine.tiers) > 1 else [])
@@ -218,7 +227,7 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
             above = got["peak_bytes"] - got["start_bytes"]
             seconds = got["seconds"] - got["recorder_seconds"]  # the ops' time, as the trace's durations
             records.append({
-                **cfg, "machine": machine.name, "policy": policy, "threads": 1, "peak_gb": _gb(got["peak_bytes"]),
+                **cfg, "machine": machine_ref(machine_path), "policy": policy, "threads": 1, "peak_gb": _gb(got["peak_bytes"]),
                 "seconds": round(seconds, 4), "repeat": k + 1, "recorder_seconds": round(got["recorder_seconds"], 4),
                 "predicted_seconds": round(pred_s, 4) if pred else "",
                 "seconds_error": round(pred_s / seconds - 1, 4) if pred else "", "peak_above_start_gb": _gb(above),
@@ -241,30 +250,116 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
 def model_columns(meta: dict) -> dict:
     cfg, he = meta["model"]["config"], meta["he"]
     return {"model": meta["model"]["name"], "width": cfg.get("width", ""), "resolution": cfg.get("resolution", ""),
-            "batch": he["batch"], "poly_modulus": he["poly_modulus"], "primes": ",".join(map(str, he["primes"]))}
+            "batch": he["batch"], "poly_modulus": he["poly_modulus"], "primes": primes_text(he["primes"]), "options": options_text(cfg)}
+
+
+def machine_ref(machine_path: str) -> str:
+    """How a record names its machine so that ``hetier fit`` finds it again: a preset's name,
+    or the machine file's absolute path (a host preset is named after the host, which fit
+    cannot resolve)."""
+    import os
+
+    from hetier.simulator.devices import presets_of
+
+    return machine_path if machine_path in presets_of("machines") else os.path.abspath(machine_path)
+
+
+class RecordFile:
+    """A confirm record file, checked and locked before the first re-run so that no measurement
+    is lost: ``--append`` to an unreadable or foreign file is refused before anything runs, a
+    second hetier writing it is refused at once, and the records are written (old ones first)
+    through a temporary file and a rename. If that write fails, the new records are saved beside
+    it (``NAME.unsaved-XXXX.json``) and the error says where."""
+
+    def __init__(self, path: Path, append: bool):
+        from hetier.atomic import OutputLock
+
+        self.path, self.append = path, append
+        self.lock = OutputLock(path)
+        try:
+            self.old = self._read_old()
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _read_old(self):
+        """The existing records (CSV text or a JSON list) when appending; None otherwise."""
+        import os
+
+        from hetier.formats.input_file import read_input
+
+        if not (self.append and os.path.lexists(self.path)):
+            return None
+        data = read_input(self.path, "record file", 1 << 30)
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            raise UsageError(f"record file '{self.path}' is not UTF-8 text; write to a new file") from None
+        if self.path.suffix == ".json":
+            try:
+                old = json.loads(text)
+            except (ValueError, RecursionError):
+                raise UsageError(f"record file '{self.path}' is not JSON; write to a new file") from None
+            if not isinstance(old, list) or not all(isinstance(r, dict) for r in old):
+                raise UsageError(f"record file '{self.path}' is not a list of confirm records; write to a new file")
+            return old
+        if text.splitlines()[:1] != [",".join(RECORD_COLUMNS + EXTRA_COLUMNS)]:
+            raise UsageError(f"'{self.path}' has other columns than a confirm record; write to a new file")
+        parse_measured(text, str(self.path))  # the runs already there must be fit's input too
+        return text if text.endswith("\n") else text + "\n"
+
+    def content(self, records: list[dict]) -> bytes:
+        """The whole file: the old records, then ``records``."""
+        import csv
+        import io
+
+        if self.path.suffix == ".json":
+            return (json.dumps((self.old or []) + records, indent=1) + "\n").encode()
+        buf = io.StringIO()
+        buf.write(self.old or "")
+        w = csv.DictWriter(buf, fieldnames=RECORD_COLUMNS + EXTRA_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        if self.old is None:
+            w.writeheader()
+        w.writerows(records)
+        return buf.getvalue().encode()
+
+    def write(self, records: list[dict]) -> None:
+        """Write old + new records atomically and release the lock; on failure keep the new ones."""
+        import os
+
+        from hetier.atomic import AtomicOutput
+
+        try:
+            with AtomicOutput(self.path, lock=self.lock) as out:
+                out.file.write(self.content(records))
+        except HetierError as e:
+            saved = _save_unsaved(self.path, records)
+            raise HetierError(f"{e}; the {len(records)} new record(s) are in {saved}") from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.lock.release()
+
+
+def _save_unsaved(path: Path, records: list[dict]) -> str:
+    """Keep records that could not be written: a new file beside ``path``, else the temp folder."""
+    import os
+
+    data = (json.dumps(records, indent=1) + "\n").encode()
+    for folder in (path.parent if str(path.parent) else Path("."), Path(tempfile.gettempdir())):
+        try:
+            fd, name = tempfile.mkstemp(prefix=f"{path.name}.unsaved-", suffix=".json", dir=folder)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            return name
+        except OSError:
+            continue
+    sys.stdout.write(data.decode())
+    return "standard output (no folder was writable)"
 
 
 def write_records(path: Path, records: list[dict], append: bool) -> None:
     """CSV (the measured-runs columns, then the extras) or JSON (every field) by extension;
     ``append`` adds rows to an existing file of the same format."""
-    import csv
-    import io
-
-    from hetier.atomic import write_bytes_atomic
-
-    if path.suffix == ".json":
-        old = json.loads(path.read_text()) if append and path.exists() else []
-        write_bytes_atomic(path, (json.dumps(old + records, indent=1) + "\n").encode())
-        return
-    cols = RECORD_COLUMNS + EXTRA_COLUMNS
-    buf = io.StringIO()
-    if append and path.exists():
-        old = path.read_text()
-        if old.splitlines()[:1] != [",".join(cols)]:
-            raise UsageError(f"'{path}' has other columns than a confirm record; write to a new file")
-        buf.write(old)
-    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
-    if not buf.tell():
-        w.writeheader()
-    w.writerows(records)
-    write_bytes_atomic(path, buf.getvalue().encode())
+    RecordFile(path, append).write(records)

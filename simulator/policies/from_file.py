@@ -37,7 +37,16 @@ class FromFile(ScheduledPolicy):
         missing = sorted(allocated - set(start))
         if missing:
             raise UsageError(f"placement '{self.path}' does not place tensor(s) {', '.join(map(str, missing[:5]))}")
+        extra = sorted(set(start) - allocated)
+        if extra:
+            raise UsageError(f"placement '{self.path}' places tensor(s) {', '.join(map(str, extra[:5]))} that the "
+                             "trace never allocates")
         moves: dict[int, list[tuple[int, str]]] = {}
         for m in doc["moves"]:
-            moves.setdefault(int(m["before_op"]), []).append((int(m["tensor"]), m["tier"]))
+            op, tensor = int(m["before_op"]), int(m["tensor"])
+            if op >= len(workload.ops):
+                raise UsageError(f"placement '{self.path}' moves before op {op}; the trace has {len(workload.ops)} ops")
+            if tensor not in allocated:
+                raise UsageError(f"placement '{self.path}' moves tensor {tensor}, which the trace never allocates")
+            moves.setdefault(op, []).append((tensor, m["tier"]))
         return start, moves

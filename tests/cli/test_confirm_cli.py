@@ -50,7 +50,7 @@ def test_confirm_reruns_and_records_measured_beside_predicted(host, tmp_path, ca
     [row] = list(csv.DictReader(out.open()))
     assert list(row)[:len(RECORD_COLUMNS)] == list(RECORD_COLUMNS)
     assert (row["model"], row["batch"], row["primes"], row["policy"], row["binding"]) == \
-        ("mlp", "4", "30,22,30", policy, binding)
+        ("mlp", "4", "30;22;30", policy, binding)
     assert row["events_match"] == "True"  # the re-run made exactly the trace's events
     # the prediction is the simulator's for the same scenario, to the record's 4 decimals
     pred = _predicted(host, "all-dram")
@@ -66,6 +66,26 @@ def test_confirm_reruns_and_records_measured_beside_predicted(host, tmp_path, ca
     assert float(row["pool_resident_gb"]) == round(trace_stats(str(host / "mlp.arrow")).resident_peak_bytes / 1e9, 4)
     assert row["peak_gb_by_node"].startswith("0:")
     assert "measured s" in stdout and "predicted s" in stdout
+
+
+def test_confirm_records_are_fits_input(host, tmp_path, capsys):
+    """confirm -> fit on this machine: the records file (appended twice) is read by fit as is, and
+    names the machine by the preset's path, which fit resolves."""
+    out = tmp_path / "runs.csv"
+    for extra in ([], ["--append"]):
+        code, _, err = run(["confirm", str(host / "mlp.arrow"), "--machine", str(host / "host.toml"),
+                            "-o", str(out), *extra], capsys)
+        assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    assert [r["machine"] for r in rows] == [str(host / "host.toml")] * 2
+    code, stdout, err = run(["fit", str(out), "--stack", "hetier", "--free", "compute_scale", "--no-loo"], capsys)
+    assert code == 0, err
+    assert f"stack hetier fitted to runs.csv: compute_scale = " in stdout
+    assert "RMS error: fit" in stdout
+    from hetier.formats.measured import load_measured
+
+    [run1, _] = load_measured(out)  # what fit read: the traced model, not mlp's defaults
+    assert dict(run1.options) == {"activation": "relu", "classes": 10, "hidden": 32, "inputs": 64, "seed": 0}
 
 
 def test_per_phase_placement_is_applied_read_back_and_leaves_the_trace_unchanged(host, tmp_path, capsys):

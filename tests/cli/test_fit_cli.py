@@ -15,9 +15,10 @@ def _csv(tmp_path, rows: list[str]) -> str:
 
 
 def test_fit_writes_a_profile_that_replays(tmp_path, capsys):
-    runs = _csv(tmp_path, ["mlp,,,8,8192,30;22;22;22;30,dram-only,all-dram,4,0.1,0.02",
-                           "cryptonets,,,8,8192,30;22;22;22;22;22;30,dram-only,all-dram,4,0.1,0.5",
-                           "cryptonets,,,8,8192,30;22;22;22;22;22;30,optane-appdirect,all-pmem,4,0.1,0.6"])
+    # times above the memory floor (0.05, 4.0 and 8.6 s at compute_scale 0.001): a fit inside the ranges
+    runs = _csv(tmp_path, ["mlp,,,8,8192,30;22;22;22;30,dram-only,all-dram,4,0.1,0.15",
+                           "cryptonets,,,8,8192,30;22;22;22;22;22;30,dram-only,all-dram,4,0.1,8.0",
+                           "cryptonets,,,8,8192,30;22;22;22;22;22;30,optane-appdirect,all-pmem,4,0.1,12.0"])
     out = tmp_path / "fitted.toml"
     code, stdout, err = run_cli(["fit", runs, "--stack", "hetier", "--free", "compute_scale", "-o", str(out)], capsys)
     assert code == 0, err

@@ -44,25 +44,6 @@ TRACE_VERBS = {  # verb -> argv after the trace file, and the output it may writ
 }
 
 
-@pytest.fixture(scope="session")
-def tally():
-    t = harness.Tally()
-    yield t
-    if LONG:
-        t.save(ROOT / "out" / "fuzz-report.json", {"baseline": _baselines()})
-
-
-def _baselines() -> dict:
-    """Each trace verb on the largest sample trace, measured the same way (peak memory, seconds)."""
-    largest = max((ROOT / "traces").glob("*.arrow"), key=lambda p: p.stat().st_size)
-    out = {"sample": largest.name}
-    for verb, (extra, outputs) in TRACE_VERBS.items():
-        with tempfile.TemporaryDirectory() as d:
-            o = harness.run([verb.split("-")[0], str(largest), *extra], Path(d), 120, outputs)
-            out[verb] = {"code": o.code, "maxrss_mb": round(o.maxrss_mb, 1), "seconds": round(o.seconds, 2)}
-    return out
-
-
 def _run(tally, argv, cwd, outputs=(), verb=None, timeout=TIMEOUT):
     o = harness.run(argv, cwd, timeout, outputs, LIMIT_MB)
     problem = tally.add(o, verb)

@@ -2,6 +2,7 @@
 trace must hold to be re-run, the record file, per-phase policies read back from the kernel."""
 
 import csv
+import json
 
 import pytest
 
@@ -80,10 +81,17 @@ def test_interleave_on_one_node_runs_and_predicts_all_dram(one_node):
 @pytest.mark.parametrize("policy, msg", [
     ("kind-aware", "places single tensors; SEAL/TenSEAL expose no allocator hook"),
     ("interleave:0.25", "needs weighted interleave"),
+    ("interleave:abc", "'abc' is not a fraction"),  # was a ValueError traceback
 ])
 def test_placements_confirm_cannot_apply_are_refused(app_direct, policy, msg):
     with pytest.raises(UsageError, match=msg):
         binding_for(policy, *app_direct[1:], app_direct[0])
+
+
+def test_a_numa_node_that_is_not_one_number_is_refused(app_direct):
+    topo, m, nodes = app_direct
+    with pytest.raises(UsageError, match=r"numa_node of tier dram must be one node number \(got \[0\]\)"):
+        binding_for("all-dram", m, {**nodes, "dram": [0]}, topo)  # was "unhashable type: 'list'"
 
 
 def test_memory_mode_only_runs_and_compares(tmp_path, app_direct):
@@ -128,18 +136,55 @@ def test_only_real_traces_of_known_models_with_an_input_seed_are_rerun():
         rerun_spec({**meta, "runtime": {}}, "t.arrow")
 
 
+REC = {"model": "mlp", "width": "", "resolution": "", "batch": 4, "poly_modulus": 4096, "primes": "30;22;30",
+       "machine": "dram-only", "policy": "all-dram", "threads": 1, "peak_gb": 0.25, "seconds": 0.5, "repeat": 1,
+       "placement_checks": [{"ok": True}]}
+
+
 def test_records_are_the_measured_runs_columns_and_append(tmp_path):
-    rec = {c: 1 for c in RECORD_COLUMNS} | {"repeat": 1, "placement_checks": [{"ok": True}]}
+    from hetier.formats.measured import load_measured
+
     out = tmp_path / "runs.csv"
-    write_records(out, [rec], append=False)
-    write_records(out, [rec | {"repeat": 2}], append=True)
+    write_records(out, [REC], append=False)
+    write_records(out, [REC | {"repeat": 2}], append=True)
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0])[:len(RECORD_COLUMNS)] == list(RECORD_COLUMNS)
     assert [r["repeat"] for r in rows] == ["1", "2"]
+    runs = load_measured(out)  # exactly fit's input
+    assert [(r.model, r.primes, r.machine, r.seconds) for r in runs] == [("mlp", (30, 22, 30), "dram-only", 0.5)] * 2
     other = tmp_path / "other.csv"
     other.write_text("a,b\n1,2\n")
     with pytest.raises(UsageError, match="other columns than a confirm record"):
-        write_records(other, [rec], append=True)
+        write_records(other, [REC], append=True)
+
+
+def test_record_file_is_checked_and_locked_before_the_runs(tmp_path):
+    from hetier.errors import HetierError
+    from hetier.workflow.confirm import RecordFile
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xff\xfe not text")
+    with pytest.raises(UsageError, match="is not UTF-8 text; write to a new file"):
+        RecordFile(bad, append=True)  # refused when the file is opened, before any re-run
+    broken = tmp_path / "broken.json"
+    broken.write_text("[{")
+    with pytest.raises(UsageError, match="is not JSON"):
+        RecordFile(broken, append=True)
+    out = tmp_path / "runs.csv"
+    first = RecordFile(out, append=True)
+    with pytest.raises(UsageError, match="another hetier is writing"):
+        RecordFile(out, append=True)  # a concurrent confirm is refused before it measures anything
+    first.write([REC])
+    RecordFile(out, append=True).write([REC | {"repeat": 2}])  # the lock was released
+    assert [r["repeat"] for r in csv.DictReader(out.open())] == ["1", "2"]
+    # a write that fails keeps the new records beside the file
+    gone = tmp_path / "gone.csv"
+    rf = RecordFile(gone, append=False)
+    gone.mkdir()
+    with pytest.raises(HetierError, match=r"the 1 new record\(s\) are in .*gone\.csv\.unsaved-.*\.json"):
+        rf.write([REC])
+    [saved] = tmp_path.glob("gone.csv.unsaved-*.json")
+    assert json.loads(saved.read_text())[0]["seconds"] == 0.5
 
 
 def test_memory_policy_set_and_read_back_through_libnuma():

@@ -137,7 +137,7 @@ def test_bad_measurements_name_file_and_line(tmp_path):
     f = tmp_path / "m.csv"
     head = "model,width,resolution,batch,poly_modulus,primes,machine,policy,threads,peak_gb,seconds\n"
     f.write_text(head + "mobilenetv2,0.35,96,2048,4096,30;22;22;30,ref-dram-only,all-dram,48,71,-5\n")
-    with pytest.raises(UsageError, match=r"m.csv:2: seconds must be positive"):
+    with pytest.raises(UsageError, match=r"m.csv:2: seconds must be >= 1e-06"):
         load_measured(f)
     f.write_text("model,width\nx,1\n")
     with pytest.raises(UsageError, match="missing column"):

@@ -1,0 +1,32 @@
+"""The fuzz suite's shared tally: every fuzz module adds to it; `make fuzz` saves it."""
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz import harness
+from tests.fuzz.strategies import ROOT
+
+LONG = __import__("os").environ.get("HETIER_FUZZ") == "long"
+
+
+@pytest.fixture(scope="session")
+def tally():
+    t = harness.Tally()
+    yield t
+    if LONG:
+        t.save(ROOT / "out" / "fuzz-report.json", {"baseline": _baselines()})
+
+
+def _baselines() -> dict:
+    """Each trace verb on the largest sample trace, measured the same way (peak memory, seconds)."""
+    from tests.fuzz.test_fuzz import TRACE_VERBS
+
+    largest = max((ROOT / "traces").glob("*.arrow"), key=lambda p: p.stat().st_size)
+    out = {"sample": largest.name}
+    for verb, (extra, outputs) in TRACE_VERBS.items():
+        with tempfile.TemporaryDirectory() as d:
+            o = harness.run([verb.split("-")[0], str(largest), *extra], Path(d), 120, outputs)
+            out[verb] = {"code": o.code, "maxrss_mb": round(o.maxrss_mb, 1), "seconds": round(o.seconds, 2)}
+    return out
