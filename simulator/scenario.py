@@ -139,6 +139,7 @@ def simulate(s: Scenario, on_op: Callable[[int], None] | None = None) -> RunResu
     if mismatch:
         notes["runtime_mismatch"] = mismatch
     stats = mem.statistics
+    notes.update({k: v for k, v in stats.items() if k not in ("mm_hit_ratio", "mm_writeback_bytes")})  # e.g. tiering counts
     common = dict(machine=s.machine.to_dict(), stack=s.stack.to_dict(), policy=mem.system.label, threads=s.threads,
                   trace=w.trace_id, fits=pl.fits, missing_bytes={t: int(max(v, 0)) for t, v in pl.missing.items()},
                   peak_bytes=dict(pl.peak), read_bytes=read, write_bytes=write,
