@@ -69,6 +69,7 @@ class MMTraffic:
     miss_bytes: float = 0.0
     writeback_bytes: float = 0.0
     misses: int = 0
+    evicted_bytes: float = 0.0  # blocks a miss pushed out, clean or dirty (an exclusive cache writes all of them back)
 
 
 def _mix(x: np.ndarray, seed: int) -> np.ndarray:
@@ -124,18 +125,19 @@ class MemoryModeCache:
         frame = (_mix(blocks // k, self.seed) % np.uint64(groups)).astype(np.int64)
         return (frame * k + blocks % k) % self.n_sets
 
-    def _lookup(self, blocks: np.ndarray, write: bool) -> tuple[int, int, int]:
-        """Look blocks up in order of the array; returns (hits, misses, dirty evictions)."""
+    def _lookup(self, blocks: np.ndarray, write: bool) -> tuple[int, int, int, int]:
+        """Look blocks up in order of the array; returns (hits, misses, dirty evictions, evictions)."""
         sets = self.sets(blocks)
         hit = self.tags[sets] == blocks
         miss_sets = sets[~hit]
         evict_dirty = int((self.dirty[miss_sets] & (self.tags[miss_sets] >= 0)).sum())
+        evict = int((self.tags[miss_sets] >= 0).sum())
         self.tags[sets] = blocks
         if write:
             self.dirty[sets] = True
         else:
             self.dirty[miss_sets] = False
-        return int(hit.sum()), int(len(blocks) - hit.sum()), evict_dirty
+        return int(hit.sum()), int(len(blocks) - hit.sum()), evict_dirty, evict
 
     def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray) -> MMTraffic:
         """Traffic of one op's access rows (bytes already filtered by the CPU cache)."""
@@ -157,8 +159,8 @@ class MemoryModeCache:
             tensor_bytes = len(blk) * B
             passes = b / tensor_bytes
             first = blk[: max(1, int(round(len(blk) * min(passes, 1.0))))]
-            h, m, wb = self._lookup(first, w)
-            hit_b, miss_b, wb_b = h * B, m * B, wb * B
+            h, m, wb, ev = self._lookup(first, w)
+            hit_b, miss_b, wb_b, ev_b = h * B, m * B, wb * B, ev * B
             if passes > 1:
                 # between two passes over this tensor the op touches all its blocks and each other
                 # block with probability 1 / passes (the other tensors' share of one pass): a block
@@ -171,11 +173,13 @@ class MemoryModeCache:
                 hit_b += more * free_share
                 conflict = more * (1 - free_share)
                 miss_b += conflict
+                ev_b += conflict
                 if w:
                     wb_b += conflict
             out.hit_bytes += hit_b
             out.miss_bytes += miss_b
             out.writeback_bytes += wb_b
+            out.evicted_bytes += ev_b
             out.misses += m
             if w:
                 out.dram_write += hit_b + miss_b
