@@ -171,14 +171,16 @@ class LinuxTiering(MemorySystem):
             d = max(float(op.duration_ns), 1.0) / slices
             t0, t1 = now, now + d
             rec = OpTiering(read={t: 0.0 for t in self.tiers}, write={t: 0.0 for t in self.tiers})
+            woken = False  # an allocation failed DRAM's low watermark: kswapd runs
             # 1. first touch: DRAM above its low watermark, the rest falls back to the lower tier
             for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
-                nbytes = c * math.ceil(u / page) * page
+                nbytes = math.ceil(c * u / page) * page  # a pool's buffers share pages
                 room = max(cap_f - fast.sum() - low, 0.0)
-                into = float(min(room, nbytes))
+                into = float(min(math.floor(room / page) * page, nbytes))
                 fast[t] += into
                 slow[t] += nbytes - into
                 self.counts["pgalloc_fallback_bytes"] += float(nbytes - into)
+                woken |= nbytes > into
                 last[t] = t0
                 if order[t] == np.inf:
                     order[t], seq = seq, seq + 1
@@ -262,7 +264,7 @@ class LinuxTiering(MemorySystem):
                 self.counts["numa_pages_migrated"] += int(moved // page)
                 rec.promoted = moved
             # 5. kswapd: back above the high watermark once DRAM fell under its low one
-            if demote_on and cap_f - fast.sum() < low:
+            if demote_on and (woken or cap_f - fast.sum() < low):
                 got = self._demote(min(high - (cap_f - fast.sum()), demote_budget), fast, slow, last, order, acc, rec)
                 demoted_total += got
             self.counts["numa_hint_faults"] += int(faults // page)
@@ -284,8 +286,7 @@ class LinuxTiering(MemorySystem):
                 tot = fast[t] + slow[t]
                 if tot <= 0:
                     continue
-                unit = math.ceil(workload.tensor_unit.get(t, 0) / page) * page
-                keep = max(tot - c * unit, 0.0) / tot
+                keep = max(tot - math.ceil(c * workload.tensor_unit.get(t, 0) / page) * page, 0.0) / tot
                 fast[t] *= keep
                 slow[t] *= keep
                 marked[t] *= keep
