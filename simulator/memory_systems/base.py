@@ -44,6 +44,8 @@ class MemorySystem:
     cache_tier: ClassVar[bool] = False  # True: the first tier caches the others (its bytes are not capacity)
     title: ClassVar[str] = ""  # what messages call it ("Memory Mode")
     description: ClassVar[str] = ""
+    # what deploying it takes, for the advisor: "kernel", "settings" (sysctls), "bios", "code"
+    deploy: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)

@@ -25,6 +25,7 @@ class DramCache(MemorySystem):
     cache_tier = True
     title = "Memory Mode"
     description = "Optane Memory Mode: DRAM as a direct-mapped cache in front of PMem, the hardware decides"
+    deploy = {"kernel": "any", "settings": "none", "bios": "Memory Mode (2LM) on (Optane PMem 100/200)", "code": "none"}
 
     def __init__(self, machine, policy: str | None = None, seed: int = 0):
         super().__init__(machine, policy, seed)

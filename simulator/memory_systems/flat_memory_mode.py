@@ -38,7 +38,7 @@ class FlatMemoryMode(MemorySystem):
     run_label = "flat-memory-mode"
     title = "Flat Memory Mode"
     description = "Intel Xeon 6 Flat Memory Mode: DRAM + CXL at 1:1 as one space, a line swapped into DRAM on access"
-    deploy: ClassVar[dict] = {
+    deploy: ClassVar[dict[str, str]] = {
         "kernel": "any (the OS sees one node of DRAM + CXL capacity)",
         "settings": "none",
         "bios": "Flat Memory Mode on (Intel Xeon 6 with CXL Type-3 memory at 1:1 DRAM:CXL capacity)",

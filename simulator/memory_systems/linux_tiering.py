@@ -97,7 +97,7 @@ class LinuxTiering(MemorySystem):
     title = "Linux memory tiering"
     description = ("the kernel places pages: first touch in DRAM, kswapd demotes cold pages to CXL, NUMA balancing "
                    "promotes hot ones (TPP)")
-    deploy: ClassVar[dict] = {
+    deploy: ClassVar[dict[str, str]] = {
         "kernel": "Linux >= 6.1 (tiering mode 5.18, demotion 5.15, promotion rate limit and hot threshold 6.1)",
         "settings": "sysctl kernel.numa_balancing=2; echo true > /sys/kernel/mm/numa/demotion_enabled",
         "bios": "CXL memory exposed as a CPU-less NUMA node (the default on CXL-ready servers)",
