@@ -44,6 +44,7 @@ class Row:
     migrated_bytes: float = 0.0
     min_fast_bytes: int | None = None  # smallest fast tier within WITHIN of all-DRAM
     why: str = ""  # set when there is no time
+    needs: dict = field(default_factory=dict)  # tiering alternatives: kernel, settings, BIOS, code (and a note)
 
     @property
     def ok(self) -> bool:
@@ -77,9 +78,10 @@ def memory_mode_twin(machine: Machine) -> Machine | None:
 
 def advise_machine(workload: Workload, machine: Machine, policies: list[str], threads: int,
                    bisect: bool = True, stack: StackProfile = StackProfile("hetier"),
-                   allow_runtime_mismatch: bool = False) -> MachineAdvice:
+                   allow_runtime_mismatch: bool = False, tiering: bool = False) -> MachineAdvice:
     """Replay ``policies`` on a ``machine`` that takes placement policies and rank them; see the
-    module docstring."""
+    module docstring. ``tiering`` adds the rows of simulator/tiering_alternatives.py (Linux
+    tiering, Flat Memory Mode on the same devices), with what each needs."""
     peak = max(peak_live_bytes(workload), 1)
     fast = machine.tier_names[0]
     cap = machine.device(fast).capacity_bytes
@@ -119,8 +121,40 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
         row.vs_memory_mode = row.time_ns / mm if mm else None
         if bisect and all_dram:
             row.min_fast_bytes = smallest_fast_tier(scenario(machine, spec), all_dram * (1 + WITHIN), peak)
+    if tiering:
+        adv.rows += tiering_rows(workload, machine, scenario, all_dram, mm)
     adv.rows.sort(key=lambda r: (not r.ok, r.time_ns or 0.0))
     return adv
+
+
+def tiering_rows(workload: Workload, machine: Machine, scenario, all_dram: float | None,
+                 mm: float | None) -> list[Row]:
+    """One row per tiering alternative of ``machine``: time, bytes the kernel migrated or the
+    hardware swapped, and what it needs; a configuration that cannot run is a row saying why."""
+    from hetier.simulator.tiering_alternatives import tiering_alternatives
+
+    rows = []
+    for alt in tiering_alternatives(machine):
+        row = Row(alt.machine.name, alt.name, needs={**alt.needs, **({"note": alt.note} if alt.note else {})})
+        rows.append(row)
+        try:
+            memory_system_for(alt.machine).check_machine(alt.machine, f"machine '{alt.machine.name}'")
+            r = simulate(scenario(alt.machine, alt.policy))
+        except HetierError as e:
+            row.why = str(e)
+            continue
+        if not r.fits:
+            row.why = r.headline()
+            continue
+        moved = r.notes.get("tiering") or {}
+        swap = r.notes.get("flat_memory_mode") or {}
+        row.time_ns = r.makespan_ns
+        row.fast_peak_bytes = r.peak_bytes[machine.tier_names[0]]
+        row.migrated_bytes = float(moved.get("promoted_bytes", 0.0) + moved.get("demoted_bytes", 0.0)
+                                   + swap.get("swapped_in_bytes", 0.0) + swap.get("swapped_out_bytes", 0.0))
+        row.vs_all_dram = row.time_ns / all_dram if all_dram else None
+        row.vs_memory_mode = row.time_ns / mm if mm else None
+    return rows
 
 
 def smallest_fast_tier(base: Scenario, target_ns: float, peak: int) -> int | None:

@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="simulated worker threads")
     p.add_argument("--dram-gb", type=float, help="fast-tier (first tier) capacity in GB, for every machine")
     p.add_argument("--no-bisect", action="store_true", help="skip the smallest-fast-tier search")
+    p.add_argument("--tiering", action="store_true",
+                   help="also rank Linux tiering (default and tuned) and Flat Memory Mode on the same devices")
     add_stack_arguments(p)
     p.add_argument("--layers", action="store_true", help="also print, per layer, where the recommended placement keeps the live bytes")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output on stdout")
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     advice_out = check_output(args.advice, args.force) if args.advice else None
     stack = stack_of(args)
     work = load_workload(args.trace, args.allow_truncated)
-    advice = [advise_machine(work, m, policies, args.threads, not args.no_bisect, stack, args.allow_runtime_mismatch)
+    advice = [advise_machine(work, m, policies, args.threads, not args.no_bisect, stack, args.allow_runtime_mismatch,
+                             args.tiering)
               for m in machines.values()]
     rows = [r for a in advice for r in a.rows]
     if len(rows) == 1 and not rows[0].ok:
