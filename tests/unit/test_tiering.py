@@ -212,3 +212,20 @@ def test_flat_memory_mode_needs_1_to_1_capacity():
     for pages, fits in ((512, True), (513, False)):
         pl = _fmm(1).place(workload([op(0, 0.1, alloc=[(0, pages, 4096)])], {0: 4096}), 1)
         assert pl.fits is fits and pl.missing["cxl"] == (0 if fits else 4096)
+
+
+def test_the_advisor_ranks_the_tiering_alternatives_with_what_each_needs(tmp_path):
+    from hetier.simulator.advise import advise_machine
+    from hetier.simulator.tiering_alternatives import tuned_rate_limit_mbps
+
+    w = load_workload(_hot_cold_trace(tmp_path, 4))
+    m = load_machine("xeon-ddr5-cxl-a", ["dram.capacity_gb=1", "cxl.capacity_gb=2", "machine.llc_mb=0.000001"])
+    adv = advise_machine(w, m, ["all-pmem"], 1, bisect=False, tiering=True)
+    rows = {r.policy: r for r in adv.rows}
+    rate = tuned_rate_limit_mbps(m)
+    assert rate == int(17.7e9 * 0.1 / MiB)  # 10% of CXL-A's 17.7 GB/s plateau
+    assert set(rows) == {"all-pmem", "linux-tiering", f"linux-tiering (rate limit {rate} MB/s)", "flat-memory-mode"}
+    assert rows["linux-tiering"].ok and rows["linux-tiering"].needs["settings"].startswith("sysctl kernel.numa_balancing=2")
+    assert rows["flat-memory-mode"].needs["bios"].startswith("Flat Memory Mode on")
+    assert rows["flat-memory-mode"].needs["note"] == "CXL used at 1:1 (1.0 GB of its 2.0 GB), as Flat Memory Mode requires"
+    assert rows["flat-memory-mode"].ok and rows["flat-memory-mode"].migrated_bytes > 0  # lines swapped
