@@ -2,9 +2,10 @@
 the memory controller keeps each line in exactly one of the two and swaps a line into DRAM when it
 is accessed, its DRAM partner going back to CXL.
 
-Public (Intel's description of Flat Memory Mode for Xeon 6): the 1:1 capacity ratio, the whole
-DRAM + CXL capacity visible to the OS, exclusive placement of each line, a line moved into DRAM on
-access in hardware, a BIOS setting. Assumptions here: the set mapping (direct-mapped, one DRAM
+Public (Intel support article 000102525, "Intel Flat Memory Mode on Intel Xeon 6 Processors"): the
+1:1 ratio of near (DRAM) to far (CXL) memory, the whole capacity visible to the OS as one region,
+no replication (a line is in DRAM or in CXL), hot data moved into DRAM by the hardware, enabled
+in platform firmware (BIOS). Assumptions here: the set mapping (direct-mapped, one DRAM
 slot per set, as Optane Memory Mode) with the OS's frames at random (simulator/memory_mode.py's
 ``MemoryModeCache``, reused through its public API), a swap on every access to a line in CXL
 (no prefetch or hotness filter), whole lines written by a write need no read of their CXL copy,
