@@ -151,7 +151,7 @@ class LinuxTiering(MemorySystem):
         last = np.full(n, -np.inf)  # last touch (LRU age)
         order = np.full(n, np.inf)  # first allocation: the tensor's place in the address space
         seq = 0
-        tiering = p["numa_balancing"] == 2
+        tiering = bool(int(p["numa_balancing"]) & 2)  # a bit mask: 2 = memory tiering (3: with NUMA balancing)
         demote_on = bool(p["demotion_enabled"])
         period = p["numa_balancing_scan_period_min_ms"] * 1e6
         scan_bytes = p["numa_balancing_scan_size_mb"] * 2 ** 20
@@ -206,10 +206,10 @@ class LinuxTiering(MemorySystem):
                 marked[acc] = 0.0
             # 3. the scanner's passes during this op unmap lower-tier pages (up to scan_size each)
             scans = math.ceil((t1 - next_scan) / period) if tiering and t1 > next_scan else 0
-            if scans:
-                first = next_scan
-                next_scan += scans * period
-                ids = np.flatnonzero((fast + slow) > 0)
+            first = next_scan
+            next_scan += scans * period
+            ids = np.flatnonzero((fast + slow) > 0) if scans else []
+            if len(ids):
                 ids = ids[np.argsort(order[ids], kind="stable")]
                 span = fast[ids] + slow[ids]
                 total = float(span.sum())
