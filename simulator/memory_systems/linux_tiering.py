@@ -78,11 +78,13 @@ def parse_spec(policy: str | None) -> dict:
 
 @dataclass
 class OpTiering:
-    """What the kernel did around one op: each accessed tensor's DRAM share before and after the
-    op's promotions, the migrations' bytes per tier, and CPU time its slices wait."""
+    """What the kernel did around one op: each accessed tensor's DRAM share before the op, after
+    it, and as its passes after the first see it (pages promoted during the op serve half of them
+    on average), the migrations' bytes per tier, and CPU time its slices wait."""
 
     share_before: dict[int, float] = field(default_factory=dict)
     share_after: dict[int, float] = field(default_factory=dict)
+    share_later: dict[int, float] = field(default_factory=dict)  # what the op's passes after its first see
     read: dict[str, float] = field(default_factory=dict)
     write: dict[str, float] = field(default_factory=dict)
     latency_ns: float = 0.0
@@ -198,10 +200,12 @@ class LinuxTiering(MemorySystem):
             rec.share_before = dict(zip(acc.tolist(), (fast[acc] / size).tolist()))
             faults = 0.0
             candidates = np.zeros(len(acc))
+            early = np.zeros(len(acc))  # candidates whose fault is the op's first touch
             if tiering and len(acc):
                 # 2. pages unmapped before this op fault on its first touch; hot if within the threshold
                 old = marked[acc]
                 candidates += old * np.clip((hot - (t0 - marked_at[acc])) / gap, 0.0, 1.0)
+                early = candidates.copy()
                 faults += old.sum()
                 marked[acc] = 0.0
             # 3. the scanner's passes during this op unmap lower-tier pages (up to scan_size each)
@@ -253,6 +257,7 @@ class LinuxTiering(MemorySystem):
                     room = max(cap_f - fast.sum() - high, 0.0)
                 take = min(take, room)
                 promoted = np.floor(candidates * (take / want) / page) * page
+                promoted_early = np.minimum(np.floor(early * (take / want) / page) * page, promoted)
                 fast[acc] += promoted
                 slow[acc] -= promoted
                 moved = float(promoted.sum())
@@ -273,7 +278,12 @@ class LinuxTiering(MemorySystem):
                 cpu += (demoted_total // page) * p["kswapd_ns_per_page"]
             rec.latency_ns = cpu / slices
             rec.demoted = demoted_total
-            rec.share_after = dict(zip(acc.tolist(), (fast[acc] / np.maximum(fast[acc] + slow[acc], 1)).tolist()))
+            rec.share_after = dict(zip(acc.tolist(), (fast[acc] / np.maximum(size, 1)).tolist()))
+            if rec.promoted:  # promoted at the first touch: all later passes; during the op: half of them
+                later = fast[acc] - promoted + promoted_early + 0.5 * (promoted - promoted_early)
+                rec.share_later = dict(zip(acc.tolist(), (later / np.maximum(size, 1)).tolist()))
+            else:
+                rec.share_later = rec.share_after
             last[acc] = t1
             used_f, used_s = fast.sum(), slow.sum()
             for t, used in ((fast_t, used_f), (slow_t, used_s)):
@@ -322,13 +332,14 @@ class LinuxTiering(MemorySystem):
 
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:
         """The op's rows split by each tensor's DRAM share: its first pass as the op found it, any
-        further passes after the op's promotions; plus the kernel's migrations and CPU time."""
+        further passes as the op's promotions leave it (``share_later``); plus the kernel's
+        migrations and CPU time."""
         rec = self.ops[op.index]
         fast_t, slow_t = self.tiers
         read, write = dict(rec.read), dict(rec.write)
         for t, w, b, foot in zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist(),
                                  op.acc_footprint.tolist()):
-            before, after = rec.share_before.get(t, 1.0), rec.share_after.get(t, 1.0)
+            before, after = rec.share_before.get(t, 1.0), rec.share_later.get(t, 1.0)
             first = min(b, foot) if foot > 0 else b
             fb = first * before + (b - first) * after
             out = write if w else read
