@@ -232,3 +232,19 @@ def test_the_advisor_ranks_the_tiering_alternatives_with_what_each_needs(tmp_pat
     assert rows["flat-memory-mode"].needs["bios"].startswith("Flat Memory Mode on")
     assert rows["flat-memory-mode"].needs["note"] == "CXL used at 1:1 (1.0 GB of its 2.0 GB), as Flat Memory Mode requires"
     assert rows["flat-memory-mode"].ok and rows["flat-memory-mode"].migrated_bytes > 0  # lines swapped
+
+
+@pytest.mark.parametrize("machine, sets", [("xeon-ddr5-cxl-a-tiering", ["dram.capacity_gb=0.02", "cxl.capacity_gb=1"]),
+                                           ("xeon6-ddr5-cxl-a-fmm", ["dram.capacity_gb=0.02", "cxl.capacity_gb=0.02"])])
+def test_tiering_runs_are_reproduced_from_their_results_files(tmp_path, machine, sets):
+    from hetier.formats.results import load_results, save_results
+    from hetier.simulator.scenario import scenario_of_run
+    from tests.helpers import random_trace
+
+    w = load_workload(random_trace(tmp_path / "r.arrow", 7, 6))
+    first = simulate(Scenario(w, load_machine(machine, sets + ["machine.llc_mb=0.000001"]), threads=3))
+    save_results(tmp_path / "res.arrow", [first])
+    [run], _ = load_results(tmp_path / "res.arrow")
+    again = simulate(scenario_of_run(run, w))
+    assert again.summary() == first.summary() and again.layers == first.layers
+    assert ("tiering" if "tiering" in machine else "flat_memory_mode") in run["notes"]
