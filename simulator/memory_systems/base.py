@@ -84,6 +84,11 @@ class MemorySystem:
         """What this system measured over the run, as results fields (e.g. a cache's hit ratio)."""
         return {}
 
+    def layer_columns(self) -> dict[str, list[float]]:
+        """Per-op columns for the results' layer rows (e.g. bytes moved into and out of the first
+        tier at each op: results.MOVE_COLUMNS); none by default."""
+        return {}
+
 
 def memory_system_for(machine: "Machine") -> type[MemorySystem]:
     """The memory system class of a machine's mode."""

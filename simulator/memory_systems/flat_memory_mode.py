@@ -53,6 +53,7 @@ class FlatMemoryMode(MemorySystem):
                                      machine.page_bytes, seed)
         self.penalty_ns = machine.mm_miss_penalty_ns
         self.hit = self.miss = self.evicted = 0.0
+        self.per_op: dict[str, list[float]] = {"promoted_bytes": [], "demoted_bytes": []}  # swapped in, out
 
     @classmethod
     def check_machine(cls, machine, where: str) -> None:
@@ -84,9 +85,15 @@ class FlatMemoryMode(MemorySystem):
         self.hit += tr.hit_bytes
         self.miss += tr.miss_bytes
         self.evicted += tr.evicted_bytes
+        self.per_op["promoted_bytes"].append(float(tr.miss_bytes))
+        self.per_op["demoted_bytes"].append(float(tr.evicted_bytes))
         dram, cxl = self.tiers
         return OpTraffic({dram: tr.dram_read + tr.evicted_bytes, cxl: tr.pmem_read},
                          {dram: tr.dram_write, cxl: tr.evicted_bytes}, self.penalty_ns if tr.misses else 0.0)
+
+    def layer_columns(self) -> dict[str, list[float]]:
+        """Bytes swapped into DRAM and out of it at each op."""
+        return self.per_op
 
     def statistics(self) -> dict:
         total = self.hit + self.miss

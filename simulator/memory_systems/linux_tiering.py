@@ -347,6 +347,10 @@ class LinuxTiering(MemorySystem):
             out[slow_t] += b - fb
         return OpTraffic(read, write, rec.latency_ns)
 
+    def layer_columns(self) -> dict[str, list[float]]:
+        """Bytes the kernel promoted into DRAM and demoted out of it at each op."""
+        return {"promoted_bytes": [r.promoted for r in self.ops], "demoted_bytes": [r.demoted for r in self.ops]}
+
     def statistics(self) -> dict:
         return {"tiering": {**self.counts, "page_bytes": self.page,
                             "promoted_bytes": float(sum(r.promoted for r in self.ops)),

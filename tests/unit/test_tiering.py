@@ -248,3 +248,23 @@ def test_tiering_runs_are_reproduced_from_their_results_files(tmp_path, machine,
     again = simulate(scenario_of_run(run, w))
     assert again.summary() == first.summary() and again.layers == first.layers
     assert ("tiering" if "tiering" in machine else "flat_memory_mode") in run["notes"]
+
+
+def test_promotions_and_demotions_per_op_are_results_columns_that_sum_to_the_counts(tmp_path):
+    from hetier.formats.results import load_results, save_results
+    from tests.helpers import random_trace
+
+    w = load_workload(_hot_cold_trace(tmp_path, 8))
+    other = load_workload(random_trace(tmp_path / "r.arrow", 7, 6))
+    m = load_machine("xeon-ddr5-cxl-a-tiering", ["dram.capacity_gb=1", "cxl.capacity_gb=2", "machine.llc_mb=0.000001"])
+    r = simulate(Scenario(w, m, threads=1))
+    plain = simulate(Scenario(other, load_machine("dram-only"), threads=1))
+    t = r.notes["tiering"]
+    assert sum(r.layers["promoted_bytes"]) == t["promoted_bytes"] > 0
+    assert sum(r.layers["demoted_bytes"]) == t["demoted_bytes"]
+    save_results(tmp_path / "res.arrow", [plain, r])
+    _, table = load_results(tmp_path / "res.arrow")
+    col = table.column("promoted_bytes").to_pylist()
+    assert col[:len(other.ops)] == [0.0] * len(other.ops) and sum(col) == t["promoted_bytes"]
+    save_results(tmp_path / "plain.arrow", [plain])  # a file without such runs has no such columns
+    assert "promoted_bytes" not in load_results(tmp_path / "plain.arrow")[1].column_names
