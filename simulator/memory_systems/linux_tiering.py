@@ -286,8 +286,8 @@ class LinuxTiering(MemorySystem):
                 rec.share_later = rec.share_after
             last[acc] = t1
             used_f, used_s = fast.sum(), slow.sum()
-            for t, used in ((fast_t, used_f), (slow_t, used_s)):
-                pl.live_peak[t].append(int(used))
+            for t, live in ((fast_t, used_f), (slow_t, used_s)):
+                pl.live_peak[t].append(int(live))
             pl.peak[fast_t] = max(pl.peak[fast_t], int(used_f))
             pl.peak[slow_t] = max(pl.peak[slow_t], int(used_s))
             pl.missing[slow_t] = max(pl.missing[slow_t], int(used_s - cap_s))
