@@ -268,3 +268,23 @@ def test_promotions_and_demotions_per_op_are_results_columns_that_sum_to_the_cou
     assert col[:len(other.ops)] == [0.0] * len(other.ops) and sum(col) == t["promoted_bytes"]
     save_results(tmp_path / "plain.arrow", [plain])  # a file without such runs has no such columns
     assert "promoted_bytes" not in load_results(tmp_path / "plain.arrow")[1].column_names
+
+
+@pytest.mark.parametrize("idle_s, promoted_mib", [(0.5, 64), (2.5, 0)])
+def test_a_page_unmapped_earlier_is_promoted_at_its_first_touch_only_within_the_hot_threshold(idle_s, promoted_mib):
+    # The scan at 1 s unmaps H while op2 touches only X. op3 (0.5 s, no scan in it) touches H:
+    # its hint faults come idle_s after the unmapping. Within the 1 s threshold (0.5 s) all 64 MiB
+    # are promoted at the first touch and serve the 9 later passes; past it (2.5 s) none are,
+    # though every unmapped page still faults (the later scans skip pages already unmapped).
+    sys = tiering(1.0, "linux-tiering:demotion_enabled=false")
+    ops = [op(0, 0.5, alloc=[(0, 1000, MiB), (1, 64, MiB), (2, 1, MiB)]), op(1, 0.5, free=[(0, 1000)]),
+           op(2, idle_s, read=[(2, MiB)]), op(3, 0.5, read=[(1, 640 * MiB)])]
+    w = workload(ops, {0: MiB, 1: MiB, 2: MiB})
+    sys.place(w, 1)
+    assert sys.ops[3].promoted == promoted_mib * MiB
+    assert sys.ops[3].share_later[1] == promoted_mib / 64
+    t = sys.op_traffic(w.ops[3], w.ops[3].acc_bytes)
+    assert t.read["dram"] == 9 * promoted_mib * MiB and t.read["cxl"] == 64 * MiB + promoted_mib * MiB + 9 * (
+        64 - promoted_mib) * MiB
+    faults_h = 64 * MiB // 4096
+    assert t.latency_ns == pytest.approx(faults_h * 1000.0 + promoted_mib * MiB // 4096 * 2000.0)
