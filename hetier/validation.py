@@ -217,10 +217,11 @@ DEVICE = Obj({
     "dimms": Num(1, 1024, integer=True),
 }, required=("capacity_gb", "read_latency_seq_ns", "read_curve", "write_curve"), label="device key")
 
+MODES = ("flat", "memory", "linux-tiering", "flat-memory-mode")  # simulator/memory_systems/: one mode each
 TIER_NAME = Str(32, min_len=1, pattern=r"[A-Za-z][A-Za-z0-9_-]*")
 MACHINE_FIELDS = {
     "name": Str(MAX_NAME, min_len=1), "description": TEXT, "source": SOURCE,
-    "mode": Str(choices=("flat", "memory")),
+    "mode": Str(choices=MODES),
     "cores": Num(1, MAX_THREADS, integer=True),
     "llc_mb": Num(0, 1e5, lo_open=True),
     "tiers": ListOf(AnyJSON(), min_len=1, max_len=16),  # each tier: TIER below
@@ -262,7 +263,7 @@ TRACE_META = Obj({
 _BYTES = Num(0, 1e21)
 _PER_TIER = MapOf(_BYTES, key=TIER_NAME, max_len=16)
 RESULTS_RUN = Obj({
-    "machine": Obj({"name": Str(MAX_NAME), "mode": Str(choices=("flat", "memory")),
+    "machine": Obj({"name": Str(MAX_NAME), "mode": Str(choices=MODES),
                     "tiers": ListOf(Obj({"tier": TIER_NAME, **DEVICE.fields}, required=("tier", *DEVICE.required),
                                         label="tier key"), min_len=1, max_len=16),
                     "cores": MACHINE_FIELDS["cores"], "llc_bytes": Num(1, 1e14, integer=True),

@@ -47,6 +47,7 @@ class Row:
     searched: bool = False  # whether that smallest fast tier was searched for
     why: str = ""  # set when there is no time
     deploy: str | None = None  # how a real process gets this placement; None: simulation only
+    needs: dict = field(default_factory=dict)  # tiering alternatives: kernel, settings, BIOS, code (and a note)
 
     @property
     def ok(self) -> bool:
@@ -82,10 +83,13 @@ def memory_mode_twin(machine: Machine) -> Machine | None:
 def advise_machine(workload: Workload, machine: Machine, policies: list[str], threads: int | None = None,
                    bisect: bool = True, stack: StackProfile | None = None,
                    allow_runtime_mismatch: bool = False,
-                   progress: Callable[[str], None] | None = None, fit_by: str = "resident") -> MachineAdvice:
+                   progress: Callable[[str], None] | None = None, fit_by: str = "resident",
+                   tiering: bool = False) -> MachineAdvice:
     """Replay ``policies`` on a ``machine`` that takes placement policies and rank them, with
     ``threads`` simulated threads (default: the machine's cores); see the module docstring.
-    ``progress`` hears about each replay as it starts."""
+    ``progress`` hears about each replay as it starts; ``tiering`` adds the rows of
+    simulator/tiering_alternatives.py (Linux tiering, Flat Memory Mode on the same devices), with
+    what each needs."""
     say = progress or (lambda _msg: None)
     threads = machine.cores if threads is None else threads
     fast = machine.tier_names[0]
@@ -129,6 +133,9 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
         row.migrated_bytes = float(r.notes.get("migrated_bytes", 0.0))
         row.vs_all_dram = row.time_ns / all_dram if all_dram else None
         row.vs_memory_mode = row.time_ns / mm if mm else None
+    if tiering:
+        say(f"{machine.name}: Linux tiering and Flat Memory Mode")
+        adv.rows += tiering_rows(workload, machine, scenario, all_dram, mm)
     adv.rows.sort(key=lambda r: (not r.ok, r.time_ns or 0.0))
     if bisect and all_dram:  # the search replays a policy ~10 times: only for the answers a reader acts on
         for row in {id(r): r for r in (recommended([adv]), fastest([adv], deployable=True)) if r}.values():
@@ -136,6 +143,38 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
             row.min_fast_bytes = smallest_fast_tier(scenario(machine, row.policy), all_dram * (1 + WITHIN), peak)
             row.searched = True
     return adv
+
+
+def tiering_rows(workload: Workload, machine: Machine, scenario, all_dram: float | None,
+                 mm: float | None) -> list[Row]:
+    """One row per tiering alternative of ``machine``: time, bytes the kernel migrated or the
+    hardware swapped, and what it needs; a configuration that cannot run is a row saying why."""
+    from hetier.simulator.tiering_alternatives import tiering_alternatives
+
+    rows = []
+    for alt in tiering_alternatives(machine):
+        how = "; ".join(f"{k}: {v}" for k, v in alt.needs.items() if v and v != "none")
+        row = Row(alt.machine.name, alt.name, needs={**alt.needs, **({"note": alt.note} if alt.note else {})},
+                  deploy=how or None)
+        rows.append(row)
+        try:
+            memory_system_for(alt.machine).check_machine(alt.machine, f"machine '{alt.machine.name}'")
+            r = simulate(scenario(alt.machine, alt.policy))
+        except HetierError as e:
+            row.why = str(e)
+            continue
+        if not r.fits:
+            row.why = r.headline()
+            continue
+        moved = r.notes.get("tiering") or {}
+        swap = r.notes.get("flat_memory_mode") or {}
+        row.time_ns = r.makespan_ns
+        row.fast_peak_bytes = r.peak_bytes[machine.tier_names[0]]
+        row.migrated_bytes = float(moved.get("promoted_bytes", 0.0) + moved.get("demoted_bytes", 0.0)
+                                   + swap.get("swapped_in_bytes", 0.0) + swap.get("swapped_out_bytes", 0.0))
+        row.vs_all_dram = row.time_ns / all_dram if all_dram else None
+        row.vs_memory_mode = row.time_ns / mm if mm else None
+    return rows
 
 
 def smallest_fast_tier(base: Scenario, target_ns: float, peak: int) -> int | None:

@@ -39,7 +39,6 @@ class OpDemand:
     deps: list[int] = field(default_factory=list)
     serial_ns: float = 0.0  # runs on one thread, under the executor lock, before the slices
     items: int = 1  # independent output ciphertexts, dealt to the slices as whole items
-    columns: dict[str, float] = field(default_factory=dict)  # the memory system's per-op result columns
 
     def share(self, s: int) -> float:
         """Part of the op's work in slice ``s``: its whole items over all items."""
@@ -103,7 +102,7 @@ def op_demands(workload: Workload, system: MemorySystem, recording: RecordingHos
             compute = 0.0
         own = np.isin(op.acc_tensor, op.alloc_tensor) if op.kind in stack.output_stationary_kinds else None
         traffic = system.op_traffic(op, llc_filter(op.acc_bytes, op.acc_footprint, machine.llc_bytes, own))
-        out.append(OpDemand(compute, traffic.read, traffic.write, 1, traffic.latency_ns, columns=traffic.columns))
+        out.append(OpDemand(compute, traffic.read, traffic.write, 1, traffic.latency_ns))
     return out, clamped
 
 

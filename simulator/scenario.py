@@ -174,6 +174,7 @@ def simulate(s: Scenario, on_op: Callable[[int], None] | None = None) -> RunResu
     if mismatch:
         notes["runtime_mismatch"] = mismatch
     stats = mem.statistics
+    notes.update({k: v for k, v in stats.items() if k not in ("mm_hit_ratio", "mm_writeback_bytes")})  # e.g. tiering counts
     common = dict(machine=s.machine.to_dict(), stack=s.stack.to_dict(), policy=mem.system.label, threads=s.threads,
                   trace=w.trace_id, fits=pl.fits, missing_bytes={t: int(max(v, 0)) for t, v in pl.missing.items()},
                   peak_bytes=dict(pl.peak), read_bytes=read, write_bytes=write,
@@ -191,7 +192,6 @@ def simulate(s: Scenario, on_op: Callable[[int], None] | None = None) -> RunResu
         layers[f"write_bytes_{t}"] = [p.write[t] for p in mem.demands]
         layers[f"live_peak_bytes_{t}"] = pl.live_peak[t]
         layers[f"live_end_bytes_{t}"] = pl.live_end[t]
-    for k in dict.fromkeys(k for d in mem.demands for k in d.columns):  # e.g. Memory Mode's Optane-served loads
-        layers[k] = [d.columns.get(k, 0.0) for d in mem.demands]
+    layers.update(mem.system.layer_columns())  # e.g. bytes a kernel or a DRAM cache moved at each op
     return RunResult(makespan_ns=rs.makespan_ns, compute_ns=float(rs.compute_ns.sum()),
                      stall_ns={t: float(np.sum(rs.stall_ns[t])) for t in tiers}, layers=layers, **common)

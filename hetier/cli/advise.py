@@ -29,6 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dram-gb", type=float, help="fast-tier (first tier) capacity in GB for every machine: an alias of "
                                                  "--set TIER.capacity_gb=GB with the machine's first tier")
     p.add_argument("--no-bisect", action="store_true", help="skip the smallest-fast-tier search")
+    p.add_argument("--tiering", action="store_true",
+                   help="also rank Linux tiering (default and tuned) and Flat Memory Mode on the same devices")
     add_scenario_arguments(p)
     p.add_argument("--layers", action="store_true", help="also print, per layer, where the recommended placement keeps the live bytes")
     p.add_argument("--json", action="store_true", help="print the ranking as JSON on stdout instead of tables")
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
                   console=Console(stderr=True), transient=True) as prog:
         task = prog.add_task("", total=None)
         advice = [advise_machine(work, m, policies, args.threads, not args.no_bisect, stack, args.allow_runtime_mismatch,
-                                 progress=lambda msg: prog.update(task, description=safe(msg)), fit_by=args.fit_by)
+                                 progress=lambda msg: prog.update(task, description=safe(msg)), fit_by=args.fit_by,
+                                 tiering=args.tiering)
                   for m in machines.values()]
     rows = [r for a in advice for r in a.rows]
     if len(rows) == 1 and not rows[0].ok:

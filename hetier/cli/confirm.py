@@ -16,7 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--machine", required=True, help="this host's preset from hetier calibrate --memory")
     p.add_argument("--policy", default="all-dram",
                    help="all-dram (numactl --membind DRAM), all-pmem (memory-only nodes), dram-first (--preferred), "
-                        "interleave (--interleave); memory-mode on a Memory Mode machine")
+                        "interleave (--interleave); linux-tiering (the kernel's tiering, if this host has it on); "
+                        "memory-mode on a Memory Mode machine")
     p.add_argument("--placement", help="per-phase placement (TOML: layer -> tier), applied between layers with set_mempolicy")
     p.add_argument("--repeat", type=int, default=1, help="re-runs (one record each)")
     add_scenario_arguments(p)
@@ -65,6 +66,11 @@ def run(args: argparse.Namespace) -> int:
                   _fmt(r["predicted_peak_gb"], ".3f"), _fmt(r["peak_error"], "+.1%"), "yes" if r["events_match"] else "NO")
     out_console = table_console()
     out_console.print(t)
+    for r in records:
+        if "vmstat_delta" in r:
+            console.print(f"run {r['repeat']} kernel counted (machine-wide): "
+                          + ", ".join(f"{k} {v:,}" for k, v in r["vmstat_delta"].items())
+                          + "; predicted: " + ", ".join(f"{k} {v:,}" for k, v in r["predicted_vmstat"].items()))
     if records[0]["placement"]:
         ok = all(r["placement_verified"] for r in records)
         console.print(f"per-phase placement: policy read back after every layer {'as set' if ok else 'DIFFERENT from what was set'}"

@@ -28,6 +28,9 @@ LAYER_COLUMNS = ("run", "layer", "name", "kind", "start_ns", "end_ns", "compute_
 # per-op columns of each tier, NAME_TIER: memory stall, traffic, and the placement's live bytes once
 # the op has allocated (its peak) and after its frees
 TIER_COLUMNS = ("stall_ns", "read_bytes", "write_bytes", "live_peak_bytes", "live_end_bytes")
+# per-op bytes moved into and out of the first tier by the kernel (Linux tiering) or the hardware
+# (Flat Memory Mode); written only when a run has them, 0 for the file's other runs
+MOVE_COLUMNS = ("promoted_bytes", "demoted_bytes")
 
 
 @dataclass
@@ -116,6 +119,9 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
     for t in tiers:
         for c in TIER_COLUMNS:
             cols[f"{c}_{t}"] = []
+    moves = [c for c in MOVE_COLUMNS if any(c in r.layers for r in runs)]
+    for c in moves:
+        cols[c] = []
     for i, r in enumerate(runs):
         n = len(r.layers.get("layer", []))
         cols["run"] += [i] * n
@@ -124,6 +130,8 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
         for t in tiers:  # a tier another run's machine lacks: zeros (live bytes stay integers)
             for c in TIER_COLUMNS:
                 cols[f"{c}_{t}"] += list(r.layers.get(f"{c}_{t}", [0 if c.startswith("live_") else 0.0] * n))
+        for c in moves:
+            cols[c] += list(r.layers.get(c, [0.0] * n))
     summaries = [r.summary() for r in runs]
     meta = {"magic": RESULTS_MAGIC, "version": RESULTS_VERSION, "hetier": __version__, "runs": summaries}
     table = pa.table({k: pa.array(v) for k, v in cols.items()})

@@ -22,6 +22,7 @@ from hetier.host.host_preset import check_this_host, preset_source
 from hetier.host.memory_preset import tier_nodes
 from hetier.host.numa_maps import PeakSampler, resident_by_node
 from hetier.host.numactl import bind_prefix
+from hetier.host.tiering import PROC, SYS, read_vmstat, tiering_refusal, vmstat_delta
 from hetier.host.topology import Topology
 from hetier.simulator.policies.base import PER_TENSOR as POLICY_PER_TENSOR
 
@@ -42,15 +43,16 @@ class Binding:
     predict_policy: str | None
     label: str
     predicted: bool | None = None  # None: predicted when predict_policy is set
+    predict_mode: str | None = None  # the memory system the prediction runs the machine in (None: its own)
 
     @property
     def predicts(self) -> bool:
         return self.predicted if self.predicted is not None else self.predict_policy is not None
 
 
-def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology) -> Binding:
-    """The numactl binding of ``policy`` on this host, or a one-line refusal naming the hardware
-    or runtime support it needs."""
+def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology, proc_root=PROC, sys_root=SYS) -> Binding:
+    """The numactl binding of ``policy`` on this host, or a one-line refusal naming the hardware,
+    kernel setting or runtime support it needs."""
     from hetier.simulator.memory_systems import memory_system_for
 
     system = memory_system_for(machine)
@@ -77,6 +79,17 @@ def binding_for(policy: str, machine, nodes: dict[str, int], topo: Topology) -> 
                 "expander: a node with memory and no CPUs); this machine has none"
     if name == "all-dram":
         return Binding(bind_prefix([dram], membind=[dram]), "all-dram", f"membind {dram}")
+    if name == "linux-tiering":  # the kernel places pages: run on DRAM's CPUs with the default policy
+        if not far or len(machine.tiers) != 2 or nodes.get(machine.tier_names[-1]) not in far:
+            raise UsageError(needs_far if not far else f"policy '{policy}' needs machine '{machine.name}' to have two "
+                             f"tiers, the second on a memory-only node (nodes {', '.join(map(str, far))})")
+        why = tiering_refusal(proc_root, sys_root)
+        if why:
+            raise UsageError(why)
+        from hetier.simulator.memory_systems.linux_tiering import LinuxTiering
+
+        return Binding(bind_prefix([dram]), policy, "linux-tiering (first touch, kernel tiering)",
+                       predict_mode=LinuxTiering.mode)
     if name in ("all-pmem", "dram-first"):
         if not far:
             raise UsageError(needs_far)
@@ -175,8 +188,10 @@ def _gb(b: float) -> float:
 
 def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topology,
             placement_path: str | None = None, progress=None, stack=None, allow_runtime_mismatch: bool = False,
-            fit_by: str = "resident") -> list[dict]:
-    """Measure ``repeat`` re-runs and predict the same configuration; one record per run."""
+            fit_by: str = "resident", proc_root=PROC, sys_root=SYS) -> list[dict]:
+    """Measure ``repeat`` re-runs and predict the same configuration; one record per run. Under
+    Linux tiering each record also holds the kernel's tiering counters over the run (/proc/vmstat
+    before and after) beside the predicted ones."""
     from hetier import __version__
     from hetier.simulator.machines import load_machine
     from hetier.simulator.memory_systems import memory_system_for
@@ -190,7 +205,7 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
     with TraceReader(trace) as r:
         meta = r.meta
     spec = rerun_spec(meta, trace)
-    bind = binding_for(policy, machine, tier_nodes(machine_path), topo)
+    bind = binding_for(policy, machine, tier_nodes(machine_path), topo, proc_root, sys_root)
     placement = None
     if placement_path is not None:
         from hetier.host.phase_policy import load_placement
@@ -205,7 +220,10 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
             bind.predict_policy = None
     work = load_workload(trace)
     pred_s = pred_peak = None
-    pred = simulate(Scenario(work, machine, bind.predict_policy, stack, threads=1,
+    import dataclasses
+
+    predicted_on = dataclasses.replace(machine, mode=bind.predict_mode) if bind.predict_mode else machine
+    pred = simulate(Scenario(work, predicted_on, bind.predict_policy, stack, threads=1,
                              allow_runtime_mismatch=allow_runtime_mismatch, fit_by=fit_by)) if bind.predicts else None
     if pred is not None and pred.makespan_ns is None:
         raise UsageError(f"the simulator says {policy} does not fit on {machine.name}: nothing to confirm")
@@ -221,8 +239,10 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
         for k in range(repeat):
             if progress:
                 progress(f"run {k + 1}/{repeat}: {' '.join(bind.numactl) or 'no binding'} {meta['model']['name']}")
+            before = read_vmstat(proc_root) if bind.predict_mode else None
             got = measure_once(bind.numactl, {**spec, "trace_out": str(Path(d) / f"r{k}.arrow"),
                                               "placement": placement})
+            tiering = tiering_fields(before, read_vmstat(proc_root), pred) if bind.predict_mode else {}
             digest, cpu_s = event_digest(Path(d) / f"r{k}.arrow")
             above = got["peak_bytes"] - got["start_bytes"]
             seconds = got["seconds"] - got["recorder_seconds"]  # the ops' time, as the trace's durations
@@ -242,9 +262,16 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
                 "trace_sha256": work.trace_id["sha256"],
                 "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "hetier_version": __version__,
                 "placement_verified": all(c["ok"] for c in got["placement_checks"]) if placement else "",
-                **({"placement_checks": got["placement_checks"]} if placement else {}),
+                **({"placement_checks": got["placement_checks"]} if placement else {}), **tiering,
             })
     return records
+
+
+def tiering_fields(before: dict[str, int], after: dict[str, int], pred) -> dict:
+    """The kernel's tiering counters over one run (machine-wide) beside the simulator's."""
+    counted = pred.notes.get("tiering", {}) if pred is not None else {}
+    return {"vmstat_delta": vmstat_delta(before, after),
+            "predicted_vmstat": {k: counted.get(k, 0) for k in after if k in counted}}
 
 
 def model_columns(meta: dict) -> dict:

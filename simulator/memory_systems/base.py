@@ -10,7 +10,7 @@ register under the machine preset's ``mode`` (``mode = "flat"`` in a machine TOM
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -28,14 +28,13 @@ MEMORY_SYSTEMS: dict[str, type["MemorySystem"]] = {}
 
 @dataclass
 class OpTraffic:
-    """What one op moves through the memory system: bytes read and written per tier, latency the
-    op's threads wait on top of the transfers (shared by its slices, charged to the last tier's
-    stall), and per-op columns the system adds to the results' layers (e.g. Optane-served loads)."""
+    """What one op moves through the memory system: bytes read and written per tier, and latency
+    the op's threads wait on top of the transfers (shared by its slices, charged to the last
+    tier's stall)."""
 
     read: dict[str, float]
     write: dict[str, float]
     latency_ns: float = 0.0
-    columns: dict[str, float] = field(default_factory=dict)
 
 
 class MemorySystem:
@@ -47,6 +46,8 @@ class MemorySystem:
     cache_tier: ClassVar[bool] = False  # True: the first tier caches the others (its bytes are not capacity)
     title: ClassVar[str] = ""  # what messages call it ("Memory Mode")
     description: ClassVar[str] = ""
+    # what deploying it takes, for the advisor: "kernel", "settings" (sysctls), "bios", "code"
+    deploy: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -93,6 +94,11 @@ class MemorySystem:
 
     def statistics(self) -> dict:
         """What this system measured over the run, as results fields (e.g. a cache's hit ratio)."""
+        return {}
+
+    def layer_columns(self) -> dict[str, list[float]]:
+        """Per-op columns for the results' layer rows (e.g. bytes moved into and out of the first
+        tier at each op: results.MOVE_COLUMNS); none by default."""
         return {}
 
 

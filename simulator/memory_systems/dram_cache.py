@@ -27,6 +27,7 @@ class DramCache(MemorySystem):
     cache_tier = True
     title = "Memory Mode"
     description = "Optane Memory Mode: DRAM as a direct-mapped cache in front of PMem, the hardware decides"
+    deploy = {"kernel": "any", "settings": "none", "bios": "Memory Mode (2LM) on (Optane PMem 100/200)", "code": "none"}
 
     def __init__(self, machine, policy: str | None = None, seed: int = 0, stack=None, threads: int = 1):
         super().__init__(machine, policy, seed, stack, threads)
@@ -35,6 +36,8 @@ class DramCache(MemorySystem):
                                      machine.page_bytes, seed)
         self.per_line_ns = miss_penalty_per_line(machine)
         self.hit = self.miss = self.writeback = 0.0
+        # what the study's PEBS counters count, per op: loads served by Optane, and the share retired loads see
+        self.per_op: dict[str, list[float]] = {"pmem_load_bytes": [], "pmem_demand_load_bytes": []}
 
     @classmethod
     def check_machine(cls, machine, where: str) -> None:
@@ -68,10 +71,14 @@ class DramCache(MemorySystem):
         self.writeback += tr.writeback_bytes
         cache, backing = self.tiers
         visible = st.load_visible.get(op.kind, 1.0) if st is not None else 1.0
-        # what the study's PEBS counters count: loads served by Optane, and the share retired loads see
-        columns = {"pmem_load_bytes": tr.load_pmem_bytes, "pmem_demand_load_bytes": tr.load_pmem_bytes * visible}
+        self.per_op["pmem_load_bytes"].append(tr.load_pmem_bytes)
+        self.per_op["pmem_demand_load_bytes"].append(tr.load_pmem_bytes * visible)
         return OpTraffic({cache: tr.dram_read, backing: tr.pmem_read}, {cache: tr.dram_write, backing: tr.pmem_write},
-                         self.per_line_ns * tr.misses, columns)
+                         self.per_line_ns * tr.misses)
+
+    def layer_columns(self) -> dict[str, list[float]]:
+        """Per op: bytes of loads served by Optane, and of those the retired loads see (load_visible)."""
+        return self.per_op
 
     def statistics(self) -> dict:
         total = self.hit + self.miss

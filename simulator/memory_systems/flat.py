@@ -14,6 +14,9 @@ class FlatTiers(MemorySystem):
     mode = "flat"
     title = "flat tiers"
     description = "every tier is addressable memory; a placement policy puts each allocation in one or more tiers"
+    deploy = {"kernel": "any with NUMA (libnuma)", "settings": "none",
+              "bios": "slow memory as a CPU-less NUMA node (App Direct / KMEM DAX, or CXL)",
+              "code": "the program places its tensors (a placement file through libnuma, or numactl for whole-run rules)"}
 
     @classmethod
     def check_policy(cls, machine, policy: str | None) -> None:

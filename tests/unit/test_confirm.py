@@ -196,3 +196,67 @@ def test_memory_policy_set_and_read_back_through_libnuma():
     finally:
         set_policy(MPOL_DEFAULT, [])
     assert get_policy() == (MPOL_DEFAULT, [])
+
+
+def _tiering_tree(tmp_path, numa_balancing: str | None, demotion: str | None):
+    proc, sys = tmp_path / "proc", tmp_path / "sysroot"
+    (proc / "sys/kernel").mkdir(parents=True)
+    (sys / "kernel/mm/numa").mkdir(parents=True)
+    if numa_balancing is not None:
+        (proc / "sys/kernel/numa_balancing").write_text(numa_balancing + "\n")
+    if demotion is not None:
+        (sys / "kernel/mm/numa/demotion_enabled").write_text(demotion + "\n")
+    (proc / "vmstat").write_text("nr_free_pages 100\npgpromote_success 10\npgpromote_candidate 12\n"
+                                 "pgdemote_kswapd 7\npgdemote_direct 0\nnuma_hint_faults 40\nnuma_pages_migrated 10\n")
+    return proc, sys
+
+
+@pytest.mark.parametrize("nb, dem, msg", [
+    ("1", "true", "Linux tiering needs sysctl kernel.numa_balancing = 2 (it is 1); hetier does not change kernel "
+                  "settings: set it yourself to confirm with --policy linux-tiering"),
+    ("2", "false", "Linux tiering needs /sys/kernel/mm/numa/demotion_enabled = true (it is false)"),
+    (None, "true", "Linux tiering needs sysctl kernel.numa_balancing = 2, and this kernel has no "),
+])
+def test_linux_tiering_runs_only_if_the_kernel_already_has_it_on(tmp_path, app_direct, nb, dem, msg):
+    topo, m, nodes = app_direct
+    proc, sys = _tiering_tree(tmp_path, nb, dem)
+    with pytest.raises(UsageError) as e:
+        binding_for("linux-tiering", m, nodes, topo, proc, sys)
+    assert str(e.value).startswith(msg) and "\n" not in str(e.value)
+    assert (proc / "sys/kernel/numa_balancing").read_text().strip() == (nb or "") if nb else True  # never written
+
+
+@pytest.mark.parametrize("nb", ["2", "3"])  # 3 = NUMA balancing and tiering both on (a bit mask)
+def test_linux_tiering_binds_cpus_only_and_predicts_in_tiering_mode(tmp_path, app_direct, nb):
+    topo, m, nodes = app_direct
+    proc, sys = _tiering_tree(tmp_path, nb, "true")
+    b = binding_for("linux-tiering", m, nodes, topo, proc, sys)
+    assert b.numactl[1:] == ["--cpunodebind=0"] and b.predict_policy == "linux-tiering"
+    assert b.predict_mode == "linux-tiering" and b.predicts
+
+
+def test_linux_tiering_needs_a_memory_only_node(tmp_path, one_node):
+    topo, m, nodes = one_node
+    proc, sys = _tiering_tree(tmp_path, "2", "true")
+    with pytest.raises(UsageError, match="needs a memory-only NUMA node"):
+        binding_for("linux-tiering", m, nodes, topo, proc, sys)
+
+
+def test_the_kernels_tiering_counters_are_read_and_set_beside_the_prediction(tmp_path):
+    from types import SimpleNamespace
+
+    from hetier.host.tiering import read_vmstat
+    from hetier.workflow.confirm import tiering_fields
+
+    proc, _ = _tiering_tree(tmp_path, "2", "true")
+    before = read_vmstat(proc)
+    assert before == {"pgpromote_success": 10, "pgpromote_candidate": 12, "pgdemote_kswapd": 7, "pgdemote_direct": 0,
+                      "numa_hint_faults": 40, "numa_pages_migrated": 10}
+    (proc / "vmstat").write_text("pgpromote_success 25\npgpromote_candidate 30\npgdemote_kswapd 9\n"
+                                 "numa_hint_faults 41\nnuma_pages_migrated 25\n")  # pgdemote_direct: not in this kernel
+    pred = SimpleNamespace(notes={"tiering": {"pgpromote_success": 14, "pgdemote_kswapd": 3, "numa_hint_faults": 2,
+                                              "page_bytes": 4096}})
+    f = tiering_fields(before, read_vmstat(proc), pred)
+    assert f["vmstat_delta"] == {"pgpromote_success": 15, "pgpromote_candidate": 18, "pgdemote_kswapd": 2,
+                                 "pgdemote_direct": 0, "numa_hint_faults": 1, "numa_pages_migrated": 15}
+    assert f["predicted_vmstat"] == {"pgpromote_success": 14, "pgdemote_kswapd": 3, "numa_hint_faults": 2}

@@ -73,7 +73,7 @@ def test_a_run_of_another_trace_is_not_reproduced_on_this_one(tmp_path, work):
 
 
 def test_the_machine_modes_are_the_registered_memory_systems():
-    assert set(MEMORY_SYSTEMS) == set(MACHINE.fields["mode"].choices) == {"flat", "memory"}
+    assert set(MEMORY_SYSTEMS) == set(MACHINE.fields["mode"].choices) == {"flat", "memory", "linux-tiering", "flat-memory-mode"}
 
 
 def test_a_registered_memory_system_is_all_the_engine_needs(work):
