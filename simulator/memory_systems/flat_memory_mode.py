@@ -13,8 +13,8 @@ and the miss penalty (``mm_miss_penalty_ns``, an estimate in the machine preset)
 
 Traffic of one op from the cache model's ``MMTraffic``: hits read and write DRAM; a miss reads the
 line from CXL and writes it into DRAM; the line it displaces (a set's DRAM slot always holds one:
-the space is exclusive, so every miss is a swap, clean or dirty) is read from DRAM and written to
-CXL. The cache model's store fills and dirty write-backs come on top, as in Memory Mode.
+the space is exclusive, so every miss is a swap, clean or dirty) is written to CXL, read by the
+same DRAM access that checks the set. Store fills (RFO) are charged as in Memory Mode.
 """
 
 from __future__ import annotations
@@ -95,8 +95,10 @@ class FlatMemoryMode(MemorySystem):
         self.per_op["promoted_bytes"].append(float(tr.miss_bytes))
         self.per_op["demoted_bytes"].append(float(evicted))
         dram, cxl = self.tiers
-        return OpTraffic({dram: tr.dram_read + evicted, cxl: tr.pmem_read},
-                         {dram: tr.dram_write, cxl: evicted + tr.pmem_write}, self.per_line_ns * tr.misses)
+        # every touch reads its set's DRAM line (tag and data: dram_read), which is also the line a swap
+        # sends out; the swap's CXL write covers the cache model's dirty write-backs (a subset of it)
+        return OpTraffic({dram: tr.dram_read, cxl: tr.pmem_read}, {dram: tr.dram_write, cxl: evicted},
+                         self.per_line_ns * tr.misses)
 
     def layer_columns(self) -> dict[str, list[float]]:
         """Bytes swapped into DRAM and out of it at each op."""
