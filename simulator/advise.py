@@ -77,7 +77,12 @@ def memory_mode_twin(machine: Machine) -> Machine | None:
     under a placement policy, the slow one PMem (Memory Mode is an Optane feature)."""
     if not memory_system_for(machine).takes_policy or len(machine.tiers) != 2 or machine.tiers[1][1].kind != "pmem":
         return None
-    return dataclasses.replace(machine, mode=DramCache.mode, name=f"{machine.name} as memory mode")
+    twin = dataclasses.replace(machine, mode=DramCache.mode, name=f"{machine.name} as memory mode")
+    try:  # the cache's simulated state is bounded as for any Memory Mode machine (a 4 TB DRAM would need 8.7 GB)
+        DramCache.check_machine(twin, f"machine '{twin.name}'")
+    except HetierError:
+        return None
+    return twin
 
 
 def advise_machine(workload: Workload, machine: Machine, policies: list[str], threads: int | None = None,

@@ -136,6 +136,29 @@ def empty_batch() -> EventBatch:
     return EventBatch(*(np.zeros(0, dtype=_DTYPES[c]) for c in COLUMNS))
 
 
+def split_large_rows(b: EventBatch) -> EventBatch:
+    """Rows over MAX_ROW_BYTES or MAX_ROW_COUNT (a planned tensor read standing for petabytes) as
+    several rows of the same time, op and tensor whose counts and bytes add up to the row's (each
+    piece whole ciphertexts of the row's size): the writer never writes a row its reader refuses,
+    and every sum over the trace is unchanged."""
+    if not len(b) or not ((b.nbytes > MAX_ROW_BYTES) | (b.count > MAX_ROW_COUNT)).any():
+        return b
+    count = np.maximum(b.count, 1)
+    unit = b.nbytes // count
+    whole = b.nbytes == unit * count  # rows of whole ciphertexts: split by count, bytes follow
+    parts = np.maximum(-(-b.nbytes // (MAX_ROW_BYTES // 2)), -(-b.count // (MAX_ROW_COUNT // 2)))
+    parts = np.where(whole, np.clip(parts, 1, count), np.maximum(parts, 1))
+    idx = np.repeat(np.arange(len(b)), parts)
+    k = np.arange(len(idx)) - np.repeat(np.cumsum(parts) - parts, parts)  # piece number within its row
+    n = parts[idx]
+    out = b.take(idx)
+    c = b.count[idx]
+    out.count = c // n + (k < c % n)
+    v = b.nbytes[idx]
+    out.nbytes = np.where(whole[idx], out.count * unit[idx], v // n + (k < v % n))
+    return out
+
+
 class TraceWriter:
     """Writes events incrementally to a new ``NAME.XXXXXXXX.partial`` next to ``path`` (created
     exclusively, one writer per output) and renames it to ``path`` on ``close``.
@@ -175,7 +198,7 @@ class TraceWriter:
     def write(self, batch: EventBatch) -> None:
         if len(batch) == 0:
             return
-        self._pending.append(batch)
+        self._pending.append(split_large_rows(batch))
         self._pending_rows += len(batch)
         if self._pending_rows >= self.batch_rows:
             self.flush()

@@ -108,3 +108,20 @@ def test_writer_streams_batches_before_close(tmp_path):
         assert sum(len(b) for b in r.batches()) == w.rows_written
         assert r.truncated
     assert not (tmp_path / "t.arrow").exists()
+
+
+def test_rows_over_the_readers_limits_are_written_as_pieces_that_add_up(tmp_path):
+    # a planned tensor read of 116,214,528 ciphertexts of 786,432 B (91 TB: ResNet-50 at N=8192,
+    # batch 64) is over one row's 64 TiB: written as pieces of whole ciphertexts, read back, summed
+    from hetier.formats.trace import MAX_ROW_BYTES, read_trace
+    from tests.helpers import write_tiny
+
+    unit, count = 786432, 116214528
+    rows = [(0, "op_begin", -1, 0, 0, "none", -1, 1), (1, "alloc", 0, unit, 1, "ciphertext", 3, 1),
+            (2, "read", 0, unit * count, count, "ciphertext", 3, 1), (3, "free", 0, unit, 1, "ciphertext", 3, 1),
+            (4, "op_end", -1, 0, 0, "none", -1, 1)]
+    ev = read_trace(write_tiny(tmp_path / "big.arrow", rows)).events
+    reads = ev.event == 2
+    assert reads.sum() == 3 and (ev.nbytes[reads] <= MAX_ROW_BYTES).all()
+    assert int(ev.nbytes[reads].sum()) == unit * count and int(ev.count[reads].sum()) == count
+    assert (ev.nbytes[reads] == ev.count[reads] * unit).all() and (ev.ts_ns[reads] == 2).all()

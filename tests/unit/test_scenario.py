@@ -131,3 +131,11 @@ def test_a_machine_too_small_for_memory_needed_is_answered_before_any_placement(
     assert need.total_bytes == max(work.resident_peak_bytes, work.live_peak_bytes) + 536870912  # hetier's runtime
     assert r.missing_bytes["pmem"] == need.total_bytes - 2_000_000
     assert r.headline().startswith(f"does not fit: memory needed {need.total_bytes / 1e9:,.2f} GB")
+
+
+def test_a_memory_mode_twin_too_large_to_simulate_is_left_out():
+    from hetier.simulator.advise import memory_mode_twin
+
+    assert memory_mode_twin(load_machine("optane-appdirect")) is not None
+    assert memory_mode_twin(load_machine("optane-appdirect", ["dram.capacity_gb=4000"])) is None  # 976M sets
+    assert memory_mode_twin(load_machine("ddr5-cxl")) is None  # Memory Mode needs PMem behind the DRAM
