@@ -226,7 +226,7 @@ def convert_node(im: Importer, n) -> None:
         if g < 1 or c % g or oc % g or W.shape[1] * g != c:
             im.fail(f"{g} groups on {c} channels into {oc} with weight {list(W.shape)} (groups must divide the input "
                     "and output channels, and the weight hold input channels / groups)")
-        kind = "dwconv2d" if g == c and oc == c else "conv2d"  # grouped (depthwise multipliers too) as conv2d
+        kind = "dwconv2d" if 1 < g == c == oc else "conv2d"  # grouped (depthwise multipliers too) as conv2d
         bias = im.weight(ins[2], "bias").reshape(-1) if len(ins) > 2 and ins[2] else np.zeros(oc)
         oh, ow = _out_hw(h, w, k, s, p)
         if oh < 1 or ow < 1:

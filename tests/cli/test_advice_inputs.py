@@ -52,4 +52,4 @@ def test_good_advice_reports(advice, tmp_path, capsys):
     f = tmp_path / "a.json"
     f.write_text(json.dumps(advice))
     code, out, err = run(["report", GOOD, "--advice", str(f), "--format", "text"], capsys)
-    assert code == 0 and "Recommended placement: optimal on optane-appdirect" in out, err
+    assert code == 0 and "Recommended placement: ilp on optane-appdirect" in out, err

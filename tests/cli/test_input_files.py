@@ -1,6 +1,7 @@
 """Every input hetier reads, on every verb, refuses a FIFO, a directory or a device before it is
 opened for reading (a FIFO used to block the verb forever): one line, no traceback, no hang."""
 
+import json
 import os
 import signal
 
@@ -68,9 +69,13 @@ def test_device_is_refused(capsys):
         read_input("/dev/zero", "machine")
 
 
-def test_a_stack_for_another_runtime_profile_is_noted(capsys):
+def test_a_stack_for_another_runtime_profile_is_refused_or_noted(capsys):
     code, _, err = run(["replay", TRACE, "--machine", "dram-only", "--stack", "he-transformer"], capsys)
-    assert code == 0 and ("note: stack he-transformer is made for traces of runtime profile reference; "
-                          "this trace was made with hetier") in err
+    assert code == 2 and err.count("\n") == 1 and ("stack 'he-transformer' replays traces of runtime profile "
+                                                   "'reference', but this trace was recorded with runtime profile "
+                                                   "'hetier'") in err
+    code, out, err = run(["replay", TRACE, "--machine", "dram-only", "--stack", "he-transformer",
+                          "--allow-runtime-mismatch", "--json"], capsys)
+    assert code == 0 and json.loads(out)[0]["status"] == "ok"
     code, _, err = run(["replay", TRACE, "--machine", "dram-only", "--stack", "hetier"], capsys)
-    assert code == 0 and "is made for traces of runtime profile" not in err
+    assert code == 0 and "runtime profile" not in err

@@ -113,8 +113,8 @@ def test_profile_file_round_trips(tmp_path):
 
 @pytest.mark.parametrize("text,msg", [("nope = 1", "unknown stack profile key(s) nope"),
                                       ('schedule = "random"', "schedule 'random' unknown"),
-                                      ("compute_scale = 0", "'compute_scale' must be a number in (0, 1e+06] (got 0)"),
-                                      ("compute_scale = 1e300", "'compute_scale' must be a number in (0, 1e+06]"),
+                                      ("compute_scale = 0", "'compute_scale' must be a number in [1e-06, 1e+06] (got 0)"),
+                                      ("compute_scale = 1e300", "'compute_scale' must be a number in [1e-06, 1e+06]"),
                                       ("serial_ns_per_output = nan", "'serial_ns_per_output' must be a number in [0, "),
                                       ('runtime_profile = "tf"', "runtime_profile 'tf' unknown (known: hetier, reference)"),
                                       ("single_thread_kinds = 3", "'single_thread_kinds' must be a list of layer kinds")])
