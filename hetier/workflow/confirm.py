@@ -168,7 +168,7 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
             placement_path: str | None = None, progress=None, stack=None, allow_runtime_mismatch: bool = False
             ) -> list[dict]:
     """Measure ``repeat`` re-runs and predict the same configuration; one record per run."""
-    from hetier import __version__
+    from hetier.version import __version__
     from hetier.simulator.machines import load_machine
     from hetier.simulator.memory_systems import memory_system_for
     from hetier.simulator.scenario import Scenario, simulate
