@@ -104,3 +104,16 @@ def test_the_examples_print_what_the_doc_says(tmp_path, monkeypatch):
         with contextlib.redirect_stdout(buf):
             exec(compile(code, f"python-api.md block {i}", "exec"), ns)
         assert buf.getvalue() == expected, f"block {i}"
+
+
+def test_the_readme_example_prints_what_its_comment_says(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Python API\n", 1)[1].split("\n## ", 1)[0]
+    [code] = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    (tmp_path / "traces").symlink_to(ROOT / "traces")
+    monkeypatch.chdir(tmp_path)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(code, "README.md Python API", "exec"), {})
+    [printed] = re.findall(r"print\(run.headline\(\)\)\s+# (.*)", code)
+    assert buf.getvalue() == printed + "\n"
