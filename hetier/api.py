@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 if TYPE_CHECKING:  # the types only: importing this module stays light
     import pyarrow as pa
@@ -85,13 +85,15 @@ def models() -> list[str]:
 def trace(model: str, output: PathLike, *, batch: int = 64, mode: str = "real", granularity: str | None = None,
           poly_modulus: int | None = None, primes: Sequence[int] | None = None, scale_bits: int = 22, seed: int = 0,
           runtime_profile: str = "hetier", cost_file: PathLike | None = None, host_preset: PathLike | None = None,
-          bias_copy: bool = True, memory_check: bool = True, force: bool = False, **model_options: Any) -> "TraceResult":
+          bias_copy: bool = True, memory_check: bool = True, force: bool = False,
+          on_layer: Callable[[int, str], None] | None = None, **model_options: Any) -> TraceResult:
     """Run ``model`` encrypted (``mode="real"``) or plan it (``mode="plan"``: the same events, no
     encryption, durations from ``cost_file``) and write its trace to ``output``; as ``hetier trace``.
 
     ``model_options`` are the model's own (``width``, ``resolution``, ``classes``, ``depth``,
     ``hidden``, ``inputs``, ``activation``). Refuses to overwrite ``output`` unless ``force``.
-    Returns the run's summary (``path``, ``events``, ``seconds``, ``max_abs_error``, ``params``).
+    ``on_layer(index, name)`` is called as each layer starts (a progress bar's hook). Returns the
+    run's summary (``path``, ``events``, ``seconds``, ``max_abs_error``, ``params``).
     """
     from hetier.atomic import check_output
     from hetier.errors import UsageError
@@ -117,7 +119,7 @@ def trace(model: str, output: PathLike, *, batch: int = 64, mode: str = "real", 
     params = choose_params(graph, batch, poly_modulus, list(primes) if primes else None, scale_bits)
     if mode == "plan":
         return plan_run(graph, params, out, granularity, str(cost_file) if cost_file else None, bias_copy,
-                        profile=runtime_profile)
+                        on_layer=on_layer, profile=runtime_profile)
     if memory_check:
         from hetier.tracer.memory_guard import check_real_run_fits
 
@@ -132,11 +134,11 @@ def trace(model: str, output: PathLike, *, batch: int = 64, mode: str = "real", 
         except UsageError:
             if host_preset is not None:
                 raise  # the default preset of another host is skipped, as `hetier trace` does (with a note)
-    return trace_run(graph, params, out, granularity, seed=seed, bias_copy=bias_copy, profile=runtime_profile,
-                     host_memory=host_memory)
+    return trace_run(graph, params, out, granularity, seed=seed, bias_copy=bias_copy, on_layer=on_layer,
+                     profile=runtime_profile, host_memory=host_memory)
 
 
-def open_trace(path: PathLike) -> "TraceReader":
+def open_trace(path: PathLike) -> TraceReader:
     """The streaming reader of a trace file (use as a context manager): ``.meta``,
     ``.batches()`` (numpy columns), ``.layer_names``, ``.truncated``."""
     from hetier.formats.trace import TraceReader
@@ -144,7 +146,7 @@ def open_trace(path: PathLike) -> "TraceReader":
     return TraceReader(path)
 
 
-def info(path: PathLike) -> "TraceStats":
+def info(path: PathLike) -> TraceStats:
     """A trace's headline numbers (what ``hetier info`` prints): events, peak live bytes and the
     layer at the peak, resident peak under SEAL's pool, time by layer."""
     from hetier.analysis.trace_stats import trace_stats
@@ -152,7 +154,7 @@ def info(path: PathLike) -> "TraceStats":
     return trace_stats(path)
 
 
-def load_trace(path: PathLike, allow_truncated: bool = False) -> "Workload":
+def load_trace(path: PathLike, allow_truncated: bool = False) -> Workload:
     """A trace as the simulator sees it (one op per layer with its traffic), for ``Scenario``."""
     from hetier.simulator.workload import load_workload
 
@@ -175,7 +177,7 @@ def machines() -> list[str]:
     return list(machine_presets())
 
 
-def machine(name_or_path: PathLike, **overrides: Any) -> "Machine":
+def machine(name_or_path: PathLike, **overrides: Any) -> Machine:
     """A machine preset by name or a machine TOML file, with overrides given as ``tier__key=value``
     (``dram__capacity_gb=16``; ``machine__cores=8`` for the machine's own keys) or
     ``**{"dram.capacity_gb": 16}``; as ``--machine NAME --set dram.capacity_gb=16``."""
@@ -192,7 +194,7 @@ def stacks() -> list[str]:
     return list(presets_of("stacks"))
 
 
-def stack(name_or_path: PathLike = "hetier", **overrides: Any) -> "StackProfile":
+def stack(name_or_path: PathLike = "hetier", **overrides: Any) -> StackProfile:
     """A stack profile preset by name or a profile TOML file, with overrides
     (``compute_scale=1.5``); as ``--stack NAME --stack-set compute_scale=1.5``. A fitted profile
     says how it was fitted in ``.fit`` (``rms_error``, ``loo_rms_error``, the runs)."""
@@ -201,9 +203,9 @@ def stack(name_or_path: PathLike = "hetier", **overrides: Any) -> "StackProfile"
     return load_stack(str(name_or_path), [f"{k}={_toml_text(v)}" for k, v in overrides.items()])
 
 
-def scenario(trace: "PathLike | Workload", machine: "PathLike | Machine", policy: str | None = None, *,
-             stack: "PathLike | StackProfile" = "hetier", threads: int | None = None, seed: int = 0,
-             allow_runtime_mismatch: bool = False) -> "Scenario":
+def scenario(trace: PathLike | Workload, machine: PathLike | Machine, policy: str | None = None, *,
+             stack: PathLike | StackProfile = "hetier", threads: int | None = None, seed: int = 0,
+             allow_runtime_mismatch: bool = False) -> Scenario:
     """A ``Scenario`` from paths and names (or loaded objects): the trace, the machine, the
     placement policy (None: the memory system's default), stack, threads (None: the machine's
     cores) and seed. ``simulate(scenario)`` predicts it."""
@@ -224,13 +226,13 @@ def scenario(trace: "PathLike | Workload", machine: "PathLike | Machine", policy
 class Advice:
     """What ``advise`` found: the ranking per machine and the recommended advisor policy."""
 
-    machines: list["MachineAdvice"]
-    recommended: "Row | None"
+    machines: list[MachineAdvice]
+    recommended: Row | None
     threads: int
     within: float  # "close to all-DRAM": the bisection's tolerance
     trace: dict = field(default_factory=dict)
 
-    def table(self) -> "pa.Table":
+    def table(self) -> pa.Table:
         """One row per machine x policy: ``time_s``, ``vs_all_dram``, ``vs_memory_mode``,
         ``fast_peak_bytes``, ``migrated_bytes``, ``min_fast_bytes`` (smallest fast tier within
         ``within`` of all-DRAM), ``all_dram_time_s``, ``memory_mode_time_s``, ``why`` (no time)."""
@@ -250,9 +252,9 @@ class Advice:
         return pa.Table.from_pylist(rows)
 
 
-def advise(trace: "PathLike | Workload", machine: "PathLike | Machine | Iterable[PathLike | Machine]", *,
+def advise(trace: PathLike | Workload, machine: PathLike | Machine | Iterable[PathLike | Machine], *,
            policies: Sequence[str] | None = None, threads: int = 1, dram_gb: float | None = None,
-           bisect: bool = True, stack: "PathLike | StackProfile" = "hetier",
+           bisect: bool = True, stack: PathLike | StackProfile = "hetier",
            allow_runtime_mismatch: bool = False) -> Advice:
     """Rank placement policies on one or more flat machines against all-DRAM and Memory Mode, and
     find each policy's smallest fast tier within 5% of all-DRAM (``bisect``); as ``hetier advise``.
@@ -286,7 +288,7 @@ def advise(trace: "PathLike | Workload", machine: "PathLike | Machine | Iterable
 def sweep(traces: PathLike | Sequence[PathLike], output: PathLike, *, machines: Sequence[str],
           policies: Sequence[str] = (), threads: Sequence[int | str] = (), overrides: Sequence[str] = (),
           vary: Sequence[str] = (), stacks: Sequence[str] = (), workers: int = 1, prices: PathLike | None = None,
-          allow_truncated: bool = False, allow_runtime_mismatch: bool = False, force: bool = False) -> "pa.Table":
+          allow_truncated: bool = False, allow_runtime_mismatch: bool = False, force: bool = False) -> pa.Table:
     """Run traces x machines x policies x stacks x threads x overrides into the sweep directory
     ``output`` (an existing one resumes; ``force`` starts it over) and return its configurations
     table (``open_sweep``); as ``hetier sweep``. ``machines``, ``overrides`` (``--set``) and ``vary``
@@ -329,7 +331,7 @@ def sweep(traces: PathLike | Sequence[PathLike], output: PathLike, *, machines: 
     return store.finalize(tasks, axes.override_keys(), price_file)
 
 
-def cheapest_within(configs: "pa.Table | PathLike", within: float = 0.10, baseline: str | None = None) -> list["Pick"]:
+def cheapest_within(configs: pa.Table | PathLike, within: float = 0.10, baseline: str | None = None) -> list[Pick]:
     """Per trace, stack and thread count: the cheapest finished configuration at most ``within``
     slower than the reference (the fastest all-DRAM run, or ``baseline``); ``configs`` is a sweep's
     table or directory. Each ``Pick`` has ``label``, ``time_s``, ``cost_usd``, ``reference``,
@@ -346,7 +348,7 @@ def cheapest_within(configs: "pa.Table | PathLike", within: float = 0.10, baseli
 
 # -------------------------------------------------------------------------------------- tables
 
-def runs_table(runs: Iterable["RunResult"]) -> "pa.Table":
+def runs_table(runs: Iterable[RunResult]) -> pa.Table:
     """Simulated runs (``simulate``'s results) as one row each, with the columns of ``open_results``
     but ``source`` and the memory cost."""
     import pyarrow as pa
@@ -356,7 +358,7 @@ def runs_table(runs: Iterable["RunResult"]) -> "pa.Table":
     return pa.Table.from_pylist([run_row(r.summary()) for r in runs])
 
 
-def open_results(path: PathLike) -> "pa.Table":
+def open_results(path: PathLike) -> pa.Table:
     """A results file (``hetier replay -o``) as one row per run: trace, machine, policy, threads,
     status, ``time_s``, per-tier ``stall_ns_*``, ``peak_bytes_*``, ``read_bytes_*``, ``cost_usd``, ...
     (the table ``hetier export --format csv`` writes)."""
@@ -367,7 +369,7 @@ def open_results(path: PathLike) -> "pa.Table":
     return results_table([str(path)])
 
 
-def open_sweep(path: PathLike) -> "pa.Table":
+def open_sweep(path: PathLike) -> pa.Table:
     """A finished sweep directory's configurations: one row per configuration, every axis a
     column (overrides as ``tier.key``), ``status``, ``reason``, ``time_s``, ``cost_usd``,
     ``fast_tier_gb``, per-tier numbers."""
@@ -376,7 +378,7 @@ def open_sweep(path: PathLike) -> "pa.Table":
     return load_sweep(path)[1]
 
 
-def measured_runs(path: PathLike | None = None) -> "pa.Table":
+def measured_runs(path: PathLike | None = None) -> pa.Table:
     """Measured runs (``hetier fit``'s input; default: the HE-on-PMem study's published runs that
     the shipped ``he-transformer`` profile was fitted to), one row each: model, width,
     resolution, batch, machine, policy, threads, ``peak_gb``, ``seconds``."""
@@ -395,7 +397,7 @@ def measured_runs(path: PathLike | None = None) -> "pa.Table":
 # -------------------------------------------------------------------------------------- figures
 
 def report_figures(trace: PathLike, results: Sequence[PathLike] = (), advice: PathLike | None = None
-                   ) -> dict[str, "Figure"]:
+                   ) -> dict[str, Figure]:
     """The figures of ``hetier report TRACE [RESULTS...] [--advice FILE]`` as plotly Figures by
     title (a notebook shows each inline), without writing HTML."""
     from hetier.analysis.comparison import load_comparison
@@ -415,7 +417,7 @@ def report_figures(trace: PathLike, results: Sequence[PathLike] = (), advice: Pa
     return {title: fig for title, fig, _ in figs}
 
 
-def sweep_figures(path: PathLike, baseline: str | None = None, within: float = 0.10) -> dict[str, "Figure"]:
+def sweep_figures(path: PathLike, baseline: str | None = None, within: float = 0.10) -> dict[str, Figure]:
     """The figures of ``hetier report SWEEP_DIR`` (Pareto fronts, time against each varied
     number, per-layer slowdown) as plotly Figures by title."""
     from hetier.analysis.reports.sweep import build_report, figures
