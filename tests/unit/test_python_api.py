@@ -117,3 +117,15 @@ def test_the_readme_example_prints_what_its_comment_says(tmp_path, monkeypatch):
         exec(compile(code, "README.md Python API", "exec"), {})
     [printed] = re.findall(r"print\(run.headline\(\)\)\s+# (.*)", code)
     assert buf.getvalue() == printed + "\n"
+
+
+def test_trace_refuses_bad_options_and_overwriting_before_running(tmp_path):
+    existing = tmp_path / "t.arrow"
+    existing.write_text("mine")
+    with pytest.raises(hetier.UsageError, match="mode 'fast' unknown"):
+        hetier.trace("mlp", tmp_path / "x.arrow", mode="fast")
+    with pytest.raises(hetier.UsageError, match="cost_file is for mode='plan'"):
+        hetier.trace("mlp", tmp_path / "x.arrow", cost_file="c.json")
+    with pytest.raises(hetier.HetierError, match="exists"):
+        hetier.trace("mlp", existing, mode="plan")
+    assert existing.read_text() == "mine" and not (tmp_path / "x.arrow").exists()
