@@ -210,13 +210,14 @@ def scenario(trace: PathLike | Workload, machine: PathLike | Machine, policy: st
     placement policy (None: the memory system's default), stack, threads (None: the machine's
     cores) and seed. ``simulate(scenario)`` predicts it."""
     from hetier.simulator.machine import Machine
+    from hetier.simulator.machines import load_machine
     from hetier.simulator.scenario import Scenario
-    from hetier.simulator.stack import StackProfile
+    from hetier.simulator.stack import StackProfile, load_stack
     from hetier.simulator.workload import Workload
 
     w = trace if isinstance(trace, Workload) else load_trace(trace)
-    m = machine if isinstance(machine, Machine) else globals()["machine"](machine)
-    s = stack if isinstance(stack, StackProfile) else globals()["stack"](stack)
+    m = machine if isinstance(machine, Machine) else load_machine(str(machine))
+    s = stack if isinstance(stack, StackProfile) else load_stack(str(stack))
     return Scenario(w, m, policy, s, threads, seed, allow_runtime_mismatch=allow_runtime_mismatch)
 
 
@@ -261,8 +262,10 @@ def advise(trace: PathLike | Workload, machine: PathLike | Machine | Iterable[Pa
     ``dram_gb`` resizes every machine's fast tier."""
     from hetier.errors import UsageError
     from hetier.simulator.advise import ADVISOR_POLICIES, BASELINES, WITHIN, advise_machine, recommended
+    from hetier.simulator.advise import with_fast_capacity
     from hetier.simulator.machine import Machine
-    from hetier.simulator.stack import StackProfile
+    from hetier.simulator.machines import load_machine
+    from hetier.simulator.stack import StackProfile, load_stack
     from hetier.simulator.workload import Workload
 
     if threads < 1:
@@ -270,16 +273,12 @@ def advise(trace: PathLike | Workload, machine: PathLike | Machine | Iterable[Pa
     w = trace if isinstance(trace, Workload) else load_trace(trace)
     items = [machine] if isinstance(machine, (str, os.PathLike, Machine)) else list(machine)
     ms = []
+    if dram_gb is not None and not dram_gb >= 0:
+        raise UsageError(f"dram_gb {dram_gb} must be a size in GB, at least 0")
     for m in items:
-        m = m if isinstance(m, Machine) else globals()["machine"](m)
-        if dram_gb is not None:
-            from hetier.simulator.advise import with_fast_capacity
-
-            if not dram_gb >= 0:
-                raise UsageError(f"dram_gb {dram_gb} must be a size in GB, at least 0")
-            m = with_fast_capacity(m, int(dram_gb * 1e9))
-        ms.append(m)
-    s = stack if isinstance(stack, StackProfile) else globals()["stack"](stack)
+        m = m if isinstance(m, Machine) else load_machine(str(m))
+        ms.append(m if dram_gb is None else with_fast_capacity(m, int(dram_gb * 1e9)))
+    s = stack if isinstance(stack, StackProfile) else load_stack(str(stack))
     pols = list(policies or (*ADVISOR_POLICIES, *BASELINES))
     found = [advise_machine(w, m, pols, threads, bisect, s, allow_runtime_mismatch) for m in ms]
     return Advice(found, recommended(found), threads, WITHIN, w.trace_id)
