@@ -24,8 +24,8 @@
 # Jupyter's jupytext extension); the tests run it headless as it is. The defaults below are a
 # small configuration that runs in seconds: the demo's MobileNetV2 (width 0.35, 32x32 inputs,
 # batch 16), planned (the events of a real run, durations from a cost model), on the `ddr5-cxl`
-# machine with 1 GB of DRAM. Change them to your model and machine: `hetier.models()` and
-# `hetier.machines()` list what there is, and a machine can be your own TOML file.
+# machine with 1 GB of DRAM. Change them to your model and machine: `hetier.model_names()` and
+# `hetier.machine_names()` list what there is, and a machine can be your own TOML file.
 
 # %% tags=["parameters"]
 MODEL = "mobilenetv2"

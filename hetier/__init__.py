@@ -21,8 +21,8 @@ from hetier.version import __version__
 # the API's names (hetier/api.py __all__), spelled out so that help(hetier) and dir(hetier) list them
 __all__ = [
     "__version__",
-    "models", "trace", "open_trace", "info", "load_trace",
-    "machines", "machine", "stacks", "stack", "Scenario", "scenario", "simulate",
+    "model_names", "trace", "open_trace", "info", "load_trace",
+    "machine_names", "machine", "stack_names", "stack", "Scenario", "scenario", "simulate",
     "advise", "Advice", "sweep", "cheapest_within",
     "save_results", "runs_table", "open_results", "open_sweep", "measured_runs",
     "report_figures", "sweep_figures",

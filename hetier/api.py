@@ -41,9 +41,9 @@ PathLike = str | os.PathLike
 
 __all__ = [
     # traces
-    "models", "trace", "open_trace", "info", "load_trace",
+    "model_names", "trace", "open_trace", "info", "load_trace",
     # what to simulate
-    "machines", "machine", "stacks", "stack", "Scenario", "scenario", "simulate",
+    "machine_names", "machine", "stack_names", "stack", "Scenario", "scenario", "simulate",
     # answers
     "advise", "Advice", "sweep", "cheapest_within",
     # results as tables
@@ -75,7 +75,7 @@ def __getattr__(name: str) -> Any:
 
 # ---------------------------------------------------------------------------------------- traces
 
-def models() -> list[str]:
+def model_names() -> list[str]:
     """The model names ``trace`` builds (``hetier trace MODEL``)."""
     from hetier.models.zoo import MODELS
 
@@ -170,7 +170,7 @@ def _toml_text(v: Any) -> str:
     return json.dumps(v) if isinstance(v, (str, list, tuple, bool)) else repr(v)
 
 
-def machines() -> list[str]:
+def machine_names() -> list[str]:
     """The machine presets ``machine`` loads by name (``hetier machines``)."""
     from hetier.simulator.machines import machine_presets
 
@@ -187,7 +187,7 @@ def machine(name_or_path: PathLike, **overrides: Any) -> Machine:
     return load_machine(str(name_or_path), items)
 
 
-def stacks() -> list[str]:
+def stack_names() -> list[str]:
     """The stack profile presets ``stack`` loads by name."""
     from hetier.simulator.devices import presets_of
 

@@ -37,6 +37,22 @@ def test_the_package_exports_the_api_and_each_name_resolves_documented():
         hetier.nope  # noqa: B018
 
 
+def test_no_api_name_is_a_subpackage_or_module():
+    """A submodule, once imported, is an attribute of the package and would hide the API name
+    (``hetier.models`` the package, not a function)."""
+    import pkgutil
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    mapped = {name.split(".")[1] for name in project["tool"]["setuptools"]["package-dir"] if "." in name}
+    subs = {m.name for m in pkgutil.iter_modules(hetier.__path__)} | mapped  # hetier/* and the repo-root folders
+    assert {"api", "cli", "formats", "models", "tracer", "simulator", "analysis"} <= subs
+    assert set(api.__all__) & subs == set()
+    for name in sorted(subs):
+        __import__(f"hetier.{name}")  # the submodules, imported: none may shadow an API name
+
+    assert all(getattr(hetier, n) is getattr(api, n) for n in api.__all__)
+
+
 def test_help_lists_the_api():
     out = subprocess.run([sys.executable, "-c", "import hetier; help(hetier)"], capture_output=True, text=True,
                          check=True, env={**os.environ, "PAGER": "cat", "TERM": "dumb"}).stdout
