@@ -4,7 +4,10 @@ calibrated preset embedded, re-run under numactl --membind (all-dram), predicted
 Target: predicted within 5% of measured, median of 3 runs. Each run takes ~4 minutes on 2
 shared cores. Prints the records' numbers and the ratio.
 
-    python benchmarks/confirm_demo.py --host-preset host.toml [--repeat 3] [--trace out/m.arrow]
+    python benchmarks/confirm_demo.py --host-preset host.toml [--repeat 3] [--trace out/m.arrow] [--cost-file c.json]
+
+With --cost-file (this host's `hetier calibrate --he` costs; measured now if the file does not
+exist) the prediction is priced with them, and both predictions are printed against CPU time.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ def main() -> None:
     ap.add_argument("--host-preset", required=True)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--trace", help="the demo trace recorded with the host preset: reused if it exists, else written there")
+    ap.add_argument("--cost-file", help="price the prediction with this host's HE costs (hetier confirm --cost-file)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         trace = args.trace or str(Path(d) / "mobilenetv2-0.35-32.arrow")
@@ -31,8 +35,9 @@ def main() -> None:
                            "--batch", "16", "--granularity", "tensor", "--host-preset", args.host_preset,
                            "-o", trace]) == 0
         out = Path(d) / "runs.csv"
+        costs = ["--cost-file", args.cost_file] if args.cost_file else []
         assert hetier(["confirm", trace, "--machine", args.host_preset, "--policy", "all-dram",
-                       "--repeat", str(args.repeat), "-o", str(out)]) == 0
+                       "--repeat", str(args.repeat), *costs, "-o", str(out)]) == 0
         rows = list(csv.DictReader(out.open()))
     measured = statistics.median(float(r["seconds"]) for r in rows)
     cpu = statistics.median(float(r["cpu_seconds"]) for r in rows)
@@ -45,6 +50,11 @@ def main() -> None:
           f"predicted/measured {predicted / measured:.3f} (target within 5%: "
           f"{'met' if abs(predicted / measured - 1) <= 0.05 else 'NOT met'}); predicted/CPU time {predicted / cpu:.3f} "
           f"(wall exceeds CPU time when other work shares the cores)")
+    if args.cost_file:
+        host, by_trace = float(rows[0]["predicted_seconds_host_costs"]), float(rows[0]["predicted_seconds_trace_costs"])
+        print(f"priced with {rows[0]['predicted_with']}: predicted {host:.2f} s, predicted/CPU time {host / cpu:.3f} "
+              f"(target within 10%: {'met' if abs(host / cpu - 1) <= 0.10 else 'NOT met'}); with the trace's recorded "
+              f"op times {by_trace:.2f} s, predicted/CPU time {by_trace / cpu:.3f}")
 
 
 if __name__ == "__main__":

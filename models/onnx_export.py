@@ -90,7 +90,7 @@ def to_onnx(graph: Graph):
     batch_in = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", *graph.input_shape])
     out = helper.make_tensor_value_info(names[-1], TensorProto.FLOAT, ["N", *graph.nodes[-1].shape])
     g = helper.make_graph(nodes, graph.name, [batch_in], [out], inits)
-    from hetier import __version__
+    from hetier.version import __version__
 
     model = helper.make_model(g, producer_name="hetier", producer_version=__version__,
                               opset_imports=[helper.make_opsetid("", OPSET)])

@@ -24,8 +24,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hetier import __version__
 from hetier.errors import HetierError, UsageError
+from hetier.version import __version__
 from hetier.formats.sweep import (AXIS_COLUMNS, CONFIGS, LAYER_COLUMNS, LAYERS, MANIFEST, RESULT_COLUMNS,
                                   SWEEP_MAGIC, SWEEP_VERSION, read_manifest)
 from hetier.simulator.prices import DEFAULT_PRICES, machine_cost

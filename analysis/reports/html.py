@@ -114,6 +114,11 @@ def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, s
     return figs
 
 
+def figures(an: Analysis, comp: Comparison | None = None) -> list[tuple[str, object, str]]:
+    """The report's figures (title, plotly Figure, note), as the HTML shows them; for the Python API."""
+    return _figures(an, comp)
+
+
 def _comparison_figures(comp: Comparison) -> list[tuple[str, object, str]]:
     """Predicted time per configuration, then each fitting run's time per layer; one colour per tier."""
     import plotly.graph_objects as go

@@ -20,6 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "memory-mode on a Memory Mode machine")
     p.add_argument("--placement", help="per-phase placement (TOML: layer -> tier), applied between layers with set_mempolicy")
     p.add_argument("--repeat", type=int, default=1, help="re-runs (one record each)")
+    p.add_argument("--cost-file", help="price the prediction with this host's HE primitive costs: a cost file from "
+                   "hetier calibrate --he on this machine (reused), or a new path (measured now for the trace's "
+                   "parameters and written there); the record keeps the trace-cost prediction too")
+    p.add_argument("--cost-reps", type=int, default=100, help="calls per timing round when --cost-file is measured now")
     add_scenario_arguments(p)
     p.add_argument("-o", "--output", help="record file: .csv (measured-runs columns) or .json")
     p.add_argument("--append", action="store_true", help="add the records to an existing record file")
@@ -43,12 +47,15 @@ def run(args: argparse.Namespace) -> int:
         out = check_output(args.output, args.force or args.append)
         if out.suffix not in (".csv", ".json"):
             raise UsageError(f"record file '{out}' must end in .csv or .json")
+    if not 1 <= args.cost_reps <= 1_000_000:
+        raise UsageError(f"--cost-reps {args.cost_reps} must be a count from 1 to 1000000")
     records_file = RecordFile(out, args.append) if out else None  # checked and locked before the first re-run
     console = Console(stderr=True, soft_wrap=True)
     try:
         records = confirm(args.trace, args.machine, args.policy, args.repeat, read_topology(), args.placement,
-                          progress=console.print, stack=stack_of(args),
-                          allow_runtime_mismatch=args.allow_runtime_mismatch, fit_by=args.fit_by)
+                          progress=lambda s: console.print(s, markup=False), stack=stack_of(args),
+                          allow_runtime_mismatch=args.allow_runtime_mismatch, fit_by=args.fit_by,
+                          cost_file=args.cost_file, cost_reps=args.cost_reps)
     except BaseException:
         if records_file:
             records_file.close()
@@ -56,14 +63,19 @@ def run(args: argparse.Namespace) -> int:
     if records_file:  # written first: a failure below must not lose the measurements
         records_file.write(records)
         console.print(f"wrote {len(records)} record(s) to {out}")
+    host_priced = records[0]["predicted_seconds_host_costs"] != ""
     t = Table(title=f"{records[0]['model']} on {records[0]['machine']}, {args.policy} ({records[0]['binding']})")
-    for c in ("run", "measured s", "CPU s", "predicted s", "error", "peak GB by node", "run's own peak GB", "predicted GB",
-              "error", "same events"):
+    cols = ["run", "measured s", "CPU s", "predicted s", "error", "vs CPU"]
+    if host_priced:
+        cols.append("with trace's times s")
+    for c in (*cols, "peak GB by node", "run's own peak GB", "predicted GB", "error", "same events"):
         t.add_column(c, justify="right")
     for r in records:
+        extra = [_fmt(r["predicted_seconds_trace_costs"], ".3f")] if host_priced else []
         t.add_row(str(r["repeat"]), f"{r['seconds']:.3f}", f"{r['cpu_seconds']:.3f}", _fmt(r["predicted_seconds"], ".3f"),
-                  _fmt(r["seconds_error"], "+.1%"), r["peak_gb_by_node"], f"{r['peak_above_start_gb']:.3f}",
-                  _fmt(r["predicted_peak_gb"], ".3f"), _fmt(r["peak_error"], "+.1%"), "yes" if r["events_match"] else "NO")
+                  _fmt(r["seconds_error"], "+.1%"), _fmt(r["cpu_seconds_error"], "+.1%"), *extra, r["peak_gb_by_node"],
+                  f"{r['peak_above_start_gb']:.3f}", _fmt(r["predicted_peak_gb"], ".3f"), _fmt(r["peak_error"], "+.1%"),
+                  "yes" if r["events_match"] else "NO")
     out_console = table_console()
     out_console.print(t)
     for r in records:
@@ -75,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         ok = all(r["placement_verified"] for r in records)
         console.print(f"per-phase placement: policy read back after every layer {'as set' if ok else 'DIFFERENT from what was set'}"
                       + ("" if records[0]["predicted_seconds"] != "" else "; not predicted (the simulator has no per-phase policy)"))
+    if records[0]["predicted_with"]:
+        console.print(f"predicted with {records[0]['predicted_with']}", markup=False)
     if len(records) > 1 and records[0]["predicted_seconds"] != "":
         m = median(r["seconds"] for r in records)
         console.print(f"median of {len(records)}: measured {m:.3f} s, predicted {records[0]['predicted_seconds']:.3f} s "

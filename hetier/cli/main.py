@@ -6,7 +6,7 @@ import argparse
 import sys
 from importlib import import_module
 
-from hetier import __version__
+from hetier.version import __version__
 from hetier.errors import HetierError
 from hetier.terminal import plain
 

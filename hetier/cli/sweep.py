@@ -50,16 +50,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from hetier.errors import UsageError
-    from hetier.formats.identity import file_sha256
-    from hetier.simulator.axes import axes_from_args, dram_only_references, read_sweep_file
+    from hetier.simulator.axes import read_sweep_file
     from hetier.simulator.dask_cluster import connect, parse_scheduler
-    from hetier.simulator.prices import DEFAULT_PRICES, load_prices
-    from hetier.simulator.stack import load_stack
-    from hetier.simulator.sweep import Task
     from hetier.simulator.sweep_store import SweepStore
+    from hetier.workflow.sweeps import plan_sweep
 
     if not 1 <= args.task_timeout <= 7 * 86400:  # NaN fails too
         raise UsageError(f"--task-timeout {args.task_timeout:g} must be between 1 and 604800 seconds")
@@ -70,59 +65,26 @@ def run(args: argparse.Namespace) -> int:
         scheduler = None
     else:  # before anything is read or written
         scheduler = parse_scheduler(args.scheduler, args.tls_ca, args.tls_cert, args.tls_key, args.insecure)
-    f = read_sweep_file(args.file) if args.file else {"traces": [], "machines": [], "policies": [], "stacks": [],
-                                                       "threads": [], "sets": []}
-    traces = [os.path.abspath(t) for t in f["traces"] + list(args.traces)]  # workers may run elsewhere
-    if not traces:
-        raise UsageError("no trace given (positional TRACE or traces = [...] in --file)")
-    axes = axes_from_args(traces, f["machines"] + (args.machine or []), f["policies"] + (args.policy or []),
-                          f["threads"] + (args.threads or []), f["sets"] + args.set, args.vary,
-                          f["stacks"] + (args.stack or []))
-    _check_size(axes)
     if args.stack_set:
         raise UsageError("--stack-set changes one profile; a sweep names profiles (write the changed one to a .toml)")
-    for name in axes.stacks:
-        load_stack(name)  # a bad profile fails before the long part
-    prices = args.prices or str(DEFAULT_PRICES)
-    load_prices(prices)  # a bad price file fails before the long part
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"workers {args.workers} must be at least 1")
-    sha = {}
-    for t in dict.fromkeys(traces):
-        try:
-            sha[t] = file_sha256(t)
-        except OSError as e:
-            raise UsageError(f"trace '{t}': {e.strerror}") from None
-    configs = axes.configs()
-    if not args.no_reference:
-        configs += dram_only_references(axes, _memory_needed(axes, args))
-    tasks = [Task(c, sha[c.trace], args.allow_truncated, args.allow_runtime_mismatch, args.fit_by) for c in configs]
-    tasks = list({t.config_id: t for t in tasks}.values())  # one trace given twice runs once
+    f = read_sweep_file(args.file) if args.file else {"traces": [], "machines": [], "policies": [], "stacks": [],
+                                                       "threads": [], "sets": []}
+    plan = plan_sweep(f["traces"] + list(args.traces), f["machines"] + (args.machine or []),
+                      f["policies"] + (args.policy or []), f["threads"] + (args.threads or []), f["sets"] + args.set,
+                      args.vary, f["stacks"] + (args.stack or []), args.prices, args.allow_truncated,
+                      args.allow_runtime_mismatch, args.fit_by, not args.no_reference)
     cluster = connect(scheduler) if scheduler is not None else None  # before the directory is made
     try:
         store = SweepStore.open(args.output, args.force)
-        return _run(args, store, axes, tasks, sha, prices, cluster)
+        return _run(args, store, plan, cluster)
     finally:
         if cluster is not None:
             cluster.close(timeout=10)
 
 
-def _check_size(axes) -> None:
-    """Refuse a sweep of more than MAX_SWEEP_CONFIGS configurations before any is listed (two
-    10,000-value ranges used to fill memory listing 10^8 of them)."""
-    from math import prod
-
-    from hetier.errors import UsageError
-    from hetier.validation import MAX_SWEEP_CONFIGS
-
-    per_trace = sum(prod(len(o.texts) for o in axes.overrides if o.target in (None, m.label)) for m in axes.machines)
-    n = len(set(axes.traces)) * per_trace * len(axes.policies) * len(axes.stacks) * max(1, len(axes.threads))
-    if n > MAX_SWEEP_CONFIGS:
-        raise UsageError(f"the sweep has up to {n:,} configurations; at most {MAX_SWEEP_CONFIGS:,} (narrow a --vary range "
-                         "or split the sweep)")
-
-
-def _run(args, store, axes, tasks, sha, prices, cluster) -> int:
+def _run(args, store, plan, cluster) -> int:
     """The sweep itself, once its inputs are checked and its cluster (if any) answers."""
     import os
 
@@ -132,10 +94,8 @@ def _run(args, store, axes, tasks, sha, prices, cluster) -> int:
     from hetier.analysis.sweep import cheapest_within
     from hetier.simulator.sweep_runner import Runner, run_sweep
 
-    store.write_manifest({"traces": sorted({os.path.basename(t) + " " + s for t, s in sha.items()}),
-                          "machines": [[m.label, m.ref] for m in axes.machines], "policies": axes.policies,
-                          "stacks": axes.stacks,
-                          "threads": axes.threads, "overrides": [[o.target, o.key, list(o.texts)] for o in axes.overrides]})
+    axes, tasks, prices = plan.axes, plan.tasks, plan.prices
+    store.write_manifest(plan.manifest())
     done, notes = store.done(tasks)
     todo = [t for t in tasks if t.config_id not in done]
     runner = Runner(workers=args.workers or os.cpu_count() or 1, cluster=cluster, task_timeout_s=args.task_timeout)
@@ -174,22 +134,3 @@ def _run(args, store, axes, tasks, sha, prices, cluster) -> int:
     if runner.peak_rss:
         out.print("peak memory per worker: " + ", ".join(f"{v / 2 ** 20:.0f} MiB" for _, v in sorted(runner.peak_rss.items())))
     return 0
-
-
-def _memory_needed(axes, args) -> dict[tuple[str, str], int]:
-    """Memory needed per (trace, stack): what the added all-DRAM references are sized to. A trace
-    that cannot be read gets no reference (its configurations are error rows saying why)."""
-    from hetier.errors import HetierError
-    from hetier.simulator.memory_needed import memory_needed
-    from hetier.simulator.stack import load_stack
-    from hetier.simulator.workload import load_workload
-
-    out = {}
-    for trace in axes.traces:
-        try:
-            w = load_workload(trace, args.allow_truncated)
-        except HetierError:
-            continue
-        for stack in axes.stacks:
-            out[(trace, stack)] = memory_needed(w, load_stack(stack), args.fit_by).total_bytes
-    return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 
 import pyarrow as pa
 
-from hetier import __version__
+from hetier.version import __version__
 from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
 from hetier.formats.header import check_header

@@ -27,7 +27,8 @@ from hetier.host.topology import Topology
 from hetier.simulator.policies.base import PER_TENSOR as POLICY_PER_TENSOR
 
 RECORD_COLUMNS = MEASURED_RECORD_COLUMNS  # a record file is fit's input: the measured-runs columns first
-EXTRA_COLUMNS = ("repeat", "recorder_seconds", "cpu_seconds", "predicted_seconds", "seconds_error", "peak_above_start_gb", "predicted_peak_gb",
+EXTRA_COLUMNS = ("repeat", "recorder_seconds", "cpu_seconds", "predicted_seconds", "seconds_error", "cpu_seconds_error",
+                 "predicted_with", "predicted_seconds_trace_costs", "predicted_seconds_host_costs", "peak_above_start_gb", "predicted_peak_gb",
                  "peak_error", "pool_resident_gb", "pool_peak_error", "peak_gb_by_node", "predicted_peak_gb_by_tier", "binding", "placement", "placement_verified",
                  "events_match",
                  "max_abs_error", "trace", "trace_sha256", "date", "hetier_version")
@@ -186,13 +187,65 @@ def _gb(b: float) -> float:
     return round(b / 1e9, 4)
 
 
+def host_costs(cost_file: str | Path, params, reps: int = 100, progress=None):
+    """This host's HE primitive costs for ``params`` (a ``CostModel``) and whether they were
+    measured now: the cost file is reused if it exists, else ``hetier calibrate --he`` measures
+    ``params`` here and writes it. A cost file measured on another CPU is refused: the point is
+    to price the re-run with this machine's costs."""
+    from hetier.tracer.costs import calibrate, load_costs
+    from hetier.tracer.host import host_info
+
+    path = Path(cost_file)
+    measured = not path.exists()
+    if measured:
+        if progress:
+            progress(f"measuring this host's HE primitive costs (hetier calibrate --he, {reps} calls per round) "
+                     f"into {path}")
+        calibrate([params], path, reps, progress)
+    costs = load_costs(path, params)
+    cpu = host_info()["cpu"]
+    if costs.machine.get("cpu") != cpu:
+        raise UsageError(f"cost file '{path}' was measured on {costs.machine.get('cpu')}, not on this host's CPU "
+                         f"({cpu}): run hetier calibrate --he here, or give a new file name to measure it now")
+    return costs, measured
+
+
+def predict_with_costs(meta: dict, spec: dict, costs, machine, policy: str | None, stack, workdir: Path,
+                       allow_runtime_mismatch: bool = False, fit_by: str = "resident"):
+    """The prediction of the re-run with ``costs`` (this host's) instead of the trace's recorded
+    times: the trace's model planned with the cost file (the same events, tensor granularity,
+    durations modelled from the costs), replayed on ``machine`` with this host's memory as the
+    recording host (the plan's durations are this host's). Returns the run result."""
+    from hetier.formats.trace import runtime_profile_of
+    from hetier.models.zoo import build
+    from hetier.simulator.recording_host import RecordingHost
+    from hetier.simulator.scenario import Scenario, simulate
+    from hetier.simulator.workload import load_workload
+    from hetier.tracer.params import HEParams
+    from hetier.tracer.session import plan_run
+
+    he = spec["he"]
+    params = HEParams(he["poly_modulus"], tuple(he["primes"]), he["scale_bits"], he["batch"])
+    planned = plan_run(build(spec["model"], **spec["config"]), params, workdir / "host-costs.arrow", "tensor",
+                       costs.path, spec["bias_copy"], profile=runtime_profile_of(meta)).path
+    label = costs.label()
+    here = RecordingHost(machine.device(machine.tier_names[0]), machine.llc_bytes, None,
+                         source=f"this host's HE costs ({label['cost_file']}, {label['cost_machine']}, "
+                                f"{label['cost_generated']})")
+    return simulate(Scenario(load_workload(planned), machine, policy, stack, threads=1, recording=here,
+                             allow_runtime_mismatch=allow_runtime_mismatch, fit_by=fit_by))
+
+
 def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topology,
             placement_path: str | None = None, progress=None, stack=None, allow_runtime_mismatch: bool = False,
-            fit_by: str = "resident", proc_root=PROC, sys_root=SYS) -> list[dict]:
+            fit_by: str = "resident", proc_root=PROC, sys_root=SYS, cost_file: str | None = None,
+            cost_reps: int = 100) -> list[dict]:
     """Measure ``repeat`` re-runs and predict the same configuration; one record per run. Under
     Linux tiering each record also holds the kernel's tiering counters over the run (/proc/vmstat
-    before and after) beside the predicted ones."""
-    from hetier import __version__
+    before and after) beside the predicted ones. With ``cost_file`` (this host's ``calibrate --he``
+    costs, measured now if the file does not exist) the prediction is priced with them; the record
+    keeps the trace-cost prediction beside it."""
+    from hetier.version import __version__
     from hetier.simulator.machines import load_machine
     from hetier.simulator.memory_systems import memory_system_for
     from hetier.simulator.scenario import Scenario, simulate
@@ -229,6 +282,22 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
         raise UsageError(f"the simulator says {policy} does not fit on {machine.name}: nothing to confirm")
     if pred is not None:
         pred_s, pred_peak = pred.makespan_ns / 1e9, sum(pred.peak_bytes.values())
+    trace_s, host_s, priced = pred_s, None, "trace's recorded op times"
+    if pred is not None and cost_file is not None:
+        from hetier.tracer.params import HEParams
+
+        he = spec["he"]
+        costs, measured = host_costs(cost_file, HEParams(he["poly_modulus"], tuple(he["primes"]), he["scale_bits"],
+                                                          he["batch"]), cost_reps, progress)
+        with tempfile.TemporaryDirectory(prefix="hetier-confirm-plan-") as d:
+            host_s = predict_with_costs(meta, spec, costs, predicted_on, bind.predict_policy, stack, Path(d),
+                                        allow_runtime_mismatch, fit_by).makespan_ns / 1e9
+        label = costs.label()
+        priced = (f"this host's HE costs ({label['cost_file']}, {'measured now' if measured else 'reused'}; "
+                  f"{label['cost_machine']}, {label['cost_generated']})")
+        pred_s = host_s
+        if progress:
+            progress(f"prediction priced with {priced}: {host_s:.3f} s (with the trace's recorded times: {trace_s:.3f} s)")
     original = event_digest(trace)[0]
     from hetier.analysis.trace_stats import trace_stats
 
@@ -250,7 +319,12 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
                 **cfg, "machine": machine_ref(machine_path), "policy": policy, "threads": 1, "peak_gb": _gb(got["peak_bytes"]),
                 "seconds": round(seconds, 4), "repeat": k + 1, "recorder_seconds": round(got["recorder_seconds"], 4),
                 "predicted_seconds": round(pred_s, 4) if pred else "",
-                "seconds_error": round(pred_s / seconds - 1, 4) if pred else "", "peak_above_start_gb": _gb(above),
+                "seconds_error": round(pred_s / seconds - 1, 4) if pred else "",
+                "cpu_seconds_error": round(pred_s / cpu_s - 1, 4) if pred and cpu_s > 0 else "",
+                "predicted_with": priced if pred else "",
+                "predicted_seconds_trace_costs": round(trace_s, 4) if pred else "",
+                "predicted_seconds_host_costs": round(host_s, 4) if host_s is not None else "",
+                "peak_above_start_gb": _gb(above),
                 "predicted_peak_gb": _gb(pred_peak) if pred else "",
                 "peak_error": round(pred_peak / above - 1, 4) if pred and above > 0 else "",
                 "pool_resident_gb": _gb(pool), "pool_peak_error": round(pool / above - 1, 4) if above > 0 else "",
