@@ -130,14 +130,7 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
         except HetierError as e:
             row.why = str(e)
             continue
-        if not r.fits:
-            row.why = r.headline()
-            continue
-        row.time_ns = r.makespan_ns
-        row.fast_peak_bytes = r.peak_bytes[fast]
-        row.migrated_bytes = float(r.notes.get("migrated_bytes", 0.0))
-        row.vs_all_dram = row.time_ns / all_dram if all_dram else None
-        row.vs_memory_mode = row.time_ns / mm if mm else None
+        _fill_row(row, r, fast, all_dram, mm, float(r.notes.get("migrated_bytes", 0.0)))
     if tiering:
         say(f"{machine.name}: Linux tiering and Flat Memory Mode")
         adv.rows += tiering_rows(workload, machine, scenario, all_dram, mm)
@@ -168,18 +161,24 @@ def tiering_rows(workload: Workload, machine: Machine, scenario, all_dram: float
         except HetierError as e:
             row.why = str(e)
             continue
-        if not r.fits:
-            row.why = r.headline()
-            continue
         moved = r.notes.get("tiering") or {}
         swap = r.notes.get("flat_memory_mode") or {}
-        row.time_ns = r.makespan_ns
-        row.fast_peak_bytes = r.peak_bytes[machine.tier_names[0]]
-        row.migrated_bytes = float(moved.get("promoted_bytes", 0.0) + moved.get("demoted_bytes", 0.0)
-                                   + swap.get("swapped_in_bytes", 0.0) + swap.get("swapped_out_bytes", 0.0))
-        row.vs_all_dram = row.time_ns / all_dram if all_dram else None
-        row.vs_memory_mode = row.time_ns / mm if mm else None
+        _fill_row(row, r, machine.tier_names[0], all_dram, mm,
+                  float(moved.get("promoted_bytes", 0.0) + moved.get("demoted_bytes", 0.0)
+                        + swap.get("swapped_in_bytes", 0.0) + swap.get("swapped_out_bytes", 0.0)))
     return rows
+
+
+def _fill_row(row: Row, r, fast: str, all_dram: float | None, mm: float | None, moved_bytes: float) -> None:
+    """A row from one simulated run: its time beside all-DRAM and Memory Mode, or why it has none."""
+    if not r.fits:
+        row.why = r.headline()
+        return
+    row.time_ns = r.makespan_ns
+    row.fast_peak_bytes = r.peak_bytes[fast]
+    row.migrated_bytes = moved_bytes
+    row.vs_all_dram = row.time_ns / all_dram if all_dram else None
+    row.vs_memory_mode = row.time_ns / mm if mm else None
 
 
 def smallest_fast_tier(base: Scenario, target_ns: float, peak: int) -> int | None:

@@ -55,17 +55,8 @@ class DramCache(MemorySystem):
         return place(workload, self.machine, get_policy("all-pmem", self.tiers), threads, scale)
 
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:
-        for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
-            self.cache.alloc(t, c, u)
-        # the op's streams run concurrently on its threads; stores read for ownership unless the stack
-        # writes this kind's outputs with streaming stores
+        tr = cache_op(self.cache, op, traffic, self.stack, self.threads)
         st = self.stack
-        single = st is not None and op.kind in st.single_thread_kinds
-        k = 1 if single else max(1, min(self.threads, op.parallelism))
-        tr = self.cache.op_traffic(op.acc_tensor, op.acc_write, traffic, threads=k,
-                                   rfo=st is None or op.kind not in st.streaming_store_kinds)
-        for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
-            self.cache.free(t, c)
         self.hit += tr.hit_bytes
         self.miss += tr.miss_bytes
         self.writeback += tr.writeback_bytes
@@ -94,3 +85,19 @@ def miss_penalty_per_line(machine) -> float:
     backing = machine.tiers[-1][1]
     in_flight = max(1.0, backing.bandwidth(1) * backing.read_latency_seq_ns / LINE)
     return machine.mm_miss_penalty_ns / in_flight
+
+
+def cache_op(cache: MemoryModeCache, op, traffic: np.ndarray, stack, threads: int):
+    """One op through a line-level DRAM cache model (Memory Mode's, or Flat Memory Mode's): its
+    allocations placed, its streams run concurrently on its threads (one for the stack's
+    single-thread kinds), stores read for ownership unless the stack streams that kind's stores,
+    then its frees; returns the cache's MMTraffic."""
+    for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
+        cache.alloc(t, c, u)
+    single = stack is not None and op.kind in stack.single_thread_kinds
+    k = 1 if single else max(1, min(threads, op.parallelism))
+    tr = cache.op_traffic(op.acc_tensor, op.acc_write, traffic, threads=k,
+                          rfo=stack is None or op.kind not in stack.streaming_store_kinds)
+    for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
+        cache.free(t, c)
+    return tr

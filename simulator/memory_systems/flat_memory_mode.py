@@ -27,7 +27,7 @@ import numpy as np
 from hetier.errors import UsageError
 from hetier.simulator.memory_mode import MemoryModeCache
 from hetier.simulator.memory_systems.base import MemorySystem, OpTraffic
-from hetier.simulator.memory_systems.dram_cache import miss_penalty_per_line
+from hetier.simulator.memory_systems.dram_cache import cache_op, miss_penalty_per_line
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import get_policy
 
@@ -79,15 +79,7 @@ class FlatMemoryMode(MemorySystem):
         return place(workload, whole, get_policy("all-pmem", self.tiers), threads, scale)
 
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:
-        for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
-            self.cache.alloc(t, c, u)
-        st = self.stack  # the op's streams on its threads, stores with or without RFO: as Memory Mode
-        single = st is not None and op.kind in st.single_thread_kinds
-        k = 1 if single else max(1, min(self.threads, op.parallelism))
-        tr = self.cache.op_traffic(op.acc_tensor, op.acc_write, traffic, threads=k,
-                                   rfo=st is None or op.kind not in st.streaming_store_kinds)
-        for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
-            self.cache.free(t, c)
+        tr = cache_op(self.cache, op, traffic, self.stack, self.threads)  # as Memory Mode does
         evicted = tr.miss_bytes  # a set's DRAM slot always holds a line: every line swapped in swaps one out
         self.hit += tr.hit_bytes
         self.miss += tr.miss_bytes
