@@ -76,8 +76,9 @@ def run(args: argparse.Namespace) -> int:
     advice_out = check_output(args.advice, args.force) if args.advice else None
     stack = stack_of(args)
     work = load_workload(args.trace, args.allow_truncated)
+    err = Console(stderr=True)
     with Progress(TextColumn("advise"), SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as prog:
+                  console=err, transient=True, disable=not err.is_terminal) as prog:  # no refresh thread in logs
         task = prog.add_task("", total=None)
         advice = [advise_machine(work, m, policies, args.threads, not args.no_bisect, stack, args.allow_runtime_mismatch,
                                  progress=lambda msg: prog.update(task, description=safe(msg)), fit_by=args.fit_by,

@@ -7,6 +7,7 @@ Example: hetier fit --stack he-transformer -o fitted.toml   (the shipped HE-on-P
 from __future__ import annotations
 
 import argparse
+from contextlib import nullcontext
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,11 +53,12 @@ def run(args: argparse.Namespace) -> int:
     check_runs(runs)
     console = Console(stderr=True, soft_wrap=True)
     with tempfile.TemporaryDirectory() as d:
-        with console.status(f"planning {len({r.config for r in runs})} configuration(s) with runtime profile "
-                            f"{stack.runtime_profile} ..."):  # transient: an error stays one line
+        status = console.status if console.is_terminal else (lambda _msg: nullcontext())  # no thread in logs
+        with status(f"planning {len({r.config for r in runs})} configuration(s) with runtime profile "
+                    f"{stack.runtime_profile} ..."):  # transient: an error stays one line
             cases, traces = cases_of(runs, stack, Path(d))
         peaks = {cfg: trace_stats(path).resident_peak_bytes / 1e9 for cfg, path in traces.items()}
-        with console.status(f"fitting {', '.join(free)} of stack {stack.name} to {len(runs)} run(s) ..."):
+        with status(f"fitting {', '.join(free)} of stack {stack.name} to {len(runs)} run(s) ..."):
             res = fit(cases, stack, free, loo=not args.no_loo)
     measured = [r.seconds for r in runs]
     _check_result(res, stack, measured)

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
                                               allow_runtime_mismatch=args.allow_runtime_mismatch, fit_by=args.fit_by)
                  for c in configs]
     rows = []  # (config, RunResult or None)
-    with Progress(console=console, transient=True) as prog:
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as prog:  # no thread in logs
         for c, sc in zip(configs, scenarios):
             if sc is None:
                 rows.append((c, None))

@@ -107,7 +107,7 @@ def _run(args, store, plan, cluster) -> int:
     where = args.scheduler or (f"{runner.workers} local processes" if runner.workers > 1 else "this process")
     console.print(f"sweep: {len(tasks)} configurations, {len(tasks) - len(todo)} already done, {len(todo)} to run on {where}")
     columns = (TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as prog:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as prog:
         bar = prog.add_task("sweep", total=len(todo))
         run_sweep(todo, runner, lambda out: (store.save(out), prog.advance(bar)))
     configs = store.finalize(tasks, axes.override_keys(), prices)

@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         if warn:
             console.print(f"[yellow]warning: {safe(warn, 2000)}[/yellow]")
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=True) as prog:
+                  TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal) as prog:
         from hetier.tracer.executor import runtime_graph
 
         n_layers = len(runtime_graph(graph, args.runtime_profile).nodes)
