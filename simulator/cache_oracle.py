@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hetier.simulator.memory_mode import LINE, MMTraffic, SizeClassPool, page_sets
+from hetier.simulator.memory_mode import LINE, MemoryModeCache, MMTraffic, SizeClassPool, page_sets
 
 
 class ReferenceCache:
@@ -39,21 +39,10 @@ class ReferenceCache:
         self.addrs: dict[int, list[np.ndarray]] = {}
         self.unit: dict[int, int] = {}
 
-    def alloc(self, tensor: int, count: int, unit: int) -> None:
-        self.unit[tensor] = unit
-        self.addrs.setdefault(tensor, []).append(self.pool.alloc(count, unit))
-
-    def free(self, tensor: int, count: int) -> None:
-        chunks = self.addrs.get(tensor, [])
-        while count and chunks:
-            c = chunks[-1]
-            take = min(count, len(c))
-            self.pool.release(c[len(c) - take:], self.unit[tensor])
-            if take == len(c):
-                chunks.pop()
-            else:
-                chunks[-1] = c[:len(c) - take]
-            count -= take
+    # Address bookkeeping is the replay model's own (same pool, same LIFO chunks, same
+    # attributes): the oracle checks the cache, not the allocator.
+    alloc = MemoryModeCache.alloc
+    free = MemoryModeCache.free
 
     def lines(self, tensor: int) -> list[int]:
         """The tensor's 64 B lines, buffer after buffer (buffers in allocation order)."""
