@@ -27,11 +27,10 @@ import numpy as np
 from hetier.errors import UsageError
 from hetier.simulator.memory_mode import MemoryModeCache
 from hetier.simulator.memory_systems.base import MemorySystem, OpTraffic
-from hetier.simulator.memory_systems.dram_cache import cache_op, miss_penalty_per_line
+from hetier.simulator.memory_systems.dram_cache import MAX_SETS, cache_op, miss_penalty_per_line  # as Memory Mode
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import get_policy
 
-MAX_SETS = 1 << 27  # as Memory Mode: 9 bytes of simulator state per set
 RATIO_TOLERANCE = 0.01  # "1:1" within 1%: module sizes are not exact
 
 
