@@ -10,7 +10,8 @@ Two stages, so that a fit can redo the second alone:
    op fits in half the LLC costs one pass of memory traffic, however often the op touches it.
 2. ``schedule``: a stack profile (simulator/stack.py) says how the software runs the ops:
    dataflow or one op at a time, the target's primitive cost relative to the recording's, ops
-   that run on one thread, and a serial part per output under the executor's lock. Each op is
+   that run on one thread, and the executor thread's serial part under its lock: destroying the
+   host objects an op frees, which reads them (one stream) through the memory system. Each op is
    data-parallel over its output ciphertexts: with T threads it runs as min(T, parallelism)
    slices of whole outputs (an OpenMP static schedule).
 """
@@ -39,6 +40,8 @@ class OpDemand:
     deps: list[int] = field(default_factory=list)
     serial_ns: float = 0.0  # runs on one thread, under the executor lock, before the slices
     items: int = 1  # independent output ciphertexts, dealt to the slices as whole items
+    teardown_bytes: float = 0.0  # bytes of host objects the op frees (the executor thread destroys them)
+    serial_read: dict[str, float] = field(default_factory=dict)  # bytes the serial part reads, one stream, per tier
 
     def share(self, s: int) -> float:
         """Part of the op's work in slice ``s``: its whole items over all items."""
@@ -101,9 +104,32 @@ def op_demands(workload: Workload, system: MemorySystem, recording: RecordingHos
             clamped += 1
             compute = 0.0
         own = np.isin(op.acc_tensor, op.alloc_tensor) if op.kind in stack.output_stationary_kinds else None
+        op, teardown = with_teardown_reads(op, workload)
+        if own is not None and teardown:
+            own = np.append(own, np.zeros(len(op.acc_tensor) - len(own), bool))
         traffic = system.op_traffic(op, llc_filter(op.acc_bytes, op.acc_footprint, machine.llc_bytes, own))
-        out.append(OpDemand(compute, traffic.read, traffic.write, 1, traffic.latency_ns))
+        out.append(OpDemand(compute, traffic.read, traffic.write, 1, traffic.latency_ns, teardown_bytes=teardown))
     return out, clamped
+
+
+def with_teardown_reads(op, workload: Workload):
+    """The op with one read of every host buffer it frees, after its own accesses and before the
+    frees (destroying a host object reads it: a destructor, the allocator's chunk header), and the
+    bytes those reads move. Pool buffers (ciphertexts, plaintexts) go back to SEAL's pool without
+    being touched."""
+    host = [(t, c) for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist())
+            if workload.tensor_kind.get(t) == "host"]
+    if not host:
+        return op, 0.0
+    t = np.array([h[0] for h in host], dtype=op.acc_tensor.dtype)
+    count = np.array([h[1] for h in host], dtype=op.acc_count.dtype)
+    nbytes = np.array([workload.tensor_unit[h[0]] * h[1] for h in host], dtype=op.acc_bytes.dtype)
+    ext = replace(op, acc_tensor=np.concatenate([op.acc_tensor, t]),
+                  acc_write=np.concatenate([op.acc_write, np.zeros(len(t), bool)]),
+                  acc_bytes=np.concatenate([op.acc_bytes, nbytes]),
+                  acc_count=np.concatenate([op.acc_count, count]),
+                  acc_footprint=np.concatenate([op.acc_footprint, nbytes.astype(op.acc_footprint.dtype)]))
+    return ext, float(nbytes.sum())
 
 
 def schedule(demands: list[OpDemand], workload: Workload, stack: StackProfile, threads: int) -> list[OpDemand]:
@@ -115,7 +141,22 @@ def schedule(demands: list[OpDemand], workload: Workload, stack: StackProfile, t
     out = []
     for p, op in zip(demands, workload.ops):
         serial = stack.serial_ns_per_output * op.parallelism if op.kind in stack.serial_output_kinds else 0.0
+        read, serial_read = p.read, {}
+        if p.teardown_bytes:
+            serial += stack.teardown_ns_per_host_byte * p.teardown_bytes
+            read, serial_read = teardown_split(p.read, p.teardown_bytes)
         slices = 1 if op.kind in stack.single_thread_kinds else max(1, min(threads, op.parallelism))
         out.append(replace(p, compute_ns=p.compute_ns * stack.compute_scale, serial_ns=serial, slices=slices,
-                           items=op.parallelism, deps=deps[op.index]))
+                           items=op.parallelism, deps=deps[op.index], read=read, serial_read=serial_read))
     return out
+
+
+def teardown_split(read: dict[str, float], teardown: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Move the teardown's bytes from the op's parallel reads to its serial part, tier by tier in
+    the proportion of the op's reads (the teardown re-reads objects the op has just read, so they
+    are served where the op's reads were)."""
+    total = sum(read.values())
+    if total <= 0:
+        return read, {}
+    share = min(1.0, teardown / total)
+    return {t: b * (1 - share) for t, b in read.items()}, {t: b * share for t, b in read.items() if b > 0}

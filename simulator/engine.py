@@ -5,8 +5,8 @@ independent ops overlap when threads allow. A slice reads (one transfer per tier
 op's latency, computes, then writes; transfers on one (tier, direction) channel share its
 bandwidth by the device's concurrency curve. An op's latency (a cache's exposed miss penalty) is
 waited by its slices in proportion to their share of its work. Transfers are sequential streams: traces move whole
-ciphertexts (64 KiB and more), not granule-sized accesses. An op's serial part runs first, on one
-thread, under the executor lock.
+ciphertexts (64 KiB and more), not granule-sized accesses. An op's serial part (the executor
+thread's own work, with its reads as one stream) runs first, on one thread, under the executor lock.
 """
 
 from __future__ import annotations
@@ -91,6 +91,12 @@ def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
                 stall[t][i] = alone.stall_ns[t][0]
             now = end[i]
             continue
+        alone_ns = 0.0  # the serial part's reads: one stream, each tier in turn
+        for t, b in p.serial_read.items():
+            if b > 0:
+                dt = devs[t].media_bytes(b, False) / devs[t].bandwidth(1) + devs[t].latency_ns(False)
+                stall[t][i] += dt
+                alone_ns += dt
         # k equal transfers share a channel's bandwidth(k): each takes total / bandwidth(k)
         lockstep = [(t, w, (p.write if w else p.read)[t]) for w in (False, True) for t in tiers]
         stream = {(t, w): devs[t].media_bytes(b, w) / devs[t].bandwidth(k, write=w) + devs[t].latency_ns(w)
@@ -98,7 +104,7 @@ def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
         for (t, _), dt in stream.items():
             stall[t][i] += dt * k
         stall[tiers[-1]][i] += p.latency_ns  # each of the k equal slices waits its share
-        now += p.serial_ns + sum(stream.values()) + p.latency_ns / k + p.compute_ns / k
+        now += p.serial_ns + alone_ns + sum(stream.values()) + p.latency_ns / k + p.compute_ns / k
         compute[i] = p.compute_ns + p.serial_ns
         end[i] = now
     return RunStats(float(end.max()) if n else 0.0, compute, stall, start, end)
@@ -138,7 +144,7 @@ class Replay:
 
     def release(self, i: int) -> None:
         """Op ``i`` may start: its serial part first, if it has one, else its slices."""
-        if self.demands[i].serial_ns > 0:
+        if self.demands[i].serial_ns > 0 or self.demands[i].serial_read:
             self.ready.put((i, -1))
         else:
             self.slices_ready(i)
@@ -155,11 +161,15 @@ class Replay:
         self.stall[tier][i] += self.env.now - t0
 
     def serial(self, i: int):
-        """The op's serial part, under the executor lock; then its slices become ready."""
+        """The op's serial part, under the executor lock: its CPU time, then its reads (one
+        stream); then its slices become ready."""
         p = self.demands[i]
         with self.executor_lock.request() as req:
             yield req
             yield self.env.timeout(p.serial_ns)
+            for t in self.tiers:
+                if p.serial_read.get(t, 0) > 0:
+                    yield from self.stream(i, t, False, p.serial_read[t])
         self.compute[i] += p.serial_ns
         self.slices_ready(i)
 

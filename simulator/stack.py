@@ -3,8 +3,8 @@
 A trace records primitives and what they cost on the recording host; a machine says what the
 memory does; a stack profile says what the software does with the primitives: whether ops
 overlap (dataflow) or run one at a time (nGraph's executor), which ops run on one thread, what
-the target's primitives cost relative to the recording's, and what part of an op does not
-shrink with threads. Profiles are data: presets in ``simulator/presets/stacks/*.toml`` or a
+the target's primitives cost relative to the recording's, and what the executor thread does
+alone (destroying the host objects an op frees). Profiles are data: presets in ``simulator/presets/stacks/*.toml`` or a
 user's TOML file, plus ``key=value`` overrides; results embed the resolved profile.
 
 Each key is declared once, as a field of ``StackProfile`` with its meaning, its rule and how to
@@ -56,10 +56,17 @@ class StackProfile:
         "target primitive time / recorded primitive time", f"number in [{1 / MAX_SCALE:g}, {MAX_SCALE:g}]",
         "a layer's primitives at 1 thread on the target over the trace's recorded time", free=True,
         **_number(1 / MAX_SCALE, MAX_SCALE, True)))
+    teardown_ns_per_host_byte: float = field(default=0.0, metadata=_key(
+        "ns per byte of host objects (the runtime's memory outside the pool, e.g. unpacked constant tensors) "
+        "that the executor thread destroys when an op frees them: run on one thread under the executor lock, "
+        "after the op's parallel part, reading the freed objects through the machine's memory (one stream)",
+        f"number in [0, {MAX_SERIAL_NS:g}]",
+        "time the executor thread spends between ops destroying a tensor of n host objects (perf/uftrace on "
+        "that thread), over the objects' bytes", free=True, **_number(0.0, MAX_SERIAL_NS, False)))
     serial_ns_per_output: float = field(default=0.0, metadata=_key(
-        "ns per output ciphertext of a serial_output_kinds op that do not shrink with threads (run on one "
-        "thread under the executor lock)", f"number in [0, {MAX_SERIAL_NS:g}]",
-        "one convolution at 1 and T threads, T(t) = s * outputs + p / t", free=True,
+        "legacy, no mechanism behind it (kept so older profiles and results load): ns per output ciphertext "
+        "of a serial_output_kinds op on one thread, moving no memory", f"number in [0, {MAX_SERIAL_NS:g}]",
+        "one convolution at 1 and T threads, T(t) = s * outputs + p / t",
         **_number(0.0, MAX_SERIAL_NS, False)))
     process_bytes: float = field(default=0.0, metadata=_key(
         "the runtime's own memory besides the trace's buffers (interpreter, libraries, executor); part of memory "

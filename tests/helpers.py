@@ -80,9 +80,10 @@ def rescaling_layers(graph) -> int:
     return sum(LEVEL_COST[n.kind][0] > 0 for n in graph.nodes)
 
 
-def random_trace(path, seed: int, n_ops: int = 8) -> str:
+def random_trace(path, seed: int, n_ops: int = 8, host: bool = False) -> str:
     """A random but consistent tensor-granularity trace: each op allocates an output, reads
-    one or two live tensors many times, writes its output, and frees tensors it was last to use."""
+    one or two live tensors many times, writes its output, and frees tensors it was last to use.
+    ``host``: outputs may also be host buffers (the reference runtime's memory outside the pool)."""
     import random
 
     rng = random.Random(seed)
@@ -96,7 +97,7 @@ def random_trace(path, seed: int, n_ops: int = 8) -> str:
         rows.append((ts, "op_begin", -1, 0, 0, "none", -1, layer))
         if layer < len(layers) - 1:
             count, unit = rng.randint(1, 40), rng.choice([65536, 196608, 393216])
-            kind = rng.choice(["ciphertext", "ciphertext", "temporary", "plaintext"])
+            kind = rng.choice(["ciphertext", "ciphertext", "temporary", "plaintext"] + ["host"] * (2 * host))
             t = nxt
             nxt += 1
             ts += rng.randint(1, 1000)

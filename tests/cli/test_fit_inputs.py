@@ -47,3 +47,24 @@ def test_a_stack_description_on_two_lines_is_refused(tmp_path, capsys):
     f.write_text('name = "x"\ndescription = "two\\nlines"\n')
     code, _, err = run(["fit", "--stack", str(f), "--free", "compute_scale"], capsys)
     assert code == 2 and "'description' must be one line of at most 2000 characters" in err
+
+
+
+
+def test_a_held_out_model_is_predicted_not_fitted(tmp_path, capsys):
+    """--hold-out-model: the fit ignores that model's runs and predicts them with its values."""
+    f = tmp_path / "runs.csv"
+    cryptonets = "cryptonets,,,4,8192,30;22;22;22;22;22;30,dram-only,all-dram,1,0.2,{s},\n"
+    f.write_text(HEAD + MLP.format(s=0.9) + MLP.format(s=1.1) + cryptonets.format(s=1e6))
+    code, out, err = run(["fit", str(f), "--stack", "hetier", "--free", "compute_scale", "--no-loo",
+                          "--hold-out-model", "cryptonets", "-o", str(tmp_path / "p.toml")], capsys)
+    assert code == 0, err
+    text = (tmp_path / "p.toml").read_text()
+    assert 'held_out_models = ["cryptonets"]' in text and "--hold-out-model cryptonets" in text
+    # the 1e6 s cryptonets run would have dragged compute_scale up; held out, it is only predicted
+    assert "held_out_errors = [-0.99" in text
+    code, _, err = run(["fit", str(f), "--stack", "hetier", "--hold-out-model", "resnet50"], capsys)
+    assert code == 2 and "--hold-out-model resnet50: no run of that model in runs.csv" in err
+    f.write_text(HEAD + MLP.format(s=0.9))
+    code, _, err = run(["fit", str(f), "--stack", "hetier", "--hold-out-model", "mlp"], capsys)
+    assert code == 2 and "--hold-out-model holds out every run: nothing left to fit" in err

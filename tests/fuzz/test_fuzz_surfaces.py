@@ -256,7 +256,8 @@ def measured_csvs(draw) -> str:
 def test_generated_measured_runs(tally):
     @FUZZ
     @given(text=measured_csvs(), free=st.sampled_from(["compute_scale", "compute_scale,compute_scale", "nope", "",
-                                                        "compute_scale,serial_ns_per_output"]))
+                                                        "compute_scale,serial_ns_per_output",
+                                                        "compute_scale,teardown_ns_per_host_byte"]))
     def one(text, free):
         d = _workdir()
         try:
@@ -272,6 +273,7 @@ def test_generated_measured_runs(tally):
 # --- stack files and --stack-set -------------------------------------------------------------------
 
 STACK_KEYS = ["name", "description", "runtime_profile", "schedule", "compute_scale", "serial_ns_per_output",
+              "teardown_ns_per_host_byte",
               "serial_output_kinds", "single_thread_kinds", "output_stationary_kinds", "source", "fit", "bogus"]
 STACK_VALUES = ['"x"', '"a\\nb"', f'"{"n" * 300}"', '"reference"', '"hetier"', '"dataflow"', '"random"', "1", "0",
                 "-1", "1e300", "1e-300", "nan", "inf", "1e6", "1e-6", "[]", '["conv2d"]', '["conv"]', '["maxpool", 1]',
