@@ -141,6 +141,70 @@ def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     return g, np.bincount(inv, weights=w)
 
 
+def _row_schedule(n: int, L: int, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(block index, local time, thread) of the touches of a row of ``n`` touches over ``L``
+    blocks that are looked up: every touch for rows of at most ``EXACT_PASSES`` passes, else each
+    block's first, made by the thread whose chunk reaches it earliest."""
+    if n / L <= EXACT_PASSES:
+        x = np.arange(n, dtype=np.int64)
+        idx = x % L if n > L else x
+        tau, th = issue_order(x, n, threads)
+        return idx, tau, th.astype(np.int64)
+    c = (n / L) / threads
+    offs = np.sort(np.mod(np.arange(threads) * c, 1.0))
+    y = np.arange(L) / L
+    k = np.searchsorted(offs, y, side="right") - 1  # nearest offset at or below y (wraps)
+    d = np.where(k >= 0, y - offs[np.maximum(k, 0)], y - offs[-1] + 1.0)
+    return np.arange(L), d / c, np.zeros(L, dtype=np.int64)
+
+
+class _OpSets:
+    """The op's distinct cache sets, from the lookup's order by set (the sets of the op's blocks and
+    of its touches are the same): each touch's set as an index into them, and for the many-pass
+    rule the op's distinct blocks per set and class (the most passes a row of the op makes over them)."""
+
+    def __init__(self, rows: list, counts: list[int], by_set: tuple):
+        self.order, _, self.first, self.hit_sorted = by_set
+        self.set_of = np.cumsum(self.first) - 1  # by lookup order
+        self.n = int(self.set_of[-1]) + 1
+        self.touch_set = np.empty(len(self.set_of), dtype=np.int64)  # by touch
+        self.touch_set[self.order] = self.set_of
+        self.base = np.cumsum([0] + counts[:-1]).tolist()
+        self.counts = counts
+        self.rows = rows
+        self._classes = None
+
+    def row_sets(self, i: int) -> np.ndarray:
+        """Set index of row ``i``'s looked-up touches (its first touches are its blocks in order)."""
+        return self.touch_set[self.base[i]:self.base[i] + self.counts[i]]
+
+    def classes(self) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+        """(distinct pass counts, blocks per set and class, each tensor's blocks' class). A row covers
+        its tensor's first min(n, L) blocks with n / min(n, L) passes; a block's class is the most
+        passes of the rows covering it (blocks of different tensors never coincide)."""
+        if self._classes is None:
+            by_tensor: dict[int, list[tuple[int, float, int]]] = {}
+            for i, (_, blk, _, _, n, _, t) in enumerate(self.rows):
+                pre = min(n, len(blk))
+                by_tensor.setdefault(t, []).append((pre, n / pre, i))
+            pieces = []
+            for t, lst in by_tensor.items():
+                qs = sorted({pre for pre, _, _ in lst})  # blocks [q_(m-1), q_m) have one class
+                vals = [max(p for pre, p, _ in lst if pre >= q) for q in qs]
+                pieces.append((t, max(lst)[2], qs, vals))
+            pvals = np.unique(np.array([v for _, _, _, vals in pieces for v in vals]))
+            where, cls, cls_of = [], [], {}
+            for t, i, qs, vals in pieces:
+                c = np.repeat(np.searchsorted(pvals, vals), np.diff([0] + qs))
+                cls_of[t] = c
+                where.append(self.row_sets(i)[:qs[-1]])
+                cls.append(c)
+            C = len(pvals)
+            per_set = np.bincount(np.concatenate(where) * C + np.concatenate(cls), minlength=self.n * C)
+            self._classes = (pvals, per_set.reshape(self.n, C).astype(np.float64), cls_of)
+        return self._classes
+
+
 class MemoryModeCache:
     """Direct-mapped DRAM cache state plus the pool that decides where tensors live."""
 
@@ -154,13 +218,16 @@ class MemoryModeCache:
         self.pool = SizeClassPool(align=block)
         self.addrs: dict[int, list[np.ndarray]] = {}  # tensor -> address chunks (LIFO)
         self.unit: dict[int, int] = {}
+        self._geometry: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # tensor -> (blocks, sets, bytes)
 
     def alloc(self, tensor: int, count: int, unit: int) -> None:
         self.unit[tensor] = unit
         self.addrs.setdefault(tensor, []).append(self.pool.alloc(count, unit))
+        self._geometry.pop(tensor, None)
 
     def free(self, tensor: int, count: int) -> None:
         chunks = self.addrs.get(tensor, [])
+        self._geometry.pop(tensor, None)
         while count and chunks:
             c = chunks[-1]
             take = min(count, len(c))
@@ -183,50 +250,66 @@ class MemoryModeCache:
         """Cache set of each (virtual) block: its page's random frame, then its place in the page."""
         return page_sets(blocks, self.n_sets, self.per_page, self.seed)
 
+    def _tensor(self, tensor: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(blocks, their sets, bytes) of a live tensor, kept until it is allocated or freed again
+        (ops read and write the same tensors over and over; the arrays are never written to)."""
+        g = self._geometry.get(tensor)
+        if g is None:
+            blk = self.blocks(tensor)
+            g = (blk, self.sets(blk), sum(len(c) for c in self.addrs[tensor]) * self.unit[tensor])
+            self._geometry[tensor] = g
+        return g
+
     def _lookup(self, blocks: np.ndarray, writes: np.ndarray, sets: np.ndarray | None = None,
                 with_prev: bool = False, order: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """Look blocks up strictly in order of the array (each sees the ones before it, in the same
         call too); ``writes`` marks stores (they leave their line dirty). Returns per block (hit,
         dirty victim written back), and with ``with_prev`` the lookup order by set (order, sorted
-        sets, first of its set); the tag array ends as after the last block."""
+        sets, first of its set, hits in that order); the tag array ends as after the last block.
+        Works run by run: a run is one block's consecutive touches in one set."""
         n = len(blocks)
         if sets is None:
             sets = self.sets(blocks)
         if order is None:  # ``order``: the caller's permutation by set, in order within a set
             order = np.argsort(sets, kind="stable")
         s, b, w = sets[order], blocks[order], writes[order]
-        first = np.ones(n, dtype=bool)
-        first[1:] = s[1:] != s[:-1]
+        first = np.empty(n, dtype=bool)
+        first[:1] = True
+        np.not_equal(s[1:], s[:-1], out=first[1:])
+        fi = np.flatnonzero(first)
+        sf = s[fi]
+        tag0, dirty0 = self.tags[sf], self.dirty[sf]  # the line resident in each set before the call
         prev = np.empty(n, dtype=np.int64)
-        prev[0:1] = -1
         prev[1:] = b[:-1]
-        prev[first] = self.tags[s[first]]
+        prev[fi] = tag0
         hit = prev == b
-        start = first | ~hit  # runs of one block in one set; a run may continue the resident line
-        run = np.cumsum(start) - 1
+        start = ~hit
+        start[fi] = True  # runs of one block in one set; a run may continue the resident line
         starts = np.flatnonzero(start)
-        run_dirty = np.add.reduceat(w.astype(np.int64), starts) > 0
-        resident = first[starts] & hit[starts]  # run continues the line already in the set
-        run_dirty |= resident & self.dirty[s[starts]]
+        run_dirty = np.logical_or.reduceat(w, starts)
+        opens = first[starts]  # the run is its set's first
+        f_of = np.cumsum(opens) - 1  # ... and its set's index among the sets (valid where it opens)
+        hit0 = hit[starts] & opens
+        run_dirty |= hit0 & dirty0[f_of]  # run continues the line already in the set
         # a miss evicts the run before it in its set, or the line resident before the call
-        victim_dirty = np.zeros(n, dtype=bool)
-        miss = ~hit
-        inner = miss & ~first
-        victim_dirty[inner] = run_dirty[run[inner] - 1]
-        outer = miss & first
-        victim_dirty[outer] = self.dirty[s[outer]] & (self.tags[s[outer]] >= 0)
-        last = np.ones(len(starts), dtype=bool)  # last run of each set
-        set_of_run = s[starts]
-        last[:-1] = set_of_run[1:] != set_of_run[:-1]
-        self.tags[set_of_run[last]] = b[starts[last]]
-        self.dirty[set_of_run[last]] = run_dirty[last]
+        victim_run = np.empty(len(starts), dtype=bool)
+        victim_run[1:] = run_dirty[:-1]
+        victim_run[opens] = (~hit0 & dirty0[f_of] & (tag0[f_of] >= 0))[opens]
+        last = np.empty(len(starts), dtype=bool)  # last run of each set
+        last[-1:] = True
+        last[:-1] = opens[1:]
+        set_of_last = s[starts[last]]
+        self.tags[set_of_last] = b[starts[last]]
+        self.dirty[set_of_last] = run_dirty[last]
         h = np.empty(n, dtype=bool)
         h[order] = hit
+        victim = np.zeros(n, dtype=bool)
+        victim[starts] = victim_run
         v = np.empty(n, dtype=bool)
-        v[order] = victim_dirty
+        v[order] = victim
         if not with_prev:
             return h, v
-        return h, v, (order, s, first)
+        return h, v, (order, s, first, hit)
 
     def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray, threads: int = 1,
                    rfo: bool = True) -> MMTraffic:
@@ -234,40 +317,30 @@ class MemoryModeCache:
         run by ``threads`` threads; ``rfo``: its stores read their lines first (not streaming stores)."""
         rows = []
         for r, (t, w, b) in enumerate(zip(tensors.tolist(), writes.tolist(), nbytes.tolist())):
-            if b <= 0:
+            if b <= 0 or int(t) not in self.addrs:
                 continue
-            blk = self.blocks(int(t))
+            blk, st, tensor_bytes = self._tensor(int(t))
             if not len(blk):
                 continue
-            passes = b / (sum(len(c) for c in self.addrs[int(t)]) * self.unit[int(t)])
+            passes = b / tensor_bytes
             n = max(1, int(round(passes * len(blk))))  # touches, b / n bytes each
-            rows.append((r, blk, bool(w), float(b), n, self.sets(blk)))
+            rows.append((r, blk, bool(w), float(b), n, st, int(t)))
         out = MMTraffic()
         if not rows:
             return out
         T = max(1, int(threads))
         R = len(rows)
-        seq_i, seq_key, seq_row = [], [], []
+        seq_i, seq_key, seq_row, counts = [], [], [], []
         stat = []
-        for i, (r, blk, w, b, n, _) in enumerate(rows):
+        for i, (r, blk, w, b, n, _, _) in enumerate(rows):
             L = len(blk)
-            p = n / L
-            if p <= EXACT_PASSES:
-                x = np.arange(n, dtype=np.int64)
-                idx = x % L if n > L else x
-                tau, th = issue_order(x, n, T)
-            else:
-                # first touch of each block: the thread whose chunk reaches it earliest
-                c = p / T
-                offs = np.sort(np.mod(np.arange(T) * c, 1.0))
-                y = np.arange(L) / L
-                k = np.searchsorted(offs, y, side="right") - 1  # nearest offset at or below y (wraps)
-                d = np.where(k >= 0, y - offs[np.maximum(k, 0)], y - offs[-1] + 1.0)
-                idx, tau, th = np.arange(L), d / c, np.zeros(L)
+            idx, tau, th = _row_schedule(n, L, T)
+            if n / L > EXACT_PASSES:
                 stat.append(i)
             seq_i.append(idx)
             seq_key.append(tau)
-            seq_row.append(th.astype(np.int64) * R + i)  # lockstep: by local time, then thread, then row
+            seq_row.append(th * R + i)  # lockstep: by local time, then thread, then row
+            counts.append(len(idx))
         w_of = np.array([rr[2] for rr in rows])
         per_of = np.array([rr[3] / rr[4] for rr in rows])
         tau = np.concatenate(seq_key) if R > 1 else seq_key[0]
@@ -276,7 +349,7 @@ class MemoryModeCache:
         where = np.concatenate([ix + base[i] for i, ix in enumerate(seq_i)]) if R > 1 else seq_i[0]
         blocks = np.concatenate([rr[1] for rr in rows])[where] if R > 1 else rows[0][1][where]
         sets = np.concatenate([rr[5] for rr in rows])[where] if R > 1 else rows[0][5][where]
-        row = tie % R
+        row = np.repeat(np.arange(R), counts)
         # one sort by (set, local time, thread, row) when the key fits 63 bits, else two stable ones
         set_bits = max(1, int(self.n_sets - 1).bit_length())
         tie_bits = max(1, int(T * R - 1).bit_length())
@@ -293,61 +366,53 @@ class MemoryModeCache:
         nb = per_of[row]
         if stat:
             hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
-            hit = self._hits_between_passes(hit, by_set, tau, blocks, rows, stat)
+            op_sets = _OpSets(rows, counts, by_set)
+            hit = self._hits_between_passes(hit, op_sets, tau, row, blocks, rows, stat)
         else:
             hit, victim = self._lookup(blocks, wr, sets, order=order)
         self._charge(out, hit, victim, wr, nb, rfo)
         if stat:
-            table = self._op_blocks(rows)
             for i in stat:
-                self._passes(out, rows, i, table, T, rfo)
+                self._passes(out, rows, i, op_sets, T, rfo)
             self._last_touch(out, rows, stat)
         out.misses = int(round(out.pmem_read / LINE))
         return out
 
     @staticmethod
-    def _op_blocks(rows: list) -> tuple:
-        """The op's distinct blocks (sorted), the touches per block of the row that touches each
-        most, each block's set as an index into the op's distinct sets (and their count), the
-        distinct touch counts (classes), each block's class and the blocks per set and class."""
-        blk = np.concatenate([rr[1][:rr[4]] for rr in rows])
-        p = np.concatenate([np.full(min(rr[4], len(rr[1])), rr[4] / min(rr[4], len(rr[1]))) for rr in rows])
-        st = np.concatenate([rr[5][:rr[4]] for rr in rows])
-        o = np.lexsort((-p, blk))
-        blk, p, st = blk[o], p[o], st[o]
-        keep = np.ones(len(blk), dtype=bool)
-        keep[1:] = blk[1:] != blk[:-1]
-        su, where = np.unique(st[keep], return_inverse=True)
-        pvals, cls = np.unique(p[keep], return_inverse=True)
-        # blocks of each class in each of the op's sets
-        per_set = np.bincount(where * len(pvals) + cls, minlength=len(su) * len(pvals)).reshape(len(su), len(pvals))
-        return blk[keep], p[keep], where, len(su), pvals, cls, per_set.astype(np.float64)
-
-    def _hits_between_passes(self, hit: np.ndarray, by_set: tuple, tau: np.ndarray, blocks: np.ndarray,
-                             rows: list, stat: list[int]) -> np.ndarray:
+    def _hits_between_passes(hit: np.ndarray, op_sets: "_OpSets", tau: np.ndarray, row: np.ndarray,
+                             blocks: np.ndarray, rows: list, stat: list[int]) -> np.ndarray:
         """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
         at their first touches only, and between a hit and the touch before it in its set (a window
         of local time g) their blocks there come back g p times (p passes each, the touch's own
         block aside) and evict the line: it survives with probability max(0, 1 - g sum p)."""
-        order, s, first = by_set
-        sb = np.concatenate([rows[i][1] for i in stat])
-        ss = np.concatenate([rows[i][5] for i in stat])
+        order, first, hit_sorted, set_of = op_sets.order, op_sets.first, op_sets.hit_sorted, op_sets.set_of
+        ss = np.concatenate([op_sets.row_sets(i) for i in stat])
         sp = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
-        su, inv = np.unique(ss, return_inverse=True)
-        rate = np.bincount(inv, weights=sp, minlength=len(su))
+        rate = np.bincount(ss, weights=sp, minlength=op_sets.n)  # sum of p of the rows' blocks in each set
+        has = rate > 0  # (every p > EXACT_PASSES)
         h = hit.astype(np.float64)
-        j = np.flatnonzero(hit[order])  # hits, in lookup order by set
-        k = np.searchsorted(su, s[j])
-        inside = (k < len(su)) & (su[np.minimum(k, len(su) - 1)] == s[j])
+        j = np.flatnonzero(hit_sorted)  # hits, in lookup order by set
+        k = set_of[j]
+        inside = has[k]
         j, k = j[inside], k[inside]
         if not len(j):
             return h
         oj = order[j]
         gap = np.where(first[j], tau[oj], tau[oj] - tau[order[np.maximum(j - 1, 0)]])
-        o = np.argsort(sb)
-        sb, sp = sb[o], sp[o]
-        at = np.minimum(np.searchsorted(sb, blocks[oj]), len(sb) - 1)
-        own = np.where(sb[at] == blocks[oj], sp[at], 0.0)  # the touch's block is one of them
+        # the touch's block is one of them when its tensor is a many-pass row's
+        own_p: dict[int, set[float]] = {}
+        for i in stat:
+            own_p.setdefault(rows[i][6], set()).add(rows[i][4] / len(rows[i][1]))
+        if all(len(v) == 1 for v in own_p.values()):
+            own_row = np.array([next(iter(own_p[rr[6]])) if rr[6] in own_p else 0.0 for rr in rows])
+            own = own_row[row[oj]]
+        else:  # one tensor in many-pass rows of different passes: the first found, as a search finds it
+            sb = np.concatenate([rows[i][1] for i in stat])
+            o = np.argsort(sb)
+            sb, sps = sb[o], sp[o]
+            bo = blocks[oj]
+            at = np.minimum(np.searchsorted(sb, bo), len(sb) - 1)
+            own = np.where(sb[at] == bo, sps[at], 0.0)
         h[oj] = np.maximum(0.0, 1.0 - gap * (rate[k] - own))
         return h
 
@@ -399,26 +464,27 @@ class MemoryModeCache:
         out.pmem_write += wb
         self.dirty[st[final]] = np.where(old_tag[final] == blk[final], old_dirty[final] | wr[final], wr[final])
 
-    def _passes(self, out: MMTraffic, rows: list, i: int, table: tuple, T: int, rfo: bool) -> None:
+    def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:
         """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
         touched in the window since (probability min(1, g p') per block of p' passes)."""
-        _, blk, w, b, n, _ = rows[i]
+        _, blk, w, b, n, _, tensor = rows[i]
         L = len(blk)
         extra = n - L
         if extra <= 0:
             return
-        ub, pb, where, n_sets, pvals, cls, per_set = table
-        mine = np.searchsorted(ub, blk)
+        pvals, per_set, cls_of = op_sets.classes()
+        where = op_sets.row_sets(i)  # each block's set among the op's sets
+        cls = cls_of[tensor][:L]  # each block's class (the most passes a row makes over it)
         gaps, wts = schedule_gaps(n / L, T)
-        survive = np.zeros(len(mine))
+        survive = np.zeros(L)
         for g, wt in zip(gaps.tolist(), wts.tolist()):
             if wt <= 0:
                 continue
             q = np.minimum(1.0, g * pvals)  # per class of blocks (the passes of their row)
             sure = q >= 1.0
             logs = np.log1p(-np.where(sure, 0.0, q))
-            m_sure = (per_set @ sure.astype(np.float64))[where[mine]] - sure[cls[mine]]
-            m_log = (per_set @ logs)[where[mine]] - logs[cls[mine]]
+            m_sure = (per_set @ sure.astype(np.float64))[where] - sure[cls]
+            m_log = (per_set @ logs)[where] - logs[cls]
             survive += wt * np.where(m_sure > 0.5, 0.0, np.exp(m_log))
         share = float(survive.mean()) if len(survive) else 1.0
         per = b / n
