@@ -40,6 +40,7 @@ import numpy as np
 
 LINE = 64  # the hardware's cache line: Memory Mode's DRAM cache maps 64 B lines (Hildebrand et al., ISPASS 2021)
 EXACT_PASSES = 2.0  # rows of at most this many passes are looked up touch by touch
+SCHEDULE_KEEP = 1 << 21  # touches of row schedules kept for reuse (16 bytes each)
 
 
 class SizeClassPool:
@@ -141,21 +142,19 @@ def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     return g, np.bincount(inv, weights=w)
 
 
-def _row_schedule(n: int, L: int, threads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(block index, local time, thread) of the touches of a row of ``n`` touches over ``L``
-    blocks that are looked up: every touch for rows of at most ``EXACT_PASSES`` passes, else each
-    block's first, made by the thread whose chunk reaches it earliest."""
+def _row_schedule(n: int, L: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(local time, thread) of the touches of a row of ``n`` touches over ``L`` blocks that are
+    looked up (touch x is of block x mod L): every touch for rows of at most ``EXACT_PASSES``
+    passes, else each block's first, made by the thread whose chunk reaches it earliest."""
     if n / L <= EXACT_PASSES:
-        x = np.arange(n, dtype=np.int64)
-        idx = x % L if n > L else x
-        tau, th = issue_order(x, n, threads)
-        return idx, tau, th.astype(np.int64)
+        tau, th = issue_order(np.arange(n, dtype=np.int64), n, threads)
+        return tau, th.astype(np.int64)
     c = (n / L) / threads
     offs = np.sort(np.mod(np.arange(threads) * c, 1.0))
     y = np.arange(L) / L
     k = np.searchsorted(offs, y, side="right") - 1  # nearest offset at or below y (wraps)
     d = np.where(k >= 0, y - offs[np.maximum(k, 0)], y - offs[-1] + 1.0)
-    return np.arange(L), d / c, np.zeros(L, dtype=np.int64)
+    return d / c, np.zeros(L, dtype=np.int64)
 
 
 class _OpSets:
@@ -164,7 +163,7 @@ class _OpSets:
     rule the op's distinct blocks per set and class (the most passes a row of the op makes over them)."""
 
     def __init__(self, rows: list, counts: list[int], by_set: tuple):
-        self.order, _, self.first, self.hit_sorted = by_set
+        self.order, _, self.first, self.hit_sorted, self.sets, self.end_tag, self.end_dirty = by_set
         self.set_of = np.cumsum(self.first) - 1  # by lookup order
         self.n = int(self.set_of[-1]) + 1
         self.touch_set = np.empty(len(self.set_of), dtype=np.int64)  # by touch
@@ -178,8 +177,9 @@ class _OpSets:
         """Set index of row ``i``'s looked-up touches (its first touches are its blocks in order)."""
         return self.touch_set[self.base[i]:self.base[i] + self.counts[i]]
 
-    def classes(self) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
-        """(distinct pass counts, blocks per set and class, each tensor's blocks' class). A row covers
+    def classes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+        """(distinct pass counts, blocks per set and class as floats and as integers, each tensor's
+        blocks' class). A row covers
         its tensor's first min(n, L) blocks with n / min(n, L) passes; a block's class is the most
         passes of the rows covering it (blocks of different tensors never coincide)."""
         if self._classes is None:
@@ -192,7 +192,7 @@ class _OpSets:
                 qs = sorted({pre for pre, _, _ in lst})  # blocks [q_(m-1), q_m) have one class
                 vals = [max(p for pre, p, _ in lst if pre >= q) for q in qs]
                 pieces.append((t, max(lst)[2], qs, vals))
-            pvals = np.unique(np.array([v for _, _, _, vals in pieces for v in vals]))
+            pvals = np.array(sorted({v for _, _, _, vals in pieces for v in vals}))
             where, cls, cls_of = [], [], {}
             for t, i, qs, vals in pieces:
                 c = np.repeat(np.searchsorted(pvals, vals), np.diff([0] + qs))
@@ -201,7 +201,8 @@ class _OpSets:
                 cls.append(c)
             C = len(pvals)
             per_set = np.bincount(np.concatenate(where) * C + np.concatenate(cls), minlength=self.n * C)
-            self._classes = (pvals, per_set.reshape(self.n, C).astype(np.float64), cls_of)
+            per_set = per_set.reshape(self.n, C)
+            self._classes = (pvals, per_set.astype(np.float64), per_set, cls_of)
         return self._classes
 
 
@@ -219,6 +220,8 @@ class MemoryModeCache:
         self.addrs: dict[int, list[np.ndarray]] = {}  # tensor -> address chunks (LIFO)
         self.unit: dict[int, int] = {}
         self._geometry: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # tensor -> (blocks, sets, bytes)
+        self._schedules: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._schedule_size = 0
 
     def alloc(self, tensor: int, count: int, unit: int) -> None:
         self.unit[tensor] = unit
@@ -260,24 +263,41 @@ class MemoryModeCache:
             self._geometry[tensor] = g
         return g
 
+    def _schedule(self, n: int, L: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+        """``_row_schedule``'s (local time, thread), kept for the row shapes an op repeats (a
+        bounded number of touches in all; the arrays are never written to)."""
+        k = (n, L, threads)
+        got = self._schedules.get(k)
+        if got is None:
+            got = _row_schedule(n, L, threads)
+            size = len(got[0])
+            if size <= SCHEDULE_KEEP:
+                while self._schedules and self._schedule_size + size > SCHEDULE_KEEP:
+                    old = self._schedules.pop(next(iter(self._schedules)))  # the oldest
+                    self._schedule_size -= len(old[0])
+                self._schedules[k] = got
+                self._schedule_size += size
+        return got
+
     def _lookup(self, blocks: np.ndarray, writes: np.ndarray, sets: np.ndarray | None = None,
                 with_prev: bool = False, order: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """Look blocks up strictly in order of the array (each sees the ones before it, in the same
         call too); ``writes`` marks stores (they leave their line dirty). Returns per block (hit,
-        dirty victim written back), and with ``with_prev`` the lookup order by set (order, sorted
-        sets, first of its set, hits in that order); the tag array ends as after the last block.
+        dirty victim written back); the tag array ends as after the last block. With ``with_prev``
+        also the lookup order by set (order, sorted sets, first of its set, hits in that order) and
+        the sets' final state (sets, tags, dirty), which the caller writes to the tag array.
         Works run by run: a run is one block's consecutive touches in one set."""
         n = len(blocks)
         if sets is None:
             sets = self.sets(blocks)
         if order is None:  # ``order``: the caller's permutation by set, in order within a set
             order = np.argsort(sets, kind="stable")
-        s, b, w = sets[order], blocks[order], writes[order]
+        s, b, w = sets.take(order), blocks.take(order), writes.take(order)
         first = np.empty(n, dtype=bool)
         first[:1] = True
         np.not_equal(s[1:], s[:-1], out=first[1:])
         fi = np.flatnonzero(first)
-        sf = s[fi]
+        sf = s[fi]  # the sets, in order
         tag0, dirty0 = self.tags[sf], self.dirty[sf]  # the line resident in each set before the call
         prev = np.empty(n, dtype=np.int64)
         prev[1:] = b[:-1]
@@ -287,20 +307,20 @@ class MemoryModeCache:
         start[fi] = True  # runs of one block in one set; a run may continue the resident line
         starts = np.flatnonzero(start)
         run_dirty = np.logical_or.reduceat(w, starts)
-        opens = first[starts]  # the run is its set's first
-        f_of = np.cumsum(opens) - 1  # ... and its set's index among the sets (valid where it opens)
-        hit0 = hit[starts] & opens
-        run_dirty |= hit0 & dirty0[f_of]  # run continues the line already in the set
+        fo = np.flatnonzero(first[starts])  # each set's first run
+        hit0 = hit[fi]
+        run_dirty[fo] |= hit0 & dirty0  # the run continues the line already in the set
         # a miss evicts the run before it in its set, or the line resident before the call
         victim_run = np.empty(len(starts), dtype=bool)
         victim_run[1:] = run_dirty[:-1]
-        victim_run[opens] = (~hit0 & dirty0[f_of] & (tag0[f_of] >= 0))[opens]
-        last = np.empty(len(starts), dtype=bool)  # last run of each set
-        last[-1:] = True
-        last[:-1] = opens[1:]
-        set_of_last = s[starts[last]]
-        self.tags[set_of_last] = b[starts[last]]
-        self.dirty[set_of_last] = run_dirty[last]
+        victim_run[fo] = ~hit0 & dirty0 & (tag0 >= 0)
+        last = np.empty(len(fo), dtype=np.int64)  # each set's last run
+        last[:-1] = fo[1:] - 1
+        last[-1:] = len(starts) - 1
+        end_tag, end_dirty = b[starts[last]], run_dirty[last]
+        if not with_prev:
+            self.tags[sf] = end_tag
+            self.dirty[sf] = end_dirty
         h = np.empty(n, dtype=bool)
         h[order] = hit
         victim = np.zeros(n, dtype=bool)
@@ -309,7 +329,7 @@ class MemoryModeCache:
         v[order] = victim
         if not with_prev:
             return h, v
-        return h, v, (order, s, first, hit)
+        return h, v, (order, s, first, hit, sf, end_tag, end_dirty)
 
     def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray, threads: int = 1,
                    rfo: bool = True) -> MMTraffic:
@@ -330,25 +350,25 @@ class MemoryModeCache:
             return out
         T = max(1, int(threads))
         R = len(rows)
-        seq_i, seq_key, seq_row, counts = [], [], [], []
+        seq_blk, seq_set, seq_key, seq_row, counts = [], [], [], [], []
         stat = []
-        for i, (r, blk, w, b, n, _, _) in enumerate(rows):
+        for i, (r, blk, w, b, n, st, _) in enumerate(rows):
             L = len(blk)
-            idx, tau, th = _row_schedule(n, L, T)
+            tau, th = self._schedule(n, L, T)
             if n / L > EXACT_PASSES:
                 stat.append(i)
-            seq_i.append(idx)
+            for a in range(0, len(tau), L):  # the blocks in touch order: passes over the tensor
+                seq_blk.append(blk[:len(tau) - a])
+                seq_set.append(st[:len(tau) - a])
             seq_key.append(tau)
             seq_row.append(th * R + i)  # lockstep: by local time, then thread, then row
-            counts.append(len(idx))
+            counts.append(len(tau))
         w_of = np.array([rr[2] for rr in rows])
         per_of = np.array([rr[3] / rr[4] for rr in rows])
         tau = np.concatenate(seq_key) if R > 1 else seq_key[0]
         tie = np.concatenate(seq_row) if R > 1 else seq_row[0]
-        base = np.cumsum([0] + [len(rr[1]) for rr in rows[:-1]])
-        where = np.concatenate([ix + base[i] for i, ix in enumerate(seq_i)]) if R > 1 else seq_i[0]
-        blocks = np.concatenate([rr[1] for rr in rows])[where] if R > 1 else rows[0][1][where]
-        sets = np.concatenate([rr[5] for rr in rows])[where] if R > 1 else rows[0][5][where]
+        blocks = np.concatenate(seq_blk) if len(seq_blk) > 1 else seq_blk[0]
+        sets = np.concatenate(seq_set) if len(seq_set) > 1 else seq_set[0]
         row = np.repeat(np.arange(R), counts)
         # one sort by (set, local time, thread, row) when the key fits 63 bits, else two stable ones
         set_bits = max(1, int(self.n_sets - 1).bit_length())
@@ -374,7 +394,7 @@ class MemoryModeCache:
         if stat:
             for i in stat:
                 self._passes(out, rows, i, op_sets, T, rfo)
-            self._last_touch(out, rows, stat)
+            self._last_touch(out, rows, stat, op_sets)
         out.misses = int(round(out.pmem_read / LINE))
         return out
 
@@ -421,10 +441,14 @@ class MemoryModeCache:
                 rfo: bool) -> None:
         """Bytes of looked-up touches by the rules of the module docstring (``hit``: a probability
         where rows of many passes may have evicted the line in between)."""
-        hb = float((nb * hit).sum())
+        if hit.dtype == bool:  # the same elements as the products below: nb or 0.0
+            hb = float(np.where(hit, nb, 0.0).sum())
+            load_miss = float(np.where(hit | wr, 0.0, nb).sum())
+        else:
+            hb = float((nb * hit).sum())
+            load_miss = float((nb * (1 - hit) * ~wr).sum())
         mb = float(nb.sum()) - hb
         wb = float(nb[victim].sum())
-        load_miss = float((nb * (1 - hit) * ~wr).sum())
         store = float(nb[wr].sum())
         store_miss = mb - load_miss
         out.hit_bytes += hb
@@ -446,23 +470,27 @@ class MemoryModeCache:
             out.tag_check_bytes += store
             out.dram_write += store - store_miss  # write hits; misses wrote on allocate
 
-    def _last_touch(self, out: MMTraffic, rows: list, stat: list[int]) -> None:
+    def _last_touch(self, out: MMTraffic, rows: list, stat: list[int], op_sets: "_OpSets") -> None:
         """Rows of many passes touch their blocks until the op ends: each set they share ends the op
         holding one of their blocks (of the row with most passes, the last its final pass touches),
-        and a dirty line found there by the exact lookup is written back."""
+        and a dirty line found there by the exact lookup is written back. Works on the op's sets as
+        the lookup left them, then writes them to the tag array."""
         stat = sorted(stat, key=lambda i: rows[i][4] / len(rows[i][1]))  # most passes assigned last
         blk = np.concatenate([rows[i][1] for i in stat])
-        st = np.concatenate([rows[i][5] for i in stat])
+        st = np.concatenate([op_sets.row_sets(i) for i in stat])  # as indices into the op's sets
         wr = np.repeat([rows[i][2] for i in stat], [len(rows[i][1]) for i in stat])
         per = np.repeat([rows[i][3] / rows[i][4] for i in stat], [len(rows[i][1]) for i in stat])
-        old_tag, old_dirty = self.tags[st], self.dirty[st]
-        self.tags[st] = blk  # repeated sets: the last assignment stays (numpy assigns in order)
-        final = self.tags[st] == blk  # the one block that ends in its set
+        tags, dirty = op_sets.end_tag, op_sets.end_dirty
+        old_tag, old_dirty = tags[st], dirty[st]
+        tags[st] = blk  # repeated sets: the last assignment stays (numpy assigns in order)
+        final = tags[st] == blk  # the one block that ends in its set
         victim = final & (old_tag != blk) & old_dirty & (old_tag >= 0)
         wb = float(per[victim].sum())
         out.writeback_bytes += wb
         out.pmem_write += wb
-        self.dirty[st[final]] = np.where(old_tag[final] == blk[final], old_dirty[final] | wr[final], wr[final])
+        dirty[st[final]] = np.where(old_tag[final] == blk[final], old_dirty[final] | wr[final], wr[final])
+        self.tags[op_sets.sets] = tags
+        self.dirty[op_sets.sets] = dirty
 
     def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:
         """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
@@ -472,20 +500,28 @@ class MemoryModeCache:
         extra = n - L
         if extra <= 0:
             return
-        pvals, per_set, cls_of = op_sets.classes()
+        pvals, per_set, counts, cls_of = op_sets.classes()
         where = op_sets.row_sets(i)  # each block's set among the op's sets
         cls = cls_of[tensor][:L]  # each block's class (the most passes a row makes over it)
         gaps, wts = schedule_gaps(n / L, T)
         survive = np.zeros(L)
+        mine = None  # each block's set's blocks per class, when a class is sure to come back
         for g, wt in zip(gaps.tolist(), wts.tolist()):
             if wt <= 0:
+                continue
+            if g == 0.0:  # no other touch in between: the products below are 0, exp(0) = 1
+                survive += wt
                 continue
             q = np.minimum(1.0, g * pvals)  # per class of blocks (the passes of their row)
             sure = q >= 1.0
             logs = np.log1p(-np.where(sure, 0.0, q))
-            m_sure = (per_set @ sure.astype(np.float64))[where] - sure[cls]
             m_log = (per_set @ logs)[where] - logs[cls]
-            survive += wt * np.where(m_sure > 0.5, 0.0, np.exp(m_log))
+            s = np.exp(m_log)
+            if sure.any():  # another block of a class sure to come back evicts it (counts: exact in integers)
+                if mine is None:
+                    mine = counts[where]
+                s[mine @ sure - sure[cls] > 0] = 0.0
+            survive += wt * s
         share = float(survive.mean()) if len(survive) else 1.0
         per = b / n
         hb = extra * per * share
