@@ -99,10 +99,18 @@ class MMTraffic:
 
 def _mix(x: np.ndarray, seed: int) -> np.ndarray:
     """A seeded 64-bit hash (splitmix64's finaliser): the frame the OS gave each page."""
-    z = (x.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15 + 1) % 2 ** 64)) * np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+    z = x.astype(np.uint64)
+    z += np.uint64((seed * 0x9E3779B97F4A7C15 + 1) % 2 ** 64)
+    z *= np.uint64(0x9E3779B97F4A7C15)
+    t = z >> np.uint64(30)
+    z ^= t
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    np.right_shift(z, np.uint64(27), out=t)
+    z ^= t
+    z *= np.uint64(0x94D049BB133111EB)
+    np.right_shift(z, np.uint64(31), out=t)
+    z ^= t
+    return z
 
 
 def page_sets(blocks: np.ndarray, n_sets: int, per_page: int, seed: int) -> np.ndarray:
@@ -110,6 +118,10 @@ def page_sets(blocks: np.ndarray, n_sets: int, per_page: int, seed: int) -> np.n
     The oracle calls it with 64 B lines, this model with its blocks: a page lands in one frame."""
     k = per_page
     groups = max(1, n_sets // k)
+    if k == 1:  # a block per page (or more): its frame is its set
+        h = _mix(blocks, seed)
+        h %= np.uint64(groups)
+        return h.astype(np.int64)
     frame = (_mix(blocks // k, seed) % np.uint64(groups)).astype(np.int64)
     return (frame * k + blocks % k) % n_sets
 
