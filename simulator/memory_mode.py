@@ -517,7 +517,6 @@ class MemoryModeCache:
         cls = cls_of[tensor][:L]  # each block's class (the most passes a row makes over it)
         gaps, wts = schedule_gaps(n / L, T)
         survive = np.zeros(L)
-        mine = None  # each block's set's blocks per class, when a class is sure to come back
         for g, wt in zip(gaps.tolist(), wts.tolist()):
             if wt <= 0:
                 continue
@@ -530,9 +529,8 @@ class MemoryModeCache:
             m_log = (per_set @ logs)[where] - logs[cls]
             s = np.exp(m_log)
             if sure.any():  # another block of a class sure to come back evicts it (counts: exact in integers)
-                if mine is None:
-                    mine = counts[where]
-                s[mine @ sure - sure[cls] > 0] = 0.0
+                sure_in_set = sum(counts[where, c] for c in np.flatnonzero(sure).tolist())
+                s[sure_in_set - sure[cls] > 0] = 0.0
             survive += wt * s
         share = float(survive.mean()) if len(survive) else 1.0
         per = b / n
