@@ -381,7 +381,6 @@ class MemoryModeCache:
         tie = np.concatenate(seq_row) if R > 1 else seq_row[0]
         blocks = np.concatenate(seq_blk) if len(seq_blk) > 1 else seq_blk[0]
         sets = np.concatenate(seq_set) if len(seq_set) > 1 else seq_set[0]
-        row = np.repeat(np.arange(R), counts)
         # one sort by (set, local time, thread, row) when the key fits 63 bits, else two stable ones
         set_bits = max(1, int(self.n_sets - 1).bit_length())
         tie_bits = max(1, int(T * R - 1).bit_length())
@@ -394,12 +393,12 @@ class MemoryModeCache:
         else:
             o = np.lexsort((tie, tau))
             order = o[np.argsort(sets[o], kind="stable")]
-        wr = w_of[row]
-        nb = per_of[row]
+        wr = np.repeat(w_of, counts)  # by touch
+        nb = np.repeat(per_of, counts)
         if stat:
             hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
             op_sets = _OpSets(rows, counts, by_set)
-            hit = self._hits_between_passes(hit, op_sets, tau, row, blocks, rows, stat)
+            hit = self._hits_between_passes(hit, op_sets, tau, np.repeat(np.arange(R), counts), blocks, rows, stat)
         else:
             hit, victim = self._lookup(blocks, wr, sets, order=order)
         self._charge(out, hit, victim, wr, nb, rfo)
@@ -459,7 +458,8 @@ class MemoryModeCache:
         else:
             hb = float((nb * hit).sum())
             load_miss = float((nb * (1 - hit) * ~wr).sum())
-        mb = float(nb.sum()) - hb
+        total = float(nb.sum())
+        mb = total - hb
         wb = float(nb[victim].sum())
         store = float(nb[wr].sum())
         store_miss = mb - load_miss
@@ -468,7 +468,7 @@ class MemoryModeCache:
         out.writeback_bytes += wb
         out.pmem_write += wb
         out.load_pmem_bytes += load_miss
-        out.dram_read += float(nb.sum())  # every touch reads its line's tag (and data)
+        out.dram_read += total  # every touch reads its line's tag (and data)
         out.dram_write += mb  # fill (or write-allocate)
         if rfo:
             out.rfo_bytes += store
