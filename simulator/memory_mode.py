@@ -311,10 +311,9 @@ class MemoryModeCache:
         fi = np.flatnonzero(first)
         sf = s[fi]  # the sets, in order
         tag0, dirty0 = self.tags[sf], self.dirty[sf]  # the line resident in each set before the call
-        prev = np.empty(n, dtype=np.int64)
-        prev[1:] = b[:-1]
-        prev[fi] = tag0
-        hit = prev == b
+        hit = np.empty(n, dtype=bool)  # the block is the one before it in its set
+        np.equal(b[1:], b[:-1], out=hit[1:])
+        hit[fi] = tag0 == b[fi]
         start = ~hit
         start[fi] = True  # runs of one block in one set; a run may continue the resident line
         starts = np.flatnonzero(start)
