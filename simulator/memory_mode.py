@@ -191,9 +191,9 @@ class _OpSets:
 
     def classes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
         """(distinct pass counts, blocks per set and class as floats and as integers, each tensor's
-        blocks' class). A row covers
-        its tensor's first min(n, L) blocks with n / min(n, L) passes; a block's class is the most
-        passes of the rows covering it (blocks of different tensors never coincide)."""
+        blocks' class). A row covers its tensor's first min(n, L) blocks with n / min(n, L) passes;
+        a block's class is the most passes of the rows covering it (blocks of different tensors
+        never coincide: the pool aligns every buffer to the block)."""
         if self._classes is None:
             by_tensor: dict[int, list[tuple[int, float, int]]] = {}
             for i, (_, blk, _, _, n, _, t) in enumerate(self.rows):
