@@ -21,7 +21,8 @@ held to, tests/unit/test_memory_mode_oracle.py):
   touch by touch. A row of more passes is looked up at the first touch of each block; its other
   touches hit unless a block of the op that shares the set was touched since the block's last
   touch: a block of a row of p' passes is touched in a window of g local time with probability
-  min(1, g p'), and the windows g (three values at most, by the three-gap theorem) follow from the
+  min(1, g p' / m), m the threads that touch it together (at one offset of the static schedule:
+  p' / m distinct touch times), and the windows g (three values at most, by the three-gap theorem) follow from the
   static schedule. For random frames this is the reuse-distance rule (a line survives D distinct
   bytes with probability ~exp(-D / capacity)) with D counted set by set.
 - Costs per touch, as Cascade Lake pays them (tags live with the data; Hildebrand et al., ISPASS
@@ -134,14 +135,20 @@ def issue_order(x: np.ndarray, n: int, threads: int) -> tuple[np.ndarray, np.nda
     return u - th, th
 
 
+def schedule_offsets(passes: float, threads: int) -> np.ndarray:
+    """The distinct local-time offsets at which the threads of a row of ``passes`` passes touch a
+    block (thread t at frac(x / L - t p / T)); threads sharing an offset touch it together."""
+    offs = np.unique(np.round(np.mod(-np.arange(threads) * (passes / threads), 1.0), 12))
+    return offs[offs < 1.0]
+
+
 def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """Reuse windows (local time) between consecutive touches of one block of a row of ``passes``
     passes, and the share of the row's reuses (touches after the first) with each. Thread t
     touches a block every T / p of local time from offset frac(x / L - t p / T): threads with the
     same offset touch it together (window 0), the others after the circular gap to the next offset."""
     c = passes / threads  # passes per thread
-    offs = np.unique(np.round(np.mod(-np.arange(threads) * c, 1.0), 12))
-    offs = offs[offs < 1.0]
+    offs = schedule_offsets(passes, threads)
     mult = threads / len(offs)  # threads per offset (the offsets t c mod 1 repeat with period T / mult)
     circ = np.diff(np.r_[offs, offs[0] + 1.0]) / c  # local-time gap to the next distinct offset
     reuses = max(passes - 1.0, 1e-12)
@@ -505,7 +512,8 @@ class MemoryModeCache:
 
     def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:
         """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
-        touched in the window since (probability min(1, g p') per block of p' passes)."""
+        touched in the window since (probability min(1, g p' / m) per block of p' passes that m
+        threads at a time touch)."""
         _, blk, w, b, n, _, tensor = rows[i]
         L = len(blk)
         extra = n - L
@@ -515,6 +523,9 @@ class MemoryModeCache:
         where = op_sets.row_sets(i)  # each block's set among the op's sets
         cls = cls_of[tensor][:L]  # each block's class (the most passes a row makes over it)
         gaps, wts = schedule_gaps(n / L, T)
+        # a block of p' passes is touched at p' / (threads per offset) distinct local times: the
+        # threads that share an offset touch it together, one chance to come between two touches
+        times = np.array([pv / (T / len(schedule_offsets(pv, T))) for pv in pvals.tolist()])
         survive = np.zeros(L)
         for g, wt in zip(gaps.tolist(), wts.tolist()):
             if wt <= 0:
@@ -522,7 +533,7 @@ class MemoryModeCache:
             if g == 0.0:  # no other touch in between: the products below are 0, exp(0) = 1
                 survive += wt
                 continue
-            q = np.minimum(1.0, g * pvals)  # per class of blocks (the passes of their row)
+            q = np.minimum(1.0, g * times)  # per class of blocks
             sure = q >= 1.0
             logs = np.log1p(-np.where(sure, 0.0, q))
             m_log = (per_set @ logs)[where] - logs[cls]
