@@ -38,6 +38,7 @@ class ReferenceCache:
         self.pool = SizeClassPool(align=align)
         self.addrs: dict[int, list[np.ndarray]] = {}
         self.unit: dict[int, int] = {}
+        self._geometry: dict = {}  # the replay model's per-tensor cache, which its alloc/free forget
 
     # Address bookkeeping is the replay model's own (same pool, same LIFO chunks, same
     # attributes): the oracle checks the cache, not the allocator.

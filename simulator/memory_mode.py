@@ -21,7 +21,8 @@ held to, tests/unit/test_memory_mode_oracle.py):
   touch by touch. A row of more passes is looked up at the first touch of each block; its other
   touches hit unless a block of the op that shares the set was touched since the block's last
   touch: a block of a row of p' passes is touched in a window of g local time with probability
-  min(1, g p'), and the windows g (three values at most, by the three-gap theorem) follow from the
+  min(1, g p' / m), m the threads that touch it together (at one offset of the static schedule:
+  p' / m distinct touch times), and the windows g (three values at most, by the three-gap theorem) follow from the
   static schedule. For random frames this is the reuse-distance rule (a line survives D distinct
   bytes with probability ~exp(-D / capacity)) with D counted set by set.
 - Costs per touch, as Cascade Lake pays them (tags live with the data; Hildebrand et al., ISPASS
@@ -40,6 +41,7 @@ import numpy as np
 
 LINE = 64  # the hardware's cache line: Memory Mode's DRAM cache maps 64 B lines (Hildebrand et al., ISPASS 2021)
 EXACT_PASSES = 2.0  # rows of at most this many passes are looked up touch by touch
+SCHEDULE_KEEP = 1 << 21  # touches of row schedules kept for reuse (16 bytes each)
 
 
 class SizeClassPool:
@@ -98,10 +100,18 @@ class MMTraffic:
 
 def _mix(x: np.ndarray, seed: int) -> np.ndarray:
     """A seeded 64-bit hash (splitmix64's finaliser): the frame the OS gave each page."""
-    z = (x.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15 + 1) % 2 ** 64)) * np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+    z = x.astype(np.uint64)
+    z += np.uint64((seed * 0x9E3779B97F4A7C15 + 1) % 2 ** 64)
+    z *= np.uint64(0x9E3779B97F4A7C15)
+    t = z >> np.uint64(30)
+    z ^= t
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    np.right_shift(z, np.uint64(27), out=t)
+    z ^= t
+    z *= np.uint64(0x94D049BB133111EB)
+    np.right_shift(z, np.uint64(31), out=t)
+    z ^= t
+    return z
 
 
 def page_sets(blocks: np.ndarray, n_sets: int, per_page: int, seed: int) -> np.ndarray:
@@ -109,6 +119,10 @@ def page_sets(blocks: np.ndarray, n_sets: int, per_page: int, seed: int) -> np.n
     The oracle calls it with 64 B lines, this model with its blocks: a page lands in one frame."""
     k = per_page
     groups = max(1, n_sets // k)
+    if k == 1:  # a block per page (or more): its frame is its set
+        h = _mix(blocks, seed)
+        h %= np.uint64(groups)
+        return h.astype(np.int64)
     frame = (_mix(blocks // k, seed) % np.uint64(groups)).astype(np.int64)
     return (frame * k + blocks % k) % n_sets
 
@@ -121,14 +135,20 @@ def issue_order(x: np.ndarray, n: int, threads: int) -> tuple[np.ndarray, np.nda
     return u - th, th
 
 
+def schedule_offsets(passes: float, threads: int) -> np.ndarray:
+    """The distinct local-time offsets at which the threads of a row of ``passes`` passes touch a
+    block (thread t at frac(x / L - t p / T)); threads sharing an offset touch it together."""
+    offs = np.unique(np.round(np.mod(-np.arange(threads) * (passes / threads), 1.0), 12))
+    return offs[offs < 1.0]
+
+
 def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """Reuse windows (local time) between consecutive touches of one block of a row of ``passes``
     passes, and the share of the row's reuses (touches after the first) with each. Thread t
     touches a block every T / p of local time from offset frac(x / L - t p / T): threads with the
     same offset touch it together (window 0), the others after the circular gap to the next offset."""
     c = passes / threads  # passes per thread
-    offs = np.unique(np.round(np.mod(-np.arange(threads) * c, 1.0), 12))
-    offs = offs[offs < 1.0]
+    offs = schedule_offsets(passes, threads)
     mult = threads / len(offs)  # threads per offset (the offsets t c mod 1 repeat with period T / mult)
     circ = np.diff(np.r_[offs, offs[0] + 1.0]) / c  # local-time gap to the next distinct offset
     reuses = max(passes - 1.0, 1e-12)
@@ -139,6 +159,70 @@ def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     # at most three distinct circular gaps (three-gap theorem): one entry each
     g, inv = np.unique(np.round(gaps, 9), return_inverse=True)
     return g, np.bincount(inv, weights=w)
+
+
+def _row_schedule(n: int, L: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """(local time, thread) of the touches of a row of ``n`` touches over ``L`` blocks that are
+    looked up (touch x is of block x mod L): every touch for rows of at most ``EXACT_PASSES``
+    passes, else each block's first, made by the thread whose chunk reaches it earliest."""
+    if n / L <= EXACT_PASSES:
+        tau, th = issue_order(np.arange(n, dtype=np.int64), n, threads)
+        return tau, th.astype(np.int64)
+    c = (n / L) / threads
+    offs = np.sort(np.mod(np.arange(threads) * c, 1.0))
+    y = np.arange(L) / L
+    k = np.searchsorted(offs, y, side="right") - 1  # nearest offset at or below y (wraps)
+    d = np.where(k >= 0, y - offs[np.maximum(k, 0)], y - offs[-1] + 1.0)
+    return d / c, np.zeros(L, dtype=np.int64)
+
+
+class _OpSets:
+    """The op's distinct cache sets, from the lookup's order by set (the sets of the op's blocks and
+    of its touches are the same): each touch's set as an index into them, and for the many-pass
+    rule the op's distinct blocks per set and class (the most passes a row of the op makes over them)."""
+
+    def __init__(self, rows: list, counts: list[int], by_set: tuple):
+        self.order, _, self.first, self.hit_sorted, self.sets, self.end_tag, self.end_dirty = by_set
+        self.set_of = np.cumsum(self.first) - 1  # by lookup order
+        self.n = int(self.set_of[-1]) + 1
+        self.touch_set = np.empty(len(self.set_of), dtype=np.int64)  # by touch
+        self.touch_set[self.order] = self.set_of
+        self.base = np.cumsum([0] + counts[:-1]).tolist()
+        self.counts = counts
+        self.rows = rows
+        self._classes = None
+
+    def row_sets(self, i: int) -> np.ndarray:
+        """Set index of row ``i``'s looked-up touches (its first touches are its blocks in order)."""
+        return self.touch_set[self.base[i]:self.base[i] + self.counts[i]]
+
+    def classes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+        """(distinct pass counts, blocks per set and class as floats and as integers, each tensor's
+        blocks' class). A row covers its tensor's first min(n, L) blocks with n / min(n, L) passes;
+        a block's class is the most passes of the rows covering it (blocks of different tensors
+        never coincide: the pool aligns every buffer to the block)."""
+        if self._classes is None:
+            by_tensor: dict[int, list[tuple[int, float, int]]] = {}
+            for i, (_, blk, _, _, n, _, t) in enumerate(self.rows):
+                pre = min(n, len(blk))
+                by_tensor.setdefault(t, []).append((pre, n / pre, i))
+            pieces = []
+            for t, lst in by_tensor.items():
+                qs = sorted({pre for pre, _, _ in lst})  # blocks [q_(m-1), q_m) have one class
+                vals = [max(p for pre, p, _ in lst if pre >= q) for q in qs]
+                pieces.append((t, max(lst)[2], qs, vals))
+            pvals = np.array(sorted({v for _, _, _, vals in pieces for v in vals}))
+            where, cls, cls_of = [], [], {}
+            for t, i, qs, vals in pieces:
+                c = np.repeat(np.searchsorted(pvals, vals), np.diff([0] + qs))
+                cls_of[t] = c
+                where.append(self.row_sets(i)[:qs[-1]])
+                cls.append(c)
+            C = len(pvals)
+            per_set = np.bincount(np.concatenate(where) * C + np.concatenate(cls), minlength=self.n * C)
+            per_set = per_set.reshape(self.n, C)
+            self._classes = (pvals, per_set.astype(np.float64), per_set, cls_of)
+        return self._classes
 
 
 class MemoryModeCache:
@@ -154,13 +238,18 @@ class MemoryModeCache:
         self.pool = SizeClassPool(align=block)
         self.addrs: dict[int, list[np.ndarray]] = {}  # tensor -> address chunks (LIFO)
         self.unit: dict[int, int] = {}
+        self._geometry: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # tensor -> (blocks, sets, bytes)
+        self._schedules: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._schedule_size = 0
 
     def alloc(self, tensor: int, count: int, unit: int) -> None:
         self.unit[tensor] = unit
         self.addrs.setdefault(tensor, []).append(self.pool.alloc(count, unit))
+        self._geometry.pop(tensor, None)
 
     def free(self, tensor: int, count: int) -> None:
         chunks = self.addrs.get(tensor, [])
+        self._geometry.pop(tensor, None)
         while count and chunks:
             c = chunks[-1]
             take = min(count, len(c))
@@ -183,50 +272,82 @@ class MemoryModeCache:
         """Cache set of each (virtual) block: its page's random frame, then its place in the page."""
         return page_sets(blocks, self.n_sets, self.per_page, self.seed)
 
+    def _tensor(self, tensor: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(blocks, their sets, bytes) of a live tensor, kept until it is allocated or freed again
+        (ops read and write the same tensors over and over; the arrays are never written to)."""
+        g = self._geometry.get(tensor)
+        if g is None:
+            blk = self.blocks(tensor)
+            g = (blk, self.sets(blk), sum(len(c) for c in self.addrs[tensor]) * self.unit[tensor])
+            self._geometry[tensor] = g
+        return g
+
+    def _schedule(self, n: int, L: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+        """``_row_schedule``'s (local time, thread), kept for the row shapes an op repeats (a
+        bounded number of touches in all; the arrays are never written to)."""
+        k = (n, L, threads)
+        got = self._schedules.get(k)
+        if got is None:
+            got = _row_schedule(n, L, threads)
+            size = len(got[0])
+            if size <= SCHEDULE_KEEP:
+                while self._schedules and self._schedule_size + size > SCHEDULE_KEEP:
+                    old = self._schedules.pop(next(iter(self._schedules)))  # the oldest
+                    self._schedule_size -= len(old[0])
+                self._schedules[k] = got
+                self._schedule_size += size
+        return got
+
     def _lookup(self, blocks: np.ndarray, writes: np.ndarray, sets: np.ndarray | None = None,
                 with_prev: bool = False, order: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """Look blocks up strictly in order of the array (each sees the ones before it, in the same
         call too); ``writes`` marks stores (they leave their line dirty). Returns per block (hit,
-        dirty victim written back), and with ``with_prev`` the lookup order by set (order, sorted
-        sets, first of its set); the tag array ends as after the last block."""
+        dirty victim written back); the tag array ends as after the last block. With ``with_prev``
+        also the lookup order by set (order, sorted sets, first of its set, hits in that order) and
+        the sets' final state (sets, tags, dirty), which the caller writes to the tag array.
+        Works run by run: a run is one block's consecutive touches in one set."""
         n = len(blocks)
         if sets is None:
             sets = self.sets(blocks)
         if order is None:  # ``order``: the caller's permutation by set, in order within a set
             order = np.argsort(sets, kind="stable")
-        s, b, w = sets[order], blocks[order], writes[order]
-        first = np.ones(n, dtype=bool)
-        first[1:] = s[1:] != s[:-1]
-        prev = np.empty(n, dtype=np.int64)
-        prev[0:1] = -1
-        prev[1:] = b[:-1]
-        prev[first] = self.tags[s[first]]
-        hit = prev == b
-        start = first | ~hit  # runs of one block in one set; a run may continue the resident line
-        run = np.cumsum(start) - 1
+        s, b, w = sets.take(order), blocks.take(order), writes.take(order)
+        first = np.empty(n, dtype=bool)
+        first[:1] = True
+        np.not_equal(s[1:], s[:-1], out=first[1:])
+        fi = np.flatnonzero(first)
+        sf = s[fi]  # the sets, in order
+        tag0, dirty0 = self.tags[sf], self.dirty[sf]  # the line resident in each set before the call
+        hit = np.empty(n, dtype=bool)  # the block is the one before it in its set
+        np.equal(b[1:], b[:-1], out=hit[1:])
+        hit[fi] = tag0 == b[fi]
+        start = ~hit
+        start[fi] = True  # runs of one block in one set; a run may continue the resident line
         starts = np.flatnonzero(start)
-        run_dirty = np.add.reduceat(w.astype(np.int64), starts) > 0
-        resident = first[starts] & hit[starts]  # run continues the line already in the set
-        run_dirty |= resident & self.dirty[s[starts]]
+        run_dirty = np.logical_or.reduceat(w, starts)
+        fo = np.flatnonzero(first[starts])  # each set's first run
+        hit0 = hit[fi]
+        run_dirty[fo] |= hit0 & dirty0  # the run continues the line already in the set
         # a miss evicts the run before it in its set, or the line resident before the call
-        victim_dirty = np.zeros(n, dtype=bool)
-        miss = ~hit
-        inner = miss & ~first
-        victim_dirty[inner] = run_dirty[run[inner] - 1]
-        outer = miss & first
-        victim_dirty[outer] = self.dirty[s[outer]] & (self.tags[s[outer]] >= 0)
-        last = np.ones(len(starts), dtype=bool)  # last run of each set
-        set_of_run = s[starts]
-        last[:-1] = set_of_run[1:] != set_of_run[:-1]
-        self.tags[set_of_run[last]] = b[starts[last]]
-        self.dirty[set_of_run[last]] = run_dirty[last]
+        victim_run = np.empty(len(starts), dtype=bool)
+        victim_run[1:] = run_dirty[:-1]
+        victim_run[fo] = ~hit0 & dirty0 & (tag0 >= 0)
+        last = np.empty(len(fo), dtype=np.int64)  # each set's last run
+        last[:-1] = fo[1:] - 1
+        last[-1:] = len(starts) - 1
+        end_tag, end_dirty = b[starts[last]], run_dirty[last]
+        if not with_prev:
+            self.tags[sf] = end_tag
+            self.dirty[sf] = end_dirty
         h = np.empty(n, dtype=bool)
         h[order] = hit
+        victim = np.zeros(n, dtype=bool)
+        victim[starts] = victim_run
         v = np.empty(n, dtype=bool)
-        v[order] = victim_dirty
+        v[order] = victim
         if not with_prev:
             return h, v
-        return h, v, (order, s, first)
+        return h, v, (order, s, first, hit, sf, end_tag, end_dirty)
 
     def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray, threads: int = 1,
                    rfo: bool = True) -> MMTraffic:
@@ -234,49 +355,38 @@ class MemoryModeCache:
         run by ``threads`` threads; ``rfo``: its stores read their lines first (not streaming stores)."""
         rows = []
         for r, (t, w, b) in enumerate(zip(tensors.tolist(), writes.tolist(), nbytes.tolist())):
-            if b <= 0:
+            if b <= 0 or int(t) not in self.addrs:
                 continue
-            blk = self.blocks(int(t))
+            blk, st, tensor_bytes = self._tensor(int(t))
             if not len(blk):
                 continue
-            passes = b / (sum(len(c) for c in self.addrs[int(t)]) * self.unit[int(t)])
+            passes = b / tensor_bytes
             n = max(1, int(round(passes * len(blk))))  # touches, b / n bytes each
-            rows.append((r, blk, bool(w), float(b), n, self.sets(blk)))
+            rows.append((r, blk, bool(w), float(b), n, st, int(t)))
         out = MMTraffic()
         if not rows:
             return out
         T = max(1, int(threads))
         R = len(rows)
-        seq_i, seq_key, seq_row = [], [], []
+        seq_blk, seq_set, seq_key, seq_row, counts = [], [], [], [], []
         stat = []
-        for i, (r, blk, w, b, n, _) in enumerate(rows):
+        for i, (r, blk, w, b, n, st, _) in enumerate(rows):
             L = len(blk)
-            p = n / L
-            if p <= EXACT_PASSES:
-                x = np.arange(n, dtype=np.int64)
-                idx = x % L if n > L else x
-                tau, th = issue_order(x, n, T)
-            else:
-                # first touch of each block: the thread whose chunk reaches it earliest
-                c = p / T
-                offs = np.sort(np.mod(np.arange(T) * c, 1.0))
-                y = np.arange(L) / L
-                k = np.searchsorted(offs, y, side="right") - 1  # nearest offset at or below y (wraps)
-                d = np.where(k >= 0, y - offs[np.maximum(k, 0)], y - offs[-1] + 1.0)
-                idx, tau, th = np.arange(L), d / c, np.zeros(L)
+            tau, th = self._schedule(n, L, T)
+            if n / L > EXACT_PASSES:
                 stat.append(i)
-            seq_i.append(idx)
+            for a in range(0, len(tau), L):  # the blocks in touch order: passes over the tensor
+                seq_blk.append(blk[:len(tau) - a])
+                seq_set.append(st[:len(tau) - a])
             seq_key.append(tau)
-            seq_row.append(th.astype(np.int64) * R + i)  # lockstep: by local time, then thread, then row
+            seq_row.append(th * R + i)  # lockstep: by local time, then thread, then row
+            counts.append(len(tau))
         w_of = np.array([rr[2] for rr in rows])
         per_of = np.array([rr[3] / rr[4] for rr in rows])
         tau = np.concatenate(seq_key) if R > 1 else seq_key[0]
         tie = np.concatenate(seq_row) if R > 1 else seq_row[0]
-        base = np.cumsum([0] + [len(rr[1]) for rr in rows[:-1]])
-        where = np.concatenate([ix + base[i] for i, ix in enumerate(seq_i)]) if R > 1 else seq_i[0]
-        blocks = np.concatenate([rr[1] for rr in rows])[where] if R > 1 else rows[0][1][where]
-        sets = np.concatenate([rr[5] for rr in rows])[where] if R > 1 else rows[0][5][where]
-        row = tie % R
+        blocks = np.concatenate(seq_blk) if len(seq_blk) > 1 else seq_blk[0]
+        sets = np.concatenate(seq_set) if len(seq_set) > 1 else seq_set[0]
         # one sort by (set, local time, thread, row) when the key fits 63 bits, else two stable ones
         set_bits = max(1, int(self.n_sets - 1).bit_length())
         tie_bits = max(1, int(T * R - 1).bit_length())
@@ -289,65 +399,57 @@ class MemoryModeCache:
         else:
             o = np.lexsort((tie, tau))
             order = o[np.argsort(sets[o], kind="stable")]
-        wr = w_of[row]
-        nb = per_of[row]
+        wr = np.repeat(w_of, counts)  # by touch
+        nb = np.repeat(per_of, counts)
         if stat:
             hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
-            hit = self._hits_between_passes(hit, by_set, tau, blocks, rows, stat)
+            op_sets = _OpSets(rows, counts, by_set)
+            hit = self._hits_between_passes(hit, op_sets, tau, np.repeat(np.arange(R), counts), blocks, rows, stat)
         else:
             hit, victim = self._lookup(blocks, wr, sets, order=order)
         self._charge(out, hit, victim, wr, nb, rfo)
         if stat:
-            table = self._op_blocks(rows)
             for i in stat:
-                self._passes(out, rows, i, table, T, rfo)
-            self._last_touch(out, rows, stat)
+                self._passes(out, rows, i, op_sets, T, rfo)
+            self._last_touch(out, rows, stat, op_sets)
         out.misses = int(round(out.pmem_read / LINE))
         return out
 
     @staticmethod
-    def _op_blocks(rows: list) -> tuple:
-        """The op's distinct blocks (sorted), the touches per block of the row that touches each
-        most, each block's set as an index into the op's distinct sets (and their count), the
-        distinct touch counts (classes), each block's class and the blocks per set and class."""
-        blk = np.concatenate([rr[1][:rr[4]] for rr in rows])
-        p = np.concatenate([np.full(min(rr[4], len(rr[1])), rr[4] / min(rr[4], len(rr[1]))) for rr in rows])
-        st = np.concatenate([rr[5][:rr[4]] for rr in rows])
-        o = np.lexsort((-p, blk))
-        blk, p, st = blk[o], p[o], st[o]
-        keep = np.ones(len(blk), dtype=bool)
-        keep[1:] = blk[1:] != blk[:-1]
-        su, where = np.unique(st[keep], return_inverse=True)
-        pvals, cls = np.unique(p[keep], return_inverse=True)
-        # blocks of each class in each of the op's sets
-        per_set = np.bincount(where * len(pvals) + cls, minlength=len(su) * len(pvals)).reshape(len(su), len(pvals))
-        return blk[keep], p[keep], where, len(su), pvals, cls, per_set.astype(np.float64)
-
-    def _hits_between_passes(self, hit: np.ndarray, by_set: tuple, tau: np.ndarray, blocks: np.ndarray,
-                             rows: list, stat: list[int]) -> np.ndarray:
+    def _hits_between_passes(hit: np.ndarray, op_sets: "_OpSets", tau: np.ndarray, row: np.ndarray,
+                             blocks: np.ndarray, rows: list, stat: list[int]) -> np.ndarray:
         """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
         at their first touches only, and between a hit and the touch before it in its set (a window
         of local time g) their blocks there come back g p times (p passes each, the touch's own
         block aside) and evict the line: it survives with probability max(0, 1 - g sum p)."""
-        order, s, first = by_set
-        sb = np.concatenate([rows[i][1] for i in stat])
-        ss = np.concatenate([rows[i][5] for i in stat])
+        order, first, hit_sorted, set_of = op_sets.order, op_sets.first, op_sets.hit_sorted, op_sets.set_of
+        ss = np.concatenate([op_sets.row_sets(i) for i in stat])
         sp = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
-        su, inv = np.unique(ss, return_inverse=True)
-        rate = np.bincount(inv, weights=sp, minlength=len(su))
+        rate = np.bincount(ss, weights=sp, minlength=op_sets.n)  # sum of p of the rows' blocks in each set
+        has = rate > 0  # (every p > EXACT_PASSES)
         h = hit.astype(np.float64)
-        j = np.flatnonzero(hit[order])  # hits, in lookup order by set
-        k = np.searchsorted(su, s[j])
-        inside = (k < len(su)) & (su[np.minimum(k, len(su) - 1)] == s[j])
+        j = np.flatnonzero(hit_sorted)  # hits, in lookup order by set
+        k = set_of[j]
+        inside = has[k]
         j, k = j[inside], k[inside]
         if not len(j):
             return h
         oj = order[j]
         gap = np.where(first[j], tau[oj], tau[oj] - tau[order[np.maximum(j - 1, 0)]])
-        o = np.argsort(sb)
-        sb, sp = sb[o], sp[o]
-        at = np.minimum(np.searchsorted(sb, blocks[oj]), len(sb) - 1)
-        own = np.where(sb[at] == blocks[oj], sp[at], 0.0)  # the touch's block is one of them
+        # the touch's block is one of them when its tensor is a many-pass row's
+        own_p: dict[int, set[float]] = {}
+        for i in stat:
+            own_p.setdefault(rows[i][6], set()).add(rows[i][4] / len(rows[i][1]))
+        if all(len(v) == 1 for v in own_p.values()):
+            own_row = np.array([next(iter(own_p[rr[6]])) if rr[6] in own_p else 0.0 for rr in rows])
+            own = own_row[row[oj]]
+        else:  # one tensor in many-pass rows of different passes: the first found, as a search finds it
+            sb = np.concatenate([rows[i][1] for i in stat])
+            o = np.argsort(sb)
+            sb, sps = sb[o], sp[o]
+            bo = blocks[oj]
+            at = np.minimum(np.searchsorted(sb, bo), len(sb) - 1)
+            own = np.where(sb[at] == bo, sps[at], 0.0)
         h[oj] = np.maximum(0.0, 1.0 - gap * (rate[k] - own))
         return h
 
@@ -356,10 +458,15 @@ class MemoryModeCache:
                 rfo: bool) -> None:
         """Bytes of looked-up touches by the rules of the module docstring (``hit``: a probability
         where rows of many passes may have evicted the line in between)."""
-        hb = float((nb * hit).sum())
-        mb = float(nb.sum()) - hb
+        if hit.dtype == bool:  # the same elements as the products below: nb or 0.0
+            hb = float(np.where(hit, nb, 0.0).sum())
+            load_miss = float(np.where(hit | wr, 0.0, nb).sum())
+        else:
+            hb = float((nb * hit).sum())
+            load_miss = float((nb * (1 - hit) * ~wr).sum())
+        total = float(nb.sum())
+        mb = total - hb
         wb = float(nb[victim].sum())
-        load_miss = float((nb * (1 - hit) * ~wr).sum())
         store = float(nb[wr].sum())
         store_miss = mb - load_miss
         out.hit_bytes += hb
@@ -367,7 +474,7 @@ class MemoryModeCache:
         out.writeback_bytes += wb
         out.pmem_write += wb
         out.load_pmem_bytes += load_miss
-        out.dram_read += float(nb.sum())  # every touch reads its line's tag (and data)
+        out.dram_read += total  # every touch reads its line's tag (and data)
         out.dram_write += mb  # fill (or write-allocate)
         if rfo:
             out.rfo_bytes += store
@@ -381,45 +488,60 @@ class MemoryModeCache:
             out.tag_check_bytes += store
             out.dram_write += store - store_miss  # write hits; misses wrote on allocate
 
-    def _last_touch(self, out: MMTraffic, rows: list, stat: list[int]) -> None:
+    def _last_touch(self, out: MMTraffic, rows: list, stat: list[int], op_sets: "_OpSets") -> None:
         """Rows of many passes touch their blocks until the op ends: each set they share ends the op
         holding one of their blocks (of the row with most passes, the last its final pass touches),
-        and a dirty line found there by the exact lookup is written back."""
+        and a dirty line found there by the exact lookup is written back. Works on the op's sets as
+        the lookup left them, then writes them to the tag array."""
         stat = sorted(stat, key=lambda i: rows[i][4] / len(rows[i][1]))  # most passes assigned last
         blk = np.concatenate([rows[i][1] for i in stat])
-        st = np.concatenate([rows[i][5] for i in stat])
+        st = np.concatenate([op_sets.row_sets(i) for i in stat])  # as indices into the op's sets
         wr = np.repeat([rows[i][2] for i in stat], [len(rows[i][1]) for i in stat])
         per = np.repeat([rows[i][3] / rows[i][4] for i in stat], [len(rows[i][1]) for i in stat])
-        old_tag, old_dirty = self.tags[st], self.dirty[st]
-        self.tags[st] = blk  # repeated sets: the last assignment stays (numpy assigns in order)
-        final = self.tags[st] == blk  # the one block that ends in its set
+        tags, dirty = op_sets.end_tag, op_sets.end_dirty
+        old_tag, old_dirty = tags[st], dirty[st]
+        tags[st] = blk  # repeated sets: the last assignment stays (numpy assigns in order)
+        final = tags[st] == blk  # the one block that ends in its set
         victim = final & (old_tag != blk) & old_dirty & (old_tag >= 0)
         wb = float(per[victim].sum())
         out.writeback_bytes += wb
         out.pmem_write += wb
-        self.dirty[st[final]] = np.where(old_tag[final] == blk[final], old_dirty[final] | wr[final], wr[final])
+        dirty[st[final]] = np.where(old_tag[final] == blk[final], old_dirty[final] | wr[final], wr[final])
+        self.tags[op_sets.sets] = tags
+        self.dirty[op_sets.sets] = dirty
 
-    def _passes(self, out: MMTraffic, rows: list, i: int, table: tuple, T: int, rfo: bool) -> None:
+    def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:
         """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
-        touched in the window since (probability min(1, g p') per block of p' passes)."""
-        _, blk, w, b, n, _ = rows[i]
+        touched in the window since (probability min(1, g p' / m) per block of p' passes that m
+        threads at a time touch)."""
+        _, blk, w, b, n, _, tensor = rows[i]
         L = len(blk)
         extra = n - L
         if extra <= 0:
             return
-        ub, pb, where, n_sets, pvals, cls, per_set = table
-        mine = np.searchsorted(ub, blk)
+        pvals, per_set, counts, cls_of = op_sets.classes()
+        where = op_sets.row_sets(i)  # each block's set among the op's sets
+        cls = cls_of[tensor][:L]  # each block's class (the most passes a row makes over it)
         gaps, wts = schedule_gaps(n / L, T)
-        survive = np.zeros(len(mine))
+        # a block of p' passes is touched at p' / (threads per offset) distinct local times: the
+        # threads that share an offset touch it together, one chance to come between two touches
+        times = np.array([pv / (T / len(schedule_offsets(pv, T))) for pv in pvals.tolist()])
+        survive = np.zeros(L)
         for g, wt in zip(gaps.tolist(), wts.tolist()):
             if wt <= 0:
                 continue
-            q = np.minimum(1.0, g * pvals)  # per class of blocks (the passes of their row)
+            if g == 0.0:  # no other touch in between: the products below are 0, exp(0) = 1
+                survive += wt
+                continue
+            q = np.minimum(1.0, g * times)  # per class of blocks
             sure = q >= 1.0
             logs = np.log1p(-np.where(sure, 0.0, q))
-            m_sure = (per_set @ sure.astype(np.float64))[where[mine]] - sure[cls[mine]]
-            m_log = (per_set @ logs)[where[mine]] - logs[cls[mine]]
-            survive += wt * np.where(m_sure > 0.5, 0.0, np.exp(m_log))
+            m_log = (per_set @ logs)[where] - logs[cls]
+            s = np.exp(m_log)
+            if sure.any():  # another block of a class sure to come back evicts it (counts: exact in integers)
+                sure_in_set = sum(counts[where, c] for c in np.flatnonzero(sure).tolist())
+                s[sure_in_set - sure[cls] > 0] = 0.0
+            survive += wt * s
         share = float(survive.mean()) if len(survive) else 1.0
         per = b / n
         hb = extra * per * share

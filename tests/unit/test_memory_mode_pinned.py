@@ -1,0 +1,70 @@
+"""The replay's Memory Mode model gives the same bytes as before its speed work (issue 19): every
+MMTraffic field and the final tag array, pinned from the model at commit 662b9e5 (the line-level
+cache model before it was vectorised further), but for op 3 at 48 threads: re-pinned when the
+many-pass rule began counting the threads that touch a block together once. An op here reads and writes one tensor in several
+rows, reads a tensor in two many-pass rows of different passes, has rows of less than one pass and
+one on a tensor it never allocated; tensors of 2 KiB, 4 KiB, 6000 B and 12 KiB in 4 KiB blocks."""
+
+import dataclasses
+import hashlib
+
+import numpy as np
+import pytest
+
+from hetier.simulator.memory_mode import MemoryModeCache
+
+OPS = [  # (allocs (tensor, count, unit), rows (tensor, store, bytes), frees (tensor, count))
+    ([(0, 24, 6000), (1, 10, 4096)], [(0, True, 24 * 6000), (1, True, 10 * 4096)], []),
+    ([(2, 30, 2048)], [(0, False, 24 * 6000), (0, True, 24 * 6000), (1, False, 1.5 * 10 * 4096),
+                       (2, True, 2 * 30 * 2048)], []),
+    ([(3, 8, 12288)], [(1, False, 7 * 10 * 4096), (2, False, 0.6 * 30 * 2048), (2, False, 30 * 2048),
+                       (3, True, 8 * 12288), (9, False, 500.0)], [(0, 24)]),
+    ([(4, 16, 4096)], [(3, False, 3 * 8 * 12288), (3, False, 6 * 8 * 12288), (1, False, 13 * 10 * 4096),
+                       (4, True, 16 * 4096), (4, False, 16 * 4096)], [(2, 30)]),
+    ([], [(4, False, 2.5 * 16 * 4096), (1, True, 10 * 4096), (3, False, 0.5 * 8 * 12288)], []),
+]
+
+# per op: MMTraffic's fields in declaration order; last: sha256 of the tags and dirty bits (16 hex)
+PINNED = [
+    [
+        (369920.0, 369920.0, 184960.0, 35192.0, 0.0, 184960.0, 35192.0, 2890, 184960.0, 184960.0, 184960.0, 0.0),
+        (739200.0, 442376.0, 175496.0, 136728.0, 296824.0, 175496.0, 136728.0, 2742, 266880.0, 86016.0, 266880.0, 89480.0),
+        (581632.0, 266990.60164047405, 168686.60164047402, 92160.0, 314641.39835952595, 168686.60164047402, 92160.0, 2636, 98304.0, 98303.99999999999, 98304.0, 70382.60164047404),
+        (1613824.0, 503260.48660348443, 437724.4866034845, 65536.0, 1110563.5133965155, 437724.4866034845, 65536.0, 6839, 65536.0, 65536.0, 65536.0, 372188.4866034845),
+        (294912.0, 109772.79999999999, 68812.79999999999, 16384.0, 185139.2, 68812.79999999999, 16384.0, 1075, 40960.0, 12288.0, 40960.0, 56524.79999999999),
+        'c0fc269bc913cd93',
+    ],
+    [
+        (369920.0, 369920.0, 184960.0, 35192.0, 0.0, 184960.0, 35192.0, 2890, 184960.0, 184960.0, 184960.0, 0.0),
+        (739200.0, 447424.0, 180544.0, 140680.0, 291776.0, 180544.0, 140680.0, 2821, 266880.0, 88064.0, 266880.0, 92480.0),
+        (581632.0, 253952.0, 155648.0, 100352.0, 327680.0, 155648.0, 100352.0, 2432, 98304.0, 98304.0, 98304.0, 57344.0),
+        (1613824.0, 514442.65412485227, 448906.65412485227, 65536.0, 1099381.3458751477, 448906.65412485227, 65536.0, 7014, 65536.0, 65536.00000000001, 65536.0, 383370.65412485227),
+        (294912.0, 108309.94285714286, 67349.94285714286, 12288.0, 186602.05714285714, 67349.94285714286, 12288.0, 1052, 40960.0, 14336.0, 40960.0, 53013.94285714286),
+        '364395f89a2cef47',
+    ],
+    [
+        (184960.0, 184960.0, 0.0, 36288.0, 0.0, 184960.0, 36288.0, 0, 0.0, 0.0, 184960.0, 0.0),
+        (472320.0, 333168.0, 66288.0, 103152.0, 338448.0, 133872.0, 103152.0, 1036, 0.0, 0.0, 266880.0, 66288.0),
+        (483328.0, 180200.912751585, 81896.912751585, 98304.0, 303127.087248415, 180200.912751585, 98304.0, 1280, 0.0, 0.0, 98304.0, 81896.912751585),
+        (1548288.0, 250510.390554648, 184974.390554648, 61440.0, 1297777.609445352, 250510.390554648, 61440.0, 2890, 0.0, 0.0, 65536.0, 184974.390554648),
+        (253952.0, 85580.8, 44620.8, 12288.0, 194995.19999999995, 58956.80000000003, 12288.0, 697, 0.0, 0.0, 40960.0, 44620.8),
+        '116b9f14a1902a7a',
+    ],
+]
+
+
+@pytest.mark.parametrize("case", range(3))
+def test_same_bytes_as_before_the_speed_work(case):
+    threads, rfo = [(1, True), (7, True), (48, False)][case]
+    m = MemoryModeCache(96 * 4096, 4096, 4096, 3)
+    got = []
+    for allocs, rows, frees in OPS:
+        for a in allocs:
+            m.alloc(*a)
+        tr = m.op_traffic(np.array([r[0] for r in rows]), np.array([r[1] for r in rows]),
+                          np.array([float(r[2]) for r in rows]), threads=threads, rfo=rfo)
+        got.append(dataclasses.astuple(tr))
+        for f in frees:
+            m.free(*f)
+    got.append(hashlib.sha256(m.tags.tobytes() + m.dirty.tobytes()).hexdigest()[:16])
+    assert got == PINNED[case]
