@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from hetier.errors import UsageError
+from hetier.formats.results import override_column
 from hetier.simulator.devices import load_toml, presets_of, resolve_preset
 from hetier.simulator.machine import Machine
 from hetier.simulator.machines import load_machine
@@ -83,12 +84,13 @@ class Config:
     def row(self, trace_sha256: str, status: str, reason: str | None) -> dict:
         """The configuration's columns of the one results schema (sweeps' configs.parquet rows,
         `replay --json`): its id and key, trace, machine label and preset, policy, stack, threads,
-        status and reason, then each override as a column."""
+        status and reason, then each override as a column (``override_column``: no dots)."""
         key = self.key(trace_sha256)
         return {"config_id": config_id(key), "config_key": key, "trace": os.path.basename(self.trace),
                 "trace_sha256": trace_sha256, "machine": self.machine, "machine_preset": self.ref, "mode": None,
                 "policy": self.policy, "stack": self.stack, "threads": self.threads, "status": status, "reason": reason,
-                "reference_added": self.added, **self.override_values()}
+                "reference_added": self.added,
+                **{override_column(k): v for k, v in self.override_values().items()}}
 
     def key(self, trace_sha256: str) -> str:
         """Canonical text identifying this configuration (what resume and row order use)."""
@@ -205,6 +207,10 @@ def parse_overrides(values: list[str] | None, labels: list[str]) -> list[Overrid
             raise UsageError(f"override '{item}' lists a value twice")
         if any(o.target == target and o.key == key for o in out):
             raise UsageError(f"override {key} given twice for {target or 'every machine'}")
+        clash = [o.key for o in out if o.key != key and override_column(o.key) == override_column(key)]
+        if clash:
+            raise UsageError(f"overrides {clash[0]} and {key} would share the results column "
+                             f"'{override_column(key)}'; rename one of the tiers")
         out.append(Override(target, key, texts))
     return out
 
