@@ -27,6 +27,7 @@ from hetier.simulator.machines import load_machine
 from hetier.simulator.memory_systems import MEMORY_SYSTEMS, memory_system_for
 from hetier.simulator.policies import POLICIES, get_policy, policy_class
 from hetier.validation import SWEEP_FILE, validate
+from hetier.vocabulary import threads_exceed
 
 # what a memory system that takes no placement policy is listed as in --policy and in results
 SYSTEM_LABELS = tuple(sorted({c.run_label for c in MEMORY_SYSTEMS.values() if not c.takes_policy}))
@@ -287,7 +288,7 @@ class Axes:
                         seen.append(label)
                         for stack in self.stacks:
                             for t in self.threads or [m.cores]:
-                                over = f"{t} threads exceed the machine's {m.cores} cores" if t > m.cores else None
+                                over = threads_exceed(t, m.cores) if t > m.cores else None
                                 out.append(replace(base, policy=label, threads=t, skip=skip or over, stack=stack))
         return out
 
@@ -313,7 +314,7 @@ def dram_only_references(axes: "Axes", needed: dict[tuple[str, str], int]) -> li
                 gb = -(-needed[(trace, stack)] // 10 ** 9)
                 ov = tuple(sorted([(f"{first}.capacity_gb", str(gb)), *((f"{t}.capacity_gb", "0") for t in rest)]))
                 for t in axes.threads or [m.cores]:
-                    over = f"{t} threads exceed the machine's {m.cores} cores" if t > m.cores else None
+                    over = threads_exceed(t, m.cores) if t > m.cores else None
                     out.append(Config(trace, f"{entry.label}-{first}-only", entry.ref, ov, "all-dram", t, over, stack,
                                       added=True))
     return out
