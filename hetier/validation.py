@@ -255,7 +255,8 @@ class MachineKey:
     ``Machine.to_dict``, ``machine_from_dict``, the results schema below and the table in
     docs/simulator.md all derive from these declarations. ``settable``: ``--set machine.KEY`` may
     change it; ``in_results``: results embed the field ("required", or "optional" for keys added
-    after results version 1); ``field_rule``: the field's rule in results where it differs."""
+    after results version 1); ``field_rule``: the field's rule in results where it differs;
+    ``measure``: how to find the value for a real machine."""
 
     key: str
     type: type
@@ -269,6 +270,7 @@ class MachineKey:
     settable: bool = True
     in_results: str = "required"
     field_rule: Rule | None = None
+    measure: str = ""  # how to find the value for a real machine
 
     @property
     def name(self) -> str:
@@ -293,16 +295,21 @@ MACHINE_KEYS = (
                "the memory tiers, fastest first: each [[tiers]] table has a `name` and a device preset (`device`) "
                "and/or device keys", required=True, settable=False),
     MachineKey("cores", int, Num(1, MAX_THREADS, integer=True), "CPU cores; the simulated threads default to it "
-               "and may not exceed it", unit="cores", required=True),
+               "and may not exceed it", unit="cores", required=True,
+               measure="the CPUs of the NUMA node the run is bound to (`hetier calibrate --memory` counts them)"),
     MachineKey("llc_mb", int, Num(0, 1e5, lo_open=True), "last-level cache: accesses it holds never reach memory",
-               unit="MiB", required=True, field="llc_bytes", scale=2 ** 20, field_rule=Num(1, 1e14, integer=True)),
+               unit="MiB", required=True, field="llc_bytes", scale=2 ** 20, field_rule=Num(1, 1e14, integer=True),
+               measure="the highest cache level under /sys/devices/system/cpu/cpu0/cache (`hetier calibrate --memory` "
+                       "reads it)"),
     MachineKey("mm_miss_penalty_ns", float, Num(0, 1e7), "Memory Mode: the wait per 64 B line read from the "
-               "backing tier, overlapped with the thread's other misses", unit="ns", default=70.0),
+               "backing tier, overlapped with the thread's other misses", unit="ns", default=70.0,
+               measure="published, not measured here: 70 ns (Moon, Oh, Ahn, KIISE 2020)"),
     MachineKey("cache_block_bytes", int, Num(64, 1 << 30, integer=True, pow2=True), "Memory Mode: the DRAM "
-               "cache's block (4 KiB: a coarser stand-in for the hardware's 64 B lines)", unit="bytes", default=4096),
+               "cache's block (4 KiB: a coarser stand-in for the hardware's 64 B lines)", unit="bytes", default=4096,
+               measure="a modelling choice: 64 is the hardware's line, larger blocks replay faster"),
     MachineKey("page_bytes", int, Num(4096, 1 << 40, integer=True, pow2=True), "Memory Mode: the OS's page, "
                "each backed by a random frame (4 KiB; 2 MiB for huge pages)", unit="bytes", default=4096,
-               in_results="optional"),
+               in_results="optional", measure="`getconf PAGESIZE`, or the huge page size the runtime maps"),
     MachineKey("description", str, TEXT, "one line on the machine", default="", in_results="optional"),
     MachineKey("source", dict, SOURCE, "what each number cites (key = citation), carried into results",
                settable=False, in_results="optional"),

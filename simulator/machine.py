@@ -56,9 +56,10 @@ class Machine:
 
 def keys_table() -> str:
     """The machine keys as a Markdown table (what docs/simulator.md shows), from the declarations."""
-    rows = ["| key | unit | meaning | rule | default | `--set machine.KEY` |", "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| key | unit | meaning | rule | default | how to measure | `--set machine.KEY` |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for k in MACHINE_KEYS:
         default = "required" if k.required else "-" if k.default is None else f"`{k.default}`" if k.default != "" else '`""`'
         rows.append(f"| `{k.key}` | {k.unit or '-'} | {k.meaning} | {k.rule.describe()} | {default} | "
-                    f"{'yes' if k.settable else 'no'} |")
+                    f"{k.measure or '-'} | {'yes' if k.settable else 'no'} |")
     return "\n".join(rows) + "\n"
