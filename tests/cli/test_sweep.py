@@ -225,6 +225,15 @@ def test_override_columns_have_no_dots_and_older_sweeps_still_read(local_sweep, 
         assert code == 0 and "reference optane-appdirect interleave:0.5 dram.capacity_gb=2 x8" in out, err
         code, out, err = run(["info", str(path)], capsys)
         assert code == 0 and "dram.capacity_gb=2.0" in out, err
+    # a sweep killed before this change resumes: its parts' dotted columns end up as today's columns
+    for part in (old / "parts").glob("*.row.parquet"):
+        t = pq.read_table(part)
+        pq.write_table(t.rename_columns([c.replace("dram_capacity_gb", "dram.capacity_gb") for c in t.column_names]),
+                       part)
+    (old / "configs.parquet").unlink()
+    code, _, err = run(["sweep", TRACE, *AXES, "--workers", "1", "-o", str(old)], capsys)
+    assert code == 0 and "8 already done, 0 to run" in err, err
+    assert (old / "configs.parquet").read_bytes() == (local_sweep / "configs.parquet").read_bytes()
 
 
 def test_error_rows_are_retried_on_resume(tmp_path, capsys):
