@@ -332,12 +332,15 @@ def cheapest_within(configs: pa.Table | PathLike, within: float = 0.10, baseline
 
 def runs_table(runs: Iterable[RunResult]) -> pa.Table:
     """Simulated runs (``simulate``'s results) as one row each, with the columns of ``open_results``
-    but ``source`` and the memory cost."""
+    but ``source`` and the memory cost (overrides as columns ``tier_key``, listed in the metadata)."""
     import pyarrow as pa
 
     from hetier.formats.results import run_row
+    from hetier.formats.sweep import with_overrides
 
-    return pa.Table.from_pylist([run_row(r.summary()) for r in runs])
+    runs = list(runs)
+    keys = sorted({k for r in runs for k in r.overrides})
+    return with_overrides(pa.Table.from_pylist([run_row(r.summary()) for r in runs]), keys)
 
 
 def open_results(path: PathLike) -> pa.Table:
