@@ -14,7 +14,7 @@ from hetier.errors import UsageError
 FIRST = ["source", "trace", "trace_sha256", "machine", "policy", "threads"]
 
 
-def _results_rows(path: str) -> list[dict]:
+def _results_rows(path: str, keys: set[str]) -> list[dict]:
     from hetier.simulator.prices import machine_cost
     from hetier.simulator.machines import machine_from_dict
     from hetier.formats.results import load_results, run_row
@@ -22,6 +22,7 @@ def _results_rows(path: str) -> list[dict]:
     runs, _ = load_results(path)
     rows = []
     for run in runs:
+        keys.update(run.get("overrides") or {})
         cost = machine_cost(machine_from_dict(run["machine"]))
         rows.append({"source": os.path.basename(path), **run_row(run), "cost_usd": cost.total_usd,
                      "cost_note": cost.note})
@@ -30,18 +31,22 @@ def _results_rows(path: str) -> list[dict]:
 
 def results_table(paths: list[str]) -> pa.Table:
     """One row per run of every results file or sweep directory in ``paths``; columns are the union
-    (an override a run was not given is null)."""
-    from hetier.formats.sweep import is_sweep_dir, load_sweep
+    (an override a run was not given is null). Overrides are columns named ``override_column(key)``,
+    right after the axes; the schema metadata lists their keys (``hetier.formats.sweep.override_keys``)."""
+    from hetier.formats.results import override_column
+    from hetier.formats.sweep import is_sweep_dir, load_sweep, override_keys, with_overrides
 
     rows: list[dict] = []
+    given: set[str] = set()
     for p in paths:
         if is_sweep_dir(p):
             _, configs, _ = load_sweep(p)
+            given.update(override_keys(configs))
             rows += [{"source": Path(p).name, **r} for r in configs.to_pylist()]
         else:
-            rows += _results_rows(p)
+            rows += _results_rows(p, given)
     keys = set().union(*rows) if rows else set()
-    overrides = sorted(k for k in keys if "." in k)  # tier.key columns, right after the axes
+    overrides = sorted({override_column(k) for k in given} & keys)
     order = [k for k in FIRST if k in keys] + overrides + sorted(keys - set(FIRST) - set(overrides))
     cols = {}
     for k in order:
@@ -49,7 +54,7 @@ def results_table(paths: list[str]) -> pa.Table:
         if any(isinstance(x, str) for x in v) and any(isinstance(x, (int, float)) for x in v):
             v = [None if x is None else str(x) for x in v]  # an override given as text in one run, a number in another
         cols[k] = pa.array(v)
-    return pa.table(cols)
+    return with_overrides(pa.table(cols), sorted(given))
 
 
 def write_results_table(paths: list[str], out: str | os.PathLike, fmt: str) -> int:

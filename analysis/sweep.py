@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from hetier.formats.results import override_column
+
 
 @dataclass(frozen=True)
 class Pick:
@@ -35,8 +37,8 @@ class Pick:
 
 def config_label(row: dict, override_keys: list[str], threads: bool = True) -> str:
     """machine policy [key=value ...] [stack S] xTHREADS: enough to tell any two configurations apart."""
-    ov = " ".join(f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}"
-                  for k in override_keys if row.get(k) is not None)
+    values = {k: row.get(override_column(k)) for k in override_keys}
+    ov = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items() if v is not None)
     stack = f"stack {row['stack']}" if row.get("stack", "hetier") != "hetier" else ""
     return " ".join(p for p in (row["machine"], row["policy"], ov, stack, f"x{row['threads']}" if threads else "") if p)
 

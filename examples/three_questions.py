@@ -99,7 +99,7 @@ for pick in hetier.cheapest_within(configs, WITHIN):
     print(f"cheapest within {WITHIN:.0%} of all-DRAM: {pick.label}, {pick.time_s:.3f} s "
           f"({pick.slowdown:.3f}x {pick.reference}), memory {pick.cost_usd:,.0f} USD "
           f"vs {pick.reference_cost_usd:,.0f} USD")
-configs.select(["policy", "dram.capacity_gb", "status", "time_s", "cost_usd"]).to_pandas()
+configs.select(["policy", "dram_capacity_gb", "status", "time_s", "cost_usd"]).to_pandas()
 
 # %%
 figures = hetier.sweep_figures(work / "sweep")

@@ -320,25 +320,27 @@ def cheapest_within(configs: pa.Table | PathLike, within: float = 0.10, baseline
     table or directory. Each ``Pick`` has ``label``, ``time_s``, ``cost_usd``, ``reference``,
     ``reference_time_s``, ``slowdown``."""
     from hetier.analysis.sweep import cheapest_within as picks
+    from hetier.formats.sweep import override_keys, upgraded
 
     if isinstance(configs, (str, os.PathLike)):
-        from hetier.formats.sweep import read_manifest
-
-        keys = sorted({o[1] for o in read_manifest(Path(configs))["axes"].get("overrides", [])})
-        return picks(open_sweep(configs), within, baseline, keys)
-    return picks(configs, within, baseline, sorted(c for c in configs.column_names if "." in c))
+        configs = open_sweep(configs)
+    configs = upgraded(configs)  # a table read from an older sweep's configs.parquet: dotted columns
+    return picks(configs, within, baseline, override_keys(configs))
 
 
 # -------------------------------------------------------------------------------------- tables
 
 def runs_table(runs: Iterable[RunResult]) -> pa.Table:
     """Simulated runs (``simulate``'s results) as one row each, with the columns of ``open_results``
-    but ``source`` and the memory cost."""
+    but ``source`` and the memory cost (overrides as columns ``tier_key``, listed in the metadata)."""
     import pyarrow as pa
 
     from hetier.formats.results import run_row
+    from hetier.formats.sweep import with_overrides
 
-    return pa.Table.from_pylist([run_row(r.summary()) for r in runs])
+    runs = list(runs)
+    keys = sorted({k for r in runs for k in r.overrides})
+    return with_overrides(pa.Table.from_pylist([run_row(r.summary()) for r in runs]), keys)
 
 
 def open_results(path: PathLike) -> pa.Table:
@@ -354,7 +356,7 @@ def open_results(path: PathLike) -> pa.Table:
 
 def open_sweep(path: PathLike) -> pa.Table:
     """A finished sweep directory's configurations: one row per configuration, every axis a
-    column (overrides as ``tier.key``), ``status``, ``reason``, ``time_s``, ``cost_usd``,
+    column (an override ``tier.key`` as the column ``tier_key``), ``status``, ``reason``, ``time_s``, ``cost_usd``,
     ``fast_tier_gb``, per-tier numbers."""
     from hetier.formats.sweep import load_sweep
 

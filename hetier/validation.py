@@ -26,12 +26,21 @@ class Rule:
     def check(self, value, path: str, where: str) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """The rule in words (docs tables)."""
+        return "any value"
+
 
 def _fail(where: str, path: str, what: str, value) -> None:
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:60] + "..."
     raise UsageError(f"{where + ': ' if where else ''}{path or 'value'} {what} (got {shown})")
+
+
+def _shown(x: float) -> str:
+    """A bound as the docs show it: whole numbers in full (1073741824), others short (1e-06)."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,12 @@ class Num(Rule):
         if self.pow2 and (int(value) != value or int(value) & (int(value) - 1)):
             _fail(where, path, "must be a power of two", value)
 
+    def describe(self) -> str:
+        what = "power of two" if self.pow2 else "whole number" if self.integer else "number"
+        lo = "-inf" if self.lo is None else _shown(self.lo)
+        hi = "inf" if self.hi is None else _shown(self.hi)
+        return f"{what} in {'(' if self.lo_open else '['}{lo}, {hi}]"
+
 
 @dataclass(frozen=True)
 class Str(Rule):
@@ -86,6 +101,11 @@ class Str(Rule):
             _fail(where, path, f"must be one of {', '.join(self.choices)}", value)
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
             _fail(where, path, f"must match {self.pattern}", value)
+
+    def describe(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        return f"text of {'1' if self.min_len else '0'} to {self.max_len} characters"
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,9 @@ class ListOf(Rule):
         for i, v in enumerate(value):
             self.item.check(v, f"{path}[{i}]", where)
 
+    def describe(self) -> str:
+        return f"list of {self.min_len} to {self.max_len} items"
+
 
 @dataclass(frozen=True)
 class MapOf(Rule):
@@ -140,6 +163,9 @@ class MapOf(Rule):
         for k, v in value.items():
             self.key.check(k, f"{path} key", where)
             self.value.check(v, f"{path}.{k}" if path else str(k), where)
+
+    def describe(self) -> str:
+        return f"table of up to {self.max_len} entries"
 
 
 @dataclass(frozen=True)
@@ -219,21 +245,80 @@ DEVICE = Obj({
 
 MODES = ("flat", "memory", "linux-tiering", "flat-memory-mode")  # simulator/memory_systems/: one mode each
 TIER_NAME = Str(32, min_len=1, pattern=r"[A-Za-z][A-Za-z0-9_-]*")
-MACHINE_FIELDS = {
-    "name": Str(MAX_NAME, min_len=1), "description": TEXT, "source": SOURCE,
-    "mode": Str(choices=MODES),
-    "cores": Num(1, MAX_THREADS, integer=True),
-    "llc_mb": Num(0, 1e5, lo_open=True),
-    "tiers": ListOf(AnyJSON(), min_len=1, max_len=16),  # each tier: TIER below
-    "mm_miss_penalty_ns": Num(0, 1e7),
-    "cache_block_bytes": Num(64, 1 << 30, integer=True, pow2=True),
-    "page_bytes": Num(4096, 1 << 40, integer=True, pow2=True),  # Memory Mode: the OS's page (4 KiB, 2 MiB, ...)
-}
-MACHINE = Obj(MACHINE_FIELDS, required=("cores", "llc_mb", "tiers"), label="machine key")
+
+
+@dataclass(frozen=True)
+class MachineKey:
+    """One key of a machine file, declared once: its rule, unit, meaning and default (``required``:
+    none), and the ``Machine`` field it fills (``field``, default its own name; the file's value
+    times ``scale``, of type ``type``). simulator/machine.py's dataclass, ``load_machine``,
+    ``Machine.to_dict``, ``machine_from_dict``, the results schema below and the table in
+    docs/simulator.md all derive from these declarations. ``settable``: ``--set machine.KEY`` may
+    change it; ``in_results``: results embed the field ("required", or "optional" for keys added
+    after results version 1); ``field_rule``: the field's rule in results where it differs;
+    ``measure``: how to find the value for a real machine."""
+
+    key: str
+    type: type
+    rule: Rule
+    meaning: str
+    unit: str = ""
+    default: object = None
+    required: bool = False
+    field: str = ""
+    scale: float = 1
+    settable: bool = True
+    in_results: str = "required"
+    field_rule: Rule | None = None
+    measure: str = ""  # how to find the value for a real machine
+
+    @property
+    def name(self) -> str:
+        """The ``Machine`` field (and results key) this key fills."""
+        return self.field or self.key
+
+    def value(self, d: dict):
+        """This key's ``Machine`` field value from a validated machine file table ``d``."""
+        if self.key not in d:
+            return self.default
+        v = d[self.key]
+        return self.type(v * self.scale) if self.scale != 1 else self.type(v)
+
+
+MACHINE_KEYS = (
+    MachineKey("name", str, Str(MAX_NAME, min_len=1), "the machine's name, shown in results and reports "
+               "(default: the file's name)"),
+    MachineKey("mode", str, Str(choices=MODES), "the memory system that organises the tiers: flat (App Direct / "
+               "KMEM-DAX NUMA tiers, CXL), memory (Memory Mode: the first tier caches the second), linux-tiering, "
+               "flat-memory-mode (docs/tiering.md)", default="flat", settable=False),
+    MachineKey("tiers", tuple, ListOf(AnyJSON(), min_len=1, max_len=16),  # each tier: TIER_REF, then DEVICE
+               "the memory tiers, fastest first: each [[tiers]] table has a `name` and a device preset (`device`) "
+               "and/or device keys", required=True, settable=False),
+    MachineKey("cores", int, Num(1, MAX_THREADS, integer=True), "CPU cores; the simulated threads default to it "
+               "and may not exceed it", unit="cores", required=True,
+               measure="the CPUs of the NUMA node the run is bound to (`hetier calibrate --memory` counts them)"),
+    MachineKey("llc_mb", int, Num(0, 1e5, lo_open=True), "last-level cache: accesses it holds never reach memory",
+               unit="MiB", required=True, field="llc_bytes", scale=2 ** 20, field_rule=Num(1, 1e14, integer=True),
+               measure="the highest cache level under /sys/devices/system/cpu/cpu0/cache (`hetier calibrate --memory` "
+                       "reads it)"),
+    MachineKey("mm_miss_penalty_ns", float, Num(0, 1e7), "Memory Mode: the wait per 64 B line read from the "
+               "backing tier, overlapped with the thread's other misses", unit="ns", default=70.0,
+               measure="published, not measured here: 70 ns (Moon, Oh, Ahn, KIISE 2020)"),
+    MachineKey("cache_block_bytes", int, Num(64, 1 << 30, integer=True, pow2=True), "Memory Mode: the DRAM "
+               "cache's block (4 KiB: a coarser stand-in for the hardware's 64 B lines)", unit="bytes", default=4096,
+               measure="a modelling choice: 64 is the hardware's line, larger blocks replay faster"),
+    MachineKey("page_bytes", int, Num(4096, 1 << 40, integer=True, pow2=True), "Memory Mode: the OS's page, "
+               "each backed by a random frame (4 KiB; 2 MiB for huge pages)", unit="bytes", default=4096,
+               in_results="optional", measure="`getconf PAGESIZE`, or the huge page size the runtime maps"),
+    MachineKey("description", str, TEXT, "one line on the machine", default="", in_results="optional"),
+    MachineKey("source", dict, SOURCE, "what each number cites (key = citation), carried into results",
+               settable=False, in_results="optional"),
+)
+MACHINE = Obj({k.key: k.rule for k in MACHINE_KEYS}, required=tuple(k.key for k in MACHINE_KEYS if k.required),
+              label="machine key")
 DEVICE_OVERRIDE = Obj(DEVICE.fields, label="device key")
 # --set machine.KEY: the machine's numbers and its labels (mode and tiers come from the file)
-MACHINE_OVERRIDE = Obj({k: v for k, v in MACHINE_FIELDS.items() if k not in ("tiers", "mode", "source")},
-                       label="machine key")
+MACHINE_OVERRIDE = Obj({k.key: k.rule for k in MACHINE_KEYS if k.settable}, label="machine key")
 TIER_REF = Obj({"name": TIER_NAME, "device": Str(MAX_TEXT, min_len=1)}, required=("name",), extra=True,
                label="tier key")
 
@@ -263,14 +348,10 @@ TRACE_META = Obj({
 _BYTES = Num(0, 1e21)
 _PER_TIER = MapOf(_BYTES, key=TIER_NAME, max_len=16)
 RESULTS_RUN = Obj({
-    "machine": Obj({"name": Str(MAX_NAME), "mode": Str(choices=MODES),
+    "machine": Obj({**{k.name: k.field_rule or k.rule for k in MACHINE_KEYS if k.key != "tiers"},
                     "tiers": ListOf(Obj({"tier": TIER_NAME, **DEVICE.fields}, required=("tier", *DEVICE.required),
-                                        label="tier key"), min_len=1, max_len=16),
-                    "cores": MACHINE_FIELDS["cores"], "llc_bytes": Num(1, 1e14, integer=True),
-                    "mm_miss_penalty_ns": MACHINE_FIELDS["mm_miss_penalty_ns"],
-                    "cache_block_bytes": MACHINE_FIELDS["cache_block_bytes"]},
-                   required=("name", "mode", "tiers", "cores", "llc_bytes", "mm_miss_penalty_ns", "cache_block_bytes"),
-                   extra=True),
+                                        label="tier key"), min_len=1, max_len=16)},
+                   required=tuple(k.name for k in MACHINE_KEYS if k.in_results == "required"), extra=True),
     "policy": Str(MAX_NAME), "threads": Num(1, MAX_THREADS, integer=True),
     "trace": Obj({"file": Str(MAX_TEXT), "sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("file", "sha256"),
                  extra=True),

@@ -61,6 +61,11 @@ def does_not_fit(missing_bytes: dict[str, float]) -> str:
     return f"{DOES_NOT_FIT}: needs {need}"
 
 
+def threads_exceed(threads: int, cores: int) -> str:
+    """Why a configuration with more simulated threads than cores has no time (a row, on every verb)."""
+    return f"{threads} threads exceed the machine's {cores} cores"
+
+
 def exceeds_all_tiers(peak_bytes: float, capacity_bytes: float) -> str:
     """The sentence for a workload whose peak is larger than all of a machine's tiers together."""
     return f"{DOES_NOT_FIT}: peak live {peak_bytes / 1e9:.2f} GB exceeds the {capacity_bytes / 1e9:.2f} GB of all tiers"

@@ -19,12 +19,14 @@ from hetier.errors import HetierError
 from hetier.simulator.machine import Machine
 from hetier.simulator.memory_systems import memory_system_for
 from hetier.simulator.memory_systems.dram_cache import DramCache
-from hetier.simulator.stack import StackProfile
+from hetier.simulator.memory_needed import memory_needed
+from hetier.simulator.stack import StackProfile, load_stack
 from hetier.formats.advice import ADVICE_MAGIC, ADVICE_VERSION
 from hetier.formats.placement import placement_document
 from hetier.simulator.policies import ScheduledPolicy, get_policy, policy_class
 from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.workload import Workload
+from hetier.vocabulary import threads_exceed
 
 ADVISOR_POLICIES = ("ilp", "hot-cold", "lifetime", "migrate")  # the advisor's own answers
 BASELINES = ("dram-first", "kind-aware", "interleave", "all-pmem")  # whole-tier rules, for comparison
@@ -104,6 +106,11 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
         return Scenario(workload, m, policy, stack, threads, allow_runtime_mismatch=allow_runtime_mismatch,
                         fit_by=fit_by)
 
+    if threads > machine.cores:  # as replay and sweep show it: a row saying why, not a refusal
+        why = threads_exceed(threads, machine.cores)
+        need = memory_needed(workload, stack or load_stack("hetier"), fit_by).total_bytes
+        return MachineAdvice(machine.name, fast, cap, need, None, None, [Row(machine.name, p, why=why) for p in policies],
+                             threads)
     peak = max(scenario(machine, None if not memory_system_for(machine).takes_policy else "all-dram")
                .memory_needed.total_bytes, 1)
 

@@ -20,12 +20,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from hetier.errors import UsageError
+from hetier.formats.results import override_column
 from hetier.simulator.devices import load_toml, presets_of, resolve_preset
 from hetier.simulator.machine import Machine
 from hetier.simulator.machines import load_machine
 from hetier.simulator.memory_systems import MEMORY_SYSTEMS, memory_system_for
 from hetier.simulator.policies import POLICIES, get_policy, policy_class
 from hetier.validation import SWEEP_FILE, validate
+from hetier.vocabulary import threads_exceed
 
 # what a memory system that takes no placement policy is listed as in --policy and in results
 SYSTEM_LABELS = tuple(sorted({c.run_label for c in MEMORY_SYSTEMS.values() if not c.takes_policy}))
@@ -83,12 +85,13 @@ class Config:
     def row(self, trace_sha256: str, status: str, reason: str | None) -> dict:
         """The configuration's columns of the one results schema (sweeps' configs.parquet rows,
         `replay --json`): its id and key, trace, machine label and preset, policy, stack, threads,
-        status and reason, then each override as a column."""
+        status and reason, then each override as a column (``override_column``: no dots)."""
         key = self.key(trace_sha256)
         return {"config_id": config_id(key), "config_key": key, "trace": os.path.basename(self.trace),
                 "trace_sha256": trace_sha256, "machine": self.machine, "machine_preset": self.ref, "mode": None,
                 "policy": self.policy, "stack": self.stack, "threads": self.threads, "status": status, "reason": reason,
-                "reference_added": self.added, **self.override_values()}
+                "reference_added": self.added,
+                **{override_column(k): v for k, v in self.override_values().items()}}
 
     def key(self, trace_sha256: str) -> str:
         """Canonical text identifying this configuration (what resume and row order use)."""
@@ -205,6 +208,10 @@ def parse_overrides(values: list[str] | None, labels: list[str]) -> list[Overrid
             raise UsageError(f"override '{item}' lists a value twice")
         if any(o.target == target and o.key == key for o in out):
             raise UsageError(f"override {key} given twice for {target or 'every machine'}")
+        clash = [o.key for o in out if o.key != key and override_column(o.key) == override_column(key)]
+        if clash:
+            raise UsageError(f"overrides {clash[0]} and {key} would share the results column "
+                             f"'{override_column(key)}'; rename one of the tiers")
         out.append(Override(target, key, texts))
     return out
 
@@ -281,7 +288,7 @@ class Axes:
                         seen.append(label)
                         for stack in self.stacks:
                             for t in self.threads or [m.cores]:
-                                over = f"{t} threads exceed the machine's {m.cores} cores" if t > m.cores else None
+                                over = threads_exceed(t, m.cores) if t > m.cores else None
                                 out.append(replace(base, policy=label, threads=t, skip=skip or over, stack=stack))
         return out
 
@@ -307,7 +314,7 @@ def dram_only_references(axes: "Axes", needed: dict[tuple[str, str], int]) -> li
                 gb = -(-needed[(trace, stack)] // 10 ** 9)
                 ov = tuple(sorted([(f"{first}.capacity_gb", str(gb)), *((f"{t}.capacity_gb", "0") for t in rest)]))
                 for t in axes.threads or [m.cores]:
-                    over = f"{t} threads exceed the machine's {m.cores} cores" if t > m.cores else None
+                    over = threads_exceed(t, m.cores) if t > m.cores else None
                     out.append(Config(trace, f"{entry.label}-{first}-only", entry.ref, ov, "all-dram", t, over, stack,
                                       added=True))
     return out

@@ -16,7 +16,7 @@ from hetier.simulator.devices import (check_device_keys, device_from_dict, load_
                                       resolve_preset, source_table)
 from hetier.simulator.machine import Machine
 from hetier.simulator.memory_systems import memory_system_for
-from hetier.validation import DEVICE_OVERRIDE, MACHINE, MACHINE_OVERRIDE, TIER_REF, validate
+from hetier.validation import DEVICE_OVERRIDE, MACHINE, MACHINE_KEYS, MACHINE_OVERRIDE, TIER_REF, validate
 
 
 def machine_presets() -> dict[str, Path]:
@@ -67,7 +67,6 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
     else:
         where_all = where
     d = {**d, **ov.pop("machine", {})}
-    mode = d.get("mode", "flat")
     resolved = []
     for i, t in enumerate(d["tiers"]):
         validate(t, TIER_REF, where, f"tiers[{i}]")
@@ -88,11 +87,8 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
     if not resolved:
         raise UsageError(f"{where_all}: capacity_gb=0 removed every tier; a machine needs at least one")
-    return _checked(Machine(name=d.get("name", path.stem), mode=mode, tiers=tuple(resolved), cores=int(d["cores"]),
-                            llc_bytes=int(d["llc_mb"] * 2 ** 20),
-                            mm_miss_penalty_ns=float(d.get("mm_miss_penalty_ns", 70.0)),
-                            cache_block_bytes=int(d.get("cache_block_bytes", 4096)),
-                            page_bytes=int(d.get("page_bytes", 4096)), description=d.get("description", ""),
+    plain = {k.name: k.value(d) for k in MACHINE_KEYS if k.key not in ("name", "tiers", "source")}
+    return _checked(Machine(**plain, name=d.get("name", path.stem), tiers=tuple(resolved),
                             source=source_table(d.get("source", {}), where)), where_all)
 
 
@@ -109,7 +105,6 @@ def machine_from_dict(d: dict) -> Machine:
         raise UsageError(f"machine '{d['name']}': tier names {', '.join(names)} repeat")
     tiers = tuple((t["tier"], device_from_dict({k: v for k, v in t.items() if k != "tier"}, f"tier {t.get('tier')}"))
                   for t in d["tiers"])
-    return _checked(Machine(name=d["name"], mode=d["mode"], tiers=tiers, cores=d["cores"], llc_bytes=d["llc_bytes"],
-                            mm_miss_penalty_ns=d["mm_miss_penalty_ns"], cache_block_bytes=d["cache_block_bytes"],
-                            page_bytes=d.get("page_bytes", 4096), description=d.get("description", ""),
-                            source=d.get("source", {})), f"machine '{d['name']}'")
+    plain = {k.name: d[k.name] if k.in_results == "required" else d.get(k.name, k.default)
+             for k in MACHINE_KEYS if k.name not in ("tiers", "source")}
+    return _checked(Machine(**plain, tiers=tiers, source=d.get("source", {})), f"machine '{d['name']}'")

@@ -16,6 +16,7 @@ import re
 import pyarrow as pa
 
 from hetier.errors import HetierError
+from hetier.formats.results import override_column
 from hetier.simulator.sweep import Outcome, Task, base_row
 
 PAYLOAD_MAGIC = b"hetier-sweep-part-1"
@@ -97,7 +98,7 @@ def decode_outcome(task: Task, payload: object) -> Outcome:
     expected = base_row(task, row.get("status"), row.get("reason"))
     for k in ("config_id", "config_key", "trace", "trace_sha256", "stack", "stack_sha256", "machine", "machine_preset",
               "policy", "threads",
-              *task.config.override_values()):
+              *map(override_column, task.config.override_values())):
         if row.get(k) != expected[k] or type(row.get(k)) is not type(expected[k]):
             raise _bad(task, f"column {k} is {str(row.get(k))[:60]!r}, not this configuration's {str(expected[k])[:60]!r}")
     if row["status"] not in STATUSES:

@@ -26,8 +26,9 @@ import pyarrow.parquet as pq
 
 from hetier.errors import HetierError, UsageError
 from hetier.version import __version__
+from hetier.formats.results import override_column
 from hetier.formats.sweep import (AXIS_COLUMNS, CONFIGS, LAYER_COLUMNS, LAYERS, MANIFEST, RESULT_COLUMNS,
-                                  SWEEP_MAGIC, SWEEP_VERSION, read_manifest)
+                                  SWEEP_MAGIC, SWEEP_VERSION, read_manifest, with_overrides)
 from hetier.simulator.prices import DEFAULT_PRICES, machine_cost
 from hetier.simulator.machines import machine_from_dict
 from hetier.simulator.sweep import Outcome, Task, stack_identity
@@ -164,20 +165,25 @@ class SweepStore:
             marker.unlink(missing_ok=True)
 
     def finalize(self, tasks: list[Task], override_keys: list[str], prices: str = str(DEFAULT_PRICES)) -> pa.Table:
-        """Write configs.parquet and layers.parquet for ``tasks`` (all must be done); returns the configs."""
+        """Write configs.parquet and layers.parquet for ``tasks`` (all must be done); returns the configs,
+        whose schema metadata lists every override (``hetier.formats.sweep.override_keys``)."""
         ordered = sorted(tasks, key=sort_key)
         rows = []
         for t in ordered:
             row = pq.read_table(self.parts / f"{t.config_id}.row.parquet").to_pylist()[0]
+            row = {override_column(k): v for k, v in row.items()}  # parts of an older sweep: tier.key
             rows.append(_with_cost(row, prices))
-        cols = _columns(rows, AXIS_COLUMNS + override_keys + RESULT_COLUMNS)
+        # the axes' overrides and those of the references the sweep added (pmem.capacity_gb=0)
+        override_keys = sorted({*override_keys, *(k for t in tasks for k, _ in t.config.overrides)})
+        columns = [override_column(k) for k in override_keys]
+        cols = _columns(rows, AXIS_COLUMNS + columns + RESULT_COLUMNS)
         arrays = {}
         for k, v in cols.items():
-            if k in override_keys:
+            if k in columns:
                 numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v if x is not None)
                 v = [None if x is None else (float(x) if numeric else str(x)) for x in v]
             arrays[k] = pa.array(v, type=pa.int64() if k == "threads" else None)
-        configs = pa.table(arrays)
+        configs = with_overrides(pa.table(arrays), override_keys)
         _write_parquet(configs, self.root / CONFIGS)
         layer_tables = [pq.read_table(self.parts / f"{t.config_id}.layers.parquet") for t in ordered]
         layers = pa.concat_tables(layer_tables, promote_options="default") if layer_tables else pa.table({})

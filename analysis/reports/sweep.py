@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hetier.analysis.sweep import Pick, cheapest_within, config_label, groups, pareto, reference
 from hetier.errors import UsageError
+from hetier.formats.results import override_column
 from hetier.vocabulary import NONE, seconds
 
 MAX_HEATMAP_CONFIGS = 60
@@ -50,12 +51,12 @@ class SweepReport:
 
 def build_report(path: str, baseline: str | None = None, within: float = 0.10) -> SweepReport:
     """Read a finished sweep directory and compute everything the renderers show."""
-    from hetier.formats.sweep import load_sweep
+    from hetier.formats.sweep import load_sweep, override_keys
 
     manifest, configs, layers = load_sweep(path)
-    keys = sorted({o[1] for o in manifest["axes"].get("overrides", [])})
+    keys = override_keys(configs)  # the axes' and the added references' (tier.key)
     rows = configs.to_pylist()
-    varied = [k for k in keys if len({r.get(k) for r in rows if r.get(k) is not None}) > 1]
+    varied = [k for k in keys if len({v for r in rows if (v := r.get(override_column(k))) is not None}) > 1]
     picks = {(p.trace, p.stack, p.threads): p for p in cheapest_within(configs, within, baseline, keys)}
     out = []
     for (trace, stack, threads), g in groups(rows).items():
@@ -147,15 +148,16 @@ def figures(rep: SweepReport) -> list[tuple[str, object, str]]:
             figs.append((f"Pareto, {xtitle}: {head}", fig, "Each point is a configuration that finished; the dotted "
                          "line joins those no other configuration beats on both axes."))
         for k in rep.varied:
+            col = override_column(k)  # the column of override k (tier.key), which the figure names
             fig = go.Figure()
             series: dict[str, list[dict]] = {}
             for r in ok:
-                if r.get(k) is not None:
+                if r.get(col) is not None:
                     others = [o for o in rep.override_keys if o != k]
                     series.setdefault(config_label(r, others, threads=False), []).append(r)
             for name, sel in series.items():
-                sel = sorted(sel, key=lambda r: r[k])
-                fig.add_trace(go.Scatter(x=[r[k] for r in sel], y=[r["time_s"] for r in sel], mode="lines+markers", name=name))
+                sel = sorted(sel, key=lambda r: r[col])
+                fig.add_trace(go.Scatter(x=[r[col] for r in sel], y=[r["time_s"] for r in sel], mode="lines+markers", name=name))
             fig.update_layout(title=f"Time vs {k} ({head})", xaxis_title=k, yaxis_title="predicted time (s)", height=420)
             figs.append((f"Time vs {k}: {head}", fig, "One line per machine and policy (and the other overrides); "
                          "configurations that do not fit have no point."))

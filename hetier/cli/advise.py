@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="machine preset or .toml (tiers under a placement policy); repeat or comma-list")
     p.add_argument("--policy", action="append",
                    help="policies to rank (default: advisor policies and baselines); any name hetier prints, e.g. all-cxl")
-    p.add_argument("--threads", type=int, help="simulated worker threads (default: each machine's cores; more is refused)")
+    p.add_argument("--threads", type=int, help="simulated worker threads (default: each machine's cores; more: a row saying why, as replay and sweep)")
     p.add_argument("--set", action="append", default=[], metavar="[MACHINE:]TIER.KEY=VALUE",
                    help="override a machine number, for every machine or one (as replay and sweep take it)")
     p.add_argument("--dram-gb", type=float, help="fast-tier (first tier) capacity in GB for every machine: an alias of "

@@ -100,14 +100,18 @@ def runs_summary(path: str, as_json: bool) -> int:
     from hetier.analysis.results_table import results_table
     from hetier.terminal import safe, table_console
 
-    rows = results_table([path]).to_pylist()
+    from hetier.formats.results import override_column
+    from hetier.formats.sweep import override_keys
+
+    table = results_table([path])
+    rows = table.to_pylist()
     if as_json:
         print(json.dumps(rows, indent=2, sort_keys=True, default=str))
         return 0
     status: dict[str, int] = {}
     for r in rows:
         status[r["status"]] = status.get(r["status"], 0) + 1
-    keys = sorted(k for k in (rows[0] if rows else {}) if "." in k)  # override columns (tier.key)
+    keys = override_keys(table)  # tier.key, each in the column override_column(key)
     Console(soft_wrap=True).print(f"[bold]{safe(path)}[/bold]: {len(rows)} run(s) of "
                                   f"{', '.join(sorted({safe(r['trace']) for r in rows}))}; "
                                   + ", ".join(f"{k} {v}" for k, v in sorted(status.items())))
@@ -115,7 +119,7 @@ def runs_summary(path: str, as_json: bool) -> int:
     for col in ("machine", "overrides", "policy", "stack", "threads", "status", "time", "memory cost"):
         t.add_column(col, justify="right")
     for r in rows:
-        ov = " ".join(f"{k}={r[k]}" for k in keys if r.get(k) is not None) or "-"
+        ov = " ".join(f"{k}={r[override_column(k)]}" for k in keys if r.get(override_column(k)) is not None) or "-"
         time = f"{r['time_s']:.3f} s" if r.get("time_s") is not None else safe(r.get("reason") or "-", 200)
         cost = f"{r['cost_usd']:,.0f} USD" if r.get("cost_usd") is not None else "-"
         t.add_row(safe(r["machine"]), safe(ov), safe(r["policy"]), safe(r.get("stack") or "hetier"), str(r["threads"]),

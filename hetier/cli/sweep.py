@@ -92,6 +92,7 @@ def _run(args, store, plan, cluster) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from hetier.analysis.sweep import cheapest_within
+    from hetier.formats.sweep import override_keys
     from hetier.simulator.sweep_runner import Runner, run_sweep
 
     axes, tasks, prices = plan.axes, plan.tasks, plan.prices
@@ -111,7 +112,7 @@ def _run(args, store, plan, cluster) -> int:
         bar = prog.add_task("sweep", total=len(todo))
         run_sweep(todo, runner, lambda out: (store.save(out), prog.advance(bar)))
     configs = store.finalize(tasks, axes.override_keys(), prices)
-    picks = cheapest_within(configs, args.within, override_keys=axes.override_keys())
+    picks = cheapest_within(configs, args.within, override_keys=override_keys(configs))
     status = {}
     for s in configs.column("status").to_pylist():
         status[s] = status.get(s, 0) + 1

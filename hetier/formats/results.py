@@ -33,6 +33,13 @@ TIER_COLUMNS = ("stall_ns", "read_bytes", "write_bytes", "live_peak_bytes", "liv
 MOVE_COLUMNS = ("promoted_bytes", "demoted_bytes")
 
 
+def override_column(key: str) -> str:
+    """The results column of an override ``tier.key``: ``dram.capacity_gb`` -> ``dram_capacity_gb``
+    (one schema for configs.parquet, results tables and ``--json``; names without dots, which SQL
+    engines and data frames take unquoted). Labels keep the ``tier.key`` that ``--set`` takes."""
+    return key.replace(".", "_")
+
+
 @dataclass
 class RunResult:
     """One machine x policy replay of one trace."""
@@ -53,7 +60,7 @@ class RunResult:
     mm_writeback_bytes: float | None = None
     notes: dict = field(default_factory=dict)
     stack: dict = field(default_factory=dict)  # the resolved stack profile (simulator/stack.py)
-    overrides: dict = field(default_factory=dict)  # tier.key -> value this run was given
+    overrides: dict = field(default_factory=dict)  # tier.key -> value this run was given (column: override_column)
     scenario: dict = field(default_factory=dict)  # what was simulated (simulator/scenario.py Scenario.describe)
     memory_needed: dict = field(default_factory=dict)  # the figure that decided fit and its breakdown
     layers: dict = field(default_factory=dict, repr=False)  # column -> list, one entry per op
@@ -88,7 +95,8 @@ def run_row(run: dict) -> dict:
             "mode": m["mode"], "policy": run["policy"], "stack": (run.get("stack") or {}).get("name", "hetier"),
             "runtime_profile": (run.get("scenario") or {}).get("runtime_profile"),
             "threads": run["threads"], "fast_tier_gb": m["tiers"][0]["capacity_gb"],
-            **{f"capacity_gb_{t['tier']}": t["capacity_gb"] for t in m["tiers"]}, **run.get("overrides", {}),
+            **{f"capacity_gb_{t['tier']}": t["capacity_gb"] for t in m["tiers"]},
+            **{override_column(k): v for k, v in run.get("overrides", {}).items()},
             **flat_summary(run), "trace_model": run["trace"].get("model"),
             "machine_json": json.dumps(m, sort_keys=True)}
 

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from hetier.errors import HetierError
 from hetier.formats.header import check_header
+from hetier.formats.results import override_column
 
 SWEEP_MAGIC = "hetier-sweep"
 SWEEP_VERSION = 2  # 2: as results format 2 (the embedded machines changed)
@@ -25,6 +26,32 @@ LAYERS = "layers.parquet"
 AXIS_COLUMNS = ["config_id", "trace", "trace_sha256", "machine", "machine_preset", "mode", "policy", "stack", "threads"]
 RESULT_COLUMNS = ["status", "reason", "time_s", "makespan_ns", "compute_ns", "cost_usd", "cost_note", "fast_tier_gb"]
 LAYER_COLUMNS = ["config_id", "layer", "name", "kind", "start_ns", "end_ns", "compute_ns"]
+# Schema metadata of a configurations table: its overrides as ``tier.key`` (JSON list), each a
+# column named ``override_column(key)``; tables written before it have the dotted names as columns.
+OVERRIDES_META = b"hetier.overrides"
+
+
+def with_overrides(table: pa.Table, keys: list[str]) -> pa.Table:
+    """``table`` with its override keys (``tier.key``) recorded in the schema metadata."""
+    return table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                          OVERRIDES_META: json.dumps(sorted(keys)).encode()})
+
+
+def override_keys(table: pa.Table) -> list[str]:
+    """The overrides (``tier.key``) of a configurations or results table, as ``with_overrides`` or
+    ``upgraded`` recorded them."""
+    raw = (table.schema.metadata or {}).get(OVERRIDES_META)
+    return json.loads(raw) if raw else []
+
+
+def upgraded(table: pa.Table) -> pa.Table:
+    """A configurations table in today's schema: one written before override columns lost their
+    dots (``dram.capacity_gb``) gets them renamed (``dram_capacity_gb``) and recorded."""
+    if OVERRIDES_META in (table.schema.metadata or {}):
+        return table
+    dotted = [c for c in table.column_names if "." in c]
+    renamed = table.rename_columns([override_column(c) if c in dotted else c for c in table.column_names])
+    return with_overrides(renamed, dotted)
 
 
 def read_manifest(root: Path) -> dict:
@@ -46,8 +73,8 @@ def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:
     from hetier.formats.input_file import check_input_file
 
     try:
-        return manifest, pq.read_table(check_input_file(root / CONFIGS, "sweep results")), \
-            pq.read_table(check_input_file(root / LAYERS, "sweep results"))
+        configs = upgraded(pq.read_table(check_input_file(root / CONFIGS, "sweep results")))
+        return manifest, configs, pq.read_table(check_input_file(root / LAYERS, "sweep results"))
     except (pa.ArrowException, OSError) as e:
         raise HetierError(f"sweep '{root}' has an unreadable results file ({type(e).__name__}); "
                           "run the same sweep again with --force to rebuild it") from None

@@ -189,3 +189,27 @@ def test_a_cxl_machine_has_no_memory_mode_and_takes_the_names_hetier_prints(tmp_
     assert "deploy: numactl --preferred=DRAM_NODE" in lines["recommended"] and "x all-DRAM" in lines["recommended"]
     assert lines["per-tensor placement (the file)"].startswith("per-tensor placement (the file): ilp on ddr5-cxl")
     assert "simulation only" in lines["per-tensor placement (the file)"] and "best deployable" not in lines
+
+
+def test_threads_above_cores_are_a_row_as_in_replay(tmp_path, capsys):
+    """More threads than a machine's cores: each verb shows that configuration as a row saying why
+    (replay and sweep always did; advise used to refuse the whole command) and advises the others."""
+    big = tmp_path / "big.toml"
+    big.write_text('name = "big"\ncores = 48\nllc_mb = 8\n[[tiers]]\nname = "dram"\ndevice = "ddr4-2666-6ch"\n'
+                   'capacity_gb = 1\n[[tiers]]\nname = "pmem"\ndevice = "optane-100-6dimm"\n')
+    code, stdout, err = run(["advise", TRACE, "--machine", f"optane-appdirect,{big}", "--threads", "30", "--json",
+                             "--policy", "dram-first", "--no-bisect", "-o", str(tmp_path / "p.json")], capsys)
+    assert code == 0, err
+    small, large = json.loads(stdout)
+    assert [(r["policy"], r["time_ns"], r["why"]) for r in small["rows"]] == [
+        ("dram-first", None, "30 threads exceed the machine's 24 cores")]
+    assert small["all_dram_ns"] is None and large["rows"][0]["time_ns"] > 0
+    assert "recommended: dram-first on big" in err
+    code, stdout, _ = run(["replay", TRACE, "--machine", "optane-appdirect", "--threads", "30", "--json"], capsys)
+    assert code == 0 and [r["reason"] for r in json.loads(stdout)] == ["30 threads exceed the machine's 24 cores"]
+    # one machine, nothing can run: the row, then one line saying there is nothing to recommend
+    code, stdout, err = run(["advise", TRACE, "--machine", "optane-appdirect", "--threads", "30", "--policy",
+                             "dram-first,ilp", "--no-bisect", "-o", str(tmp_path / "q.json")], capsys)
+    assert code == 2 and stdout.count("30 threads exceed the machine's 24 cores") == 2
+    assert err.splitlines()[-1] == "hetier advise: no policy ran on any machine given, so there is nothing to recommend"
+    assert not (tmp_path / "q.json").exists()

@@ -38,13 +38,13 @@ def test_results_export_has_a_column_per_override(tmp_path, capsys):
     code, out, err = run(["export", str(res), "--format", "csv", "-o", str(tmp_path / "r.csv")], capsys)
     assert code == 0 and "6 runs" in out, err
     rows = list(csv.DictReader(open(tmp_path / "r.csv")))
-    assert [(r["machine"], r["policy"], r["threads"], r["dram.capacity_gb"]) for r in rows] == [
+    assert [(r["machine"], r["policy"], r["threads"], r["dram_capacity_gb"]) for r in rows] == [
         ("dram-only", "all-dram", "1", ""), ("dram-only", "all-dram", "8", ""),
         ("small", "dram-first", "1", "1"), ("small", "dram-first", "8", "1"),
         ("small", "dram-first", "1", "2"), ("small", "dram-first", "8", "2")]
     assert rows[2]["capacity_gb_dram"] == "1" and rows[2]["status"] == "ok"
     code, _, err = run(["export", str(res), "--format", "parquet", "-o", str(tmp_path / "r.parquet")], capsys)
     assert code == 0, err
-    assert pq.read_table(tmp_path / "r.parquet").column("dram.capacity_gb").to_pylist() == [None, None, 1, 1, 2, 2]
+    assert pq.read_table(tmp_path / "r.parquet").column("dram_capacity_gb").to_pylist() == [None, None, 1, 1, 2, 2]
     code, _, err = run(["export", TRACE, "--format", "csv", "-o", str(tmp_path / "t.csv")], capsys)
     assert code == 2 and "csv export is for results files and sweep directories" in err

@@ -129,7 +129,7 @@ def test_replay_axes_threads_labels_and_inapplicable_rows(capsys):
         ("dram-only", 1, "not applicable"), ("dram-only", 8, "not applicable"),
         ("small", 1, "ok"), ("small", 8, "ok"), ("small", 1, "ok"), ("small", 8, "ok")]
     assert rows[0]["reason"] == "not applicable: policy interleave needs a machine with two tiers"
-    assert rows[4]["dram.capacity_gb"] == 4 and rows[4]["capacity_gb_dram"] == 4.0
+    assert rows[4]["dram_capacity_gb"] == 4 and rows[4]["capacity_gb_dram"] == 4.0
     assert rows[3]["makespan_ns"] < rows[2]["makespan_ns"]  # 8 threads beat 1
 
 

@@ -98,7 +98,7 @@ def test_local_sweep_rows_and_summary(local_sweep, capsys):
         ("optane-appdirect", "dram-first", 1, "ok"), ("optane-appdirect", "dram-first", 8, "ok"),
         ("optane-appdirect", "interleave:0.5", 1, "ok"), ("optane-appdirect", "interleave:0.5", 8, "ok")]
     assert t[2]["reason"] == "not applicable: policy interleave needs a machine with two tiers"
-    assert t[4]["dram.capacity_gb"] == 2.0 and t[0]["dram.capacity_gb"] is None
+    assert t[4]["dram_capacity_gb"] == 2.0 and t[0]["dram_capacity_gb"] is None
     # 192 GB DDR4 at 35.16 USD/GB (prices.toml); App Direct adds 1536 GB of PMem at 4.51 USD/GB
     assert t[0]["cost_usd"] == 6750.72 and t[4]["cost_usd"] == round(2 * 35.16 + 1536 * 4.51, 2)
     layers = pq.read_table(local_sweep / "layers.parquet")
@@ -152,7 +152,7 @@ def test_sweep_file(tmp_path, capsys):
                           "--no-reference"], capsys)
     assert code == 0, err
     rows = pq.read_table(tmp_path / "s" / "configs.parquet").to_pylist()
-    assert [(r["dram.capacity_gb"], r["pmem.read_bw_scale"]) for r in rows] == [
+    assert [(r["dram_capacity_gb"], r["pmem_read_bw_scale"]) for r in rows] == [
         (1.0, 0.5), (1.0, 2.0), (2.0, 0.5), (2.0, 2.0), (3.0, 0.5), (3.0, 2.0)]
     slow, fast = rows[0]["time_s"], rows[1]["time_s"]
     assert fast < slow  # PMem at twice the read bandwidth beats half the read bandwidth with 1 GB of DRAM
@@ -164,6 +164,8 @@ def test_sweep_file(tmp_path, capsys):
     (["--file", "{badfile}", "-o", "{d}/x"], "unknown sweep key(s) machine"),
     (["--workers", "0", "-o", "{d}/x"], "workers 0 must be at least 1"),
     (["--set", "optane-memory-mod:dram.capacity_gb=16", "-o", "{d}/x"], "names machine 'optane-memory-mod'"),
+    (["--set", "dram.x_y=1", "--set", "dram_x.y=2", "-o", "{d}/x"],
+     "overrides dram.x_y and dram_x.y would share the results column 'dram_x_y'; rename one of the tiers"),
 ])
 def test_sweep_errors_are_one_line(argv, msg, tmp_path, capsys):
     (tmp_path / "f").write_text("x")
@@ -195,6 +197,43 @@ def test_sweep_report_text_html_and_baseline(local_sweep, tmp_path, capsys):
         assert page.count(title) == 2, title  # one per thread count
     code, _, err = run(["report", str(local_sweep), "--format", "text", "--baseline", "ddr5-cxl"], capsys)
     assert code == 2 and "baseline 'ddr5-cxl' matches no finished configuration" in err
+
+
+def test_override_columns_have_no_dots_and_older_sweeps_still_read(local_sweep, tmp_path, capsys):
+    """configs.parquet names an override tier.key as the column tier_key and lists the keys in its
+    schema metadata; a sweep written before (dotted columns) reads the same through every reader."""
+    import shutil
+
+    import hetier
+    from hetier.formats.sweep import OVERRIDES_META, override_keys
+
+    configs = pq.read_table(local_sweep / "configs.parquet")
+    assert [c for c in configs.column_names if "." in c] == []
+    assert "dram_capacity_gb" in configs.column_names and override_keys(configs) == ["dram.capacity_gb"]
+    old = tmp_path / "old"
+    shutil.copytree(local_sweep, old)
+    dotted = configs.rename_columns(["dram.capacity_gb" if c == "dram_capacity_gb" else c
+                                     for c in configs.column_names])
+    meta = {k: v for k, v in configs.schema.metadata.items() if k != OVERRIDES_META}
+    pq.write_table(dotted.replace_schema_metadata(meta), old / "configs.parquet")
+    assert "dram.capacity_gb" in pq.read_table(old / "configs.parquet").column_names
+    assert hetier.open_sweep(old).to_pylist() == hetier.open_sweep(local_sweep).to_pylist()
+    assert [p.label for p in hetier.cheapest_within(dotted)] == [p.label for p in hetier.cheapest_within(configs)]
+    for path in (local_sweep, old):
+        code, out, err = run(["report", str(path), "--format", "text", "--baseline",
+                              "optane-appdirect interleave:0.5"], capsys)
+        assert code == 0 and "reference optane-appdirect interleave:0.5 dram.capacity_gb=2 x8" in out, err
+        code, out, err = run(["info", str(path)], capsys)
+        assert code == 0 and "dram.capacity_gb=2.0" in out, err
+    # a sweep killed before this change resumes: its parts' dotted columns end up as today's columns
+    for part in (old / "parts").glob("*.row.parquet"):
+        t = pq.read_table(part)
+        pq.write_table(t.rename_columns([c.replace("dram_capacity_gb", "dram.capacity_gb") for c in t.column_names]),
+                       part)
+    (old / "configs.parquet").unlink()
+    code, _, err = run(["sweep", TRACE, *AXES, "--workers", "1", "-o", str(old)], capsys)
+    assert code == 0 and "8 already done, 0 to run" in err, err
+    assert (old / "configs.parquet").read_bytes() == (local_sweep / "configs.parquet").read_bytes()
 
 
 def test_error_rows_are_retried_on_resume(tmp_path, capsys):

@@ -40,7 +40,7 @@ def _csv(name):
 def measure(device: str, streams: int, write: bool) -> float:
     """GB/s achieved by ``streams`` concurrent transfers of STREAM_BYTES each."""
     dev = load_device(device)
-    m = Machine(device, "flat", (("t", dev),), cores=streams, llc_bytes=0)
+    m = Machine(name=device, mode="flat", tiers=(("t", dev),), cores=streams, llc_bytes=0)
     zero = {"t": 0.0}
     load = {"t": STREAM_BYTES * streams}
     plan = OpDemand(0.0, zero if write else load, load if write else zero, streams)

@@ -36,3 +36,11 @@ def test_the_stack_keys_table_is_the_declarations():
     text = (ROOT / "docs/simulator.md").read_text()
     table = text.split("<!-- stack keys: generated -->\n", 1)[1].split("<!-- end stack keys -->", 1)[0]
     assert table == keys_table()
+
+
+def test_the_machine_keys_table_is_the_declarations():
+    from hetier.simulator.machine import keys_table
+
+    text = (ROOT / "docs/simulator.md").read_text()
+    table = text.split("<!-- machine keys: generated -->\n", 1)[1].split("<!-- end machine keys -->", 1)[0]
+    assert table == keys_table()

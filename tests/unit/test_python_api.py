@@ -91,6 +91,11 @@ def test_simulate_via_the_api_is_the_replay(tmp_path):
     mine = hetier.runs_table([r]).to_pylist()[0]
     assert mine["time_s"] == from_cli["time_s"] and mine["peak_bytes_pmem"] == from_cli["peak_bytes_pmem"]
     assert {k for k in mine} <= set(from_cli)  # runs_table: open_results' columns but source and cost
+    from hetier.formats.sweep import override_keys
+
+    table = hetier.open_results(out)  # the override is the column dram_capacity_gb, its key in the metadata
+    assert from_cli["dram_capacity_gb"] == 1 and override_keys(table) == ["dram.capacity_gb"]
+    assert override_keys(hetier.runs_table([r])) == []  # the API's machine was built with no --set
 
 
 def test_open_results_refuses_a_sweep_directory_by_name(tmp_path):

@@ -7,7 +7,7 @@ from hetier.analysis.sweep import cheapest_within, pareto
 
 def _row(machine, policy, threads, time_s, cost, status="ok", gb=None):
     return {"trace": "t", "machine": machine, "policy": policy, "threads": threads, "status": status,
-            "time_s": time_s, "cost_usd": cost, "dram.capacity_gb": gb}
+            "time_s": time_s, "cost_usd": cost, "dram_capacity_gb": gb}
 
 
 ROWS = [
