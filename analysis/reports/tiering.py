@@ -46,14 +46,15 @@ def tiering_figures(comp: Comparison) -> list[tuple[str, object, str]]:
         resident = f"live_end_bytes_{fast}"
         if m["mode"] == "linux-tiering" and resident in layers:
             ends = [e / 1e9 for e in layers["end_ns"]]
-            fig.add_trace(go.Scatter(x=[0.0, *ends], y=[0.0, *(b / 1e9 for b in layers[resident])], yaxis="y2",
+            held = [b / 1e9 for b in layers[resident]]
+            fig.add_trace(go.Scatter(x=[0.0, *ends], y=[0.0, *held], yaxis="y2",
                                      mode="lines", line_shape="hv", line=dict(color="black", width=1.5),
                                      name=f"resident in {fast} after the op"))
             cap = m["tiers"][0]["capacity_gb"]
             fig.add_trace(go.Scatter(x=[0.0, ends[-1] if ends else 0.0], y=[cap, cap], yaxis="y2", mode="lines",
                                      line=dict(color="black", dash="dash", width=1), name=f"{fast} capacity {cap:,.2f} GB"))
             fig.update_layout(yaxis2=dict(title=f"resident in {fast} (GB)", overlaying="y", side="right",
-                                          rangemode="tozero", showgrid=False))
+                                          range=[0, 1.05 * max([cap, *held])], showgrid=False))
         label = f"{m['name']} / {policy_label(run['policy'], m)}"
         fig.update_layout(barmode="relative", title=f"Tiering over time: {label}", height=440,
                           xaxis_title="simulated time (s)", yaxis_title=f"GB {into} (up) / {out_of} (down) per op",
