@@ -207,11 +207,12 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
             "pool_points": [[b, round(t, 1)] for b, t in points], "cold_accumulator_mac_ns": round(acc_cold, 1)}
 
 
-def measure(params: HEParams, reps: int = 50) -> dict[str, dict[int, float]]:
+def measure(params: HEParams, reps: int = 50, interleave: bool = True) -> dict[str, dict[int, float]]:
     """Time every template at every level of ``params`` on this machine: each as the backend
     primitive the kernels call (runtime.SealBackend, logging off), operands in cache. All
     templates of all levels take turns in each timing round (``_rounds_ns``), each level with
-    its own operands."""
+    its own operands; ``interleave=False`` times each one's rounds back to back instead (what
+    calibrate did before; benchmarks/cpu_time_drift.py compares the two)."""
     be = _backend(params)
     vals = np.linspace(0.0, 1.0, params.batch)
     jobs: list[tuple] = []  # (template, level, fn, calls, template whose cost to subtract)
@@ -249,7 +250,8 @@ def measure(params: HEParams, reps: int = 50) -> dict[str, dict[int, float]]:
                 minus="SQUARE_NEW")
     # the run's set-up (context, key generation, encoder, evaluator), charged to the three keys
     jobs.append(("KEYGEN", len(params.primes), lambda: _backend(params), 1, None))
-    times = _rounds_ns([(fn, n) for _, _, fn, n, _ in jobs])
+    runs = [(fn, n) for _, _, fn, n, _ in jobs]
+    times = _rounds_ns(runs) if interleave else [_rounds_ns([job])[0] for job in runs]
     out: dict[str, dict[int, float]] = {}
     for (name, level, _, _, minus), ts in zip(jobs, times):
         ns = statistics.median(ts)
