@@ -4,8 +4,11 @@ The Python API (``hetier/api.py``, semantically versioned): trace a model (``tra
 trace (``open_trace``, ``info``, ``load_trace``), say what to simulate (``machine``, ``stack``,
 ``Scenario`` / ``scenario``) and predict it (``simulate``), ask for answers (``advise``,
 ``sweep``, ``cheapest_within``), read results as pyarrow tables (``open_results``,
-``open_sweep``, ``runs_table``, ``measured_runs``) and get the report's plotly figures
-(``report_figures``, ``sweep_figures``). docs/python-api.md shows each in use.
+``open_sweep``, ``runs_table``, ``measured_runs``), get the report's plotly figures
+(``report_figures``, ``sweep_figures``), and measure this machine (``calibrate``,
+``calibrate_memory``), check predictions against it (``confirm``) and fit a stack profile to
+measurements (``fit``); ``export_model`` writes a zoo model as ONNX. docs/python-api.md shows
+each in use.
 
 The names load on first use (PEP 562): ``import hetier`` itself imports nothing heavy (no
 TenSEAL, SimPy, plotly or Dask). Subpackages (``hetier.tracer``, ``hetier.simulator``, ...) are
@@ -21,11 +24,12 @@ from hetier.version import __version__
 # the API's names (hetier/api.py __all__), spelled out so that help(hetier) and dir(hetier) list them
 __all__ = [
     "__version__",
-    "model_names", "trace", "open_trace", "info", "load_trace",
+    "model_names", "trace", "open_trace", "info", "load_trace", "export_model",
     "machine_names", "machine", "stack_names", "stack", "Scenario", "scenario", "simulate",
     "advise", "Advice", "sweep", "cheapest_within",
     "save_results", "runs_table", "open_results", "open_sweep", "measured_runs",
     "report_figures", "sweep_figures",
+    "calibrate", "calibrate_memory", "confirm", "fit",
     "HetierError", "UsageError",
 ]
 

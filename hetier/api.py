@@ -36,12 +36,15 @@ if TYPE_CHECKING:  # the types only: importing this module stays light
     from hetier.simulator.stack import StackProfile
     from hetier.simulator.workload import Workload
     from hetier.tracer.session import TraceResult
+    from hetier.workflow.calibration import MemoryCalibration
+    from hetier.workflow.fitting import FitOutcome
+    from hetier.workflow.model_export import ExportedModel
 
 PathLike = str | os.PathLike
 
 __all__ = [
     # traces
-    "model_names", "trace", "open_trace", "info", "load_trace",
+    "model_names", "trace", "open_trace", "info", "load_trace", "export_model",
     # what to simulate
     "machine_names", "machine", "stack_names", "stack", "Scenario", "scenario", "simulate",
     # answers
@@ -50,6 +53,8 @@ __all__ = [
     "save_results", "runs_table", "open_results", "open_sweep", "measured_runs",
     # figures
     "report_figures", "sweep_figures",
+    # this machine: measure it, check predictions against it, fit a stack to measurements
+    "calibrate", "calibrate_memory", "confirm", "fit",
     # errors
     "HetierError", "UsageError",
 ]
@@ -159,6 +164,17 @@ def load_trace(path: PathLike, allow_truncated: bool = False) -> Workload:
     from hetier.simulator.workload import load_workload
 
     return load_workload(str(path), allow_truncated)
+
+
+def export_model(model: str, output: PathLike, *, seed: int = 0, force: bool = False,
+                 **model_options: Any) -> ExportedModel:
+    """Write zoo ``model`` with its seeded weights as an ONNX file, as ``hetier export-model``;
+    model options are keywords (``width``, ``resolution``, ``classes``, ...). ``trace(output, ...)``
+    of the file gives the zoo model's trace. Returns ``path``, ``model``, ``config``, ``layers``,
+    ``weights`` (float32 weights and biases) and ``nbytes``."""
+    from hetier.workflow.model_export import export_model as export
+
+    return export(model, output, seed, force, **model_options)
 
 
 # ------------------------------------------------------------------------------ what to simulate
@@ -408,3 +424,74 @@ def sweep_figures(path: PathLike, baseline: str | None = None, within: float = 0
     from hetier.analysis.reports.sweep import build_report, figures
 
     return {title: fig for title, fig, _ in figures(build_report(str(path), baseline, within))}
+
+
+# ------------------------------------------------------------------------------- this machine
+
+def calibrate(output: PathLike, params: Sequence[str] = (), *, reps: int = 100, force: bool = False,
+              progress: Callable[[str], None] | None = None) -> dict:
+    """Time this machine's HE primitives per level for each parameter set (``"N:PRIMES:BATCH"``,
+    e.g. ``"4096:30,22,30:4"``; default: the sets the shipped models use) and write the cost file
+    ``output``, as ``hetier calibrate --he``; plan mode (``trace(..., mode="plan", cost_file=...)``)
+    and ``confirm(..., cost_file=...)`` price primitives with it. Returns the file's document
+    (``machine``, ``entries``: per set, ``ns`` per template and level, ``memory``)."""
+    from hetier.workflow.calibration import calibrate_he
+
+    return calibrate_he(output, list(params), reps, force, progress)
+
+
+def calibrate_memory(output: PathLike | None = None, *, method: str = "auto", repeat: int = 3, size_mb: int = 256,
+                     force: bool = False, progress: Callable[[str], None] | None = None) -> MemoryCalibration:
+    """Measure each NUMA node's bandwidth and latency and write this host's machine preset
+    (default ``~/.config/hetier/host-memory.toml``) and a device preset per node, as ``hetier
+    calibrate --memory``; ``machine(result.machine_path)`` loads it and ``confirm`` needs it."""
+    from hetier.workflow.calibration import calibrate_memory as measure
+
+    return measure(output, method, repeat, size_mb, force, progress, command="hetier.calibrate_memory()")
+
+
+def confirm(trace: PathLike, machine: PathLike, policy: str = "all-dram", *, repeat: int = 1,
+            placement: PathLike | None = None, cost_file: PathLike | None = None, cost_reps: int = 100,
+            stack: PathLike | StackProfile = "hetier", output: PathLike | None = None, append: bool = False,
+            force: bool = False, fit_by: str = "resident", allow_runtime_mismatch: bool = False,
+            progress: Callable[[str], None] | None = None) -> pa.Table:
+    """Re-run a real trace's model here under ``policy``'s NUMA binding (numactl) ``repeat``
+    times, measure each run and set it beside the simulator's prediction for ``machine`` (this
+    host's preset from ``calibrate_memory``), as ``hetier confirm``. With ``cost_file`` (this
+    host's ``calibrate`` costs; measured now if the file does not exist) the prediction is priced
+    with them. One row per run: ``seconds``, ``cpu_seconds``, ``predicted_seconds``,
+    ``seconds_error``, ``cpu_seconds_error``, ``peak_gb``, ``predicted_peak_gb``, ``events_match``,
+    ...; ``output`` (.csv, what ``fit`` reads, or .json) keeps them."""
+    import pyarrow as pa
+
+    from hetier.simulator.stack import StackProfile, load_stack
+    from hetier.workflow.confirm import confirm_records
+
+    s = stack if isinstance(stack, StackProfile) else load_stack(str(stack))
+    records, _ = confirm_records(str(trace), str(machine), policy, repeat, output=output, append=append,
+                                 force=force, cost_reps=cost_reps, placement_path=str(placement) if placement else None,
+                                 progress=progress, stack=s, allow_runtime_mismatch=allow_runtime_mismatch,
+                                 fit_by=fit_by, cost_file=str(cost_file) if cost_file else None)
+    return pa.Table.from_pylist([{k: (None if v == "" else v) for k, v in r.items()} for r in records])
+
+
+def fit(runs: PathLike | None = None, *, stack: PathLike | StackProfile = "he-transformer",
+        free: Sequence[str] = ("compute_scale", "teardown_ns_per_host_byte"), loo: bool = True,
+        output: PathLike | None = None, force: bool = False, hold_out_models: Sequence[str] = ()) -> FitOutcome:
+    """Fit ``free`` parameters of ``stack`` (a name, a file, or ``stack(name, **overrides)`` as
+    the starting values) to measured runs (a CSV as ``confirm`` writes; default: the HE-on-PMem
+    study's published runs), as ``hetier fit``; runs of ``hold_out_models`` are predicted, not
+    fitted (``--hold-out-model``); ``output`` writes the fitted profile. Returns
+    ``fitted`` (the StackProfile), ``result.values``, ``rms_error``, ``loo_rms_error`` and
+    ``table()`` (per run: measured, fitted and leave-one-out seconds and errors)."""
+    from hetier.atomic import check_output, write_bytes_atomic
+    from hetier.simulator.stack import StackProfile, load_stack
+    from hetier.workflow.fitting import fit_profile, parse_free
+
+    names = parse_free(list(free))
+    out = check_output(output, force) if output else None
+    s = stack if isinstance(stack, StackProfile) else load_stack(str(stack))
+    got = fit_profile(runs, s, names, loo, held_out=tuple(hold_out_models))
+    if out:
+        write_bytes_atomic(out, got.profile_text(f"hetier.fit({got.runs_path.name!r}, stack={s.name!r})").encode())
+    return got

@@ -121,15 +121,24 @@ def load_costs(path: str | os.PathLike | None, params: HEParams) -> CostModel:
 
 def _median_ns(fn, reps: int, rounds: int = 5) -> float:
     """Median over ``rounds`` of the thread CPU ns per call: the primitives run on this thread,
-    and CPU time, unlike wall time, does not grow when other work shares the machine (what
+    and CPU time, unlike wall time, does not count the time other work holds the core (what
     traces record per op and what `hetier confirm` compares with)."""
-    times = []
+    return statistics.median(_rounds_ns([(fn, reps)], rounds)[0])
+
+
+def _rounds_ns(jobs: list[tuple], rounds: int = 5) -> list[list[float]]:
+    """Thread CPU ns per call of each ``(fn, reps)`` job in each of ``rounds`` rounds, the jobs
+    taking turns within a round. On a shared machine the speed of a core drifts by 2x within
+    seconds (other work on its sibling, caches and memory shared); interleaved, every job's
+    rounds are spread over the whole measurement, so no job's median is one burst's speed."""
+    times: list[list[float]] = [[] for _ in jobs]
     for _ in range(rounds):
-        t0 = time.thread_time_ns()
-        for _ in range(reps):
-            fn()
-        times.append((time.thread_time_ns() - t0) / reps)
-    return statistics.median(times)
+        for out, (fn, reps) in zip(times, jobs):
+            t0 = time.thread_time_ns()
+            for _ in range(reps):
+                fn()
+            out.append((time.thread_time_ns() - t0) / reps)
+    return times
 
 
 def _backend(params: HEParams):
@@ -198,48 +207,59 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
             "pool_points": [[b, round(t, 1)] for b, t in points], "cold_accumulator_mac_ns": round(acc_cold, 1)}
 
 
-def measure(params: HEParams, reps: int = 50) -> dict[str, dict[int, float]]:
+def measure(params: HEParams, reps: int = 50, interleave: bool = True) -> dict[str, dict[int, float]]:
     """Time every template at every level of ``params`` on this machine: each as the backend
-    primitive the kernels call (runtime.SealBackend, logging off), operands in cache."""
+    primitive the kernels call (runtime.SealBackend, logging off), operands in cache. All
+    templates of all levels take turns in each timing round (``_rounds_ns``), each level with
+    its own operands; ``interleave=False`` times each one's rounds back to back instead (what
+    calibrate did before; benchmarks/cpu_time_drift.py compares the two)."""
     be = _backend(params)
     vals = np.linspace(0.0, 1.0, params.batch)
-    out: dict[str, dict[int, float]] = {}
-    P, V, CT, CT2, ACC, X = range(-6, 0)  # measurement buffer ids (the run's are >= 0)
+    jobs: list[tuple] = []  # (template, level, fn, calls, template whose cost to subtract)
 
     def put(name: str, level: int, fn, n: int = reps, minus: str | None = None) -> None:
-        ns = _median_ns(fn, n)
-        out.setdefault(name, {})[level] = max(ns - out[minus][level], 0.0) if minus else ns
+        jobs.append((name, level, fn, n, minus))
 
     for L in range(be.top, 0, -1):
+        P, V, CT, CT2, ACC, X = range(-6 * (be.top - L + 1), -6 * (be.top - L))  # this level's buffers (the run's are >= 0)
         q = be.last_prime[L] if L > 1 else be.scale  # products are only formed above level 1
         be.encode(L, P, 0.5, q)
         be.encode_vec(L, V, vals, be.scale)
         be.encrypt(L, V, CT)
         be.encrypt(L, V, CT2)
-        put("ENCODE", L, lambda: be.encode(L, P, 0.5, q), reps * 4)
-        put("ENCODE_VEC", L, lambda: be.encode_vec(L, V, vals, be.scale))
+        put("ENCODE", L, lambda L=L, P=P, q=q: be.encode(L, P, 0.5, q), reps * 4)
+        put("ENCODE_VEC", L, lambda L=L, V=V: be.encode_vec(L, V, vals, be.scale))
         if L > 1:
             be.mulp_new(L, CT, P, ACC)
-            put("MULP_NEW", L, lambda: be.mulp_new(L, CT, P, X))
-            put("MAC", L, lambda: be.mac(L, CT, P, -1, ACC))
-            put("ADD_INPLACE", L, lambda: be.evaluator.add_inplace(be.obj[ACC], be.obj[X]))  # no kernel uses it
-        put("ADD_NEW", L, lambda: be.add_new(L, CT, CT, X))
-        put("ADDP_NEW", L, lambda: be.addp_new(L, CT, V, X))
-        put("ADDP_INPLACE", L, lambda: be.addp_inplace(L, CT2, V))
-        put("DECODE", L, lambda: be._decode(be.obj[V], params.batch))
-        put("DECRYPT", L, lambda: be.decrypt_decode(L, CT, X, params.batch), minus="DECODE")
+            put("MULP_NEW", L, lambda L=L, CT=CT, P=P, X=X: be.mulp_new(L, CT, P, X))
+            put("MAC", L, lambda L=L, CT=CT, P=P, ACC=ACC: be.mac(L, CT, P, -1, ACC))
+            put("ADD_INPLACE", L, lambda ACC=ACC, X=X: be.evaluator.add_inplace(be.obj[ACC], be.obj[X]))  # no kernel uses it
+        put("ADD_NEW", L, lambda L=L, CT=CT, X=X: be.add_new(L, CT, CT, X))
+        put("ADDP_NEW", L, lambda L=L, CT=CT, V=V, X=X: be.addp_new(L, CT, V, X))
+        put("ADDP_INPLACE", L, lambda L=L, CT2=CT2, V=V: be.addp_inplace(L, CT2, V))
+        put("DECODE", L, lambda V=V: be._decode(be.obj[V], params.batch))
+        put("DECRYPT", L, lambda L=L, CT=CT, X=X: be.decrypt_decode(L, CT, X, params.batch), minus="DECODE")
         if L == be.top:
-            put("ENCRYPT", L, lambda: be.encrypt(L, V, X), max(reps // 5, 5))
+            put("ENCRYPT", L, lambda L=L, V=V, X=X: be.encrypt(L, V, X), max(reps // 5, 5))
         if L > 1:
-            put("RESCALE", L, lambda: (be.mulp_new(L, CT, P, X), be.rescale(L, X)), minus="MULP_NEW")
-            put("MODSW_NEW", L, lambda: be.modsw_new(L, CT, X))
-            out.setdefault("MODSW", {})[L] = out["MODSW_NEW"][L]  # in place: the same work, no copy to time apart
-            put("SQUARE_NEW", L, lambda: be.square_new(L, CT, X))
-            put("MUL_NEW", L, lambda: be.mul_new(L, CT, CT, X))
-            put("RELIN", L, lambda: (be.square_new(L, CT, X), be.relin(L, X)), max(reps // 5, 5), minus="SQUARE_NEW")
-    out["FREE"] = {1: 0.0}
+            put("RESCALE", L, lambda L=L, CT=CT, P=P, X=X: (be.mulp_new(L, CT, P, X), be.rescale(L, X)), minus="MULP_NEW")
+            put("MODSW_NEW", L, lambda L=L, CT=CT, X=X: be.modsw_new(L, CT, X))
+            put("SQUARE_NEW", L, lambda L=L, CT=CT, X=X: be.square_new(L, CT, X))
+            put("MUL_NEW", L, lambda L=L, CT=CT, X=X: be.mul_new(L, CT, CT, X))
+            put("RELIN", L, lambda L=L, CT=CT, X=X: (be.square_new(L, CT, X), be.relin(L, X)), max(reps // 5, 5),
+                minus="SQUARE_NEW")
     # the run's set-up (context, key generation, encoder, evaluator), charged to the three keys
-    out["KEYGEN"] = {len(params.primes): _median_ns(lambda: _backend(params), 1, rounds=5) / 3}
+    jobs.append(("KEYGEN", len(params.primes), lambda: _backend(params), 1, None))
+    runs = [(fn, n) for _, _, fn, n, _ in jobs]
+    times = _rounds_ns(runs) if interleave else [_rounds_ns([job])[0] for job in runs]
+    out: dict[str, dict[int, float]] = {}
+    for (name, level, _, _, minus), ts in zip(jobs, times):
+        ns = statistics.median(ts)
+        out.setdefault(name, {})[level] = max(ns - out[minus][level], 0.0) if minus else ns
+    for L, ns in out.get("MODSW_NEW", {}).items():
+        out.setdefault("MODSW", {})[L] = ns  # in place: the same work, no copy to time apart
+    out["FREE"] = {1: 0.0}
+    out["KEYGEN"][len(params.primes)] /= 3
     return out
 
 

@@ -16,6 +16,7 @@ from hetier.analysis.reports import advice as advice_section
 from hetier.analysis.metrics import Analysis
 from hetier.analysis.reports.summary import headline
 from hetier.analysis.reports.text import COLUMNS, cells
+from hetier.analysis.reports.tiering import tiering_figures
 from hetier.analysis.reports.style import (KIND_COLOURS, OTHER_COLOUR, READ_WRITE_COLOURS, TIER_COLOURS, layer_axis,
                                            policy_colour, tier_colour, time_axis_title)
 from hetier.atomic import write_bytes_atomic
@@ -111,6 +112,7 @@ def _figures(an: Analysis, comp: Comparison | None) -> list[tuple[str, object, s
     figs.append(("Traffic per primitive", fig, "Read/write mix of each primitive."))
     if comp is not None:
         figs.extend(_comparison_figures(comp))
+        figs.extend(tiering_figures(comp))  # runs whose kernel or hardware moved bytes: promotions over time
     return figs
 
 

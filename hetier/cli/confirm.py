@@ -36,32 +36,16 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from hetier.atomic import check_output
-    from hetier.errors import UsageError
-    from hetier.workflow.confirm import RecordFile, confirm
-    from hetier.host.topology import read_topology
     from hetier.terminal import table_console
+    from hetier.workflow.confirm import confirm_records
 
-    out = None
-    if args.output:
-        out = check_output(args.output, args.force or args.append)
-        if out.suffix not in (".csv", ".json"):
-            raise UsageError(f"record file '{out}' must end in .csv or .json")
-    if not 1 <= args.cost_reps <= 1_000_000:
-        raise UsageError(f"--cost-reps {args.cost_reps} must be a count from 1 to 1000000")
-    records_file = RecordFile(out, args.append) if out else None  # checked and locked before the first re-run
     console = Console(stderr=True, soft_wrap=True)
-    try:
-        records = confirm(args.trace, args.machine, args.policy, args.repeat, read_topology(), args.placement,
-                          progress=lambda s: console.print(s, markup=False), stack=stack_of(args),
-                          allow_runtime_mismatch=args.allow_runtime_mismatch, fit_by=args.fit_by,
-                          cost_file=args.cost_file, cost_reps=args.cost_reps)
-    except BaseException:
-        if records_file:
-            records_file.close()
-        raise
-    if records_file:  # written first: a failure below must not lose the measurements
-        records_file.write(records)
+    records, out = confirm_records(args.trace, args.machine, args.policy, args.repeat, output=args.output,
+                                   append=args.append, force=args.force, cost_reps=args.cost_reps,
+                                   placement_path=args.placement, progress=lambda s: console.print(s, markup=False),
+                                   stack=stack_of(args), allow_runtime_mismatch=args.allow_runtime_mismatch,
+                                   fit_by=args.fit_by, cost_file=args.cost_file)
+    if out:
         console.print(f"wrote {len(records)} record(s) to {out}")
     host_priced = records[0]["predicted_seconds_host_costs"] != ""
     t = Table(title=f"{records[0]['model']} on {records[0]['machine']}, {args.policy} ({records[0]['binding']})")

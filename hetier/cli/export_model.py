@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from hetier.validation import TRACE_OPTIONS, check_options
-
-MODEL_OPTIONS = ("width", "resolution", "classes", "depth", "hidden", "activation", "inputs")
+from hetier.workflow.model_export import MODEL_OPTIONS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,18 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from hetier.atomic import check_output
-    from hetier.models.onnx_export import write_onnx
-    from hetier.models.zoo import build
     from hetier.terminal import safe
+    from hetier.workflow.model_export import export_model
 
-    check_options({f"--{k.replace('_', '-')}": getattr(args, k) for k in (*MODEL_OPTIONS, "seed")}, TRACE_OPTIONS)
-    out = check_output(args.output, args.force)
-    opts = {k: getattr(args, k) for k in MODEL_OPTIONS if getattr(args, k) is not None}
-    graph = build(args.model, seed=args.seed, **opts)
-    size = write_onnx(graph, out, force=args.force)
-    weights = sum(n.weight.size + (0 if n.bias is None else n.bias.size) for n in graph.nodes if n.weight is not None)
+    got = export_model(args.model, args.output, args.seed, args.force, **{k: getattr(args, k) for k in MODEL_OPTIONS})
     Console(stderr=True, soft_wrap=True).print(
-        f"wrote {safe(out)}: {graph.name} {safe(graph.config)}, {len(graph.nodes) - 1} layers, "
-        f"{weights:,} float32 weights, {size:,} bytes")
+        f"wrote {safe(got.path)}: {got.model} {safe(got.config)}, {got.layers} layers, "
+        f"{got.weights:,} float32 weights, {got.nbytes:,} bytes")
     return 0

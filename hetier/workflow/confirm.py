@@ -341,6 +341,35 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
     return records
 
 
+def confirm_records(trace: str, machine_path: str, policy: str = "all-dram", repeat: int = 1, topo: Topology | None = None,
+                    output: str | Path | None = None, append: bool = False, force: bool = False,
+                    cost_reps: int = 100, **options) -> tuple[list[dict], Path | None]:
+    """``confirm`` with its record file: ``output`` (.csv: the measured-runs columns fit reads,
+    or .json) is checked and locked before the first re-run and written when they end (after
+    the records already there if ``append``). ``options`` are ``confirm``'s (``placement_path``,
+    ``progress``, ``stack``, ``cost_file``, ...). Returns the records and the file written."""
+    from hetier.atomic import check_output
+    from hetier.host.topology import read_topology
+
+    out = None
+    if output:
+        out = check_output(output, force or append)
+        if out.suffix not in (".csv", ".json"):
+            raise UsageError(f"record file '{out}' must end in .csv or .json")
+    if not 1 <= cost_reps <= 1_000_000:
+        raise UsageError(f"--cost-reps {cost_reps} must be a count from 1 to 1000000")
+    records_file = RecordFile(out, append) if out else None  # checked and locked before the first re-run
+    try:
+        records = confirm(trace, machine_path, policy, repeat, topo or read_topology(), cost_reps=cost_reps, **options)
+    except BaseException:
+        if records_file:
+            records_file.close()
+        raise
+    if records_file:  # written first: a failure after this must not lose the measurements
+        records_file.write(records)
+    return records, out
+
+
 def tiering_fields(before: dict[str, int], after: dict[str, int], pred) -> dict:
     """The kernel's tiering counters over one run (machine-wide) beside the simulator's."""
     counted = pred.notes.get("tiering", {}) if pred is not None else {}
