@@ -16,7 +16,21 @@ def tally():
     t = harness.Tally()
     yield t
     if LONG:
-        t.save(ROOT / "out" / "fuzz-report.json", {"baseline": _baselines()})
+        t.save(ROOT / "out" / "fuzz-report.json", {"baseline": _baselines(), "run": _run_identity()})
+
+
+def _run_identity() -> dict:
+    """What was fuzzed: generated inputs per surface and the code's commit (dirty: uncommitted changes)."""
+    import subprocess
+
+    from tests.fuzz.test_fuzz import EXAMPLES
+
+    def git(*args: str) -> str:
+        p = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return p.stdout.strip() if p.returncode == 0 else "?"
+
+    return {"examples": EXAMPLES, "commit": git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
 def _baselines() -> dict:
