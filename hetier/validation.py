@@ -279,6 +279,10 @@ RESULTS_RUN = Obj({
     "stall_ns": _PER_TIER, "read_bytes": _PER_TIER, "write_bytes": _PER_TIER,
     "mm_hit_ratio": Num(0, 1, optional=True), "mm_writeback_bytes": Num(0, 1e21, optional=True),
     "notes": AnyJSON(100_000),
+    "stack": Obj({"name": Str(MAX_NAME)}, required=("name",), extra=True), "scenario": Obj(extra=True),
+    "memory_needed": Obj({k: _BYTES for k in ("total_bytes", "live_peak_bytes", "resident_peak_bytes", "process_bytes")}
+                         | {"fit_by": Str(16)}, required=("total_bytes", "live_peak_bytes", "resident_peak_bytes",
+                                                           "process_bytes", "fit_by"), extra=True),
 }, required=("machine", "policy", "threads", "trace", "fits", "missing_bytes", "peak_bytes", "makespan_ns",
              "compute_ns", "stall_ns", "read_bytes", "write_bytes"), extra=True)
 RESULTS_META = Obj({"magic": Str(), "version": Num(1, 1000, integer=True), "hetier": Str(64),
