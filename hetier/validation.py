@@ -371,4 +371,5 @@ ADVICE = Obj({
     "layers": ListOf(Obj({"op": Num(0, 2 ** 62, integer=True), "layer": Str(MAX_NAME),
                           "bytes": MapOf(Num(0, 1e21), key=TIER_NAME, max_len=16), "moved_bytes": Num(0, 1e21)},
                          required=("layer", "bytes"), extra=True, label="layer key"), max_len=MAX_ADVICE_LAYERS),
-}, required=("magic", "version", "trace", "machines", "recommended", "layers"), extra=True, label="advice key")
+}, required=("magic", "version", "trace", "threads", "bisected", "machines", "recommended", "layers"), extra=True,
+    label="advice key")

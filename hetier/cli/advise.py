@@ -85,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
                                  tiering=args.tiering)
                   for m in machines.values()]
     rows = [r for a in advice for r in a.rows]
-    if len(rows) == 1 and not rows[0].ok:
-        raise UsageError(rows[0].why)
+    if rows and not any(r.ok for r in rows):  # nothing to rank: one line saying why, before any table
+        whys = list(dict.fromkeys(r.why for r in rows))
+        raise UsageError(whys[0] if len(whys) == 1 else
+                         f"no policy ran on any machine given ({'; '.join(whys[:3])[:500]})")
     console = Console(stderr=True, soft_wrap=True)
     for a in advice:
         console.print(f"advise: {safe(a.machine)} with {a.threads} simulated thread(s)"
