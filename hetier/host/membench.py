@@ -62,11 +62,15 @@ def bandwidth_gbs(cpus: list[int], threads: int, total_bytes: int, write: bool, 
         for p in procs:
             p.start()
         times = _results(procs, out)
-    finally:
+    except BaseException:
         for p in procs:  # after a death the others wait at the barrier: end them
-            if p.exitcode is None:
+            if p.pid is not None and p.exitcode is None:
                 p.kill()
-            p.join()
+        raise
+    finally:
+        for p in procs:
+            if p.pid is not None:
+                p.join()
     span = max(t1 for _, t1 in times) - min(t0 for t0, _ in times)
     return per * threads * passes / span / 1e9
 
