@@ -278,7 +278,7 @@ RESULTS_RUN = Obj({
     "makespan_ns": Num(0, 1e21, optional=True), "compute_ns": Num(0, 1e21, optional=True),
     "stall_ns": _PER_TIER, "read_bytes": _PER_TIER, "write_bytes": _PER_TIER,
     "mm_hit_ratio": Num(0, 1, optional=True), "mm_writeback_bytes": Num(0, 1e21, optional=True),
-    "notes": AnyJSON(100_000),
+    "notes": MapOf(AnyJSON(100_000), max_len=1000),
     "stack": Obj({"name": Str(MAX_NAME)}, required=("name",), extra=True), "scenario": Obj(extra=True),
     "overrides": MapOf(AnyJSON(MAX_TEXT), max_len=1000),
     "memory_needed": Obj({k: _BYTES for k in ("total_bytes", "live_peak_bytes", "resident_peak_bytes", "process_bytes")}
@@ -373,6 +373,6 @@ ADVICE = Obj({
     "recommended": _ADVICE_ROW,
     "layers": ListOf(Obj({"op": Num(0, 2 ** 62, integer=True), "layer": Str(MAX_NAME),
                           "bytes": MapOf(Num(0, 1e21), key=TIER_NAME, max_len=16), "moved_bytes": Num(0, 1e21)},
-                         required=("layer", "bytes"), extra=True, label="layer key"), max_len=MAX_ADVICE_LAYERS),
+                         required=("op", "layer", "bytes", "moved_bytes"), extra=True, label="layer key"), max_len=MAX_ADVICE_LAYERS),
 }, required=("magic", "version", "trace", "threads", "bisected", "machines", "recommended", "layers"), extra=True,
     label="advice key")

@@ -202,7 +202,8 @@ def test_results_without_live_bytes_are_refused_in_one_line(tmp_path, results, c
     ({"stack": "hetier"}, "runs[0].stack must be a table"),
     ({"scenario": [1]}, "runs[0].scenario must be a table"),
     ({"compute_ns": None}, "runs[0] has a makespan_ns but no compute_ns"),
-    ({"overrides": 1}, "runs[0].overrides must be a table"),  # make fuzz: an AttributeError  # make fuzz: a TypeError in the table
+    ({"overrides": 1}, "runs[0].overrides must be a table"),  # make fuzz: an AttributeError
+    ({"notes": [1]}, "runs[0].notes must be a table"),  # make fuzz: a TypeError in the table
 ])
 def test_results_with_a_damaged_run_summary_are_refused_in_one_line(tmp_path, results, capsys, change, why):
     # found by make fuzz: a run's memory_needed without fit_by ended `report` in a KeyError
