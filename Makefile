@@ -31,11 +31,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-# The long fuzz run: >= 500 generated inputs per verb (make test runs a few of each plus the
-# corpus); writes out/fuzz-report.json (inputs, tracebacks, hangs, stray files, peak memory).
+# The long fuzz run: FUZZ_EXAMPLES (500) generated inputs per surface (make test runs a few of
+# each plus the corpus); writes out/fuzz-report.json (inputs, tracebacks, hangs, stray files, peak
+# memory) and the page docs/fuzz.md from it; fails if any input went wrong.
+FUZZ_EXAMPLES ?= 500
 fuzz: $(STAMP)
-	HETIER_FUZZ=long $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
-	$(BIN)/python -m tests.fuzz.report out/fuzz-report.json
+	-HETIER_FUZZ=long HETIER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
+	$(BIN)/python -m tests.fuzz.report out/fuzz-report.json --markdown docs/fuzz.md \
+		--command "make fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES)"
 
 # Regenerate the crafted files of tests/fuzz/corpus/.
 fuzz-corpus: $(STAMP)

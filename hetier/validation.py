@@ -359,7 +359,12 @@ RESULTS_RUN = Obj({
     "makespan_ns": Num(0, 1e21, optional=True), "compute_ns": Num(0, 1e21, optional=True),
     "stall_ns": _PER_TIER, "read_bytes": _PER_TIER, "write_bytes": _PER_TIER,
     "mm_hit_ratio": Num(0, 1, optional=True), "mm_writeback_bytes": Num(0, 1e21, optional=True),
-    "notes": AnyJSON(100_000),
+    "notes": MapOf(AnyJSON(100_000), max_len=1000),
+    "stack": Obj({"name": Str(MAX_NAME)}, required=("name",), extra=True), "scenario": Obj(extra=True),
+    "overrides": MapOf(AnyJSON(MAX_TEXT), max_len=1000),
+    "memory_needed": Obj({k: _BYTES for k in ("total_bytes", "live_peak_bytes", "resident_peak_bytes", "process_bytes")}
+                         | {"fit_by": Str(16)}, required=("total_bytes", "live_peak_bytes", "resident_peak_bytes",
+                                                           "process_bytes", "fit_by"), extra=True),
 }, required=("machine", "policy", "threads", "trace", "fits", "missing_bytes", "peak_bytes", "makespan_ns",
              "compute_ns", "stall_ns", "read_bytes", "write_bytes"), extra=True)
 RESULTS_META = Obj({"magic": Str(), "version": Num(1, 1000, integer=True), "hetier": Str(64),
@@ -433,7 +438,9 @@ _BIG = Num(0, 1e21, optional=True)
 _ADVICE_ROW = Obj({"machine": Str(MAX_NAME), "policy": Str(MAX_TEXT), "time_ns": _BIG, "vs_all_dram": _BIG,
                    "vs_memory_mode": _BIG, "fast_peak_bytes": _BIG, "migrated_bytes": _BIG, "min_fast_bytes": _BIG,
                    "why": Str(MAX_TEXT, optional=True), "deploy": Str(MAX_TEXT, optional=True),
-                   "searched": Bool()}, required=("machine", "policy"), extra=True, label="row key")
+                   "searched": Bool()}, required=("machine", "policy", "time_ns", "vs_all_dram", "vs_memory_mode",
+                                                  "fast_peak_bytes", "migrated_bytes", "min_fast_bytes", "why"),
+                   extra=True, label="row key")
 MAX_ADVICE_LAYERS = 200_000  # per-op rows of the recommended placement
 ADVICE = Obj({
     "magic": Str(), "version": Num(1, 1000, integer=True),
@@ -447,5 +454,6 @@ ADVICE = Obj({
     "recommended": _ADVICE_ROW,
     "layers": ListOf(Obj({"op": Num(0, 2 ** 62, integer=True), "layer": Str(MAX_NAME),
                           "bytes": MapOf(Num(0, 1e21), key=TIER_NAME, max_len=16), "moved_bytes": Num(0, 1e21)},
-                         required=("layer", "bytes"), extra=True, label="layer key"), max_len=MAX_ADVICE_LAYERS),
-}, required=("magic", "version", "trace", "machines", "recommended", "layers"), extra=True, label="advice key")
+                         required=("op", "layer", "bytes", "moved_bytes"), extra=True, label="layer key"), max_len=MAX_ADVICE_LAYERS),
+}, required=("magic", "version", "trace", "threads", "bisected", "machines", "recommended", "layers"), extra=True,
+    label="advice key")

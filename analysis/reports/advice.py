@@ -131,8 +131,16 @@ def render_advice_text(doc: dict, console) -> None:
         console.print(rich_table(ranking_title(doc["trace"].get("model", "?"), m, doc["threads"]),
                                  ranking_columns(m), ranking_rows(m, doc["bisected"])))
     best = doc["recommended"]
-    console.print(rich_table(f"{best['policy']} on {best['machine']}: live bytes at each layer's peak, by tier",
-                             layer_columns(doc["layers"]), layer_rows(doc["layers"])))
+    print_layer_table(console, f"{best['policy']} on {best['machine']}", doc["layers"])
+
+
+def print_layer_table(console, placement: str, layers: list[dict]) -> None:
+    """The per-op table (one row per op: 10^5 rows on a large trace) drawn in one pass."""
+    from hetier.text_table import text_table
+
+    text = text_table(f"{placement}: live bytes at each layer's peak, by tier", layer_columns(layers), layer_rows(layers))
+    console.file.write(text + "\n")  # as it is: rich would split and measure every line again
+    console.file.flush()
 
 
 def rich_table(title: str, columns: list[str], rows: list[list[str]]):

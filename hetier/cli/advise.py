@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from hetier.analysis.reports.advice import (layer_columns, layer_rows, rich_table, ranking_columns, ranking_rows,
+    from hetier.analysis.reports.advice import (print_layer_table, rich_table, ranking_columns, ranking_rows,
                                                 ranking_title)
     from hetier.atomic import check_output
     from hetier.errors import UsageError
@@ -85,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
                                  tiering=args.tiering)
                   for m in machines.values()]
     rows = [r for a in advice for r in a.rows]
-    if len(rows) == 1 and not rows[0].ok:
-        raise UsageError(rows[0].why)
+    if rows and not any(r.ok for r in rows):  # nothing to rank: one line saying why, before any table
+        whys = list(dict.fromkeys(r.why for r in rows))
+        raise UsageError(whys[0] if len(whys) == 1 else
+                         f"no policy ran on any machine given ({'; '.join(whys[:3])[:500]})")
     console = Console(stderr=True, soft_wrap=True)
     for a in advice:
         console.print(f"advise: {safe(a.machine)} with {a.threads} simulated thread(s)"
@@ -115,8 +117,7 @@ def run(args: argparse.Namespace) -> int:
         write_placement(out, doc)
         wrote.append(str(out))
     if args.layers and not args.json and over_time:
-        table_console().print(rich_table(f"{best.policy} on {best.machine}: live bytes at each layer's peak, by tier",
-                                         layer_columns(over_time), layer_rows(over_time)))
+        print_layer_table(table_console(), f"{best.policy} on {best.machine}", over_time)
     if advice_out:
         threads = next(a.threads for a in advice if a.machine == best.machine)
         write_document(advice_out, advice_document(work.trace_id, advice, best, threads, not args.no_bisect, over_time))

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from hetier.version import __version__
 from hetier.atomic import AtomicOutput
-from hetier.errors import HetierError
+from hetier.errors import HetierError, UsageError
 from hetier.formats.header import check_header
 from hetier.validation import RESULTS_META, validate
 from hetier.vocabulary import DOES_NOT_FIT, does_not_fit, seconds
@@ -177,6 +177,9 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
         raise HetierError(f"'{path}' is not a hetier results file (unreadable metadata)") from None
     check_header(meta, RESULTS_MAGIC, RESULTS_VERSION, path, "results")
     validate(meta, RESULTS_META, f"results '{path}'")
+    for i, run in enumerate(meta["runs"]):  # a run with a time has its compute time
+        if run["makespan_ns"] is not None and run["compute_ns"] is None:
+            raise UsageError(f"results '{path}': runs[{i}] has a makespan_ns but no compute_ns")
     missing = [c for c in LAYER_COLUMNS if c not in table.column_names]
     if missing:
         raise HetierError(f"results '{path}' lack column(s) {', '.join(missing)}")

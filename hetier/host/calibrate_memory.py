@@ -14,6 +14,7 @@ from typing import Callable
 
 from hetier.errors import HetierError, UsageError
 from hetier.host import likwid
+from hetier.host.membench import how_it_ended
 from hetier.host.numactl import bind_prefix, numactl_path
 from hetier.host.topology import Topology
 
@@ -78,7 +79,8 @@ def _numpy_child(prefix: list[str], spec: dict) -> dict:
     cmd = [*prefix, sys.executable, "-m", "hetier.host.membench", json.dumps(spec)]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
-        last = p.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        last = p.stderr.strip().splitlines()[-1:] or [f"the measuring process ended without output "
+                                                       f"({how_it_ended(p.returncode)})"]
         raise HetierError(f"memory measurement failed on {' '.join(prefix) or 'this node'}: {last[0]}")
     return json.loads(p.stdout)
 

@@ -16,6 +16,8 @@ import json
 import mmap
 import multiprocessing as mp
 import os
+import queue
+import signal
 import sys
 import time
 
@@ -56,13 +58,59 @@ def bandwidth_gbs(cpus: list[int], threads: int, total_bytes: int, write: bool, 
     per = total_bytes // threads // 8 * 8
     procs = [ctx.Process(target=_bandwidth_worker, args=(cpus[k % len(cpus)], per, write, passes, barrier, out))
              for k in range(threads)]
-    for p in procs:
-        p.start()
-    times = [out.get() for _ in procs]
-    for p in procs:
-        p.join()
+    try:
+        for p in procs:
+            p.start()
+        times = _results(procs, out)
+    except BaseException:
+        for p in procs:  # after a death the others wait at the barrier: end them
+            if p.pid is not None and p.exitcode is None:
+                p.kill()
+        raise
+    finally:
+        for p in procs:
+            if p.pid is not None:
+                p.join()
     span = max(t1 for _, t1 in times) - min(t0 for t0, _ in times)
     return per * threads * passes / span / 1e9
+
+
+class WorkerDied(RuntimeError):
+    """A bandwidth worker ended without its result (killed, out of memory, an exception)."""
+
+
+def how_it_ended(exitcode: int) -> str:
+    """'killed by signal 9 (SIGKILL)' or 'exit code 1', from a Process exitcode / Popen returncode."""
+    if exitcode < 0:
+        try:
+            return f"killed by signal {-exitcode} ({signal.Signals(-exitcode).name})"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+def _results(procs: list, out, poll_s: float = 0.1) -> list:
+    """One result per worker; a worker that ends without one fails the measurement instead of
+    leaving the parent waiting on the queue forever."""
+    results: list = []
+    while len(results) < len(procs):
+        try:
+            results.append(out.get(timeout=poll_s))
+            continue
+        except queue.Empty:
+            pass
+        dead = [(k, p.exitcode) for k, p in enumerate(procs) if p.exitcode not in (None, 0)]
+        if dead:
+            k, code = dead[0]
+            raise WorkerDied(f"bandwidth worker {k} of {len(procs)} ended without a result ({how_it_ended(code)})")
+        if all(p.exitcode == 0 for p in procs):  # all ended cleanly: whatever they sent is in the pipe now
+            try:
+                while len(results) < len(procs):
+                    results.append(out.get(timeout=poll_s))
+            except queue.Empty:
+                raise WorkerDied(f"{len(procs) - len(results)} of {len(procs)} bandwidth workers ended without "
+                                 "a result") from None
+    return results
 
 
 def _chain(nbytes: int, random: bool, seed: int) -> memoryview:
@@ -112,4 +160,9 @@ def measure_node(spec: dict) -> dict:
 
 
 if __name__ == "__main__":
-    json.dump(measure_node(json.loads(sys.argv[1])), sys.stdout)
+    try:
+        result = measure_node(json.loads(sys.argv[1]))
+    except (WorkerDied, MemoryError, OSError) as e:  # one line for the parent's error message
+        print(f"{type(e).__name__}: {e}" if not isinstance(e, WorkerDied) else str(e), file=sys.stderr)
+        sys.exit(1)
+    json.dump(result, sys.stdout)

@@ -38,6 +38,10 @@ def _set(path, value):
     (_set(["threads"], 1e9), "threads must be <= 4096"),
     (_set(["recommended", "policy"], ["ilp"]), "recommended.policy must be a string"),
     (_set(["layers"], [{"layer": "x", "bytes": {}}] * 200_001), "layers must have 0 to 200000 items"),
+    (lambda doc: doc.pop("bisected"), "missing 'bisected'"),  # found by make fuzz: a KeyError in the report
+    (lambda doc: doc.pop("threads"), "missing 'threads'"),
+    (lambda doc: doc["layers"][0].pop("moved_bytes"), "missing 'moved_bytes' in layers[0]"),
+    (lambda doc: doc["machines"][0]["rows"][0].pop("fast_peak_bytes"), "missing 'fast_peak_bytes' in machines[0].rows[0]"),
 ])
 def test_bad_advice_is_one_line(advice, edit, msg, tmp_path, capsys):
     doc = json.loads(json.dumps(advice))

@@ -78,6 +78,11 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     o = ["-o", str(tmp_path / "p.json"), "--no-bisect"]
     err = _one_line_error(capsys, ["advise", TRACE, "--machine", "optane-appdirect", "--policy", "nope"] + o)
     assert "policy 'nope' not found" in err
+    # found by make fuzz: a policy given twice (or on two machines) printed a progress line first
+    err = _one_line_error(capsys, ["advise", TRACE, "--machine", "optane-appdirect", "--policy", "nope,nope"] + o)
+    assert "policy 'nope' not found" in err
+    err = _one_line_error(capsys, ["advise", TRACE, "--machine", "optane-appdirect", "--policy", "nope,ilp:x"] + o)
+    assert err.startswith("hetier advise: no policy ran on any machine given (policy 'nope' not found") and "ilp" in err
     err = _one_line_error(capsys, ["advise", TRACE, "--machine", "dram-only", "--policy", "ilp"] + o)
     assert "needs a machine with two tiers" in err
     small = tmp_path / "small.toml"

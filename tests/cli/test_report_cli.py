@@ -193,3 +193,32 @@ def test_results_without_live_bytes_are_refused_in_one_line(tmp_path, results, c
         code, _, err = run(argv, capsys)
         assert code == 1 and len(err.strip().splitlines()) == 1 and why in err, err
     assert not (tmp_path / "e.json").exists()
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"memory_needed": {"total_bytes": 1}}, "missing 'live_peak_bytes' in runs[0].memory_needed"),
+    ({"memory_needed": {"total_bytes": "x", "live_peak_bytes": 1, "resident_peak_bytes": 1, "process_bytes": 1,
+                        "fit_by": "live"}}, "runs[0].memory_needed.total_bytes"),
+    ({"stack": "hetier"}, "runs[0].stack must be a table"),
+    ({"scenario": [1]}, "runs[0].scenario must be a table"),
+    ({"compute_ns": None}, "runs[0] has a makespan_ns but no compute_ns"),
+    ({"overrides": 1}, "runs[0].overrides must be a table"),  # make fuzz: an AttributeError
+    ({"notes": [1]}, "runs[0].notes must be a table"),  # make fuzz: a TypeError in the table
+])
+def test_results_with_a_damaged_run_summary_are_refused_in_one_line(tmp_path, results, capsys, change, why):
+    # found by make fuzz: a run's memory_needed without fit_by ended `report` in a KeyError
+    import pyarrow as pa
+
+    with pa.memory_map(results) as src:
+        table = pa.ipc.open_file(src).read_all()
+    meta = json.loads(table.schema.metadata[b"hetier"])
+    meta["runs"][0].update(change)
+    path = tmp_path / "damaged.arrow"
+    t = table.replace_schema_metadata({b"hetier": json.dumps(meta).encode()})
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, t.schema) as w:
+        w.write_table(t)
+    for argv in (["export", CRYPTONETS, str(path), "--format", "perfetto", "-o", str(tmp_path / "e.json")],
+                 ["report", CRYPTONETS, str(path), "--format", "text"]):
+        code, _, err = run(argv, capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and why in err, err
+    assert not (tmp_path / "e.json").exists()

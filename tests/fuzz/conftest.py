@@ -14,9 +14,24 @@ LONG = __import__("os").environ.get("HETIER_FUZZ") == "long"
 @pytest.fixture(scope="session")
 def tally():
     t = harness.Tally()
+    run = _run_identity() if LONG else {}  # the code as the run starts (a commit during it is not what ran)
     yield t
     if LONG:
-        t.save(ROOT / "out" / "fuzz-report.json", {"baseline": _baselines()})
+        t.save(ROOT / "out" / "fuzz-report.json", {"baseline": _baselines(), "run": run})
+
+
+def _run_identity() -> dict:
+    """What was fuzzed: generated inputs per surface and the code's commit (dirty: uncommitted changes)."""
+    import subprocess
+
+    from tests.fuzz.test_fuzz import EXAMPLES
+
+    def git(*args: str) -> str:
+        p = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return p.stdout.strip() if p.returncode == 0 else "?"
+
+    return {"examples": EXAMPLES, "commit": git("rev-parse", "--short", "HEAD"),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
 def _baselines() -> dict:

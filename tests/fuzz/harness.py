@@ -142,5 +142,6 @@ class Tally:
 
     def save(self, path: Path, extra: dict | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"verbs": self.verbs, "problems": self.problems[:50], **(extra or {})},
+        path.write_text(json.dumps({"verbs": self.verbs, "problem_count": len(self.problems),
+                                    "problems": self.problems[:50], **(extra or {})},
                                    indent=1, default=str))

@@ -1,5 +1,5 @@
 """The surfaces issue 22 added to the fuzz suite: scheduler addresses, sweep files, damaged sweep
-directories, placement files, measured-runs CSVs (fit), stack files and --stack-set, advise and
+directories, placement and advice files, measured-runs CSVs (fit), stack files and --stack-set, advise and
 confirm options, and every loader given a FIFO or a directory. Each generated input must end in
 success or a one-line error, within the time limit, with no traceback and no stray file.
 
@@ -221,6 +221,39 @@ def test_generated_placement_files(tally, placement):
             (d / "p.json").write_text(junk if raw == 0 else json.dumps(doc))
             _run(tally, ["replay", "good.arrow", "--machine", "optane-appdirect", "--policy", "placement:p.json"], d,
                  verb="placement-file")
+        finally:
+            shutil.rmtree(d)
+
+    one()
+
+
+# --- advice files (report --advice) ----------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def advice(tally):
+    d = _workdir()
+    try:
+        shutil.copy(GOOD, d / "good.arrow")
+        _run(tally, ["advise", "good.arrow", "--machine", "optane-appdirect", "--no-bisect", "--advice", "a.json",
+                     "-o", "p.json"], d, ("a.json", "p.json"), verb="advice-file", timeout=120.0)
+        return json.loads((d / "a.json").read_text())
+    finally:
+        shutil.rmtree(d)
+
+
+def test_generated_advice_files(tally, advice):
+    @FUZZ
+    @given(doc=mutated(advice, 4), raw=st.integers(0, 9),
+           junk=st.sampled_from(["[" * 50000, "{", "", "\x00", "[1]", '{"layers": [1]}'] + HOSTILE_TEXT[:3]),
+           fmt=st.sampled_from(["text", "html"]))
+    def one(doc, raw, junk, fmt):
+        d = _workdir()
+        try:
+            shutil.copy(GOOD, d / "good.arrow")
+            (d / "a.json").write_text(junk if raw == 0 else json.dumps(doc))
+            _run(tally, ["report", "good.arrow", "--advice", "a.json", "--format", fmt,
+                         *(["-o", "r.html"] if fmt == "html" else [])], d, ("r.html",), verb="advice-file",
+                 timeout=60.0)
         finally:
             shutil.rmtree(d)
 
