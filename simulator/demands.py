@@ -103,10 +103,8 @@ def op_demands(workload: Workload, system: MemorySystem, recording: RecordingHos
         if compute < 0:
             clamped += 1
             compute = 0.0
-        own = np.isin(op.acc_tensor, op.alloc_tensor) if op.kind in stack.output_stationary_kinds else None
         op, teardown = with_teardown_reads(op, workload)
-        if own is not None and teardown:
-            own = np.append(own, np.zeros(len(op.acc_tensor) - len(own), bool))
+        own = np.isin(op.acc_tensor, op.alloc_tensor) if op.kind in stack.output_stationary_kinds else None
         traffic = system.op_traffic(op, llc_filter(op.acc_bytes, op.acc_footprint, machine.llc_bytes, own))
         out.append(OpDemand(compute, traffic.read, traffic.write, 1, traffic.latency_ns, teardown_bytes=teardown))
     return out, clamped
@@ -117,13 +115,12 @@ def with_teardown_reads(op, workload: Workload):
     frees (destroying a host object reads it: a destructor, the allocator's chunk header), and the
     bytes those reads move. Pool buffers (ciphertexts, plaintexts) go back to SEAL's pool without
     being touched."""
-    host = [(t, c) for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist())
-            if workload.tensor_kind.get(t) == "host"]
-    if not host:
+    host = np.array([workload.tensor_kind.get(t) == "host" for t in op.free_tensor.tolist()], bool)
+    if not host.any():
         return op, 0.0
-    t = np.array([h[0] for h in host], dtype=op.acc_tensor.dtype)
-    count = np.array([h[1] for h in host], dtype=op.acc_count.dtype)
-    nbytes = np.array([workload.tensor_unit[h[0]] * h[1] for h in host], dtype=op.acc_bytes.dtype)
+    t = op.free_tensor[host].astype(op.acc_tensor.dtype)
+    count = op.free_count[host].astype(op.acc_count.dtype)
+    nbytes = (np.array([workload.tensor_unit[x] for x in t.tolist()]) * count).astype(op.acc_bytes.dtype)
     ext = replace(op, acc_tensor=np.concatenate([op.acc_tensor, t]),
                   acc_write=np.concatenate([op.acc_write, np.zeros(len(t), bool)]),
                   acc_bytes=np.concatenate([op.acc_bytes, nbytes]),

@@ -68,6 +68,12 @@ class RunStats:
     end_ns: np.ndarray
 
 
+def transfer_ns(dev: Device, nbytes: float, write: bool, k: int) -> float:
+    """One of k equal concurrent transfers of ``nbytes`` on a device alone: its share of the
+    bandwidth at k streams, then the device's idle latency (what ``run``'s channels give)."""
+    return dev.media_bytes(nbytes, write) / dev.bandwidth(k, write=write) + dev.latency_ns(write)
+
+
 def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
     """The closed form of ``run`` for demands that run one op at a time (each depends on the one
     before): an op's serial part, then its k equal slices in lockstep, each transfer sharing its
@@ -94,13 +100,12 @@ def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
         alone_ns = 0.0  # the serial part's reads: one stream, each tier in turn
         for t, b in p.serial_read.items():
             if b > 0:
-                dt = devs[t].media_bytes(b, False) / devs[t].bandwidth(1) + devs[t].latency_ns(False)
+                dt = transfer_ns(devs[t], b, False, 1)
                 stall[t][i] += dt
                 alone_ns += dt
         # k equal transfers share a channel's bandwidth(k): each takes total / bandwidth(k)
         lockstep = [(t, w, (p.write if w else p.read)[t]) for w in (False, True) for t in tiers]
-        stream = {(t, w): devs[t].media_bytes(b, w) / devs[t].bandwidth(k, write=w) + devs[t].latency_ns(w)
-                  for t, w, b in lockstep if b > 0}
+        stream = {(t, w): transfer_ns(devs[t], b, w, k) for t, w, b in lockstep if b > 0}
         for (t, _), dt in stream.items():
             stall[t][i] += dt * k
         stall[tiers[-1]][i] += p.latency_ns  # each of the k equal slices waits its share
