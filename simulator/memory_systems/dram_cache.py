@@ -32,8 +32,7 @@ class DramCache(MemorySystem):
     def __init__(self, machine, policy: str | None = None, seed: int = 0, stack=None, threads: int = 1):
         super().__init__(machine, policy, seed, stack, threads)
         self.check_policy(machine, policy)
-        self.cache = MemoryModeCache(machine.device(self.tiers[0]).capacity_bytes, machine.cache_block_bytes,
-                                     machine.page_bytes, seed)
+        self.cache = line_cache(machine, seed)
         self.per_line_ns = miss_penalty_per_line(machine)
         self.hit = self.miss = self.writeback = 0.0
         # what the study's PEBS counters count, per op: loads served by Optane, and the share retired loads see
@@ -74,6 +73,13 @@ class DramCache(MemorySystem):
     def statistics(self) -> dict:
         total = self.hit + self.miss
         return {"mm_hit_ratio": self.hit / total if total else 1.0, "mm_writeback_bytes": self.writeback}
+
+
+def line_cache(machine, seed: int) -> MemoryModeCache:
+    """The line-level cache model of a machine whose first tier caches (Memory Mode) or swaps with
+    (Flat Memory Mode) the second: the first tier's capacity, the machine's block and page sizes."""
+    return MemoryModeCache(machine.device(machine.tier_names[0]).capacity_bytes, machine.cache_block_bytes,
+                           machine.page_bytes, seed)
 
 
 def miss_penalty_per_line(machine) -> float:

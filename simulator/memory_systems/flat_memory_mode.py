@@ -25,9 +25,9 @@ from typing import ClassVar
 import numpy as np
 
 from hetier.errors import UsageError
-from hetier.simulator.memory_mode import MemoryModeCache
 from hetier.simulator.memory_systems.base import MemorySystem, OpTraffic
-from hetier.simulator.memory_systems.dram_cache import MAX_SETS, cache_op, miss_penalty_per_line  # as Memory Mode
+from hetier.simulator.memory_systems.dram_cache import (  # as Memory Mode
+    MAX_SETS, cache_op, line_cache, miss_penalty_per_line)
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import get_policy
 
@@ -50,8 +50,7 @@ class FlatMemoryMode(MemorySystem):
     def __init__(self, machine, policy: str | None = None, seed: int = 0, stack=None, threads: int = 1):
         super().__init__(machine, policy, seed, stack, threads)
         self.check_policy(machine, policy)
-        self.cache = MemoryModeCache(machine.device(self.tiers[0]).capacity_bytes, machine.cache_block_bytes,
-                                     machine.page_bytes, seed)
+        self.cache = line_cache(machine, seed)
         self.per_line_ns = miss_penalty_per_line(machine)
         self.hit = self.miss = self.evicted = 0.0
         self.per_op: dict[str, list[float]] = {"promoted_bytes": [], "demoted_bytes": []}  # swapped in, out
