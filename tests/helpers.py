@@ -122,6 +122,31 @@ def random_trace(path, seed: int, n_ops: int = 8, host: bool = False) -> str:
     return write_tiny(path, rows, tiny_meta(layers=tuple(layers), granularity="tensor"))
 
 
+def hot_cold_trace(path, n_reads: int = 8) -> str:
+    """A cold tensor (900 MiB), then a hot one (200 MiB), each written once; ops of 0.6 s re-read
+    the hot one 10 times each; teardown frees both. With 1 GB of DRAM the hot one partly lands in
+    CXL and is promoted, kswapd demoting the cold one to make room."""
+    CT = 1 << 20
+    layers = ["input"] + [f"op{i}" for i in range(1, n_reads + 1)] + ["teardown"]
+    rows, ts = [], 0
+    for layer in range(len(layers)):
+        rows.append((ts, "op_begin", -1, 0, 0, "none", -1, layer))
+        if layer == 0:
+            rows += [(ts + 1, "alloc", 0, 900 * CT, 900, "ciphertext", 3, 0),
+                     (ts + 2, "write", 0, 900 * CT, 900, "ciphertext", 3, 0),
+                     (ts + 3, "alloc", 1, 200 * CT, 200, "ciphertext", 3, 0),
+                     (ts + 4, "write", 1, 200 * CT, 200, "ciphertext", 3, 0)]
+        elif layer < len(layers) - 1:
+            rows.append((ts + 1, "read", 1, 2000 * CT, 2000, "ciphertext", 3, layer))
+        else:
+            rows += [(ts + 1, "free", 0, 900 * CT, 900, "ciphertext", 3, layer),
+                     (ts + 2, "free", 1, 200 * CT, 200, "ciphertext", 3, layer)]
+        ts += int(0.6e9)
+        rows.append((ts, "op_end", -1, 0, 0, "none", -1, layer))
+        ts += 1
+    return write_tiny(path, rows, tiny_meta(layers=tuple(layers), granularity="tensor"))
+
+
 def truncated_tiny(tmp_path) -> str:
     """A tiny good trace with its end-of-stream marker cut off (truncated after batch 1)."""
     full = tmp_path / "full.arrow"

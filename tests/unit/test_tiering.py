@@ -10,7 +10,7 @@ from hetier.simulator.memory_systems.flat_memory_mode import FlatMemoryMode
 from hetier.simulator.memory_systems.linux_tiering import LinuxTiering
 from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.workload import Op, Workload, load_workload
-from tests.helpers import tiny_meta, write_tiny
+from tests.helpers import hot_cold_trace
 
 MiB = 1 << 20
 S = 1_000_000_000  # ns
@@ -123,27 +123,7 @@ def test_kswapd_demotes_the_least_recently_used_tensor_when_dram_runs_short():
 
 
 def _hot_cold_trace(tmp_path, n_reads: int) -> str:
-    """input: a cold tensor (0) then a hot one (1), each written once; then ops re-reading the hot
-    one 10 times each, 0.6 s apiece; teardown frees both."""
-    CT = 1 << 20
-    layers = ["input"] + [f"op{i}" for i in range(1, n_reads + 1)] + ["teardown"]
-    rows, ts = [], 0
-    for layer in range(len(layers)):
-        rows.append((ts, "op_begin", -1, 0, 0, "none", -1, layer))
-        if layer == 0:
-            rows += [(ts + 1, "alloc", 0, 900 * CT, 900, "ciphertext", 3, 0), (ts + 2, "write", 0, 900 * CT, 900,
-                                                                                 "ciphertext", 3, 0),
-                     (ts + 3, "alloc", 1, 200 * CT, 200, "ciphertext", 3, 0), (ts + 4, "write", 1, 200 * CT, 200,
-                                                                                 "ciphertext", 3, 0)]
-        elif layer < len(layers) - 1:
-            rows.append((ts + 1, "read", 1, 2000 * CT, 2000, "ciphertext", 3, layer))
-        else:
-            rows += [(ts + 1, "free", 0, 900 * CT, 900, "ciphertext", 3, layer),
-                     (ts + 2, "free", 1, 200 * CT, 200, "ciphertext", 3, layer)]
-        ts += int(0.6 * S)
-        rows.append((ts, "op_end", -1, 0, 0, "none", -1, layer))
-        ts += 1
-    return write_tiny(tmp_path / f"hc{n_reads}.arrow", rows, tiny_meta(layers=tuple(layers), granularity="tensor"))
+    return hot_cold_trace(tmp_path / f"hc{n_reads}.arrow", n_reads)
 
 
 @pytest.mark.parametrize("n_reads, dram_gb", [(8, 1.0), (20, 1.0), (20, 0.6)])
