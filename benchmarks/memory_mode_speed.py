@@ -30,6 +30,7 @@ from hetier.formats.measured import MeasuredRun
 from hetier.simulator.machines import load_machine
 from hetier.simulator.scenario import Scenario, memory_stage, time_stage
 from hetier.simulator.stack import load_stack
+from replay_throughput import cryptonets_trace  # benchmarks/ is the script's folder: on sys.path
 from hetier.simulator.workload import load_workload
 from hetier.workflow.planned import plan_config
 
@@ -104,15 +105,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=len(STUDY_ROWS), choices=range(1, len(STUDY_ROWS) + 1))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        path = args.trace
-        if path is None:
-            from hetier.models.zoo import build
-            from hetier.tracer.session import choose_params, trace_run
-
-            g = build("cryptonets")
-            path = str(Path(d) / "cryptonets.arrow")
-            trace_run(g, choose_params(g, 64, None, None, 22), path, "ciphertext")
-        cryptonets(path, args.repeats)
+        cryptonets(args.trace or cryptonets_trace(Path(d)), args.repeats)
     if args.study:
         study(args.rows)
 

@@ -61,20 +61,24 @@ def hetier_replay(path: str, machine: str, policy: str | None) -> tuple[int, flo
     return w.events_read, time.perf_counter() - t
 
 
+def cryptonets_trace(directory: Path) -> str:
+    """Record the benchmarks' default workload: CryptoNets, batch 64, ciphertext granularity."""
+    from hetier.models.zoo import build
+    from hetier.tracer.session import choose_params, trace_run
+
+    g = build("cryptonets")
+    path = str(directory / "cryptonets.arrow")
+    trace_run(g, choose_params(g, 64, None, None, 22), path, "ciphertext")
+    return path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trace")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        path = args.trace
-        if path is None:
-            from hetier.models.zoo import build
-            from hetier.tracer.session import choose_params, trace_run
-
-            g = build("cryptonets")
-            path = str(Path(d) / "cryptonets.arrow")
-            trace_run(g, choose_params(g, 64, None, None, 22), path, "ciphertext")
+        path = args.trace or cryptonets_trace(Path(d))
         rates: dict[str, list[float]] = {"flat": [], "memory mode": [], "naive": []}
         for i in range(args.repeats):
             runs = {"flat": hetier_replay(path, "optane-appdirect", "dram-first"),
