@@ -29,6 +29,13 @@ class Pick:
     stack: str = "hetier"
     capacities: str = ""  # the pick's tiers and sizes: "dram 32 GB + cxl 256 GB"
     reference_capacities: str = ""
+    cost_note: str = ""  # the prices used for either box (sources, dates, estimates)
+    reference_cost_note: str = ""
+
+    @property
+    def estimate(self) -> bool:
+        """Either box is priced with an estimate."""
+        return "estimate" in self.cost_note or "estimate" in self.reference_cost_note
 
     @property
     def slowdown(self) -> float:
@@ -87,7 +94,7 @@ def cheapest_within(configs: pa.Table, tolerance: float = 0.10, baseline: str | 
         best = min(fits, key=lambda r: (r["cost_usd"], r["time_s"]))
         out.append(Pick(trace, threads, config_label(best, keys), best["time_s"], best["cost_usd"],
                         config_label(ref, keys), ref["time_s"], ref["cost_usd"], stack, capacities(best),
-                        capacities(ref)))
+                        capacities(ref), best.get("cost_note") or "", ref.get("cost_note") or ""))
     return out
 
 

@@ -305,13 +305,14 @@ def sweep(traces: PathLike | Sequence[PathLike], output: PathLike, *, machines: 
           policies: Sequence[str] = (), threads: Sequence[int | str] = (), overrides: Sequence[str] = (),
           vary: Sequence[str] = (), stacks: Sequence[str] = (), workers: int = 1, prices: PathLike | None = None,
           allow_truncated: bool = False, allow_runtime_mismatch: bool = False, force: bool = False,
-          fit_by: str = "resident", reference: bool = True) -> pa.Table:
+          fit_by: str = "resident", reference: bool = True, price_choice: str | None = None) -> pa.Table:
     """Run traces x machines x policies x stacks x threads x overrides into the sweep directory
     ``output`` (an existing one resumes; ``force`` starts it over) and return its configurations
     table (``open_sweep``); as ``hetier sweep``. ``machines``, ``overrides`` (``--set``) and ``vary``
     take the command's texts (``"small=optane-appdirect"``, ``"dram.capacity_gb=16,32"``,
     ``"optane-appdirect:dram.capacity_gb=16:64:16"``); ``workers`` > 1 runs a local process pool;
-    ``reference`` adds each hybrid machine's all-DRAM reference sized to the memory needed."""
+    ``reference`` adds each hybrid machine's all-DRAM reference sized to the memory needed;
+    ``price_choice`` names an alternative of the price file (``"reused-dimms"``)."""
     from hetier.errors import UsageError
     from hetier.simulator.sweep_runner import Runner, run_sweep
     from hetier.simulator.sweep_store import SweepStore
@@ -322,12 +323,12 @@ def sweep(traces: PathLike | Sequence[PathLike], output: PathLike, *, machines: 
         raise UsageError(f"workers {workers} must be at least 1")
     plan = plan_sweep(paths, list(machines), list(policies), [str(t) for t in threads], list(overrides), list(vary),
                       list(stacks), str(prices) if prices else None, allow_truncated, allow_runtime_mismatch, fit_by,
-                      reference)
+                      reference, price_choice)
     store = SweepStore.open(str(output), force)
     store.write_manifest(plan.manifest())
     done, _notes = store.done(plan.tasks)
     run_sweep([t for t in plan.tasks if t.config_id not in done], Runner(workers=workers), store.save)
-    return store.finalize(plan.tasks, plan.axes.override_keys(), plan.prices)
+    return store.finalize(plan.tasks, plan.axes.override_keys(), plan.prices, plan.price_choice)
 
 
 def cheapest_within(configs: pa.Table | PathLike, within: float = 0.10, baseline: str | None = None) -> list[Pick]:

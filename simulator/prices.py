@@ -1,13 +1,17 @@
-"""Memory cost of a machine: each tier's capacity times its device's price per GB.
+"""Memory cost of a machine: each tier's capacity times its device's price per GB, plus the
+cards a tier's DIMMs sit in (a CXL expander is its DIMMs and its controller card).
 
 Prices are data (``simulator/presets/prices.toml``, or a user's file of the same layout), each
 with its source and date. A device with no price gives no cost and a note naming it, never a
-guess.
+guess. A file may name alternative choices (``[choices.NAME]``: other price entries for some
+devices, e.g. an expander whose DIMMs are reused from retired servers); ``--price-choice NAME``
+selects one.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +20,24 @@ from hetier.simulator.devices import GB, PRESETS, load_toml
 from hetier.simulator.machine import Machine
 
 DEFAULT_PRICES = PRESETS / "prices.toml"
-_PRICE_KEYS = {"usd_per_gb", "date", "source", "note", "estimate"}
+_PRICE_KEYS = {"usd_per_gb", "date", "source", "note", "estimate", "card", "reused"}
+_CARD_KEYS = {"usd", "gb_per_card", "date", "source", "note", "estimate"}
+_CHOICE_KEYS = {"description", "devices"}
+MAX_CARD_USD = 1e7  # bounds keep the arithmetic finite
+MAX_USD_PER_GB = 1e6
+
+
+@dataclass(frozen=True)
+class Card:
+    """A board that holds a tier's DIMMs (a CXL controller card): its price and how many GB fit in one."""
+
+    name: str
+    usd: float
+    gb_per_card: float
+    date: str
+    source: str
+    note: str = ""
+    estimate: bool = False
 
 
 @dataclass(frozen=True)
@@ -26,6 +47,12 @@ class Price:
     source: str
     note: str = ""
     estimate: bool = False
+    card: Card | None = None  # the card each gb_per_card of this memory needs, if any
+    reused: bool = False  # DIMMs already owned (reused): usd_per_gb may be 0
+
+    @property
+    def is_estimate(self) -> bool:
+        return self.estimate or (self.card is not None and self.card.estimate)
 
 
 @dataclass(frozen=True)
@@ -36,32 +63,102 @@ class MachineCost:
     tiers: tuple[tuple[str, float | None], ...]
     note: str  # the price entries used, or the device that has none
 
+    @property
+    def estimate(self) -> bool:
+        """True when a price used is an estimate (the note says which)."""
+        return "estimate" in self.note
+
+
+def _number(path: str, what: str, v, lo: float, hi: float, lo_open: bool) -> float:
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo < v if lo_open else lo <= v) and v <= hi
+    if not ok:
+        raise UsageError(f"{path}: {what} must be a number {'>' if lo_open else '>='} {lo:g} and <= {hi:g}")
+    return float(v)
+
+
+def _card(path: str, name: str, e) -> Card:
+    if not isinstance(e, dict):
+        raise UsageError(f"{path}: card '{name}' must be a table")
+    unknown = set(e) - _CARD_KEYS
+    if unknown:
+        raise UsageError(f"{path}: card '{name}' has unknown key(s) {', '.join(sorted(unknown))}")
+    if not e.get("source") or not e.get("date"):
+        raise UsageError(f"{path}: card '{name}' needs a source and a date")
+    return Card(name, _number(path, f"card '{name}' usd", e.get("usd"), 0, MAX_CARD_USD, False),
+                _number(path, f"card '{name}' gb_per_card", e.get("gb_per_card"), 0, 1e9, True),
+                str(e["date"]), str(e["source"]), str(e.get("note", "")), bool(e.get("estimate", False)))
+
 
 @functools.lru_cache(maxsize=8)
-def load_prices(path: str = str(DEFAULT_PRICES)) -> tuple[dict[str, Price], dict[str, str]]:
-    """(price entries by name, device preset -> entry), validated."""
+def load_prices(path: str = str(DEFAULT_PRICES), choice: str | None = None) -> tuple[dict[str, Price], dict[str, str]]:
+    """(price entries by name, device preset -> entry), validated; ``choice`` replaces the
+    device -> entry mapping of the devices it names."""
     d = load_toml(Path(path))
+    for table in ("cards", "prices", "devices", "choices"):
+        if not isinstance(d.get(table, {}), dict):
+            raise UsageError(f"{path}: [{table}] must be a table")
+    cards = {n: _card(path, n, e) for n, e in d.get("cards", {}).items()}
     entries: dict[str, Price] = {}
     for name, e in d.get("prices", {}).items():
+        if not isinstance(e, dict):
+            raise UsageError(f"{path}: price '{name}' must be a table")
         unknown = set(e) - _PRICE_KEYS
         if unknown:
             raise UsageError(f"{path}: price '{name}' has unknown key(s) {', '.join(sorted(unknown))}")
-        if not isinstance(e.get("usd_per_gb"), (int, float)) or e["usd_per_gb"] <= 0:
-            raise UsageError(f"{path}: price '{name}' needs a positive usd_per_gb")
+        reused = e.get("reused", False) is True
+        v = e.get("usd_per_gb")
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and (v >= 0 if reused else v > 0)
+                and v <= MAX_USD_PER_GB):
+            raise UsageError(f"{path}: price '{name}' needs a positive usd_per_gb (0 only with reused = true)")
         if not e.get("source") or not e.get("date"):
             raise UsageError(f"{path}: price '{name}' needs a source and a date")
-        entries[name] = Price(float(e["usd_per_gb"]), str(e["date"]), e["source"], e.get("note", ""),
-                              bool(e.get("estimate", False)))
+        card = e.get("card")
+        if card is not None and (not isinstance(card, str) or card not in cards):
+            raise UsageError(f"{path}: price '{name}' names card '{card}', which is not defined")
+        entries[name] = Price(float(v), str(e["date"]), e["source"], e.get("note", ""),
+                              bool(e.get("estimate", False)), cards[card] if card else None, reused)
     devices = dict(d.get("devices", {}))
+    choices = d.get("choices", {})
+    for cname, c in choices.items():
+        unknown = set(c) - _CHOICE_KEYS if isinstance(c, dict) else {"(not a table)"}
+        if unknown or not isinstance(c.get("devices"), dict) or not c.get("description"):
+            raise UsageError(f"{path}: choice '{cname}' needs a description and a devices table, nothing else")
+    if choice is not None:
+        if choice not in choices:
+            known = ", ".join(sorted(choices)) or "none"
+            raise UsageError(f"{path}: no price choice '{choice}' (choices: {known})")
+        devices.update(choices[choice]["devices"])
     for dev, entry in devices.items():
-        if entry not in entries:
+        if not isinstance(entry, str) or entry not in entries:
             raise UsageError(f"{path}: device '{dev}' names price '{entry}', which is not defined")
     return entries, devices
 
 
-def machine_cost(machine: Machine, prices_path: str = str(DEFAULT_PRICES)) -> MachineCost:
-    """Sum of capacity x price per GB over the machine's tiers (Memory Mode counts both)."""
-    entries, devices = load_prices(prices_path)
+def price_choices(path: str = str(DEFAULT_PRICES)) -> dict[str, str]:
+    """The named alternative choices of a price file and what each says."""
+    load_prices(path)
+    return {n: c["description"] for n, c in load_toml(Path(path)).get("choices", {}).items()}
+
+
+def tier_cost(capacity_gb: float, price: Price) -> float:
+    """USD of one tier: its GB at the price per GB plus the cards those GB need (whole cards)."""
+    usd = capacity_gb * price.usd_per_gb
+    if price.card is not None and capacity_gb > 0:
+        usd += math.ceil(capacity_gb / price.card.gb_per_card - 1e-9) * price.card.usd
+    return round(usd, 2)
+
+
+def _used(entry: str, p: Price) -> str:
+    s = f"{entry} {p.usd_per_gb:g} USD/GB{' (reused DIMMs)' if p.reused else ''} ({p.date}{', estimate' if p.estimate else ''})"
+    if p.card is not None:
+        c = p.card
+        s += f" + card {c.name} {c.usd:,.0f} USD per {c.gb_per_card:g} GB ({c.date}{', estimate' if c.estimate else ''})"
+    return s
+
+
+def machine_cost(machine: Machine, prices_path: str = str(DEFAULT_PRICES), choice: str | None = None) -> MachineCost:
+    """Sum over the machine's tiers (Memory Mode counts both) of capacity x price per GB plus cards."""
+    entries, devices = load_prices(prices_path, choice)
     tiers, used, missing = [], [], []
     for tier, dev in machine.tiers:
         entry = devices.get(dev.name)
@@ -70,8 +167,9 @@ def machine_cost(machine: Machine, prices_path: str = str(DEFAULT_PRICES)) -> Ma
             missing.append(dev.name)
             continue
         p = entries[entry]
-        tiers.append((tier, round(dev.capacity_bytes / GB * p.usd_per_gb, 2)))
-        used.append(f"{entry} {p.usd_per_gb:g} USD/GB ({p.date}{', estimate' if p.estimate else ''})")
+        tiers.append((tier, tier_cost(dev.capacity_bytes / GB, p)))
+        used.append(_used(entry, p))
     if missing:
         return MachineCost(None, tuple(tiers), f"no price for device(s) {', '.join(missing)}")
-    return MachineCost(round(sum(v for _, v in tiers), 2), tuple(tiers), "; ".join(dict.fromkeys(used)))
+    head = f"price choice {choice}: " if choice else ""
+    return MachineCost(round(sum(v for _, v in tiers), 2), tuple(tiers), head + "; ".join(dict.fromkeys(used)))

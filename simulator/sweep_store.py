@@ -164,7 +164,8 @@ class SweepStore:
         if out.row["status"] != "error":
             marker.unlink(missing_ok=True)
 
-    def finalize(self, tasks: list[Task], override_keys: list[str], prices: str = str(DEFAULT_PRICES)) -> pa.Table:
+    def finalize(self, tasks: list[Task], override_keys: list[str], prices: str = str(DEFAULT_PRICES),
+                 price_choice: str | None = None) -> pa.Table:
         """Write configs.parquet and layers.parquet for ``tasks`` (all must be done); returns the configs,
         whose schema metadata lists every override (``hetier.formats.sweep.override_keys``)."""
         ordered = sorted(tasks, key=sort_key)
@@ -172,7 +173,7 @@ class SweepStore:
         for t in ordered:
             row = pq.read_table(self.parts / f"{t.config_id}.row.parquet").to_pylist()[0]
             row = {override_column(k): v for k, v in row.items()}  # parts of an older sweep: tier.key
-            rows.append(_with_cost(row, prices))
+            rows.append(_with_cost(row, prices, price_choice))
         # the axes' overrides and those of the references the sweep added (pmem.capacity_gb=0)
         override_keys = sorted({*override_keys, *(k for t in tasks for k, _ in t.config.overrides)})
         columns = [override_column(k) for k in override_keys]
@@ -220,9 +221,10 @@ def _remove_orphans(root: Path) -> None:
                 p.unlink(missing_ok=True)
 
 
-def _with_cost(row: dict, prices: str) -> dict:
-    """The row plus its machine's memory cost under ``prices`` (None for rows without a machine)."""
+def _with_cost(row: dict, prices: str, choice: str | None = None) -> dict:
+    """The row plus its machine's memory cost under ``prices`` and its ``choice`` (None for rows
+    without a machine)."""
     if not row.get("machine_json"):
         return {**row, "cost_usd": None, "cost_note": None}
-    cost = machine_cost(machine_from_dict(json.loads(row["machine_json"])), prices)
+    cost = machine_cost(machine_from_dict(json.loads(row["machine_json"])), prices, choice)
     return {**row, "cost_usd": cost.total_usd, "cost_note": cost.note}

@@ -97,7 +97,7 @@ def summary_lines(rep: SweepReport) -> list[str]:
         lines.append(f"{head}: reference {rep.label(g.reference)} at {seconds(g.reference['time_s'] * 1e9)}{_cost(g.reference)}.")
         if g.pick:
             lines.append(f"{head}: cheapest within {100 * rep.within:g}% of the reference: {g.pick.label} at "
-                         f"{seconds(g.pick.time_s * 1e9)} ({g.pick.slowdown:.2f}x){_cost({'cost_usd': g.pick.cost_usd})}.")
+                         f"{seconds(g.pick.time_s * 1e9)} ({g.pick.slowdown:.2f}x){_cost({'cost_usd': g.pick.cost_usd, 'cost_note': g.pick.cost_note})}.")
         if g.front_cost:
             lines.append(f"{head}: cost/time Pareto front: " + "; ".join(
                 f"{rep.label(r)} ({r['cost_usd']:,.0f} USD, {seconds(r['time_s'] * 1e9)})" for r in g.front_cost) + ".")
@@ -105,7 +105,9 @@ def summary_lines(rep: SweepReport) -> list[str]:
 
 
 def _cost(row: dict) -> str:
-    return f", memory {row['cost_usd']:,.0f} USD" if row.get("cost_usd") is not None else ""
+    if row.get("cost_usd") is None:
+        return ""
+    return f", memory {row['cost_usd']:,.0f} USD" + (" (estimate)" if "estimate" in (row.get("cost_note") or "") else "")
 
 
 def render_text(rep: SweepReport, console) -> None:

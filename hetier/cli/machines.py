@@ -9,6 +9,8 @@ import json
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--devices", action="store_true", help="list device presets instead")
     p.add_argument("--json", action="store_true", help="print the resolved presets (and machine costs) as JSON on stdout")
+    p.add_argument("--price-choice", metavar="NAME",
+                   help="price the machines with a named alternative of the price file (shipped: reused-dimms)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,8 +20,12 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.devices import device_presets, load_device
     from hetier.simulator.machines import load_machine, machine_presets
 
+    if args.price_choice is not None:
+        from hetier.simulator.prices import load_prices
+
+        load_prices(choice=args.price_choice)  # an unknown choice fails in one line, before any output
     if args.json:
-        print(json.dumps(_as_json(args.devices), indent=2, sort_keys=True))
+        print(json.dumps(_as_json(args.devices, args.price_choice), indent=2, sort_keys=True))
         return 0
     c = Console()  # wraps long cells and lines at the terminal's width
     if args.devices:
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _as_json(devices: bool) -> list[dict]:
+def _as_json(devices: bool, price_choice: str | None = None) -> list[dict]:
     """Device presets, or machine presets with their memory cost and the prices it used."""
     from hetier.simulator.prices import machine_cost
     from hetier.simulator.devices import device_presets, load_device
@@ -63,6 +69,6 @@ def _as_json(devices: bool) -> list[dict]:
     out = []
     for name in machine_presets():
         m = load_machine(name)
-        cost = machine_cost(m)
+        cost = machine_cost(m, choice=price_choice)
         out.append({"preset": name, **m.to_dict(), "cost_usd": cost.total_usd, "cost_note": cost.note})
     return out

@@ -40,6 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task-timeout", type=float, default=3600.0, metavar="SECONDS",
                    help="stop if no configuration finishes on the cluster for this long (default 3600)")
     p.add_argument("--prices", help="price file (default: simulator/presets/prices.toml)")
+    p.add_argument("--price-choice", metavar="NAME",
+                   help="a named alternative of the price file (shipped: reused-dimms, CXL expanders filled with "
+                        "DIMMs you already own; `hetier machines --json --price-choice NAME` shows the costs)")
     p.add_argument("--within", type=float, default=0.10, help="tolerance for the cheapest-configuration answer (0.10 = 10%%)")
     p.add_argument("--allow-truncated", action="store_true", help="replay the complete prefix of truncated traces")
     p.add_argument("--no-reference", action="store_true",
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_sweep(f["traces"] + list(args.traces), f["machines"] + (args.machine or []),
                       f["policies"] + (args.policy or []), f["threads"] + (args.threads or []), f["sets"] + args.set,
                       args.vary, f["stacks"] + (args.stack or []), args.prices, args.allow_truncated,
-                      args.allow_runtime_mismatch, args.fit_by, not args.no_reference)
+                      args.allow_runtime_mismatch, args.fit_by, not args.no_reference, args.price_choice)
     cluster = connect(scheduler) if scheduler is not None else None  # before the directory is made
     try:
         store = SweepStore.open(args.output, args.force)
@@ -111,13 +114,13 @@ def _run(args, store, plan, cluster) -> int:
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as prog:
         bar = prog.add_task("sweep", total=len(todo))
         run_sweep(todo, runner, lambda out: (store.save(out), prog.advance(bar)))
-    configs = store.finalize(tasks, axes.override_keys(), prices)
+    configs = store.finalize(tasks, axes.override_keys(), prices, plan.price_choice)
     picks = cheapest_within(configs, args.within, override_keys=override_keys(configs))
     status = {}
     for s in configs.column("status").to_pylist():
         status[s] = status.get(s, 0) + 1
     summary = {"output": str(store.root), "configurations": len(tasks), "ran": len(todo), "resumed": len(tasks) - len(todo),
-               "by_status": status, "within": args.within,
+               "by_status": status, "within": args.within, "price_choice": plan.price_choice,
                "cheapest_within": [{**p.__dict__, "slowdown": p.slowdown} for p in picks],
                "peak_rss_bytes_by_worker": runner.peak_rss, "trace_loads_by_worker": runner.trace_loads}
     if args.json:
@@ -131,7 +134,8 @@ def _run(args, store, plan, cluster) -> int:
         ref_cost = f"{p.reference_cost_usd:,.0f} USD" if p.reference_cost_usd is not None else "cost unknown"
         out.print(f"{p.trace} x{p.threads}: cheapest within {100 * args.within:g}% of all-DRAM: {p.label} "
                   f"({p.capacities}, memory {cost}), {p.time_s:.3f} s, {p.slowdown:.2f}x the all-DRAM reference "
-                  f"{p.reference} ({p.reference_capacities}, memory {ref_cost})")
+                  f"{p.reference} ({p.reference_capacities}, memory {ref_cost})"
+                  + (" (prices include an estimate: see cost_note)" if p.estimate else ""))
     if runner.peak_rss:
         out.print("peak memory per worker: " + ", ".join(f"{v / 2 ** 20:.0f} MiB" for _, v in sorted(runner.peak_rss.items())))
     return 0

@@ -19,6 +19,7 @@ class SweepPlan:
     tasks: list
     sha: dict[str, str]
     prices: str
+    price_choice: str | None = None
 
     def manifest(self) -> dict:
         a = self.axes
@@ -29,7 +30,8 @@ class SweepPlan:
 
 def plan_sweep(traces: list[str], machines: list[str], policies: list[str], threads: list[str], sets: list[str],
                varies: list[str], stacks: list[str], prices: str | None = None, allow_truncated: bool = False,
-               allow_runtime_mismatch: bool = False, fit_by: str = "resident", reference: bool = True) -> SweepPlan:
+               allow_runtime_mismatch: bool = False, fit_by: str = "resident", reference: bool = True,
+               price_choice: str | None = None) -> SweepPlan:
     """Axes to tasks: sizes, stacks, prices and traces checked; for each listed machine with more
     than one tier, its all-DRAM reference sized to the memory needed (unless ``reference`` is off)."""
     from hetier.formats.identity import file_sha256
@@ -46,7 +48,7 @@ def plan_sweep(traces: list[str], machines: list[str], policies: list[str], thre
     for name in axes.stacks:
         load_stack(name)  # a bad profile fails before the long part
     price_file = str(prices or DEFAULT_PRICES)
-    load_prices(price_file)
+    load_prices(price_file, price_choice)
     sha = {}
     for t in dict.fromkeys(paths):
         try:
@@ -58,7 +60,7 @@ def plan_sweep(traces: list[str], machines: list[str], policies: list[str], thre
         configs += dram_only_references(axes, memory_needed_by_trace(axes, allow_truncated, fit_by))
     tasks = [Task(c, sha[c.trace], allow_truncated, allow_runtime_mismatch, fit_by) for c in configs]
     tasks = list({t.config_id: t for t in tasks}.values())  # one trace given twice runs once
-    return SweepPlan(axes, tasks, sha, price_file)
+    return SweepPlan(axes, tasks, sha, price_file, price_choice)
 
 
 def check_size(axes) -> None:

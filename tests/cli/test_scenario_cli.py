@@ -111,15 +111,40 @@ def test_a_sweep_prices_a_hybrid_box_against_a_dram_only_box_sized_to_memory_nee
     need_gb = -(-ref["memory_needed_bytes"] // 10 ** 9)
     assert (ref["machine"], ref["policy"], ref["status"]) == ("ddr5-cxl-dram-only", "all-dram", "ok")
     assert ref["capacity_gb_dram"] == need_gb and ref["capacity_gb_cxl"] is None  # no idle expander
-    # prices add up to the listed capacities: each row's cost is its tiers' GB times their price per GB
+    # prices add up to the listed capacities: each row's cost is its tiers' GB times their price per GB,
+    # plus, for the CXL tier, one 1,000 USD controller card per 512 GB (prices.toml)
     for r in rows:
         tiers = _json.loads(r["machine_json"])["tiers"]
-        assert r["cost_usd"] == pytest.approx(sum(_price(t) * t["capacity_gb"] for t in tiers), abs=0.01 * len(tiers))
+        cards = sum(-(-t["capacity_gb"] // 512) * 1000.0 for t in tiers if t["name"] == "cxl-expander-x16")
+        assert r["cost_usd"] == pytest.approx(sum(_price(t) * t["capacity_gb"] for t in tiers) + cards,
+                                              abs=0.01 * len(tiers))
     summary = _json.loads(out)
     [pick] = summary["cheapest_within"]
     assert pick["reference"].startswith("ddr5-cxl-dram-only all-dram")
     assert pick["reference_capacities"] == f"dram {need_gb:,} GB"
     assert pick["capacities"].startswith("dram ")
+
+
+def test_the_reused_dimms_choice_prices_the_expander_as_its_card_and_says_so(m96, tmp_path, capsys):
+    import json as _json
+
+    code, out, err = run(["sweep", m96, "--machine", "ddr5-cxl", "--policy", "dram-first", "--vary",
+                          "dram.capacity_gb=32,64", "--workers", "1", "--price-choice", "reused-dimms",
+                          "-o", str(tmp_path / "s")], capsys)
+    assert code == 0, err
+    rows = pq.read_table(tmp_path / "s" / "configs.parquet").to_pylist()
+    hybrid = [r for r in rows if not r["reference_added"]]
+    assert sorted(r["cost_usd"] for r in hybrid) == [round(32 * 17.29 + 1000.0, 2), round(64 * 17.29 + 1000.0, 2)]
+    assert all(r["cost_note"].startswith("price choice reused-dimms: ") for r in rows)
+    [line] = [x for x in out.splitlines() if "cheapest within 10%" in x]
+    # even with the expander's DIMMs free, its card costs more than the DDR5 the DRAM-only box adds:
+    # the answer is the DRAM-only box sized to memory needed, priced without any estimate
+    ref_gb = int([r for r in rows if r["reference_added"]][0]["capacity_gb_dram"])
+    assert f"ddr5-cxl-dram-only all-dram cxl.capacity_gb=0 dram.capacity_gb={ref_gb} x32 (dram {ref_gb} GB" in line
+    assert "estimate" not in line and ref_gb * 17.29 < 32 * 17.29 + 1000.0
+    code, _, err = run(["sweep", m96, "--machine", "ddr5-cxl", "--price-choice", "nope", "-o", str(tmp_path / "t")],
+                       capsys)
+    assert code == 2 and "no price choice 'nope' (choices: reused-dimms)" in err and not (tmp_path / "t").exists()
 
 
 def _price(tier: dict) -> float:
