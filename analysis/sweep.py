@@ -42,10 +42,15 @@ class Pick:
         return self.time_s / self.reference_time_s
 
 
+def overrides_text(row: dict, override_keys: list[str]) -> str:
+    """A row's overrides as `--set` takes them: "dram.capacity_gb=32 cxl.capacity_gb=0" (floats as %g)."""
+    values = {k: row.get(override_column(k)) for k in override_keys}
+    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items() if v is not None)
+
+
 def config_label(row: dict, override_keys: list[str], threads: bool = True) -> str:
     """machine policy [key=value ...] [stack S] xTHREADS: enough to tell any two configurations apart."""
-    values = {k: row.get(override_column(k)) for k in override_keys}
-    ov = " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items() if v is not None)
+    ov = overrides_text(row, override_keys)
     stack = f"stack {row['stack']}" if row.get("stack", "hetier") != "hetier" else ""
     return " ".join(p for p in (row["machine"], row["policy"], ov, stack, f"x{row['threads']}" if threads else "") if p)
 

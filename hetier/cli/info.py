@@ -98,10 +98,9 @@ def runs_summary(path: str, as_json: bool) -> int:
     from rich.table import Table
 
     from hetier.analysis.results_table import results_table
-    from hetier.terminal import safe, table_console
-
-    from hetier.formats.results import override_column
+    from hetier.analysis.sweep import overrides_text
     from hetier.formats.sweep import override_keys
+    from hetier.terminal import safe, table_console
 
     table = results_table([path])
     rows = table.to_pylist()
@@ -119,7 +118,7 @@ def runs_summary(path: str, as_json: bool) -> int:
     for col in ("machine", "overrides", "policy", "stack", "threads", "status", "time", "memory cost"):
         t.add_column(col, justify="right")
     for r in rows:
-        ov = " ".join(f"{k}={r[override_column(k)]}" for k in keys if r.get(override_column(k)) is not None) or "-"
+        ov = overrides_text(r, keys) or "-"
         time = f"{r['time_s']:.3f} s" if r.get("time_s") is not None else safe(r.get("reason") or "-", 200)
         cost = f"{r['cost_usd']:,.0f} USD" if r.get("cost_usd") is not None else "-"
         t.add_row(safe(r["machine"]), safe(ov), safe(r["policy"]), safe(r.get("stack") or "hetier"), str(r["threads"]),
