@@ -198,9 +198,11 @@ def tiering_entry(machine: Machine, policy: str, layers: dict) -> dict:
     capacity), the policy as ranked, and per op its name, simulated start and end, bytes moved
     into the first tier and out of it (promoted/demoted, or swapped in/out) and, under Linux
     tiering, the first tier's resident bytes after the op: what analysis/reports/tiering.py draws."""
+    from hetier.simulator.memory_systems.linux_tiering import LinuxTiering
+
     fast = machine.tier_names[0]
     ops = {c: list(layers[c]) for c in TIERING_COLUMNS}
-    if machine.mode == "linux-tiering":
+    if machine.mode == LinuxTiering.mode:  # Flat Memory Mode keeps DRAM full: no resident curve
         ops["resident_bytes"] = list(layers[f"live_end_bytes_{fast}"])
     return {"machine": {"name": machine.name, "mode": machine.mode,
                         "tiers": [{"tier": n, "kind": d.kind, "capacity_gb": d.capacity_bytes / 1e9}
