@@ -4,9 +4,10 @@ tiering replay takes to simulate.
 
 Plans MobileNetV2 1.0 @ 96 and ResNet-50 @ 224 at batch 2048 with the reference runtime profile
 (tensor granularity), then replays each on the DDR5 + CXL-A server (xeon-ddr5-cxl-a and its
-linux-tiering / flat-memory-mode twins) with DRAM at 1/4 of the trace's peak live bytes and CXL
-holding all of it. Flat Memory Mode needs 1:1 DRAM:CXL, so at 1/4 it cannot hold the footprint;
-its row at 1/2 (DRAM = CXL = half the footprint) shows what it would do on a machine that fits.
+linux-tiering / flat-memory-mode twins) with DRAM at 1/4 of the memory the trace needs (what
+decides fit: simulator/memory_needed.py) and CXL holding all of it. Flat Memory Mode needs 1:1
+DRAM:CXL, so at 1/4 it cannot hold the footprint; its row at 1/2 (DRAM = CXL = half of it) shows
+what it would do on a machine that fits.
 
     python benchmarks/tiering.py [--threads 32] [--doc docs/tiering.md]
 """
@@ -24,7 +25,7 @@ MODELS = {
     "ResNet-50 @ 224": ["resnet50", "--resolution", "224"],
 }
 COMMON = ["--batch", "2048", "--mode", "plan", "--runtime-profile", "reference", "--granularity", "tensor"]
-APP_POLICIES = ["optimal", "hot-cold", "lifetime", "migrate", "dram-first", "all-pmem"]
+APP_POLICIES = ["ilp", "hot-cold", "lifetime", "migrate", "dram-first", "all-pmem"]
 FMM_BLOCK = 65536  # simulation block for Flat Memory Mode (as ref-memory-mode): keeps 100 GB caches tractable
 
 
@@ -37,11 +38,12 @@ def moved_bytes(r) -> float:
 
 def rows_for(w, threads: int, stack) -> tuple[list[list[str]], dict]:
     from hetier.simulator.machines import load_machine
+    from hetier.simulator.memory_needed import memory_needed
     from hetier.simulator.scenario import Scenario, simulate
-    from hetier.simulator.tensor_lifetimes import peak_live_bytes
     from hetier.simulator.tiering_alternatives import tuned_rate_limit_mbps
 
-    peak = peak_live_bytes(w)
+    needed = memory_needed(w, stack)
+    peak = needed.total_bytes  # the footprint that decides fit (live peak, SEAL's pool and host copies, runtime)
     q = peak / 4 / 1e9
     sizes = [f"dram.capacity_gb={q:.3f}", f"cxl.capacity_gb={peak / 1e9 + 1:.3f}"]
     flat = load_machine("xeon-ddr5-cxl-a", sizes)
@@ -76,7 +78,7 @@ def rows_for(w, threads: int, stack) -> tuple[list[list[str]], dict]:
         cxl = r.read_bytes["cxl"] + r.write_bytes["cxl"]
         rows.append([label, who, f"{r.makespan_ns / 1e9:,.1f} s", f"{r.makespan_ns / ref:.3f}x",
                      f"{moved_bytes(r) / 1e9:,.1f} GB", f"{cxl / 1e9:,.1f} GB", f"{wall:.1f}"])
-    return rows, {"peak": peak, "dram": q, "timing": timing}
+    return rows, {"needed": needed, "dram": q, "timing": timing}
 
 
 def table(rows: list[list[str]]) -> str:
@@ -105,7 +107,8 @@ def main() -> None:
             w = load_workload(path)
             rows, info = rows_for(w, args.threads, stack)
             lt = info["timing"]["Linux tiering, kernel defaults"]
-            text = (f"### {title}, batch 2048 (peak live {info['peak'] / 1e9:,.1f} GB; DRAM {info['dram']:,.1f} GB)\n\n"
+            needed = info["needed"].sentence()
+            text = (f"### {title}, batch 2048\n\n{needed[0].upper()}{needed[1:]}; DRAM {info['dram']:,.1f} GB.\n\n"
                     f"{table(rows)}\n\nLinux-tiering replay simulated in {lt:.1f} s on this host "
                     f"({args.threads} simulated threads).\n")
             print(text, flush=True)

@@ -442,6 +442,7 @@ _ADVICE_ROW = Obj({"machine": Str(MAX_NAME), "policy": Str(MAX_TEXT), "time_ns":
                                                   "fast_peak_bytes", "migrated_bytes", "min_fast_bytes", "why"),
                    extra=True, label="row key")
 MAX_ADVICE_LAYERS = 200_000  # per-op rows of the recommended placement
+MAX_ADVICE_TIERING = 3000  # tiering entries: three ways per machine, at most 1000 machines
 ADVICE = Obj({
     "magic": Str(), "version": Num(1, 1000, integer=True),
     "trace": Obj({"sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("sha256",), extra=True),
@@ -455,5 +456,17 @@ ADVICE = Obj({
     "layers": ListOf(Obj({"op": Num(0, 2 ** 62, integer=True), "layer": Str(MAX_NAME),
                           "bytes": MapOf(Num(0, 1e21), key=TIER_NAME, max_len=16), "moved_bytes": Num(0, 1e21)},
                          required=("op", "layer", "bytes", "moved_bytes"), extra=True, label="layer key"), max_len=MAX_ADVICE_LAYERS),
+    "tiering": ListOf(Obj({  # per tiering alternative that ran: bytes moved per op (absent in files before it)
+        "machine": Obj({"name": Str(MAX_NAME), "mode": Str(choices=("linux-tiering", "flat-memory-mode")),
+                        "tiers": ListOf(Obj({"tier": TIER_NAME, "kind": Str(32), "capacity_gb": Num(0, 1e9)},
+                                            required=("tier", "kind", "capacity_gb"), label="tier key"),
+                                        min_len=2, max_len=2)},
+                       required=("name", "mode", "tiers"), label="machine key"),
+        "policy": Str(MAX_TEXT),
+        "ops": Obj({"name": ListOf(Str(MAX_NAME), max_len=MAX_ADVICE_LAYERS),
+                    **{c: ListOf(Num(0, 1e21), max_len=MAX_ADVICE_LAYERS)
+                       for c in ("start_ns", "end_ns", "promoted_bytes", "demoted_bytes", "resident_bytes")}},
+                   required=("name", "start_ns", "end_ns", "promoted_bytes", "demoted_bytes"), label="tiering column")},
+        required=("machine", "policy", "ops"), label="tiering key"), max_len=MAX_ADVICE_TIERING),
 }, required=("magic", "version", "trace", "threads", "bisected", "machines", "recommended", "layers"), extra=True,
     label="advice key")

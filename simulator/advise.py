@@ -66,6 +66,15 @@ class MachineAdvice:
     memory_mode_ns: float | None
     rows: list[Row] = field(default_factory=list)
     threads: int = 1
+    tiering: list[dict] = field(default_factory=list)  # per tiering row that ran: its bytes moved per op
+
+
+def ranking(advice: MachineAdvice) -> dict:
+    """One machine's ranking as plain data (``--json``, the advice file's ``machines``): without
+    the per-op tiering columns, which the advice file keeps apart (``tiering``)."""
+    d = dataclasses.asdict(advice)
+    del d["tiering"]
+    return d
 
 
 def with_fast_capacity(machine: Machine, nbytes: int) -> Machine:
@@ -140,7 +149,8 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
         _fill_row(row, r, fast, all_dram, mm, float(r.notes.get("migrated_bytes", 0.0)))
     if tiering:
         say(f"{machine.name}: Linux tiering and Flat Memory Mode")
-        adv.rows += tiering_rows(workload, machine, scenario, all_dram, mm)
+        rows, adv.tiering = tiering_rows(workload, machine, scenario, all_dram, mm)
+        adv.rows += rows
     adv.rows.sort(key=lambda r: (not r.ok, r.time_ns or 0.0))
     if bisect and all_dram:  # the search replays a policy ~10 times: only for the answers a reader acts on
         for row in {id(r): r for r in (recommended([adv]), fastest([adv], deployable=True)) if r}.values():
@@ -150,13 +160,18 @@ def advise_machine(workload: Workload, machine: Machine, policies: list[str], th
     return adv
 
 
+TIERING_COLUMNS = ("name", "start_ns", "end_ns", "promoted_bytes", "demoted_bytes")  # an entry's per-op columns
+
+
 def tiering_rows(workload: Workload, machine: Machine, scenario, all_dram: float | None,
-                 mm: float | None) -> list[Row]:
+                 mm: float | None) -> tuple[list[Row], list[dict]]:
     """One row per tiering alternative of ``machine``: time, bytes the kernel migrated or the
-    hardware swapped, and what it needs; a configuration that cannot run is a row saying why."""
+    hardware swapped, and what it needs; a configuration that cannot run is a row saying why.
+    With them, per alternative that ran, what `hetier report --advice` draws over time
+    (``tiering_entry``)."""
     from hetier.simulator.tiering_alternatives import tiering_alternatives
 
-    rows = []
+    rows, entries = [], []
     for alt in tiering_alternatives(machine):
         how = "; ".join(f"{k}: {v}" for k, v in alt.needs.items() if v and v != "none")
         row = Row(alt.machine.name, alt.name, needs={**alt.needs, **({"note": alt.note} if alt.note else {})},
@@ -173,7 +188,26 @@ def tiering_rows(workload: Workload, machine: Machine, scenario, all_dram: float
         _fill_row(row, r, machine.tier_names[0], all_dram, mm,
                   float(moved.get("promoted_bytes", 0.0) + moved.get("demoted_bytes", 0.0)
                         + swap.get("swapped_in_bytes", 0.0) + swap.get("swapped_out_bytes", 0.0)))
-    return rows
+        if row.ok:
+            entries.append(tiering_entry(alt.machine, row.policy, r.layers))
+    return rows, entries
+
+
+def tiering_entry(machine: Machine, policy: str, layers: dict) -> dict:
+    """A tiering run as the advice file keeps it: the machine (name, mode, tiers with kind and
+    capacity), the policy as ranked, and per op its name, simulated start and end, bytes moved
+    into the first tier and out of it (promoted/demoted, or swapped in/out) and, under Linux
+    tiering, the first tier's resident bytes after the op: what analysis/reports/tiering.py draws."""
+    from hetier.simulator.memory_systems.linux_tiering import LinuxTiering
+
+    fast = machine.tier_names[0]
+    ops = {c: list(layers[c]) for c in TIERING_COLUMNS}
+    if machine.mode == LinuxTiering.mode:  # Flat Memory Mode keeps DRAM full: no resident curve
+        ops["resident_bytes"] = list(layers[f"live_end_bytes_{fast}"])
+    return {"machine": {"name": machine.name, "mode": machine.mode,
+                        "tiers": [{"tier": n, "kind": d.kind, "capacity_gb": d.capacity_bytes / 1e9}
+                                  for n, d in machine.tiers]},
+            "policy": policy, "ops": ops}
 
 
 def _fill_row(row: Row, r, fast: str, all_dram: float | None, mm: float | None, moved_bytes: float) -> None:
@@ -223,10 +257,16 @@ def fastest(advice: list[MachineAdvice], deployable: bool = False) -> Row | None
     return min(rows, key=lambda r: r.time_ns, default=None)
 
 
+def advice_of(row: Row, advice: list[MachineAdvice]) -> MachineAdvice:
+    """The machine's advice ``row`` is ranked in (a tiering row names the machine's twin, e.g.
+    "M as linux-tiering", so it is found by the row, not by its machine's name)."""
+    return next(a for a in advice if any(r is row for r in a.rows))
+
+
 def why_it_wins(row: Row, advice: list[MachineAdvice]) -> str:
     """One sentence on why ``row`` is recommended: its time against all-DRAM and the runner-up,
     the fast tier it needs and what it migrates."""
-    adv = next(a for a in advice if a.machine == row.machine)
+    adv = advice_of(row, advice)
     others = sorted((r for r in adv.rows if r.ok and r is not row), key=lambda r: r.time_ns)
     parts = [f"{row.policy} takes {row.time_ns / 1e9:,.3f} s"]
     if row.vs_all_dram is not None:
@@ -273,7 +313,9 @@ def placement_for(workload: Workload, machine: Machine, spec: str, threads: int,
 def advice_document(trace: dict, advice: list[MachineAdvice], best: Row, threads: int, bisected: bool,
                     over_time: list[dict]) -> dict:
     """What `hetier report --advice` renders: the ranking per machine, the recommended policy and
-    per op where its live bytes are (tier -> bytes) and what moved in before it."""
+    per op where its live bytes are (tier -> bytes) and what moved in before it, and per tiering
+    alternative that ran (``--tiering``) its bytes promoted and demoted, or swapped, per op."""
     return {"magic": ADVICE_MAGIC, "version": ADVICE_VERSION, "trace": trace, "threads": threads,
-            "bisected": bisected, "within": WITHIN, "machines": [dataclasses.asdict(a) for a in advice],
-            "recommended": dataclasses.asdict(best), "layers": over_time}
+            "bisected": bisected, "within": WITHIN, "machines": [ranking(a) for a in advice],
+            "recommended": dataclasses.asdict(best), "layers": over_time,
+            "tiering": [e for a in advice for e in a.tiering]}

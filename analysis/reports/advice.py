@@ -1,11 +1,14 @@
 """The advice section of a report, from an advice file of `hetier advise --advice`: policies
 ranked against all-DRAM and Memory Mode, where the recommended placement keeps each layer's live
-bytes (by tier), and the bytes it migrates. `hetier advise` prints its tables with the same cells.
+bytes (by tier), the bytes it migrates, and (``--tiering``) what Linux tiering and Flat Memory Mode
+moved over time, drawn by the results' tiering figure (analysis/reports/tiering.py). `hetier
+advise` prints its tables with the same cells.
 """
 
 from __future__ import annotations
 
 from hetier.analysis.reports.style import layer_axis, policy_colour, tier_colour
+from hetier.analysis.reports.tiering import tiering_figure
 from hetier.terminal import safe
 from hetier.vocabulary import NONE, gb, ordered_tiers, seconds
 
@@ -84,12 +87,41 @@ def summary(doc: dict) -> list[str]:
     return [f"Recommended placement: {best['policy']} on {best['machine']}{fast}, {_secs(best['time_ns'])} "
             f"({', '.join(vs)}) with {doc['threads']} thread(s); it migrates {_size(best['migrated_bytes'])} "
             f"between tiers.",
-            f"Advice made for trace {doc['trace'].get('file')} (sha256 {str(doc['trace'].get('sha256'))[:12]})."]
+            f"Advice made for trace {doc['trace'].get('file')} (sha256 {str(doc['trace'].get('sha256'))[:12]}).",
+            tiering_line(doc)]
+
+
+NO_TIERING_COLUMNS = ("This advice file has no per-op tiering columns (written before advice files kept them): "
+                      "no promotions and demotions over time; `hetier advise --tiering --advice FILE` writes them.")
+
+
+def tiering_line(doc: dict) -> str:
+    """What the advice holds of tiering over time: the runs drawn, none, or that the file predates it."""
+    if "tiering" not in doc:
+        return NO_TIERING_COLUMNS
+    n = len(doc["tiering"])
+    if not n:
+        return "No tiering run in this advice (`hetier advise --tiering` ranks Linux tiering and Flat Memory Mode)."
+    return (f"Tiering over time: {n} run(s) of Linux tiering or Flat Memory Mode with their bytes moved per op "
+            "(drawn in the HTML report).")
+
+
+def tiering_figures(doc: dict) -> list[tuple[str, object, str]]:
+    """Per tiering run the advice file keeps: the figure a results file's tiering run gets."""
+    figs = []
+    for entry in doc.get("tiering", []):
+        m, ops = entry["machine"], entry["ops"]
+        layers = {k: v for k, v in ops.items() if k != "resident_bytes"}
+        if "resident_bytes" in ops:
+            layers[f"live_end_bytes_{m['tiers'][0]['tier']}"] = ops["resident_bytes"]
+        title, fig, note = tiering_figure(m, entry["policy"], layers)
+        figs.append((f"Advice: {title}", fig, note))
+    return figs
 
 
 def advice_figures(doc: dict) -> list[tuple[str, object, str]]:
-    """Predicted time per policy on each machine, then the recommended placement's live bytes per
-    layer by tier with the bytes moved in before each layer."""
+    """Predicted time per policy on each machine, the recommended placement's live bytes per
+    layer by tier with the bytes moved in before each layer, then each tiering run over time."""
     import plotly.graph_objects as go
 
     figs = []
@@ -121,7 +153,7 @@ def advice_figures(doc: dict) -> list[tuple[str, object, str]]:
     figs.append(("Advice: live bytes by tier per layer", fig,
                  "Bars: the live bytes at each layer's peak under the recommended placement, by tier. Diamonds: "
                  f"bytes migrated into their tier just before the layer ({_size(best['migrated_bytes'])} in all)."))
-    return figs
+    return figs + tiering_figures(doc)
 
 
 def render_advice_text(doc: dict, console) -> None:

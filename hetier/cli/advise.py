@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from dataclasses import asdict
 
 from hetier.cli.options import add_scenario_arguments, stack_of
 
@@ -50,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from hetier.atomic import check_output
     from hetier.errors import UsageError
     from hetier.formats.placement import write_document, write_placement
-    from hetier.simulator.advise import (ADVISOR_POLICIES, BASELINES, advice_document, advise_machine, fastest,
-                                         placement_for, recommended, why_it_wins)
+    from hetier.simulator.advise import (ADVISOR_POLICIES, BASELINES, advice_document, advice_of, advise_machine,
+                                         fastest, placement_for, ranking, recommended, why_it_wins)
     from hetier.simulator.axes import parse_machines
     from hetier.simulator.machines import load_machine
     from hetier.simulator.memory_needed import memory_needed
@@ -95,10 +94,10 @@ def run(args: argparse.Namespace) -> int:
                       f"{'' if args.threads else ' (its cores)'}, stack {safe(stack.name)}")
     best = recommended(advice)
     if args.json:
-        print(json.dumps([asdict(a) for a in advice], indent=1, sort_keys=True))
+        print(json.dumps([ranking(a) for a in advice], indent=1, sort_keys=True))
     else:
         out_console = table_console()
-        for a in map(asdict, advice):
+        for a in map(ranking, advice):
             out_console.print(rich_table(ranking_title(work.meta["model"]["name"], a, a["threads"]), ranking_columns(a),
                                          ranking_rows(a, not args.no_bisect)))
     overall, deployable = fastest(advice), fastest(advice, deployable=True)
@@ -111,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"no advisor policy ran: the recommendation, {best.policy}, is a whole-process policy "
                       "(no placement file written)")
     else:
-        threads = next(a.threads for a in advice if a.machine == best.machine)
+        threads = advice_of(best, advice).threads
         scale = memory_needed(work, stack, args.fit_by).scale
         doc, over_time = placement_for(work, machines[best.machine], best.policy, threads, scale)
         write_placement(out, doc)
@@ -119,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.layers and not args.json and over_time:
         print_layer_table(table_console(), f"{best.policy} on {best.machine}", over_time)
     if advice_out:
-        threads = next(a.threads for a in advice if a.machine == best.machine)
+        threads = advice_of(best, advice).threads
         write_document(advice_out, advice_document(work.trace_id, advice, best, threads, not args.no_bisect, over_time))
         wrote.append(str(advice_out))
     console.print(f"recommended: {overall.policy} on {overall.machine} ({seconds(overall.time_ns)}), the fastest: "
