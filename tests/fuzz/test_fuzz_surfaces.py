@@ -234,8 +234,10 @@ def advice(tally):
     d = _workdir()
     try:
         shutil.copy(GOOD, d / "good.arrow")
-        _run(tally, ["advise", "good.arrow", "--machine", "optane-appdirect", "--no-bisect", "--advice", "a.json",
-                     "-o", "p.json"], d, ("a.json", "p.json"), verb="advice-file", timeout=120.0)
+        # --tiering: the file also holds the per-op tiering columns of its Linux tiering and Flat
+        # Memory Mode runs, which the mutations reach too
+        _run(tally, ["advise", "good.arrow", "--machine", "optane-appdirect", "--tiering", "--no-bisect", "--advice",
+                     "a.json", "-o", "p.json"], d, ("a.json", "p.json"), verb="advice-file", timeout=120.0)
         return json.loads((d / "a.json").read_text())
     finally:
         shutil.rmtree(d)

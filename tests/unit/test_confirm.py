@@ -260,3 +260,27 @@ def test_the_kernels_tiering_counters_are_read_and_set_beside_the_prediction(tmp
     assert f["vmstat_delta"] == {"pgpromote_success": 15, "pgpromote_candidate": 18, "pgdemote_kswapd": 2,
                                  "pgdemote_direct": 0, "numa_hint_faults": 1, "numa_pages_migrated": 15}
     assert f["predicted_vmstat"] == {"pgpromote_success": 14, "pgdemote_kswapd": 3, "numa_hint_faults": 2}
+
+
+def test_the_residency_sampler_waits_long_enough_to_stay_within_its_budget():
+    """A sample that takes 50 ms is followed by a 0.95 s wait (5% of a core); a fast one by the
+    interval; peaks are kept across samples."""
+    from hetier.host.numa_maps import PeakSampler
+
+    t = [0.0]
+    costs = iter([0.05, 0.001, 0.2])
+    sizes = iter([{0: 100}, {0: 300, 1: 5}, {0: 200, 1: 50}])
+
+    def read(pid):
+        t[0] += next(costs)
+        return next(sizes)
+
+    s = PeakSampler(1, interval=0.1, budget=0.05, read=read, clock=lambda: t[0])
+    s.sample()
+    assert s.wait == pytest.approx(0.95)
+    s.sample()
+    assert s.wait == 0.1
+    s.sample()
+    assert s.wait == pytest.approx(3.8)
+    assert (s.peak_total, s.peak_by_node, s.samples) == (305, {0: 300, 1: 50}, 3)
+    assert s.sampling_s == pytest.approx(0.251)
