@@ -96,7 +96,7 @@ def _buffer_events(rep: CheckReport, b, row0: int, ids: IdMap, live: np.ndarray,
     ch = live_changes(buf, delta)
     order, uniq, start = ch.order, ch.keys, ch.start
     sb, sd = buf[order], delta[order]
-    sizes = np.diff(np.append(start, len(sb)))
+    sizes = ch.sizes
     after = ch.change + live[sb]
     before = after - sd
     was_seen = seen[sb] | (np.maximum.accumulate(np.where(sd > 0, np.arange(len(sb)), -1)) >= np.repeat(start, sizes))

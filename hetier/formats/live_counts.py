@@ -28,6 +28,11 @@ class LiveChanges:
     change: np.ndarray  # per position of ``order``: its key's live change since the batch began
 
     @property
+    def sizes(self) -> np.ndarray:
+        """How many events each key has."""
+        return np.diff(np.append(self.start, len(self.order)))
+
+    @property
     def last(self) -> np.ndarray:
         """Where each key's events end in ``order`` (inclusive)."""
         return np.append(self.start[1:], len(self.order)) - 1
@@ -55,8 +60,8 @@ def live_changes(keys: np.ndarray, delta: np.ndarray) -> LiveChanges:
     if not len(order):
         return LiveChanges(order, uniq, start, np.zeros(0, dtype=np.asarray(delta).dtype))
     csum = np.cumsum(delta[order])
-    offset = np.repeat(np.concatenate([[0], csum[start[1:] - 1]]), np.diff(np.append(start, len(order))))
-    return LiveChanges(order, uniq, start, csum - offset)
+    offset = np.repeat(np.concatenate([[0], csum[start[1:] - 1]]), LiveChanges(order, uniq, start, csum).sizes)
+    return LiveChanges(order, uniq, start, csum - offset)  # each key's sum from its own first event
 
 
 def _ints(values) -> list[int]:

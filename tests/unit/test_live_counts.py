@@ -21,6 +21,7 @@ def test_live_changes_per_key_in_event_order():
     assert ch.keys.tolist() == [1, 2, 5]
     assert ch.order.tolist() == [0, 2, 3, 1, 4, 5]
     assert ch.start.tolist() == [0, 3, 5]
+    assert ch.sizes.tolist() == [3, 2, 1]
     assert ch.change.tolist() == [3, 2, 4, 1, 0, -2]
     assert ch.last.tolist() == [2, 4, 5]
     assert ch.final.tolist() == [4, 0, -2]
