@@ -140,8 +140,7 @@ def check_trace(path: str) -> CheckReport:
                 ok = ~bad_row  # the other checks look at rows whose values are in range
                 ops.feed(rep, b, row0, ok)
                 live, seen = _buffer_events(rep, b, row0, ids, live, seen, ok)
-                d = np.where(ok & (b.event == EV["alloc"]), b.nbytes,
-                             np.where(ok & (b.event == EV["free"]), -b.nbytes, 0))
+                d = np.where(ok, b.live_delta(), 0)  # rows out of range add nothing
                 curve = live_bytes + np.cumsum(d.astype(np.float64))
                 if len(curve) and curve.max() > MAX_LIVE_BYTES:
                     i = int(np.argmax(curve > MAX_LIVE_BYTES))
