@@ -101,3 +101,28 @@ def test_callers_count_one_hand_built_trace(tmp_path):
     assert pl.live_peak == {"dram": [2 * P, P, 0], "pmem": [C, 3 * C, 2 * C]}
     assert pl.live_end == {"dram": [P, 0, 0], "pmem": [C, 2 * C, 0]}
     assert pl.peak == {"dram": 2 * P, "pmem": 3 * C}
+
+
+def test_seal_pool_counts_blocks_per_size_in_one_batch():
+    """Two block sizes interleaved: 100 B blocks live 1, 2, 1, 2 (peak 2), 300 B blocks 1, 0, 1."""
+    from hetier.formats.seal_pool import ResidentPeak
+
+    batch = rows_to_batch([(1, "alloc", 0, 100), (2, "alloc", 1, 300), (3, "alloc", 2, 100), (4, "free", 0, 100),
+                           (5, "alloc", 3, 100), (6, "free", 1, 300), (7, "alloc", 4, 300)])
+    exact = ResidentPeak(batches=False)
+    exact.add(batch)
+    assert (exact.live, exact.peak, exact.best) == ({100: 2, 300: 1}, {100: 2, 300: 1}, 2 * 100 + 300)
+    pooled = ResidentPeak()  # SEAL grows a class in batches 1, 2, ...: a peak of 2 blocks holds 3
+    pooled.add(batch)
+    assert pooled.best == 3 * 100 + 300
+
+
+def test_checker_counts_each_buffers_ciphertexts(tmp_path):
+    """Buffer 5: 2 live, 3 freed (a double free); buffer 6: 3 live, 1 freed (2 live at the end)."""
+    from hetier.analysis.check import check_trace
+
+    rows = [(0, "op_begin", -1, 0, 0, "none", -1, 1), (1, "alloc", 5, 200, 2), (2, "alloc", 6, 300, 3),
+            (3, "free", 5, 300, 3), (4, "free", 6, 100, 1), (5, "op_end", -1, 0, 0, "none", -1, 1)]
+    rep = check_trace(write_tiny(tmp_path / "t.arrow", rows))
+    assert rep.counts == {"double free": 1, "live at end": 1}
+    assert rep.examples == {"double free": ["event 3: free of buffer 5"], "live at end": ["buffer 6 (2 live)"]}
