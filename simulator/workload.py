@@ -15,7 +15,7 @@ import numpy as np
 
 from hetier.errors import HetierError
 from hetier.formats.granularity import aggregate_op, split_ops
-from hetier.formats.live_counts import carry_op, live_with
+from hetier.formats.live_counts import LiveBytes, carry_op, live_with
 from hetier.formats.identity import trace_identity
 from hetier.formats.seal_pool import ResidentPeak
 from hetier.formats.trace import EV, KINDS, EventBatch, TraceReader
@@ -105,12 +105,10 @@ def load_workload(path: str, allow_truncated: bool = False) -> Workload:
         live: dict[int, int] = {}
         unit: dict[int, int] = {}
         tkind: dict[int, str] = {}
-        resident, live_bytes, live_peak = ResidentPeak(), 0, 0
+        resident, live_bytes = ResidentPeak(), LiveBytes()
         for ev in split_ops(r.batches()):
             resident.add(ev)  # the trace's own rows, as `hetier info` reads them
-            if len(ev):
-                curve = ev.live_after(live_bytes)
-                live_peak, live_bytes = max(live_peak, int(curve.max())), int(curve[-1])
+            live_bytes.add(ev)
             if aggregate:
                 ev = aggregate_op(ev)
             ops.append(_op_from_events(ev, len(ops), names, kinds, live, unit, tkind))
@@ -119,5 +117,5 @@ def load_workload(path: str, allow_truncated: bool = False) -> Workload:
         meta, events, truncated, cpu = r.meta, r.events_read, r.truncated, r.op_cpu_ns
     if not ops:
         raise HetierError(f"trace '{path}' has no complete op")
-    return Workload(meta, ops, tkind, unit, events, truncated, trace_identity(path, meta), cpu[:len(ops)], live_peak,
-                    resident.best)
+    return Workload(meta, ops, tkind, unit, events, truncated, trace_identity(path, meta), cpu[:len(ops)],
+                    live_bytes.peak, resident.best)

@@ -5,7 +5,8 @@ One rule, an alloc adds its count and a free takes its count away, in the two fo
   for tensor-granularity aggregation, the trace checker and SEAL's pool model;
 - op by op (``add_live``, ``release_live``, ``carry_live``, ``live_with``): a dict key -> live
   count carried past an op's alloc rows, then its free rows, never below zero (a key that reaches
-  zero leaves the dict), for the tracer's plan timing, the simulator's workload and tensor lifetimes.
+  zero leaves the dict), for the tracer's plan timing, the simulator's workload and tensor lifetimes;
+- in all, bytes over a stream (``LiveBytes``): the live total and its peak.
 """
 
 from __future__ import annotations
@@ -102,3 +103,24 @@ def carry_op(live: dict[int, int], ev: EventBatch) -> None:
     """Carry per-tensor live counts past one op's tensor rows (alloc and free rows' counts)."""
     al, fr = ev.event == EV["alloc"], ev.event == EV["free"]
     carry_live(live, ev.tensor[al], ev.count[al], ev.tensor[fr], ev.count[fr])
+
+
+class LiveBytes:
+    """Live bytes (allocated, not yet freed) over a stream of batches, and their peak: the one
+    running total the workload's live peak and ``hetier info``'s peak read."""
+
+    def __init__(self) -> None:
+        self.now = 0  # live bytes after the rows added so far
+        self.peak = 0
+
+    def add(self, b: EventBatch) -> int | None:
+        """Carry the total past ``b``; the row of ``b`` that reached a new peak, if one did."""
+        if not len(b):
+            return None
+        curve = b.live_after(self.now)
+        self.now = int(curve[-1])
+        i = int(np.argmax(curve))
+        if curve[i] <= self.peak:
+            return None
+        self.peak = int(curve[i])
+        return i

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hetier.formats.live_counts import add_live, carry_live, carry_op, live_changes, live_with, release_live
+from hetier.formats.live_counts import LiveBytes, add_live, carry_live, carry_op, live_changes, live_with, release_live
 from hetier.simulator.machines import load_machine
 from hetier.simulator.placement import place
 from hetier.simulator.policies import get_policy
@@ -54,6 +54,17 @@ def test_carry_op_reads_alloc_and_free_rows():
     live = {3: 1, 9: 4}
     carry_op(live, ev)
     assert live == {3: 2, 9: 4}
+
+
+def test_live_bytes_carries_the_total_and_finds_the_peak_row():
+    lb = LiveBytes()
+    # bytes after each row: 100, 400, 300; then 300 (a read), 200; then 700, 500, 400
+    assert lb.add(rows_to_batch([(1, "alloc", 0, 100), (2, "alloc", 1, 300), (3, "free", 0, 100)])) == 1
+    assert (lb.now, lb.peak) == (300, 400)
+    assert lb.add(rows_to_batch([(4, "read", 1, 300), (5, "free", 1, 100)])) is None  # below the peak
+    assert lb.add(rows_to_batch([(6, "alloc", 2, 500), (7, "free", 1, 200), (8, "free", 2, 100)])) == 0
+    assert (lb.now, lb.peak) == (400, 700)
+    assert lb.add(rows_to_batch([])) is None and lb.now == 400
 
 
 P, C = 1000, 3000  # bytes of one plaintext, one ciphertext buffer
