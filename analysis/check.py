@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hetier.analysis.ids import IdMap
+from hetier.formats.live_counts import live_changes
 from hetier.formats.trace import EV, EVENTS, TraceError, TraceReader, row_problems
 
 MAX_EXAMPLES = 5
@@ -92,13 +93,11 @@ def _buffer_events(rep: CheckReport, b, row0: int, ids: IdMap, live: np.ndarray,
     ev = b.event[idx]
     cnt = np.clip(b.count[idx], 0, 1 << 40)
     delta = np.where(ev == EV["alloc"], cnt, np.where(ev == EV["free"], -cnt, 0))
-    order = np.argsort(buf, kind="stable")
+    ch = live_changes(buf, delta)
+    order, uniq, start = ch.order, ch.keys, ch.start
     sb, sd = buf[order], delta[order]
-    uniq, start = np.unique(sb, return_index=True)
-    sizes = np.diff(np.append(start, len(sb)))
-    csum = np.cumsum(sd)
-    group_start_sum = np.repeat(np.concatenate([[0], csum[start[1:] - 1]]), sizes)
-    after = csum - group_start_sum + live[sb]
+    sizes = ch.sizes
+    after = ch.change + live[sb]
     before = after - sd
     was_seen = seen[sb] | (np.maximum.accumulate(np.where(sd > 0, np.arange(len(sb)), -1)) >= np.repeat(start, sizes))
     sev = ev[order]
@@ -113,8 +112,7 @@ def _buffer_events(rep: CheckReport, b, row0: int, ids: IdMap, live: np.ndarray,
             hit = hit[np.argsort(rows[hit], kind="stable")]  # first events first
             rep.add(what, len(hit), [f"event {rows[i]}: {EVENTS[sev[i]]} of buffer {ids.original(sb[i])}"
                                      for i in hit[:MAX_EXAMPLES]])
-    last = np.append(start[1:], len(sb)) - 1
-    live[uniq] = after[last]
+    live[uniq] = after[ch.last]
     seen[uniq[np.maximum.reduceat((sd > 0).astype(np.int8), start) > 0]] = True
     return live, seen
 
@@ -142,8 +140,7 @@ def check_trace(path: str) -> CheckReport:
                 ok = ~bad_row  # the other checks look at rows whose values are in range
                 ops.feed(rep, b, row0, ok)
                 live, seen = _buffer_events(rep, b, row0, ids, live, seen, ok)
-                d = np.where(ok & (b.event == EV["alloc"]), b.nbytes,
-                             np.where(ok & (b.event == EV["free"]), -b.nbytes, 0))
+                d = np.where(ok, b.live_delta(), 0)  # rows out of range add nothing
                 curve = live_bytes + np.cumsum(d.astype(np.float64))
                 if len(curve) and curve.max() > MAX_LIVE_BYTES:
                     i = int(np.argmax(curve > MAX_LIVE_BYTES))

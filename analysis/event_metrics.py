@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hetier.analysis.trace_pass import Accumulator, TracePass
+from hetier.formats.live_counts import LiveBytes
 from hetier.formats.seal_pool import ResidentPeak
 from hetier.formats.trace import EV, EVENTS, KINDS, PRIMS, EventBatch
 
@@ -84,18 +85,16 @@ class LivePeak(Accumulator):
     """Live bytes (allocs minus frees) and their peak: value, time and layer."""
 
     def __init__(self) -> None:
-        self.live = 0
+        self.live = LiveBytes()
         self.peak = Peak()
 
     def start(self, trace: TracePass) -> None:
         self.names = trace.layer_names
 
     def add(self, b: EventBatch) -> None:
-        curve = b.live_after(self.live)
-        i = int(np.argmax(curve))
-        if curve[i] > self.peak.bytes:
-            self.peak = Peak(int(curve[i]), int(b.ts_ns[i]), self.names[b.layer[i]])
-        self.live = int(curve[-1])
+        i = self.live.add(b)
+        if i is not None:
+            self.peak = Peak(self.live.peak, int(b.ts_ns[i]), self.names[b.layer[i]])
 
     def finish(self) -> Peak:
         return self.peak

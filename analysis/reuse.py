@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hetier.formats.live_counts import live_changes
 from hetier.formats.trace import EV
 
 N_BINS = 66  # bin 0: distance 0; bin k >= 1: distance in [2^(k-1), 2^k) bytes
@@ -126,14 +127,17 @@ class StackDistance:
     def rows(self, event: np.ndarray, buffer: np.ndarray, nbytes: np.ndarray, count: np.ndarray) -> None:
         """Feed a batch of trace rows in order: allocs and frees keep each buffer's live bytes
         (the cap on a footprint), reads and writes are accesses."""
-        alloc, free, read, write = EV["alloc"], EV["free"], EV["read"], EV["write"]
-        sel = np.flatnonzero((event == alloc) | (event == free) | (event == read) | (event == write))
-        live = self._live
-        for e, b, nb, c in zip(event[sel].tolist(), buffer[sel].tolist(), nbytes[sel].tolist(), count[sel].tolist()):
-            if e == alloc:
-                live[b] = live.get(b, 0) + nb
-            elif e == free:
-                live[b] = live.get(b, 0) - nb
-            else:
-                lv = live.get(b, 0)
-                self.access(b, nb, c, min(nb, lv) if lv > 0 else nb)
+        is_rw = (event == EV["read"]) | (event == EV["write"])
+        sel = np.flatnonzero(is_rw | (event == EV["alloc"]) | (event == EV["free"]))
+        if not len(sel):
+            return
+        ev, buf = event[sel], buffer[sel]
+        ch = live_changes(buf, np.where(ev == EV["alloc"], nbytes[sel], np.where(ev == EV["free"], -nbytes[sel], 0)))
+        before = np.array([self._live.get(b, 0) for b in ch.keys.tolist()], dtype=np.int64)
+        live = np.empty(len(sel), dtype=np.int64)  # each row's buffer's live bytes after the row
+        live[ch.order] = np.repeat(before, ch.sizes) + ch.change
+        self._live.update(zip(ch.keys.tolist(), (before + ch.final).tolist()))
+        acc = np.flatnonzero(is_rw[sel])
+        for b, nb, c, lv in zip(buf[acc].tolist(), nbytes[sel][acc].tolist(), count[sel][acc].tolist(),
+                                live[acc].tolist()):
+            self.access(b, nb, c, min(nb, lv) if lv > 0 else nb)

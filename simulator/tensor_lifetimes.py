@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hetier.formats.live_counts import add_live, release_live
 from hetier.simulator.workload import Workload
 
 
@@ -87,11 +88,11 @@ def tensor_lifetimes(workload: Workload, llc_bytes: int) -> TensorLifetimes:
         return s
 
     for op in workload.ops:
-        for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
+        for t in op.alloc_tensor.tolist():
             s = summary(t, op)
             if s.alloc_op < 0:
                 s.alloc_op, s.alloc_layer, s.site = op.index, op.layer, f"{op.name}:{s.kind}"
-            live[t] = live.get(t, 0) + c * u
+        add_live(live, op.alloc_tensor, op.alloc_count * op.alloc_unit)
         traffic = llc_filter(op.acc_bytes, op.acc_footprint, llc_bytes)
         for t, w, b in zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist()):
             d = (summary(t, op).writes if w else summary(t, op).reads)
@@ -101,12 +102,10 @@ def tensor_lifetimes(workload: Workload, llc_bytes: int) -> TensorLifetimes:
                 peaks.setdefault(t, {})[op.index] = b
                 summaries[t].nbytes = max(summaries[t].nbytes, b)
         peak_live[op.index] = sum(live.values())
-        for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
+        freed = op.free_tensor.tolist()
+        for t in freed:
             summary(t, op)
-            if t in live:  # the placement pass releases at most what is live
-                live[t] -= min(c * workload.tensor_unit.get(t, 0), live[t])
-                if not live[t]:
-                    del live[t]
+        release_live(live, freed, [c * workload.tensor_unit.get(t, 0) for t, c in zip(freed, op.free_count.tolist())])
     out = []
     for t in sorted(summaries):
         s = summaries[t]

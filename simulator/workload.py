@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hetier.errors import HetierError
-from hetier.formats.granularity import TensorAggregator, carry_live, split_ops
+from hetier.formats.granularity import aggregate_op, split_ops
+from hetier.formats.live_counts import LiveBytes, carry_op, live_with
 from hetier.formats.identity import trace_identity
 from hetier.formats.seal_pool import ResidentPeak
 from hetier.formats.trace import EV, KINDS, EventBatch, TraceReader
@@ -72,10 +73,8 @@ def _op_from_events(ev: EventBatch, index: int, names: list[str], kinds: list[st
         unit[t] = u
         tkind[t] = KINDS[k]
     # footprint: live count before the op plus what the op allocates (the op's peak, per tensor)
-    peak = dict(live)
-    for t, c in zip(a_t.tolist(), a_c.tolist()):
-        peak[t] = peak.get(t, 0) + c
-    carry_live(live, a_t, a_c, ev.tensor[fr], ev.count[fr])
+    peak = live_with(live, a_t, a_c)
+    carry_op(live, ev)
     rw = np.flatnonzero((ev.event == EV["read"]) | (ev.event == EV["write"]))
     if len(rw):
         key = ev.tensor[rw] * 2 + (ev.event[rw] == EV["write"])
@@ -101,24 +100,22 @@ def load_workload(path: str, allow_truncated: bool = False) -> Workload:
     with TraceReader(path) as r:
         names = r.layer_names
         kinds = [l["kind"] for l in r.meta["layers"]]
-        agg = TensorAggregator() if r.meta["granularity"] == "ciphertext" else None
+        aggregate = r.meta["granularity"] == "ciphertext"
         ops: list[Op] = []
         live: dict[int, int] = {}
         unit: dict[int, int] = {}
         tkind: dict[int, str] = {}
-        resident, live_bytes, live_peak = ResidentPeak(), 0, 0
+        resident, live_bytes = ResidentPeak(), LiveBytes()
         for ev in split_ops(r.batches()):
             resident.add(ev)  # the trace's own rows, as `hetier info` reads them
-            if len(ev):
-                curve = ev.live_after(live_bytes)
-                live_peak, live_bytes = max(live_peak, int(curve.max())), int(curve[-1])
-            if agg is not None:
-                ev = agg.aggregate_op(ev)
+            live_bytes.add(ev)
+            if aggregate:
+                ev = aggregate_op(ev)
             ops.append(_op_from_events(ev, len(ops), names, kinds, live, unit, tkind))
         if r.truncated and not allow_truncated:
             raise HetierError(r.truncation_message() + " (use --allow-truncated to replay its complete ops)")
         meta, events, truncated, cpu = r.meta, r.events_read, r.truncated, r.op_cpu_ns
     if not ops:
         raise HetierError(f"trace '{path}' has no complete op")
-    return Workload(meta, ops, tkind, unit, events, truncated, trace_identity(path, meta), cpu[:len(ops)], live_peak,
-                    resident.best)
+    return Workload(meta, ops, tkind, unit, events, truncated, trace_identity(path, meta), cpu[:len(ops)],
+                    live_bytes.peak, resident.best)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from hetier.formats.trace import EV, EventBatch, TraceWriter
-from hetier.formats.granularity import TensorAggregator, carry_live
+from hetier.formats.granularity import aggregate_op
+from hetier.formats.live_counts import carry_op, live_with
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import Recorder
 
@@ -29,9 +30,7 @@ class ModelledRecorder(Recorder):
 
     def _op_events(self, tuples: list, end: int, cpu: tuple[int, int]) -> EventBatch:
         ev, owner = self.expand(tuples, self._layer, self._op_begin, self._op_begin, owner=True)
-        agg = TensorAggregator()
-        agg.live = dict(self._live)
-        rows = agg.aggregate_op(ev)
+        rows = aggregate_op(ev)
         body = ev.take(np.arange(1, len(ev) - 1))
         cold = cold_mask(body, rows, self._live, self.tensors.arrays()[2], self.costs.cache_bytes)
         arr = np.array(tuples, dtype=np.int64).reshape(-1, 7)
@@ -42,7 +41,7 @@ class ModelledRecorder(Recorder):
         ev.ts_ns[1:-1] = np.round(start[owner]).astype(np.int64)
         self.clock = int(round(self._op_begin + cost.sum()))
         ev.ts_ns[-1] = self.clock
-        update_live(self._live, rows)
+        carry_op(self._live, rows)
         return ev
 
 
@@ -51,16 +50,9 @@ def cold_mask(ev: EventBatch, rows: EventBatch, live_before: dict[int, int], cap
     """Which read/write events of one op (``ev``, either granularity) touch a tensor whose
     footprint in the op exceeds the cache: live before the op plus the op's peak allocation, as
     the op's tensor rows (``rows``) carry it. Those events stream from memory."""
-    foot: dict[int, int] = dict(live_before)
-    al = np.flatnonzero(rows.event == EV["alloc"])
-    for t, c in zip(rows.tensor[al].tolist(), rows.count[al].tolist()):
-        foot[t] = foot.get(t, 0) + c
+    al = rows.event == EV["alloc"]
+    foot = live_with(live_before, rows.tensor[al], rows.count[al])
     cold = np.array(sorted(t for t, n in foot.items() if n * int(caps[t]) > cache_bytes), dtype=np.int64)
     rw = (ev.event == EV["read"]) | (ev.event == EV["write"])
     return rw & np.isin(ev.tensor, cold)
 
-
-def update_live(live: dict[int, int], ev: EventBatch) -> None:
-    """Carry tensor live counts past one op's tensor rows."""
-    al, fr = ev.event == EV["alloc"], ev.event == EV["free"]
-    carry_live(live, ev.tensor[al], ev.count[al], ev.tensor[fr], ev.count[fr])

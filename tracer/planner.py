@@ -8,7 +8,8 @@ from hetier.models.ir import Graph
 from hetier.tracer.executor import run_graph
 from hetier.tracer.params import HEParams
 from hetier.tracer.plan import Loop, PlanBackend, aggregate_plan, op_cost_ns, op_event_count
-from hetier.tracer.plan_timing import cold_mask, update_live
+from hetier.formats.live_counts import carry_op
+from hetier.tracer.plan_timing import cold_mask
 from hetier.tracer.recorder import Recorder
 
 
@@ -33,7 +34,7 @@ def plan_tensor_trace(graph: Graph, params: HEParams, rec: Recorder, costs, bias
         cold = cold_mask(batch, batch, live, rec.tensors.arrays()[2], costs.cache_bytes)
         end = clock + int(round(op_cost_ns(loop, table) + costs.cold_ns(batch, cold).sum()))
         batch.ts_ns[-1] = end
-        update_live(live, batch)
+        carry_op(live, batch)
         if rec.writer is not None:
             rec.writer.write(batch)
         state["clock"], state["events"] = end, state["events"] + len(batch)

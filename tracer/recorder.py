@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from hetier.formats.granularity import TensorAggregator
+from hetier.formats.granularity import aggregate_op
 from hetier.formats.trace import EV, KIND, PRIM, EventBatch, TraceWriter
 from hetier.tracer.params import HEParams
 
@@ -124,7 +124,6 @@ class Recorder:
         self.log = self._log.append
         self._t0 = time.perf_counter_ns()
         self._layer = -1
-        self._aggregator = TensorAggregator() if granularity == "tensor" else None
         self.events_written = 0
         self.primitives_logged = 0
         self.flush_ns = 0  # time spent expanding, aggregating and writing events
@@ -153,8 +152,8 @@ class Recorder:
             return
         self.primitives_logged += len(tuples)
         batch = self._op_events(tuples, end, cpu)
-        if self._aggregator is not None:
-            batch = self._aggregator.aggregate_op(batch)
+        if self.granularity == "tensor":
+            batch = aggregate_op(batch)
         self.writer.write(batch)
         self.events_written += len(batch)
         self.flush_ns += self.now() - end

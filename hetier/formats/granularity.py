@@ -19,71 +19,40 @@ from typing import Iterator
 
 import numpy as np
 
+from hetier.formats.live_counts import live_changes
 from hetier.formats.trace import EV, PRIM, EventBatch
 
 
-def carry_live(live: dict[int, int], alloc_tensors, alloc_counts, free_tensors, free_counts) -> None:
-    """Carry per-tensor live ciphertext counts past an op's alloc rows, then its free rows; a tensor
-    whose count reaches zero leaves ``live`` (the one live-count rule of the tracer and simulator)."""
-    for t, c in zip(alloc_tensors.tolist(), alloc_counts.tolist()):
-        live[t] = live.get(t, 0) + c
-    for t, c in zip(free_tensors.tolist(), free_counts.tolist()):
-        left = live.get(t, 0) - c
-        if left > 0:
-            live[t] = left
-        else:
-            live.pop(t, None)
-
-
-class TensorAggregator:
-    """Aggregates consecutive ops, carrying each tensor's live count from op to op."""
-
-    def __init__(self) -> None:
-        self.live: dict[int, int] = {}
-
-    def aggregate_op(self, ev: EventBatch) -> EventBatch:
-        is_af = (ev.event == EV["alloc"]) | (ev.event == EV["free"])
-        is_rw = (ev.event == EV["read"]) | (ev.event == EV["write"])
-        parts = [ev.take(np.flatnonzero(ev.event == EV["op_begin"]))]
-        frees = []
-        af = np.flatnonzero(is_af)
-        if len(af):
-            tensors = ev.tensor[af]
-            delta = np.where(ev.event[af] == EV["alloc"], ev.count[af], -ev.count[af])
-            order = np.argsort(tensors, kind="stable")
-            ts_sorted = tensors[order]
-            uniq, start = np.unique(ts_sorted, return_index=True)
-            csum = np.cumsum(delta[order])
-            offset = np.repeat(np.concatenate([[0], csum[start[1:] - 1]]), np.diff(np.append(start, len(order))))
-            within = csum - offset  # live change since op start, per tensor, in event order
-            peak = np.maximum.reduceat(within, start)
-            peak = np.maximum(peak, 0)
-            final = within[np.append(start[1:], len(order)) - 1]
-            alloc_rows, free_rows = [], []
-            for j, t in enumerate(uniq):
-                idx = af[order[start[j]:(start[j + 1] if j + 1 < len(start) else len(order))]]
-                unit = _unit_bytes(ev, idx)
-                before = self.live.get(int(t), 0)
-                if peak[j] > 0:
-                    first = idx[ev.event[idx] == EV["alloc"]][0]
-                    alloc_rows.append((first, int(peak[j]), unit))
-                n_free = int(peak[j] - final[j])
-                if n_free > 0:
-                    last = idx[ev.event[idx] == EV["free"]][-1]
-                    free_rows.append((last, n_free, unit))
-                after = before + int(final[j])
-                if after:
-                    self.live[int(t)] = after
-                else:
-                    self.live.pop(int(t), None)
-            parts.append(_rows(ev, alloc_rows, EV["alloc"], None))
-            frees.append(_rows(ev, free_rows, EV["free"], PRIM["free"]))
-        rw = np.flatnonzero(is_rw)
-        if len(rw):
-            parts.append(sum_accesses(ev, rw, ev.count[rw], ev.nbytes[rw]))
-        parts.extend(frees)
-        parts.append(ev.take(np.flatnonzero(ev.event == EV["op_end"])))
-        return EventBatch.concat(parts)
+def aggregate_op(ev: EventBatch) -> EventBatch:
+    """The tensor-granularity rows of one op's events (op_begin .. op_end). The rows depend on the
+    op's own events only: counts are changes since the op began (``live_changes``)."""
+    is_af = (ev.event == EV["alloc"]) | (ev.event == EV["free"])
+    is_rw = (ev.event == EV["read"]) | (ev.event == EV["write"])
+    parts = [ev.take(np.flatnonzero(ev.event == EV["op_begin"]))]
+    frees = []
+    af = np.flatnonzero(is_af)
+    if len(af):
+        ch = live_changes(ev.tensor[af], np.where(ev.event[af] == EV["alloc"], ev.count[af], -ev.count[af]))
+        peak, final = ch.peak, ch.final
+        alloc_rows, free_rows = [], []
+        for j in range(len(ch.keys)):
+            idx = af[ch.order[ch.span(j)]]
+            unit = _unit_bytes(ev, idx)
+            if peak[j] > 0:
+                first = idx[ev.event[idx] == EV["alloc"]][0]
+                alloc_rows.append((first, int(peak[j]), unit))
+            n_free = int(peak[j] - final[j])
+            if n_free > 0:
+                last = idx[ev.event[idx] == EV["free"]][-1]
+                free_rows.append((last, n_free, unit))
+        parts.append(_rows(ev, alloc_rows, EV["alloc"], None))
+        frees.append(_rows(ev, free_rows, EV["free"], PRIM["free"]))
+    rw = np.flatnonzero(is_rw)
+    if len(rw):
+        parts.append(sum_accesses(ev, rw, ev.count[rw], ev.nbytes[rw]))
+    parts.extend(frees)
+    parts.append(ev.take(np.flatnonzero(ev.event == EV["op_end"])))
+    return EventBatch.concat(parts)
 
 
 def sum_accesses(ev: EventBatch, rw: np.ndarray, count: np.ndarray, nbytes: np.ndarray) -> EventBatch:
@@ -135,5 +104,4 @@ def _rows(ev: EventBatch, rows: list, event: int, prim: int | None) -> EventBatc
 
 def aggregate_events(batches) -> EventBatch:
     """Aggregate a whole ciphertext-granularity event stream to tensor granularity."""
-    agg = TensorAggregator()
-    return EventBatch.concat([agg.aggregate_op(ev) for ev in split_ops(batches)])
+    return EventBatch.concat([aggregate_op(ev) for ev in split_ops(batches)])

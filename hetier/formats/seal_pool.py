@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from hetier.formats.live_counts import live_changes
 from hetier.formats.trace import EV, KIND, EventBatch
 
 FIRST_ALLOC_COUNT = 1  # MemoryPool::first_alloc_count (mempool.h)
@@ -91,9 +92,11 @@ class ResidentPeak:
         sign = np.where(b.event[af] == EV["alloc"], 1, -1)
         delta = np.where(host, sign * b.nbytes[af], 0)  # change of resident bytes at each row
         unit = b.nbytes[af] // np.maximum(b.count[af], 1)
-        for u in np.unique(unit[~host]).tolist():
-            k = np.flatnonzero((unit == u) & ~host)
-            c = self.live.get(u, 0) + np.cumsum(sign[k] * b.count[af[k]])
+        pooled = np.flatnonzero(~host)
+        ch = live_changes(unit[pooled], sign[pooled] * b.count[af[pooled]])
+        for j, u in enumerate(ch.keys.tolist()):
+            k = pooled[ch.order[ch.span(j)]]
+            c = self.live.get(u, 0) + ch.change[ch.span(j)]
             high = np.maximum.accumulate(np.maximum(c, self.peak.get(u, 0)))
             blocks = POOL.blocks if self.batches else np.asarray
             held = blocks(high) * u
