@@ -450,7 +450,10 @@ ADVICE = Obj({
     "machines": ListOf(Obj({"machine": Str(MAX_NAME), "fast_tier": Str(32, optional=True), "all_dram_ns": _BIG,
                             "memory_mode_ns": _BIG, "fast_bytes": _BIG, "peak_live_bytes": _BIG,
                             "memory_needed_bytes": _BIG, "threads": Num(1, MAX_THREADS, integer=True, optional=True),
-                            "rows": ListOf(_ADVICE_ROW, max_len=1000)}, required=("machine", "rows"), extra=True,
+                            "rows": ListOf(_ADVICE_ROW, max_len=1000)},
+                           # what the report reads of each machine (null allowed where the rule says so)
+                           required=("machine", "rows", "fast_tier", "all_dram_ns", "memory_mode_ns", "fast_bytes"),
+                           extra=True,
                            label="machine key"), max_len=1000),
     "recommended": _ADVICE_ROW,
     "layers": ListOf(Obj({"op": Num(0, 2 ** 62, integer=True), "layer": Str(MAX_NAME),

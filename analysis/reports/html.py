@@ -271,7 +271,9 @@ def render_html(an: Analysis, comp: Comparison | None, path: str | os.PathLike, 
               ("≈ " if s["lifetime_derived"][i] else "") + f"{s['mean_lifetime_s'][i]:.3g}",
               f"{s['reads_per_byte'][i]:.2f}", f"{s['writes_per_byte'][i]:.2f}", gb(s["bytes_never_read"][i])]
              for i in order]))
-    meta = {k: m[k] for k in ("he", "model", "mode", "durations", "granularity", "host", "versions", "start_time", "runtime")}
+    # the metadata the trace has (versions, host, start_time and runtime are optional in the format)
+    meta = {k: m[k] for k in ("he", "model", "mode", "durations", "granularity", "host", "versions", "start_time", "runtime")
+            if k in m}
     parts.append("<h2>Trace metadata</h2><pre>" + html.escape(json.dumps(meta, indent=1, sort_keys=True)) + "</pre>")
     doc = (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>hetier report: {html.escape(m['model']['name'])}"
            f"</title><style>{_CSS}</style>{_ERRORS}{plotly_script(plotlyjs, path)}</head>"

@@ -222,3 +222,18 @@ def test_results_with_a_damaged_run_summary_are_refused_in_one_line(tmp_path, re
         code, _, err = run(argv, capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1 and why in err, err
     assert not (tmp_path / "e.json").exists()
+
+
+def test_a_trace_without_the_optional_metadata_reports(tmp_path, capsys):
+    """make fuzz FUZZ_EXAMPLES=500 found the HTML report reading meta['versions'] (a KeyError) of a
+    trace that does not have it; versions and runtime are optional in the format."""
+    from tests.helpers import GOOD_ROWS, tiny_meta, write_tiny
+
+    meta = tiny_meta()
+    for k in ("versions", "runtime"):
+        meta.pop(k)
+    trace = write_tiny(tmp_path / "t.arrow", GOOD_ROWS, meta)
+    code, _, err = run(["report", trace, "-o", str(tmp_path / "r.html")], capsys)
+    assert code == 0, err
+    page = (tmp_path / "r.html").read_text()
+    assert "Trace metadata" in page and "&quot;versions&quot;" not in page and "&quot;granularity&quot;" in page
