@@ -37,7 +37,7 @@ class Comparison:
                 "read_gb": {k: r["read_bytes"].get(k, 0) / 1e9 for k in tiers},
                 "write_gb": {k: r["write_bytes"].get(k, 0) / 1e9 for k in tiers},
                 "peak_gb": {k: r["peak_bytes"][k] / 1e9 for k in tiers},
-                "mm_hit_ratio": r["mm_hit_ratio"],
+                "mm_hit_ratio": r.get("mm_hit_ratio"),  # optional in the results schema
             })
         return out
 

@@ -115,8 +115,8 @@ def flat_summary(run: dict) -> dict:
     need = run.get("memory_needed") or {}
     row["memory_needed_bytes"] = need.get("total_bytes")
     row["live_peak_bytes"] = need.get("live_peak_bytes")
-    row["mm_hit_ratio"] = run["mm_hit_ratio"]
-    row["mm_writeback_bytes"] = run["mm_writeback_bytes"]
+    row["mm_hit_ratio"] = run.get("mm_hit_ratio")  # optional in the results schema
+    row["mm_writeback_bytes"] = run.get("mm_writeback_bytes")
     return row
 
 

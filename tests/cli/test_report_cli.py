@@ -237,3 +237,25 @@ def test_a_trace_without_the_optional_metadata_reports(tmp_path, capsys):
     assert code == 0, err
     page = (tmp_path / "r.html").read_text()
     assert "Trace metadata" in page and "&quot;versions&quot;" not in page and "&quot;granularity&quot;" in page
+
+
+def test_results_without_the_optional_cache_figures_report_and_export(tmp_path, results, capsys):
+    """make fuzz FUZZ_EXAMPLES=500 found `report` reading a run's mm_hit_ratio (a KeyError) where
+    the results schema makes it optional; mm_writeback_bytes likewise in exports and info."""
+    import pyarrow as pa
+
+    with pa.memory_map(results) as src:
+        table = pa.ipc.open_file(src).read_all()
+    meta = json.loads(table.schema.metadata[b"hetier"])
+    for r in meta["runs"]:
+        r.pop("mm_hit_ratio")
+        r.pop("mm_writeback_bytes")
+    path = tmp_path / "old.arrow"
+    t = table.replace_schema_metadata({b"hetier": json.dumps(meta).encode()})
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, t.schema) as w:
+        w.write_table(t)
+    for argv in (["report", CRYPTONETS, str(path), "--format", "text"], ["info", str(path)],
+                 ["export", CRYPTONETS, str(path), "--format", "perfetto", "-o", str(tmp_path / "e.json")],
+                 ["report", CRYPTONETS, str(path), "-o", str(tmp_path / "r.html")]):
+        code, out, err = run(argv, capsys)
+        assert code == 0 and "Traceback" not in err, (argv, err)
