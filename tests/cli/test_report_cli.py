@@ -174,20 +174,27 @@ def test_trace_without_events_is_refused_without_output(tmp_path, capsys, argv):
         assert not list(tmp_path.glob("out*"))
 
 
-@pytest.mark.parametrize("version, why", [(2, "has results format 2; this hetier reads 3"),
-                                          (3, "lack column(s) live_peak_bytes_dram, live_end_bytes_dram")])
-def test_results_without_live_bytes_are_refused_in_one_line(tmp_path, results, capsys, version, why):
-    # as an older hetier wrote them (format 2: no per-op live bytes), or a format 3 file missing them
+def _rewritten_results(results: str, path, edit_meta, edit_table=lambda t: t) -> str:
+    """A copy of a results file at ``path`` with its metadata changed in place by ``edit_meta``
+    (and its columns by ``edit_table``): older or damaged results files as a reader meets them."""
     import pyarrow as pa
 
     with pa.memory_map(results) as src:
         table = pa.ipc.open_file(src).read_all()
     meta = json.loads(table.schema.metadata[b"hetier"])
-    old = table.drop_columns([c for c in table.column_names if c.startswith("live_")])
-    old = old.replace_schema_metadata({b"hetier": json.dumps({**meta, "version": version}).encode()})
-    path = tmp_path / "old.arrow"
-    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, old.schema) as w:
-        w.write_table(old)
+    edit_meta(meta)
+    t = edit_table(table).replace_schema_metadata({b"hetier": json.dumps(meta).encode()})
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, t.schema) as w:
+        w.write_table(t)
+    return str(path)
+
+
+@pytest.mark.parametrize("version, why", [(2, "has results format 2; this hetier reads 3"),
+                                          (3, "lack column(s) live_peak_bytes_dram, live_end_bytes_dram")])
+def test_results_without_live_bytes_are_refused_in_one_line(tmp_path, results, capsys, version, why):
+    # as an older hetier wrote them (format 2: no per-op live bytes), or a format 3 file missing them
+    path = _rewritten_results(results, tmp_path / "old.arrow", lambda meta: meta.update(version=version),
+                              lambda t: t.drop_columns([c for c in t.column_names if c.startswith("live_")]))
     for argv in (["export", CRYPTONETS, str(path), "--format", "perfetto", "-o", str(tmp_path / "e.json")],
                  ["report", CRYPTONETS, str(path), "--format", "text"]):
         code, _, err = run(argv, capsys)
@@ -207,16 +214,7 @@ def test_results_without_live_bytes_are_refused_in_one_line(tmp_path, results, c
 ])
 def test_results_with_a_damaged_run_summary_are_refused_in_one_line(tmp_path, results, capsys, change, why):
     # found by make fuzz: a run's memory_needed without fit_by ended `report` in a KeyError
-    import pyarrow as pa
-
-    with pa.memory_map(results) as src:
-        table = pa.ipc.open_file(src).read_all()
-    meta = json.loads(table.schema.metadata[b"hetier"])
-    meta["runs"][0].update(change)
-    path = tmp_path / "damaged.arrow"
-    t = table.replace_schema_metadata({b"hetier": json.dumps(meta).encode()})
-    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, t.schema) as w:
-        w.write_table(t)
+    path = _rewritten_results(results, tmp_path / "damaged.arrow", lambda meta: meta["runs"][0].update(change))
     for argv in (["export", CRYPTONETS, str(path), "--format", "perfetto", "-o", str(tmp_path / "e.json")],
                  ["report", CRYPTONETS, str(path), "--format", "text"]):
         code, _, err = run(argv, capsys)
@@ -242,18 +240,12 @@ def test_a_trace_without_the_optional_metadata_reports(tmp_path, capsys):
 def test_results_without_the_optional_cache_figures_report_and_export(tmp_path, results, capsys):
     """make fuzz FUZZ_EXAMPLES=500 found `report` reading a run's mm_hit_ratio (a KeyError) where
     the results schema makes it optional; mm_writeback_bytes likewise in exports and info."""
-    import pyarrow as pa
+    def drop_cache_figures(meta):
+        for r in meta["runs"]:
+            r.pop("mm_hit_ratio")
+            r.pop("mm_writeback_bytes")
 
-    with pa.memory_map(results) as src:
-        table = pa.ipc.open_file(src).read_all()
-    meta = json.loads(table.schema.metadata[b"hetier"])
-    for r in meta["runs"]:
-        r.pop("mm_hit_ratio")
-        r.pop("mm_writeback_bytes")
-    path = tmp_path / "old.arrow"
-    t = table.replace_schema_metadata({b"hetier": json.dumps(meta).encode()})
-    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, t.schema) as w:
-        w.write_table(t)
+    path = _rewritten_results(results, tmp_path / "old.arrow", drop_cache_figures)
     for argv in (["report", CRYPTONETS, str(path), "--format", "text"], ["info", str(path)],
                  ["export", CRYPTONETS, str(path), "--format", "perfetto", "-o", str(tmp_path / "e.json")],
                  ["report", CRYPTONETS, str(path), "-o", str(tmp_path / "r.html")]):
