@@ -15,7 +15,7 @@ import numpy as np
 
 from hetier.errors import HetierError
 from hetier.formats.granularity import aggregate_op, split_ops
-from hetier.formats.live_counts import LiveBytes, carry_op, live_with
+from hetier.formats.live_counts import LiveBytes, carry_live, live_with
 from hetier.formats.identity import trace_identity
 from hetier.formats.seal_pool import ResidentPeak
 from hetier.formats.trace import EV, KINDS, EventBatch, TraceReader
@@ -74,7 +74,7 @@ def _op_from_events(ev: EventBatch, index: int, names: list[str], kinds: list[st
         tkind[t] = KINDS[k]
     # footprint: live count before the op plus what the op allocates (the op's peak, per tensor)
     peak = live_with(live, a_t, a_c)
-    carry_op(live, ev)
+    carry_live(live, a_t, a_c, ev.tensor[fr], ev.count[fr])  # the masks above, not computed again
     rw = np.flatnonzero((ev.event == EV["read"]) | (ev.event == EV["write"]))
     if len(rw):
         key = ev.tensor[rw] * 2 + (ev.event[rw] == EV["write"])
