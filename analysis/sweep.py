@@ -35,7 +35,9 @@ class Pick:
     @property
     def estimate(self) -> bool:
         """Either box is priced with an estimate."""
-        return "estimate" in self.cost_note or "estimate" in self.reference_cost_note
+        from hetier.simulator.prices import priced_with_estimate
+
+        return priced_with_estimate(self.cost_note) or priced_with_estimate(self.reference_cost_note)
 
     @property
     def slowdown(self) -> float:

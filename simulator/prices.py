@@ -50,10 +50,6 @@ class Price:
     card: Card | None = None  # the card each gb_per_card of this memory needs, if any
     reused: bool = False  # DIMMs already owned (reused): usd_per_gb may be 0
 
-    @property
-    def is_estimate(self) -> bool:
-        return self.estimate or (self.card is not None and self.card.estimate)
-
 
 @dataclass(frozen=True)
 class MachineCost:
@@ -66,7 +62,13 @@ class MachineCost:
     @property
     def estimate(self) -> bool:
         """True when a price used is an estimate (the note says which)."""
-        return "estimate" in self.note
+        return priced_with_estimate(self.note)
+
+
+def priced_with_estimate(cost_note: str | None) -> bool:
+    """Whether a cost note (MachineCost.note, a results row's cost_note) names an estimated price:
+    every entry and card used is written with ", estimate" after its date when it is one."""
+    return "estimate" in (cost_note or "")
 
 
 def _number(path: str, what: str, v, lo: float, hi: float, lo_open: bool) -> float:

@@ -107,7 +107,9 @@ def summary_lines(rep: SweepReport) -> list[str]:
 def _cost(row: dict) -> str:
     if row.get("cost_usd") is None:
         return ""
-    return f", memory {row['cost_usd']:,.0f} USD" + (" (estimate)" if "estimate" in (row.get("cost_note") or "") else "")
+    from hetier.simulator.prices import priced_with_estimate
+
+    return f", memory {row['cost_usd']:,.0f} USD" + (" (estimate)" if priced_with_estimate(row.get("cost_note")) else "")
 
 
 def render_text(rep: SweepReport, console) -> None:
