@@ -2,10 +2,12 @@
 --cost-file` run back to back, several times alternating, on the demo model (MobileNetV2 0.35 @
 32, batch 16, a real trace recorded here). Each pair gives predicted / measured CPU time of the
 re-run (its ops' thread CPU seconds); the median over the pairs is the number to read, against
-the target of predicted within 10% of measured. The load average beside each pair shows what
-else the machine was doing (2 shared cores: calibration and re-run see different neighbours).
+the target of predicted within 10% of measured. With several pairs, each re-run is also priced
+bracketed: the mean of the predictions with the costs measured just before and just after it.
+The load average beside each pair shows what else the machine was doing (2 shared cores:
+calibration and re-run see different neighbours).
 
-    python benchmarks/confirm_host_costs.py --host-preset host.toml --trace demo.arrow [--pairs 3] [--reps 100]
+    python benchmarks/confirm_host_costs.py --host-preset host.toml --trace demo.arrow [--pairs 3] [--reps 100] [--seconds 60]
 
 The host preset comes from `hetier calibrate --memory`; the trace is recorded with it
 (`hetier trace mobilenetv2 --width 0.35 --resolution 32 --classes 10 --batch 16 --granularity
@@ -44,6 +46,7 @@ def main() -> None:
     ap.add_argument("--trace", required=True, help="the demo trace recorded here: reused if it exists, else recorded")
     ap.add_argument("--pairs", type=int, default=3, help="calibrate + confirm pairs, run alternating")
     ap.add_argument("--reps", type=int, default=100, help="calibrate --he: calls per timing round")
+    ap.add_argument("--seconds", type=float, default=60.0, help="calibrate --he: wall seconds of timing rounds")
     ap.add_argument("--keep", help="folder to keep the cost files and records in (default: a temporary one)")
     args = ap.parse_args()
     if not Path(args.trace).exists():
@@ -58,8 +61,8 @@ def main() -> None:
         for k in range(1, args.pairs + 1):
             costs, runs = d / f"costs-{k}.json", d / f"runs-{k}.csv"
             load0, t0 = os.getloadavg()[0], time.monotonic()
-            assert hetier(["calibrate", "--he", "--params", params, "--reps", str(args.reps), "-o", str(costs),
-                           "--force"]) == 0
+            assert hetier(["calibrate", "--he", "--params", params, "--reps", str(args.reps), "--seconds",
+                           str(args.seconds), "-o", str(costs), "--force"]) == 0
             load1, t1 = os.getloadavg()[0], time.monotonic()
             assert hetier(["confirm", args.trace, "--machine", args.host_preset, "--policy", "all-dram",
                            "--cost-file", str(costs), "-o", str(runs), "--force"]) == 0
@@ -70,12 +73,14 @@ def main() -> None:
             row = {"pair": k, "predicted_s": float(rec["predicted_seconds_host_costs"]),
                    "trace_costs_s": float(rec["predicted_seconds_trace_costs"]), "cpu_s": float(rec["cpu_seconds"]),
                    "wall_s": float(rec["seconds"]), "mac_top_us": entry["ns"]["MAC"][top] / 1e3,
-                   "cache_mb": entry["memory"]["cache_bytes"] / 2 ** 20, "calibrate_s": t1 - t0, "confirm_s": t2 - t1,
+                   "cache_mb": entry["memory"]["cache_bytes"] / 2 ** 20, "rounds": entry["timing"]["rounds"],
+                   "mac_spread": entry["timing"]["mac_spread"], "calibrate_s": t1 - t0, "confirm_s": t2 - t1,
                    "load": (load0, load1, load2)}
             row["ratio"] = row["predicted_s"] / row["cpu_s"]
             rows.append(row)
             print(f"pair {k}: calibrate {row['calibrate_s']:.0f} s (load {load0:.1f} -> {load1:.1f}; MAC at the top "
-                  f"level {row['mac_top_us']:.1f} us, cache {row['cache_mb']:.0f} MiB), confirm {row['confirm_s']:.0f} s "
+                  f"level {row['mac_top_us']:.1f} us, mean of {row['rounds']} rounds, slowest/fastest round "
+                  f"{row['mac_spread']}, cache {row['cache_mb']:.0f} MiB), confirm {row['confirm_s']:.0f} s "
                   f"(load -> {load2:.1f}): predicted {row['predicted_s']:.2f} s with this host's costs, measured CPU "
                   f"{row['cpu_s']:.2f} s (wall {row['wall_s']:.2f} s): predicted/CPU {row['ratio']:.3f}; with the "
                   f"trace's times {row['trace_costs_s'] / row['cpu_s']:.3f}", flush=True)
@@ -83,6 +88,13 @@ def main() -> None:
     med = statistics.median(ratios)
     print(f"median of {len(rows)} pairs: predicted/measured CPU {med:.3f} (range {min(ratios):.3f}-{max(ratios):.3f}); "
           f"target within {TARGET:.0%}: {'met' if abs(med - 1) <= TARGET else 'NOT met'}")
+    # The calibrations before and after a re-run bracket it: the machine's drift over the re-run
+    # lies between them (a prediction is linear in the primitive costs, the cold rule aside)
+    if len(rows) > 1:
+        bracketed = [(a["predicted_s"] + b["predicted_s"]) / 2 / a["cpu_s"] for a, b in zip(rows, rows[1:])]
+        print("bracketed (mean of the predictions with the costs measured before and after each re-run): "
+              + ", ".join(f"re-run {k} {r:.3f}" for k, r in enumerate(bracketed, 1))
+              + f"; median {statistics.median(bracketed):.3f}")
 
 
 if __name__ == "__main__":

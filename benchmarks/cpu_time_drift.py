@@ -8,9 +8,13 @@ the same HE primitive drifts, and how much of it calibration sees. Four measurem
    each cost set, and the spread of those plans;
 3. with --trace and --cost-file: planned / measured CPU of a real trace per layer kind and by
    tenth of the run (the drift within one run);
-4. with --rerun TRACE: the re-run's user and system CPU, page faults and threads (getrusage).
+4. with --rerun TRACE: the re-run's user and system CPU, page faults and threads (getrusage);
+5. with --spells SECONDS: one multiply-accumulate timed in back-to-back rounds of 2,000 calls
+   (about 0.3 s each) for that long: the spells of a slow and a fast core that a calibration
+   window of a few seconds can sit in (range, mean, median, rounds over 1.5x the fastest).
 
     python benchmarks/cpu_time_drift.py [--repeats 5] [--trace demo.arrow --cost-file costs.json] [--rerun cn.arrow]
+                                        [--spells 150]
 """
 
 from __future__ import annotations
@@ -48,6 +52,26 @@ def mac_rounds() -> None:
     print(f"1. MAC, 30 rounds of 100 calls (load {os.getloadavg()[0]:.1f}): median {np.median(t):.1f} us, mean "
           f"{t.mean():.1f}, range {t.min():.1f}-{t.max():.1f}; medians of 5 consecutive rounds "
           f"{[round(float(np.median(t[i:i + 5])), 1) for i in range(0, 30, 5)]}", flush=True)
+
+
+def spells(seconds: float) -> None:
+    be = cost_model._backend(PARAMS)
+    L = be.top
+    P, V, CT, ACC = range(-4, 0)
+    be.encode(L, P, 0.5, be.last_prime[L])
+    be.encode_vec(L, V, np.linspace(0, 1, PARAMS.batch), be.scale)
+    be.encrypt(L, V, CT)
+    be.mulp_new(L, CT, P, ACC)
+    load0 = os.getloadavg()[0]
+    [t] = cost_model._rounds_ns([(lambda: be.mac(L, CT, P, -1, ACC), 2000)], 1, seconds)
+    t = np.array(t) / 1e3
+    slow = t > 1.5 * t.min()
+    edges = np.flatnonzero(np.diff(np.r_[0, slow.astype(int), 0]))
+    runs = edges[1::2] - edges[::2]  # lengths of the slow spells, in rounds
+    print(f"5. MAC, {len(t)} back-to-back rounds of 2,000 calls over {seconds:g} s (load {load0:.1f} -> "
+          f"{os.getloadavg()[0]:.1f}): range {t.min():.1f}-{t.max():.1f} us, mean {t.mean():.1f}, median "
+          f"{np.median(t):.1f}; {slow.mean():.0%} of rounds over 1.5x the fastest, in {len(runs)} spells of "
+          f"{int(runs.min()) if len(runs) else 0}-{int(runs.max()) if len(runs) else 0} rounds", flush=True)
 
 
 def planned_seconds(ns: dict, workdir: str, tag: str) -> float:
@@ -151,6 +175,7 @@ def main() -> None:
     ap.add_argument("--trace", help="a real trace recorded here (3.)")
     ap.add_argument("--cost-file", help="a calibrate --he cost file of this host for the trace's parameters (3.)")
     ap.add_argument("--rerun", help="a real trace to re-run under getrusage (4.)")
+    ap.add_argument("--spells", type=float, default=0.0, help="seconds of back-to-back MAC rounds (5.)")
     args = ap.parse_args()
     mac_rounds()
     if args.repeats:
@@ -159,6 +184,8 @@ def main() -> None:
         drift(args.trace, args.cost_file)
     if args.rerun:
         rusage(args.rerun)
+    if args.spells:
+        spells(args.spells)
 
 
 if __name__ == "__main__":

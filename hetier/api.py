@@ -430,15 +430,16 @@ def sweep_figures(path: PathLike, baseline: str | None = None, within: float = 0
 # ------------------------------------------------------------------------------- this machine
 
 def calibrate(output: PathLike, params: Sequence[str] = (), *, reps: int = 100, force: bool = False,
-              progress: Callable[[str], None] | None = None) -> dict:
+              progress: Callable[[str], None] | None = None, seconds: float = 60.0) -> dict:
     """Time this machine's HE primitives per level for each parameter set (``"N:PRIMES:BATCH"``,
     e.g. ``"4096:30,22,30:4"``; default: the sets the shipped models use) and write the cost file
-    ``output``, as ``hetier calibrate --he``; plan mode (``trace(..., mode="plan", cost_file=...)``)
+    ``output``, as ``hetier calibrate --he`` (timing rounds for ``seconds`` per set, each template's
+    cost the mean of its rounds); plan mode (``trace(..., mode="plan", cost_file=...)``)
     and ``confirm(..., cost_file=...)`` price primitives with it. Returns the file's document
     (``machine``, ``entries``: per set, ``ns`` per template and level, ``memory``)."""
     from hetier.workflow.calibration import calibrate_he
 
-    return calibrate_he(output, list(params), reps, force, progress)
+    return calibrate_he(output, list(params), reps, force, progress, seconds)
 
 
 def calibrate_memory(output: PathLike | None = None, *, method: str = "auto", repeat: int = 3, size_mb: int = 256,
@@ -453,6 +454,7 @@ def calibrate_memory(output: PathLike | None = None, *, method: str = "auto", re
 
 def confirm(trace: PathLike, machine: PathLike, policy: str = "all-dram", *, repeat: int = 1,
             placement: PathLike | None = None, cost_file: PathLike | None = None, cost_reps: int = 100,
+            cost_seconds: float = 60.0,
             stack: PathLike | StackProfile = "hetier", output: PathLike | None = None, append: bool = False,
             force: bool = False, fit_by: str = "resident", allow_runtime_mismatch: bool = False,
             progress: Callable[[str], None] | None = None) -> pa.Table:
@@ -470,7 +472,8 @@ def confirm(trace: PathLike, machine: PathLike, policy: str = "all-dram", *, rep
 
     s = stack if isinstance(stack, StackProfile) else load_stack(str(stack))
     records, _ = confirm_records(str(trace), str(machine), policy, repeat, output=output, append=append,
-                                 force=force, cost_reps=cost_reps, placement_path=str(placement) if placement else None,
+                                 force=force, cost_reps=cost_reps, cost_seconds=cost_seconds,
+                                 placement_path=str(placement) if placement else None,
                                  progress=progress, stack=s, allow_runtime_mismatch=allow_runtime_mismatch,
                                  fit_by=fit_by, cost_file=str(cost_file) if cost_file else None)
     return pa.Table.from_pylist([{k: (None if v == "" else v) for k, v in r.items()} for r in records])

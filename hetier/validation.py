@@ -208,6 +208,7 @@ TRACE_OPTIONS = Obj({  # hetier trace's numeric options, by flag
     "--max-events": Num(1, 1 << 40, integer=True), "--activation": Str(16),
 })
 CALIBRATE_OPTIONS = Obj({"--reps": Num(1, 1_000_000, integer=True),
+                         "--seconds": Num(0, 86_400),  # a day of timing rounds per parameter set at most
                          "--size-mb": Num(1, 1 << 16, integer=True),  # 64 GiB working set at most
                          "--repeat": Num(1, 1000, integer=True)})
 
@@ -378,6 +379,7 @@ COST_ENTRY = Obj({
     "ns": MapOf(MapOf(Num(0, 1e15), key=_LEVEL, max_len=300), key=Str(32)),
     "memory": Obj({"cold_read_ns_per_byte": Num(0, 1e6), "cold_write_ns_per_byte": Num(0, 1e6),
                    "cache_bytes": Num(0, 2 ** 62, integer=True)}, extra=True),
+    "timing": Obj({"rounds": Num(1, 1e12, integer=True), "seconds": Num(0, 1e7)}, extra=True),
 }, required=("poly_modulus", "primes", "batch", "ns"), extra=True)
 COST_FILE = Obj({"magic": Str(), "machine": MapOf(AnyJSON(MAX_TEXT), max_len=100),
                  "entries": ListOf(COST_ENTRY, min_len=1, max_len=10_000)},

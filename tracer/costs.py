@@ -2,7 +2,8 @@
 
 ``hetier calibrate --he`` measures each runtime template (a multiply-accumulate, an encode, an
 encryption, ...) the way the kernels issue it, per poly modulus N and level, with repeated
-timing (median of rounds), and writes a JSON cost file labelled with the machine. Plan mode
+timing (the mean over interleaved rounds spread over a window of wall time), and writes a JSON
+cost file labelled with the machine. Plan mode
 charges each planned primitive its cost; a cost file made for other parameters is refused.
 """
 
@@ -43,6 +44,7 @@ class CostModel:
     cold_read_ns_per_byte: float = 0.0  # extra time per byte read from memory rather than cache
     cold_write_ns_per_byte: float = 0.0  # extra time per byte written to a ciphertext not in cache
     cache_bytes: int = 1 << 62  # effective cache: tensors with a larger op footprint live in memory
+    timing: dict | None = None  # how calibrate timed it (rounds, seconds, statistic); None in older files
 
     def lookup(self, template: str, level: int) -> float:
         per = self.ns.get(template)
@@ -114,7 +116,7 @@ def load_costs(path: str | os.PathLike | None, params: HEParams) -> CostModel:
         mem = entry.get("memory", {})
         return CostModel(str(p), doc["machine"], entry["poly_modulus"], entry["primes"], ns, entry["batch"], warn,
                          mem.get("cold_read_ns_per_byte", 0.0), mem.get("cold_write_ns_per_byte", 0.0),
-                         mem.get("cache_bytes", 1 << 62))
+                         mem.get("cache_bytes", 1 << 62), entry.get("timing") if isinstance(entry.get("timing"), dict) else None)
     raise UsageError(f"cost file '{p}' has no costs for N={params.poly_modulus} primes {list(params.primes)} "
                      f"(it has: {'; '.join(have)}); run hetier calibrate --he with those parameters")
 
@@ -126,18 +128,22 @@ def _median_ns(fn, reps: int, rounds: int = 5) -> float:
     return statistics.median(_rounds_ns([(fn, reps)], rounds)[0])
 
 
-def _rounds_ns(jobs: list[tuple], rounds: int = 5) -> list[list[float]]:
-    """Thread CPU ns per call of each ``(fn, reps)`` job in each of ``rounds`` rounds, the jobs
-    taking turns within a round. On a shared machine the speed of a core drifts by 2x within
-    seconds (other work on its sibling, caches and memory shared); interleaved, every job's
-    rounds are spread over the whole measurement, so no job's median is one burst's speed."""
+def _rounds_ns(jobs: list[tuple], rounds: int = 5, seconds: float = 0.0, clock=time.monotonic) -> list[list[float]]:
+    """Thread CPU ns per call of each ``(fn, reps)`` job in each round, the jobs taking turns
+    within a round: ``rounds`` rounds at least, more until ``seconds`` of wall time have passed.
+    On a shared machine the speed of a core drifts by 2x within seconds (other work on its
+    sibling, caches and memory shared); interleaved, every job's rounds are spread over the whole
+    measurement, so all jobs see the same mix of fast and slow spells, and a window of a minute
+    holds the mix a run of minutes sees (an 11 s window can sit in one spell)."""
     times: list[list[float]] = [[] for _ in jobs]
-    for _ in range(rounds):
+    start, k = clock(), 0
+    while k < rounds or clock() - start < seconds:
         for out, (fn, reps) in zip(times, jobs):
             t0 = time.thread_time_ns()
             for _ in range(reps):
                 fn()
             out.append((time.thread_time_ns() - t0) / reps)
+        k += 1
     return times
 
 
@@ -151,13 +157,18 @@ def _backend(params: HEParams):
     return be
 
 
-def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
+def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30, seconds: float = 0.0) -> dict:
     """Effective cache size and the extra cost of operands that live in memory, not cache.
 
     Multiply-accumulates at the top level whose source rotates through pools of distinct
-    ciphertexts of growing size give the cache size (where the cost is halfway from hot to cold)
-    and the cold-read cost per byte; rotating the accumulator instead (as a convolution's output
-    channel does) adds its read and write, which gives the cold-write cost per byte.
+    ciphertexts of growing size, from one ciphertext (the templates' operands in cache) up, give
+    the cache size (the largest pool still less than halfway from hot to cold) and the cold-read
+    cost per byte;
+    rotating the accumulator through the largest pool instead
+    (as a convolution's output channel does) adds its read and write, which gives the cold-write
+    cost per byte. All pools take turns in each timing round for ``seconds`` at least (3 rounds
+    at least; the mean of each): a pool timed in a fast spell and another in a slow one would
+    show a step that is the machine's drift, not its cache.
     """
     be = _backend(params)
     L = be.top
@@ -180,7 +191,9 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
             pool.append(c)
         return pool
 
-    def mac_cost(n: int, rotate: str) -> float:
+    def mac_job(n: int, rotate: str) -> tuple:
+        """(fn, calls per round): a round cycles the pool of ``n`` ciphertexts, 256 calls at least
+        (a small pool's first pass after the other pools' rounds is its only cold one)."""
         pool = grow(rotate, n)
         state = {"i": 0}
 
@@ -191,28 +204,37 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30) -> dict:
                 be.mac(L, c, P, -1, ACC)
             else:  # rotate the accumulator, source stays in cache
                 be.mac(L, SEED, P, -1, c)
-        return _median_ns(mac, max(n, 64), rounds=3)
+        return mac, max(n, 256)
 
-    points = []
+    sizes = [ct_bytes]  # one source ciphertext: in the core's own cache, as the templates are timed
     size = 4 << 20
     while size <= max_pool_bytes:
-        points.append((size, mac_cost(max(2, size // ct_bytes), "source")))
+        sizes.append(size)
         size *= 4
+    jobs = [mac_job(max(1, b // ct_bytes), "source") for b in sizes]
+    jobs.append(mac_job(max(2, sizes[-1] // ct_bytes), "accumulator"))
+    times = [statistics.fmean(ts) for ts in _rounds_ns(jobs, rounds=3, seconds=seconds)]
+    points = list(zip(sizes, times[:-1]))
+    acc_cold = times[-1]
     hot, cold = points[0][1], points[-1][1]
-    cache = next((b for b, t in points if t >= hot + 0.5 * (cold - hot)), points[-1][0])
-    acc_cold = mac_cost(max(2, (4 * cache) // ct_bytes), "accumulator")
+    cache = ([b for b, t in points if t < hot + 0.5 * (cold - hot)] or [points[0][0]])[-1] if cold > hot else points[-1][0]
     read = max(cold - hot, 0.0) / ct_bytes  # the source is read once (copied into the temporary)
     write = max(acc_cold - hot, 0.0) / ct_bytes - read  # the accumulator is read and written
     return {"cache_bytes": int(cache), "cold_read_ns_per_byte": read, "cold_write_ns_per_byte": max(write, 0.0),
             "pool_points": [[b, round(t, 1)] for b, t in points], "cold_accumulator_mac_ns": round(acc_cold, 1)}
 
 
-def measure(params: HEParams, reps: int = 50, interleave: bool = True) -> dict[str, dict[int, float]]:
+def measure(params: HEParams, reps: int = 50, interleave: bool = True, seconds: float = 0.0,
+            timing: dict | None = None) -> dict[str, dict[int, float]]:
     """Time every template at every level of ``params`` on this machine: each as the backend
     primitive the kernels call (runtime.SealBackend, logging off), operands in cache. All
     templates of all levels take turns in each timing round (``_rounds_ns``), each level with
-    its own operands; ``interleave=False`` times each one's rounds back to back instead (what
-    calibrate did before; benchmarks/cpu_time_drift.py compares the two)."""
+    its own operands, for ``seconds`` of wall time at least; ``interleave=False`` times each
+    one's rounds back to back instead (what calibrate did before; benchmarks/cpu_time_drift.py
+    compares the two). A template's cost is the mean of its rounds: a run's CPU time is the sum
+    of its calls, so the mean over the machine's spells prices it (a median picks the common,
+    fast spell and prices a long run low). ``timing``, if given, receives the rounds taken, the
+    seconds they spanned and the top-level multiply-accumulate's slowest / fastest round."""
     be = _backend(params)
     vals = np.linspace(0.0, 1.0, params.batch)
     jobs: list[tuple] = []  # (template, level, fn, calls, template whose cost to subtract)
@@ -251,10 +273,17 @@ def measure(params: HEParams, reps: int = 50, interleave: bool = True) -> dict[s
     # the run's set-up (context, key generation, encoder, evaluator), charged to the three keys
     jobs.append(("KEYGEN", len(params.primes), lambda: _backend(params), 1, None))
     runs = [(fn, n) for _, _, fn, n, _ in jobs]
-    times = _rounds_ns(runs) if interleave else [_rounds_ns([job])[0] for job in runs]
+    t0 = time.monotonic()
+    times = (_rounds_ns(runs, seconds=seconds) if interleave
+             else [_rounds_ns([job], seconds=seconds / len(runs))[0] for job in runs])
+    if timing is not None:
+        i = next((i for i, j in enumerate(jobs) if j[:2] == ("MAC", be.top)), None)
+        mac = times[i] if i is not None else [0.0]
+        timing.update({"rounds": len(times[0]), "seconds": round(time.monotonic() - t0, 1), "statistic": "mean",
+                       "mac_spread": round(max(mac) / min(mac), 3) if min(mac) > 0 else None})
     out: dict[str, dict[int, float]] = {}
     for (name, level, _, _, minus), ts in zip(jobs, times):
-        ns = statistics.median(ts)
+        ns = statistics.fmean(ts)
         out.setdefault(name, {})[level] = max(ns - out[minus][level], 0.0) if minus else ns
     for L, ns in out.get("MODSW_NEW", {}).items():
         out.setdefault("MODSW", {})[L] = ns  # in place: the same work, no copy to time apart
@@ -263,21 +292,25 @@ def measure(params: HEParams, reps: int = 50, interleave: bool = True) -> dict[s
     return out
 
 
-def calibrate(param_sets: list[HEParams], out: str | os.PathLike, reps: int = 50, progress=None) -> dict:
-    """Measure every parameter set and write the cost file atomically."""
+def calibrate(param_sets: list[HEParams], out: str | os.PathLike, reps: int = 50, progress=None,
+              seconds: float = 0.0) -> dict:
+    """Measure every parameter set (each for ``seconds`` of wall time at least) and write the cost
+    file atomically."""
     entries = []
     for p in param_sets:
         if progress:
             progress(f"N={p.poly_modulus} primes {list(p.primes)}")
+        timing: dict = {}
+        ns = measure(p, reps, seconds=seconds, timing=timing)
         entries.append({"poly_modulus": p.poly_modulus, "primes": list(p.primes), "batch": p.batch,
-                        "ns": {t: {str(l): round(v, 1) for l, v in sorted(per.items())}
-                               for t, per in sorted(measure(p, reps).items())},
-                        "memory": measure_memory(p)})
+                        "ns": {t: {str(l): round(v, 1) for l, v in sorted(per.items())} for t, per in sorted(ns.items())},
+                        "timing": timing, "memory": measure_memory(p, seconds=seconds / 2)})
     machine = {**host_info(), "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "versions": versions()}
     machine.pop("hostname", None)
     doc = {"magic": COST_MAGIC, "version": 1, "generated_by": "hetier calibrate --he", "machine": machine,
-           "note": ("median thread CPU ns per runtime template with its operands in cache (kernel-style Python call included), "
+           "note": ("mean thread CPU ns per runtime template over interleaved rounds (timing: how many, over how long) "
+                    "with its operands in cache (kernel-style Python call included), "
              "per level (primes held); memory: effective cache and extra ns per byte streamed from memory"),
            "entries": entries}
     write_bytes_atomic(out, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from statistics import median
 
-from hetier.workflow.calibration import DEFAULT_SETS
+from hetier.workflow.calibration import DEFAULT_SECONDS, DEFAULT_SETS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,7 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       help="measure each NUMA node's bandwidth and latency (writes machine and device presets)")
     p.add_argument("--params", action="append", metavar="N:PRIMES:BATCH",
                    help=f"parameter set, e.g. 4096:30,22,22,30:2048 (repeatable; default: {' '.join(DEFAULT_SETS)})")
-    p.add_argument("--reps", type=int, default=100, help="--he: calls per timing round (5 rounds, median)")
+    p.add_argument("--reps", type=int, default=100, help="--he: calls per timing round (all templates take turns)")
+    p.add_argument("--seconds", type=float, default=DEFAULT_SECONDS,
+                   help=f"--he: wall seconds of rounds per parameter set, 5 rounds at least; a template's cost is "
+                        f"the mean of its rounds (default {DEFAULT_SECONDS:g}: a core's speed swings in spells of "
+                        f"seconds on shared machines)")
     p.add_argument("--method", default="auto", help="--memory: likwid, numpy or auto (likwid-bench if installed)")
     p.add_argument("--repeat", type=int, default=3, help="--memory: repeats of every measurement (median, spread)")
     p.add_argument("--size-mb", type=int, default=256, help="--memory: working set of the bandwidth runs")
@@ -44,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--he needs -o FILE (the cost file to write)")
     console = Console(stderr=True, soft_wrap=True)
     doc = calibrate_he(args.output, args.params or (), args.reps, args.force,
-                       progress=lambda s: console.print(f"measuring {safe(s)}"))
+                       progress=lambda s: console.print(f"measuring {safe(s)}"), seconds=args.seconds)
     e = doc["entries"][0]
     console.print(f"wrote {safe(args.output)}: {len(doc['entries'])} parameter sets on {safe(doc['machine']['cpu'])}; e.g. at "
                   f"N={e['poly_modulus']} top level a multiply-accumulate costs {e['ns']['MAC'][str(len(e['primes']) - 1)] / 1e3:.1f} us, "

@@ -24,6 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "hetier calibrate --he on this machine (reused), or a new path (measured now for the trace's "
                    "parameters and written there); the record keeps the trace-cost prediction too")
     p.add_argument("--cost-reps", type=int, default=100, help="calls per timing round when --cost-file is measured now")
+    p.add_argument("--cost-seconds", type=float, default=60.0,
+                   help="wall seconds of timing rounds when --cost-file is measured now (hetier calibrate --seconds)")
     add_scenario_arguments(p)
     p.add_argument("-o", "--output", help="record file: .csv (measured-runs columns) or .json")
     p.add_argument("--append", action="store_true", help="add the records to an existing record file")
@@ -42,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True, soft_wrap=True)
     records, out = confirm_records(args.trace, args.machine, args.policy, args.repeat, output=args.output,
                                    append=args.append, force=args.force, cost_reps=args.cost_reps,
+                                   cost_seconds=args.cost_seconds,
                                    placement_path=args.placement, progress=lambda s: console.print(s, markup=False),
                                    stack=stack_of(args), allow_runtime_mismatch=args.allow_runtime_mismatch,
                                    fit_by=args.fit_by, cost_file=args.cost_file)

@@ -13,6 +13,10 @@ from typing import Callable, Sequence
 
 from hetier.errors import UsageError
 
+# Wall seconds of timing rounds per parameter set: on a shared or virtual machine a core's speed
+# swings ~2x in spells of seconds (measured here: a multiply-accumulate 110-240 us within a
+# minute); a minute of interleaved rounds holds the mix a run of minutes sees.
+DEFAULT_SECONDS = 60.0
 # The parameter sets the runtime picks for the shipped models (tracer/session.py choose_params)
 DEFAULT_SETS = ("4096:30,22,22,30:16", "4096:30,22,22,30:2048", "4096:30,22,30:8", "8192:30,22,22,22,30:8",
                 "8192:30,22,22,22,22,30:8", "8192:30,22,22,22,22,22,30:64")
@@ -30,18 +34,18 @@ def parse_params(spec: str):
 
 
 def calibrate_he(output: str | os.PathLike, params: Sequence = (), reps: int = 100, force: bool = False,
-                 progress: Callable[[str], None] | None = None) -> dict:
+                 progress: Callable[[str], None] | None = None, seconds: float = DEFAULT_SECONDS) -> dict:
     """Time every HE primitive template per level for each parameter set (``N:PRIMES:BATCH``
-    texts or ``HEParams``; default: the sets the shipped models use) and write the cost file;
-    returns its document."""
+    texts or ``HEParams``; default: the sets the shipped models use), each for ``seconds`` of
+    wall time at least, and write the cost file; returns its document."""
     from hetier.atomic import check_output
     from hetier.tracer.costs import calibrate
     from hetier.validation import CALIBRATE_OPTIONS, check_options
 
-    check_options({"--reps": reps}, CALIBRATE_OPTIONS)
+    check_options({"--reps": reps, "--seconds": seconds}, CALIBRATE_OPTIONS)
     out = check_output(output, force)
     sets = [parse_params(p) if isinstance(p, str) else p for p in (params or DEFAULT_SETS)]
-    return calibrate(sets, out, reps, progress=progress)
+    return calibrate(sets, out, reps, progress=progress, seconds=seconds)
 
 
 @dataclass

@@ -187,10 +187,10 @@ def _gb(b: float) -> float:
     return round(b / 1e9, 4)
 
 
-def host_costs(cost_file: str | Path, params, reps: int = 100, progress=None):
+def host_costs(cost_file: str | Path, params, reps: int = 100, progress=None, seconds: float = 60.0):
     """This host's HE primitive costs for ``params`` (a ``CostModel``) and whether they were
     measured now: the cost file is reused if it exists, else ``hetier calibrate --he`` measures
-    ``params`` here and writes it. A cost file measured on another CPU is refused: the point is
+    ``params`` here (rounds for ``seconds``) and writes it. A cost file measured on another CPU is refused: the point is
     to price the re-run with this machine's costs."""
     from hetier.tracer.costs import calibrate, load_costs
     from hetier.tracer.host import host_info
@@ -199,9 +199,9 @@ def host_costs(cost_file: str | Path, params, reps: int = 100, progress=None):
     measured = not path.exists()
     if measured:
         if progress:
-            progress(f"measuring this host's HE primitive costs (hetier calibrate --he, {reps} calls per round) "
-                     f"into {path}")
-        calibrate([params], path, reps, progress)
+            progress(f"measuring this host's HE primitive costs (hetier calibrate --he, {reps} calls per round, "
+                     f"{seconds:g} s of rounds) into {path}")
+        calibrate([params], path, reps, progress, seconds)
     costs = load_costs(path, params)
     cpu = host_info()["cpu"]
     if costs.machine.get("cpu") != cpu:
@@ -239,7 +239,7 @@ def predict_with_costs(meta: dict, spec: dict, costs, machine, policy: str | Non
 def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topology,
             placement_path: str | None = None, progress=None, stack=None, allow_runtime_mismatch: bool = False,
             fit_by: str = "resident", proc_root=PROC, sys_root=SYS, cost_file: str | None = None,
-            cost_reps: int = 100) -> list[dict]:
+            cost_reps: int = 100, cost_seconds: float = 60.0) -> list[dict]:
     """Measure ``repeat`` re-runs and predict the same configuration; one record per run. Under
     Linux tiering each record also holds the kernel's tiering counters over the run (/proc/vmstat
     before and after) beside the predicted ones. With ``cost_file`` (this host's ``calibrate --he``
@@ -288,12 +288,15 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
 
         he = spec["he"]
         costs, measured = host_costs(cost_file, HEParams(he["poly_modulus"], tuple(he["primes"]), he["scale_bits"],
-                                                          he["batch"]), cost_reps, progress)
+                                                          he["batch"]), cost_reps, progress, cost_seconds)
         with tempfile.TemporaryDirectory(prefix="hetier-confirm-plan-") as d:
             host_s = predict_with_costs(meta, spec, costs, predicted_on, bind.predict_policy, stack, Path(d),
                                         allow_runtime_mismatch, fit_by).makespan_ns / 1e9
         label = costs.label()
-        priced = (f"this host's HE costs ({label['cost_file']}, {'measured now' if measured else 'reused'}; "
+        timed = costs.timing or {}
+        how = (f"; mean of {timed['rounds']} rounds over {timed['seconds']:g} s" if "rounds" in timed and "seconds" in timed
+               else "")
+        priced = (f"this host's HE costs ({label['cost_file']}, {'measured now' if measured else 'reused'}{how}; "
                   f"{label['cost_machine']}, {label['cost_generated']})")
         pred_s = host_s
         if progress:
@@ -343,7 +346,7 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
 
 def confirm_records(trace: str, machine_path: str, policy: str = "all-dram", repeat: int = 1, topo: Topology | None = None,
                     output: str | Path | None = None, append: bool = False, force: bool = False,
-                    cost_reps: int = 100, **options) -> tuple[list[dict], Path | None]:
+                    cost_reps: int = 100, cost_seconds: float = 60.0, **options) -> tuple[list[dict], Path | None]:
     """``confirm`` with its record file: ``output`` (.csv: the measured-runs columns fit reads,
     or .json) is checked and locked before the first re-run and written when they end (after
     the records already there if ``append``). ``options`` are ``confirm``'s (``placement_path``,
@@ -358,9 +361,12 @@ def confirm_records(trace: str, machine_path: str, policy: str = "all-dram", rep
             raise UsageError(f"record file '{out}' must end in .csv or .json")
     if not 1 <= cost_reps <= 1_000_000:
         raise UsageError(f"--cost-reps {cost_reps} must be a count from 1 to 1000000")
+    if not 0 <= cost_seconds <= 86_400:  # NaN fails both
+        raise UsageError(f"--cost-seconds {cost_seconds} must be seconds from 0 to 86400")
     records_file = RecordFile(out, append) if out else None  # checked and locked before the first re-run
     try:
-        records = confirm(trace, machine_path, policy, repeat, topo or read_topology(), cost_reps=cost_reps, **options)
+        records = confirm(trace, machine_path, policy, repeat, topo or read_topology(), cost_reps=cost_reps,
+                          cost_seconds=cost_seconds, **options)
     except BaseException:
         if records_file:
             records_file.close()

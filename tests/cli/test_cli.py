@@ -98,13 +98,15 @@ def test_plan_mode_and_its_errors(tmp_path, capsys):
 
 def test_calibrate_writes_a_labelled_cost_file(tmp_path, capsys):
     out = tmp_path / "c.json"
-    code, _, err = run(["calibrate", "--he", "--params", "4096:30,22,30:4", "--reps", "2", "-o", str(out)], capsys)
+    code, _, err = run(["calibrate", "--he", "--params", "4096:30,22,30:4", "--reps", "2", "--seconds", "0",
+                        "-o", str(out)], capsys)
     assert code == 0, err
     import json
 
     doc = json.loads(out.read_text())
     assert doc["generated_by"] == "hetier calibrate --he"
     e = doc["entries"][0]
+    assert e["timing"]["rounds"] == 5 and e["timing"]["statistic"] == "mean"  # --seconds 0: the 5 rounds
     assert (e["poly_modulus"], e["primes"], e["batch"]) == (4096, [30, 22, 30], 4)
     assert e["ns"]["ENCRYPT"]["2"] > e["ns"]["ADD_NEW"]["2"] > 0
     code, _, err = run(["calibrate", "--he", "--params", "4096:30,22", "-o", str(tmp_path / "d.json")], capsys)
