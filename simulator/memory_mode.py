@@ -191,6 +191,8 @@ class _OpSets:
         self.counts = counts
         self.rows = rows
         self._classes = None
+        self._single = None
+        self.shares: dict[tuple[int, int], float] = {}  # (tensor, touches) -> the many-pass rule's hit share
 
     def row_sets(self, i: int) -> np.ndarray:
         """Set index of row ``i``'s looked-up touches (its first touches are its blocks in order)."""
@@ -223,6 +225,19 @@ class _OpSets:
             per_set = per_set.reshape(self.n, C)
             self._classes = (pvals, per_set.astype(np.float64), per_set, cls_of)
         return self._classes
+
+    def single_class(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per op set: the class of its blocks, their count (as a float and as an integer) and
+        whether they are of several classes (then class and count are those of the first). A set
+        of one class's product with a vector of per-class values is its count times that class's
+        value: one rounding, as in the dot product, whose other terms are zeros."""
+        if self._single is None:
+            _, per_set_f, per_set, _ = self.classes()
+            nz = per_set > 0
+            one = np.argmax(nz, axis=1)
+            k = np.take_along_axis(per_set, one[:, None], axis=1)[:, 0]
+            self._single = (one, k.astype(np.float64), k, nz.sum(axis=1) > 1)
+        return self._single
 
 
 class MemoryModeCache:
@@ -534,18 +549,18 @@ class MemoryModeCache:
         dirty[st[final]] = np.where(old_tag[final] == blk[final], old_dirty[final] | wr[final], wr[final])
         self._set_lines(op_sets.sets, tags, dirty)
 
-    def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:
-        """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
-        touched in the window since (probability min(1, g p' / m) per block of p' passes that m
-        threads at a time touch)."""
-        _, blk, w, b, n, _, tensor = rows[i]
+    @staticmethod
+    def _pass_share(op_sets: "_OpSets", i: int, T: int) -> float:
+        """The share of row ``i``'s touches after each block's first that hit (see ``_passes``)."""
+        _, blk, _, _, n, _, tensor = op_sets.rows[i]
         L = len(blk)
-        extra = n - L
-        if extra <= 0:
-            return
         pvals, per_set, counts, cls_of = op_sets.classes()
         where = op_sets.row_sets(i)  # each block's set among the op's sets
         cls = cls_of[tensor][:L]  # each block's class (the most passes a row makes over it)
+        one, k_f, k, several = op_sets.single_class()
+        one_w, k_fw, k_w = one[where], k_f[where], k[where]
+        mix = np.flatnonzero(several[where])  # blocks in sets of several classes: dot products
+        mix_sets = where[mix]
         gaps, wts = schedule_gaps(n / L, T)
         # a block of p' passes is touched at p' / (threads per offset) distinct local times: the
         # threads that share an offset touch it together, one chance to come between two touches
@@ -560,13 +575,31 @@ class MemoryModeCache:
             q = np.minimum(1.0, g * times)  # per class of blocks
             sure = q >= 1.0
             logs = np.log1p(-np.where(sure, 0.0, q))
-            m_log = (per_set @ logs)[where] - logs[cls]
+            m_log = k_fw * logs[one_w]  # the set's blocks' sum of logs (per_set @ logs)
+            if len(mix):
+                m_log[mix] = per_set[mix_sets] @ logs
+            m_log -= logs[cls]
             s = np.exp(m_log)
             if sure.any():  # another block of a class sure to come back evicts it (counts: exact in integers)
-                sure_in_set = sum(counts[where, c] for c in np.flatnonzero(sure).tolist())
+                sure_in_set = np.where(sure[one_w], k_w, 0)
+                if len(mix):
+                    sure_in_set[mix] = counts[mix_sets][:, sure].sum(axis=1)
                 s[sure_in_set - sure[cls] > 0] = 0.0
             survive += wt * s
-        share = float(survive.mean()) if len(survive) else 1.0
+        return float(survive.mean()) if len(survive) else 1.0
+
+    def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:
+        """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
+        touched in the window since (probability min(1, g p' / m) per block of p' passes that m
+        threads at a time touch)."""
+        _, blk, w, b, n, _, tensor = rows[i]
+        L = len(blk)
+        extra = n - L
+        if extra <= 0:
+            return
+        share = op_sets.shares.get((tensor, n))  # a tensor read and written alike: one computation
+        if share is None:
+            share = op_sets.shares[(tensor, n)] = self._pass_share(op_sets, i, T)
         per = b / n
         hb = extra * per * share
         mb = extra * per - hb
