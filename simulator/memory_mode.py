@@ -221,7 +221,8 @@ class _OpSets:
                 where.append(self.row_sets(i)[:qs[-1]])
                 cls.append(c)
             C = len(pvals)
-            per_set = np.bincount(np.concatenate(where) * C + np.concatenate(cls), minlength=self.n * C)
+            self._blocks = np.concatenate(where), np.concatenate(cls)  # (set, class) of the op's classed blocks
+            per_set = np.bincount(self._blocks[0] * C + self._blocks[1], minlength=self.n * C)
             per_set = per_set.reshape(self.n, C)
             self._classes = (pvals, per_set.astype(np.float64), per_set, cls_of)
         return self._classes
@@ -232,11 +233,14 @@ class _OpSets:
         of one class's product with a vector of per-class values is its count times that class's
         value: one rounding, as in the dot product, whose other terms are zeros."""
         if self._single is None:
-            _, per_set_f, per_set, _ = self.classes()
-            nz = per_set > 0
-            one = np.argmax(nz, axis=1)
-            k = np.take_along_axis(per_set, one[:, None], axis=1)[:, 0]
-            self._single = (one, k.astype(np.float64), k, nz.sum(axis=1) > 1)
+            self.classes()
+            where, cls = self._blocks
+            lo = np.full(self.n, np.iinfo(np.int64).max)
+            hi = np.zeros(self.n, dtype=np.int64)
+            np.minimum.at(lo, where, cls)  # (the rows look up no set without a classed block)
+            np.maximum.at(hi, where, cls)
+            k = np.bincount(where, minlength=self.n)  # the set's blocks (of its one class)
+            self._single = (lo, k.astype(np.float64), k, hi > lo)
         return self._single
 
 
@@ -468,14 +472,13 @@ class MemoryModeCache:
         rate = np.bincount(ss, weights=sp, minlength=op_sets.n)  # sum of p of the rows' blocks in each set
         has = rate > 0  # (every p > EXACT_PASSES)
         h = hit.astype(np.float64)
-        j = np.flatnonzero(hit_sorted)  # hits, in lookup order by set
-        k = set_of[j]
-        inside = has[k]
-        j, k = j[inside], k[inside]
+        j = np.flatnonzero(hit_sorted & has[set_of])  # hits in those sets, in lookup order by set
         if not len(j):
             return h
+        k = set_of[j]
         oj = order[j]
-        gap = np.where(first[j], tau[oj], tau[oj] - tau[order[np.maximum(j - 1, 0)]])
+        t = tau[oj]
+        gap = np.where(first[j], t, t - tau[order[np.maximum(j - 1, 0)]])
         # the touch's block is one of them when its tensor is a many-pass row's
         own_p: dict[int, set[float]] = {}
         for i in stat:
