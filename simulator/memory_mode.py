@@ -192,15 +192,15 @@ class _OpSets:
         self.rows = rows
         self._classes = None
         self._single = None
+        self._mixed = None
         self.shares: dict[tuple[int, int], float] = {}  # (tensor, touches) -> the many-pass rule's hit share
 
     def row_sets(self, i: int) -> np.ndarray:
         """Set index of row ``i``'s looked-up touches (its first touches are its blocks in order)."""
         return self.touch_set[self.base[i]:self.base[i] + self.counts[i]]
 
-    def classes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
-        """(distinct pass counts, blocks per set and class as floats and as integers, each tensor's
-        blocks' class). A row covers its tensor's first min(n, L) blocks with n / min(n, L) passes;
+    def classes(self) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """(distinct pass counts, each tensor's blocks' class). A row covers its tensor's first min(n, L) blocks with n / min(n, L) passes;
         a block's class is the most passes of the rows covering it (blocks of different tensors
         never coincide: the pool aligns every buffer to the block)."""
         if self._classes is None:
@@ -220,11 +220,8 @@ class _OpSets:
                 cls_of[t] = c
                 where.append(self.row_sets(i)[:qs[-1]])
                 cls.append(c)
-            C = len(pvals)
             self._blocks = np.concatenate(where), np.concatenate(cls)  # (set, class) of the op's classed blocks
-            per_set = np.bincount(self._blocks[0] * C + self._blocks[1], minlength=self.n * C)
-            per_set = per_set.reshape(self.n, C)
-            self._classes = (pvals, per_set.astype(np.float64), per_set, cls_of)
+            self._classes = (pvals, cls_of)
         return self._classes
 
     def single_class(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -242,6 +239,22 @@ class _OpSets:
             k = np.bincount(where, minlength=self.n)  # the set's blocks (of its one class)
             self._single = (lo, k.astype(np.float64), k, hi > lo)
         return self._single
+
+    def mixed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sets of several classes: each op set's row among them (-1 for others) and their
+        blocks per class, as floats and as integers."""
+        if self._mixed is None:
+            pvals, _ = self.classes()
+            several = self.single_class()[3]
+            where, cls = self._blocks
+            sets = np.flatnonzero(several)
+            slot = np.full(self.n, -1, dtype=np.int64)
+            slot[sets] = np.arange(len(sets))
+            inside = several[where]
+            C = len(pvals)
+            table = np.bincount(slot[where[inside]] * C + cls[inside], minlength=len(sets) * C).reshape(len(sets), C)
+            self._mixed = (slot, table.astype(np.float64), table)
+        return self._mixed
 
 
 class MemoryModeCache:
@@ -557,13 +570,15 @@ class MemoryModeCache:
         """The share of row ``i``'s touches after each block's first that hit (see ``_passes``)."""
         _, blk, _, _, n, _, tensor = op_sets.rows[i]
         L = len(blk)
-        pvals, per_set, counts, cls_of = op_sets.classes()
+        pvals, cls_of = op_sets.classes()
         where = op_sets.row_sets(i)  # each block's set among the op's sets
         cls = cls_of[tensor][:L]  # each block's class (the most passes a row makes over it)
         one, k_f, k, several = op_sets.single_class()
         one_w, k_fw, k_w = one[where], k_f[where], k[where]
         mix = np.flatnonzero(several[where])  # blocks in sets of several classes: dot products
-        mix_sets = where[mix]
+        if len(mix):
+            slot, per_set, counts = op_sets.mixed()  # their blocks per class
+            mix_sets = slot[where[mix]]
         gaps, wts = schedule_gaps(n / L, T)
         # a block of p' passes is touched at p' / (threads per offset) distinct local times: the
         # threads that share an offset touch it together, one chance to come between two touches
