@@ -132,7 +132,8 @@ def issue_order(x: np.ndarray, n: int, threads: int) -> tuple[np.ndarray, np.nda
     under a static schedule (thread t takes touches [t n / T, (t + 1) n / T))."""
     u = (x * threads) / n
     th = np.floor(u)
-    return u - th, th
+    u -= th
+    return u, th
 
 
 def schedule_offsets(passes: float, threads: int) -> np.ndarray:
@@ -450,8 +451,10 @@ class MemoryModeCache:
         time_bits = 63 - set_bits - tie_bits
         if time_bits >= 24:
             key = sets << (63 - set_bits)
-            key |= (tau * 2.0 ** time_bits).astype(np.int64) << tie_bits
-            key |= tie
+            t = (tau * 2.0 ** time_bits).astype(np.int64)
+            t <<= tie_bits
+            t |= tie
+            key |= t
             order = np.argsort(key)
         else:
             o = np.lexsort((tie, tau))
@@ -461,7 +464,7 @@ class MemoryModeCache:
         if stat:
             hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
             op_sets = _OpSets(rows, counts, by_set)
-            hit = self._hits_between_passes(hit, op_sets, tau, np.repeat(np.arange(R), counts), blocks, rows, stat)
+            hit = self._hits_between_passes(hit, op_sets, tau, blocks, rows, stat)
         else:
             hit, victim = self._lookup(blocks, wr, sets, order=order)
         self._charge(out, hit, victim, wr, nb, rfo)
@@ -473,8 +476,8 @@ class MemoryModeCache:
         return out
 
     @staticmethod
-    def _hits_between_passes(hit: np.ndarray, op_sets: "_OpSets", tau: np.ndarray, row: np.ndarray,
-                             blocks: np.ndarray, rows: list, stat: list[int]) -> np.ndarray:
+    def _hits_between_passes(hit: np.ndarray, op_sets: "_OpSets", tau: np.ndarray, blocks: np.ndarray,
+                             rows: list, stat: list[int]) -> np.ndarray:
         """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
         at their first touches only, and between a hit and the touch before it in its set (a window
         of local time g) their blocks there come back g p times (p passes each, the touch's own
@@ -498,7 +501,7 @@ class MemoryModeCache:
             own_p.setdefault(rows[i][6], set()).add(rows[i][4] / len(rows[i][1]))
         if all(len(v) == 1 for v in own_p.values()):
             own_row = np.array([next(iter(own_p[rr[6]])) if rr[6] in own_p else 0.0 for rr in rows])
-            own = own_row[row[oj]]
+            own = own_row[np.searchsorted(np.cumsum(op_sets.counts), oj, side="right")]  # the touch's row
         else:  # one tensor in many-pass rows of different passes: the first found, as a search finds it
             sb = np.concatenate([rows[i][1] for i in stat])
             o = np.argsort(sb)
