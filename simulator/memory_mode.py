@@ -596,17 +596,19 @@ class MemoryModeCache:
             q = np.minimum(1.0, g * times)  # per class of blocks
             sure = q >= 1.0
             logs = np.log1p(-np.where(sure, 0.0, q))
-            m_log = k_fw * logs[one_w]  # the set's blocks' sum of logs (per_set @ logs)
+            m_log = logs.take(one_w)
+            m_log *= k_fw  # the set's blocks' sum of logs (per_set @ logs)
             if len(mix):
                 m_log[mix] = per_set[mix_sets] @ logs
-            m_log -= logs[cls]
-            s = np.exp(m_log)
+            m_log -= logs.take(cls)
+            s = np.exp(m_log, out=m_log)
             if sure.any():  # another block of a class sure to come back evicts it (counts: exact in integers)
                 sure_in_set = np.where(sure[one_w], k_w, 0)
                 if len(mix):
                     sure_in_set[mix] = counts[mix_sets][:, sure].sum(axis=1)
                 s[sure_in_set - sure[cls] > 0] = 0.0
-            survive += wt * s
+            s *= wt
+            survive += s
         return float(survive.mean()) if len(survive) else 1.0
 
     def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:
