@@ -201,9 +201,10 @@ class _OpSets:
         return self.touch_set[self.base[i]:self.base[i] + self.counts[i]]
 
     def classes(self) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """(distinct pass counts, each tensor's blocks' class). A row covers its tensor's first min(n, L) blocks with n / min(n, L) passes;
-        a block's class is the most passes of the rows covering it (blocks of different tensors
-        never coincide: the pool aligns every buffer to the block)."""
+        """(distinct pass counts, each tensor's blocks' class). A row covers its tensor's first
+        min(n, L) blocks with n / min(n, L) passes; a block's class is the most passes of the rows
+        covering it (blocks of different tensors never coincide: the pool aligns every buffer to
+        the block)."""
         if self._classes is None:
             by_tensor: dict[int, list[tuple[int, float, int]]] = {}
             for i, (_, blk, _, _, n, _, t) in enumerate(self.rows):
@@ -294,7 +295,8 @@ class MemoryModeCache:
 
     def _set_lines(self, sets: np.ndarray, tags: np.ndarray, dirty: np.ndarray) -> None:
         """Make ``tags`` (with their dirty bits) the lines of ``sets``."""
-        if self._state.dtype != np.int64 and (self.pool.top // self.block + 1) * 2 + 1 > np.iinfo(self._state.dtype).max:
+        top = (self.pool.top // self.block + 1) * 2 + 1  # above every block's value
+        if self._state.dtype != np.int64 and top > np.iinfo(self._state.dtype).max:
             self._state = self._state.astype(np.int64)  # the pool's blocks outgrew int32
         v = tags + 1
         v <<= 1
@@ -598,7 +600,7 @@ class MemoryModeCache:
             logs = np.log1p(-np.where(sure, 0.0, q))
             m_log = logs.take(one_w)
             m_log *= k_fw  # the set's blocks' sum of logs (per_set @ logs)
-            if len(mix):
+            if len(mix):  # the rows of the full table's product (BLAS takes each row's dot product alike)
                 m_log[mix] = per_set[mix_sets] @ logs
             m_log -= logs.take(cls)
             s = np.exp(m_log, out=m_log)
