@@ -132,7 +132,8 @@ def issue_order(x: np.ndarray, n: int, threads: int) -> tuple[np.ndarray, np.nda
     under a static schedule (thread t takes touches [t n / T, (t + 1) n / T))."""
     u = (x * threads) / n
     th = np.floor(u)
-    return u - th, th
+    u -= th
+    return u, th
 
 
 def schedule_offsets(passes: float, threads: int) -> np.ndarray:
@@ -191,16 +192,19 @@ class _OpSets:
         self.counts = counts
         self.rows = rows
         self._classes = None
+        self._single = None
+        self._mixed = None
+        self.shares: dict[tuple[int, int], float] = {}  # (tensor, touches) -> the many-pass rule's hit share
 
     def row_sets(self, i: int) -> np.ndarray:
         """Set index of row ``i``'s looked-up touches (its first touches are its blocks in order)."""
         return self.touch_set[self.base[i]:self.base[i] + self.counts[i]]
 
-    def classes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, np.ndarray]]:
-        """(distinct pass counts, blocks per set and class as floats and as integers, each tensor's
-        blocks' class). A row covers its tensor's first min(n, L) blocks with n / min(n, L) passes;
-        a block's class is the most passes of the rows covering it (blocks of different tensors
-        never coincide: the pool aligns every buffer to the block)."""
+    def classes(self) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """(distinct pass counts, each tensor's blocks' class). A row covers its tensor's first
+        min(n, L) blocks with n / min(n, L) passes; a block's class is the most passes of the rows
+        covering it (blocks of different tensors never coincide: the pool aligns every buffer to
+        the block)."""
         if self._classes is None:
             by_tensor: dict[int, list[tuple[int, float, int]]] = {}
             for i, (_, blk, _, _, n, _, t) in enumerate(self.rows):
@@ -218,11 +222,41 @@ class _OpSets:
                 cls_of[t] = c
                 where.append(self.row_sets(i)[:qs[-1]])
                 cls.append(c)
-            C = len(pvals)
-            per_set = np.bincount(np.concatenate(where) * C + np.concatenate(cls), minlength=self.n * C)
-            per_set = per_set.reshape(self.n, C)
-            self._classes = (pvals, per_set.astype(np.float64), per_set, cls_of)
+            self._blocks = np.concatenate(where), np.concatenate(cls)  # (set, class) of the op's classed blocks
+            self._classes = (pvals, cls_of)
         return self._classes
+
+    def single_class(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per op set: the class of its blocks, their count (as a float and as an integer) and
+        whether they are of several classes (then class and count are those of the first). A set
+        of one class's product with a vector of per-class values is its count times that class's
+        value: one rounding, as in the dot product, whose other terms are zeros."""
+        if self._single is None:
+            self.classes()
+            where, cls = self._blocks
+            lo = np.full(self.n, np.iinfo(np.int64).max)
+            hi = np.zeros(self.n, dtype=np.int64)
+            np.minimum.at(lo, where, cls)  # (the rows look up no set without a classed block)
+            np.maximum.at(hi, where, cls)
+            k = np.bincount(where, minlength=self.n)  # the set's blocks (of its one class)
+            self._single = (lo, k.astype(np.float64), k, hi > lo)
+        return self._single
+
+    def mixed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The sets of several classes: each op set's row among them (-1 for others) and their
+        blocks per class, as floats and as integers."""
+        if self._mixed is None:
+            pvals, _ = self.classes()
+            several = self.single_class()[3]
+            where, cls = self._blocks
+            sets = np.flatnonzero(several)
+            slot = np.full(self.n, -1, dtype=np.int64)
+            slot[sets] = np.arange(len(sets))
+            inside = several[where]
+            C = len(pvals)
+            table = np.bincount(slot[where[inside]] * C + cls[inside], minlength=len(sets) * C).reshape(len(sets), C)
+            self._mixed = (slot, table.astype(np.float64), table)
+        return self._mixed
 
 
 class MemoryModeCache:
@@ -233,10 +267,10 @@ class MemoryModeCache:
         self.n_sets = max(1, cache_bytes // block)
         self.per_page = max(1, page_bytes // block)  # blocks of one page: consecutive sets
         self.seed = seed
-        # each set's block + 1, 0 for an empty set: zeros cost nothing until a set is used (np.zeros
-        # maps zero pages lazily; a -1 fill wrote every page of a 192 GB cache's 375 MB of tags)
-        self._tags1 = np.zeros(self.n_sets, dtype=np.int64)
-        self.dirty = np.zeros(self.n_sets, dtype=bool)
+        # each set's (block + 1) * 2 + dirty, 0 for an empty set: zeros cost nothing until a set is
+        # used (np.zeros maps zero pages lazily), one random access reads tag and dirty bit, and
+        # int32 while the pool's blocks allow (a 192 GB cache: 188 MB of state, not 422 MB)
+        self._state = np.zeros(self.n_sets, dtype=np.int32)
         self.pool = SizeClassPool(align=block)
         self.addrs: dict[int, list[np.ndarray]] = {}  # tensor -> address chunks (LIFO)
         self.unit: dict[int, int] = {}
@@ -247,7 +281,27 @@ class MemoryModeCache:
     @property
     def tags(self) -> np.ndarray:
         """The block resident in each set, -1 where none (a copy)."""
-        return self._tags1 - 1
+        return (self._state >> 1).astype(np.int64) - 1
+
+    @property
+    def dirty(self) -> np.ndarray:
+        """Whether each set's line is dirty (a copy)."""
+        return (self._state & 1).astype(bool)
+
+    def _resident(self, sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(block, dirty) of the line in each of ``sets``, -1 where none."""
+        v = self._state[sets]
+        return (v >> 1).astype(np.int64) - 1, (v & 1).astype(bool)
+
+    def _set_lines(self, sets: np.ndarray, tags: np.ndarray, dirty: np.ndarray) -> None:
+        """Make ``tags`` (with their dirty bits) the lines of ``sets``."""
+        top = (self.pool.top // self.block + 1) * 2 + 1  # above every block's value
+        if self._state.dtype != np.int64 and top > np.iinfo(self._state.dtype).max:
+            self._state = self._state.astype(np.int64)  # the pool's blocks outgrew int32
+        v = tags + 1
+        v <<= 1
+        v |= dirty
+        self._state[sets] = v
 
     def alloc(self, tensor: int, count: int, unit: int) -> None:
         self.unit[tensor] = unit
@@ -324,7 +378,7 @@ class MemoryModeCache:
         np.not_equal(s[1:], s[:-1], out=first[1:])
         fi = np.flatnonzero(first)
         sf = s[fi]  # the sets, in order
-        tag0, dirty0 = self._tags1[sf] - 1, self.dirty[sf]  # the line resident in each set before the call
+        tag0, dirty0 = self._resident(sf)  # the line resident in each set before the call
         hit = np.empty(n, dtype=bool)  # the block is the one before it in its set
         np.equal(b[1:], b[:-1], out=hit[1:])
         hit[fi] = tag0 == b[fi]
@@ -344,8 +398,7 @@ class MemoryModeCache:
         last[-1:] = len(starts) - 1
         end_tag, end_dirty = b[starts[last]], run_dirty[last]
         if not with_prev:
-            self._tags1[sf] = end_tag + 1
-            self.dirty[sf] = end_dirty
+            self._set_lines(sf, end_tag, end_dirty)
         h = np.empty(n, dtype=bool)
         h[order] = hit
         victim = np.zeros(n, dtype=bool)
@@ -400,8 +453,10 @@ class MemoryModeCache:
         time_bits = 63 - set_bits - tie_bits
         if time_bits >= 24:
             key = sets << (63 - set_bits)
-            key |= (tau * 2.0 ** time_bits).astype(np.int64) << tie_bits
-            key |= tie
+            t = (tau * 2.0 ** time_bits).astype(np.int64)
+            t <<= tie_bits
+            t |= tie
+            key |= t
             order = np.argsort(key)
         else:
             o = np.lexsort((tie, tau))
@@ -411,7 +466,7 @@ class MemoryModeCache:
         if stat:
             hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
             op_sets = _OpSets(rows, counts, by_set)
-            hit = self._hits_between_passes(hit, op_sets, tau, np.repeat(np.arange(R), counts), blocks, rows, stat)
+            hit = self._hits_between_passes(hit, op_sets, tau, blocks, rows, stat)
         else:
             hit, victim = self._lookup(blocks, wr, sets, order=order)
         self._charge(out, hit, victim, wr, nb, rfo)
@@ -423,8 +478,8 @@ class MemoryModeCache:
         return out
 
     @staticmethod
-    def _hits_between_passes(hit: np.ndarray, op_sets: "_OpSets", tau: np.ndarray, row: np.ndarray,
-                             blocks: np.ndarray, rows: list, stat: list[int]) -> np.ndarray:
+    def _hits_between_passes(hit: np.ndarray, op_sets: "_OpSets", tau: np.ndarray, blocks: np.ndarray,
+                             rows: list, stat: list[int]) -> np.ndarray:
         """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
         at their first touches only, and between a hit and the touch before it in its set (a window
         of local time g) their blocks there come back g p times (p passes each, the touch's own
@@ -435,21 +490,20 @@ class MemoryModeCache:
         rate = np.bincount(ss, weights=sp, minlength=op_sets.n)  # sum of p of the rows' blocks in each set
         has = rate > 0  # (every p > EXACT_PASSES)
         h = hit.astype(np.float64)
-        j = np.flatnonzero(hit_sorted)  # hits, in lookup order by set
-        k = set_of[j]
-        inside = has[k]
-        j, k = j[inside], k[inside]
+        j = np.flatnonzero(hit_sorted & has[set_of])  # hits in those sets, in lookup order by set
         if not len(j):
             return h
+        k = set_of[j]
         oj = order[j]
-        gap = np.where(first[j], tau[oj], tau[oj] - tau[order[np.maximum(j - 1, 0)]])
+        t = tau[oj]
+        gap = np.where(first[j], t, t - tau[order[np.maximum(j - 1, 0)]])
         # the touch's block is one of them when its tensor is a many-pass row's
         own_p: dict[int, set[float]] = {}
         for i in stat:
             own_p.setdefault(rows[i][6], set()).add(rows[i][4] / len(rows[i][1]))
         if all(len(v) == 1 for v in own_p.values()):
             own_row = np.array([next(iter(own_p[rr[6]])) if rr[6] in own_p else 0.0 for rr in rows])
-            own = own_row[row[oj]]
+            own = own_row[np.searchsorted(np.cumsum(op_sets.counts), oj, side="right")]  # the touch's row
         else:  # one tensor in many-pass rows of different passes: the first found, as a search finds it
             sb = np.concatenate([rows[i][1] for i in stat])
             o = np.argsort(sb)
@@ -514,21 +568,22 @@ class MemoryModeCache:
         out.writeback_bytes += wb
         out.pmem_write += wb
         dirty[st[final]] = np.where(old_tag[final] == blk[final], old_dirty[final] | wr[final], wr[final])
-        self._tags1[op_sets.sets] = tags + 1
-        self.dirty[op_sets.sets] = dirty
+        self._set_lines(op_sets.sets, tags, dirty)
 
-    def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:
-        """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
-        touched in the window since (probability min(1, g p' / m) per block of p' passes that m
-        threads at a time touch)."""
-        _, blk, w, b, n, _, tensor = rows[i]
+    @staticmethod
+    def _pass_share(op_sets: "_OpSets", i: int, T: int) -> float:
+        """The share of row ``i``'s touches after each block's first that hit (see ``_passes``)."""
+        _, blk, _, _, n, _, tensor = op_sets.rows[i]
         L = len(blk)
-        extra = n - L
-        if extra <= 0:
-            return
-        pvals, per_set, counts, cls_of = op_sets.classes()
+        pvals, cls_of = op_sets.classes()
         where = op_sets.row_sets(i)  # each block's set among the op's sets
         cls = cls_of[tensor][:L]  # each block's class (the most passes a row makes over it)
+        one, k_f, k, several = op_sets.single_class()
+        one_w, k_fw, k_w = one[where], k_f[where], k[where]
+        mix = np.flatnonzero(several[where])  # blocks in sets of several classes: dot products
+        if len(mix):
+            slot, per_set, counts = op_sets.mixed()  # their blocks per class
+            mix_sets = slot[where[mix]]
         gaps, wts = schedule_gaps(n / L, T)
         # a block of p' passes is touched at p' / (threads per offset) distinct local times: the
         # threads that share an offset touch it together, one chance to come between two touches
@@ -543,13 +598,33 @@ class MemoryModeCache:
             q = np.minimum(1.0, g * times)  # per class of blocks
             sure = q >= 1.0
             logs = np.log1p(-np.where(sure, 0.0, q))
-            m_log = (per_set @ logs)[where] - logs[cls]
-            s = np.exp(m_log)
+            m_log = logs.take(one_w)
+            m_log *= k_fw  # the set's blocks' sum of logs (per_set @ logs)
+            if len(mix):  # the rows of the full table's product (BLAS takes each row's dot product alike)
+                m_log[mix] = per_set[mix_sets] @ logs
+            m_log -= logs.take(cls)
+            s = np.exp(m_log, out=m_log)
             if sure.any():  # another block of a class sure to come back evicts it (counts: exact in integers)
-                sure_in_set = sum(counts[where, c] for c in np.flatnonzero(sure).tolist())
+                sure_in_set = np.where(sure[one_w], k_w, 0)
+                if len(mix):
+                    sure_in_set[mix] = counts[mix_sets][:, sure].sum(axis=1)
                 s[sure_in_set - sure[cls] > 0] = 0.0
-            survive += wt * s
-        share = float(survive.mean()) if len(survive) else 1.0
+            s *= wt
+            survive += s
+        return float(survive.mean()) if len(survive) else 1.0
+
+    def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:
+        """Touches of row ``i`` after each block's first: a hit unless a block sharing its set was
+        touched in the window since (probability min(1, g p' / m) per block of p' passes that m
+        threads at a time touch)."""
+        _, blk, w, b, n, _, tensor = rows[i]
+        L = len(blk)
+        extra = n - L
+        if extra <= 0:
+            return
+        share = op_sets.shares.get((tensor, n))  # a tensor read and written alike: one computation
+        if share is None:
+            share = op_sets.shares[(tensor, n)] = self._pass_share(op_sets, i, T)
         per = b / n
         hb = extra * per * share
         mb = extra * per - hb

@@ -19,6 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
+from hetier.formats.key_groups import unique_first_inverse
 from hetier.formats.live_counts import live_changes
 from hetier.formats.trace import EV, PRIM, EventBatch
 
@@ -61,8 +62,7 @@ def sum_accesses(ev: EventBatch, rw: np.ndarray, count: np.ndarray, nbytes: np.n
     columns."""
     # one int64 per key: a 1-D unique is far faster than a unique over rows
     key = (((ev.tensor[rw] * 128 + ev.level[rw]) * 64 + ev.prim[rw]) * 2 + (ev.event[rw] == EV["write"]))
-    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    _, first, inverse = unique_first_inverse(key)
     g = ev.take(rw[first])
     g.buffer = g.tensor.copy()
     g.count = np.bincount(inverse, weights=count).astype(np.int64)
@@ -73,16 +73,17 @@ def sum_accesses(ev: EventBatch, rw: np.ndarray, count: np.ndarray, nbytes: np.n
 
 def split_ops(batches) -> Iterator[EventBatch]:
     """The events of each complete op (op_begin .. op_end) of a stream of batches; an op cut
-    off by a truncated trace is not yielded."""
+    off by a truncated trace is not yielded. An op within one batch is a view of its rows (read
+    them, do not write them); an op over several batches is their rows joined."""
     pending: list[EventBatch] = []
     for b in batches:
         start = 0
-        for e in np.flatnonzero(b.event == EV["op_end"]):
-            pending.append(b.take(np.arange(start, e + 1)))
-            yield EventBatch.concat(pending)
+        for e in np.flatnonzero(b.event == EV["op_end"]).tolist():
+            pending.append(b.rows(start, e + 1))
+            yield EventBatch.concat(pending) if len(pending) > 1 else pending[0]
             pending, start = [], e + 1
         if start < len(b):
-            pending.append(b.take(np.arange(start, len(b))))
+            pending.append(b.rows(start, len(b)))
 
 
 def _unit_bytes(ev: EventBatch, idx: np.ndarray) -> int:

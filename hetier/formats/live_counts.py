@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hetier.formats.key_groups import stable_order
 from hetier.formats.trace import EV, EventBatch
 
 
@@ -56,8 +57,7 @@ class LiveChanges:
 def live_changes(keys: np.ndarray, delta: np.ndarray) -> LiveChanges:
     """Group events by ``keys`` and sum each key's ``delta`` (+count at an alloc, -count at a
     free, 0 otherwise) in event order."""
-    order = np.argsort(keys, kind="stable")
-    uniq, start = np.unique(keys[order], return_index=True)
+    order, uniq, start = stable_order(keys)
     if not len(order):
         return LiveChanges(order, uniq, start, np.zeros(0, dtype=np.asarray(delta).dtype))
     csum = np.cumsum(delta[order])

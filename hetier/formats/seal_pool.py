@@ -91,9 +91,12 @@ class ResidentPeak:
             af, host = af[~host], host[~host]
         sign = np.where(b.event[af] == EV["alloc"], 1, -1)
         delta = np.where(host, sign * b.nbytes[af], 0)  # change of resident bytes at each row
-        unit = b.nbytes[af] // np.maximum(b.count[af], 1)
+        count = b.count[af]
+        unit = b.nbytes[af]  # bytes of one block: nbytes / count, divided only where count > 1 (rows of one mostly)
+        many = np.flatnonzero(count > 1)
+        unit[many] //= count[many]
         pooled = np.flatnonzero(~host)
-        ch = live_changes(unit[pooled], sign[pooled] * b.count[af[pooled]])
+        ch = live_changes(unit[pooled], sign[pooled] * count[pooled])
         for j, u in enumerate(ch.keys.tolist()):
             k = pooled[ch.order[ch.span(j)]]
             c = self.live.get(u, 0) + ch.change[ch.span(j)]

@@ -118,6 +118,10 @@ class EventBatch:
     def take(self, idx: np.ndarray) -> "EventBatch":
         return EventBatch(*(getattr(self, c)[idx] for c in COLUMNS))
 
+    def rows(self, start: int, stop: int) -> "EventBatch":
+        """Rows ``start`` to ``stop`` (exclusive) as views of this batch's columns, no copy."""
+        return EventBatch(*(getattr(self, c)[start:stop] for c in COLUMNS))
+
     def live_delta(self) -> np.ndarray:
         """Bytes each row adds to live memory: an alloc its bytes, a free minus its bytes, others 0."""
         return np.where(self.event == EV["alloc"], self.nbytes, np.where(self.event == EV["free"], -self.nbytes, 0))

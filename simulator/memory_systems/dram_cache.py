@@ -17,7 +17,7 @@ from hetier.simulator.memory_systems.base import MemorySystem, OpTraffic
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import get_policy
 
-MAX_SETS = 1 << 27  # the simulated cache keeps 9 bytes per set: at most ~1.2 GB of state
+MAX_SETS = 1 << 27  # the simulated cache keeps 4 bytes per set (8 once its blocks outgrow int32): at most ~1.1 GB of state
 
 
 class DramCache(MemorySystem):

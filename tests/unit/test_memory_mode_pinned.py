@@ -68,3 +68,19 @@ def test_same_bytes_as_before_the_speed_work(case):
             m.free(*f)
     got.append(hashlib.sha256(m.tags.tobytes() + m.dirty.tobytes()).hexdigest()[:16])
     assert got == PINNED[case]
+
+
+def test_blocks_past_int32_keep_their_tags():
+    # the cache state starts as int32 ((block + 1) * 2 + dirty) and widens once the pool's blocks
+    # outgrow it: here an 8 TiB buffer, never touched, puts the next tensor's blocks at 2^31
+    m = MemoryModeCache(1 << 28, 4096, 4096, 0)
+    m.alloc(0, 1, 1 << 43)
+    m.alloc(1, 4, 4096)
+    blocks = m.blocks(1)
+    assert blocks.tolist() == [2 ** 31 + k for k in range(4)]
+    w = m.op_traffic(np.array([1]), np.array([True]), np.array([4 * 4096.0]))
+    assert (w.hit_bytes, w.miss_bytes) == (0, 4 * 4096)
+    sets = m.sets(blocks)
+    assert m.tags[sets].tolist() == blocks.tolist() and m.dirty[sets].all()
+    r = m.op_traffic(np.array([1]), np.array([False]), np.array([4 * 4096.0]))
+    assert (r.hit_bytes, r.miss_bytes, r.pmem_read) == (4 * 4096, 0, 0)
