@@ -44,15 +44,25 @@ def run(args: argparse.Namespace) -> int:
                       f"{d.bandwidth(w, True):.1f}@{w}", f"{d.read_latency_seq_ns:.0f}/{d.write_latency_ns:.0f}")
         c.print(t)
         return 0
-    t = Table(title="machine presets (bandwidth with one stream per core)")
+    from hetier.simulator.prices import machine_cost
+
+    t = Table(title="machine presets (bandwidth with one stream per core; memory cost"
+                    + (f", price choice {args.price_choice}" if args.price_choice else "") + ")")
     for col in ("machine", "mode", "cores", "tiers: capacity, read/write GB/s"):
         t.add_column(col)
+    t.add_column("memory USD", justify="right")
+    estimated = False
     for name in machine_presets():
         m = load_machine(name)
         tiers = "; ".join(f"{n}={d.name} {d.capacity_bytes / 1e9:,.0f} GB {d.bandwidth(m.cores):.0f}/"
                           f"{d.bandwidth(m.cores, True):.0f}" for n, d in m.tiers)
-        t.add_row(name, m.mode, str(m.cores), tiers)
+        cost = machine_cost(m, choice=args.price_choice)
+        estimated |= cost.estimate
+        usd = "-" if cost.total_usd is None else f"{cost.total_usd:,.0f}" + ("*" if cost.estimate else "")
+        t.add_row(name, m.mode, str(m.cores), tiers, usd)
     c.print(t)
+    if estimated:
+        c.print("* priced with an estimate (hetier machines --json: cost_note says which price).")
     c.print("Use a preset name or your own machine .toml wherever --machine is asked; override a number "
             "with --set TIER.KEY=VALUE (e.g. --set dram.capacity_gb=16).")
     return 0

@@ -148,3 +148,15 @@ def test_memory_mode_state_is_bounded(capsys):
     assert code == 2 and err.count("\n") == 1
     assert ("optane-memory-mode.toml with --set machine.cache_block_bytes: a Memory Mode cache of 192 GB in 64-byte "
             "blocks has 3,000,000,000 sets, over the simulator's 134,217,728; raise cache_block_bytes") in err
+
+
+def test_machines_table_prices_each_machine_with_the_price_choice(capsys, monkeypatch):
+    """The table's memory cost follows --price-choice (was only in --json); estimates are marked."""
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run(["machines"], capsys)
+    row = next(line for line in out.splitlines() if line.lstrip("│ ").startswith("ddr5-cxl "))
+    assert code == 0 and "14,279*" in row and "* priced with an estimate" in out  # 768 GB x 17.29 + one card
+    assert "6,751" in next(line for line in out.splitlines() if line.lstrip("│ ").startswith("dram-only "))
+    code, out, _ = run(["machines", "--price-choice", "reused-dimms"], capsys)
+    row = next(line for line in out.splitlines() if line.lstrip("│ ").startswith("ddr5-cxl "))
+    assert code == 0 and "9,852*" in row and "price choice reused-dimms" in out
