@@ -39,7 +39,8 @@ DEMO = dict(width=0.35, resolution=32, classes=10)
 PARAMS = HEParams(4096, (30, 22, 22, 30), 22, 16)  # the demo's (choose_params at batch 16)
 
 
-def mac_rounds() -> None:
+def top_mac():
+    """One multiply-accumulate at the demo's top level, operands in cache, as calibrate times it."""
     be = cost_model._backend(PARAMS)
     L = be.top
     P, V, CT, ACC = range(-4, 0)
@@ -47,7 +48,11 @@ def mac_rounds() -> None:
     be.encode_vec(L, V, np.linspace(0, 1, PARAMS.batch), be.scale)
     be.encrypt(L, V, CT)
     be.mulp_new(L, CT, P, ACC)
-    [t] = cost_model._rounds_ns([(lambda: be.mac(L, CT, P, -1, ACC), 100)], 30)
+    return lambda: be.mac(L, CT, P, -1, ACC)
+
+
+def mac_rounds() -> None:
+    [t] = cost_model._rounds_ns([(top_mac(), 100)], 30)
     t = np.array(t) / 1e3
     print(f"1. MAC, 30 rounds of 100 calls (load {os.getloadavg()[0]:.1f}): median {np.median(t):.1f} us, mean "
           f"{t.mean():.1f}, range {t.min():.1f}-{t.max():.1f}; medians of 5 consecutive rounds "
@@ -55,15 +60,9 @@ def mac_rounds() -> None:
 
 
 def spells(seconds: float) -> None:
-    be = cost_model._backend(PARAMS)
-    L = be.top
-    P, V, CT, ACC = range(-4, 0)
-    be.encode(L, P, 0.5, be.last_prime[L])
-    be.encode_vec(L, V, np.linspace(0, 1, PARAMS.batch), be.scale)
-    be.encrypt(L, V, CT)
-    be.mulp_new(L, CT, P, ACC)
+    mac = top_mac()
     load0 = os.getloadavg()[0]
-    [t] = cost_model._rounds_ns([(lambda: be.mac(L, CT, P, -1, ACC), 2000)], 1, seconds)
+    [t] = cost_model._rounds_ns([(mac, 2000)], 1, seconds)
     t = np.array(t) / 1e3
     slow = t > 1.5 * t.min()
     edges = np.flatnonzero(np.diff(np.r_[0, slow.astype(int), 0]))
