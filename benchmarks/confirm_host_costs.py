@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from hetier.cli.main import main as hetier
+from hetier.workflow.calibration import DEFAULT_SECONDS
 
 TARGET = 0.10
 
@@ -46,7 +47,7 @@ def main() -> None:
     ap.add_argument("--trace", required=True, help="the demo trace recorded here: reused if it exists, else recorded")
     ap.add_argument("--pairs", type=int, default=3, help="calibrate + confirm pairs, run alternating")
     ap.add_argument("--reps", type=int, default=100, help="calibrate --he: calls per timing round")
-    ap.add_argument("--seconds", type=float, default=60.0, help="calibrate --he: wall seconds of timing rounds")
+    ap.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="calibrate --he: wall seconds of timing rounds")
     ap.add_argument("--keep", help="folder to keep the cost files and records in (default: a temporary one)")
     args = ap.parse_args()
     if not Path(args.trace).exists():

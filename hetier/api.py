@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from hetier.workflow.calibration import DEFAULT_SECONDS
+
 if TYPE_CHECKING:  # the types only: importing this module stays light
     import pyarrow as pa
     from plotly.graph_objects import Figure
@@ -430,7 +432,7 @@ def sweep_figures(path: PathLike, baseline: str | None = None, within: float = 0
 # ------------------------------------------------------------------------------- this machine
 
 def calibrate(output: PathLike, params: Sequence[str] = (), *, reps: int = 100, force: bool = False,
-              progress: Callable[[str], None] | None = None, seconds: float = 60.0) -> dict:
+              progress: Callable[[str], None] | None = None, seconds: float = DEFAULT_SECONDS) -> dict:
     """Time this machine's HE primitives per level for each parameter set (``"N:PRIMES:BATCH"``,
     e.g. ``"4096:30,22,30:4"``; default: the sets the shipped models use) and write the cost file
     ``output``, as ``hetier calibrate --he`` (timing rounds for ``seconds`` per set, each template's
@@ -454,7 +456,7 @@ def calibrate_memory(output: PathLike | None = None, *, method: str = "auto", re
 
 def confirm(trace: PathLike, machine: PathLike, policy: str = "all-dram", *, repeat: int = 1,
             placement: PathLike | None = None, cost_file: PathLike | None = None, cost_reps: int = 100,
-            cost_seconds: float = 60.0,
+            cost_seconds: float = DEFAULT_SECONDS,
             stack: PathLike | StackProfile = "hetier", output: PathLike | None = None, append: bool = False,
             force: bool = False, fit_by: str = "resident", allow_runtime_mismatch: bool = False,
             progress: Callable[[str], None] | None = None) -> pa.Table:

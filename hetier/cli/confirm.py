@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from hetier.cli.options import add_scenario_arguments, stack_of
+from hetier.workflow.calibration import DEFAULT_SECONDS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,8 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "hetier calibrate --he on this machine (reused), or a new path (measured now for the trace's "
                    "parameters and written there); the record keeps the trace-cost prediction too")
     p.add_argument("--cost-reps", type=int, default=100, help="calls per timing round when --cost-file is measured now")
-    p.add_argument("--cost-seconds", type=float, default=60.0,
-                   help="wall seconds of timing rounds when --cost-file is measured now (hetier calibrate --seconds)")
+    p.add_argument("--cost-seconds", type=float, default=DEFAULT_SECONDS,
+                   help=f"wall seconds of timing rounds when --cost-file is measured now (hetier calibrate --seconds; "
+                        f"default {DEFAULT_SECONDS:g})")
     add_scenario_arguments(p)
     p.add_argument("-o", "--output", help="record file: .csv (measured-runs columns) or .json")
     p.add_argument("--append", action="store_true", help="add the records to an existing record file")

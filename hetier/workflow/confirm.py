@@ -25,6 +25,7 @@ from hetier.host.numactl import bind_prefix
 from hetier.host.tiering import PROC, SYS, read_vmstat, tiering_refusal, vmstat_delta
 from hetier.host.topology import Topology
 from hetier.simulator.policies.base import PER_TENSOR as POLICY_PER_TENSOR
+from hetier.workflow.calibration import DEFAULT_SECONDS
 
 RECORD_COLUMNS = MEASURED_RECORD_COLUMNS  # a record file is fit's input: the measured-runs columns first
 EXTRA_COLUMNS = ("repeat", "recorder_seconds", "cpu_seconds", "predicted_seconds", "seconds_error", "cpu_seconds_error",
@@ -187,7 +188,7 @@ def _gb(b: float) -> float:
     return round(b / 1e9, 4)
 
 
-def host_costs(cost_file: str | Path, params, reps: int = 100, progress=None, seconds: float = 60.0):
+def host_costs(cost_file: str | Path, params, reps: int = 100, progress=None, seconds: float = DEFAULT_SECONDS):
     """This host's HE primitive costs for ``params`` (a ``CostModel``) and whether they were
     measured now: the cost file is reused if it exists, else ``hetier calibrate --he`` measures
     ``params`` here (rounds for ``seconds``) and writes it. A cost file measured on another CPU is refused: the point is
@@ -239,7 +240,7 @@ def predict_with_costs(meta: dict, spec: dict, costs, machine, policy: str | Non
 def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topology,
             placement_path: str | None = None, progress=None, stack=None, allow_runtime_mismatch: bool = False,
             fit_by: str = "resident", proc_root=PROC, sys_root=SYS, cost_file: str | None = None,
-            cost_reps: int = 100, cost_seconds: float = 60.0) -> list[dict]:
+            cost_reps: int = 100, cost_seconds: float = DEFAULT_SECONDS) -> list[dict]:
     """Measure ``repeat`` re-runs and predict the same configuration; one record per run. Under
     Linux tiering each record also holds the kernel's tiering counters over the run (/proc/vmstat
     before and after) beside the predicted ones. With ``cost_file`` (this host's ``calibrate --he``
@@ -346,7 +347,7 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
 
 def confirm_records(trace: str, machine_path: str, policy: str = "all-dram", repeat: int = 1, topo: Topology | None = None,
                     output: str | Path | None = None, append: bool = False, force: bool = False,
-                    cost_reps: int = 100, cost_seconds: float = 60.0, **options) -> tuple[list[dict], Path | None]:
+                    cost_reps: int = 100, cost_seconds: float = DEFAULT_SECONDS, **options) -> tuple[list[dict], Path | None]:
     """``confirm`` with its record file: ``output`` (.csv: the measured-runs columns fit reads,
     or .json) is checked and locked before the first re-run and written when they end (after
     the records already there if ``append``). ``options`` are ``confirm``'s (``placement_path``,
