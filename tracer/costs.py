@@ -121,20 +121,15 @@ def load_costs(path: str | os.PathLike | None, params: HEParams) -> CostModel:
                      f"(it has: {'; '.join(have)}); run hetier calibrate --he with those parameters")
 
 
-def _median_ns(fn, reps: int, rounds: int = 5) -> float:
-    """Median over ``rounds`` of the thread CPU ns per call: the primitives run on this thread,
-    and CPU time, unlike wall time, does not count the time other work holds the core (what
-    traces record per op and what `hetier confirm` compares with)."""
-    return statistics.median(_rounds_ns([(fn, reps)], rounds)[0])
-
-
 def _rounds_ns(jobs: list[tuple], rounds: int = 5, seconds: float = 0.0, clock=time.monotonic) -> list[list[float]]:
     """Thread CPU ns per call of each ``(fn, reps)`` job in each round, the jobs taking turns
     within a round: ``rounds`` rounds at least, more until ``seconds`` of wall time have passed.
     On a shared machine the speed of a core drifts by 2x within seconds (other work on its
     sibling, caches and memory shared); interleaved, every job's rounds are spread over the whole
     measurement, so all jobs see the same mix of fast and slow spells, and a window of a minute
-    holds the mix a run of minutes sees (an 11 s window can sit in one spell)."""
+    holds the mix a run of minutes sees (an 11 s window can sit in one spell). Thread CPU time,
+    unlike wall time, leaves out the time other work holds the core (what traces record per op
+    and what `hetier confirm` compares with)."""
     times: list[list[float]] = [[] for _ in jobs]
     start, k = clock(), 0
     while k < rounds or clock() - start < seconds:
@@ -163,10 +158,8 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30, seconds: flo
     Multiply-accumulates at the top level whose source rotates through pools of distinct
     ciphertexts of growing size, from one ciphertext (the templates' operands in cache) up, give
     the cache size (the largest pool still less than halfway from hot to cold) and the cold-read
-    cost per byte;
-    rotating the accumulator through the largest pool instead
-    (as a convolution's output channel does) adds its read and write, which gives the cold-write
-    cost per byte. All pools take turns in each timing round for ``seconds`` at least (3 rounds
+    cost per byte; rotating the accumulator through the largest pool instead (as a convolution's
+    output channel does) adds its read and write, which gives the cold-write cost per byte. All pools take turns in each timing round for ``seconds`` at least (3 rounds
     at least; the mean of each): a pool timed in a fast spell and another in a slow one would
     show a step that is the machine's drift, not its cache.
     """

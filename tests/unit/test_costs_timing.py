@@ -1,9 +1,14 @@
 """calibrate --he times thread CPU, so waiting (another process on the core, a sleep) is not
 counted as the primitive's cost."""
 
+import statistics
 import time
 
-from hetier.tracer.costs import _median_ns
+from hetier.tracer.costs import _rounds_ns
+
+
+def _median_ns(fn, reps: int, rounds: int) -> float:
+    return statistics.median(_rounds_ns([(fn, reps)], rounds)[0])
 
 
 def test_a_call_that_waits_costs_only_its_cpu_time():
@@ -20,8 +25,6 @@ def test_a_call_that_works_costs_its_cpu_time():
 
 def test_calibration_rounds_take_turns():
     """Every template takes a turn in each timing round, so all see the same stretch of time."""
-    from hetier.tracer.costs import _rounds_ns
-
     order: list[str] = []
     times = _rounds_ns([(lambda: order.append("a"), 2), (lambda: order.append("b"), 1)], rounds=3)
     assert order == ["a", "a", "b"] * 3
@@ -31,8 +34,6 @@ def test_calibration_rounds_take_turns():
 def test_calibration_takes_rounds_until_its_window_has_passed():
     """At least the rounds asked for, then more until ``seconds`` of wall time have passed: a
     window long enough to hold the fast and slow spells a long run sees."""
-    from hetier.tracer.costs import _rounds_ns
-
     now = [0.0]
 
     def clock():
