@@ -116,7 +116,7 @@ def load_costs(path: str | os.PathLike | None, params: HEParams) -> CostModel:
         mem = entry.get("memory", {})
         return CostModel(str(p), doc["machine"], entry["poly_modulus"], entry["primes"], ns, entry["batch"], warn,
                          mem.get("cold_read_ns_per_byte", 0.0), mem.get("cold_write_ns_per_byte", 0.0),
-                         mem.get("cache_bytes", 1 << 62), entry.get("timing") if isinstance(entry.get("timing"), dict) else None)
+                         mem.get("cache_bytes", 1 << 62), entry.get("timing"))  # validated: a table or absent
     raise UsageError(f"cost file '{p}' has no costs for N={params.poly_modulus} primes {list(params.primes)} "
                      f"(it has: {'; '.join(have)}); run hetier calibrate --he with those parameters")
 
