@@ -41,14 +41,7 @@ PARAMS = HEParams(4096, (30, 22, 22, 30), 22, 16)  # the demo's (choose_params a
 
 def top_mac():
     """One multiply-accumulate at the demo's top level, operands in cache, as calibrate times it."""
-    be = cost_model._backend(PARAMS)
-    L = be.top
-    P, V, CT, ACC = range(-4, 0)
-    be.encode(L, P, 0.5, be.last_prime[L])
-    be.encode_vec(L, V, np.linspace(0, 1, PARAMS.batch), be.scale)
-    be.encrypt(L, V, CT)
-    be.mulp_new(L, CT, P, ACC)
-    return lambda: be.mac(L, CT, P, -1, ACC)
+    return cost_model.probe_mac(PARAMS)[0]
 
 
 def mac_rounds() -> None:

@@ -152,6 +152,34 @@ def _backend(params: HEParams):
     return be
 
 
+PROBE_CALLS = 20  # timed calls of one speed probe (about 2.5 ms at N=4096 on a 2020s core)
+PROBE_WARMUP = 2  # calls first, untimed: after an op's traffic the probe's operands are out of cache
+
+
+def probe_mac(params: HEParams):
+    """The multiply-accumulate calibrate times at the top level, operands its own (a keyed
+    backend that logs nothing): a reference the re-run times between ops to see how fast the
+    core runs then against when the cost file was measured. Returns (call, level)."""
+    be = _backend(params)
+    L = be.top
+    P, V, CT, ACC = range(-4, 0)
+    be.encode(L, P, 0.5, be.last_prime[L])
+    be.encode_vec(L, V, np.linspace(0, 1, params.batch), be.scale)
+    be.encrypt(L, V, CT)
+    be.mulp_new(L, CT, P, ACC)
+    return (lambda: be.mac(L, CT, P, -1, ACC)), L
+
+
+def probe_ns(call, calls: int = PROBE_CALLS, warmup: int = PROBE_WARMUP) -> float:
+    """Thread CPU ns per call of ``call`` over ``calls`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        call()
+    t0 = time.thread_time_ns()
+    for _ in range(calls):
+        call()
+    return (time.thread_time_ns() - t0) / calls
+
+
 def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30, seconds: float = 0.0) -> dict:
     """Effective cache size and the extra cost of operands that live in memory, not cache.
 
@@ -159,9 +187,11 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30, seconds: flo
     ciphertexts of growing size, from one ciphertext (the templates' operands in cache) up, give
     the cache size (the largest pool still less than halfway from hot to cold) and the cold-read
     cost per byte; rotating the accumulator through the largest pool instead (as a convolution's
-    output channel does) adds its read and write, which gives the cold-write cost per byte. All pools take turns in each timing round for ``seconds`` at least (3 rounds
-    at least; the mean of each): a pool timed in a fast spell and another in a slow one would
-    show a step that is the machine's drift, not its cache.
+    output channel does) adds its read and write, which gives the cold-write cost per byte. All
+    pools take turns in each timing round for ``seconds`` at least (3 rounds at least), and each
+    is priced by its median ratio to the one-ciphertext pool of the same round: a pool timed in
+    a fast spell and another in a slow one would show a step that is the machine's drift, not
+    its cache.
     """
     be = _backend(params)
     L = be.top
@@ -206,7 +236,11 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30, seconds: flo
         size *= 4
     jobs = [mac_job(max(1, b // ct_bytes), "source") for b in sizes]
     jobs.append(mac_job(max(2, sizes[-1] // ct_bytes), "accumulator"))
-    times = [statistics.fmean(ts) for ts in _rounds_ns(jobs, rounds=3, seconds=seconds)]
+    rounds = np.array(_rounds_ns(jobs, rounds=3, seconds=seconds))  # job x round
+    # each pool against the one-ciphertext pool of the same round (a second apart: the core's
+    # speed cancels), the median over rounds (a spell that changed within a round does not
+    # count), on the one-ciphertext pool's mean
+    times = (np.median(rounds / rounds[0], axis=1) * rounds[0].mean()).tolist()
     points = list(zip(sizes, times[:-1]))
     acc_cold = times[-1]
     hot, cold = points[0][1], points[-1][1]

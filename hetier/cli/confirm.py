@@ -23,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeat", type=int, default=1, help="re-runs (one record each)")
     p.add_argument("--cost-file", help="price the prediction with this host's HE primitive costs: a cost file from "
                    "hetier calibrate --he on this machine (reused), or a new path (measured now for the trace's "
-                   "parameters and written there); the record keeps the trace-cost prediction too")
+                   "parameters and written there); the record keeps the trace-cost prediction too, and how fast the core ran "
+                   "through the re-run against calibration (its multiply-accumulate timed between ops) with the "
+                   "prediction scaled by that")
     p.add_argument("--cost-reps", type=int, default=100, help="calls per timing round when --cost-file is measured now")
     p.add_argument("--cost-seconds", type=float, default=DEFAULT_SECONDS,
                    help=f"wall seconds of timing rounds when --cost-file is measured now (hetier calibrate --seconds; "
@@ -55,12 +57,17 @@ def run(args: argparse.Namespace) -> int:
     host_priced = records[0]["predicted_seconds_host_costs"] != ""
     t = Table(title=f"{records[0]['model']} on {records[0]['machine']}, {args.policy} ({records[0]['binding']})")
     cols = ["run", "measured s", "CPU s", "predicted s", "error", "vs CPU"]
+    probed = host_priced and records[0]["run_speed"] != ""
     if host_priced:
         cols.append("with trace's times s")
+    if probed:
+        cols += ["at run's speed s", "vs CPU"]
     for c in (*cols, "peak GB by node", "run's own peak GB", "predicted GB", "error", "same events"):
         t.add_column(c, justify="right")
     for r in records:
         extra = [_fmt(r["predicted_seconds_trace_costs"], ".3f")] if host_priced else []
+        if probed:
+            extra += [_fmt(r["predicted_seconds_run_speed"], ".3f"), _fmt(r["cpu_seconds_error_run_speed"], "+.1%")]
         t.add_row(str(r["repeat"]), f"{r['seconds']:.3f}", f"{r['cpu_seconds']:.3f}", _fmt(r["predicted_seconds"], ".3f"),
                   _fmt(r["seconds_error"], "+.1%"), _fmt(r["cpu_seconds_error"], "+.1%"), *extra, r["peak_gb_by_node"],
                   f"{r['peak_above_start_gb']:.3f}", _fmt(r["predicted_peak_gb"], ".3f"), _fmt(r["peak_error"], "+.1%"),
@@ -78,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
                       + ("" if records[0]["predicted_seconds"] != "" else "; not predicted (the simulator has no per-phase policy)"))
     if records[0]["predicted_with"]:
         console.print(f"predicted with {records[0]['predicted_with']}", markup=False)
+    for r in records if probed else []:
+        console.print(f"run {r['repeat']}: the core ran at {1 / r['run_speed']:.3f}x its speed during calibration "
+                      f"(the cost file's top-level multiply-accumulate timed before and after every op: "
+                      f"{r['run_speed']:.3f}x its cost, slowest/fastest probe {r['run_speed_spread']:.2f}); "
+                      f"'at run's speed' is the prediction scaled by that", markup=False)
     if len(records) > 1 and records[0]["predicted_seconds"] != "":
         m = median(r["seconds"] for r in records)
         console.print(f"median of {len(records)}: measured {m:.3f} s, predicted {records[0]['predicted_seconds']:.3f} s "

@@ -29,7 +29,8 @@ from hetier.workflow.calibration import DEFAULT_SECONDS
 
 RECORD_COLUMNS = MEASURED_RECORD_COLUMNS  # a record file is fit's input: the measured-runs columns first
 EXTRA_COLUMNS = ("repeat", "recorder_seconds", "cpu_seconds", "predicted_seconds", "seconds_error", "cpu_seconds_error",
-                 "predicted_with", "predicted_seconds_trace_costs", "predicted_seconds_host_costs", "peak_above_start_gb", "predicted_peak_gb",
+                 "predicted_with", "predicted_seconds_trace_costs", "predicted_seconds_host_costs", "run_speed",
+                 "run_speed_spread", "predicted_seconds_run_speed", "cpu_seconds_error_run_speed", "peak_above_start_gb", "predicted_peak_gb",
                  "peak_error", "pool_resident_gb", "pool_peak_error", "peak_gb_by_node", "predicted_peak_gb_by_tier", "binding", "placement", "placement_verified",
                  "events_match",
                  "max_abs_error", "trace", "trace_sha256", "date", "hetier_version")
@@ -216,7 +217,8 @@ def predict_with_costs(meta: dict, spec: dict, costs, machine, policy: str | Non
     """The prediction of the re-run with ``costs`` (this host's) instead of the trace's recorded
     times: the trace's model planned with the cost file (the same events, tensor granularity,
     durations modelled from the costs), replayed on ``machine`` with this host's memory as the
-    recording host (the plan's durations are this host's). Returns the run result."""
+    recording host (the plan's durations are this host's). Returns the run result and the
+    planned ops' seconds, in op order."""
     from hetier.formats.trace import runtime_profile_of
     from hetier.models.zoo import build
     from hetier.simulator.recording_host import RecordingHost
@@ -233,8 +235,28 @@ def predict_with_costs(meta: dict, spec: dict, costs, machine, policy: str | Non
     here = RecordingHost(machine.device(machine.tier_names[0]), machine.llc_bytes, None,
                          source=f"this host's HE costs ({label['cost_file']}, {label['cost_machine']}, "
                                 f"{label['cost_generated']})")
-    return simulate(Scenario(load_workload(planned), machine, policy, stack, threads=1, recording=here,
-                             allow_runtime_mismatch=allow_runtime_mismatch, fit_by=fit_by))
+    work = load_workload(planned)
+    return simulate(Scenario(work, machine, policy, stack, threads=1, recording=here,
+                             allow_runtime_mismatch=allow_runtime_mismatch, fit_by=fit_by)), \
+        [op.duration_ns / 1e9 for op in work.ops]
+
+
+def run_speed(op_seconds: list[float], probes_ns: list[float], calibrated_ns: float) -> tuple[float, float]:
+    """How slowly the core ran through a re-run against its speed while the cost file was
+    measured: each op's probe time (the mean of the probes just before and just after it; the
+    probe is the cost file's top-level multiply-accumulate) over the cost file's, weighted by the
+    op's predicted seconds. Returns (that factor: 1.2 = 20% slower than when calibrated, the
+    slowest probe over the fastest). One probe per op boundary is expected; otherwise the
+    probes' plain mean."""
+    if not probes_ns or calibrated_ns <= 0:
+        raise ValueError("no speed probes or no calibrated multiply-accumulate to compare them with")
+    spread = max(probes_ns) / min(probes_ns)
+    if len(probes_ns) == len(op_seconds) + 1 and sum(op_seconds) > 0:
+        per_op = [(a + b) / 2 for a, b in zip(probes_ns, probes_ns[1:])]
+        mean = sum(w * p for w, p in zip(op_seconds, per_op)) / sum(op_seconds)
+    else:
+        mean = sum(probes_ns) / len(probes_ns)
+    return mean / calibrated_ns, spread
 
 
 def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topology,
@@ -284,15 +306,19 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
     if pred is not None:
         pred_s, pred_peak = pred.makespan_ns / 1e9, sum(pred.peak_bytes.values())
     trace_s, host_s, priced = pred_s, None, "trace's recorded op times"
+    op_seconds: list[float] = []
+    calibrated_mac = 0.0  # the cost file's top-level multiply-accumulate, ns: what the re-run's probes compare with
     if pred is not None and cost_file is not None:
         from hetier.tracer.params import HEParams
 
         he = spec["he"]
-        costs, measured = host_costs(cost_file, HEParams(he["poly_modulus"], tuple(he["primes"]), he["scale_bits"],
-                                                          he["batch"]), cost_reps, progress, cost_seconds)
+        params = HEParams(he["poly_modulus"], tuple(he["primes"]), he["scale_bits"], he["batch"])
+        costs, measured = host_costs(cost_file, params, cost_reps, progress, cost_seconds)
         with tempfile.TemporaryDirectory(prefix="hetier-confirm-plan-") as d:
-            host_s = predict_with_costs(meta, spec, costs, predicted_on, bind.predict_policy, stack, Path(d),
-                                        allow_runtime_mismatch, fit_by).makespan_ns / 1e9
+            host_run, op_seconds = predict_with_costs(meta, spec, costs, predicted_on, bind.predict_policy, stack,
+                                                      Path(d), allow_runtime_mismatch, fit_by)
+        host_s = host_run.makespan_ns / 1e9
+        calibrated_mac = costs.ns.get("MAC", {}).get(params.data_primes, 0.0)
         label = costs.label()
         timed = costs.timing or {}
         how = (f"; mean of {timed['rounds']} rounds over {timed['seconds']:g} s" if "rounds" in timed and "seconds" in timed
@@ -314,11 +340,13 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
                 progress(f"run {k + 1}/{repeat}: {' '.join(bind.numactl) or 'no binding'} {meta['model']['name']}")
             before = read_vmstat(proc_root) if bind.predict_mode else None
             got = measure_once(bind.numactl, {**spec, "trace_out": str(Path(d) / f"r{k}.arrow"),
-                                              "placement": placement})
+                                              "placement": placement, "speed_probe": calibrated_mac > 0})
             tiering = tiering_fields(before, read_vmstat(proc_root), pred) if bind.predict_mode else {}
             digest, cpu_s = event_digest(Path(d) / f"r{k}.arrow")
             above = got["peak_bytes"] - got["start_bytes"]
-            seconds = got["seconds"] - got["recorder_seconds"]  # the ops' time, as the trace's durations
+            # the ops' time, as the trace's durations (the recorder's and the speed probes' taken off)
+            seconds = got["seconds"] - got["recorder_seconds"] - got.get("probe_seconds", 0.0)
+            speed = run_speed(op_seconds, got["speed_probe_ns"], calibrated_mac) if "speed_probe_ns" in got else None
             records.append({
                 **cfg, "machine": machine_ref(machine_path), "policy": policy, "threads": 1, "peak_gb": _gb(got["peak_bytes"]),
                 "seconds": round(seconds, 4), "repeat": k + 1, "recorder_seconds": round(got["recorder_seconds"], 4),
@@ -328,6 +356,10 @@ def confirm(trace: str, machine_path: str, policy: str, repeat: int, topo: Topol
                 "predicted_with": priced if pred else "",
                 "predicted_seconds_trace_costs": round(trace_s, 4) if pred else "",
                 "predicted_seconds_host_costs": round(host_s, 4) if host_s is not None else "",
+                "run_speed": round(speed[0], 4) if speed else "",
+                "run_speed_spread": round(speed[1], 3) if speed else "",
+                "predicted_seconds_run_speed": round(host_s * speed[0], 4) if speed else "",
+                "cpu_seconds_error_run_speed": round(host_s * speed[0] / cpu_s - 1, 4) if speed and cpu_s > 0 else "",
                 "peak_above_start_gb": _gb(above),
                 "predicted_peak_gb": _gb(pred_peak) if pred else "",
                 "peak_error": round(pred_peak / above - 1, 4) if pred and above > 0 else "",

@@ -101,6 +101,7 @@ def test_per_phase_placement_is_applied_read_back_and_leaves_the_trace_unchanged
     checks = {c["layer"]: c for c in rec["placement_checks"]}
     assert checks["dense_1"]["read_back"] == ["interleave", [0]] and checks["relu_1"]["read_back"] == ["bind", [0]]
     assert rec["placement_verified"] is True and rec["events_match"] is True
+    assert rec["run_speed"] == rec["predicted_seconds_run_speed"] == ""  # no cost file: no probe
     assert "policy read back after every layer as set" in err
 
 

@@ -72,17 +72,25 @@ def test_the_prediction_uses_this_hosts_costs_says_so_and_keeps_both(host, tmp_p
     assert rec["predicted_seconds_trace_costs"] == round(by_trace, 4) != rec["predicted_seconds"]
     assert abs(rec["cpu_seconds_error"] - (rec["predicted_seconds"] / rec["cpu_seconds"] - 1)) < 1e-3
     assert "with trace's times s" in stdout
+    # the core's speed through the re-run against calibration: the prediction scaled by it beside
+    assert rec["run_speed"] > 0 and rec["run_speed_spread"] >= 1
+    assert rec["predicted_seconds_run_speed"] == pytest.approx(rec["predicted_seconds"] * rec["run_speed"], rel=1e-3)
+    assert rec["cpu_seconds_error_run_speed"] == pytest.approx(rec["predicted_seconds_run_speed"] / rec["cpu_seconds"] - 1,
+                                                               abs=1e-3)
+    assert "at run's speed s" in stdout and "the core ran at" in err
 
 
 def test_costs_twice_as_high_predict_a_longer_run(host, tmp_path):
-    """The prediction follows the cost file: every primitive twice as dear -> the compute-bound
-    mlp predicted between 1.5x and 2x longer (memory time does not double)."""
+    """The prediction follows the cost file: every primitive twice as dear -> a longer run, at
+    most twice as long (the cold-traffic costs and the memory time, from the host preset this
+    machine measured under whatever load it had, do not double: how much less than twice
+    depends on that load, so no tighter bound)."""
     doc = json.loads((host / "costs.json").read_text())
     for e in doc["entries"]:
         e["ns"] = {t: {lvl: 2 * v for lvl, v in per.items()} for t, per in e["ns"].items()}
     (tmp_path / "double.json").write_text(json.dumps(doc))
     base, double = _host_prediction(host, host / "costs.json"), _host_prediction(host, tmp_path / "double.json")
-    assert 1.5 * base < double <= 2.0 * base
+    assert 1.05 * base < double <= 2.0 * base * (1 + 1e-6)  # ~2.0 when compute-bound: rounding either side
 
 
 def test_a_cost_file_of_another_cpu_is_refused_before_any_run(host, tmp_path, capsys):

@@ -66,20 +66,24 @@ def test_a_template_costs_the_mean_of_its_rounds(monkeypatch):
     assert timing["rounds"] == 5 and timing["statistic"] == "mean" and timing["mac_spread"] == 6.0
 
 
-def test_memory_pools_take_turns_and_their_means_give_the_cache(monkeypatch):
-    """The pools of growing size (and the accumulator's) are timed in the same rounds, so a step
-    between two of them is the cache's, not the machine's drift; each point is its rounds' mean."""
+def test_memory_pools_take_turns_and_their_ratios_in_each_round_give_the_cache(monkeypatch):
+    """The pools of growing size (and the accumulator's) are timed in the same rounds, each
+    priced by its median ratio to the one-ciphertext pool of the same round: a slow round
+    (every pool twice as slow) and a spell that began within a round (one pool 3x slower
+    than the rest of its round) leave the step, the cache and the cold costs as they are."""
     import hetier.tracer.costs as costs
     from hetier.tracer.params import HEParams
 
     seen = {}
+    hot = [100.0, 100.0, 200.0, 100.0, 100.0]  # round 3 in a slow spell
 
     def fake_rounds(jobs, rounds=5, seconds=0.0, clock=None):
         seen["calls"] = [n for _, n in jobs]
         seen["rounds"], seen["seconds"] = rounds, seconds
-        # one ciphertext, 4, 16, 64 MiB, the accumulator
-        per_job = [[90.0, 110.0], [100.0, 100.0], [110.0, 130.0], [250.0, 350.0], [500.0, 500.0]]
-        return per_job
+        # one ciphertext, 4, 16, 64 MiB (round 4: a spell within the round), the accumulator
+        big = [3 * t for t in hot]
+        big[3] *= 3
+        return [hot, list(hot), [1.2 * t for t in hot], big, [5 * t for t in hot]]
 
     monkeypatch.setattr(costs, "_rounds_ns", fake_rounds)
     p = HEParams(4096, (30, 22, 30), 22, 4)
@@ -88,7 +92,7 @@ def test_memory_pools_take_turns_and_their_means_give_the_cache(monkeypatch):
     pools = [1] + [(b << 20) // ct for b in (4, 16, 64)]
     assert seen["calls"] == [max(n, 256) for n in pools] + [max(pools[-1], 256)]
     assert seen["rounds"] == 3 and seen["seconds"] == 7.0
-    assert got["pool_points"] == [[ct, 100.0], [4 << 20, 100.0], [16 << 20, 120.0], [64 << 20, 300.0]]
-    assert got["cache_bytes"] == 16 << 20  # the largest pool still under halfway from hot (100) to cold (300)
-    assert got["cold_read_ns_per_byte"] == 200.0 / ct
-    assert abs(got["cold_write_ns_per_byte"] - (400.0 - 200.0) / ct) < 1e-12
+    assert got["pool_points"] == [[ct, 120.0], [4 << 20, 120.0], [16 << 20, 144.0], [64 << 20, 360.0]]
+    assert got["cache_bytes"] == 16 << 20  # the largest pool still under halfway from hot (120) to cold (360)
+    assert abs(got["cold_read_ns_per_byte"] - 240.0 / ct) < 1e-12
+    assert abs(got["cold_write_ns_per_byte"] - (600.0 - 120.0 - 240.0) / ct) < 1e-12
