@@ -464,9 +464,11 @@ def confirm(trace: PathLike, machine: PathLike, policy: str = "all-dram", *, rep
     times, measure each run and set it beside the simulator's prediction for ``machine`` (this
     host's preset from ``calibrate_memory``), as ``hetier confirm``. With ``cost_file`` (this
     host's ``calibrate`` costs; measured now if the file does not exist) the prediction is priced
-    with them. One row per run: ``seconds``, ``cpu_seconds``, ``predicted_seconds``,
-    ``seconds_error``, ``cpu_seconds_error``, ``peak_gb``, ``predicted_peak_gb``, ``events_match``,
-    ...; ``output`` (.csv, what ``fit`` reads, or .json) keeps them."""
+    with them, and the re-run times the cost file's reference primitive between ops: ``run_speed``
+    (how much slower the core ran than while calibrating) and ``predicted_seconds_run_speed``.
+    One row per run: ``seconds``, ``cpu_seconds``, ``predicted_seconds``, ``seconds_error``,
+    ``cpu_seconds_error``, ``peak_gb``, ``predicted_peak_gb``, ``events_match``, ...; ``output``
+    (.csv, what ``fit`` reads, or .json) keeps them."""
     import pyarrow as pa
 
     from hetier.simulator.stack import StackProfile, load_stack
