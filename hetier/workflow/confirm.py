@@ -472,8 +472,16 @@ class RecordFile:
             if not isinstance(old, list) or not all(isinstance(r, dict) for r in old):
                 raise UsageError(f"record file '{self.path}' is not a list of confirm records; write to a new file")
             return old
-        if text.splitlines()[:1] != [",".join(RECORD_COLUMNS + EXTRA_COLUMNS)]:
-            raise UsageError(f"'{self.path}' has other columns than a confirm record; write to a new file")
+        columns = RECORD_COLUMNS + EXTRA_COLUMNS
+        header = text.splitlines()[:1]
+        if header != [",".join(columns)]:
+            old_columns = header[0].split(",") if header else []
+            # an earlier hetier's records (fewer extras, same order): kept, under today's header
+            if not (old_columns[:len(RECORD_COLUMNS)] == list(RECORD_COLUMNS)
+                    and len(set(old_columns)) == len(old_columns)
+                    and [c for c in columns if c in old_columns] == old_columns):
+                raise UsageError(f"'{self.path}' has other columns than a confirm record; write to a new file")
+            text = _under_header(text, columns)
         parse_measured(text, str(self.path))  # the runs already there must be fit's input too
         return text if text.endswith("\n") else text + "\n"
 
@@ -509,6 +517,18 @@ class RecordFile:
 
     def close(self) -> None:
         self.lock.release()
+
+
+def _under_header(text: str, columns: tuple[str, ...]) -> str:
+    """CSV ``text`` re-written with ``columns`` as its header (columns it lacks left empty)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
+    w.writeheader()
+    w.writerows(csv.DictReader(io.StringIO(text)))
+    return buf.getvalue()
 
 
 def _save_unsaved(path: Path, records: list[dict]) -> str:

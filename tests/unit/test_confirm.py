@@ -156,6 +156,32 @@ def test_records_are_the_measured_runs_columns_and_append(tmp_path):
     other.write_text("a,b\n1,2\n")
     with pytest.raises(UsageError, match="other columns than a confirm record"):
         write_records(other, [REC], append=True)
+    shuffled = tmp_path / "shuffled.csv"  # a confirm record's columns in another order: not one
+    shuffled.write_text(",".join(list(RECORD_COLUMNS) + ["cpu_seconds", "repeat"]) + "\n")
+    with pytest.raises(UsageError, match="other columns than a confirm record"):
+        write_records(shuffled, [REC], append=True)
+
+
+def test_records_of_an_earlier_hetier_with_fewer_columns_are_appended_to_under_todays_header(tmp_path):
+    """A record file written before the speed-probe columns existed takes new records: its rows
+    are kept (their new columns empty) and the file gets today's header."""
+    from hetier.formats.measured import load_measured
+    from hetier.workflow.confirm import EXTRA_COLUMNS
+
+    new = ("run_speed", "run_speed_spread", "predicted_seconds_run_speed", "cpu_seconds_error_run_speed")
+    older = [c for c in RECORD_COLUMNS + EXTRA_COLUMNS if c not in new]
+    out = tmp_path / "runs.csv"
+    write_records(out, [REC], append=False)
+    rows = list(csv.DictReader(out.open()))
+    with out.open("w", newline="") as f:  # as the earlier hetier wrote it
+        w = csv.DictWriter(f, fieldnames=older, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    write_records(out, [REC | {"repeat": 2, "run_speed": 1.25}], append=True)
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == list(RECORD_COLUMNS + EXTRA_COLUMNS)
+    assert [(r["repeat"], r["run_speed"]) for r in rows] == [("1", ""), ("2", "1.25")]
+    assert len(load_measured(out)) == 2
 
 
 def test_record_file_is_checked_and_locked_before_the_runs(tmp_path):
