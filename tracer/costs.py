@@ -156,10 +156,10 @@ PROBE_CALLS = 20  # timed calls of one speed probe (about 2.5 ms at N=4096 on a 
 PROBE_WARMUP = 2  # calls first, untimed: after an op's traffic the probe's operands are out of cache
 
 
-def probe_mac(params: HEParams):
-    """The multiply-accumulate calibrate times at the top level, operands its own (a keyed
-    backend that logs nothing): a reference the re-run times between ops to see how fast the
-    core runs then against when the cost file was measured. Returns (call, level)."""
+def _top_mac_operands(params: HEParams):
+    """A keyed backend that logs nothing, with a multiply-accumulate's operands at the top level:
+    plaintext P, ciphertext CT, product-scale accumulator ACC (measurement ids, the run's are
+    >= 0). Returns (backend, level, P, CT, ACC)."""
     be = _backend(params)
     L = be.top
     P, V, CT, ACC = range(-4, 0)
@@ -167,6 +167,14 @@ def probe_mac(params: HEParams):
     be.encode_vec(L, V, np.linspace(0, 1, params.batch), be.scale)
     be.encrypt(L, V, CT)
     be.mulp_new(L, CT, P, ACC)
+    return be, L, P, CT, ACC
+
+
+def probe_mac(params: HEParams):
+    """The multiply-accumulate calibrate times at the top level, operands its own: a reference
+    the re-run times between ops to see how fast the core runs then against when the cost file
+    was measured. Returns (call, level)."""
+    be, L, P, CT, ACC = _top_mac_operands(params)
     return (lambda: be.mac(L, CT, P, -1, ACC)), L
 
 
@@ -193,13 +201,7 @@ def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30, seconds: flo
     a fast spell and another in a slow one would show a step that is the machine's drift, not
     its cache.
     """
-    be = _backend(params)
-    L = be.top
-    P, V, SEED, ACC = range(-4, 0)  # measurement buffer ids (the run's are >= 0)
-    be.encode(L, P, 0.5, be.last_prime[L])
-    be.encode_vec(L, V, np.linspace(0, 1, params.batch), be.scale)
-    be.encrypt(L, V, SEED)
-    be.mulp_new(L, SEED, P, ACC)
+    be, L, P, SEED, ACC = _top_mac_operands(params)
     ct_bytes = params.ct_bytes(L)
     pools: dict[str, list] = {"source": [], "accumulator": []}
 
