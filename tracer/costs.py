@@ -182,10 +182,7 @@ def probe_ns(call, calls: int = PROBE_CALLS, warmup: int = PROBE_WARMUP) -> floa
     """Thread CPU ns per call of ``call`` over ``calls`` calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
         call()
-    t0 = time.thread_time_ns()
-    for _ in range(calls):
-        call()
-    return (time.thread_time_ns() - t0) / calls
+    return _rounds_ns([(call, calls)], rounds=1)[0][0]
 
 
 def measure_memory(params: HEParams, max_pool_bytes: int = 1 << 30, seconds: float = 0.0) -> dict:
