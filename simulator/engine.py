@@ -6,7 +6,8 @@ op's latency, computes, then writes; transfers on one (tier, direction) channel 
 bandwidth by the device's concurrency curve. An op's latency (a cache's exposed miss penalty) is
 waited by its slices in proportion to their share of its work. Transfers are sequential streams: traces move whole
 ciphertexts (64 KiB and more), not granule-sized accesses. An op's serial part (the executor
-thread's own work, with its reads as one stream) runs first, on one thread, under the executor lock.
+thread's own work, with its reads as one stream) runs after its slices, on one thread, under the
+executor lock; the op is done when it ends.
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ class RunStats:
     stall_ns: dict[str, np.ndarray]
     start_ns: np.ndarray
     end_ns: np.ndarray
+    # wall time of each op's serial part (its executor work: CPU and reads), which a stack's op timer
+    # may leave out (HE-Transformer stops an op's timer before the executor frees its dead tensors)
+    serial_ns: np.ndarray | None = None
 
 
 def transfer_ns(dev: Device, nbytes: float, write: bool, k: int) -> float:
@@ -76,13 +80,13 @@ def transfer_ns(dev: Device, nbytes: float, write: bool, k: int) -> float:
 
 def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
     """The closed form of ``run`` for demands that run one op at a time (each depends on the one
-    before): an op's serial part, then its k equal slices in lockstep, each transfer sharing its
+    before): an op's k equal slices in lockstep, then its serial part, each transfer sharing its
     channel with the other k - 1. Used where many replays of the same demands are needed (fits);
     tests hold it to ``run``."""
     tiers = machine.tier_names
     devs: dict[str, Device] = dict(machine.tiers)
     n = len(demands)
-    compute, start, end = np.zeros(n), np.zeros(n), np.zeros(n)
+    compute, start, end, serial = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
     stall = {t: np.zeros(n) for t in tiers}
     now = 0.0
     for i, p in enumerate(demands):
@@ -92,7 +96,7 @@ def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
         k = p.slices
         if p.items % k:  # unequal slices fall out of lockstep: simulate this op alone
             alone = run([replace(p, deps=[])], machine, k)
-            compute[i], end[i] = alone.compute_ns[0], now + alone.makespan_ns
+            compute[i], end[i], serial[i] = alone.compute_ns[0], now + alone.makespan_ns, alone.serial_ns[0]
             for t in tiers:
                 stall[t][i] = alone.stall_ns[t][0]
             now = end[i]
@@ -111,8 +115,9 @@ def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
         stall[tiers[-1]][i] += p.latency_ns  # each of the k equal slices waits its share
         now += p.serial_ns + alone_ns + sum(stream.values()) + p.latency_ns / k + p.compute_ns / k
         compute[i] = p.compute_ns + p.serial_ns
+        serial[i] = p.serial_ns + alone_ns
         end[i] = now
-    return RunStats(float(end.max()) if n else 0.0, compute, stall, start, end)
+    return RunStats(float(end.max()) if n else 0.0, compute, stall, start, end, serial)
 
 
 class Replay:
@@ -137,6 +142,7 @@ class Replay:
         self.stall = {t: np.zeros(n) for t in self.tiers}
         self.start = np.full(n, np.nan)
         self.end = np.zeros(n)
+        self.serial_wall = np.zeros(n)
         self.left = [p.slices for p in demands]
         self.waiting = [len(p.deps) for p in demands]
         self.dependents: list[list[int]] = [[] for _ in demands]
@@ -148,13 +154,7 @@ class Replay:
         self.done = 0
 
     def release(self, i: int) -> None:
-        """Op ``i`` may start: its serial part first, if it has one, else its slices."""
-        if self.demands[i].serial_ns > 0 or self.demands[i].serial_read:
-            self.ready.put((i, -1))
-        else:
-            self.slices_ready(i)
-
-    def slices_ready(self, i: int) -> None:
+        """Op ``i`` may start: its slices; its serial part, if it has one, follows the last of them."""
         for s in range(self.demands[i].slices):
             self.ready.put((i, s))
 
@@ -166,17 +166,20 @@ class Replay:
         self.stall[tier][i] += self.env.now - t0
 
     def serial(self, i: int):
-        """The op's serial part, under the executor lock: its CPU time, then its reads (one
-        stream); then its slices become ready."""
+        """The op's serial part, after its slices, under the executor lock: its CPU time, then its
+        reads (one stream); then the op is done (HE-Transformer's executor frees an op's dead
+        tensors after the op's parallel kernel and before the next op)."""
         p = self.demands[i]
         with self.executor_lock.request() as req:
             yield req
+            t0 = self.env.now
             yield self.env.timeout(p.serial_ns)
             for t in self.tiers:
                 if p.serial_read.get(t, 0) > 0:
                     yield from self.stream(i, t, False, p.serial_read[t])
+            self.serial_wall[i] = self.env.now - t0
         self.compute[i] += p.serial_ns
-        self.slices_ready(i)
+        self.finish(i)
 
     def slice(self, i: int, s: int):
         """Slice ``s`` of op ``i``: read (tier by tier), compute, write."""
@@ -194,7 +197,10 @@ class Replay:
                 yield from self.stream(i, t, True, p.write[t] * f)
         self.left[i] -= 1
         if self.left[i] == 0:
-            self.finish(i)
+            if p.serial_ns > 0 or p.serial_read:
+                self.ready.put((i, -1))
+            else:
+                self.finish(i)
 
     def finish(self, i: int) -> None:
         self.end[i] = self.env.now
@@ -230,7 +236,7 @@ class Replay:
         # env.now may lie past the last op: superseded channel timeouts still fire, doing nothing
         n = len(self.demands)
         return RunStats(float(self.end.max()) if n else 0.0, self.compute, self.stall,
-                        np.nan_to_num(self.start), self.end)
+                        np.nan_to_num(self.start), self.end, self.serial_wall)
 
 
 def run(demands: list[OpDemand], machine: Machine, threads: int,

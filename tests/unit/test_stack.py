@@ -12,7 +12,8 @@ from hetier.errors import UsageError
 from hetier.simulator.demands import OpDemand, schedule
 from hetier.simulator.engine import run, run_in_order
 from hetier.simulator.recording_host import RecordingHost
-from hetier.simulator.scenario import Scenario, memory_stage
+from hetier.formats.results import load_results, save_results
+from hetier.simulator.scenario import Scenario, memory_stage, simulate
 from hetier.simulator.fit import Case, Predictor, fit, reference_runs_path
 from hetier.simulator.machines import load_machine
 from hetier.simulator.policies import get_policy
@@ -102,6 +103,19 @@ def test_teardown_destroys_freed_host_objects_on_one_thread(tmp_path):
     assert rs.end_ns[1] - rs.start_ns[1] == pytest.approx(8000 + one_stream + p.compute_ns / p.slices, rel=1e-9)
     assert run_in_order(plans, m).makespan_ns == pytest.approx(rs.makespan_ns, rel=1e-9)
     assert rs.stall_ns["dram"][1] == pytest.approx(one_stream, rel=1e-9)
+    # the serial part's wall time (what an op timer that stops before the teardown leaves out)
+    assert rs.serial_ns[0] == 0.0 and rs.serial_ns[1] == pytest.approx(8000 + one_stream, rel=1e-9)
+    assert np.allclose(run_in_order(plans, m).serial_ns, rs.serial_ns, rtol=1e-9)
+    # a replay keeps it per layer, and a results file keeps it
+    res = simulate(Scenario(w, m, "all-dram", StackProfile("t", schedule="sequential", teardown_ns_per_host_byte=2.0),
+                            threads=4, recording=RecordingHost()))
+    assert res.layers["serial_ns"] == pytest.approx([0.0, 8000 + one_stream], rel=1e-9)
+    assert res.layers["teardown_read_bytes"] == [0.0, 4000.0]  # of the op's reads, the teardown's
+    save_results(tmp_path / "r.arrow", [res])
+    assert load_results(tmp_path / "r.arrow")[1].column("serial_ns").to_pylist() == pytest.approx(res.layers["serial_ns"])
+    plain = simulate(Scenario(w, m, "all-dram", StackProfile("t", schedule="sequential"), threads=4,
+                              recording=RecordingHost()))
+    assert plain.layers["serial_ns"] == pytest.approx([0.0, one_stream], rel=1e-9)  # the reads alone
 
 
 plan_strategy = st.lists(st.tuples(st.floats(0, 1e6), st.floats(0, 1e9), st.floats(0, 1e9), st.floats(0, 1e9),
@@ -127,6 +141,7 @@ def test_closed_form_equals_simpy_for_sequential_plans(ops):
     for t in ("dram", "pmem"):
         assert np.allclose(a.stall_ns[t], b.stall_ns[t], rtol=0, atol=tol)
     assert np.allclose(a.compute_ns, b.compute_ns, rtol=1e-12)
+    assert np.allclose(a.serial_ns, b.serial_ns, rtol=0, atol=tol)
 
 
 def test_profile_file_round_trips(tmp_path):
