@@ -73,6 +73,8 @@ class ReferenceCache:
         sets = page_sets(np.array([e[3] for e in touches], dtype=np.int64), self.n_sets, self.per_page, self.seed)
         for (_, _, _, line, store, nb), s in zip(touches, sets.tolist()):
             out.dram_read += nb  # the tag (and data) of the line
+            if not store:
+                out.load_bytes += nb
             hit = self.tags[s] == line
             if hit:
                 out.hit_bytes += nb

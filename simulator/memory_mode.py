@@ -92,6 +92,7 @@ class MMTraffic:
     rfo_pmem_bytes: float = 0.0  # of which served by PMem (store fills)
     tag_check_bytes: float = 0.0  # DRAM reads of stores that only check the tag
     load_pmem_bytes: float = 0.0  # loads served by PMem (the rest of pmem_read is store fills)
+    load_bytes: float = 0.0  # every load that reached the DRAM cache (hits and misses; stores' RFO aside)
 
     def add(self, o: "MMTraffic") -> None:
         for k in self.__dataclass_fields__:
@@ -526,6 +527,7 @@ class MemoryModeCache:
             hb = float((nb * hit).sum())
             load_miss = float((nb * (1 - hit) * ~wr).sum())
         total = float(nb.sum())
+        out.load_bytes += total - float(nb[wr].sum())
         mb = total - hb
         wb = float(nb[victim].sum())
         store = float(nb[wr].sum())
@@ -647,3 +649,4 @@ class MemoryModeCache:
         else:
             out.pmem_read += mb
             out.load_pmem_bytes += mb
+            out.load_bytes += extra * per

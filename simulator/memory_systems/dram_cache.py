@@ -36,7 +36,9 @@ class DramCache(MemorySystem):
         self.per_line_ns = miss_penalty_per_line(machine)
         self.hit = self.miss = self.writeback = 0.0
         # what the study's PEBS counters count, per op: loads served by Optane, and the share retired loads see
-        self.per_op: dict[str, list[float]] = {"pmem_load_bytes": [], "pmem_demand_load_bytes": []}
+        # and loads the DRAM cache served (MEM_LOAD_L3_MISS_RETIRED.LOCAL_DRAM's share of LLC-miss loads)
+        self.per_op: dict[str, list[float]] = {"pmem_load_bytes": [], "pmem_demand_load_bytes": [],
+                                               "dram_cache_load_bytes": []}
 
     @classmethod
     def check_machine(cls, machine, where: str) -> None:
@@ -63,11 +65,13 @@ class DramCache(MemorySystem):
         visible = st.load_visible.get(op.kind, 1.0) if st is not None else 1.0
         self.per_op["pmem_load_bytes"].append(tr.load_pmem_bytes)
         self.per_op["pmem_demand_load_bytes"].append(tr.load_pmem_bytes * visible)
+        self.per_op["dram_cache_load_bytes"].append(tr.load_bytes - tr.load_pmem_bytes)
         return OpTraffic({cache: tr.dram_read, backing: tr.pmem_read}, {cache: tr.dram_write, backing: tr.pmem_write},
                          self.per_line_ns * tr.misses)
 
     def layer_columns(self) -> dict[str, list[float]]:
-        """Per op: bytes of loads served by Optane, and of those the retired loads see (load_visible)."""
+        """Per op: bytes of loads served by Optane, of those the retired loads see (load_visible), and
+        of loads the DRAM cache served."""
         return self.per_op
 
     def statistics(self) -> dict:
