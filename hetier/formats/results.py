@@ -31,9 +31,10 @@ TIER_COLUMNS = ("stall_ns", "read_bytes", "write_bytes", "live_peak_bytes", "liv
 # per-op bytes moved into and out of the first tier by the kernel (Linux tiering) or the hardware
 # (Flat Memory Mode); written only when a run has them, 0 for the file's other runs
 MOVE_COLUMNS = ("promoted_bytes", "demoted_bytes")
-# per-op wall time of the op's serial part (the executor's work, e.g. HE-Transformer's teardown of the
-# tensors the op was last to use, which its op timers leave out); written only when a run has one
-SERIAL_COLUMNS = ("serial_ns",)
+# per op, the serial part (the executor's work, e.g. HE-Transformer's teardown of the tensors the op
+# was last to use, which its op timers leave out): its wall time, and of the op's reads the bytes the
+# teardown reads; each written only when a run has it (0 for the file's other runs)
+SERIAL_COLUMNS = ("serial_ns", "teardown_read_bytes")
 
 
 def override_column(key: str) -> str:

@@ -112,7 +112,9 @@ def test_teardown_destroys_freed_host_objects_on_one_thread(tmp_path):
     assert res.layers["serial_ns"] == pytest.approx([0.0, 8000 + one_stream], rel=1e-9)
     assert res.layers["teardown_read_bytes"] == [0.0, 4000.0]  # of the op's reads, the teardown's
     save_results(tmp_path / "r.arrow", [res])
-    assert load_results(tmp_path / "r.arrow")[1].column("serial_ns").to_pylist() == pytest.approx(res.layers["serial_ns"])
+    saved = load_results(tmp_path / "r.arrow")[1]
+    assert saved.column("serial_ns").to_pylist() == pytest.approx(res.layers["serial_ns"])
+    assert saved.column("teardown_read_bytes").to_pylist() == [0.0, 4000.0]
     plain = simulate(Scenario(w, m, "all-dram", StackProfile("t", schedule="sequential"), threads=4,
                               recording=RecordingHost()))
     assert plain.layers["serial_ns"] == pytest.approx([0.0, one_stream], rel=1e-9)  # the reads alone
