@@ -173,7 +173,7 @@ class SweepStore:
         for t in ordered:
             row = pq.read_table(self.parts / f"{t.config_id}.row.parquet").to_pylist()[0]
             row = {override_column(k): v for k, v in row.items()}  # parts of an older sweep: tier.key
-            rows.append(_with_cost(row, prices, price_choice))
+            rows.append(with_cost(row, prices, price_choice))
         # the axes' overrides and those of the references the sweep added (pmem.capacity_gb=0)
         override_keys = sorted({*override_keys, *(k for t in tasks for k, _ in t.config.overrides)})
         columns = [override_column(k) for k in override_keys]
@@ -221,7 +221,7 @@ def _remove_orphans(root: Path) -> None:
                 p.unlink(missing_ok=True)
 
 
-def _with_cost(row: dict, prices: str, choice: str | None = None) -> dict:
+def with_cost(row: dict, prices: str, choice: str | None = None) -> dict:
     """The row plus its machine's memory cost under ``prices`` and its ``choice`` (None for rows
     without a machine)."""
     if not row.get("machine_json"):

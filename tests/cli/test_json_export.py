@@ -48,3 +48,31 @@ def test_results_export_has_a_column_per_override(tmp_path, capsys):
     assert pq.read_table(tmp_path / "r.parquet").column("dram_capacity_gb").to_pylist() == [None, None, 1, 1, 2, 2]
     code, _, err = run(["export", TRACE, "--format", "csv", "-o", str(tmp_path / "t.csv")], capsys)
     assert code == 2 and "csv export is for results files and sweep directories" in err
+
+
+def test_results_export_prices_with_a_chosen_price_file(tmp_path, capsys):
+    res = tmp_path / "r.arrow"
+    code, _, err = run(["replay", TRACE, "--machine", "dram-only,optane-appdirect", "--policy", "dram-first",
+                        "--threads", "1", "-o", str(res)], capsys)
+    assert code == 0, err
+    code, _, err = run(["export", str(res), "--format", "csv", "-o", str(tmp_path / "a.csv")], capsys)
+    assert code == 0, err
+    default = {r["machine"]: r for r in csv.DictReader(open(tmp_path / "a.csv"))}
+    assert float(default["dram-only"]["cost_usd"]) == 6750.72  # 192 GB x 35.16 USD/GB
+    # a price file of its own: DRAM at 10 USD/GB, Optane at 2 (same devices, other numbers)
+    shipped = (Path(__file__).resolve().parents[2] / "simulator" / "presets" / "prices.toml").read_text()
+    mine = tmp_path / "prices.toml"
+    mine.write_text(shipped.replace("usd_per_gb = 35.16", "usd_per_gb = 10.0").replace("usd_per_gb = 4.51", "usd_per_gb = 2.0"))
+    assert mine.read_text() != shipped
+    code, _, err = run(["export", str(res), "--format", "csv", "--prices", str(mine), "-o", str(tmp_path / "b.csv")],
+                       capsys)
+    assert code == 0, err
+    rows = {r["machine"]: r for r in csv.DictReader(open(tmp_path / "b.csv"))}
+    assert float(rows["dram-only"]["cost_usd"]) == 1920.0
+    assert float(rows["optane-appdirect"]["cost_usd"]) == 192 * 10.0 + 1536 * 2.0
+    code, _, err = run(["export", str(res), "--format", "csv", "--price-choice", "no-such", "-o",
+                        str(tmp_path / "c.csv")], capsys)
+    assert code == 2 and "no price choice 'no-such'" in err and not (tmp_path / "c.csv").exists()
+    code, _, err = run(["export", TRACE, "--format", "parquet", "--price-choice", "reused-dimms", "-o",
+                        str(tmp_path / "t.parquet")], capsys)
+    assert code == 2 and "a trace has no machine to price" in err

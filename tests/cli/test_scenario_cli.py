@@ -142,6 +142,21 @@ def test_the_reused_dimms_choice_prices_the_expander_as_its_card_and_says_so(m96
     ref_gb = int([r for r in rows if r["reference_added"]][0]["capacity_gb_dram"])
     assert f"ddr5-cxl-dram-only all-dram cxl.capacity_gb=0 dram.capacity_gb={ref_gb} x32 (dram {ref_gb} GB" in line
     assert "estimate" not in line and ref_gb * 17.29 < 32 * 17.29 + 1000.0
+    # exported, the rows keep the prices they were swept with, unless export is given other ones
+    code, _, err = run(["export", str(tmp_path / "s"), "--format", "parquet", "-o", str(tmp_path / "kept.parquet")],
+                       capsys)
+    assert code == 0, err
+    kept = pq.read_table(tmp_path / "kept.parquet").to_pylist()
+    assert [r["cost_usd"] for r in kept] == [r["cost_usd"] for r in rows]
+    from hetier.simulator.prices import DEFAULT_PRICES
+
+    code, _, err = run(["export", str(tmp_path / "s"), "--format", "parquet", "--prices", str(DEFAULT_PRICES),
+                        "-o", str(tmp_path / "repriced.parquet")], capsys)
+    assert code == 0, err
+    repriced = pq.read_table(tmp_path / "repriced.parquet").to_pylist()
+    assert not any(r["cost_note"].startswith("price choice") for r in repriced)
+    assert [r["cost_usd"] for r in repriced if not r["reference_added"]] != [r["cost_usd"] for r in hybrid]
+    assert [r["cost_usd"] for r in repriced if r["reference_added"]] == [r["cost_usd"] for r in rows if r["reference_added"]]
     code, _, err = run(["sweep", m96, "--machine", "ddr5-cxl", "--price-choice", "nope", "-o", str(tmp_path / "t")],
                        capsys)
     assert code == 2 and "no price choice 'nope' (choices: reused-dimms)" in err and not (tmp_path / "t").exists()
