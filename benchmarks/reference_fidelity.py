@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hetier.analysis.busy_threads import busy_at, busy_threads, mean_busy
 from hetier.analysis.trace_stats import trace_stats
 from hetier.atomic import write_bytes_atomic
 from hetier.workflow.planned import cases_of, plan_config
@@ -140,7 +141,8 @@ def timeline_section(tl: dict | None) -> list[str]:
             "28 h, 0.44 of the run) and 400 GB (after 45 h, 0.71), and about 350 GB at the end.", "",
             "| fraction of the run | " + " | ".join(f"{f:.2f}" for f, _ in cells) + " |",
             "|---|" + "---:|" * len(cells),
-            "| predicted resident GB | " + " | ".join(f"{v:.0f}" for _, v in cells) + " |", "",
+            "| predicted resident GB | " + " | ".join(f"{v:.0f}" for _, v in cells) + " |",
+            *busy_row(tl, [f for f, _ in cells]), "",
             f"- Peak: {tl['peak_gb']:.0f} GB at {tl['peak_at']:.2f} of the run (published about 840, early).",
             f"- Downward steps (a fall of over 5% of the peak between two of {n} even samples): {tl['steps']} "
             "(published: at least 2).",
@@ -149,7 +151,39 @@ def timeline_section(tl: dict | None) -> list[str]:
             *(["- The predicted curve has the published shape's steps and end level."] if tl["steps"] >= 2 and abs(end_err) <= 0.2
               else ["- The predicted curve falls only where host memory is freed (SEAL's pool, as modelled, never",
                     f"  returns memory); the published curve falls by about {float(pub['plateau']['resident_gb_approx']) - end_pub:.0f} GB from its plateau,",
-                    "  which this model does not reproduce."]), ""]
+                    "  which this model does not reproduce."]), *busy_lines(tl), ""]
+
+
+LOW_PARALLELISM = 4  # busy threads at or below which a phase counts as low parallelism (of 48)
+LAST_HOURS = 10 / 63  # the published run's last ~10 h of ~63, which keep high utilisation
+
+
+def busy_row(tl: dict, fractions: list[float]) -> list[str]:
+    """The table row of busy threads (a CPU-use plot's 100% per thread) at the sampled fractions."""
+    t, n = tl.get("busy", (np.zeros(0), np.zeros(0)))
+    if not len(t):
+        return []
+    at = busy_at(t, n, np.array(fractions) * tl["run_s"] * 1e9 * (1 - 1e-9))
+    return ["| predicted busy threads | " + " | ".join(f"{v:.0f}" for v in at) + " |"]
+
+
+def busy_lines(tl: dict) -> list[str]:
+    """Busy threads over ResNet-50's run beside the published CPU use (100-4,800%, long phases of
+    low parallelism, high utilisation in the last ~10 h)."""
+    t, n = tl.get("busy", (np.zeros(0), np.zeros(0)))
+    if not len(t):
+        return []
+    run = tl["run_s"] * 1e9
+    inside = (t >= 0) & (t < run)
+    seg = np.diff(np.r_[t, run].clip(0, run))
+    low = float(np.sum(seg[n <= LOW_PARALLELISM]) / run)
+    head, tail = mean_busy(t, n, 0, run * (1 - LAST_HOURS)), mean_busy(t, n, run * (1 - LAST_HOURS), run)
+    return [f"- Busy threads (CPU use / 100%): between {n[inside].min():.0f} and {n[inside].max():.0f} over the run; "
+            f"{low:.0%} of the run at {LOW_PARALLELISM} or fewer (the executor's teardown and single-thread ops);",
+            f"  on average {head:.1f} before the last {LAST_HOURS:.2f} of the run and {tail:.1f} in it. Published: "
+            "between about 1 and 48, long phases of low parallelism, and only the last ~10 h of ~63",
+            "  keeping high utilisation: " + ("as there, the predicted end keeps more threads busy than the rest." if tail > head
+                                               else "unlike there, the predicted end keeps no more threads busy than the rest.")]
 
 
 LINEAR = ("conv2d", "dwconv2d", "dense", "avgpool", "gavgpool")
@@ -213,6 +247,7 @@ def main() -> None:
             bs = [simulate(Scenario(w, mm, None, threads=THREADS, stack=stack, seed=s)) for s in range(args.seeds)]
             if model == "resnet50":
                 timeline = timeline_shape(*resident_timeline(path, bs[0]))
+                timeline["busy"] = busy_threads(bs[0].layers, THREADS)
             rows.append((run, st, a, bs, time.perf_counter() - t0, parts))
             counts[run.config] = shape_counts(w)
             if (model, width, res) == ("mobilenetv2", 0.75, 96):

@@ -70,6 +70,8 @@ class RunStats:
     # wall time of each op's serial part (its executor work: CPU and reads), which a stack's op timer
     # may leave out (HE-Transformer stops an op's timer before the executor frees its dead tensors)
     serial_ns: np.ndarray | None = None
+    # threads each op's parallel part ran on (its slices; its serial part runs on one)
+    threads: np.ndarray | None = None
 
 
 def transfer_ns(dev: Device, nbytes: float, write: bool, k: int) -> float:
@@ -117,7 +119,8 @@ def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
         compute[i] = p.compute_ns + p.serial_ns
         serial[i] = p.serial_ns + alone_ns
         end[i] = now
-    return RunStats(float(end.max()) if n else 0.0, compute, stall, start, end, serial)
+    return RunStats(float(end.max()) if n else 0.0, compute, stall, start, end, serial,
+                    np.array([p.slices for p in demands], dtype=np.int64))
 
 
 class Replay:
@@ -236,7 +239,8 @@ class Replay:
         # env.now may lie past the last op: superseded channel timeouts still fire, doing nothing
         n = len(self.demands)
         return RunStats(float(self.end.max()) if n else 0.0, self.compute, self.stall,
-                        np.nan_to_num(self.start), self.end, self.serial_wall)
+                        np.nan_to_num(self.start), self.end, self.serial_wall,
+                        np.array([p.slices for p in self.demands], dtype=np.int64))
 
 
 def run(demands: list[OpDemand], machine: Machine, threads: int,

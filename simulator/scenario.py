@@ -192,6 +192,7 @@ def simulate(s: Scenario, on_op: Callable[[int], None] | None = None) -> RunResu
         layers[f"write_bytes_{t}"] = [p.write[t] for p in mem.demands]
         layers[f"live_peak_bytes_{t}"] = pl.live_peak[t]
         layers[f"live_end_bytes_{t}"] = pl.live_end[t]
+    layers["busy_threads"] = rs.threads.tolist()  # of each op's parallel part (its serial part: one)
     if rs.serial_ns is not None and rs.serial_ns.any():  # the executor's part outside the op timers
         layers["serial_ns"] = rs.serial_ns.tolist()
     if any(p.teardown_bytes for p in mem.demands):  # of the op's reads (read_bytes_TIER), the teardown's

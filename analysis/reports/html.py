@@ -151,7 +151,36 @@ def _comparison_figures(comp: Comparison) -> list[tuple[str, object, str]]:
                           yaxis_title="predicted time (s; thread-time / threads)", xaxis=layer_axis(layers["name"]),
                           height=440)
         figs.append((f"Per layer: {label}", fig, "Compute and memory stall of each layer in this replay."))
+        busy = _busy_figure(run, layers, label)
+        if busy:
+            figs.append(busy)
     return figs
+
+
+def _busy_figure(run: dict, layers: dict, label: str) -> tuple[str, object, str] | None:
+    """Busy threads and live bytes over one replay (what the target's CPU-use and memory plots
+    would show); None for results of an older hetier, which do not say how many threads ops ran on."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from hetier.analysis.busy_threads import busy_threads
+
+    t, n = busy_threads(layers, max(run["threads"], 1))
+    if not len(t):
+        return None
+    fig = go.Figure(go.Scatter(x=t / 1e9, y=n, mode="lines", line=dict(shape="hv", color=TIER_COLOURS["compute"]),
+                               name="busy threads"))
+    live = [k for k in layers if k.startswith("live_end_bytes_")]
+    if live:
+        total = np.sum([np.asarray(layers[k], dtype=float) for k in live], axis=0)
+        fig.add_trace(go.Scatter(x=np.asarray(layers["end_ns"]) / 1e9, y=total / 1e9, mode="lines", yaxis="y2",
+                                 line=dict(shape="hv", color=OTHER_COLOUR), name="live GB (all tiers)"))
+    fig.update_layout(title=f"Busy threads over the run: {label}", xaxis_title="predicted time (s)",
+                      yaxis=dict(title="busy threads", rangemode="tozero"),
+                      yaxis2=dict(title="live bytes after each op (GB)", overlaying="y", side="right",
+                                  rangemode="tozero"), height=400)
+    return (f"Busy threads: {label}", fig, "Threads each op kept busy (its serial part, e.g. the executor's teardown: "
+            "one), and live bytes after each op: what a CPU-use and a memory plot of the target would show.")
 
 
 def _reuse_figure(an: Analysis, comp: Comparison | None) -> tuple[str, object, str]:

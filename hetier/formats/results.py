@@ -31,10 +31,11 @@ TIER_COLUMNS = ("stall_ns", "read_bytes", "write_bytes", "live_peak_bytes", "liv
 # per-op bytes moved into and out of the first tier by the kernel (Linux tiering) or the hardware
 # (Flat Memory Mode); written only when a run has them, 0 for the file's other runs
 MOVE_COLUMNS = ("promoted_bytes", "demoted_bytes")
-# per op, the serial part (the executor's work, e.g. HE-Transformer's teardown of the tensors the op
-# was last to use, which its op timers leave out): its wall time, and of the op's reads the bytes the
-# teardown reads; each written only when a run has it (0 for the file's other runs)
-SERIAL_COLUMNS = ("serial_ns", "teardown_read_bytes")
+# per op, how it ran: the threads of its parallel part, and its serial part (the executor's work,
+# e.g. HE-Transformer's teardown of the tensors the op was last to use, which its op timers leave
+# out): that part's wall time and, of the op's reads, the bytes the teardown reads; each written only
+# when a run has it (0 for the file's other runs; older results files have none)
+EXECUTOR_COLUMNS = ("busy_threads", "serial_ns", "teardown_read_bytes")
 
 
 def override_column(key: str) -> str:
@@ -131,7 +132,7 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
     for t in tiers:
         for c in TIER_COLUMNS:
             cols[f"{c}_{t}"] = []
-    moves = [c for c in MOVE_COLUMNS + SERIAL_COLUMNS if any(c in r.layers for r in runs)]
+    moves = [c for c in MOVE_COLUMNS + EXECUTOR_COLUMNS if any(c in r.layers for r in runs)]
     for c in moves:
         cols[c] = []
     for i, r in enumerate(runs):

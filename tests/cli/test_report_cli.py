@@ -41,8 +41,10 @@ def test_html_report(tmp_path, results, capsys):
     assert "Against dram-only / all-dram: " in page
     assert f"optane-memory-mode / memory-mode {_ratio(results, 'memory-mode'):.2f}x" in page
     assert "Best: dram-only / all-dram" in page and "% ahead of " in page
-    assert page.count('class="plotly-graph-div"') == 8 + 4  # 8 views + one per-layer split per fitting run
+    # 8 views + per fitting run one per-layer split and one busy-threads curve
+    assert page.count('class="plotly-graph-div"') == 8 + 4 * 2
     assert "<h2>Per layer: optane-memory-mode / memory-mode</h2>" in page
+    assert "<h2>Busy threads: optane-memory-mode / memory-mode</h2>" in page
     assert "<script src=" not in page and "<link " not in page  # self-contained: plotly.js is inline
     assert out.stat().st_size > 3e6
     assert out.stat().st_size < 20e6
