@@ -376,7 +376,9 @@ def main() -> None:
               "time); the study counts retired loads served by Optane (PEBS).", "",
               "| op | op-timer time % (published) | wall time % | Optane loads % (published) |",
               "|---|---:|---:|---:|"]
-    for op in sorted(set(shares) | set(pub_ops), key=lambda o: -shares.get(o, (0, 0, 0))[0]):
+    # by hetier's op-timer share, then the published one, then name (a set's order is not the same every run)
+    for op in sorted(set(shares) | set(pub_ops), key=lambda o: (-shares.get(o, (0.0,))[0],
+                                                                 -float(pub_ops.get(o, {}).get("time_pct") or 0), o)):
         ours = shares.get(op)
         p = pub_ops.get(op)
         lines.append(f"| {op} | " + (f"{100 * ours[0]:.1f}" if ours else "-") + (f" ({p['time_pct']})" if p else "")
