@@ -28,7 +28,8 @@ def test_report_renders_in_chromium(tmp_path):
     errors = re.search(r'<div id="hetier-js-errors"[^>]*>(.*?)</div>', dom, flags=re.S)
     assert errors is not None and errors.group(1).strip() == ""
     drawn = re.findall(r'<div id="fig\d+" class="plotly-graph-div js-plotly-plot"', dom)
-    assert n_figures == 8 + 2 and len(drawn) == n_figures  # plotly marks each div it has drawn
+    # 8 views + per fitting run a per-layer split and a busy-threads curve; plotly marks each div it has drawn
+    assert n_figures == 8 + 2 * 2 and len(drawn) == n_figures
     assert dom.count('class="main-svg"') >= 2 * n_figures
     figs = dom.split('<div id="fig')[1:]
     assert len(figs) == n_figures
