@@ -168,15 +168,15 @@ def _busy_figure(run: dict, layers: dict, label: str) -> tuple[str, object, str]
     t, n = busy_threads(layers, max(run["threads"], 1))
     if not len(t):
         return None
-    fig = go.Figure(go.Scatter(x=t / 1e9, y=n, mode="lines", line=dict(shape="hv", color=TIER_COLOURS["compute"]),
-                               name="busy threads"))
+    fig = go.Figure(go.Scatter(x=t / 1e9, y=100 * n, mode="lines", line=dict(shape="hv", color=TIER_COLOURS["compute"]),
+                               name="CPU use (busy threads x 100%)"))
     live = [k for k in layers if k.startswith("live_end_bytes_")]
     if live:
         total = np.sum([np.asarray(layers[k], dtype=float) for k in live], axis=0)
         fig.add_trace(go.Scatter(x=np.asarray(layers["end_ns"]) / 1e9, y=total / 1e9, mode="lines", yaxis="y2",
                                  line=dict(shape="hv", color=OTHER_COLOUR), name="live GB (all tiers)"))
     fig.update_layout(title=f"Busy threads over the run: {label}", xaxis_title="predicted time (s)",
-                      yaxis=dict(title="busy threads", rangemode="tozero"),
+                      yaxis=dict(title="CPU use (%; 100% per busy thread)", rangemode="tozero"),
                       yaxis2=dict(title="live bytes after each op (GB)", overlaying="y", side="right",
                                   rangemode="tozero"), height=400)
     return (f"Busy threads: {label}", fig, "Threads each op kept busy (its serial part, e.g. the executor's teardown: "
