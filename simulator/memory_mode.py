@@ -527,11 +527,11 @@ class MemoryModeCache:
             hb = float((nb * hit).sum())
             load_miss = float((nb * (1 - hit) * ~wr).sum())
         total = float(nb.sum())
-        out.load_bytes += total - float(nb[wr].sum())
         mb = total - hb
         wb = float(nb[victim].sum())
         store = float(nb[wr].sum())
         store_miss = mb - load_miss
+        out.load_bytes += total - store
         out.hit_bytes += hb
         out.miss_bytes += mb
         out.writeback_bytes += wb
