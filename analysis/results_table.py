@@ -15,17 +15,15 @@ FIRST = ["source", "trace", "trace_sha256", "machine", "policy", "threads"]
 
 
 def _results_rows(path: str, keys: set[str], prices: str, choice: str | None) -> list[dict]:
-    from hetier.simulator.prices import machine_cost
-    from hetier.simulator.machines import machine_from_dict
+    """A results file's runs as rows, each priced as a sweep prices its rows (``with_cost``)."""
     from hetier.formats.results import load_results, run_row
+    from hetier.simulator.sweep_store import with_cost
 
     runs, _ = load_results(path)
     rows = []
     for run in runs:
         keys.update(run.get("overrides") or {})
-        cost = machine_cost(machine_from_dict(run["machine"]), prices, choice)
-        rows.append({"source": os.path.basename(path), **run_row(run), "cost_usd": cost.total_usd,
-                     "cost_note": cost.note})
+        rows.append(with_cost({"source": os.path.basename(path), **run_row(run)}, prices, choice))
     return rows
 
 
