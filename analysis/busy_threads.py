@@ -23,8 +23,9 @@ def busy_threads(layers: Mapping[str, Sequence], threads: int) -> tuple[np.ndarr
     serial = np.asarray(layers["serial_ns"], dtype=float) if "serial_ns" in layers else np.zeros(len(start))
     par = np.asarray(layers["busy_threads"], dtype=float)
     split = np.maximum(start, end - serial)  # where the op's serial part begins
+    one = (serial > 0).astype(float)  # the serial part's one thread
     t = np.concatenate([start, split, split, end])
-    d = np.concatenate([par, -par, np.where(serial > 0, 1.0, 0.0), -np.where(serial > 0, 1.0, 0.0)])
+    d = np.concatenate([par, -par, one, -one])
     keep = d != 0
     t, d = t[keep], d[keep]
     order = np.lexsort((d, t))  # at one instant, ends before starts (no spurious peak)
