@@ -47,3 +47,12 @@ def mean_busy(times: np.ndarray, level: np.ndarray, t0: float, t1: float) -> flo
         return 0.0
     edges = np.clip(np.r_[times, max(times[-1], t1)], t0, t1)
     return float(np.sum(np.diff(edges) * level) / (t1 - t0))
+
+
+def share_at_most(times: np.ndarray, level: np.ndarray, threads: float, t0: float, t1: float) -> float:
+    """Share of the time between ``t0`` and ``t1`` (ns) with at most ``threads`` busy (low
+    parallelism: how long a CPU-use plot sits near the bottom)."""
+    if t1 <= t0 or not len(times):
+        return 0.0
+    edges = np.clip(np.r_[times, max(times[-1], t1)], t0, t1)
+    return float(np.sum(np.diff(edges)[level <= threads]) / (t1 - t0))

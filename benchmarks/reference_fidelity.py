@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hetier.analysis.busy_threads import busy_at, busy_threads, mean_busy
+from hetier.analysis.busy_threads import busy_at, busy_threads, mean_busy, share_at_most
 from hetier.analysis.trace_stats import trace_stats
 from hetier.atomic import write_bytes_atomic
 from hetier.workflow.planned import cases_of, plan_config
@@ -175,8 +175,7 @@ def busy_lines(tl: dict) -> list[str]:
         return []
     run = tl["run_s"] * 1e9
     inside = (t >= 0) & (t < run)
-    seg = np.diff(np.r_[t, run].clip(0, run))
-    low = float(np.sum(seg[n <= LOW_PARALLELISM]) / run)
+    low = share_at_most(t, n, LOW_PARALLELISM, 0, run)
     head, tail = mean_busy(t, n, 0, run * (1 - LAST_HOURS)), mean_busy(t, n, run * (1 - LAST_HOURS), run)
     return [f"- Busy threads (CPU use / 100%): between {n[inside].min():.0f} and {n[inside].max():.0f} over the run; "
             f"{low:.0%} of the run at {LOW_PARALLELISM} or fewer (the executor's teardown and single-thread ops);",
@@ -432,7 +431,9 @@ def main() -> None:
                  f"{100 * shares['BoundedRelu'][3]:.0f}% of the loads, against Convolution's "
                  f"{100 * shares['Convolution'][3]:.0f}% ({100 * shares['Convolution'][4]:.0f}% from Optane) and "
                  f"Add's {100 * shares['Add'][3]:.0f}% ({100 * shares['Add'][4]:.0f}% from Optane:",
-                 "  its copy of the input and the host constant it reads and destroys). For BoundedRelu to hold",
+                 "  its copy of the input, which the host constant it builds first pushes out of the cache, and the",
+                 "  constant it destroys; of the constant it reads one value per element, the packed count add_seal",
+                 "  loops over). For BoundedRelu to hold",
                  "  most Optane loads the convolutions' and Adds' loads must nearly all hit or stay invisible to",
                  "  PEBS (prefetched; `load_visible`), which nothing measured here or in the sources says."]
                 if shares and {"Convolution", "BoundedRelu", "Add"} <= set(shares) else []),

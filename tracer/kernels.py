@@ -135,24 +135,34 @@ def bias_add(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -
     ``Broadcast(bias, input shape)`` + ``Add``, the input shape including the batch; constant
     folding turns the broadcast into a Constant of batch x elements values, which HE-Transformer
     builds as an unpacked plaintext tensor (HOST_BYTES_PER_VALUE per value) just before its Add
-    and frees after it: one host buffer per element of batch x HOST_BYTES_PER_VALUE bytes, read
-    by the element's add."""
+    and frees after it. The Add reads only the constant's first ``elements`` values:
+    he_seal_executable.cpp (case Add) calls ``add_seal(..., out[0]->get_batched_element_count())``,
+    the packed output's element count, and add_seal.cpp loops ``for i < count`` over ``arg1[i]``;
+    the other batch - 1 values per element are built and destroyed unread. So the constant is two
+    host buffers: the head the Add reads (elements x HOST_BYTES_PER_VALUE, contiguous: the
+    vector's first HETypes and the chunks one thread malloc'd for them) and, per element, the
+    batch - 1 values no one reads."""
     x, L = ins[0], ins[0].level
     out = be.new_tensor("ciphertext", x.shape, L, x.scale)
-    host = be.new_host(x.size, run.batch * HOST_BYTES_PER_VALUE)
-    for d in be.loop(x.size):
-        be.constant(host + d)
+    head = be.new_host(1, x.size * HOST_BYTES_PER_VALUE)
+    rest = be.new_host(x.size, (run.batch - 1) * HOST_BYTES_PER_VALUE) if run.batch > 1 else None
+    be.constant(head)
+    if rest is not None:
+        for d in be.loop(x.size):
+            be.constant(rest + d)
+    be.host_read(head)
     per = x.size // len(node.bias)
     pt = be.new_plaintexts(len(node.bias), L)
     for ch in be.loop(len(node.bias)):
         p = pt()
         be.encode(L, p, float(node.bias[ch]), x.scale)
         for d in be.loop(per, lambda: range(ch * per, (ch + 1) * per)):
-            be.host_read(host + d)
             be.addp_new(L, x.base + d, p, out.base + d)
         be.free(L, p)
-    for d in be.loop(x.size):
-        be.free(0, host + d)
+    be.free(0, head)
+    if rest is not None:
+        for d in be.loop(x.size):
+            be.free(0, rest + d)
     return out
 
 

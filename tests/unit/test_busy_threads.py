@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hetier.analysis.busy_threads import busy_at, busy_threads, mean_busy
+from hetier.analysis.busy_threads import busy_at, busy_threads, mean_busy, share_at_most
 from hetier.simulator.machines import load_machine
 from hetier.simulator.recording_host import RecordingHost
 from hetier.simulator.scenario import Scenario, simulate
@@ -18,6 +18,9 @@ def test_parallel_part_then_its_serial_part_on_one_thread():
     assert t.tolist() == [0, 100, 250, 300] and n.tolist() == [4, 8, 1, 0]
     assert busy_at(t, n, np.array([-1, 0, 99, 100, 260, 300, 400])).tolist() == [0, 4, 4, 8, 1, 0, 0]
     assert mean_busy(t, n, 0, 300) == pytest.approx((4 * 100 + 8 * 150 + 1 * 50) / 300)
+    assert share_at_most(t, n, 4, 0, 300) == pytest.approx(150 / 300)  # 4 threads, then the teardown's 1
+    assert share_at_most(t, n, 1, 200, 300) == pytest.approx(50 / 100)
+    assert share_at_most(t, n, 8, 0, 300) == 1.0 and share_at_most(t, n, 8, 5, 5) == 0.0
 
 
 def test_overlapping_ops_add_up_to_the_threads_there_are():
