@@ -67,12 +67,9 @@ def op_shares(result) -> tuple[dict[str, tuple[float, ...]], float]:
     lay = result.layers
     t = np.array(lay["end_ns"]) - np.array(lay["start_ns"])
     timed = t - np.array(lay.get("serial_ns", np.zeros(len(t))))
-    # the teardown's reads are a share of the op's reads on every tier (simulator/demands.py
-    # teardown_split): outside the op's timer, so outside the loads the study's counters gave the op
-    reads = sum(np.array(v) for k, v in lay.items() if k.startswith("read_bytes_"))
-    torn = np.array(lay.get("teardown_read_bytes", np.zeros(len(t))))
-    pm = np.array(lay["pmem_demand_load_bytes"]) * (1 - np.minimum(1.0, np.divide(torn, reads, out=np.zeros(len(t)),
-                                                                               where=reads > 0)))
+    # the serial part's loads (the teardown's) fall outside the op's timer, so outside the loads the
+    # study's counters gave the op
+    pm = np.array(lay["pmem_demand_load_bytes"]) - np.array(lay["serial_pmem_demand_load_bytes"])
     hits, misses = np.array(lay["dram_cache_load_bytes"]), np.array(lay["pmem_load_bytes"])
     out: dict[str, list[float]] = {}
     for kind, dt, tt, b, h, m in zip(lay["kind"], t, timed, pm, hits, misses):

@@ -38,10 +38,11 @@ class OpDemand:
     slices: int
     latency_ns: float = 0.0  # waited on top of the transfers, shared by the slices (e.g. a cache's miss penalties)
     deps: list[int] = field(default_factory=list)
-    serial_ns: float = 0.0  # runs on one thread, under the executor lock, before the slices
+    serial_ns: float = 0.0  # CPU time on one thread, under the executor lock, after the slices
     items: int = 1  # independent output ciphertexts, dealt to the slices as whole items
     teardown_bytes: float = 0.0  # bytes of host objects the op frees (the executor thread destroys them)
     serial_read: dict[str, float] = field(default_factory=dict)  # bytes the serial part reads, one stream, per tier
+    serial_latency_ns: float = 0.0  # the serial part's wait on top of its reads (its misses, in full: one thread)
 
     def share(self, s: int) -> float:
         """Part of the op's work in slice ``s``: its whole items over all items."""
@@ -106,15 +107,16 @@ def op_demands(workload: Workload, system: MemorySystem, recording: RecordingHos
         op, teardown = with_teardown_reads(op, workload)
         own = np.isin(op.acc_tensor, op.alloc_tensor) if op.kind in stack.output_stationary_kinds else None
         traffic = system.op_traffic(op, llc_filter(op.acc_bytes, op.acc_footprint, machine.llc_bytes, own))
-        out.append(OpDemand(compute, traffic.read, traffic.write, 1, traffic.latency_ns, teardown_bytes=teardown))
+        out.append(OpDemand(compute, traffic.read, traffic.write, 1, traffic.latency_ns, teardown_bytes=teardown,
+                            serial_read=traffic.serial_read, serial_latency_ns=traffic.serial_latency_ns))
     return out, clamped
 
 
 def with_teardown_reads(op, workload: Workload):
-    """The op with one read of every host buffer it frees, after its own accesses and before the
-    frees (destroying a host object reads it: a destructor, the allocator's chunk header), and the
-    bytes those reads move. Pool buffers (ciphertexts, plaintexts) go back to SEAL's pool without
-    being touched."""
+    """The op with one read of every host buffer it frees as its serial part's rows (``serial_rows``:
+    after its own accesses, on the executor thread, before the frees; destroying a host object reads
+    it: a destructor, the allocator's chunk header), and the bytes those reads move. Pool buffers
+    (ciphertexts, plaintexts) go back to SEAL's pool without being touched."""
     host = np.array([workload.tensor_kind.get(t) == "host" for t in op.free_tensor.tolist()], bool)
     if not host.any():
         return op, 0.0
@@ -125,7 +127,8 @@ def with_teardown_reads(op, workload: Workload):
                   acc_write=np.concatenate([op.acc_write, np.zeros(len(t), bool)]),
                   acc_bytes=np.concatenate([op.acc_bytes, nbytes]),
                   acc_count=np.concatenate([op.acc_count, count]),
-                  acc_footprint=np.concatenate([op.acc_footprint, nbytes.astype(op.acc_footprint.dtype)]))
+                  acc_footprint=np.concatenate([op.acc_footprint, nbytes.astype(op.acc_footprint.dtype)]),
+                  serial_rows=len(t))
     return ext, float(nbytes.sum())
 
 
@@ -138,22 +141,8 @@ def schedule(demands: list[OpDemand], workload: Workload, stack: StackProfile, t
     out = []
     for p, op in zip(demands, workload.ops):
         serial = stack.serial_ns_per_output * op.parallelism if op.kind in stack.serial_output_kinds else 0.0
-        read, serial_read = p.read, {}
-        if p.teardown_bytes:
-            serial += stack.teardown_ns_per_host_byte * p.teardown_bytes
-            read, serial_read = teardown_split(p.read, p.teardown_bytes)
+        serial += stack.teardown_ns_per_host_byte * p.teardown_bytes
         slices = 1 if op.kind in stack.single_thread_kinds else max(1, min(threads, op.parallelism))
         out.append(replace(p, compute_ns=p.compute_ns * stack.compute_scale, serial_ns=serial, slices=slices,
-                           items=op.parallelism, deps=deps[op.index], read=read, serial_read=serial_read))
+                           items=op.parallelism, deps=deps[op.index]))
     return out
-
-
-def teardown_split(read: dict[str, float], teardown: float) -> tuple[dict[str, float], dict[str, float]]:
-    """Move the teardown's bytes from the op's parallel reads to its serial part, tier by tier in
-    the proportion of the op's reads (the teardown re-reads objects the op has just read, so they
-    are served where the op's reads were)."""
-    total = sum(read.values())
-    if total <= 0:
-        return read, {}
-    share = min(1.0, teardown / total)
-    return {t: b * (1 - share) for t, b in read.items()}, {t: b * share for t, b in read.items() if b > 0}

@@ -103,12 +103,13 @@ def run_in_order(demands: list[OpDemand], machine: Machine) -> RunStats:
                 stall[t][i] = alone.stall_ns[t][0]
             now = end[i]
             continue
-        alone_ns = 0.0  # the serial part's reads: one stream, each tier in turn
-        for t, b in p.serial_read.items():
-            if b > 0:
-                dt = transfer_ns(devs[t], b, False, 1)
-                stall[t][i] += dt
-                alone_ns += dt
+        # the serial part: its reads (one stream, each tier in turn, and its misses' wait) under its CPU work
+        reads = {t: transfer_ns(devs[t], b, False, 1) for t, b in p.serial_read.items() if b > 0}
+        reads[tiers[-1]] = reads.get(tiers[-1], 0.0) + p.serial_latency_ns
+        mem = sum(reads.values())
+        alone_ns = max(0.0, mem - p.serial_ns)
+        for t, dt in reads.items():
+            stall[t][i] += dt * alone_ns / mem if mem > 0 else 0.0
         # k equal transfers share a channel's bandwidth(k): each takes total / bandwidth(k)
         lockstep = [(t, w, (p.write if w else p.read)[t]) for w in (False, True) for t in tiers]
         stream = {(t, w): transfer_ns(devs[t], b, w, k) for t, w, b in lockstep if b > 0}
@@ -169,17 +170,28 @@ class Replay:
         self.stall[tier][i] += self.env.now - t0
 
     def serial(self, i: int):
-        """The op's serial part, after its slices, under the executor lock: its CPU time, then its
-        reads (one stream); then the op is done (HE-Transformer's executor frees an op's dead
-        tensors after the op's parallel kernel and before the next op)."""
+        """The op's serial part, after its slices, under the executor lock: its CPU time with its reads
+        (one stream) and the wait for their misses running under it, so it takes the longer of the
+        two: a walk over objects in address order, which the prefetcher runs ahead of; then the op
+        is done (HE-Transformer's executor frees an op's dead tensors after the op's parallel kernel
+        and before the next op)."""
         p = self.demands[i]
         with self.executor_lock.request() as req:
             yield req
             t0 = self.env.now
-            yield self.env.timeout(p.serial_ns)
+            before = {t: self.stall[t][i] for t in self.tiers}
             for t in self.tiers:
                 if p.serial_read.get(t, 0) > 0:
                     yield from self.stream(i, t, False, p.serial_read[t])
+            if p.serial_latency_ns:
+                yield self.env.timeout(p.serial_latency_ns)
+                self.stall[self.tiers[-1]][i] += p.serial_latency_ns
+            mem = self.env.now - t0
+            if mem < p.serial_ns:  # the reads ran under the CPU work: the part waits for that alone
+                yield self.env.timeout(p.serial_ns - mem)
+            if mem > 0:  # a wait only where the reads outlast the CPU work
+                for t in self.tiers:
+                    self.stall[t][i] = before[t] + (self.stall[t][i] - before[t]) * max(0.0, mem - p.serial_ns) / mem
             self.serial_wall[i] = self.env.now - t0
         self.compute[i] += p.serial_ns
         self.finish(i)
@@ -200,7 +212,7 @@ class Replay:
                 yield from self.stream(i, t, True, p.write[t] * f)
         self.left[i] -= 1
         if self.left[i] == 0:
-            if p.serial_ns > 0 or p.serial_read:
+            if p.serial_ns > 0 or p.serial_read or p.serial_latency_ns:
                 self.ready.put((i, -1))
             else:
                 self.finish(i)

@@ -41,6 +41,7 @@ class Op:
     acc_count: np.ndarray
     acc_footprint: np.ndarray  # live bytes of the tensor during the op
     parallelism: int  # independent output ciphertexts (data parallelism within the op)
+    serial_rows: int = 0  # the last rows of acc_*: the serial part's reads, after the others, on one thread
 
 
 @dataclass

@@ -10,7 +10,7 @@ register under the machine preset's ``mode`` (``mode = "flat"`` in a machine TOM
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -30,11 +30,14 @@ MEMORY_SYSTEMS: dict[str, type["MemorySystem"]] = {}
 class OpTraffic:
     """What one op moves through the memory system: bytes read and written per tier, and latency
     the op's threads wait on top of the transfers (shared by its slices, charged to the last
-    tier's stall)."""
+    tier's stall); apart, what its serial part reads (the op's last ``serial_rows`` access rows,
+    run after the others on one thread) and waits."""
 
     read: dict[str, float]
     write: dict[str, float]
     latency_ns: float = 0.0
+    serial_read: dict[str, float] = field(default_factory=dict)
+    serial_latency_ns: float = 0.0
 
 
 class MemorySystem:
@@ -89,7 +92,9 @@ class MemorySystem:
         raise NotImplementedError
 
     def op_traffic(self, op: "Op", traffic: np.ndarray) -> OpTraffic:
-        """Per-tier bytes of ``op``'s access rows (``traffic``: bytes of each row after the CPU cache)."""
+        """Per-tier bytes of ``op``'s access rows (``traffic``: bytes of each row after the CPU cache);
+        its last ``op.serial_rows`` rows are its serial part's reads, which run after the others on
+        one thread: their bytes go to ``serial_read``, not ``read``."""
         raise NotImplementedError
 
     def statistics(self) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from hetier.errors import UsageError
-from hetier.simulator.memory_mode import LINE, MemoryModeCache
+from hetier.simulator.memory_mode import LINE, MemoryModeCache, MMTraffic
 from hetier.simulator.memory_systems.base import MemorySystem, OpTraffic
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import get_policy
@@ -37,8 +37,9 @@ class DramCache(MemorySystem):
         self.hit = self.miss = self.writeback = 0.0
         # what the study's PEBS counters count, per op: loads served by Optane, and the share retired loads see
         # and loads the DRAM cache served (MEM_LOAD_L3_MISS_RETIRED.LOCAL_DRAM's share of LLC-miss loads)
+        # (and, of the Optane-served demand loads, those of the op's serial part: outside its op timer)
         self.per_op: dict[str, list[float]] = {"pmem_load_bytes": [], "pmem_demand_load_bytes": [],
-                                               "dram_cache_load_bytes": []}
+                                               "serial_pmem_demand_load_bytes": [], "dram_cache_load_bytes": []}
 
     @classmethod
     def check_machine(cls, machine, where: str) -> None:
@@ -56,7 +57,10 @@ class DramCache(MemorySystem):
         return place(workload, self.machine, get_policy("all-pmem", self.tiers), threads, scale)
 
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:
-        tr = cache_op(self.cache, op, traffic, self.stack, self.threads)
+        own, serial = cache_op(self.cache, op, traffic, self.stack, self.threads)
+        tr = MMTraffic()
+        tr.add(own)
+        tr.add(serial)
         st = self.stack
         self.hit += tr.hit_bytes
         self.miss += tr.miss_bytes
@@ -65,13 +69,18 @@ class DramCache(MemorySystem):
         visible = st.load_visible.get(op.kind, 1.0) if st is not None else 1.0
         self.per_op["pmem_load_bytes"].append(tr.load_pmem_bytes)
         self.per_op["pmem_demand_load_bytes"].append(tr.load_pmem_bytes * visible)
+        self.per_op["serial_pmem_demand_load_bytes"].append(serial.load_pmem_bytes * visible)
         self.per_op["dram_cache_load_bytes"].append(tr.load_bytes - tr.load_pmem_bytes)
-        return OpTraffic({cache: tr.dram_read, backing: tr.pmem_read}, {cache: tr.dram_write, backing: tr.pmem_write},
-                         self.per_line_ns * tr.misses)
+        # the serial part (one thread, after the op's threads) reads on its own and waits every
+        # miss in full; what its misses fill and write back goes with the op's writes
+        return OpTraffic({cache: own.dram_read, backing: own.pmem_read},
+                         {cache: tr.dram_write, backing: tr.pmem_write}, self.per_line_ns * own.misses,
+                         {t: b for t, b in ((cache, serial.dram_read), (backing, serial.pmem_read)) if b > 0},
+                         self.per_line_ns * serial.misses)
 
     def layer_columns(self) -> dict[str, list[float]]:
-        """Per op: bytes of loads served by Optane, of those the retired loads see (load_visible), and
-        of loads the DRAM cache served."""
+        """Per op: bytes of loads served by Optane, of those the retired loads see (load_visible) and
+        the part of those in the op's serial part, and of loads the DRAM cache served."""
         return self.per_op
 
     def statistics(self) -> dict:
@@ -97,17 +106,21 @@ def miss_penalty_per_line(machine) -> float:
     return machine.mm_miss_penalty_ns / in_flight
 
 
-def cache_op(cache: MemoryModeCache, op, traffic: np.ndarray, stack, threads: int):
+def cache_op(cache: MemoryModeCache, op, traffic: np.ndarray, stack, threads: int) -> tuple[MMTraffic, MMTraffic]:
     """One op through a line-level DRAM cache model (Memory Mode's, or Flat Memory Mode's): its
     allocations placed, its streams run concurrently on its threads (one for the stack's
-    single-thread kinds), stores read for ownership unless the stack streams that kind's stores,
-    then its frees; returns the cache's MMTraffic."""
+    single-thread kinds), stores read for ownership unless the stack streams that kind's stores;
+    then its serial part's rows (the last ``op.serial_rows``) on one thread; then its frees.
+    Returns the cache's MMTraffic of the parallel part and of the serial part."""
     for t, c, u in zip(op.alloc_tensor.tolist(), op.alloc_count.tolist(), op.alloc_unit.tolist()):
         cache.alloc(t, c, u)
     single = stack is not None and op.kind in stack.single_thread_kinds
     k = 1 if single else max(1, min(threads, op.parallelism))
-    tr = cache.op_traffic(op.acc_tensor, op.acc_write, traffic, threads=k,
-                          rfo=stack is None or op.kind not in stack.streaming_store_kinds)
+    rfo = stack is None or op.kind not in stack.streaming_store_kinds
+    own = len(traffic) - op.serial_rows
+    tr = cache.op_traffic(op.acc_tensor[:own], op.acc_write[:own], traffic[:own], threads=k, rfo=rfo)
+    serial = (cache.op_traffic(op.acc_tensor[own:], op.acc_write[own:], traffic[own:], threads=1, rfo=rfo)
+              if op.serial_rows else MMTraffic())
     for t, c in zip(op.free_tensor.tolist(), op.free_count.tolist()):
         cache.free(t, c)
-    return tr
+    return tr, serial

@@ -39,10 +39,12 @@ class FlatTiers(MemorySystem):
         pl, tiers = self.placement, self.tiers
         read = {t: 0.0 for t in tiers}
         write = {t: 0.0 for t in tiers}
-        for t, w, b in zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist()):
+        serial = {t: 0.0 for t in tiers}
+        first_serial = len(traffic) - op.serial_rows
+        for r, (t, w, b) in enumerate(zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist())):
             for tier, share in pl.tier_shares(t, tiers[0], op.index).items():
-                (write if w else read)[tier] += b * share
+                (serial if r >= first_serial else write if w else read)[tier] += b * share
         for tier, (r, w) in pl.copies.get(op.index, {}).items():  # moves at the op's start
             read[tier] += r
             write[tier] += w
-        return OpTraffic(read, write)
+        return OpTraffic(read, write, serial_read={t: b for t, b in serial.items() if b > 0})

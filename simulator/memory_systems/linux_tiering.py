@@ -333,19 +333,22 @@ class LinuxTiering(MemorySystem):
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:
         """The op's rows split by each tensor's DRAM share: its first pass as the op found it, any
         further passes as the op's promotions leave it (``share_later``); plus the kernel's
-        migrations and CPU time."""
+        migrations and CPU time. The serial part's rows, after the op, find its tensors as the op
+        leaves them."""
         rec = self.ops[op.index]
         fast_t, slow_t = self.tiers
         read, write = dict(rec.read), dict(rec.write)
-        for t, w, b, foot in zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist(),
-                                 op.acc_footprint.tolist()):
+        serial = {fast_t: 0.0, slow_t: 0.0}
+        first_serial = len(traffic) - op.serial_rows
+        for r, (t, w, b, foot) in enumerate(zip(op.acc_tensor.tolist(), op.acc_write.tolist(), traffic.tolist(),
+                                                op.acc_footprint.tolist())):
             before, after = rec.share_before.get(t, 1.0), rec.share_later.get(t, 1.0)
-            first = min(b, foot) if foot > 0 else b
+            first = 0.0 if r >= first_serial else min(b, foot) if foot > 0 else b
             fb = first * before + (b - first) * after
-            out = write if w else read
+            out = serial if r >= first_serial else write if w else read
             out[fast_t] += fb
             out[slow_t] += b - fb
-        return OpTraffic(read, write, rec.latency_ns)
+        return OpTraffic(read, write, rec.latency_ns, {t: b for t, b in serial.items() if b > 0})
 
     def layer_columns(self) -> dict[str, list[float]]:
         """Bytes the kernel promoted into DRAM and demoted out of it at each op."""

@@ -10,12 +10,13 @@ from hypothesis import strategies as st
 
 from hetier.errors import UsageError
 from hetier.simulator.demands import OpDemand, schedule
-from hetier.simulator.engine import run, run_in_order
+from hetier.simulator.engine import run, run_in_order, transfer_ns
 from hetier.simulator.recording_host import RecordingHost
 from hetier.formats.results import load_results, save_results
 from hetier.simulator.scenario import Scenario, memory_stage, simulate
 from hetier.simulator.fit import Case, Predictor, fit, reference_runs_path
 from hetier.simulator.machines import load_machine
+from hetier.simulator.memory_systems.dram_cache import miss_penalty_per_line
 from hetier.simulator.policies import get_policy
 from hetier.formats.measured import MeasuredRun, load_measured
 from hetier.simulator.stack import StackProfile, load_stack, profile_toml
@@ -82,8 +83,8 @@ def test_serial_part_per_output_and_compute_scale(tmp_path):
 
 def test_teardown_destroys_freed_host_objects_on_one_thread(tmp_path):
     """An op that frees host buffers (unpacked constants) pays their destruction on the executor
-    thread: teardown_ns_per_host_byte x bytes of CPU, then one stream reading them; pool buffers
-    freed beside them cost nothing."""
+    thread: teardown_ns_per_host_byte x bytes of CPU with one stream reading them under it (the
+    longer of the two); pool buffers freed beside them cost nothing."""
     rows = [(0, "op_begin", -1, 0, 0, "none", -1, 1), (1, "alloc", 0, 4000, 4, "host", 0, 1),
             (2, "alloc", 1, 8000, 2, "ciphertext", 3, 1), (3, "write", 0, 4000, 4, "host", 0, 1),
             (100, "op_end", -1, 0, 0, "none", -1, 1),
@@ -100,16 +101,22 @@ def test_teardown_destroys_freed_host_objects_on_one_thread(tmp_path):
     dram = dict(m.tiers)["dram"]
     one_stream = dram.media_bytes(4000, False) / dram.bandwidth(1) + dram.latency_ns(False)
     rs = run(plans, m, 4)
-    assert rs.end_ns[1] - rs.start_ns[1] == pytest.approx(8000 + one_stream + p.compute_ns / p.slices, rel=1e-9)
+    assert 0 < one_stream < 8000  # the reads run under the CPU work: no wait of their own
+    assert rs.end_ns[1] - rs.start_ns[1] == pytest.approx(8000 + p.compute_ns / p.slices, rel=1e-9)
     assert run_in_order(plans, m).makespan_ns == pytest.approx(rs.makespan_ns, rel=1e-9)
-    assert rs.stall_ns["dram"][1] == pytest.approx(one_stream, rel=1e-9)
+    assert rs.stall_ns["dram"][1] == 0.0
     # the serial part's wall time (what an op timer that stops before the teardown leaves out)
-    assert rs.serial_ns[0] == 0.0 and rs.serial_ns[1] == pytest.approx(8000 + one_stream, rel=1e-9)
+    assert rs.serial_ns[0] == 0.0 and rs.serial_ns[1] == pytest.approx(8000, rel=1e-9)
     assert np.allclose(run_in_order(plans, m).serial_ns, rs.serial_ns, rtol=1e-9)
+    # reads that outlast the CPU work: the part takes as long as they do, and waits the difference
+    quick = schedule(base, w, StackProfile("q", schedule="sequential", teardown_ns_per_host_byte=0.01), 4)
+    for rq in (run(quick, m, 4), run_in_order(quick, m)):
+        assert rq.serial_ns[1] == pytest.approx(one_stream, rel=1e-9)
+        assert rq.stall_ns["dram"][1] == pytest.approx(one_stream - 40, rel=1e-9)
     # a replay keeps it per layer, and a results file keeps it
     res = simulate(Scenario(w, m, "all-dram", StackProfile("t", schedule="sequential", teardown_ns_per_host_byte=2.0),
                             threads=4, recording=RecordingHost()))
-    assert res.layers["serial_ns"] == pytest.approx([0.0, 8000 + one_stream], rel=1e-9)
+    assert res.layers["serial_ns"] == pytest.approx([0.0, 8000], rel=1e-9)
     assert res.layers["teardown_read_bytes"] == [0.0, 4000.0]  # of the op's reads, the teardown's
     save_results(tmp_path / "r.arrow", [res])
     saved = load_results(tmp_path / "r.arrow")[1]
@@ -118,6 +125,41 @@ def test_teardown_destroys_freed_host_objects_on_one_thread(tmp_path):
     plain = simulate(Scenario(w, m, "all-dram", StackProfile("t", schedule="sequential"), threads=4,
                               recording=RecordingHost()))
     assert plain.layers["serial_ns"] == pytest.approx([0.0, one_stream], rel=1e-9)  # the reads alone
+
+
+def test_teardown_reads_run_after_the_op_and_are_served_where_they_are(tmp_path):
+    """The teardown reads the host objects after the op, on one thread, where they are then: a
+    constant pushed out of a DRAM cache since it was built misses in full while the op's own
+    reads, of a tensor it has just written, hit (no share of one moved onto the other)."""
+    blk = 65536
+    rows = [(0, "op_begin", -1, 0, 0, "none", -1, 1), (1, "alloc", 0, 4 * blk, 4, "host", 0, 1),
+            (2, "write", 0, 4 * blk, 4, "host", 0, 1), (50, "op_end", -1, 0, 0, "none", -1, 1),
+            (51, "op_begin", -1, 0, 0, "none", -1, 2), (52, "alloc", 1, 64 * blk, 64, "ciphertext", 3, 2),
+            (53, "write", 1, 64 * blk, 64, "ciphertext", 3, 2), (100, "op_end", -1, 0, 0, "none", -1, 2),
+            (101, "op_begin", -1, 0, 0, "none", -1, 3), (102, "alloc", 2, 2 * blk, 2, "ciphertext", 3, 3),
+            (103, "write", 2, 2 * blk, 2, "ciphertext", 3, 3), (104, "read", 2, 2 * blk, 2, "ciphertext", 3, 3),
+            (105, "free", 0, 4 * blk, 4, "host", 0, 3), (106, "op_end", -1, 0, 0, "none", -1, 3)]
+    w = load_workload(write_tiny(tmp_path / "w.arrow", rows, tiny_meta(layers=("input", "bias", "conv2d", "bias"),
+                                                                       granularity="tensor")))
+    m = load_machine("ref-memory-mode", ["dram.capacity_gb=0.001"])  # 15 sets of 64 KiB: the 4 MB tensor evicts all
+    stack = StackProfile("t", schedule="sequential", teardown_ns_per_host_byte=1.0)
+    st_ = memory_stage(Scenario(w, m, None, stack, threads=4, recording=RecordingHost()))
+    p = st_.demands[2]
+    dram, pmem = m.tier_names
+    assert p.teardown_bytes == 4 * blk
+    assert p.serial_read == {dram: 4 * blk, pmem: 4 * blk}  # tag and data read, and every line from PMem
+    # the op's own: its fresh output's store fills (read for ownership) miss; its read of it hits
+    assert p.read[pmem] == 2 * blk
+    per_line = miss_penalty_per_line(m)
+    assert per_line > 0
+    assert p.latency_ns == pytest.approx(per_line * 2 * blk / 64)  # shared by the op's slices
+    assert p.serial_latency_ns == pytest.approx(per_line * 4 * blk / 64)  # one thread waits every miss
+    devs = dict(m.tiers)
+    reads = transfer_ns(devs[dram], 4 * blk, False, 1) + transfer_ns(devs[pmem], 4 * blk, False, 1)
+    for ns_per_byte in (0.0, 1.0, 100.0):  # the reads and their misses' wait alone, or under the CPU work
+        s_ = StackProfile("t", schedule="sequential", teardown_ns_per_host_byte=ns_per_byte)
+        rs = run(schedule(st_.demands, w, s_, 4), m, 4)
+        assert rs.serial_ns[2] == pytest.approx(max(ns_per_byte * 4 * blk, reads + p.serial_latency_ns), rel=1e-9)
 
 
 plan_strategy = st.lists(st.tuples(st.floats(0, 1e6), st.floats(0, 1e9), st.floats(0, 1e9), st.floats(0, 1e9),
