@@ -59,7 +59,8 @@ class StackProfile:
     teardown_ns_per_host_byte: float = field(default=0.0, metadata=_key(
         "ns per byte of host objects (the runtime's memory outside the pool, e.g. unpacked constant tensors) "
         "that the executor thread destroys when an op frees them: run on one thread under the executor lock, "
-        "after the op's parallel part, reading the freed objects through the machine's memory (one stream)",
+        "after the op's parallel part, reading the freed objects through the machine's memory (one stream, "
+        "under that CPU time: the part takes the longer of the two)",
         f"number in [0, {MAX_SERIAL_NS:g}]",
         "time the executor thread spends between ops destroying a tensor of n host objects (perf/uftrace on "
         "that thread), over the objects' bytes", free=True, **_number(0.0, MAX_SERIAL_NS, False)))

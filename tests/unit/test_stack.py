@@ -285,3 +285,42 @@ def test_a_fit_that_does_not_converge_is_one_error(tmp_path, monkeypatch):
 
     with pytest.raises(HetierError, match="the fit did not converge \\(The maximum number of function evaluations"):
         fit([c], StackProfile("t"), ["compute_scale"])
+
+
+def test_leave_one_out_keeps_the_better_of_two_starts(monkeypatch):
+    """Leave-one-out solves from the full fit's values and from the profile's own and keeps the
+    solution of lower cost (a time that takes the longer of two parts is flat in a parameter while
+    the other part is longer, where a local solver stops); a start that does not converge is dropped."""
+    import types
+
+    import hetier.simulator.fit as fitmod
+    from hetier.errors import HetierError
+
+    class FakePredictor:
+        def __init__(self, cases, stack):
+            self.cases = cases
+
+        def seconds(self, values, which=None):
+            return [values["compute_scale"]] * len(self.cases if which is None else which)
+
+    starts = []
+
+    def solve(pred, free, start, which):
+        starts.append((start["compute_scale"], tuple(which)))
+        if start["compute_scale"] == 1.0:  # the profile's own value leads to the better optimum
+            if fail_from_profile and len(which) < len(pred.cases):
+                raise HetierError("did not converge")
+            return {"compute_scale": 7.0}, 3, 0.5
+        return {"compute_scale": 5.0}, 2, 0.9
+
+    monkeypatch.setattr(fitmod, "Predictor", FakePredictor)
+    monkeypatch.setattr(fitmod, "_solve", solve)
+    cases = [types.SimpleNamespace(run=types.SimpleNamespace(config=c)) for c in ("a", "a", "b")]
+    fail_from_profile = False
+    res = fitmod.fit(cases, StackProfile("s", compute_scale=1.0), ["compute_scale"])
+    assert res.values == {"compute_scale": 7.0} and res.loo == [7.0, 7.0, 7.0]
+    assert starts == [(1.0, (0, 1, 2)), (7.0, (2,)), (1.0, (2,)), (7.0, (0, 1)), (1.0, (0, 1))]
+    assert res.evaluations == 3 + 2 * (2 + 3)
+    fail_from_profile = True
+    res = fitmod.fit(cases, StackProfile("s", compute_scale=1.0), ["compute_scale"])
+    assert res.loo == [5.0, 5.0, 5.0]  # the full fit's start alone
