@@ -58,9 +58,7 @@ class DramCache(MemorySystem):
 
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:
         own, serial = cache_op(self.cache, op, traffic, self.stack, self.threads)
-        tr = MMTraffic()
-        tr.add(own)
-        tr.add(serial)
+        tr = whole(own, serial)
         st = self.stack
         self.hit += tr.hit_bytes
         self.miss += tr.miss_bytes
@@ -71,12 +69,7 @@ class DramCache(MemorySystem):
         self.per_op["pmem_demand_load_bytes"].append(tr.load_pmem_bytes * visible)
         self.per_op["serial_pmem_demand_load_bytes"].append(serial.load_pmem_bytes * visible)
         self.per_op["dram_cache_load_bytes"].append(tr.load_bytes - tr.load_pmem_bytes)
-        # the serial part (one thread, after the op's threads) reads on its own and waits every
-        # miss in full; what its misses fill and write back goes with the op's writes
-        return OpTraffic({cache: own.dram_read, backing: own.pmem_read},
-                         {cache: tr.dram_write, backing: tr.pmem_write}, self.per_line_ns * own.misses,
-                         {t: b for t, b in ((cache, serial.dram_read), (backing, serial.pmem_read)) if b > 0},
-                         self.per_line_ns * serial.misses)
+        return parted(own, serial, self.tiers, {cache: tr.dram_write, backing: tr.pmem_write}, self.per_line_ns)
 
     def layer_columns(self) -> dict[str, list[float]]:
         """Per op: bytes of loads served by Optane, of those the retired loads see (load_visible) and
@@ -104,6 +97,25 @@ def miss_penalty_per_line(machine) -> float:
     backing = machine.tiers[-1][1]
     in_flight = max(1.0, backing.bandwidth(1) * backing.read_latency_seq_ns / LINE)
     return machine.mm_miss_penalty_ns / in_flight
+
+
+def whole(own: MMTraffic, serial: MMTraffic) -> MMTraffic:
+    """An op's traffic through the cache: its parallel part's and its serial part's together."""
+    tr = MMTraffic()
+    tr.add(own)
+    tr.add(serial)
+    return tr
+
+
+def parted(own: MMTraffic, serial: MMTraffic, tiers: list[str], write: dict[str, float],
+           per_line_ns: float) -> OpTraffic:
+    """OpTraffic of an op through a DRAM cache: its threads' reads and misses' wait; apart, its serial
+    part's (one thread, after the op's threads: every miss waited in full); ``write`` for both
+    (what the serial part's misses fill and write back goes with the op's writes)."""
+    fast, slow = tiers
+    return OpTraffic({fast: own.dram_read, slow: own.pmem_read}, write, per_line_ns * own.misses,
+                     {t: b for t, b in ((fast, serial.dram_read), (slow, serial.pmem_read)) if b > 0},
+                     per_line_ns * serial.misses)
 
 
 def cache_op(cache: MemoryModeCache, op, traffic: np.ndarray, stack, threads: int) -> tuple[MMTraffic, MMTraffic]:

@@ -25,10 +25,9 @@ from typing import ClassVar
 import numpy as np
 
 from hetier.errors import UsageError
-from hetier.simulator.memory_mode import MMTraffic
 from hetier.simulator.memory_systems.base import MemorySystem, OpTraffic
 from hetier.simulator.memory_systems.dram_cache import (  # as Memory Mode
-    MAX_SETS, cache_op, line_cache, miss_penalty_per_line)
+    MAX_SETS, cache_op, line_cache, miss_penalty_per_line, parted, whole)
 from hetier.simulator.placement import Placement, place
 from hetier.simulator.policies import get_policy
 
@@ -79,9 +78,7 @@ class FlatMemoryMode(MemorySystem):
 
     def op_traffic(self, op, traffic: np.ndarray) -> OpTraffic:
         own, serial = cache_op(self.cache, op, traffic, self.stack, self.threads)  # as Memory Mode does
-        tr = MMTraffic()
-        tr.add(own)
-        tr.add(serial)
+        tr = whole(own, serial)
         evicted = tr.miss_bytes  # a set's DRAM slot always holds a line: every line swapped in swaps one out
         self.hit += tr.hit_bytes
         self.miss += tr.miss_bytes
@@ -91,10 +88,7 @@ class FlatMemoryMode(MemorySystem):
         dram, cxl = self.tiers
         # every touch reads its set's DRAM line (tag and data: dram_read), which is also the line a swap
         # sends out; the swap's CXL write covers the cache model's dirty write-backs (a subset of it)
-        return OpTraffic({dram: own.dram_read, cxl: own.pmem_read}, {dram: tr.dram_write, cxl: evicted},
-                         self.per_line_ns * own.misses,
-                         {t: b for t, b in ((dram, serial.dram_read), (cxl, serial.pmem_read)) if b > 0},
-                         self.per_line_ns * serial.misses)
+        return parted(own, serial, self.tiers, {dram: tr.dram_write, cxl: evicted}, self.per_line_ns)
 
     def layer_columns(self) -> dict[str, list[float]]:
         """Bytes swapped into DRAM and out of it at each op."""
