@@ -198,6 +198,17 @@ def shape_counts(w) -> tuple[int, int]:
     return outputs, macs
 
 
+def loo_ratios(runs: list[MeasuredRun], res) -> str:
+    """MM / DO of each configuration run on both machines, from a fit's leave-one-out predictions,
+    beside the published ratio."""
+    by = {(r.config, r.machine): (r, lo) for r, lo in zip(runs, res.loo)}
+    return "; ".join(
+        f"{r.config_label} {by[(r.config, 'ref-memory-mode')][1] / by[(r.config, 'ref-dram-only')][1]:.3f} "
+        f"(published {by[(r.config, 'ref-memory-mode')][0].seconds / r.seconds:.3f})"
+        for r in runs if r.machine == "ref-dram-only" and (r.config, "ref-memory-mode") in by
+        and by[(r.config, "ref-dram-only")][1] is not None and by[(r.config, "ref-memory-mode")][1] is not None)
+
+
 def published_runs() -> list[MeasuredRun]:
     """The fit's training runs: three MobileNetV2 rows and ResNet-50 (approximate, read off plots)."""
     return load_measured(reference_runs_path())
@@ -267,6 +278,10 @@ def main() -> None:
         cases, _ = cases_of(runs, stack, Path(d))
         t0 = time.perf_counter()
         res = fit(cases, stack, FIT_FREE)
+        held = stack.fit.get("held_out_models", [])
+        # the shipped profile's own fit (its held-out models out), with its leave-one-out
+        own_runs = [r for r in runs if r.model not in held]
+        own = fit([c for c in cases if c.run.model not in held], stack, FIT_FREE) if held else None
         t_fit = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     measured = [r.seconds for r in runs]
@@ -288,7 +303,6 @@ def main() -> None:
            for run, *_ in rows if run.model == "mobilenetv2" and pub(run, "ref-dram-only")]
     big = next((r for r in rows if (r[0].model, dict(r[0].options).get("width"), dict(r[0].options).get("resolution"))
                 == ("mobilenetv2", 1.0, 96.0)), None)
-    held = stack.fit.get("held_out_models", [])
 
     lines = [
         "# The reference study, predicted",
@@ -360,11 +374,13 @@ def main() -> None:
         lines.append(f"| {r.label} | {r.seconds:g} | {p:.0f} | {e:+.1%} | {lo:.0f} | {le:+.1%} |")
     lines += ["", f"RMS error: fit {rms(fit_err):.1%}, leave-one-out {rms(loo_err):.1%}; fitted values "
               + ", ".join(f"{k} = {v:.4g}" for k, v in res.values.items()) + ".", ""]
-    by = {(r.config, r.machine): (r, p, lo) for r, p, lo in zip(runs, res.predicted, res.loo)}
-    lines += ["MM / DO from the leave-one-out predictions: " + "; ".join(
-        f"{r.config_label} {by[(r.config, 'ref-memory-mode')][2] / by[(r.config, 'ref-dram-only')][2]:.3f} "
-        f"(published {by[(r.config, 'ref-memory-mode')][0].seconds / r.seconds:.3f})"
-        for r in runs if r.machine == "ref-dram-only"), ""]
+    lines += ["MM / DO from the leave-one-out predictions: " + loo_ratios(runs, res), ""]
+    if own is not None:
+        own_measured = [r.seconds for r in own_runs]
+        lines += [f"The shipped profile's own fit ({', '.join(held)} held out, as `hetier fit --hold-out-model` "
+                  f"does): RMS error {rms(own.errors(own_measured)):.1%}, leave-one-out "
+                  f"{rms(own.errors(own_measured, 'loo')):.1%}; MM / DO from its leave-one-out predictions: "
+                  + loo_ratios(own_runs, own) + ".", ""]
     shares, dram_load_share = shares or ({}, None)
     lines += ["## Per-op shares, MobileNetV2 0.75 @ 96, Memory Mode", "",
               "Time and Optane load shares per nGraph op. Op-timer time is what the study's per-op timers",
