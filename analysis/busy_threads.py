@@ -41,12 +41,16 @@ def busy_at(times: np.ndarray, level: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.where(i >= 0, level[np.clip(i, 0, max(len(level) - 1, 0))] if len(level) else 0.0, 0.0)
 
 
+def _spans(times: np.ndarray, t0: float, t1: float) -> np.ndarray:
+    """How long each step of the curve lasts between ``t0`` and ``t1`` (ns; 0 outside)."""
+    return np.diff(np.clip(np.r_[times, max(times[-1], t1)], t0, t1))
+
+
 def mean_busy(times: np.ndarray, level: np.ndarray, t0: float, t1: float) -> float:
     """Time-averaged busy threads between ``t0`` and ``t1`` (ns)."""
     if t1 <= t0 or not len(times):
         return 0.0
-    edges = np.clip(np.r_[times, max(times[-1], t1)], t0, t1)
-    return float(np.sum(np.diff(edges) * level) / (t1 - t0))
+    return float(np.sum(_spans(times, t0, t1) * level) / (t1 - t0))
 
 
 def share_at_most(times: np.ndarray, level: np.ndarray, threads: float, t0: float, t1: float) -> float:
@@ -54,5 +58,4 @@ def share_at_most(times: np.ndarray, level: np.ndarray, threads: float, t0: floa
     parallelism: how long a CPU-use plot sits near the bottom)."""
     if t1 <= t0 or not len(times):
         return 0.0
-    edges = np.clip(np.r_[times, max(times[-1], t1)], t0, t1)
-    return float(np.sum(np.diff(edges)[level <= threads]) / (t1 - t0))
+    return float(np.sum(_spans(times, t0, t1)[level <= threads]) / (t1 - t0))

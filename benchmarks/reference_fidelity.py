@@ -291,12 +291,13 @@ def main() -> None:
         return published.get((run.config, machine))
 
     # MM / DO of the training rows, predicted (mean over seeds) and published
+    both = [(run, a, bs) for run, st, a, bs, *_ in rows
+            if a.fits and pub(run, "ref-dram-only") and pub(run, "ref-memory-mode")]
     ratios = [(run.config_label, np.mean([b.makespan_ns for b in bs]) / a.makespan_ns,
-               pub(run, "ref-memory-mode").seconds / pub(run, "ref-dram-only").seconds)
-              for run, st, a, bs, *_ in rows if a.fits and pub(run, "ref-dram-only") and pub(run, "ref-memory-mode")]
+               pub(run, "ref-memory-mode").seconds / pub(run, "ref-dram-only").seconds) for run, a, bs in both]
     # the serial part's wall time (the executor's teardown) of the same rows, DRAM-only and Memory Mode
     teardowns = [(run.config_label, sum(a.layers["serial_ns"]) / 1e9, sum(bs[0].layers["serial_ns"]) / 1e9)
-                 for run, st, a, bs, *_ in rows if a.fits and pub(run, "ref-dram-only") and pub(run, "ref-memory-mode")]
+                 for run, a, bs in both]
     resnet = next(((run, bs) for run, st, a, bs, *_ in rows if run.model == "resnet50"), None)
     # per training MobileNetV2 row: published DRAM-only seconds per output and per multiply-accumulate
     per = [(run.config_label, pub(run, "ref-dram-only").seconds, *counts[run.config])
