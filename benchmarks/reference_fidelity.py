@@ -47,6 +47,8 @@ DRAM_CACHE_LOAD_PCT = 92.7
 # resident-peak targets (issue 20): each MobileNetV2 training row within 8%, ResNet-50 within 15%
 FOOTPRINT_TARGET = {"mobilenetv2": 0.08, "resnet50": 0.15}
 # hetier layer kinds -> the nGraph ops of the published profile (HE-Transformer names)
+# the ops whose share of their own loads served by Optane the report sets beside the published one
+OWN_OPS = ("Convolution", "BoundedRelu", "Add")
 NGRAPH_OP = {"conv2d": "Convolution", "dwconv2d": "Convolution", "dense": "Convolution", "relu6": "BoundedRelu",
              "relu": "Relu", "bias": "Add", "add": "Add", "avgpool": "AvgPool", "gavgpool": "AvgPool",
              "maxpool": "MaxPool"}
@@ -228,6 +230,29 @@ def depthwise_bias_share(w) -> float:
     return float(read[dw].sum() / read[adds].sum())
 
 
+def dram_share_without(op: str, shares: dict) -> float:
+    """The DRAM cache's share (%) of the loads that reach it, the loads of ``op`` left out (as if
+    PEBS did not count them), from ``op_shares``' per-op load shares and Optane shares."""
+    rest = [(v[3], v[4]) for k, v in shares.items() if k != op]
+    loads = sum(l for l, _ in rest)
+    return 100 * sum(l * (1 - m) for l, m in rest) / loads if loads else 100.0
+
+
+def channel_bandwidth(result, machine) -> dict[tuple[str, str], float]:
+    """Average GB/s per populated channel over one replay, per (tier, read/write): the tier's
+    bytes at its memory controllers (tag checks, fills and write-backs included) over the run's
+    time and the tier's DIMMs (one per channel), both sockets alike (the machine has no NUMA)."""
+    lay, t = result.layers, result.makespan_ns
+    return {(tier, d): float(np.sum(lay[f"{d}_bytes_{tier}"])) / t / dev.dimms
+            for tier, dev in machine.tiers for d in ("read", "write") if f"{d}_bytes_{tier}" in lay}
+
+
+def published_csv(name: str) -> list[dict]:
+    """Rows of one of the study's files in simulator/data (comment lines hold its source)."""
+    text = reference_runs_path().with_name(name).read_text()
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "reference-platform.md"))
@@ -237,10 +262,10 @@ def main() -> None:
     stack = load_stack("he-transformer")
     do, mm = load_machine("ref-dram-only"), load_machine("ref-memory-mode")
     published = {(r.config, r.machine): r for r in published_runs()}
-    profile_path = reference_runs_path().with_name("he-pmem-tc2021-op-profile.csv")
-    pub_ops = {row["op"]: row for row in csv.DictReader(l for l in profile_path.read_text().splitlines()
-                                                         if not l.startswith("#"))}
-    rows, shares, sweep, placed, timeline, dw_share = [], None, [], [], None, None
+    pub_ops = {row["op"]: row for row in published_csv("he-pmem-tc2021-op-profile.csv")}
+    pub_bw = {(r["tier"], r["direction"]): float(r["gb_per_s_per_channel"])
+              for r in published_csv("he-pmem-tc2021-bandwidth.csv")}
+    rows, shares, sweep, placed, timeline, dw_share, bandwidth = [], None, [], [], None, None, {}
     counts: dict = {}  # config -> (linear outputs, multiply-accumulates)
     with tempfile.TemporaryDirectory() as d:
         for i, (model, width, res) in enumerate(STUDY):
@@ -260,6 +285,7 @@ def main() -> None:
             if (model, width, res) == ("mobilenetv2", 0.75, 96):
                 shares = op_shares(bs[0])
                 dw_share = depthwise_bias_share(w)
+                bandwidth = channel_bandwidth(bs[0], mm)
                 for gb in (16, 24, 32, 40, 48):
                     m = load_machine("ref-memory-mode", [f"dram.capacity_gb={gb}"])
                     r = simulate(Scenario(w, m, None, threads=THREADS, stack=stack))
@@ -383,6 +409,10 @@ def main() -> None:
                   f"{rms(own.errors(own_measured, 'loo')):.1%}; MM / DO from its leave-one-out predictions: "
                   + loo_ratios(own_runs, own) + ".", ""]
     shares, dram_load_share = shares or ({}, None)
+    # the published profile's share of LLC-miss loads per op, and the share of its own loads Optane served
+    pub_llc = {o: float(r["dram_cache_loads_pct"]) * DRAM_CACHE_LOAD_PCT / 100
+               + float(r["optane_loads_pct"]) * (100 - DRAM_CACHE_LOAD_PCT) / 100 for o, r in pub_ops.items()}
+    pub_own = {o: 100 / (1 + float(r["dram_per_optane_load"])) for o, r in pub_ops.items()}
     lines += ["## Per-op shares, MobileNetV2 0.75 @ 96, Memory Mode", "",
               "Time and Optane load shares per nGraph op. Op-timer time is what the study's per-op timers",
               "count: an op's time without its serial part, the executor's teardown of the host objects the op",
@@ -411,6 +441,17 @@ def main() -> None:
         f"LLC-miss demand loads published ({dl - DRAM_CACHE_LOAD_PCT:+.1f} points; target within 3: "
         f"{'yes' if abs(dl - DRAM_CACHE_LOAD_PCT) <= 3 else 'NO'}). hetier counts the bytes of every load the "
         "CPU cache model lets through, the study retired demand loads."]
+    bw_rows = [(k, bandwidth[k], v) for k, v in pub_bw.items() if k in bandwidth]
+    lines += ["", "## Memory traffic per channel, MobileNetV2 0.75 @ 96, Memory Mode", "",
+              "Average bandwidth over the run per populated channel: hetier's bytes at each tier's memory",
+              "controllers (the DRAM cache's tag checks, fills and stores; Optane's misses, store fills and",
+              "write-backs) over the replay's time and the tier's DIMMs, both sockets alike. Published: VTune",
+              "Platform Profiler on one socket of a Memory Mode run (`simulator/data/he-pmem-tc2021-bandwidth.csv`;",
+              "the source gives it beside this configuration's op profile without naming the run).", "",
+              "| channel | direction | predicted GB/s | published GB/s | predicted / published |",
+              "|---|---|---:|---:|---:|"]
+    lines += [f"| {'DRAM cache' if t == 'dram' else 'Optane'} | {d} | {ours:.3f} | {theirs:g} | {ours / theirs:.2f}x |"
+              for (t, d), ours, theirs in bw_rows]
     lines += ["", "## Memory Mode against DRAM cache size (MobileNetV2 0.75 @ 96, seed 0)", "",
               "| DRAM cache GB | hit ratio | time s |", "|---:|---:|---:|"]
     lines += [f"| {gb} | {100 * h:.1f}% | {t:.0f} |" for gb, h, t in sweep]
@@ -440,25 +481,42 @@ def main() -> None:
                  f"{100 * shares['BoundedRelu'][0]:.1f}% of the time inside hetier's op timers (published "
                  f"{pub_ops['Convolution']['time_pct']}% and {pub_ops['BoundedRelu']['time_pct']}%): the study's",
                  f"  convolutions took {float(pub_ops['Convolution']['time_pct']) / float(pub_ops['BoundedRelu']['time_pct']):.0f}x "
-                 f"its refresh's time, hetier's {shares['Convolution'][0] / shares['BoundedRelu'][0]:.1f}x. With one "
-                 "compute_scale for every primitive, either the study's server-side",
-                 "  BoundedRelu does less than a decrypt-clip-encrypt per value (client-aided: it only packs the",
-                 "  ciphertexts for the client) or a multiply-accumulate there costs more against a refresh than",
-                 "  on the recording host; the published numbers do not say which."]
+                 f"its refresh's time, hetier's {shares['Convolution'][0] / shares['BoundedRelu'][0]:.1f}x. The study",
+                 "  evaluated ReLU6 on the server by decrypt-apply-encrypt (bounded_relu_seal.cpp: decrypt, decode,",
+                 "  clip, encode, encrypt per ciphertext, no client), the path hetier times; so a multiply-accumulate",
+                 "  there cost more against a refresh than on the recording host (one compute_scale scales every",
+                 "  primitive alike), by a factor the published numbers give but no source explains."]
                 if shares and "Convolution" in shares and "BoundedRelu" in shares and pub_ops else []),
               *([f"- Which ops load from Optane: the published profile puts most Optane loads on BoundedRelu "
-                 "(the decrypt-encrypt refresh). In hetier the refresh does miss: Optane serves "
-                 f"{100 * shares['BoundedRelu'][4]:.0f}% of its loads (its input was written by the bias Add, whose",
-                 "  output and host constant pass through the cache after it), but it makes "
-                 f"{100 * shares['BoundedRelu'][3]:.0f}% of the loads, against Convolution's "
-                 f"{100 * shares['Convolution'][3]:.0f}% ({100 * shares['Convolution'][4]:.0f}% from Optane) and "
-                 f"Add's {100 * shares['Add'][3]:.0f}% ({100 * shares['Add'][4]:.0f}% from Optane:",
-                 "  its copy of the input, which the host constant it builds first pushes out of the cache, and the",
-                 "  constant it destroys; of the constant it reads one value per element, the packed count add_seal",
-                 "  loops over). For BoundedRelu to hold",
-                 "  most Optane loads the convolutions' and Adds' loads must nearly all hit or stay invisible to",
-                 "  PEBS (prefetched; `load_visible`), which nothing measured here or in the sources says."]
+                 "(the decrypt-encrypt refresh). Its own numbers give each op's share of the LLC-miss loads",
+                 f"  ({DRAM_CACHE_LOAD_PCT:g}% x its share of the DRAM cache's + {100 - DRAM_CACHE_LOAD_PCT:g}% x its "
+                 f"share of Optane's): Convolution {pub_llc['Convolution']:.1f}%, BoundedRelu "
+                 f"{pub_llc['BoundedRelu']:.1f}% ({pub_llc['Convolution'] / pub_llc['BoundedRelu']:.1f}x); of the loads "
+                 f"that reach hetier's DRAM cache Convolution makes {100 * shares['Convolution'][3]:.0f}%, BoundedRelu "
+                 f"{100 * shares['BoundedRelu'][3]:.1f}% ({shares['Convolution'][3] / shares['BoundedRelu'][3]:.0f}x).",
+                 "  Of an op's own loads Optane served " + " / ".join(f"{pub_own[o]:.1f}" for o in OWN_OPS)
+                 + "% published (" + " / ".join(OWN_OPS) + "), " + " / ".join(f"{100 * shares[o][4]:.0f}" for o in OWN_OPS)
+                 + "% in hetier (the refresh's input was written by the bias Add, whose output and host constant pass",
+                 "  through the cache after it). So the gap is the volume of the refresh's loads against the",
+                 "  convolutions', not which of them miss. A convolution reads its inputs by copying them",
+                 "  (multiply_plain: destination = encrypted; SEAL copies with std::copy, rep movsb), which PEBS",
+                 "  may not count as loads (`load_visible`), but the study counted Convolution at "
+                 f"{pub_ops['Convolution']['dram_cache_loads_pct']}% of the loads the",
+                 "  DRAM cache served, so its loads were not invisible; without them the DRAM cache would serve",
+                 f"  {dram_share_without('Convolution', shares):.0f}% of hetier's loads, against {DRAM_CACHE_LOAD_PCT:g}%. "
+                 "Neither reading of the sources gives both published",
+                 "  shares; `load_visible` stays unset."]
                 if shares and {"Convolution", "BoundedRelu", "Add"} <= set(shares) else []),
+              *([f"- Memory traffic over the run (table above): predicted / published per channel "
+                 + ", ".join(f"{'DRAM cache' if t == 'dram' else 'Optane'} {d}s {ours / theirs:.2f}x"
+                             for (t, d), ours, theirs in bw_rows) + ".",
+                 "  The study's DRAM cache took about as many bytes of writes as of reads; hetier's writes there",
+                 "  are the fills of its misses and the ops' stores (outputs, copies, host constants), "
+                 f"{bandwidth[('dram', 'write')] / bandwidth[('dram', 'read')]:.2f}x its reads. What else",
+                 "  the study wrote is not identified in the sources read: a convolution's per multiply-accumulate",
+                 "  products come from SEAL's pool and go back to it at once (convolution_seal.cpp), so they stay",
+                 "  in the CPU caches in this model."]
+                if len(bw_rows) == 4 and bandwidth.get(("dram", "read")) else []),
               "- The executor's serial part is the teardown of host objects: HE-Transformer erases the",
               "  tensors an op was last to use after that op's timer stops (he_seal_executable.cpp), on the",
               "  executor thread, and each bias Add's folded broadcast constant is batch x elements unpacked",

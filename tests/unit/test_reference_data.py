@@ -25,3 +25,12 @@ def test_resnet50_timeline_has_the_published_shape():
     levels = [float(r["resident_gb_approx"]) for r in rows]
     assert [r["phase"] for r in rows] == ["spike", "plateau", "step1", "step2", "step3", "end"]
     assert levels == [840, 720, 650, 480, 400, 350] and levels == sorted(levels, reverse=True)
+
+
+def test_bandwidth_averages_load_with_their_source():
+    """VTune's per-channel averages of a Memory Mode run (benchmarks/reference_fidelity.py compares them)."""
+    text = (DATA / "he-pmem-tc2021-bandwidth.csv").read_text()
+    assert "IEEE Transactions on Computers 2021" in text and "VTune" in text
+    rows = list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
+    got = {(r["tier"], r["direction"]): float(r["gb_per_s_per_channel"]) for r in rows}
+    assert got == {("dram", "read"): 1.13, ("dram", "write"): 1.15, ("pmem", "read"): 0.125, ("pmem", "write"): 0.084}
