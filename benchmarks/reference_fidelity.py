@@ -47,11 +47,11 @@ DRAM_CACHE_LOAD_PCT = 92.7
 # resident-peak targets (issue 20): each MobileNetV2 training row within 8%, ResNet-50 within 15%
 FOOTPRINT_TARGET = {"mobilenetv2": 0.08, "resnet50": 0.15}
 # hetier layer kinds -> the nGraph ops of the published profile (HE-Transformer names)
-# the ops whose share of their own loads served by Optane the report sets beside the published one
-OWN_OPS = ("Convolution", "BoundedRelu", "Add")
 NGRAPH_OP = {"conv2d": "Convolution", "dwconv2d": "Convolution", "dense": "Convolution", "relu6": "BoundedRelu",
              "relu": "Relu", "bias": "Add", "add": "Add", "avgpool": "AvgPool", "gavgpool": "AvgPool",
              "maxpool": "MaxPool"}
+# the ops whose share of their own loads served by Optane the report sets beside the published one
+OWN_OPS = ("Convolution", "BoundedRelu", "Add")
 
 
 def _run(model: str, width: float | None, res: int) -> MeasuredRun:
@@ -506,7 +506,7 @@ def main() -> None:
                  f"  {dram_share_without('Convolution', shares):.0f}% of hetier's loads, against {DRAM_CACHE_LOAD_PCT:g}%. "
                  "Neither reading of the sources gives both published",
                  "  shares; `load_visible` stays unset."]
-                if shares and {"Convolution", "BoundedRelu", "Add"} <= set(shares) else []),
+                if shares and set(OWN_OPS) <= set(shares) else []),
               *([f"- Memory traffic over the run (table above): predicted / published per channel "
                  + ", ".join(f"{'DRAM cache' if t == 'dram' else 'Optane'} {d}s {ours / theirs:.2f}x"
                              for (t, d), ours, theirs in bw_rows) + ".",
