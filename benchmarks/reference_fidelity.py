@@ -52,6 +52,8 @@ NGRAPH_OP = {"conv2d": "Convolution", "dwconv2d": "Convolution", "dense": "Convo
              "maxpool": "MaxPool"}
 # the ops whose share of their own loads served by Optane the report sets beside the published one
 OWN_OPS = ("Convolution", "BoundedRelu", "Add")
+# what the report calls the Memory Mode machine's tiers
+TIER_NAME = {"dram": "DRAM cache", "pmem": "Optane"}
 
 
 def _run(model: str, width: float | None, res: int) -> MeasuredRun:
@@ -120,15 +122,17 @@ def timeline_shape(end: np.ndarray, high: np.ndarray, after: np.ndarray, samples
             "steps": len(drops), "end_gb": float(level[-1])}
 
 
-PUBLISHED_SHAPE = reference_runs_path().with_name("he-pmem-tc2021-resnet50-timeline.csv")
+def published_csv(name: str) -> list[dict]:
+    """Rows of one of the study's files in simulator/data (comment lines hold its source)."""
+    text = reference_runs_path().with_name(name).read_text()
+    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
 def timeline_section(tl: dict | None) -> list[str]:
     """ResNet-50's predicted resident memory over its Memory Mode run beside the published shape."""
     if tl is None:
         return []
-    pub = {r["phase"]: r for r in csv.DictReader(l for l in PUBLISHED_SHAPE.read_text().splitlines()
-                                                 if not l.startswith("#"))}
+    pub = {r["phase"]: r for r in published_csv("he-pmem-tc2021-resnet50-timeline.csv")}
     end_pub = float(pub["end"]["resident_gb_approx"])
     level, n = tl["level"], len(tl["level"])
     cells = [(f, float(level[min(int(f * (n - 1)), n - 1)])) for f in (0.0, 0.05, 0.1, 0.2, 0.3, 0.44, 0.5, 0.6, 0.71, 0.8, 0.9, 1.0)]
@@ -245,12 +249,6 @@ def channel_bandwidth(result, machine) -> dict[tuple[str, str], float]:
     lay, t = result.layers, result.makespan_ns
     return {(tier, d): float(np.sum(lay[f"{d}_bytes_{tier}"])) / t / dev.dimms
             for tier, dev in machine.tiers for d in ("read", "write") if f"{d}_bytes_{tier}" in lay}
-
-
-def published_csv(name: str) -> list[dict]:
-    """Rows of one of the study's files in simulator/data (comment lines hold its source)."""
-    text = reference_runs_path().with_name(name).read_text()
-    return list(csv.DictReader(line for line in text.splitlines() if not line.startswith("#")))
 
 
 def main() -> None:
@@ -450,7 +448,7 @@ def main() -> None:
               "the source gives it beside this configuration's op profile without naming the run).", "",
               "| channel | direction | predicted GB/s | published GB/s | predicted / published |",
               "|---|---|---:|---:|---:|"]
-    lines += [f"| {'DRAM cache' if t == 'dram' else 'Optane'} | {d} | {ours:.3f} | {theirs:g} | {ours / theirs:.2f}x |"
+    lines += [f"| {TIER_NAME[t]} | {d} | {ours:.3f} | {theirs:g} | {ours / theirs:.2f}x |"
               for (t, d), ours, theirs in bw_rows]
     lines += ["", "## Memory Mode against DRAM cache size (MobileNetV2 0.75 @ 96, seed 0)", "",
               "| DRAM cache GB | hit ratio | time s |", "|---:|---:|---:|"]
@@ -508,7 +506,7 @@ def main() -> None:
                  "  shares; `load_visible` stays unset."]
                 if shares and set(OWN_OPS) <= set(shares) else []),
               *([f"- Memory traffic over the run (table above): predicted / published per channel "
-                 + ", ".join(f"{'DRAM cache' if t == 'dram' else 'Optane'} {d}s {ours / theirs:.2f}x"
+                 + ", ".join(f"{TIER_NAME[t]} {d}s {ours / theirs:.2f}x"
                              for (t, d), ours, theirs in bw_rows) + ".",
                  "  The study's DRAM cache took about as many bytes of writes as of reads; hetier's writes there",
                  "  are the fills of its misses and the ops' stores (outputs, copies, host constants), "
