@@ -8,17 +8,21 @@ same trace, and the reference study planned and replayed.
    process per replay, as `hetier replay` runs: it also pays the first touches of new memory).
    Target (issue 19): Memory Mode no slower than before its line-level cache model, 1.4-1.5 M
    events/s.
-2. The study (--study, about 2 minutes): MobileNetV2 0.35@96, 0.5@128, 1.0@96 (the three published
-   rows) and 0.75@96 (the op profile), batch 2048, N=4096, primes [30,22,22,30], the reference
-   runtime profile; each planned, then replayed on `ref-dram-only` (all-dram) and
-   `ref-memory-mode` (seed 0) with the `he-transformer` stack at 48 threads. Prints per row the
-   seconds to plan, and for each machine the memory stage (for Memory Mode: the cache model) and
-   the time stage (the engine); the total against the target, under 5 minutes on 2 cores.
+2. The whole study (--study, about 3 minutes on 2 cores): every configuration docs/reference-platform.md
+   predicts (benchmarks/reference_fidelity.py's STUDY: MobileNetV2 at eight width x resolution
+   pairs and at 1.3 and 1.4 @ 224, ResNet-50 @ 224), batch 2048, N=4096, primes [30,22,22,30], the
+   reference runtime profile; each planned, then replayed on `ref-dram-only` (all-dram, where it
+   fits) and `ref-memory-mode` (seed 0) with the `he-transformer` stack at 48 threads. The
+   configurations run on a pool of --jobs processes (default 2, the target's cores), largest
+   first. Prints per configuration the CPU seconds to plan and each machine's memory stage (for
+   Memory Mode: the cache model) and time stage (the engine); then the wall seconds of the whole
+   and the CPU seconds summed over the configurations (what one process alone would take) against
+   the target, under 5 minutes on 2 cores.
 
-Seconds are CPU seconds of this process (time.process_time) beside wall seconds: on a shared
-machine the wall clock measures the neighbours too.
+Seconds are CPU seconds (time.process_time) beside wall seconds: on a shared machine the wall
+clock measures the neighbours too.
 
-    python benchmarks/memory_mode_speed.py [--trace FILE] [--repeats 3] [--study] [--rows 4]
+    python benchmarks/memory_mode_speed.py [--trace FILE] [--repeats 3] [--study] [--jobs 2] [--configs 11]
 """
 
 from __future__ import annotations
@@ -29,18 +33,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from hetier.formats.measured import MeasuredRun
 from hetier.simulator.machines import load_machine
 from hetier.simulator.scenario import Scenario, memory_stage, time_stage
 from hetier.simulator.stack import load_stack
-from replay_throughput import cryptonets_trace  # benchmarks/ is the script's folder: on sys.path
+from reference_fidelity import STUDY, THREADS, _run  # benchmarks/ is the script's folder: on sys.path
+from replay_throughput import cryptonets_trace
 from hetier.simulator.workload import load_workload
 from hetier.workflow.planned import plan_config
-
-STUDY_ROWS = [(0.35, 96), (0.5, 128), (1.0, 96), (0.75, 96)]
-THREADS = 48
 
 
 class Clock:
@@ -90,29 +92,44 @@ def cryptonets(path: str, repeats: int) -> None:
               f"memory mode / flat {mm / flat:.2f} (target: memory mode >= 1.4 M)")
 
 
-def study(rows: int) -> None:
+def study_config(config: tuple, directory: str) -> tuple[str, float]:
+    """Plan one configuration of the study and replay it on both reference machines; returns its
+    line and the CPU seconds it took (in the pool's worker process)."""
+    model, width, res = config
     stack = load_stack("he-transformer")
-    machines = {"DRAM-only": (load_machine("ref-dram-only"), "all-dram"), "Memory Mode": (load_machine("ref-memory-mode"), None)}
-    total = Clock()
-    with tempfile.TemporaryDirectory() as d:
-        for width, res in STUDY_ROWS[:rows]:
-            run = MeasuredRun("mobilenetv2", (("resolution", float(res)), ("width", width)), 2048, 4096,
-                              (30, 22, 22, 30), "", "", THREADS, 1.0, 1.0)
-            c = Clock()
-            w = load_workload(plan_config(run, stack.runtime_profile, Path(d) / f"{width}-{res}.arrow"))
-            wall, cpu = c.read()
-            parts = [f"plan+load {cpu:.1f} ({wall:.1f} wall)"]
-            for name, (m, pol) in machines.items():
-                s = Scenario(w, m, pol, threads=THREADS, stack=stack, seed=0)
-                c = Clock()
-                mem = memory_stage(s)
-                mem_cpu = c.read()[1]
-                r = time_stage(s, mem)
-                parts.append(f"{name} memory {mem_cpu:.1f} + time {c.read()[1] - mem_cpu:.1f} "
-                             f"({r.makespan_ns / 1e9:.3f} s predicted)")
-            print(f"MobileNetV2 {width}@{res}: cpu s: " + "; ".join(parts), flush=True)
-    wall, cpu = total.read()
-    print(f"study ({rows} rows): {wall:.1f} s wall, {cpu:.1f} s cpu (target: under 300 s on 2 cores)")
+    start = time.process_time()
+    w = load_workload(plan_config(_run(model, width, res), stack.runtime_profile,
+                                  Path(directory) / f"{model}-{width}-{res}.arrow"))
+    parts = [f"plan+load {time.process_time() - start:.1f}"]
+    for name, machine, pol in (("DRAM-only", "ref-dram-only", "all-dram"), ("Memory Mode", "ref-memory-mode", None)):
+        s = Scenario(w, load_machine(machine), pol, threads=THREADS, stack=stack, seed=0)
+        c = time.process_time()
+        mem = memory_stage(s)
+        mem_cpu = time.process_time() - c
+        if not mem.placement.fits:
+            parts.append(f"{name} memory {mem_cpu:.1f} (does not fit)")
+            continue
+        r = time_stage(s, mem)
+        parts.append(f"{name} memory {mem_cpu:.1f} + time {time.process_time() - c - mem_cpu:.1f} "
+                     f"({r.makespan_ns / 1e9:.0f} s predicted)")
+    label = f"{model}" + (f" {width}" if width is not None else "") + f" @ {res}"
+    return f"{label}: cpu s: " + "; ".join(parts), time.process_time() - start
+
+
+def study(configs: int, jobs: int) -> None:
+    """The study's configurations, largest first, on ``jobs`` processes."""
+    todo = sorted(STUDY[:configs], key=lambda c: (c[0] != "resnet50", -(c[2] or 0), -(c[1] or 0)))
+    wall = time.perf_counter()
+    with tempfile.TemporaryDirectory() as d, ProcessPoolExecutor(jobs) as pool:
+        done = [pool.submit(study_config, c, d) for c in todo]
+        cpu = 0.0
+        for f in done:
+            line, c = f.result()
+            cpu += c
+            print(line, flush=True)
+    what = "whole study" if len(todo) == len(STUDY) else f"study, {len(todo)} of its {len(STUDY)}"
+    print(f"{what} ({len(todo)} configurations, {jobs} processes): {time.perf_counter() - wall:.1f} s wall, "
+          f"{cpu:.1f} s cpu summed (target: under 300 s on 2 cores)")
 
 
 def main() -> None:
@@ -122,14 +139,17 @@ def main() -> None:
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trace", help="a CryptoNets recording (default: record one, batch 64)")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--study", action="store_true", help="also plan and replay the study's MobileNetV2 rows")
-    ap.add_argument("--rows", type=int, default=len(STUDY_ROWS), choices=range(1, len(STUDY_ROWS) + 1))
+    ap.add_argument("--repeats", type=int, default=3, help="CryptoNets rounds (0: skip them)")
+    ap.add_argument("--study", action="store_true", help="also plan and replay every configuration of the study")
+    ap.add_argument("--jobs", type=int, default=2, help="processes for --study (default 2: the target's cores)")
+    ap.add_argument("--configs", type=int, default=len(STUDY), choices=range(1, len(STUDY) + 1),
+                    help="--study: only the first K configurations of the study's list")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as d:
-        cryptonets(args.trace or cryptonets_trace(Path(d)), args.repeats)
+    if args.repeats > 0:  # --repeats 0: the study alone
+        with tempfile.TemporaryDirectory() as d:
+            cryptonets(args.trace or cryptonets_trace(Path(d)), args.repeats)
     if args.study:
-        study(args.rows)
+        study(args.configs, args.jobs)
 
 
 if __name__ == "__main__":

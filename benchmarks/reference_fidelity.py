@@ -215,6 +215,26 @@ def loo_ratios(runs: list[MeasuredRun], res) -> str:
         and by[(r.config, "ref-dram-only")][1] is not None and by[(r.config, "ref-memory-mode")][1] is not None)
 
 
+CONVOLUTION = ("conv2d", "dwconv2d", "dense")  # nGraph's Convolution (TF-slim's logits are a 1x1 conv)
+
+
+def unit_costs(w) -> tuple[int, float, int, float]:
+    """(multiply-accumulates, their seconds; refreshes, their seconds) of a trace's convolutions and
+    BoundedRelu layers at one thread, as the trace times them (plan mode: the cost model's primitives,
+    measured on the recording host): what one multiply-accumulate costs against one refresh there."""
+    macs = mac_s = refreshes = refresh_s = 0
+    for op in w.ops:
+        if op.kind in CONVOLUTION:
+            ext = ~op.acc_write & ~np.isin(op.acc_tensor, op.alloc_tensor)
+            ext &= np.array([w.tensor_kind.get(t) == "ciphertext" for t in op.acc_tensor.tolist()], bool)
+            macs += int(op.acc_count[ext].sum())
+            mac_s += op.duration_ns / 1e9
+        elif op.kind == "relu6":
+            refreshes += op.parallelism
+            refresh_s += op.duration_ns / 1e9
+    return macs, mac_s, refreshes, refresh_s
+
+
 def published_runs() -> list[MeasuredRun]:
     """The fit's training runs: three MobileNetV2 rows and ResNet-50 (approximate, read off plots)."""
     return load_measured(reference_runs_path())
@@ -263,7 +283,7 @@ def main() -> None:
     pub_ops = {row["op"]: row for row in published_csv("he-pmem-tc2021-op-profile.csv")}
     pub_bw = {(r["tier"], r["direction"]): float(r["gb_per_s_per_channel"])
               for r in published_csv("he-pmem-tc2021-bandwidth.csv")}
-    rows, shares, sweep, placed, timeline, dw_share, bandwidth = [], None, [], [], None, None, {}
+    rows, shares, sweep, placed, timeline, dw_share, bandwidth, units = [], None, [], [], None, None, {}, None
     counts: dict = {}  # config -> (linear outputs, multiply-accumulates)
     with tempfile.TemporaryDirectory() as d:
         for i, (model, width, res) in enumerate(STUDY):
@@ -282,6 +302,7 @@ def main() -> None:
             counts[run.config] = shape_counts(w)
             if (model, width, res) == ("mobilenetv2", 0.75, 96):
                 shares = op_shares(bs[0])
+                units = unit_costs(w)
                 dw_share = depthwise_bias_share(w)
                 bandwidth = channel_bandwidth(bs[0], mm)
                 for gb in (16, 24, 32, 40, 48):
@@ -328,6 +349,10 @@ def main() -> None:
            for run, *_ in rows if run.model == "mobilenetv2" and pub(run, "ref-dram-only")]
     big = next((r for r in rows if (r[0].model, dict(r[0].options).get("width"), dict(r[0].options).get("resolution"))
                 == ("mobilenetv2", 1.0, 96.0)), None)
+
+    # a multiply-accumulate against a refresh, from the published op-timer shares and the plan's counts
+    mac_per_refresh = (float(pub_ops["Convolution"]["time_pct"]) / float(pub_ops["BoundedRelu"]["time_pct"])
+                       * units[2] / units[0]) if units and pub_ops else None
 
     lines = [
         "# The reference study, predicted",
@@ -483,8 +508,17 @@ def main() -> None:
                  "  evaluated ReLU6 on the server by decrypt-apply-encrypt (bounded_relu_seal.cpp: decrypt, decode,",
                  "  clip, encode, encrypt per ciphertext, no client), the path hetier times; so a multiply-accumulate",
                  "  there cost more against a refresh than on the recording host (one compute_scale scales every",
-                 "  primitive alike), by a factor the published numbers give but no source explains."]
-                if shares and "Convolution" in shares and "BoundedRelu" in shares and pub_ops else []),
+                 "  primitive alike), by a factor the published numbers give but no source explains.",
+                 f"  Per unit, with this plan's counts ({units[0] / 1e6:.1f} M multiply-accumulates in its convolutions,",
+                 f"  {units[2] / 1e6:.2f} M refreshes): the published shares make a multiply-accumulate {mac_per_refresh:.2f} of a",
+                 f"  refresh; the trace's single-thread times (primitives measured on the recording host) "
+                 f"{units[1] / units[0] * 1e6:.0f} us against",
+                 f"  {units[3] / units[2] * 1e3:.2f} ms, {units[1] / units[0] / (units[3] / units[2]):.3f} ({mac_per_refresh / (units[1] / units[0] / (units[3] / units[2])):.1f}x less). "
+                 "HE-Transformer multiplies a ciphertext by a weight with the",
+                 "  coefficient products of a multiply_plain, each reduced by a one-word Barrett step where the",
+                 "  prime is under 2^31, as 30, 22 and 22 are (seal_util.cpp, multiply_poly_scalar_coeffmod64):",
+                 "  its arithmetic gives no reason for a multiply-accumulate dearer against a refresh."]
+                if shares and "Convolution" in shares and "BoundedRelu" in shares and pub_ops and units else []),
               *([f"- Which ops load from Optane: the published profile puts most Optane loads on BoundedRelu "
                  "(the decrypt-encrypt refresh). Its own numbers give each op's share of the LLC-miss loads",
                  f"  ({DRAM_CACHE_LOAD_PCT:g}% x its share of the DRAM cache's + {100 - DRAM_CACHE_LOAD_PCT:g}% x its "
