@@ -39,7 +39,7 @@ from pathlib import Path
 from hetier.simulator.machines import load_machine
 from hetier.simulator.scenario import Scenario, memory_stage, time_stage
 from hetier.simulator.stack import load_stack
-from reference_fidelity import STUDY, THREADS, _run  # benchmarks/ is the script's folder: on sys.path
+from reference_fidelity import STUDY, THREADS, study_run  # benchmarks/ is the script's folder: on sys.path
 from replay_throughput import cryptonets_trace
 from hetier.simulator.workload import load_workload
 from hetier.workflow.planned import plan_config
@@ -98,7 +98,7 @@ def study_config(config: tuple, directory: str) -> tuple[str, float]:
     model, width, res = config
     stack = load_stack("he-transformer")
     start = time.process_time()
-    w = load_workload(plan_config(_run(model, width, res), stack.runtime_profile,
+    w = load_workload(plan_config(study_run(model, width, res), stack.runtime_profile,
                                   Path(directory) / f"{model}-{width}-{res}.arrow"))
     parts = [f"plan+load {time.process_time() - start:.1f}"]
     for name, machine, pol in (("DRAM-only", "ref-dram-only", "all-dram"), ("Memory Mode", "ref-memory-mode", None)):

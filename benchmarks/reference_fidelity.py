@@ -56,7 +56,8 @@ OWN_OPS = ("Convolution", "BoundedRelu", "Add")
 TIER_NAME = {"dram": "DRAM cache", "pmem": "Optane"}
 
 
-def _run(model: str, width: float | None, res: int) -> MeasuredRun:
+def study_run(model: str, width: float | None, res: int) -> MeasuredRun:
+    """One configuration of the study as a run to plan (batch 2048, N=4096, [30,22,22,30], 48 threads)."""
     opts = (("resolution", float(res)),) + ((("width", width),) if width is not None else ())
     return MeasuredRun(model, tuple(sorted(opts)), 2048, 4096, (30, 22, 22, 30), "", "", THREADS, 1.0, 1.0)
 
@@ -290,7 +291,7 @@ def main() -> None:
     counts: dict = {}  # config -> (linear outputs, multiply-accumulates)
     with tempfile.TemporaryDirectory() as d:
         for i, (model, width, res) in enumerate(STUDY):
-            run = _run(model, width, res)
+            run = study_run(model, width, res)
             t0 = time.perf_counter()
             path = plan_config(run, stack.runtime_profile, Path(d) / f"{i}.arrow")
             st = trace_stats(path)
