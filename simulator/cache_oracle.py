@@ -21,6 +21,8 @@ Small and slow on purpose (a Python loop per line): it is the oracle that the re
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from hetier.simulator.memory_mode import LINE, MemoryModeCache, MMTraffic, SizeClassPool, page_sets
@@ -57,17 +59,22 @@ class ReferenceCache:
     def op_traffic(self, tensors: np.ndarray, writes: np.ndarray, nbytes: np.ndarray, threads: int = 1,
                    rfo: bool = True) -> MMTraffic:
         """Replay one op's rows line by line; returns its traffic."""
-        touches = []  # (local time, thread, row, line, store, bytes)
+        rows = []
         for r, (t, w, b) in enumerate(zip(tensors.tolist(), writes.tolist(), nbytes.tolist())):
             lines = self.lines(int(t)) if int(t) in self.unit else []
             if b <= 0 or not lines:
                 continue
             tensor_bytes = sum(len(c) for c in self.addrs[int(t)]) * self.unit[int(t)]
-            n = max(1, round(b / tensor_bytes * len(lines)))
+            rows.append((r, lines, bool(w), b, max(1, round(b / tensor_bytes * len(lines)))))
+        # local times as exact fractions over the rows' common denominator: touches of equal time are
+        # ties, ordered by thread then row (floats would order them by rounding noise)
+        common = math.lcm(*[n for *_, n in rows]) if rows else 1
+        touches = []  # (local time, thread, row, line, store, bytes)
+        for r, lines, w, b, n in rows:
+            scale = common // n
             for x in range(n):
-                u = x * threads / n
-                th = int(u)
-                touches.append((u - th, th, r, lines[x % len(lines)], bool(w), b / n))
+                th, u = divmod(x * threads, n)
+                touches.append((u * scale, th, r, lines[x % len(lines)], w, b / n))
         touches.sort(key=lambda e: (e[0], e[1], e[2]))
         out = MMTraffic()
         sets = page_sets(np.array([e[3] for e in touches], dtype=np.int64), self.n_sets, self.per_page, self.seed)

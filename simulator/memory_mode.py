@@ -15,16 +15,21 @@ held to, tests/unit/test_memory_mode_oracle.py):
 - Order: an op's access rows are concurrent streams. Row r moves n_r blocks cycling over its
   tensor (n_r / L_r passes); its touches are dealt to T threads as an OpenMP static schedule does
   (thread t takes touches [t n_r / T, (t + 1) n_r / T)), the threads run in lockstep, and all rows
-  advance in proportion: touch x issues at local time frac(x T / n_r) of thread floor(x T / n_r).
-  Touches are looked up in the tag array strictly in that order (``_lookup``).
+  advance in proportion: touch x issues at local time frac(x T / n_r) of thread floor(x T / n_r),
+  touches at the same local time in thread order, then row order. Touches are looked up in the tag
+  array strictly in that order (``_lookup``).
 - Exact where cheap, statistical where not: rows of at most ``EXACT_PASSES`` passes are looked up
   touch by touch. A row of more passes is looked up at the first touch of each block; its other
   touches hit unless a block of the op that shares the set was touched since the block's last
   touch: a block of a row of p' passes is touched in a window of g local time with probability
   min(1, g p' / m), m the threads that touch it together (at one offset of the static schedule:
-  p' / m distinct touch times), and the windows g (three values at most, by the three-gap theorem) follow from the
-  static schedule. For random frames this is the reuse-distance rule (a line survives D distinct
-  bytes with probability ~exp(-D / capacity)) with D counted set by set.
+  p' / m distinct touch times), and the windows g (three values at most, by the three-gap theorem)
+  follow from the static schedule. For random frames this is the reuse-distance rule (a line
+  survives D distinct bytes with probability ~exp(-D / capacity)) with D counted set by set. The
+  same windows make the looked-up touches' hits probabilities, counting only the blocks whose first
+  touch came earlier (the lookup saw the others). Blocks of one set that a row's schedule touches at
+  the same local times (ties: the static schedule's fronts are 1 / offsets of the tensor apart) do
+  not evict each other at random: their touches are replayed in the threads' order.
 - Costs per touch, as Cascade Lake pays them (tags live with the data; Hildebrand et al., ISPASS
   2021; darchr/dram-cache-model policy_manager.cc): a load reads the DRAM line (tag and data); on
   a miss it also reads PMem, fills DRAM and writes a dirty victim back to PMem. A store first
@@ -42,6 +47,7 @@ import numpy as np
 LINE = 64  # the hardware's cache line: Memory Mode's DRAM cache maps 64 B lines (Hildebrand et al., ISPASS 2021)
 EXACT_PASSES = 2.0  # rows of at most this many passes are looked up touch by touch
 SCHEDULE_KEEP = 1 << 21  # touches of row schedules kept for reuse (16 bytes each)
+TIE_TOUCHES = 1 << 22  # most touches of tied blocks an op replays in order (past it: 1 / k^2 per reuse)
 
 
 class SizeClassPool:
@@ -144,6 +150,12 @@ def schedule_offsets(passes: float, threads: int) -> np.ndarray:
     return offs[offs < 1.0]
 
 
+def touch_times(passes: float, threads: int) -> float:
+    """Distinct local times at which a block of a row of ``passes`` passes is touched: the threads
+    that share an offset of the static schedule touch it together."""
+    return passes * len(schedule_offsets(passes, threads)) / threads
+
+
 def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """Reuse windows (local time) between consecutive touches of one block of a row of ``passes``
     passes, and the share of the row's reuses (touches after the first) with each. Thread t
@@ -196,10 +208,89 @@ class _OpSets:
         self._single = None
         self._mixed = None
         self.shares: dict[tuple[int, int], float] = {}  # (tensor, touches) -> the many-pass rule's hit share
+        self._tied: dict[int, tuple[np.ndarray, np.ndarray | None]] | None = None
 
     def row_sets(self, i: int) -> np.ndarray:
         """Set index of row ``i``'s looked-up touches (its first touches are its blocks in order)."""
         return self.touch_set[self.base[i]:self.base[i] + self.counts[i]]
+
+    def tied(self, T: int) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+        """Per row of many passes: how many distinct blocks of its set (itself included) are touched
+        at the same local times as each of its blocks (ties: rows of one schedule, n touches over L
+        blocks, touch block y at the times of its phase y mod (L / gcd(L, offsets)), the static
+        schedule's fronts being 1 / offsets of the tensor apart); and, per block and gap of
+        ``schedule_gaps``, how many of its touches after the first follow its own touch among its
+        ties, replayed touch by touch in the threads' order (None past ``TIE_TOUCHES``)."""
+        if self._tied is None:
+            stat = [i for i, r in enumerate(self.rows) if r[4] / len(r[1]) > EXACT_PASSES]
+            kinds: dict[tuple[int, int], int] = {}
+            kind = [kinds.setdefault((self.rows[i][4], len(self.rows[i][1])), len(kinds)) for i in stat]
+            K = len(kinds)
+            Ls = [len(self.rows[i][1]) for i in stat]
+            step = np.array([L // np.gcd(L, len(schedule_offsets(self.rows[i][4] / L, T))) for i, L in zip(stat, Ls)])
+            # a tie shares set, schedule and phase: candidates are the blocks whose (set, schedule,
+            # phase) hashes into a bucket with another's (a superset, sorted out exactly below)
+            key = np.concatenate([(self.row_sets(i)[:L] * K + kd) * (int(step.max()) + 1)
+                                  + np.arange(L, dtype=np.int64) % st for i, L, kd, st in zip(stat, Ls, kind, step)])
+            bits = max(4, int(4 * len(key)).bit_length())
+            bucket = ((key.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).astype(np.int64)
+            kt = np.ones(len(key))
+            g_of = np.full(len(key), -1, dtype=np.int64)
+            cand = np.flatnonzero(np.bincount(bucket, minlength=1 << bits)[bucket] > 1)
+            if len(cand):
+                b = np.concatenate([self.rows[i][1] for i in stat])[cand]
+                o = np.lexsort((b, key[cand]))
+                order = cand[o]
+                k2, b2 = key[order], b[o]
+                group = np.r_[True, k2[1:] != k2[:-1]]
+                new_block = group | np.r_[True, b2[1:] != b2[:-1]]
+                gid = np.cumsum(group) - 1
+                kt[order] = np.bincount(gid, weights=new_block)[gid]
+                g_of[order] = gid
+            cut = np.cumsum([0] + Ls)
+            hits = self._tie_hits(stat, cut, kt, g_of, T)
+            self._tied = {i: (kt[cut[j]:cut[j + 1]], hits.get(i)) for j, i in enumerate(stat)}
+        return self._tied
+
+    def _tie_hits(self, stat: list[int], cut: np.ndarray, kt: np.ndarray, g_of: np.ndarray,
+                  T: int) -> dict[int, np.ndarray]:
+        """For the tied blocks: their touches in the order the lockstep threads issue them (local
+        time x T mod n over n, then thread, then row), a touch after the block's first counted per
+        gap of its row's ``schedule_gaps`` when the touch before it among its ties is its own."""
+        tied = np.flatnonzero(kt > 1)
+        if not len(tied):
+            return {}
+        j_of = np.searchsorted(cut, tied, side="right") - 1  # index into stat
+        y = tied - cut[j_of]
+        n_of = np.array([self.rows[i][4] for i in stat], dtype=np.int64)
+        L_of = np.array([len(self.rows[i][1]) for i in stat], dtype=np.int64)
+        n, L = n_of[j_of], L_of[j_of]
+        m = (n - y + L - 1) // L  # touches of each tied block
+        if int(m.sum()) > TIE_TOUCHES:
+            return {}
+        who = np.repeat(np.arange(len(tied)), m)
+        x = y[who] + L[who] * (np.arange(len(who)) - np.repeat(np.cumsum(m) - m, m))
+        nn = n[who]
+        num, th = (x * T) % nn, (x * T) // nn
+        blk = np.concatenate([self.rows[i][1] for i in stat])[tied][who]
+        o = np.lexsort((j_of[who], th, num, g_of[tied][who]))  # the ties of a group share n
+        w, num, blk = who[o], num[o], blk[o]
+        same = np.r_[False, (g_of[tied][w[1:]] == g_of[tied][w[:-1]]) & (blk[1:] == blk[:-1])]
+        o2 = np.argsort(w, kind="stable")  # each block's touches in order
+        w2 = w[o2]
+        later = np.r_[False, w2[1:] == w2[:-1]]  # not the block's first touch
+        gap = np.r_[0, np.diff(num[o2])] / n[w2]
+        out: dict[int, np.ndarray] = {}
+        for jj, i in enumerate(stat):
+            pick = later & (j_of[w2] == jj)
+            if not pick.any():
+                continue
+            gaps, _ = schedule_gaps(n_of[jj] / L_of[jj], T)
+            gi = np.clip(np.searchsorted(gaps, gap[pick] - 1e-9), 0, len(gaps) - 1)
+            table = np.zeros((L_of[jj], len(gaps)))
+            np.add.at(table, (y[w2[pick]], gi), same[o2][pick])
+            out[i] = table
+        return out
 
     def classes(self) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """(distinct pass counts, each tensor's blocks' class). A row covers its tensor's first
@@ -467,7 +558,7 @@ class MemoryModeCache:
         if stat:
             hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
             op_sets = _OpSets(rows, counts, by_set)
-            hit = self._hits_between_passes(hit, op_sets, tau, blocks, rows, stat)
+            hit = self._hits_between_passes(hit, op_sets, tau, blocks, rows, stat, T)
         else:
             hit, victim = self._lookup(blocks, wr, sets, order=order)
         self._charge(out, hit, victim, wr, nb, rfo)
@@ -480,39 +571,48 @@ class MemoryModeCache:
 
     @staticmethod
     def _hits_between_passes(hit: np.ndarray, op_sets: "_OpSets", tau: np.ndarray, blocks: np.ndarray,
-                             rows: list, stat: list[int]) -> np.ndarray:
+                             rows: list, stat: list[int], T: int) -> np.ndarray:
         """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
         at their first touches only, and between a hit and the touch before it in its set (a window
-        of local time g) their blocks there come back g p times (p passes each, the touch's own
-        block aside) and evict the line: it survives with probability max(0, 1 - g sum p)."""
+        of local time g) the blocks there whose first touch came earlier come back g r times (r the
+        distinct times per unit of local time at which their row touches a block, the touch's own
+        block aside) and evict the line: it survives with probability max(0, 1 - g sum r). A block
+        whose first touch is still to come has not been touched in the window (the lookup would
+        have seen it)."""
         order, first, hit_sorted, set_of = op_sets.order, op_sets.first, op_sets.hit_sorted, op_sets.set_of
-        ss = np.concatenate([op_sets.row_sets(i) for i in stat])
-        sp = np.concatenate([np.full(len(rows[i][1]), rows[i][4] / len(rows[i][1])) for i in stat])
-        rate = np.bincount(ss, weights=sp, minlength=op_sets.n)  # sum of p of the rows' blocks in each set
-        has = rate > 0  # (every p > EXACT_PASSES)
+        rate_of = {i: touch_times(rows[i][4] / len(rows[i][1]), T) for i in stat}
+        sr = np.concatenate([np.full(len(rows[i][1]), rate_of[i]) for i in stat])
+        has = np.bincount(np.concatenate([op_sets.row_sets(i) for i in stat]), weights=sr, minlength=op_sets.n) > 0
         h = hit.astype(np.float64)
-        j = np.flatnonzero(hit_sorted & has[set_of])  # hits in those sets, in lookup order by set
+        j = np.flatnonzero(hit_sorted & ~first & has[set_of])  # hits after the first of their set
         if not len(j):
             return h
-        k = set_of[j]
+        inv = np.empty(len(order), dtype=np.int64)
+        inv[order] = np.arange(len(order))
+        sq = inv[np.concatenate([op_sets.base[i] + np.arange(len(rows[i][1])) for i in stat])]  # their first touches
+        w = np.zeros(len(order))  # by lookup order: a first touch's rate
+        w[sq] = sr
+        cs = np.cumsum(w)
+        start = np.flatnonzero(first)[set_of[j]]  # the set's first position
+        started = cs[j - 1] - np.where(start > 0, cs[np.maximum(start - 1, 0)], 0.0)
         oj = order[j]
-        t = tau[oj]
-        gap = np.where(first[j], t, t - tau[order[np.maximum(j - 1, 0)]])
-        # the touch's block is one of them when its tensor is a many-pass row's
-        own_p: dict[int, set[float]] = {}
-        for i in stat:
-            own_p.setdefault(rows[i][6], set()).add(rows[i][4] / len(rows[i][1]))
-        if all(len(v) == 1 for v in own_p.values()):
-            own_row = np.array([next(iter(own_p[rr[6]])) if rr[6] in own_p else 0.0 for rr in rows])
-            own = own_row[np.searchsorted(np.cumsum(op_sets.counts), oj, side="right")]  # the touch's row
-        else:  # one tensor in many-pass rows of different passes: the first found, as a search finds it
-            sb = np.concatenate([rows[i][1] for i in stat])
-            o = np.argsort(sb)
-            sb, sps = sb[o], sp[o]
-            bo = blocks[oj]
-            at = np.minimum(np.searchsorted(sb, bo), len(sb) - 1)
-            own = np.where(sb[at] == bo, sps[at], 0.0)
-        h[oj] = np.maximum(0.0, 1.0 - gap * (rate[k] - own))
+        gap = tau[oj] - tau[order[j - 1]]
+        # the touch's own block, when a row of many passes touched it first earlier in the set (a
+        # touch of a row on a tensor that another such row reads)
+        own = 0.0
+        shared = [r for r, rr in enumerate(rows) if any(rows[i][6] == rr[6] for i in stat if i != r)]
+        if shared:
+            row_of = np.searchsorted(np.cumsum(op_sets.counts), oj, side="right")
+            mine = np.flatnonzero(np.isin(row_of, shared))
+            if len(mine):
+                sb = np.concatenate([rows[i][1] for i in stat])
+                o = np.argsort(sb, kind="stable")
+                sb, srs, sqs = sb[o], sr[o], sq[o]
+                bo = blocks[oj[mine]]
+                at = np.minimum(np.searchsorted(sb, bo), len(sb) - 1)
+                own = np.zeros(len(j))
+                own[mine] = np.where((sb[at] == bo) & (sqs[at] < j[mine]), srs[at], 0.0)
+        h[oj] = np.maximum(0.0, 1.0 - gap * (started - own))
         return h
 
     @staticmethod
@@ -589,13 +689,22 @@ class MemoryModeCache:
         gaps, wts = schedule_gaps(n / L, T)
         # a block of p' passes is touched at p' / (threads per offset) distinct local times: the
         # threads that share an offset touch it together, one chance to come between two touches
-        times = np.array([pv / (T / len(schedule_offsets(pv, T))) for pv in pvals.tolist()])
+        times = np.array([touch_times(pv, T) for pv in pvals.tolist()])
+        # ties: blocks of the set touched at the same times as this one (itself included), of its
+        # class; they are left out of the product below and counted apart after it
+        kt, tie_hits = op_sets.tied(T)[i]
+        tie = kt > 1
+        if tie_hits is not None:
+            tie_at = np.flatnonzero(tie)
+            tie_survive = np.zeros(len(tie_at))
         survive = np.zeros(L)
-        for g, wt in zip(gaps.tolist(), wts.tolist()):
+        for gi, (g, wt) in enumerate(zip(gaps.tolist(), wts.tolist())):
             if wt <= 0:
                 continue
             if g == 0.0:  # no other touch in between: the products below are 0, exp(0) = 1
                 survive += wt
+                if tie_hits is not None:
+                    tie_survive += tie_hits[tie_at, gi]
                 continue
             q = np.minimum(1.0, g * times)  # per class of blocks
             sure = q >= 1.0
@@ -604,15 +713,28 @@ class MemoryModeCache:
             m_log *= k_fw  # the set's blocks' sum of logs (per_set @ logs)
             if len(mix):  # the rows of the full table's product (BLAS takes each row's dot product alike)
                 m_log[mix] = per_set[mix_sets] @ logs
-            m_log -= logs.take(cls)
+            own = logs.take(cls)
+            if tie.any():
+                own *= kt
+            m_log -= own
             s = np.exp(m_log, out=m_log)
             if sure.any():  # another block of a class sure to come back evicts it (counts: exact in integers)
                 sure_in_set = np.where(sure[one_w], k_w, 0)
                 if len(mix):
                     sure_in_set[mix] = counts[mix_sets][:, sure].sum(axis=1)
-                s[sure_in_set - sure[cls] > 0] = 0.0
+                s[sure_in_set - sure[cls] * kt > 0] = 0.0
+            if tie_hits is not None:
+                tie_survive += tie_hits[tie_at, gi] * s[tie_at]
             s *= wt
             survive += s
+        if tie_hits is not None:  # replayed: the reuses that followed the block's own touch, each
+            reuses = (n - tie_at + L - 1) // L - 1  # times the survival of its window against the rest
+            survive[tie_at] = tie_survive / np.maximum(reuses, 1)
+        elif tie.any():  # too many to replay: k blocks' touches at one time alternate in thread order (every
+            # one misses where threads share an offset); a block last at one time and first at the next keeps
+            # its line, as if the order were random (1 / k^2)
+            alone = len(schedule_offsets(n / L, T)) == T
+            survive[tie] *= 1.0 / kt[tie] ** 2 if alone else 0.0
         return float(survive.mean()) if len(survive) else 1.0
 
     def _passes(self, out: MMTraffic, rows: list, i: int, op_sets: "_OpSets", T: int, rfo: bool) -> None:

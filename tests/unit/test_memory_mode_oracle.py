@@ -117,18 +117,20 @@ def over_frames(ops, cache_blocks: int, threads: int, seed: int, frames: int = 3
     return fast, exact
 
 
-@settings(max_examples=5, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate])
+@settings(max_examples=10, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate])
 @given(seed=st.integers(0, 2 ** 16), cache_blocks=st.sampled_from([64, 128]), threads=st.sampled_from([1, 2, 4, 8]))
 def test_random_small_traces_stay_close_to_the_oracle(seed, cache_blocks, threads):
-    # rows of up to 6 passes beside others, 64-128 sets: one trace at a time the model is looser than
-    # the issue's bar (benchmarks/memory_mode_oracle_bar.py: of 160 such traces, 3 frame seeds each,
-    # 4 miss it, three at 8 threads by up to 1.39 points of hit ratio over, one at 2 threads 1.02
-    # under; worst 2.6% of Optane reads, 2.9% of writes); these five draws are within 0.7 points,
-    # 1.3% of reads and 2.9% of writes
+    # rows of up to 6 passes beside others, 64-128 sets, one trace at a time: the issue's bar (hit
+    # ratio within 1 point, Optane read and write bytes within 3%). These ten draws are within 0.82
+    # points, 1.1% and 1.7%; benchmarks/memory_mode_oracle_bar.py: 0 of its 160 traces miss the
+    # bar, and 6 of 480 (seeds 0-119) do, by up to 1.38 points of hit ratio over or 3.3% of
+    # writes: the many-pass rule's estimate (it counts no other row's touch between two threads
+    # that touch a block at the same local time; the oracle interleaves them), as much with 64 B
+    # blocks as with 4 KiB
     fast, exact = over_frames(random_ops(seed), cache_blocks, threads, seed)
-    assert abs(hit_ratio(fast) - hit_ratio(exact)) < 0.025
-    assert fast.pmem_read == pytest.approx(exact.pmem_read, rel=0.05)
-    assert fast.pmem_write == pytest.approx(exact.pmem_write, rel=0.05)
+    assert abs(hit_ratio(fast) - hit_ratio(exact)) < 0.01
+    assert fast.pmem_read == pytest.approx(exact.pmem_read, rel=0.03)
+    assert fast.pmem_write == pytest.approx(exact.pmem_write, rel=0.03)
 
 
 def test_random_small_traces_meet_the_bar_together():
@@ -172,3 +174,34 @@ def test_several_concurrent_streams():
              (4, True, 4 * 65536), (5, True, 2 * 65536)], [])]
     for threads in (1, 6):
         assert_agree(*both(ops, 128, threads, 11))
+
+
+def test_touches_at_the_same_local_time_issue_by_thread_then_row():
+    # one frame of 64 sets: four pages of one tensor conflict line for line. Read 6 times by 8
+    # threads, each thread sweeps 3/4 of the tensor, so at every step the four pages' line k is
+    # touched at once, two threads per page, and in thread order (pages 0 3 2 1 0 3 2 1, turning by
+    # one page every 64 steps) the touches alternate and miss, but for the first touch of each
+    # later sweep of a set: thread 7 touched that page last (2 hits per set, 128 lines). Local times
+    # as floats ordered these ties by rounding noise (85 hits); the oracle's are exact, and the
+    # model, replaying its tied blocks in the threads' order, finds the same hits at 4 KiB blocks
+    for model in (ReferenceCache(PAGE, PAGE, 0, align=PAGE), MemoryModeCache(PAGE, PAGE, PAGE, 0)):
+        model.alloc(0, 4, PAGE)
+        model.op_traffic(np.array([0]), np.array([True]), np.array([4.0 * PAGE]), threads=8)
+        r = model.op_traffic(np.array([0]), np.array([False]), np.array([6 * 4.0 * PAGE]), threads=8)
+        assert (r.hit_bytes, r.miss_bytes) == (2 * 64 * 64, 6 * 4 * PAGE - 2 * 64 * 64)
+
+
+@pytest.mark.parametrize("threads", [8, 16])
+def test_one_row_of_many_passes_at_many_threads(threads):
+    # a tensor of 32 pages read 6 times, 64 B blocks (no lumping of lines into blocks): a block's
+    # threads that share an offset touch it together (one chance for another block to come in
+    # between), and a line found before any other block of its set was touched hits (counting
+    # every block's touches from the op's start put the model 1.6 and 3.6 points over at 8 and
+    # 16 threads, ties aside)
+    fast, exact = MMTraffic(), MMTraffic()
+    ops = [([(0, 32, PAGE)], [(0, True, 32 * PAGE)], []), ([], [(0, False, 6 * 32 * PAGE)], [])]
+    for seed in range(4):
+        a, b = both(ops, 64, threads, seed, block=64)
+        fast.add(a)
+        exact.add(b)
+    assert_agree(fast, exact)
