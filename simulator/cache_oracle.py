@@ -68,7 +68,7 @@ class ReferenceCache:
             rows.append((r, lines, bool(w), b, max(1, round(b / tensor_bytes * len(lines)))))
         # local times as exact fractions over the rows' common denominator: touches of equal time are
         # ties, ordered by thread then row (floats would order them by rounding noise)
-        common = math.lcm(*[n for *_, n in rows]) if rows else 1
+        common = math.lcm(*[n for *_, n in rows])  # (1 for no rows)
         touches = []  # (local time, thread, row, line, store, bytes)
         for r, lines, w, b, n in rows:
             scale = common // n

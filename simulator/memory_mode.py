@@ -195,7 +195,8 @@ class _OpSets:
     of its touches are the same): each touch's set as an index into them, and for the many-pass
     rule the op's distinct blocks per set and class (the most passes a row of the op makes over them)."""
 
-    def __init__(self, rows: list, counts: list[int], by_set: tuple):
+    def __init__(self, rows: list, counts: list[int], by_set: tuple, stat: list[int]):
+        self.stat = stat  # the rows of many passes (looked up at their blocks' first touches)
         self.order, _, self.first, self.hit_sorted, self.sets, self.end_tag, self.end_dirty = by_set
         self.set_of = np.cumsum(self.first) - 1  # by lookup order
         self.n = int(self.set_of[-1]) + 1
@@ -209,10 +210,17 @@ class _OpSets:
         self._mixed = None
         self.shares: dict[tuple[int, int], float] = {}  # (tensor, touches) -> the many-pass rule's hit share
         self._tied: dict[int, tuple[np.ndarray, np.ndarray | None]] | None = None
+        self._stat_blocks: np.ndarray | None = None
 
     def row_sets(self, i: int) -> np.ndarray:
         """Set index of row ``i``'s looked-up touches (its first touches are its blocks in order)."""
         return self.touch_set[self.base[i]:self.base[i] + self.counts[i]]
+
+    def stat_blocks(self) -> np.ndarray:
+        """The blocks of the rows of many passes, row after row (each row's in order)."""
+        if self._stat_blocks is None:
+            self._stat_blocks = np.concatenate([self.rows[i][1] for i in self.stat])
+        return self._stat_blocks
 
     def tied(self, T: int) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
         """Per row of many passes: how many distinct blocks of its set (itself included) are touched
@@ -222,7 +230,7 @@ class _OpSets:
         ``schedule_gaps``, how many of its touches after the first follow its own touch among its
         ties, replayed touch by touch in the threads' order (None past ``TIE_TOUCHES``)."""
         if self._tied is None:
-            stat = [i for i, r in enumerate(self.rows) if r[4] / len(r[1]) > EXACT_PASSES]
+            stat = self.stat
             kinds: dict[tuple[int, int], int] = {}
             kind = [kinds.setdefault((self.rows[i][4], len(self.rows[i][1])), len(kinds)) for i in stat]
             K = len(kinds)
@@ -238,7 +246,7 @@ class _OpSets:
             g_of = np.full(len(key), -1, dtype=np.int64)
             cand = np.flatnonzero(np.bincount(bucket, minlength=1 << bits)[bucket] > 1)
             if len(cand):
-                b = np.concatenate([self.rows[i][1] for i in stat])[cand]
+                b = self.stat_blocks()[cand]
                 o = np.lexsort((b, key[cand]))
                 order = cand[o]
                 k2, b2 = key[order], b[o]
@@ -272,10 +280,11 @@ class _OpSets:
         x = y[who] + L[who] * (np.arange(len(who)) - np.repeat(np.cumsum(m) - m, m))
         nn = n[who]
         num, th = (x * T) % nn, (x * T) // nn
-        blk = np.concatenate([self.rows[i][1] for i in stat])[tied][who]
-        o = np.lexsort((j_of[who], th, num, g_of[tied][who]))  # the ties of a group share n
+        blk = self.stat_blocks()[tied][who]
+        group = g_of[tied]
+        o = np.lexsort((j_of[who], th, num, group[who]))  # the ties of a group share n
         w, num, blk = who[o], num[o], blk[o]
-        same = np.r_[False, (g_of[tied][w[1:]] == g_of[tied][w[:-1]]) & (blk[1:] == blk[:-1])]
+        same = np.r_[False, (group[w[1:]] == group[w[:-1]]) & (blk[1:] == blk[:-1])]
         o2 = np.argsort(w, kind="stable")  # each block's touches in order
         w2 = w[o2]
         later = np.r_[False, w2[1:] == w2[:-1]]  # not the block's first touch
@@ -557,7 +566,7 @@ class MemoryModeCache:
         nb = np.repeat(per_of, counts)
         if stat:
             hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
-            op_sets = _OpSets(rows, counts, by_set)
+            op_sets = _OpSets(rows, counts, by_set, stat)
             hit = self._hits_between_passes(hit, op_sets, tau, blocks, rows, stat, T)
         else:
             hit, victim = self._lookup(blocks, wr, sets, order=order)
@@ -605,7 +614,7 @@ class MemoryModeCache:
             row_of = np.searchsorted(np.cumsum(op_sets.counts), oj, side="right")
             mine = np.flatnonzero(np.isin(row_of, shared))
             if len(mine):
-                sb = np.concatenate([rows[i][1] for i in stat])
+                sb = op_sets.stat_blocks()
                 o = np.argsort(sb, kind="stable")
                 sb, srs, sqs = sb[o], sr[o], sq[o]
                 bo = blocks[oj[mine]]
