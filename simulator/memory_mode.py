@@ -567,7 +567,7 @@ class MemoryModeCache:
         if stat:
             hit, victim, by_set = self._lookup(blocks, wr, sets, with_prev=True, order=order)
             op_sets = _OpSets(rows, counts, by_set, stat)
-            hit = self._hits_between_passes(hit, op_sets, tau, blocks, rows, stat, T)
+            hit = self._hits_between_passes(hit, op_sets, tau, blocks, T)
         else:
             hit, victim = self._lookup(blocks, wr, sets, order=order)
         self._charge(out, hit, victim, wr, nb, rfo)
@@ -580,7 +580,7 @@ class MemoryModeCache:
 
     @staticmethod
     def _hits_between_passes(hit: np.ndarray, op_sets: "_OpSets", tau: np.ndarray, blocks: np.ndarray,
-                             rows: list, stat: list[int], T: int) -> np.ndarray:
+                             T: int) -> np.ndarray:
         """Hits of the looked-up touches as probabilities: the rows of many passes are in the lookup
         at their first touches only, and between a hit and the touch before it in its set (a window
         of local time g) the blocks there whose first touch came earlier come back g r times (r the
@@ -589,6 +589,7 @@ class MemoryModeCache:
         whose first touch is still to come has not been touched in the window (the lookup would
         have seen it)."""
         order, first, hit_sorted, set_of = op_sets.order, op_sets.first, op_sets.hit_sorted, op_sets.set_of
+        rows, stat = op_sets.rows, op_sets.stat
         rate_of = {i: touch_times(rows[i][4] / len(rows[i][1]), T) for i in stat}
         sr = np.concatenate([np.full(len(rows[i][1]), rate_of[i]) for i in stat])
         has = np.bincount(np.concatenate([op_sets.row_sets(i) for i in stat]), weights=sr, minlength=op_sets.n) > 0

@@ -7,6 +7,7 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from hetier.simulator.cache_oracle import ReferenceCache
+from hetier.simulator import memory_mode
 from hetier.simulator.memory_mode import MemoryModeCache, MMTraffic
 
 PAGE = 4096
@@ -202,6 +203,35 @@ def test_one_row_of_many_passes_at_many_threads(threads):
     ops = [([(0, 32, PAGE)], [(0, True, 32 * PAGE)], []), ([], [(0, False, 6 * 32 * PAGE)], [])]
     for seed in range(4):
         a, b = both(ops, 64, threads, seed, block=64)
+        fast.add(a)
+        exact.add(b)
+    assert_agree(fast, exact)
+
+
+def test_ties_past_the_replay_cap_fall_back_to_the_stated_estimate(monkeypatch):
+    # past TIE_TOUCHES touches of tied blocks in one op the model does not replay them: touches at
+    # one time where threads share an offset miss, the others keep their line 1 / k^2 of the time.
+    # With the cap at 0 every op takes that path: the one-row shape at 8 threads moves from +0.07
+    # to -0.60 points against the oracle (Optane reads +1.8%), still within the bar, and so do ten
+    # random traces together (benchmarks' 160: none over 1 point either way)
+    ops = [([(0, 32, PAGE)], [(0, True, 32 * PAGE)], []), ([], [(0, False, 6 * 32 * PAGE)], [])]
+
+    def one_row() -> tuple[MMTraffic, MMTraffic]:
+        fast, exact = MMTraffic(), MMTraffic()
+        for seed in range(4):
+            a, b = both(ops, 64, 8, seed, block=64)
+            fast.add(a)
+            exact.add(b)
+        return fast, exact
+
+    replayed, _ = one_row()
+    monkeypatch.setattr(memory_mode, "TIE_TOUCHES", 0)
+    fallback, exact = one_row()
+    assert fallback.hit_bytes < replayed.hit_bytes  # the estimate ran, and counts fewer hits
+    assert_agree(fallback, exact)
+    fast, exact = MMTraffic(), MMTraffic()
+    for seed in range(10):
+        a, b = over_frames(random_ops(seed), 64 << (seed % 2), 1 << (seed % 4), seed, frames=1)
         fast.add(a)
         exact.add(b)
     assert_agree(fast, exact)
