@@ -200,8 +200,9 @@ class _OpSets:
         self.order, _, self.first, self.hit_sorted, self.sets, self.end_tag, self.end_dirty = by_set
         self.set_of = np.cumsum(self.first) - 1  # by lookup order
         self.n = int(self.set_of[-1]) + 1
-        self.touch_set = np.empty(len(self.set_of), dtype=np.int64)  # by touch
-        self.touch_set[self.order] = self.set_of
+        self.position = np.empty(len(self.order), dtype=np.int64)  # each touch's place in the lookup order
+        self.position[self.order] = np.arange(len(self.order))
+        self.touch_set = self.set_of[self.position]  # by touch
         self.base = np.cumsum([0] + counts[:-1]).tolist()
         self.counts = counts
         self.rows = rows
@@ -590,16 +591,14 @@ class MemoryModeCache:
         have seen it)."""
         order, first, hit_sorted, set_of = op_sets.order, op_sets.first, op_sets.hit_sorted, op_sets.set_of
         rows, stat = op_sets.rows, op_sets.stat
-        rate_of = {i: touch_times(rows[i][4] / len(rows[i][1]), T) for i in stat}
-        sr = np.concatenate([np.full(len(rows[i][1]), rate_of[i]) for i in stat])
-        has = np.bincount(np.concatenate([op_sets.row_sets(i) for i in stat]), weights=sr, minlength=op_sets.n) > 0
+        sr = np.concatenate([np.full(len(rows[i][1]), touch_times(rows[i][4] / len(rows[i][1]), T)) for i in stat])
+        has = np.bincount(np.concatenate([op_sets.row_sets(i) for i in stat]), minlength=op_sets.n) > 0
         h = hit.astype(np.float64)
         j = np.flatnonzero(hit_sorted & ~first & has[set_of])  # hits after the first of their set
         if not len(j):
             return h
-        inv = np.empty(len(order), dtype=np.int64)
-        inv[order] = np.arange(len(order))
-        sq = inv[np.concatenate([op_sets.base[i] + np.arange(len(rows[i][1])) for i in stat])]  # their first touches
+        # the rows' first touches, by lookup order
+        sq = op_sets.position[np.concatenate([op_sets.base[i] + np.arange(len(rows[i][1])) for i in stat])]
         w = np.zeros(len(order))  # by lookup order: a first touch's rate
         w[sq] = sr
         cs = np.cumsum(w)
