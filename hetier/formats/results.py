@@ -16,6 +16,7 @@ import pyarrow as pa
 from hetier.version import __version__
 from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError, UsageError
+from hetier.formats.arrow_arrays import from_list, to_numpy
 from hetier.formats.header import check_header
 from hetier.validation import RESULTS_META, validate
 from hetier.vocabulary import DOES_NOT_FIT, does_not_fit, seconds
@@ -147,7 +148,7 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
             cols[c] += list(r.layers.get(c, [0.0] * n))
     summaries = [r.summary() for r in runs]
     meta = {"magic": RESULTS_MAGIC, "version": RESULTS_VERSION, "hetier": __version__, "runs": summaries}
-    table = pa.table({k: pa.array(v) for k, v in cols.items()})
+    table = pa.table({k: from_list(v) for k, v in cols.items()})
     table = table.replace_schema_metadata({b"hetier": json.dumps(meta, sort_keys=True).encode()})
     with AtomicOutput(path) as out:
         with pa.ipc.new_file(out.file, table.schema) as w:
@@ -194,7 +195,7 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
             continue
         if not (pa.types.is_string(f.type) if text else (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))):
             raise HetierError(f"results '{path}': column {f.name} has type {f.type}")
-    run = table.column("run").to_numpy(zero_copy_only=False)
+    run = to_numpy(table.column("run"))
     if table.column("run").null_count and len(run) or not (pa.types.is_integer(table.schema.field("run").type)
                                                            or pa.types.is_null(table.schema.field("run").type)):
         raise HetierError(f"results '{path}': column run must hold run numbers")

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError
+from hetier.formats.arrow_arrays import from_numpy, strings, to_numpy
 from hetier.formats.input_file import check_input_file, open_input
 from hetier.validation import TRACE_META, validate
 
@@ -180,8 +181,8 @@ class TraceWriter:
         self.meta = meta
         self.schema = schema(meta)  # the Arrow schema written
         self._dicts = {
-            "event": pa.array(EVENTS), "kind": pa.array(KINDS), "prim": pa.array(PRIMS),
-            "layer": pa.array([l["name"] for l in meta["layers"]]),
+            "event": strings(EVENTS), "kind": strings(KINDS), "prim": strings(PRIMS),
+            "layer": strings([l["name"] for l in meta["layers"]]),
         }
         self._out = AtomicOutput(self.path)
         self.tmp = self._out.tmp
@@ -226,9 +227,9 @@ class TraceWriter:
         for c in COLUMNS:
             col = getattr(b, c).astype(_DTYPES[c], copy=False)
             if c in self._dicts:
-                arrays.append(pa.DictionaryArray.from_arrays(pa.array(col), self._dicts[c], safe=False))
+                arrays.append(pa.DictionaryArray.from_arrays(from_numpy(col), self._dicts[c], safe=False))
             else:
-                arrays.append(pa.array(col))
+                arrays.append(from_numpy(col))
         crc = batch_crc(getattr(b, c).astype(_DTYPES[c], copy=False) for c in COLUMNS)
         meta = {**(custom_metadata or {}), BATCH_CRC_KEY: str(crc).encode()}
         self._writer.write_batch(pa.record_batch(arrays, schema=self.schema), custom_metadata=meta)
@@ -378,8 +379,8 @@ class TraceReader:
         self.schema = self._reader.schema
         self.layer_names = [l["name"] for l in self.meta["layers"]]
         codes = _V1_CODES if self.meta["format_version"] == 1 else {"kind": KINDS, "prim": PRIMS}
-        self._dicts = {"event": pa.array(EVENTS), "kind": pa.array(codes["kind"]), "prim": pa.array(codes["prim"]),
-                       "layer": pa.array(self.layer_names, pa.string())}
+        self._dicts = {"event": strings(EVENTS), "kind": strings(codes["kind"]), "prim": strings(codes["prim"]),
+                       "layer": strings(self.layer_names)}
         self._checked_dicts: dict[str, pa.Array] = {}
         self.checksummed = self.meta.get("checksum") == CHECKSUM
         self.truncated = not self._has_eos
@@ -429,7 +430,7 @@ class TraceReader:
                         raise self._corrupt(f"unexpected {c} dictionary")
                     self._checked_dicts[c] = a.dictionary
                 a = a.indices
-            cols[c] = a.to_numpy(zero_copy_only=False).astype(_DTYPES[c], copy=False)
+            cols[c] = to_numpy(a).astype(_DTYPES[c], copy=False)
         return cols
 
     def batches(self) -> Iterator[EventBatch]:
