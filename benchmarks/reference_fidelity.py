@@ -5,7 +5,8 @@ Plans each model of the study (N=4096, primes [30,22,22,30], batch 2048, the ref
 profile, tensor granularity), replays it at 48 threads on `ref-dram-only` and `ref-memory-mode`
 with the `he-transformer` stack profile, refits that profile's free parameters to the published
 runs shipped in simulator/data (with leave-one-out), and writes docs/reference-platform.md from
-what it measured (nothing in that file is typed by hand).
+what it measured (nothing in that file is typed by hand). Also one what-if that no profile ships:
+the convolutions made as dear as the published op-timer shares ask, refitted the same way.
 
     python benchmarks/reference_fidelity.py [--out docs/reference-platform.md] [--seeds 3]
 """
@@ -17,6 +18,8 @@ import csv
 import resource
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,7 @@ from hetier.workflow.planned import cases_of, plan_config
 from hetier.simulator.fit import fit, reference_runs_path, rms
 from hetier.simulator.machines import load_machine
 from hetier.formats.measured import MeasuredRun, load_measured
+import hetier.simulator.scenario as scenario_module
 from hetier.simulator.scenario import Scenario, simulate
 from hetier.simulator.stack import load_stack
 from hetier.simulator.workload import load_workload
@@ -50,6 +54,8 @@ FOOTPRINT_TARGET = {"mobilenetv2": 0.08, "resnet50": 0.15}
 NGRAPH_OP = {"conv2d": "Convolution", "dwconv2d": "Convolution", "dense": "Convolution", "relu6": "BoundedRelu",
              "relu": "Relu", "bias": "Add", "add": "Add", "avgpool": "AvgPool", "gavgpool": "AvgPool",
              "maxpool": "MaxPool"}
+# hetier's layer kinds the study's Convolution op covers
+CONV_KINDS = tuple(k for k, op in NGRAPH_OP.items() if op == "Convolution")
 # the ops whose share of their own loads served by Optane the report sets beside the published one
 OWN_OPS = ("Convolution", "BoundedRelu", "Add")
 # what the report calls the Memory Mode machine's tiers
@@ -84,6 +90,64 @@ def op_shares(result) -> tuple[dict[str, tuple[float, ...]], float]:
     loads = float(hits.sum() + misses.sum())
     return ({k: (v[0] / timed.sum(), v[1] / t.sum(), v[2] / pm.sum(), v[3] / loads, v[4] / v[3] if v[3] else 0.0)
              for k, v in out.items()}, float(hits.sum()) / loads if loads else 1.0)
+
+
+@contextmanager
+def dearer(kinds: tuple[str, ...], factor: float):
+    """A what-if, never a profile: every schedule made while inside multiplies the compute of the
+    ops of ``kinds`` (after the stack's compute_scale) by ``factor``."""
+    base = scenario_module.schedule
+
+    def scaled(demands, workload, stack, threads):
+        return [replace(d, compute_ns=d.compute_ns * factor) if op.kind in kinds else d
+                for d, op in zip(base(demands, workload, stack, threads), workload.ops)]
+
+    scenario_module.schedule = scaled
+    try:
+        yield
+    finally:
+        scenario_module.schedule = base
+
+
+def conv_factor(published_pct: float, share: float) -> float:
+    """What convolution's op-timer time must be multiplied by, every other op unchanged, for its share
+    to go from ``share`` (hetier's, a fraction) to ``published_pct``."""
+    return published_pct / (100 - published_pct) * (1 - share) / share
+
+
+def what_if_section(what_if, runs: list[MeasuredRun], res, measured: list[float], pub_ops: dict) -> list[str]:
+    """The dearer-convolutions refit beside the model's own fit on all runs."""
+    if what_if is None:
+        return []
+    k, wi, wi_shares = what_if
+    err, loo = wi.errors(measured), wi.errors(measured, "loo")
+    base = res.errors(measured)
+    mob = [i for i, r in enumerate(runs) if r.model == "mobilenetv2"]
+    res50 = [i for i, r in enumerate(runs) if r.model == "resnet50"]
+    spread, base_spread = (max(e[i] for i in mob) - min(e[i] for i in mob) for e in (err, base))
+    lines = ["## What if convolutions cost more? (a diagnostic, not the model)", "",
+             f"The published op profile gives Convolution {float(pub_ops['Convolution']['time_pct']):.2f}% of "
+             "op-timer time. Here the convolutions' compute (" + ", ".join(CONV_KINDS) + "; after compute_scale) "
+             f"is multiplied by K = {k:.1f},",
+             "what that share asks of their op-timer time with every other op unchanged, and "
+             + ", ".join(f"`{f}`" for f in FIT_FREE) + " are refitted",
+             f"to all {len(runs)} runs as above. No source gives a mechanism for K, so no profile has it.", "",
+             "| run | published s | fitted s | error | leave-one-out s | error |", "|---|---:|---:|---:|---:|---:|"]
+    for r, p, lo, e, le in zip(runs, wi.predicted, wi.loo, err, loo):
+        lines.append(f"| {r.label} | {r.seconds:g} | {p:.0f} | {e:+.1%} | {lo:.0f} | {le:+.1%} |")
+    lines += ["", f"- RMS error: fit {rms(err):.1%}, leave-one-out {rms(loo):.1%} (the model's fit on all runs above: "
+              f"{rms(base):.1%}, {rms(res.errors(measured, 'loo')):.1%}); fitted values "
+              + ", ".join(f"{f} = {v:.4g}" for f, v in wi.values.items()) + ".",
+              f"- MobileNetV2 0.75 @ 96 in Memory Mode with these values: Convolution "
+              f"{100 * wi_shares['Convolution'][0]:.1f}% of op-timer time (published "
+              f"{float(pub_ops['Convolution']['time_pct']):.2f}), BoundedRelu {100 * wi_shares['BoundedRelu'][0]:.1f}% "
+              f"(published {float(pub_ops['BoundedRelu']['time_pct']):.2f}).",
+              *[f"- {runs[i].label}: {err[i]:+.1%} (the model's fit on all runs: {base[i]:+.1%})." for i in res50],
+              f"- The MobileNetV2 runs' errors span {100 * spread:.0f} points (the model's: {100 * base_spread:.0f}): "
+              + ("their published times grow with outputs, not with multiply-accumulates, so convolutions as dear as "
+                 "the op profile asks pull the narrow and the wide rows apart." if spread > base_spread else
+                 "dearer convolutions do not pull them apart.")]
+    return lines + [""]
 
 
 def footprint_parts(path) -> tuple[float, float, float]:
@@ -288,6 +352,7 @@ def main() -> None:
     pub_bw = {(r["tier"], r["direction"]): float(r["gb_per_s_per_channel"])
               for r in published_csv("he-pmem-tc2021-bandwidth.csv")}
     rows, shares, sweep, placed, timeline, dw_share, bandwidth, units = [], None, [], [], None, None, {}, None
+    profiled, what_if = None, None  # MobileNetV2 0.75 @ 96's workload; the dearer-convolutions refit
     counts: dict = {}  # config -> (linear outputs, multiply-accumulates)
     with tempfile.TemporaryDirectory() as d:
         for i, (model, width, res) in enumerate(STUDY):
@@ -305,7 +370,7 @@ def main() -> None:
             rows.append((run, st, a, bs, time.perf_counter() - t0, parts))
             counts[run.config] = shape_counts(w)
             if (model, width, res) == ("mobilenetv2", 0.75, 96):
-                shares = op_shares(bs[0])
+                shares, profiled = op_shares(bs[0]), w
                 units = unit_costs(w)
                 dw_share = depthwise_bias_share(w)
                 bandwidth = channel_bandwidth(bs[0], mm)
@@ -332,6 +397,14 @@ def main() -> None:
         own_runs = [r for r in runs if r.model not in held]
         own = fit([c for c in cases if c.run.model not in held], stack, FIT_FREE) if held else None
         t_fit = time.perf_counter() - t0
+        if shares and profiled is not None:  # the what-if: convolutions as dear as the published shares ask
+            k = conv_factor(float(pub_ops["Convolution"]["time_pct"]), shares[0]["Convolution"][0])
+            with dearer(CONV_KINDS, k):
+                wi = fit(cases, stack, FIT_FREE)
+                wi_shares = op_shares(simulate(Scenario(profiled, mm, None, threads=THREADS,
+                                                        stack=stack.with_values(**wi.values), seed=0)))[0]
+            what_if = (k, wi, wi_shares)
+        t_what_if = time.perf_counter() - t0 - t_fit
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     measured = [r.seconds for r in runs]
     fit_err, loo_err = res.errors(measured), res.errors(measured, "loo")
@@ -439,6 +512,7 @@ def main() -> None:
                   f"does): RMS error {rms(own.errors(own_measured)):.1%}, leave-one-out "
                   f"{rms(own.errors(own_measured, 'loo')):.1%}; MM / DO from its leave-one-out predictions: "
                   + loo_ratios(own_runs, own) + ".", ""]
+    lines += what_if_section(what_if, runs, res, measured, pub_ops)
     shares, dram_load_share = shares or ({}, None)
     # the published profile's share of LLC-miss loads per op, and the share of its own loads Optane served
     pub_llc = {o: float(r["dram_cache_loads_pct"]) * DRAM_CACHE_LOAD_PCT / 100
@@ -573,7 +647,9 @@ def main() -> None:
                  " its Memory Mode time. Neither a per-output cost that grows that much between them nor a",
                  "  Memory Mode cost per multiply-accumulate that the DRAM cache model does not already charge",
                  "  is identified in the sources read; one profile fitted on all four configurations (the table",
-                 "  above) fits neither shape."] if resnet and big and pub(resnet[0], "ref-memory-mode") else []),
+                 "  above) fits neither shape"
+                 + ("; for convolutions made dearer, see the what-if above." if what_if else ".")]
+                if resnet and big and pub(resnet[0], "ref-memory-mode") else []),
               "- Reshape, Slice, Constant, Concat and Multiply of the published profile have no hetier",
               "  counterpart (flatten and depthwise slices share ciphertexts; batch-norm is folded).",
               *([f"- Was depthwise batch-norm left unfolded? The published Multiply has "
@@ -589,7 +665,8 @@ def main() -> None:
               f"Planning and replaying the study took {t_predict:.0f} s, "
               + ("the two fits with their leave-one-out (all runs, and the shipped profile's)" if own
                  else "the fit with its leave-one-out")
-              + f" {t_fit:.0f} s; peak resident memory {rss:.2f} GB.", ""]
+              + f" {t_fit:.0f} s" + (f", the what-if's {t_what_if:.0f} s" if what_if else "")
+              + f"; peak resident memory {rss:.2f} GB.", ""]
     write_bytes_atomic(args.out, "\n".join(lines).encode())
     print(f"wrote {args.out} (predictions {t_predict:.0f} s, fit {t_fit:.0f} s)")
 
