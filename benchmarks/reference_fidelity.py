@@ -115,13 +115,15 @@ def conv_factor(published_pct: float, share: float) -> float:
     return published_pct / (100 - published_pct) * (1 - share) / share
 
 
-def what_if_section(what_if, runs: list[MeasuredRun], res, measured: list[float], pub_ops: dict) -> list[str]:
-    """The dearer-convolutions refit beside the model's own fit on all runs."""
+def what_if_section(what_if, runs: list[MeasuredRun], base: list[float], base_loo: list[float],
+                    pub_ops: dict) -> list[str]:
+    """The dearer-convolutions refit beside the model's own fit on all runs (its errors ``base`` and
+    leave-one-out errors ``base_loo``)."""
     if what_if is None:
         return []
     k, wi, wi_shares = what_if
+    measured = [r.seconds for r in runs]
     err, loo = wi.errors(measured), wi.errors(measured, "loo")
-    base = res.errors(measured)
     mob = [i for i, r in enumerate(runs) if r.model == "mobilenetv2"]
     res50 = [i for i, r in enumerate(runs) if r.model == "resnet50"]
     spread, base_spread = (max(e[i] for i in mob) - min(e[i] for i in mob) for e in (err, base))
@@ -136,7 +138,7 @@ def what_if_section(what_if, runs: list[MeasuredRun], res, measured: list[float]
     for r, p, lo, e, le in zip(runs, wi.predicted, wi.loo, err, loo):
         lines.append(f"| {r.label} | {r.seconds:g} | {p:.0f} | {e:+.1%} | {lo:.0f} | {le:+.1%} |")
     lines += ["", f"- RMS error: fit {rms(err):.1%}, leave-one-out {rms(loo):.1%} (the model's fit on all runs above: "
-              f"{rms(base):.1%}, {rms(res.errors(measured, 'loo')):.1%}); fitted values "
+              f"{rms(base):.1%}, {rms(base_loo):.1%}); fitted values "
               + ", ".join(f"{f} = {v:.4g}" for f, v in wi.values.items()) + ".",
               f"- MobileNetV2 0.75 @ 96 in Memory Mode with these values: Convolution "
               f"{100 * wi_shares['Convolution'][0]:.1f}% of op-timer time (published "
@@ -512,7 +514,7 @@ def main() -> None:
                   f"does): RMS error {rms(own.errors(own_measured)):.1%}, leave-one-out "
                   f"{rms(own.errors(own_measured, 'loo')):.1%}; MM / DO from its leave-one-out predictions: "
                   + loo_ratios(own_runs, own) + ".", ""]
-    lines += what_if_section(what_if, runs, res, measured, pub_ops)
+    lines += what_if_section(what_if, runs, fit_err, loo_err, pub_ops)
     shares, dram_load_share = shares or ({}, None)
     # the published profile's share of LLC-miss loads per op, and the share of its own loads Optane served
     pub_llc = {o: float(r["dram_cache_loads_pct"]) * DRAM_CACHE_LOAD_PCT / 100

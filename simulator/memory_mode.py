@@ -197,6 +197,10 @@ class _OpSets:
 
     def __init__(self, rows: list, counts: list[int], by_set: tuple, stat: list[int]):
         self.stat = stat  # the rows of many passes (looked up at their blocks' first touches)
+        # their touches n and blocks L, and where each row's blocks start in ``stat_blocks()``
+        self.stat_n = np.array([rows[i][4] for i in stat], dtype=np.int64)
+        self.stat_L = np.array([len(rows[i][1]) for i in stat], dtype=np.int64)
+        self.stat_cut = np.concatenate([[0], np.cumsum(self.stat_L)])
         self.order, _, self.first, self.hit_sorted, self.sets, self.end_tag, self.end_dirty = by_set
         self.set_of = np.cumsum(self.first) - 1  # by lookup order
         self.n = int(self.set_of[-1]) + 1
@@ -231,12 +235,11 @@ class _OpSets:
         ``schedule_gaps``, how many of its touches after the first follow its own touch among its
         ties, replayed touch by touch in the threads' order (None past ``TIE_TOUCHES``)."""
         if self._tied is None:
-            stat = self.stat
+            stat, Ls, cut = self.stat, self.stat_L.tolist(), self.stat_cut
             kinds: dict[tuple[int, int], int] = {}
-            kind = [kinds.setdefault((self.rows[i][4], len(self.rows[i][1])), len(kinds)) for i in stat]
+            kind = [kinds.setdefault((n, L), len(kinds)) for n, L in zip(self.stat_n.tolist(), Ls)]
             K = len(kinds)
-            Ls = [len(self.rows[i][1]) for i in stat]
-            step = np.array([L // np.gcd(L, len(schedule_offsets(self.rows[i][4] / L, T))) for i, L in zip(stat, Ls)])
+            step = np.array([L // np.gcd(L, len(schedule_offsets(n / L, T))) for n, L in zip(self.stat_n.tolist(), Ls)])
             # a tie shares set, schedule and phase: candidates are the blocks whose (set, schedule,
             # phase) hashes into a bucket with another's (a superset, sorted out exactly below)
             key = np.concatenate([(self.row_sets(i)[:L] * K + kd) * (int(step.max()) + 1)
@@ -256,23 +259,20 @@ class _OpSets:
                 gid = np.cumsum(group) - 1
                 kt[order] = np.bincount(gid, weights=new_block)[gid]
                 g_of[order] = gid
-            cut = np.cumsum([0] + Ls)
-            hits = self._tie_hits(stat, cut, kt, g_of, T)
+            hits = self._tie_hits(kt, g_of, T)
             self._tied = {i: (kt[cut[j]:cut[j + 1]], hits.get(i)) for j, i in enumerate(stat)}
         return self._tied
 
-    def _tie_hits(self, stat: list[int], cut: np.ndarray, kt: np.ndarray, g_of: np.ndarray,
-                  T: int) -> dict[int, np.ndarray]:
+    def _tie_hits(self, kt: np.ndarray, g_of: np.ndarray, T: int) -> dict[int, np.ndarray]:
         """For the tied blocks: their touches in the order the lockstep threads issue them (local
         time x T mod n over n, then thread, then row), a touch after the block's first counted per
         gap of its row's ``schedule_gaps`` when the touch before it among its ties is its own."""
         tied = np.flatnonzero(kt > 1)
         if not len(tied):
             return {}
-        j_of = np.searchsorted(cut, tied, side="right") - 1  # index into stat
-        y = tied - cut[j_of]
-        n_of = np.array([self.rows[i][4] for i in stat], dtype=np.int64)
-        L_of = np.array([len(self.rows[i][1]) for i in stat], dtype=np.int64)
+        stat, n_of, L_of = self.stat, self.stat_n, self.stat_L
+        j_of = np.searchsorted(self.stat_cut, tied, side="right") - 1  # index into stat
+        y = tied - self.stat_cut[j_of]
         n, L = n_of[j_of], L_of[j_of]
         m = (n - y + L - 1) // L  # touches of each tied block
         if int(m.sum()) > TIE_TOUCHES:
@@ -591,14 +591,15 @@ class MemoryModeCache:
         have seen it)."""
         order, first, hit_sorted, set_of = op_sets.order, op_sets.first, op_sets.hit_sorted, op_sets.set_of
         rows, stat = op_sets.rows, op_sets.stat
-        sr = np.concatenate([np.full(len(rows[i][1]), touch_times(rows[i][4] / len(rows[i][1]), T)) for i in stat])
+        sr = np.repeat([touch_times(n / L, T) for n, L in zip(op_sets.stat_n.tolist(), op_sets.stat_L.tolist())],
+                       op_sets.stat_L)
         has = np.bincount(np.concatenate([op_sets.row_sets(i) for i in stat]), minlength=op_sets.n) > 0
         h = hit.astype(np.float64)
         j = np.flatnonzero(hit_sorted & ~first & has[set_of])  # hits after the first of their set
         if not len(j):
             return h
         # the rows' first touches, by lookup order
-        sq = op_sets.position[np.concatenate([op_sets.base[i] + np.arange(len(rows[i][1])) for i in stat])]
+        sq = op_sets.position[np.concatenate([op_sets.base[i] + np.arange(L) for i, L in zip(stat, op_sets.stat_L.tolist())])]
         w = np.zeros(len(order))  # by lookup order: a first touch's rate
         w[sq] = sr
         cs = np.cumsum(w)
