@@ -48,6 +48,8 @@ LINE = 64  # the hardware's cache line: Memory Mode's DRAM cache maps 64 B lines
 EXACT_PASSES = 2.0  # rows of at most this many passes are looked up touch by touch
 SCHEDULE_KEEP = 1 << 21  # touches of row schedules kept for reuse (16 bytes each)
 TIE_TOUCHES = 1 << 22  # most touches of tied blocks an op replays in order (past it: 1 / k^2 per reuse)
+COMPACT_SHARE = 4  # the tag array keeps only the pool's sets while its blocks are at most 1 / 4 of the sets
+COMPACT_SMALLEST = 1 << 16  # caches of fewer than COMPACT_SHARE times as many sets keep every set
 
 
 class SizeClassPool:
@@ -361,6 +363,17 @@ class _OpSets:
         return self._mixed
 
 
+def _ranks(x: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values of ``x`` in order, each element's rank among them), ``order`` sorting ``x``."""
+    ranked = x[order]
+    first = np.empty(len(x), dtype=bool)
+    first[:1] = True
+    np.not_equal(ranked[1:], ranked[:-1], out=first[1:])
+    rank = np.empty(len(x), dtype=np.int64)
+    rank[order] = np.cumsum(first) - 1
+    return ranked[first], rank
+
+
 class MemoryModeCache:
     """Direct-mapped DRAM cache state plus the pool that decides where tensors live."""
 
@@ -369,26 +382,73 @@ class MemoryModeCache:
         self.n_sets = max(1, cache_bytes // block)
         self.per_page = max(1, page_bytes // block)  # blocks of one page: consecutive sets
         self.seed = seed
-        # each set's (block + 1) * 2 + dirty, 0 for an empty set: zeros cost nothing until a set is
-        # used (np.zeros maps zero pages lazily), one random access reads tag and dirty bit, and
-        # int32 while the pool's blocks allow (a 192 GB cache: 188 MB of state, not 422 MB)
-        self._state = np.zeros(self.n_sets, dtype=np.int32)
         self.pool = SizeClassPool(align=block)
         self.addrs: dict[int, list[np.ndarray]] = {}  # tensor -> address chunks (LIFO)
         self.unit: dict[int, int] = {}
-        self._geometry: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # tensor -> (blocks, sets, bytes)
+        self._geometry: dict[int, tuple[np.ndarray, np.ndarray, int]] = {}  # tensor -> (blocks, labels, bytes)
+        # each set's (block + 1) * 2 + dirty, 0 for an empty set: one random access reads tag and
+        # dirty bit, int32 while the pool's blocks allow. While the pool is small beside the cache
+        # (``COMPACT_SHARE``) only the sets its blocks can map to are kept, labelled by their rank
+        # (``_label_of``: block -> label), so a 2.2 GB pool in a 192 GB cache keeps ~2.5 MB of state, not
+        # 188 MB a new process must fault in; ranks keep the sets' order, so lookups and their
+        # results are those of the whole array. Past it, the whole array and labels are the sets.
+        self._state = np.zeros(0, dtype=np.int32)
+        self._known = np.zeros(0, dtype=np.int64)  # the sets the labels stand for, in order
+        self._label_of: np.ndarray | None = np.zeros(0, dtype=np.int64)
+        if self.n_sets < COMPACT_SHARE * COMPACT_SMALLEST:  # small enough to keep whole
+            self._state, self._label_of = self._whole(), None
         self._schedules: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._schedule_size = 0
+
+    def _whole(self) -> np.ndarray:
+        """Every set's state (a copy while only the pool's sets are kept)."""
+        if self._label_of is None:
+            return self._state
+        whole = np.zeros(self.n_sets, dtype=self._state.dtype)
+        whole[self._known] = self._state
+        return whole
 
     @property
     def tags(self) -> np.ndarray:
         """The block resident in each set, -1 where none (a copy)."""
-        return (self._state >> 1).astype(np.int64) - 1
+        return (self._whole() >> 1).astype(np.int64) - 1
 
     @property
     def dirty(self) -> np.ndarray:
         """Whether each set's line is dirty (a copy)."""
-        return (self._state & 1).astype(bool)
+        return (self._whole() & 1).astype(bool)
+
+    def _cover(self, blocks: int) -> None:
+        """Make the labels cover blocks [0, ``blocks``) (at least twice as many as before), or keep
+        the whole array once they pass ``1 / COMPACT_SHARE`` of the sets. The new blocks' sets are
+        sorted and merged with the kept ones; labels change, so the tensors' kept geometry is dropped."""
+        old = self._label_of
+        if old is None or blocks <= len(old):
+            return
+        cap = max(blocks, 2 * len(old))
+        if cap * COMPACT_SHARE > self.n_sets:
+            self._state, self._label_of = self._whole(), None
+        else:  # sorts, not numpy's hashing unique or random searchsorted (both slower here)
+            new = page_sets(np.arange(len(old), cap, dtype=np.int64), self.n_sets, self.per_page, self.seed)
+            uniq, new_rank = _ranks(new, np.argsort(new))
+            both = np.concatenate([self._known, uniq])
+            known, rank = _ranks(both, np.argsort(both, kind="stable"))  # two sorted runs: one merge
+            label_of = np.empty(cap, dtype=np.int64)
+            kept = rank[:len(self._known)]  # the kept sets' new labels
+            label_of[:len(old)] = kept[old]
+            label_of[len(old):] = rank[len(self._known):][new_rank]
+            state = np.zeros(len(known), dtype=self._state.dtype)
+            state[kept] = self._state
+            self._state, self._known, self._label_of = state, known, label_of
+        self._geometry.clear()
+
+    def _labels(self, blocks: np.ndarray) -> np.ndarray:
+        """Each block's set as the tag array indexes it (its rank among the kept sets, or the set)."""
+        if self._label_of is not None and len(blocks):
+            self._cover(int(blocks.max()) + 1)  # blocks past the pool's top: only direct calls
+        if self._label_of is None:
+            return self.sets(blocks)
+        return self._label_of[blocks]
 
     def _resident(self, sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(block, dirty) of the line in each of ``sets``, -1 where none."""
@@ -441,7 +501,7 @@ class MemoryModeCache:
         g = self._geometry.get(tensor)
         if g is None:
             blk = self.blocks(tensor)
-            g = (blk, self.sets(blk), sum(len(c) for c in self.addrs[tensor]) * self.unit[tensor])
+            g = (blk, self._labels(blk), sum(len(c) for c in self.addrs[tensor]) * self.unit[tensor])
             self._geometry[tensor] = g
         return g
 
@@ -471,7 +531,7 @@ class MemoryModeCache:
         Works run by run: a run is one block's consecutive touches in one set."""
         n = len(blocks)
         if sets is None:
-            sets = self.sets(blocks)
+            sets = self._labels(blocks)
         if order is None:  # ``order``: the caller's permutation by set, in order within a set
             order = np.argsort(sets, kind="stable")
         s, b, w = sets.take(order), blocks.take(order), writes.take(order)
@@ -515,6 +575,7 @@ class MemoryModeCache:
                    rfo: bool = True) -> MMTraffic:
         """Traffic of one op's access rows (bytes already filtered by the CPU cache), its streams
         run by ``threads`` threads; ``rfo``: its stores read their lines first (not streaming stores)."""
+        self._cover(self.pool.top // self.block)  # before any tensor's labels are read: they may change
         rows = []
         for r, (t, w, b) in enumerate(zip(tensors.tolist(), writes.tolist(), nbytes.tolist())):
             if b <= 0 or int(t) not in self.addrs:
