@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from hetier.errors import UsageError
+from hetier.formats.arrow_arrays import from_list
 
 FIRST = ["source", "trace", "trace_sha256", "machine", "policy", "threads"]
 
@@ -60,7 +61,7 @@ def results_table(paths: list[str], prices: str | None = None, choice: str | Non
         v = [r.get(k) for r in rows]
         if any(isinstance(x, str) for x in v) and any(isinstance(x, (int, float)) for x in v):
             v = [None if x is None else str(x) for x in v]  # an override given as text in one run, a number in another
-        cols[k] = pa.array(v)
+        cols[k] = from_list(v)
     return with_overrides(pa.table(cols), sorted(given))
 
 

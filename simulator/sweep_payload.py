@@ -16,6 +16,7 @@ import re
 import pyarrow as pa
 
 from hetier.errors import HetierError
+from hetier.formats.arrow_arrays import from_list, to_numpy
 from hetier.formats.results import override_column
 from hetier.simulator.sweep import Outcome, Task, base_row
 
@@ -39,7 +40,7 @@ def layer_type(column: str) -> pa.DataType:
 def layers_table(config_id: str, layers: dict) -> pa.Table:
     """A configuration's per-layer columns with their sweep types, keyed by ``config_id``."""
     cols = {"config_id": [config_id] * len(layers.get("layer", [])), **layers}
-    return pa.table({k: pa.array(v, type=layer_type(k)) for k, v in cols.items()})
+    return pa.table({k: from_list(list(v), type=layer_type(k)) for k, v in cols.items()})
 
 
 def encode_outcome(out: Outcome) -> bytes:
@@ -120,7 +121,7 @@ def decode_outcome(task: Task, payload: object) -> Outcome:
         raise _bad(task, "its layer rows belong to another configuration")
     for name in table.column_names:
         if layer_type(name) == pa.float64():
-            values = table.column(name).to_numpy()
+            values = to_numpy(table.column(name))
             if values.size and not bool(((values == values) & (abs(values) != float("inf"))).all()):
                 raise _bad(task, f"layer column {name} holds a value that is not a finite number")
     layers = {k: v for k, v in table.to_pydict().items() if k != "config_id"}

@@ -26,9 +26,10 @@ import pyarrow.parquet as pq
 
 from hetier.errors import HetierError, UsageError
 from hetier.version import __version__
+from hetier.formats.arrow_arrays import from_list
 from hetier.formats.results import override_column
 from hetier.formats.sweep import (AXIS_COLUMNS, CONFIGS, LAYER_COLUMNS, LAYERS, MANIFEST, RESULT_COLUMNS,
-                                  SWEEP_MAGIC, SWEEP_VERSION, read_manifest, with_overrides)
+                                  SWEEP_MAGIC, SWEEP_VERSION, read_manifest, read_parquet, with_overrides)
 from hetier.simulator.prices import DEFAULT_PRICES, machine_cost
 from hetier.simulator.machines import machine_from_dict
 from hetier.simulator.sweep import Outcome, Task, stack_identity
@@ -125,8 +126,8 @@ class SweepStore:
 
         cid = task.config_id
         try:
-            row = pq.read_table(check_input_file(self.parts / f"{cid}.row.parquet", "sweep part")).to_pylist()
-            layers = pq.read_table(check_input_file(self.parts / f"{cid}.layers.parquet", "sweep part"),
+            row = read_parquet(check_input_file(self.parts / f"{cid}.row.parquet", "sweep part")).to_pylist()
+            layers = read_parquet(check_input_file(self.parts / f"{cid}.layers.parquet", "sweep part"),
                                    columns=["config_id"]) if row and row[0].get("status") == "ok" else None
         except (pa.ArrowException, OSError, HetierError) as e:
             return f"part unreadable ({type(e).__name__})"
@@ -160,7 +161,7 @@ class SweepStore:
         marker = self.parts / f"{cid}.error"
         if out.row["status"] == "error":
             write_bytes_atomic(marker, b"")  # never through a link placed at its name
-        _write_parquet(pa.table({k: pa.array([v]) for k, v in out.row.items()}), self.parts / f"{cid}.row.parquet")
+        _write_parquet(pa.table({k: from_list([v]) for k, v in out.row.items()}), self.parts / f"{cid}.row.parquet")
         if out.row["status"] != "error":
             marker.unlink(missing_ok=True)
 
@@ -171,7 +172,7 @@ class SweepStore:
         ordered = sorted(tasks, key=sort_key)
         rows = []
         for t in ordered:
-            row = pq.read_table(self.parts / f"{t.config_id}.row.parquet").to_pylist()[0]
+            row = read_parquet(self.parts / f"{t.config_id}.row.parquet").to_pylist()[0]
             row = {override_column(k): v for k, v in row.items()}  # parts of an older sweep: tier.key
             rows.append(with_cost(row, prices, price_choice))
         # the axes' overrides and those of the references the sweep added (pmem.capacity_gb=0)
@@ -183,10 +184,10 @@ class SweepStore:
             if k in columns:
                 numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v if x is not None)
                 v = [None if x is None else (float(x) if numeric else str(x)) for x in v]
-            arrays[k] = pa.array(v, type=pa.int64() if k == "threads" else None)
+            arrays[k] = from_list(v, type=pa.int64() if k == "threads" else None)
         configs = with_overrides(pa.table(arrays), override_keys)
         _write_parquet(configs, self.root / CONFIGS)
-        layer_tables = [pq.read_table(self.parts / f"{t.config_id}.layers.parquet") for t in ordered]
+        layer_tables = [read_parquet(self.parts / f"{t.config_id}.layers.parquet") for t in ordered]
         layers = pa.concat_tables(layer_tables, promote_options="default") if layer_tables else pa.table({})
         names = set(layers.column_names)
         order = [c for c in LAYER_COLUMNS if c in names] + sorted(names - set(LAYER_COLUMNS))

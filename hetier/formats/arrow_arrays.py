@@ -29,28 +29,59 @@ def from_numpy(values: np.ndarray) -> pa.Array:
 
 def strings(values: Sequence[str]) -> pa.Array:
     """A null-free Arrow string array (int32 offsets, as ``pa.array`` makes for short columns)."""
-    data = [s.encode() for s in values]
+    return _strings([s.encode() for s in values], None) or pa.array(list(values))
+
+
+def _strings(data: list[bytes], validity: pa.Buffer | None) -> pa.Array | None:
+    """A string array of ``data`` (UTF-8), or None past 2 GiB of text (then pyarrow's own rules)."""
     offsets = np.zeros(len(data) + 1, np.int64)
     np.cumsum([len(d) for d in data], out=offsets[1:])
-    if offsets[-1] > np.iinfo(np.int32).max:  # over 2 GiB of text: pyarrow's own rules
-        return pa.array(list(values))
+    if offsets[-1] > np.iinfo(np.int32).max:
+        return None
     return pa.Array.from_buffers(pa.string(), len(data),
-                                 [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))])
+                                 [validity, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(b"".join(data))])
 
 
-def from_list(values: list) -> pa.Array:
-    """The Arrow array ``pa.array(values)`` makes, built from buffers where the values are all
-    strings or all numbers (ints alone: int64; floats among them: double); ``pa.array`` otherwise."""
-    if not values:
-        return pa.nulls(0)
-    kinds = {type(v) for v in values}
-    if kinds == {str}:
-        return strings(values)
-    if kinds <= {int, float, np.int64, np.float64}:  # bool is its own type here: pyarrow's bool
-        v = np.asarray(values)
-        if v.dtype.kind in "if":  # python ints beyond int64 make an object array: pyarrow decides
-            return from_numpy(v)
-    return pa.array(values)
+_NUMBER = {int, float, np.int64, np.float64}  # (bool is not among them: its own kind, as in pyarrow)
+_EXACT_IN_DOUBLE = 2 ** 53
+
+
+def _validity(valid: np.ndarray) -> pa.Buffer | None:
+    """Arrow's validity bitmap (LSB first), or none when every value is valid."""
+    return None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def from_list(values: list, type: pa.DataType | None = None) -> pa.Array:
+    """The Arrow array ``pa.array(values, type=type)`` makes, built from buffers where the values
+    are all strings, all booleans or all numbers (ints alone: int64; floats among them: double),
+    None among them a null; ``pa.array`` otherwise (ints beyond int64, mixed kinds, other types)."""
+    valid = np.fromiter((v is not None for v in values), bool, len(values))
+    present = [v for v in values if v is not None]
+    if not present:
+        return pa.nulls(len(values), type or pa.null())
+    kinds = {v.__class__ for v in present}
+    if kinds == {str} and type in (None, pa.string()):
+        got = _strings([b"" if v is None else v.encode() for v in values], _validity(valid))
+        if got is not None:
+            return got
+    elif kinds <= {bool, np.bool_} and type in (None, pa.bool_()):
+        bits = np.zeros(len(values), bool)
+        bits[valid] = present
+        return pa.Array.from_buffers(pa.bool_(), len(bits), [_validity(valid),
+                                                             pa.py_buffer(np.packbits(bits, bitorder="little"))])
+    elif kinds <= _NUMBER:
+        v = np.asarray(present)
+        floats = v.dtype.kind == "f"
+        ints = [x for x in present if x.__class__ in (int, np.int64)]
+        exact = not ints or -_EXACT_IN_DOUBLE <= min(ints) and max(ints) <= _EXACT_IN_DOUBLE  # as doubles
+        if v.dtype.kind in "if" and (type is None and (exact or not floats) or type == pa.int64() and not floats
+                                     or type == pa.float64() and exact):
+            dt = np.float64 if floats or type == pa.float64() else np.int64
+            full = np.zeros(len(values), dt)
+            full[valid] = v
+            return pa.Array.from_buffers(pa.from_numpy_dtype(full.dtype), len(full),
+                                         [_validity(valid), pa.py_buffer(full)])
+    return pa.array(values, type=type)
 
 
 def to_numpy(a: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -31,6 +31,13 @@ LAYER_COLUMNS = ["config_id", "layer", "name", "kind", "start_ns", "end_ns", "co
 OVERRIDES_META = b"hetier.overrides"
 
 
+def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
+    """One Parquet file as a table: ``pq.read_table``'s answer without its dataset layer, which
+    imports pandas (0.2-0.3 s and ~40 MB in every process that reads a sweep)."""
+    with pq.ParquetFile(path) as f:
+        return f.read(columns=columns)
+
+
 def with_overrides(table: pa.Table, keys: list[str]) -> pa.Table:
     """``table`` with its override keys (``tier.key``) recorded in the schema metadata."""
     return table.replace_schema_metadata({**(table.schema.metadata or {}),
@@ -73,8 +80,8 @@ def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:
     from hetier.formats.input_file import check_input_file
 
     try:
-        configs = upgraded(pq.read_table(check_input_file(root / CONFIGS, "sweep results")))
-        return manifest, configs, pq.read_table(check_input_file(root / LAYERS, "sweep results"))
+        configs = upgraded(read_parquet(check_input_file(root / CONFIGS, "sweep results")))
+        return manifest, configs, read_parquet(check_input_file(root / LAYERS, "sweep results"))
     except (pa.ArrowException, OSError) as e:
         raise HetierError(f"sweep '{root}' has an unreadable results file ({type(e).__name__}); "
                           "run the same sweep again with --force to rebuild it") from None
