@@ -1,8 +1,9 @@
 """Arrow arrays to and from numpy through their buffers, for the columns hetier's files hold:
-null-free numbers and strings. pyarrow's ``pa.array`` and ``Array.to_numpy`` import pandas
-whenever it is installed (pyarrow's pandas shim, on the first call), 0.2-0.3 s of CPU in every
-command that reads a trace or writes results; these conversions never need it. Anything else
-(nulls, booleans, objects) goes through pyarrow as before."""
+numbers, strings and booleans, with or without nulls. pyarrow's ``pa.array`` and
+``Array.to_numpy`` import pandas whenever it is installed (pyarrow's pandas shim, on the first
+call), 0.2-0.3 s of CPU and ~40 MB in every process that reads a trace, writes results or runs a
+sweep; these conversions never need it. Anything else (objects, ints beyond int64, mixed kinds)
+goes through pyarrow as before."""
 
 from __future__ import annotations
 
