@@ -81,6 +81,8 @@ def test_a_small_pool_in_a_large_cache_keeps_its_sets_only():
     blocks = cache.blocks(0)
     sets = cache.sets(blocks)
     assert (cache.tags[sets] >= 0).all() and cache.dirty[sets].any()
+    # a label is its set's rank: sorting by label sorts by set, as the whole array's lookups do
+    assert (np.diff(cache._known) > 0).all() and np.array_equal(cache._known[cache._label_of[blocks]], sets)
     r = cache.op_traffic(np.array([0]), np.array([False]), np.array([50_000.0 * PAGE]))
     assert r.hit_bytes + r.miss_bytes == pytest.approx(50_000.0 * PAGE)
     assert r.hit_bytes > 0.95 * 50_000 * PAGE  # a 200 MB tensor in a 4 GiB cache: nearly all of it stays
