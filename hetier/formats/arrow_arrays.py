@@ -30,7 +30,8 @@ def from_numpy(values: np.ndarray) -> pa.Array:
 
 def strings(values: Sequence[str]) -> pa.Array:
     """A null-free Arrow string array (int32 offsets, as ``pa.array`` makes for short columns)."""
-    return _strings([s.encode() for s in values], None) or pa.array(list(values))
+    got = _strings([s.encode() for s in values], None)
+    return pa.array(list(values)) if got is None else got  # (an empty array is falsy: no ``or``)
 
 
 def _strings(data: list[bytes], validity: pa.Buffer | None) -> pa.Array | None:

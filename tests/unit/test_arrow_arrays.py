@@ -93,6 +93,7 @@ def test_from_list_leaves_the_rest_to_pyarrow(values):
 
 def test_strings_match_and_nulls_and_chunks_read_back():
     assert strings(["a", "bc"]).equals(pa.array(["a", "bc"]))
+    assert strings([]).type == pa.string() and len(strings([])) == 0  # an empty dictionary keeps its type
     with_null = pa.array([1, None, 3])
     assert to_numpy(with_null).tolist()[::2] == [1.0, 3.0] and np.isnan(to_numpy(with_null)[1])
     chunked = pa.chunked_array([pa.array([1, 2]), pa.array([3])])
