@@ -4,8 +4,11 @@ same trace, and the reference study planned and replayed.
 1. CryptoNets (batch 64, ciphertext granularity, 1.34 M events; recorded here in about 3 minutes
    unless --trace is given): load + replay on `optane-memory-mode` and on `optane-appdirect`
    (dram-first), 24 threads, alternating after one uncounted run of each; trace events/s of each
-   and their ratio, each side twice: warm (in this process, after the others) and fresh (a new
-   process per replay, as `hetier replay` runs: it also pays the first touches of new memory).
+   and their ratio, each side three ways: warm (in this process, after the others, as a library
+   user's long-running process: glibc's heap thresholds as they are), fresh (a new process per
+   replay set up as `hetier replay` sets itself up, hetier/heap_thresholds.py: it also pays the
+   first touches of new memory) and fresh with glibc's default thresholds (the same without that
+   set-up; the ratio of the two is that set-up's gain, with the minor page faults of each).
    Target (issue 19): Memory Mode no slower than before its line-level cache model, 1.4-1.5 M
    events/s.
 2. The whole study (--study, about 3 minutes on 2 cores): every configuration docs/reference-platform.md
@@ -28,6 +31,8 @@ clock measures the neighbours too.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,6 +41,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from hetier.heap_thresholds import reuse_freed_arrays
 from hetier.simulator.machines import load_machine
 from hetier.simulator.scenario import Scenario, memory_stage, time_stage
 from hetier.simulator.stack import load_stack
@@ -64,32 +70,47 @@ def replay_once(path: str, machine: str, policy: str | None) -> tuple[int, float
     return (w.events_read, *c.read())
 
 
-def replay_fresh(path: str, machine: str, policy: str | None) -> tuple[int, float, float]:
-    """``replay_once`` in a new process (imports before its clock starts), as one `hetier replay` runs."""
-    out = subprocess.run([sys.executable, __file__, "--one", path, machine, policy or ""], check=True,
-                         capture_output=True, text=True).stdout.split()
-    return int(out[0]), float(out[1]), float(out[2])
+def replay_fresh(path: str, machine: str, policy: str | None, cli_heap: bool = True) -> tuple[int, float, float, int]:
+    """``replay_once`` in a new process (imports before its clock starts), as one `hetier replay` runs:
+    with the CLI's heap set-up unless ``cli_heap`` is False; (events, wall s, cpu s, minor page faults)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    out = subprocess.run([sys.executable, __file__, "--one", path, machine, policy or "", str(int(cli_heap))],
+                         check=True, capture_output=True, text=True, env=env).stdout.split()
+    return int(out[0]), float(out[1]), float(out[2]), int(out[3])
+
+
+def replay_fresh_default_heap(path: str, machine: str, policy: str | None) -> tuple[int, float, float, int]:
+    """``replay_fresh`` with glibc's default heap thresholds."""
+    return replay_fresh(path, machine, policy, cli_heap=False)
 
 
 def cryptonets(path: str, repeats: int) -> None:
     sides = {"memory mode": ("optane-memory-mode", None), "flat": ("optane-appdirect", "dram-first")}
-    ways = {"warm": replay_once, "fresh": replay_fresh}
+    ways = {"warm": replay_once, "fresh": replay_fresh, "fresh, glibc default heap": replay_fresh_default_heap}
     rate: dict[tuple[str, str], list[float]] = {(k, h): [] for k in sides for h in ways}
+    faults: dict[tuple[str, str], list[int]] = {(k, h): [] for k in sides for h in ways}
     for m, pol in sides.values():  # a warm-up of each side, not counted: the first run also pays imports and first calls
         replay_once(path, m, pol)
     for i in range(repeats):
         line = []
         for k, (m, pol) in sides.items():
             for h, replay in ways.items():
-                n, wall, cpu = replay(path, m, pol)
+                n, wall, cpu, *flt = replay(path, m, pol)
                 rate[(k, h)].append(n / cpu)
-                line.append(f"{k} {h} {wall:.2f} s wall, {cpu:.2f} s cpu = {n / cpu / 1e6:.2f} M events/cpu-s")
+                faults[(k, h)] += flt
+                line.append(f"{k} {h} {wall:.2f} s wall, {cpu:.2f} s cpu = {n / cpu / 1e6:.2f} M events/cpu-s"
+                            + (f", {flt[0]:,} page faults" if flt else ""))
         print(f"run {i + 1}: {n:,} trace events; " + "; ".join(line), flush=True)
     med = {k: statistics.median(v) for k, v in rate.items()}
     for h in ways:
         mm, flat = med[("memory mode", h)], med[("flat", h)]
         print(f"median, {h}: memory mode {mm / 1e6:.2f} M events/cpu-s, flat {flat / 1e6:.2f} M; "
               f"memory mode / flat {mm / flat:.2f} (target: memory mode >= 1.4 M)")
+    for k in sides:
+        a, b = ("fresh", "fresh, glibc default heap")
+        print(f"median, {k}, fresh with the CLI's heap set-up / with glibc's defaults: events/cpu-s "
+              f"{med[(k, a)] / med[(k, b)]:.2f}, minor page faults {statistics.median(faults[(k, a)]):,.0f} / "
+              f"{statistics.median(faults[(k, b)]):,.0f}")
 
 
 def study_config(config: tuple, directory: str) -> tuple[str, float]:
@@ -134,8 +155,11 @@ def study(configs: int, jobs: int) -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["--one"]:  # replay_fresh's child: one replay, its counts on stdout
+        if sys.argv[5] == "1":
+            reuse_freed_arrays()  # as hetier's CLI does before a verb runs
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         n, wall, cpu = replay_once(sys.argv[2], sys.argv[3], sys.argv[4] or None)
-        print(n, wall, cpu)
+        print(n, wall, cpu, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trace", help="a CryptoNets recording (default: record one, batch 64)")

@@ -42,6 +42,14 @@ class Runner:
             yield out
 
 
+def start_worker(driver_pid: int) -> None:
+    """A pool worker's set-up: die with the driver, and reuse freed arrays as the CLI's process does."""
+    from hetier.heap_thresholds import reuse_freed_arrays
+
+    die_with(driver_pid)
+    reuse_freed_arrays()
+
+
 def die_with(driver_pid: int) -> None:
     """In a pool worker: exit as soon as the driver process exits, even by SIGKILL (a pidfd
     becomes readable when its process ends), so a killed sweep leaves no worker running."""
@@ -80,7 +88,7 @@ def _pool_map(workers: int, tasks: list[Task]) -> Iterable[tuple[Task, bytes]]:
 
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["hetier.simulator.sweep_runner", "hetier.simulator.sweep_payload", "hetier.simulator.scenario"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=die_with, initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=start_worker, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_task_payload, t): t for t in tasks}
         try:
             for f in as_completed(futures):

@@ -8,6 +8,7 @@ from importlib import import_module
 
 from hetier.version import __version__
 from hetier.errors import HetierError
+from hetier.heap_thresholds import reuse_freed_arrays
 from hetier.terminal import plain
 
 VERBS = ("trace", "info", "check", "replay", "sweep", "advise", "machines", "report", "export", "calibrate", "fit",
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run a verb; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    reuse_freed_arrays()  # this process is hetier's own: its allocator may keep freed arrays for reuse
     try:
         return int(args.run(args) or 0)
     except HetierError as e:

@@ -68,7 +68,7 @@ def test_base_modules_import_only_the_standard_library_and_each_other():
 # nothing of each other: data flows between them through trace files).
 LAYERS = [
     ("base", 0, ("hetier.version", "hetier.errors", "hetier.atomic", "hetier.validation", "hetier.vocabulary",
-                 "hetier.terminal", "hetier.text_table")),
+                 "hetier.terminal", "hetier.text_table", "hetier.heap_thresholds")),
     ("formats", 1, ("hetier.formats",)),
     ("models", 2, ("hetier.models",)),
     ("tracer", 3, ("hetier.tracer",)),
