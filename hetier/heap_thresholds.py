@@ -10,8 +10,9 @@ fresh Memory Mode replay of the CryptoNets recording took 33,290 minor page faul
 memory.
 
 It changes the whole process's allocator, so only hetier's own processes call it (the CLI and the
-sweep's pool workers), never the library on import; a user's MALLOC_* or GLIBC_TUNABLES settings
-win. See mallopt(3).
+sweep's pool workers), never the library on import, and not the verbs that time real work on this
+host (an encrypted trace, calibrate, confirm: they run with the allocator a user's run has); a
+user's MALLOC_* or GLIBC_TUNABLES settings win. See mallopt(3).
 """
 
 from __future__ import annotations

@@ -31,11 +31,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def times_this_host(args: argparse.Namespace) -> bool:
+    """True for the verbs that time real work on this host (an encrypted run, a calibration, a
+    confirmation): they keep the system's allocator settings, the ones a user's own run has."""
+    return args.verb in ("calibrate", "confirm") or (args.verb == "trace" and args.mode == "real")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a verb; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    reuse_freed_arrays()  # this process is hetier's own: its allocator may keep freed arrays for reuse
+    if not times_this_host(args):
+        reuse_freed_arrays()  # this process is hetier's own: its allocator may keep freed arrays for reuse
     try:
         return int(args.run(args) or 0)
     except HetierError as e:

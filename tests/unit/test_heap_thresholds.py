@@ -71,6 +71,30 @@ def test_the_cli_sets_it_before_running_a_verb(monkeypatch, capsys):
     assert calls == [1]
 
 
+def test_an_encrypted_trace_keeps_the_systems_allocator(monkeypatch, tmp_path, capsys):
+    from hetier.cli import main as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "reuse_freed_arrays", lambda: calls.append(1) or True)
+    assert cli.main(["trace", "no-such-model", "-o", str(tmp_path / "x.arrow")]) != 0  # the verb ran, and refused
+    assert "no-such-model" in capsys.readouterr().err
+    assert calls == []
+
+
+@pytest.mark.parametrize("argv, timed", [
+    (["trace", "lenet", "-o", "x"], True),
+    (["trace", "lenet", "--mode", "plan", "-o", "x"], False),  # a plan times nothing: hetier's own work
+    (["calibrate", "--he", "-o", "x"], True),
+    (["confirm", "t.arrow", "--machine", "m.toml", "--policy", "all-dram", "-o", "x"], True),
+    (["replay", "t.arrow", "--machine", "optane-memory-mode"], False),
+    (["sweep", "t.arrow", "--machine", "optane-memory-mode", "-o", "x"], False),
+])
+def test_which_verbs_time_this_host(argv, timed):
+    from hetier.cli import main as cli
+
+    assert cli.times_this_host(cli.build_parser().parse_args(argv)) is timed
+
+
 def test_importing_the_library_leaves_the_allocator_alone():
     mapped, _ = probe("import hetier.api, hetier.simulator.scenario, hetier.simulator.memory_mode")
     assert mapped >= 64 << 20
