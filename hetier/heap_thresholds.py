@@ -39,7 +39,7 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 def user_chose() -> bool:
-    """True if the environment already sets glibc's malloc thresholds (then they are left alone)."""
+    """True if the environment sets any of glibc's malloc tunables (then hetier leaves them all alone)."""
     return (any(k.startswith("MALLOC_") and k.endswith("_") for k in os.environ)
             or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""))
 
