@@ -41,7 +41,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from hetier.heap_thresholds import reuse_freed_arrays
+from hetier.heap_thresholds import malloc_setting, reuse_freed_arrays
 from hetier.simulator.machines import load_machine
 from hetier.simulator.scenario import Scenario, memory_stage, time_stage
 from hetier.simulator.stack import load_stack
@@ -73,7 +73,7 @@ def replay_once(path: str, machine: str, policy: str | None) -> tuple[int, float
 def replay_fresh(path: str, machine: str, policy: str | None, cli_heap: bool = True) -> tuple[int, float, float, int]:
     """``replay_once`` in a new process (imports before its clock starts), as one `hetier replay` runs:
     with the CLI's heap set-up unless ``cli_heap`` is False; (events, wall s, cpu s, minor page faults)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    env = {k: v for k, v in os.environ.items() if not malloc_setting(k, v)}
     out = subprocess.run([sys.executable, __file__, "--one", path, machine, policy or "", str(int(cli_heap))],
                          check=True, capture_output=True, text=True, env=env).stdout.split()
     return int(out[0]), float(out[1]), float(out[2]), int(out[3])

@@ -38,10 +38,15 @@ def _glibc() -> ctypes.CDLL | None:
         return None
 
 
+def malloc_setting(name: str, value: str) -> bool:
+    """Whether the environment variable ``name=value`` sets any of glibc's malloc tunables
+    (MALLOC_*_, or glibc.malloc.* in GLIBC_TUNABLES)."""
+    return name.startswith("MALLOC_") and name.endswith("_") or name == "GLIBC_TUNABLES" and "glibc.malloc." in value
+
+
 def user_chose() -> bool:
     """True if the environment sets any of glibc's malloc tunables (then hetier leaves them all alone)."""
-    return (any(k.startswith("MALLOC_") and k.endswith("_") for k in os.environ)
-            or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""))
+    return any(malloc_setting(k, v) for k, v in os.environ.items())
 
 
 def reuse_freed_arrays() -> bool:

@@ -32,7 +32,7 @@ print(libc.mallinfo2().hblkhd, answer)
 
 
 def probe(setup: str, **env: str) -> tuple[int, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    base = {k: v for k, v in os.environ.items() if not heap_thresholds.malloc_setting(k, v)}
     out = subprocess.run([sys.executable, "-c", PROBE.format(setup=setup)], env={**base, **env},
                          capture_output=True, text=True, check=True).stdout.split()
     return int(out[0]), out[1]
