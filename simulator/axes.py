@@ -204,6 +204,8 @@ def parse_overrides(values: list[str] | None, labels: list[str]) -> list[Overrid
             texts: tuple[str, ...] = (value,)  # a TOML list such as a bandwidth curve
         else:
             texts = _range_texts(value) or tuple(v.strip() for v in value.split(",") if v.strip())
+        if not texts:
+            raise UsageError(f"override '{item}' gives no value")
         if len(set(texts)) != len(texts):
             raise UsageError(f"override '{item}' lists a value twice")
         if any(o.target == target and o.key == key for o in out):

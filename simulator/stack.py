@@ -164,6 +164,8 @@ def parse_overrides(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"stack override '{item}' must look like key=value (e.g. compute_scale=1.5)")
+        if key.strip() in out:
+            raise UsageError(f"stack override {key.strip()} given twice")
         try:
             out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:

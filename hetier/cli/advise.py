@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 
 from hetier.cli.options import add_scenario_arguments, stack_of
 
@@ -73,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         machines[entry.label] = dataclasses.replace(load_machine(entry.ref, sets), name=entry.label)
     out = check_output(args.output or f"{args.trace}.placement.json", args.force)
     advice_out = check_output(args.advice, args.force) if args.advice else None
+    if advice_out is not None and os.path.realpath(advice_out) == os.path.realpath(out):
+        raise UsageError(f"--advice {args.advice} is the placement output too; give the two files different names")
     stack = stack_of(args)
     work = load_workload(args.trace, args.allow_truncated)
     err = Console(stderr=True)

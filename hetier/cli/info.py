@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
 
     from hetier.formats.results import is_results_file
     from hetier.formats.sweep import is_sweep_dir
+    from hetier.errors import UsageError
+
+    if args.layers < 0:
+        raise UsageError(f"--layers {args.layers} must be a number of layers, at least 0")
 
     if is_sweep_dir(args.trace) or is_results_file(args.trace):
         return runs_summary(args.trace, args.json)

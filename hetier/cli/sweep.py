@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from hetier.simulator.sweep_store import SweepStore
     from hetier.workflow.sweeps import plan_sweep
 
+    if not 0 <= args.within <= 100:  # NaN fails too
+        raise UsageError(f"--within {args.within:g} must be a slowdown tolerance between 0 and 100 (0.10 = 10%)")
     if not 1 <= args.task_timeout <= 7 * 86400:  # NaN fails too
         raise UsageError(f"--task-timeout {args.task_timeout:g} must be between 1 and 604800 seconds")
     if args.scheduler is None:

@@ -86,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         *MODEL_OPTIONS, "seed", "batch", "poly_modulus", "scale_bits", "max_events")}, TRACE_OPTIONS)
     if args.cost_file and args.mode != "plan":
         raise UsageError("--cost-file is for --mode plan (a real run measures its durations)")
+    if args.host_preset and args.mode != "real":
+        raise UsageError("--host-preset is for --mode real (a plan's durations come from the cost file)")
     out = check_output(args.output, args.force)
     graph, source = load_model(args.model, args.seed, {k: getattr(args, k) for k in MODEL_OPTIONS
                                                        if getattr(args, k) is not None}, args.input_shape)

@@ -155,10 +155,17 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
             w.write_table(table)
 
 
+class CorruptResults(HetierError):
+    """An Arrow file whose contents are damaged: reported as such, not as some other kind of file."""
+
+
 def is_results_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a hetier results file (not a trace, not a sweep directory)."""
+    """Whether ``path`` is a hetier results file (not a trace, not a sweep directory); a damaged one
+    raises CorruptResults."""
     try:
         load_results(path)
+    except CorruptResults:
+        raise
     except HetierError:
         return False
     return True
@@ -175,8 +182,13 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
             table = pa.ipc.open_file(src).read_all()
     except FileNotFoundError:
         raise HetierError(f"results '{path}' not found") from None
-    except (pa.ArrowInvalid, OSError):
+    except (pa.ArrowException, OSError):
         raise HetierError(f"'{path}' is not a hetier results file") from None
+    try:  # a file corrupted inside: column names that are not text, buffers shorter than their columns
+        table.validate(full=True)
+        _ = table.column_names  # decoding the names checks them
+    except (ValueError, pa.ArrowException) as e:
+        raise CorruptResults(f"results '{path}' are corrupt ({str(e)[:80]})") from None
     try:
         meta = json.loads((table.schema.metadata or {}).get(b"hetier", b"{}"))
     except (ValueError, RecursionError):

@@ -450,8 +450,9 @@ class TraceReader:
                 return
             rb, custom = got
             try:
+                rb.validate()  # buffer sizes against lengths: a batch corrupted inside is refused, not read past
                 cols = self._columns(rb)
-            except (KeyError, UnicodeDecodeError, pa.ArrowException) as e:
+            except (KeyError, ValueError, pa.ArrowException) as e:  # ValueError: numpy over a short buffer
                 raise self._corrupt(f"unreadable columns ({str(e)[:80]})") from None
             if self.checksummed:
                 crc = (custom or {}).get(BATCH_CRC_KEY)
