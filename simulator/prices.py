@@ -96,6 +96,10 @@ def load_prices(path: str = str(DEFAULT_PRICES), choice: str | None = None) -> t
     """(price entries by name, device preset -> entry), validated; ``choice`` replaces the
     device -> entry mapping of the devices it names."""
     d = load_toml(Path(path))
+    unknown = sorted(set(d) - {"cards", "prices", "devices", "choices"})
+    if unknown:  # e.g. a machine or device preset given as the price file
+        raise UsageError(f"{path}: not a price file (unknown key(s) {', '.join(unknown)}; "
+                         "it holds [prices], [devices], [cards], [choices])")
     for table in ("cards", "prices", "devices", "choices"):
         if not isinstance(d.get(table, {}), dict):
             raise UsageError(f"{path}: [{table}] must be a table")
@@ -133,6 +137,8 @@ def load_prices(path: str = str(DEFAULT_PRICES), choice: str | None = None) -> t
     for dev, entry in devices.items():
         if not isinstance(entry, str) or entry not in entries:
             raise UsageError(f"{path}: device '{dev}' names price '{entry}', which is not defined")
+    if not entries:
+        raise UsageError(f"{path}: holds no prices ([prices.NAME] tables with usd_per_gb, date and source)")
     return entries, devices
 
 

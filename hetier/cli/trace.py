@@ -15,6 +15,7 @@ from hetier.formats.trace import RUNTIME_PROFILES
 from hetier.terminal import safe
 from hetier.validation import TRACE_OPTIONS, check_options
 
+MAX_PLAN_EVENTS = 200_000_000  # a ciphertext-granularity plan above this is refused (use tensor granularity)
 MODEL_OPTIONS = ("width", "resolution", "classes", "depth", "hidden", "activation", "inputs")
 
 
@@ -57,8 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("real", "plan"), default="real",
                    help="real: encrypted run; plan: same events, no encryption, modelled durations")
     p.add_argument("--cost-file", help="plan mode: cost file from hetier calibrate --he (default: shipped)")
-    p.add_argument("--max-events", type=int, default=200_000_000,
-                   help="plan mode: refuse a ciphertext-granularity plan with more events")
+    p.add_argument("--max-events", type=int, default=None,
+                   help=f"plan mode: refuse a ciphertext-granularity plan with more events (default {MAX_PLAN_EVENTS:,})")
     p.add_argument("--no-memory-check", action="store_true",
                    help="real mode: run even if the planned peak exceeds the available memory")
     p.add_argument("--no-bias-copy", action="store_true", help="hetier profile: add bias in place (default: copy)")
@@ -86,6 +87,10 @@ def run(args: argparse.Namespace) -> int:
         *MODEL_OPTIONS, "seed", "batch", "poly_modulus", "scale_bits", "max_events")}, TRACE_OPTIONS)
     if args.cost_file and args.mode != "plan":
         raise UsageError("--cost-file is for --mode plan (a real run measures its durations)")
+    if args.max_events is not None and args.mode != "plan":
+        raise UsageError("--max-events is for --mode plan (a real run's events are what it records)")
+    if args.max_events is None:
+        args.max_events = MAX_PLAN_EVENTS
     if args.host_preset and args.mode != "real":
         raise UsageError("--host-preset is for --mode real (a plan's durations come from the cost file)")
     out = check_output(args.output, args.force)

@@ -104,3 +104,11 @@ def test_a_plan_refuses_a_host_preset(tmp_path, capsys):
 def test_info_refuses_a_negative_layer_count(capsys):
     code, _, err = run(["info", TRACE, "--layers", "-1"], capsys)
     assert code == 2 and "--layers -1" in err, err
+
+
+def test_a_real_run_refuses_max_events(tmp_path, capsys):
+    """--max-events bounds a plan; a real run used to ignore it without a word."""
+    out = tmp_path / "t.arrow"
+    code, _, err = run(["trace", "mlp", "--batch", "8", "--max-events", "5", "-o", str(out)], capsys)
+    assert code == 2 and "--max-events is for --mode plan" in err and err.count("\n") == 1, err
+    assert not out.exists()

@@ -120,6 +120,8 @@ def test_the_cheapest_answer_says_when_a_box_is_priced_with_an_estimate():
     ("prices = 3", "[prices] must be a table"), ("[prices]\nx = 3", "price 'x' must be a table"),
     ('[devices]\n"ddr5-4800-8ch" = 3', "device 'ddr5-4800-8ch' names price '3'"), ("cards = [1]", "[cards] must be a table"),
     ('[prices.x]\nusd_per_gb = 1\ndate = "d"\nsource = "s"\ncard = 3', "names card '3', which is not defined"),
+    ("", "holds no prices"), ("[cards]\n[devices]", "holds no prices"),
+    ('name = "ddr5-dram-only"\ncores = 8', "not a price file (unknown key(s) cores, name;"),
 ])
 def test_price_files_of_the_wrong_shape_are_refused(tmp_path, text, message):
     f = tmp_path / "p.toml"
