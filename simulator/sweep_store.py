@@ -29,7 +29,8 @@ from hetier.version import __version__
 from hetier.formats.arrow_arrays import from_list
 from hetier.formats.results import override_column
 from hetier.formats.sweep import (AXIS_COLUMNS, CONFIGS, LAYER_COLUMNS, LAYERS, MANIFEST, RESULT_COLUMNS,
-                                  SWEEP_MAGIC, SWEEP_VERSION, read_manifest, read_parquet, with_overrides)
+                                  CONFIG_TYPES, SWEEP_MAGIC, SWEEP_VERSION, read_manifest, read_parquet,
+                                  table_problem, with_overrides)
 from hetier.simulator.prices import DEFAULT_PRICES, machine_cost
 from hetier.simulator.machines import machine_from_dict
 from hetier.simulator.sweep import Outcome, Task, stack_identity
@@ -126,7 +127,11 @@ class SweepStore:
 
         cid = task.config_id
         try:
-            row = read_parquet(check_input_file(self.parts / f"{cid}.row.parquet", "sweep part")).to_pylist()
+            table = read_parquet(check_input_file(self.parts / f"{cid}.row.parquet", "sweep part"))
+            problem = table_problem(table.schema, CONFIG_TYPES, ["config_id", "status"])
+            if problem:
+                return f"row part damaged ({problem})"
+            row = table.to_pylist()
             layers = read_parquet(check_input_file(self.parts / f"{cid}.layers.parquet", "sweep part"),
                                    columns=["config_id"]) if row and row[0].get("status") == "ok" else None
         except (pa.ArrowException, OSError, HetierError) as e:

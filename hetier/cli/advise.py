@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
         sets = [*_sets_for(entry.label, labels, args.set),
                 *([f"{first}.capacity_gb={args.dram_gb}"] if args.dram_gb is not None else [])]
         machines[entry.label] = dataclasses.replace(load_machine(entry.ref, sets), name=entry.label)
-    out = check_output(args.output or f"{args.trace}.placement.json", args.force)
-    advice_out = check_output(args.advice, args.force) if args.advice else None
+    out = check_output(f"{args.trace}.placement.json" if args.output is None else args.output, args.force)
+    advice_out = check_output(args.advice, args.force) if args.advice is not None else None
     if advice_out is not None and os.path.realpath(advice_out) == os.path.realpath(out):
         raise UsageError(f"--advice {args.advice} is the placement output too; give the two files different names")
     stack = stack_of(args)

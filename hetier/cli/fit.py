@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from hetier.workflow.fitting import fit_profile, parse_free
 
     free = parse_free(args.free)
-    out = check_output(args.output, args.force) if args.output else None
+    out = check_output(args.output, args.force) if args.output is not None else None
     stack = load_stack(args.stack, args.stack_set)
     console = Console(stderr=True, soft_wrap=True)
     status = console.status if console.is_terminal else None  # transient, and no refresh thread in logs

@@ -10,6 +10,9 @@ def check_header(doc, magic: str, version: int, where: str, kind: str, noun: str
     one-line error naming ``where`` (e.g. "'x.arrow' is not a hetier results file")."""
     if not isinstance(doc, dict) or doc.get("magic") != magic:
         raise HetierError(f"'{where}' is not a hetier {kind} {noun}")
-    if doc.get("version") != version:
-        raise HetierError(f"'{where}' has {kind} format {doc.get('version')}; this hetier reads {version}")
+    got = doc.get("version")
+    if not isinstance(got, int) or isinstance(got, bool):
+        raise HetierError(f"'{where}' has a {kind} format version that is not a whole number ({str(got)[:40]!r})")
+    if got != version:
+        raise HetierError(f"'{where}' has {kind} format {got}; this hetier reads {version}")
     return doc

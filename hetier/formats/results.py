@@ -167,8 +167,21 @@ def is_results_file(path: str | os.PathLike) -> bool:
     except CorruptResults:
         raise
     except HetierError:
-        return False
+        return _has_results_header(path)  # then its reader names what is wrong with it
     return True
+
+
+def _has_results_header(path: str | os.PathLike) -> bool:
+    """Whether ``path`` opens as an Arrow file whose header says results (whatever else is wrong)."""
+    if not os.path.isfile(path):  # a FIFO or a device is never opened
+        return False
+    try:
+        with pa.memory_map(str(path)) as src:
+            raw = (pa.ipc.open_file(src).schema.metadata or {}).get(b"hetier", b"{}")
+        doc = json.loads(raw)
+    except (pa.ArrowException, OSError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and doc.get("magic") == RESULTS_MAGIC
 
 
 def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:

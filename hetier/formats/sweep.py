@@ -26,9 +26,47 @@ LAYERS = "layers.parquet"
 AXIS_COLUMNS = ["config_id", "trace", "trace_sha256", "machine", "machine_preset", "mode", "policy", "stack", "threads"]
 RESULT_COLUMNS = ["status", "reason", "time_s", "makespan_ns", "compute_ns", "cost_usd", "cost_note", "fast_tier_gb"]
 LAYER_COLUMNS = ["config_id", "layer", "name", "kind", "start_ns", "end_ns", "compute_ns"]
+# The types the readers rely on (a column of nulls, e.g. ``reason`` when every run is ok, passes)
+TEXT, INTEGER, NUMBER = "text", "integer", "number"
+CONFIG_TYPES = {**{c: TEXT for c in AXIS_COLUMNS}, "threads": INTEGER, "status": TEXT, "reason": TEXT,
+                "time_s": NUMBER, "makespan_ns": NUMBER, "compute_ns": NUMBER, "cost_usd": NUMBER,
+                "cost_note": TEXT, "fast_tier_gb": NUMBER, "config_key": TEXT, "stack_sha256": TEXT}
+LAYER_TYPES = {"config_id": TEXT, "layer": INTEGER, "name": TEXT, "kind": TEXT, "start_ns": NUMBER,
+               "end_ns": NUMBER, "compute_ns": NUMBER}
 # Schema metadata of a configurations table: its overrides as ``tier.key`` (JSON list), each a
 # column named ``override_column(key)``; tables written before it have the dotted names as columns.
 OVERRIDES_META = b"hetier.overrides"
+
+
+def _type_ok(t: pa.DataType, want: str) -> bool:
+    if pa.types.is_null(t):
+        return True
+    if want == TEXT:
+        return pa.types.is_string(t) or pa.types.is_large_string(t)
+    return pa.types.is_integer(t) or (want == NUMBER and pa.types.is_floating(t))
+
+
+def table_problem(schema: pa.Schema, types: dict[str, str], required: list[str]) -> str | None:
+    """Why a table of ``schema`` is not the sweep table ``types`` describes (a ``required`` column
+    missing, a column of another type); None if it is."""
+    for name in required:
+        if schema.get_field_index(name) < 0:
+            return f"no column {name}"
+    for name, want in types.items():
+        i = schema.get_field_index(name)
+        if i >= 0 and not _type_ok(schema.field(i).type, want):
+            return f"column {name} holds {schema.field(i).type}, not {want}"
+    return None
+
+
+def with_result_columns(configs: pa.Table) -> pa.Table:
+    """A configurations table with every result column, nulls where no configuration has it (a
+    sweep whose configurations all failed has no times)."""
+    for name in RESULT_COLUMNS:
+        if name not in configs.column_names:
+            kind = CONFIG_TYPES[name]
+            configs = configs.append_column(name, pa.nulls(len(configs), pa.string() if kind == TEXT else pa.float64()))
+    return configs
 
 
 def read_parquet(path: str | os.PathLike, columns: list[str] | None = None) -> pa.Table:
@@ -81,10 +119,23 @@ def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:
 
     try:
         configs = upgraded(read_parquet(check_input_file(root / CONFIGS, "sweep results")))
-        return manifest, configs, read_parquet(check_input_file(root / LAYERS, "sweep results"))
+        layers = read_parquet(check_input_file(root / LAYERS, "sweep results"))
     except (pa.ArrowException, OSError) as e:
         raise HetierError(f"sweep '{root}' has an unreadable results file ({type(e).__name__}); "
                           "run the same sweep again with --force to rebuild it") from None
+    for name, table, types, required in (
+            (CONFIGS, configs, CONFIG_TYPES, [*AXIS_COLUMNS, "status"]),
+            (LAYERS, layers, LAYER_TYPES, LAYER_COLUMNS if layers.num_rows else [])):
+        problem = table_problem(table.schema, types, required)
+        if problem:
+            raise HetierError(f"sweep '{root}' has a damaged {name} ({problem}); "
+                              "run the same sweep again with --force to rebuild it")
+    configs = with_result_columns(configs)
+    if any(st == "ok" and t is None for st, t in zip(configs.column("status").to_pylist(),
+                                                      configs.column("time_s").to_pylist())):
+        raise HetierError(f"sweep '{root}' has a damaged {CONFIGS} (a finished configuration without a time); "
+                          "run the same sweep again with --force to rebuild it")
+    return manifest, configs, layers
 
 
 def is_sweep_dir(path: str | os.PathLike) -> bool:
