@@ -463,11 +463,14 @@ def main() -> None:
                 shape[machine] = (a_o, b_m, resid, a_o * rn_outputs + b_m * rn_macs)
     # the most ResNet-50 can take if MobileNetV2 1.0 @ 96's Memory Mode time splits into per-output
     # and per-multiply-accumulate costs (both >= 0): all of it at the larger of the two ratios
-    mac_bound, bound_unit = None, None
+    unit_bound, bound_unit = None, None
     if resnet and big and pub(big[0], "ref-memory-mode"):
         unit_ratios = [c_rn / c_big for c_rn, c_big in zip(counts[resnet[0].config], counts[big[0].config])]
-        mac_bound = pub(big[0], "ref-memory-mode").seconds * max(unit_ratios)
+        unit_bound = pub(big[0], "ref-memory-mode").seconds * max(unit_ratios)
         bound_unit = ("output", "multiply-accumulate")[int(np.argmax(unit_ratios))]
+    # ResNet-50's Memory Mode seconds, hetier's (mean over seeds) and published
+    rn_mm_s = np.mean([b.makespan_ns for b in resnet[1]]) / 1e9 if resnet else None
+    rn_pub = pub(resnet[0], "ref-memory-mode") if resnet else None
     mnv2_peaks = [r.peak_gb for (cfg, m), r in published.items() if r.model == "mobilenetv2" and m == "ref-memory-mode"]
     dram_cache_gb = next(d.capacity_bytes for _, d in mm.tiers if d.kind == "dram") / 1e9
 
@@ -680,14 +683,14 @@ def main() -> None:
               "  values (88 B each). That is why the published per-op times (op timers) show Convolution at",
               "  92% while CPU use shows long single-thread phases. Its cost per byte is fitted; measuring it",
               "  takes timing that thread between ops on the target (perf or uftrace).",
-              *([f"- ResNet-50's ~63 h: predicted {np.mean([b.makespan_ns for b in resnet[1]]) / 1e9:,.0f} s in Memory Mode "
-                 f"against about {pub(resnet[0], 'ref-memory-mode').seconds:,.0f} s. The MobileNetV2 rows' published",
+              *([f"- ResNet-50's ~63 h: predicted {rn_mm_s:,.0f} s in Memory Mode "
+                 f"against about {rn_pub.seconds:,.0f} s. The MobileNetV2 rows' published",
                  "  DRAM-only times per linear output are " + " / ".join(f"{t / o * 1e3:.2f}" for _, t, o, m in per)
                  + " ms and per multiply-accumulate " + " / ".join(f"{t / m * 1e6:.0f}" for _, t, o, m in per)
                  + " us: they scale with outputs.",
                  f"  ResNet-50 has {counts[resnet[0].config][0] / counts[big[0].config][0]:.1f}x the outputs of "
                  f"MobileNetV2 1.0 @ 96 and {counts[resnet[0].config][1] / counts[big[0].config][1]:.0f}x its "
-                 f"multiply-accumulates, and took {pub(resnet[0], 'ref-memory-mode').seconds / pub(big[0], 'ref-memory-mode').seconds:.0f}x"
+                 f"multiply-accumulates, and took {rn_pub.seconds / pub(big[0], 'ref-memory-mode').seconds:.0f}x"
                  " its Memory Mode time. Neither a per-output cost that grows that much between them nor a",
                  "  Memory Mode cost per multiply-accumulate that the DRAM cache model does not already charge",
                  "  is identified in the sources read; one profile fitted on all four configurations (the table",
@@ -695,7 +698,7 @@ def main() -> None:
                  + ("; for convolutions made dearer, see the what-if above." if what_if else "."),
                  *([f"  hetier's own DRAM-only time for ResNet-50 (`ref-dram-only` with {resnet_do[0]} GB, enough to "
                     f"hold it): {resnet_do[1].makespan_ns / 1e9:,.0f} s, so its Memory Mode costs ResNet-50 "
-                    f"{np.mean([b.makespan_ns for b in resnet[1]]) / resnet_do[1].makespan_ns:.2f}x DRAM-only."]
+                    f"{rn_mm_s * 1e9 / resnet_do[1].makespan_ns:.2f}x DRAM-only."]
                    if resnet_do and resnet_do[1].fits else []),
                  *([f"  The published times alone, without hetier's model: least squares of the {len(per)} MobileNetV2 "
                     "rows on linear outputs and multiply-accumulates (counts from the plans) give",
@@ -703,25 +706,25 @@ def main() -> None:
                       f"multiply-accumulate (residuals " + " / ".join(f"{100 * e:+.1f}" for e in shape[m][2])
                       + f"%), {shape[m][3]:,.0f} s for ResNet-50;"
                       for m, name in (("ref-dram-only", "DRAM-only"), ("ref-memory-mode", "Memory Mode"))],
-                    f"  so the published {pub(resnet[0], 'ref-memory-mode').seconds:,.0f} s is "
-                    f"{pub(resnet[0], 'ref-memory-mode').seconds / shape['ref-dram-only'][3]:.1f}x that DRAM-only "
+                    f"  so the published {rn_pub.seconds:,.0f} s is "
+                    f"{rn_pub.seconds / shape['ref-dram-only'][3]:.1f}x that DRAM-only "
                     "extrapolation (the MobileNetV2 rows' Memory Mode cost them "
                     + " / ".join(f"{pub_r:.3f}x" for _, _, pub_r in ratios) + ") and "
-                    f"{pub(resnet[0], 'ref-memory-mode').seconds / shape['ref-memory-mode'][3]:.1f}x the Memory Mode one,",
-                    ("  which hetier's prediction already exceeds." if np.mean([b.makespan_ns for b in resnet[1]]) / 1e9
-                     > shape["ref-memory-mode"][3] else f"  against hetier's {np.mean([b.makespan_ns for b in resnet[1]]) / 1e9:,.0f} s.")
+                    f"{rn_pub.seconds / shape['ref-memory-mode'][3]:.1f}x the Memory Mode one,",
+                    ("  which hetier's prediction already exceeds." if rn_mm_s
+                     > shape["ref-memory-mode"][3] else f"  against hetier's {rn_mm_s:,.0f} s.")
                     + " No split of MobileNetV2 1.0 @ 96's published Memory Mode time into",
                     f"  per-output and per-multiply-accumulate costs reaches it: all of it per {bound_unit} gives "
-                    f"{mac_bound:,.0f} s",
-                    f"  ({mac_bound / pub(resnet[0], 'ref-memory-mode').seconds:.0%} of it). The rest needs a mechanism "
+                    f"{unit_bound:,.0f} s",
+                    f"  ({unit_bound / rn_pub.seconds:.0%} of it). The rest needs a mechanism "
                     "those runs do not show. ResNet-50's peak is "
-                    f"{pub(resnet[0], 'ref-memory-mode').peak_gb / dram_cache_gb:.0f}x the DRAM cache "
+                    f"{rn_pub.peak_gb / dram_cache_gb:.0f}x the DRAM cache "
                     f"against {min(mnv2_peaks) / dram_cache_gb:.1f}-{max(mnv2_peaks) / dram_cache_gb:.1f}x "
                     "for theirs; no mechanism that turns that into",
-                    f"  {pub(resnet[0], 'ref-memory-mode').seconds / shape['ref-dram-only'][3]:.1f}x is identified "
+                    f"  {rn_pub.seconds / shape['ref-dram-only'][3]:.1f}x is identified "
                     "in the sources read (hetier's DRAM cache model charges what its misses move)."]
-                   if len(shape) == 2 and ratios and mac_bound else [])]
-                if resnet and big and pub(resnet[0], "ref-memory-mode") else []),
+                   if len(shape) == 2 and ratios and unit_bound else [])]
+                if resnet and big and rn_pub else []),
               "- Reshape, Slice, Constant, Concat and Multiply of the published profile have no hetier",
               "  counterpart (flatten and depthwise slices share ciphertexts; batch-norm is folded).",
               *([f"- Was depthwise batch-norm left unfolded? The published Multiply has "

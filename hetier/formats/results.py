@@ -17,7 +17,7 @@ from hetier.version import __version__
 from hetier.atomic import AtomicOutput
 from hetier.errors import HetierError, UsageError
 from hetier.formats.arrow_arrays import from_list, to_numpy
-from hetier.formats.header import check_header
+from hetier.formats.header import NotOfKind, check_header
 from hetier.validation import RESULTS_META, validate
 from hetier.vocabulary import DOES_NOT_FIT, does_not_fit, seconds
 
@@ -155,33 +155,16 @@ def save_results(path: str | os.PathLike, runs: list[RunResult]) -> None:
             w.write_table(table)
 
 
-class CorruptResults(HetierError):
-    """An Arrow file whose contents are damaged: reported as such, not as some other kind of file."""
-
-
 def is_results_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a hetier results file (not a trace, not a sweep directory); a damaged one
-    raises CorruptResults."""
+    """Whether ``path`` is a hetier results file (not a trace, not a sweep directory); one whose
+    header says results but that is damaged or invalid raises its reader's error."""
+    if not os.path.isfile(path):
+        return False
     try:
         load_results(path)
-    except CorruptResults:
-        raise
-    except HetierError:
-        return _has_results_header(path)  # then its reader names what is wrong with it
+    except NotOfKind:
+        return False
     return True
-
-
-def _has_results_header(path: str | os.PathLike) -> bool:
-    """Whether ``path`` opens as an Arrow file whose header says results (whatever else is wrong)."""
-    if not os.path.isfile(path):  # a FIFO or a device is never opened
-        return False
-    try:
-        with pa.memory_map(str(path)) as src:
-            raw = (pa.ipc.open_file(src).schema.metadata or {}).get(b"hetier", b"{}")
-        doc = json.loads(raw)
-    except (pa.ArrowException, OSError, ValueError, RecursionError):
-        return False
-    return isinstance(doc, dict) and doc.get("magic") == RESULTS_MAGIC
 
 
 def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
@@ -196,16 +179,16 @@ def load_results(path: str | os.PathLike) -> tuple[list[dict], pa.Table]:
     except FileNotFoundError:
         raise HetierError(f"results '{path}' not found") from None
     except (pa.ArrowException, OSError):
-        raise HetierError(f"'{path}' is not a hetier results file") from None
+        raise NotOfKind(f"'{path}' is not a hetier results file") from None
     try:  # a file corrupted inside: column names that are not text, buffers shorter than their columns
         table.validate(full=True)
         _ = table.column_names  # decoding the names checks them
     except (ValueError, pa.ArrowException) as e:
-        raise CorruptResults(f"results '{path}' are corrupt ({str(e)[:80]})") from None
+        raise HetierError(f"results '{path}' are corrupt ({str(e)[:80]})") from None
     try:
         meta = json.loads((table.schema.metadata or {}).get(b"hetier", b"{}"))
     except (ValueError, RecursionError):
-        raise HetierError(f"'{path}' is not a hetier results file (unreadable metadata)") from None
+        raise NotOfKind(f"'{path}' is not a hetier results file (unreadable metadata)") from None
     check_header(meta, RESULTS_MAGIC, RESULTS_VERSION, path, "results")
     validate(meta, RESULTS_META, f"results '{path}'")
     for i, run in enumerate(meta["runs"]):  # a run with a time has its compute time

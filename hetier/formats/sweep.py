@@ -31,8 +31,7 @@ TEXT, INTEGER, NUMBER = "text", "integer", "number"
 CONFIG_TYPES = {**{c: TEXT for c in AXIS_COLUMNS}, "threads": INTEGER, "status": TEXT, "reason": TEXT,
                 "time_s": NUMBER, "makespan_ns": NUMBER, "compute_ns": NUMBER, "cost_usd": NUMBER,
                 "cost_note": TEXT, "fast_tier_gb": NUMBER, "config_key": TEXT, "stack_sha256": TEXT}
-LAYER_TYPES = {"config_id": TEXT, "layer": INTEGER, "name": TEXT, "kind": TEXT, "start_ns": NUMBER,
-               "end_ns": NUMBER, "compute_ns": NUMBER}
+LAYER_TYPES = dict(zip(LAYER_COLUMNS, (TEXT, INTEGER, TEXT, TEXT, NUMBER, NUMBER, NUMBER)))
 # Schema metadata of a configurations table: its overrides as ``tier.key`` (JSON list), each a
 # column named ``override_column(key)``; tables written before it have the dotted names as columns.
 OVERRIDES_META = b"hetier.overrides"
@@ -109,6 +108,11 @@ def read_manifest(root: Path) -> dict:
     return check_header(body, SWEEP_MAGIC, SWEEP_VERSION, root, "sweep", "directory")
 
 
+def _rebuild(root: Path, what: str) -> HetierError:
+    """The one-line error of a finished sweep whose results cannot be used as they are."""
+    return HetierError(f"sweep '{root}' has {what}; run the same sweep again with --force to rebuild it")
+
+
 def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:
     """(manifest, configs, layers) of a finished sweep directory."""
     root = Path(path)
@@ -121,20 +125,17 @@ def load_sweep(path: str | os.PathLike) -> tuple[dict, pa.Table, pa.Table]:
         configs = upgraded(read_parquet(check_input_file(root / CONFIGS, "sweep results")))
         layers = read_parquet(check_input_file(root / LAYERS, "sweep results"))
     except (pa.ArrowException, OSError) as e:
-        raise HetierError(f"sweep '{root}' has an unreadable results file ({type(e).__name__}); "
-                          "run the same sweep again with --force to rebuild it") from None
+        raise _rebuild(root, f"an unreadable results file ({type(e).__name__})") from None
     for name, table, types, required in (
             (CONFIGS, configs, CONFIG_TYPES, [*AXIS_COLUMNS, "status"]),
             (LAYERS, layers, LAYER_TYPES, LAYER_COLUMNS if layers.num_rows else [])):
         problem = table_problem(table.schema, types, required)
         if problem:
-            raise HetierError(f"sweep '{root}' has a damaged {name} ({problem}); "
-                              "run the same sweep again with --force to rebuild it")
+            raise _rebuild(root, f"a damaged {name} ({problem})")
     configs = with_result_columns(configs)
     if any(st == "ok" and t is None for st, t in zip(configs.column("status").to_pylist(),
                                                       configs.column("time_s").to_pylist())):
-        raise HetierError(f"sweep '{root}' has a damaged {CONFIGS} (a finished configuration without a time); "
-                          "run the same sweep again with --force to rebuild it")
+        raise _rebuild(root, f"a damaged {CONFIGS} (a finished configuration without a time)")
     return manifest, configs, layers
 
 
