@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
+
+import numpy as np
 
 from hetier.errors import HetierError, UsageError
 from hetier.models.ir import Graph, Node
-from hetier.models.onnx_ops import ALIAS_OPS, CLIENT_OPS, SUPPORTED, Importer, convert_node, fold_affines
+from hetier.models.onnx_ops import CLIENT_OPS, SUPPORTED, Importer, convert_node, fold_affines
 
 
 def require_onnx():
@@ -40,7 +43,7 @@ def client_tail(g) -> tuple[str, list[str]]:
     and notes naming the removed nodes."""
     producer = {o: n for n in g.node for o in n.output}
     name, notes = g.output[0].name, []
-    while name in producer and producer[name].op_type in (*CLIENT_OPS, *ALIAS_OPS):
+    while name in producer and producer[name].op_type in (*CLIENT_OPS, "Identity"):  # a Dropout is converted: its mode
         n = producer[name]
         if n.op_type in CLIENT_OPS:
             notes.append(f"{n.op_type} '{n.name or n.output[0]}' left to the client")
@@ -74,17 +77,34 @@ def input_shape(g, inits: set[str], given: tuple[int, ...] | None) -> tuple[str,
         raise UsageError(f"ONNX input '{ins[0].name}' has element type {t.elem_type}; only float inputs")
     dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim][1:]
     if len(dims) not in (1, 3) and given is None:
-        raise UsageError(f"ONNX input '{ins[0].name}' has {len(dims) + 1} dims; expected (batch, C, H, W) or "
+        raise UsageError(f"ONNX input '{ins[0].name}' has {len(t.shape.dim)} dims; expected (batch, C, H, W) or "
                          "(batch, features)")
+    if any(d is not None and d < 1 for d in dims):  # (an unknown dim has no dim_value at all)
+        raise UsageError(f"ONNX input '{ins[0].name}' has shape {['?' if d is None else d for d in dims]} per image: "
+                         "a dimension below 1")
     if given is not None:
         if len(given) != len(dims) or any(d is not None and d != v for d, v in zip(dims, given)):
             raise UsageError(f"--input-shape {','.join(map(str, given))} does not match the ONNX input "
                              f"'{ins[0].name}' of shape {['?' if d is None else d for d in dims]} per image")
-        return ins[0].name, tuple(given)
-    if any(d is None or d < 1 for d in dims):
+        return ins[0].name, checked_size(ins[0].name, tuple(given))
+    if any(d is None for d in dims):
         raise UsageError(f"ONNX input '{ins[0].name}' has symbolic dims {['?' if d is None else d for d in dims]} "
                          "per image; give --input-shape C,H,W")
-    return ins[0].name, tuple(dims)
+    return ins[0].name, checked_size(ins[0].name, tuple(dims))
+
+
+MAX_INPUT_VALUES = 1 << 31  # values per image: one ciphertext each in batch-axis packing (2^31 of them: ~400 TB)
+
+
+def checked_size(name: str, dims: tuple[int, ...]) -> tuple[int, ...]:
+    """``dims`` if an image of that shape is one hetier can plan (each value a ciphertext)."""
+    values = 1
+    for d in dims:
+        values *= int(d)
+    if values > MAX_INPUT_VALUES:
+        raise UsageError(f"ONNX input '{name}' has {values:,} values per image {list(dims)}, over the "
+                         f"{MAX_INPUT_VALUES:,} hetier plans (each value is a ciphertext)")
+    return dims
 
 
 def from_proto(model, name: str, shape: tuple[int, ...] | None = None) -> tuple[Graph, list[str]]:
@@ -112,7 +132,28 @@ def from_proto(model, name: str, shape: tuple[int, ...] | None = None) -> tuple[
     x, _ = im.tensor(output)
     if x == 0:
         raise UsageError("ONNX graph: the output is the input (no layer to trace)")
-    return fold_affines(graph), notes
+    return finite_weights(fold_affines(graph)), notes
+
+
+def finite_weights(graph: Graph) -> Graph:
+    """``graph`` if every layer's weights, biases and coefficients are finite after folding (a
+    batch-norm with variance + epsilon <= 0, or a Gemm alpha/beta of NaN or inf, makes them not)."""
+    for n in graph.nodes:
+        for field, what in (("weight", "weights"), ("bias", "biases"), ("coeffs", "coefficients")):
+            v = getattr(n, field, None)
+            if v is not None and not np.isfinite(np.asarray(v, dtype=np.float64)).all():
+                raise UsageError(f"ONNX graph: layer '{n.name}' has NaN or infinite {what} once its scales and "
+                                 "shifts (batch-norm, Gemm alpha/beta, constant Mul/Add) are folded in")
+    return graph
+
+
+MAX_PROTO_BYTES = (1 << 31) - 1  # protobuf's limit on one serialized message (an ONNX ModelProto)
+
+
+def first_words(e: Exception, limit: int = 300) -> str:
+    """An exception's message as one line (the checker's run over several), cut to ``limit``."""
+    text = " ".join(str(e).split())
+    return (text[:limit] + "...") if len(text) > limit else (text or type(e).__name__)
 
 
 def load_onnx(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> Imported:
@@ -122,6 +163,12 @@ def load_onnx(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> 
     from google.protobuf.message import DecodeError
 
     p = os.fspath(path)
+    st = os.stat(p)
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"'{p}' is not a regular file (an ONNX model is one)")
+    if st.st_size > MAX_PROTO_BYTES:
+        raise UsageError(f"'{p}' holds {st.st_size:,} bytes, over protobuf's 2 GiB limit for an ONNX model "
+                         "(larger models keep their weights as external data)")
     with open(p, "rb") as f:
         data = f.read()
     digest = hashlib.sha256(data).hexdigest()
@@ -130,14 +177,16 @@ def load_onnx(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> 
         onnx.checker.check_model(data)
         invalid = None
     except Exception as e:  # the checker's ValidationError (also for models with external data)
-        invalid = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        invalid = first_words(e)
     try:
         model = onnx.load_model_from_string(data)
     except (DecodeError, RuntimeWarning, ValueError) as e:
         raise UsageError(f"'{p}' is not an ONNX model (truncated or another format: {str(e)[:120]})") from None
     del data
-    if not model.HasField("graph") or not model.graph.node or model.ir_version < 1:
+    if not model.HasField("graph") or model.ir_version < 1:
         raise UsageError(f"'{p}' is not an ONNX model (no graph; truncated or another format)")
+    if not model.graph.node:
+        raise UsageError(f"'{p}': the ONNX graph has no nodes (nothing to trace)")
     try:
         if any(t.data_location == 1 for t in model.graph.initializer):  # EXTERNAL: weights in other files
             from onnx.external_data_helper import load_external_data_for_model
@@ -146,10 +195,14 @@ def load_onnx(path: str | os.PathLike, shape: tuple[int, ...] | None = None) -> 
             onnx.checker.check_model(model)
             invalid = None
     except Exception as e:  # the checker's ValidationError and missing external files
-        invalid = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        invalid = first_words(e)
     if invalid is not None:
-        raise UsageError(f"'{p}' is not a valid ONNX model: {invalid[:200]}")
+        raise UsageError(f"'{p}' is not a valid ONNX model: {invalid}")
     opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    known = onnx.defs.onnx_opset_version()
+    if opset > known:
+        raise UsageError(f"'{p}' uses opset {opset}, newer than the installed onnx package knows ({known}): "
+                         "its ops' meaning cannot be checked")
     stem = os.path.splitext(os.path.basename(p))[0][:200] or "onnx-model"
     graph, notes = from_proto(model, stem, shape)
     graph.config["onnx"] = os.path.basename(p)

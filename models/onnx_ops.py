@@ -80,7 +80,7 @@ class Importer:
         except Exception as e:  # an unknown data type, data not matching its dims
             self.fail(f"constant '{name}' cannot be read ({type(e).__name__}: {str(e)[:100]})")
         if arr.dtype.kind not in "fiub":
-            self.fail(f"constant '{name}' has type {arr.dtype}, not a number")
+            self.fail(f"constant '{name}' has type {arr.dtype}; hetier reads float, double and integer constants")
         if not np.isfinite(arr).all():
             self.fail(f"constant '{name}' holds NaN or infinite values")
         self.consts[name] = arr
@@ -145,9 +145,12 @@ class Importer:
         if a.ndim == len(shape) + 1 and a.shape[0] == 1:
             a = a[0]  # a leading batch axis of 1
         try:
-            full = np.broadcast_to(a, shape).reshape(shape[0], -1)
+            if np.broadcast_shapes(a.shape, shape) != tuple(shape):
+                raise ValueError
         except ValueError:
             self.fail(f"a constant of shape {list(np.shape(c))} does not broadcast over {list(shape)} per image")
+        a = a.reshape((1,) * (len(shape) - a.ndim) + a.shape)  # the constant's own axes only: never the
+        full = np.broadcast_to(a, (shape[0],) + a.shape[1:]).reshape(shape[0], -1)  # whole tensor's size
         if not (full == full[:, :1]).all():
             self.fail("a constant that varies within a channel (only per-channel scales and shifts fold into a layer)")
         return full[:, 0].copy()
@@ -159,7 +162,11 @@ class Importer:
         return float(v[0])
 
     def add(self, kind: str, name: str, inputs: list[int], shape, **kw) -> int:
-        return self.graph.add(Node(name, kind, inputs, tuple(int(s) for s in shape), **kw))
+        taken = {n.name for n in self.graph.nodes}
+        unique, k = name, 2
+        while unique in taken:  # ONNX node names need not be unique; a trace's layer names must
+            unique, k = f"{name}#{k}", k + 1
+        return self.graph.add(Node(unique, kind, inputs, tuple(int(s) for s in shape), **kw))
 
     def put(self, name: str, node: int, shape: tuple[int, ...] | None = None) -> None:
         self.vals[name] = Poly(node, [0.0, 1.0], tuple(shape or self.graph.nodes[node].shape))
@@ -189,11 +196,22 @@ class Importer:
             self.fail("ceil_mode 1 (only floor)")
         if len(k) != 2 or k[0] != k[1]:
             self.fail(f"kernel {list(k)} (only square 2-D kernels)")
+        if k[0] < 1:
+            self.fail(f"kernel {list(k)} (a window of at least 1x1)")
         if len(s) != 2 or s[0] != s[1]:
             self.fail(f"strides {list(s)} (only equal strides)")
+        if s[0] < 1:
+            self.fail(f"strides {list(s)} (at least 1)")
         if len(set(pads)) > 1:
             self.fail(f"pads {list(pads)} (only the same padding on every side)")
-        return int(k[0]), int(s[0]), int(pads[0]) if pads else 0
+        p = int(pads[0]) if pads else 0
+        if p and a.get("auto_pad", b"NOTSET") in (b"VALID", "VALID"):
+            self.fail(f"auto_pad VALID with pads {list(pads)} (the two cannot be used together)")
+        if p < 0:
+            self.fail(f"pads {list(pads)} (negative padding crops the input: not supported)")
+        if p >= k[0]:
+            self.fail(f"pads {list(pads)} with a {k[0]}x{k[0]} window (windows wholly in the padding)")
+        return int(k[0]), int(s[0]), p
 
 
 def _out_hw(h: int, w: int, k: int, s: int, p: int) -> tuple[int, int]:
@@ -212,12 +230,20 @@ def convert_node(im: Importer, n) -> None:
     elif op in ALIAS_OPS:
         if len([o for o in n.output if o]) > 1 and op == "Dropout" and n.output[1] in im.needed:
             im.fail("the dropout mask is used")
+        if op == "Dropout":
+            training = im.const(ins[2]) if len(ins) > 2 and ins[2] else np.zeros(1)
+            if training is None or np.size(training) != 1:
+                im.fail(f"training_mode '{ins[2]}' is not one constant (only inference)")
+            if bool(np.asarray(training).reshape(-1)[0]) or ("is_test" in a and not a["is_test"]):
+                im.fail("training mode (random dropout; only inference, where Dropout passes its input)")
         im.vals[out] = im.value(ins[0])
     elif op == "Conv":
         x, (c, h, w) = im.image(ins[0])
         W = im.weight(ins[1], "weight")
         if W.ndim != 4:
             im.fail(f"weight of shape {list(W.shape)} (only 2-D convolutions)")
+        if "kernel_shape" in a and tuple(a["kernel_shape"]) != tuple(W.shape[2:]):
+            im.fail(f"kernel_shape {list(a['kernel_shape'])} does not match the weight's {list(W.shape[2:])}")
         k, s, p = im.window(a, W.shape[2:])
         if W.shape[2] != W.shape[3]:
             im.fail(f"kernel {list(W.shape[2:])} (only square kernels)")
@@ -228,6 +254,8 @@ def convert_node(im: Importer, n) -> None:
                     "and output channels, and the weight hold input channels / groups)")
         kind = "dwconv2d" if 1 < g == c == oc else "conv2d"  # grouped (depthwise multipliers too) as conv2d
         bias = im.weight(ins[2], "bias").reshape(-1) if len(ins) > 2 and ins[2] else np.zeros(oc)
+        if bias.size != oc:
+            im.fail(f"bias of {bias.size} value(s) for {oc} output channels")
         oh, ow = _out_hw(h, w, k, s, p)
         if oh < 1 or ow < 1:
             im.fail(f"a {k}x{k} stride-{s} window does not fit a {h}x{w} input")
@@ -253,9 +281,20 @@ def convert_node(im: Importer, n) -> None:
     elif op == "BatchNormalization":
         if a.get("training_mode", 0):
             im.fail("training_mode 1 (only inference)")
+        if not a.get("spatial", 1):
+            im.fail("spatial 0 (statistics per element, not per channel)")
+        if len(ins) < 5 or not all(ins[1:5]):
+            im.fail("scale, bias, mean and variance are needed")
         x, shape = im.tensor(ins[0])
-        gamma, beta, mean, var = (im.weight(i, "batch-norm parameter") for i in ins[1:5])
-        s = gamma / np.sqrt(var + float(a.get("epsilon", 1e-5)))
+        c = shape[0]
+        gamma, beta, mean, var = (im.weight(i, "batch-norm parameter").reshape(-1) for i in ins[1:5])
+        for what, v in zip(("scale", "bias", "mean", "variance"), (gamma, beta, mean, var)):
+            if v.size != c:
+                im.fail(f"{what} of {v.size} value(s) for {c} channels")
+        eps = float(a.get("epsilon", 1e-5))
+        if not np.isfinite(eps) or not (var + eps > 0).all():
+            im.fail(f"variance + epsilon ({eps:g}) is not positive in every channel")
+        s = gamma / np.sqrt(var + eps)
         im.put(out, im.add("affine", n.name or out, [x], im.graph.nodes[x].shape, weight=s, bias=beta - mean * s),
                shape)
     elif op in ("Add", "Sub", "Mul"):
@@ -291,6 +330,11 @@ def convert_node(im: Importer, n) -> None:
         if op == "Clip":
             lo = im.const(ins[1]) if len(ins) > 1 and ins[1] else a.get("min")
             hi = im.const(ins[2]) if len(ins) > 2 and ins[2] else a.get("max")
+            for what, v, i in (("min", lo, 1), ("max", hi, 2)):
+                if v is None and len(ins) > i and ins[i]:
+                    im.fail(f"{what} '{ins[i]}' is computed (only a constant)")
+                if v is not None and np.size(v) != 1:
+                    im.fail(f"{what} of {np.size(v)} values (one value)")
             lo = None if lo is None else float(np.asarray(lo).reshape(-1)[0])
             hi = None if hi is None or float(np.asarray(hi).reshape(-1)[0]) >= 3.4e38 else float(np.asarray(hi).reshape(-1)[0])
             if (lo, hi) == (0.0, 6.0):
@@ -321,10 +365,14 @@ def convert_node(im: Importer, n) -> None:
             im.fail(f"axis {a['axis']} (only 1: a vector per image)")
         size = int(np.prod(shape))
         if op == "Reshape":
-            target = im.const(ins[1])
-            if target is None or target.ndim != 1 or len(target) != 2 or int(target[1]) not in (-1, size):
+            target = im.const(ins[1]) if len(ins) > 1 and ins[1] else \
+                (np.array(a["shape"]) if "shape" in a else None)  # opset < 5: the shape is an attribute
+            zero_is_zero = a.get("allowzero", 0)  # allowzero 1: a 0 is a zero-size axis, not "copy the input's"
+            first = (-1, 1) if zero_is_zero else (-1, 0, 1)
+            if target is None or target.ndim != 1 or len(target) != 2 or int(target[0]) not in first or \
+                    int(target[1]) not in (-1, size) or int(target[0]) == int(target[1]) == -1:
                 im.fail(f"target shape {None if target is None else target.tolist()} (only (batch, -1) or "
-                        f"(batch, {size}): a vector per image)")
+                        f"(batch, {size}), with the batch written -1, 0 or 1: a vector per image)")
         if len(im.graph.nodes[x].shape) == 1:
             im.put(out, x, (size,))  # already a vector in the IR (global pool, dense): nothing to do
         else:

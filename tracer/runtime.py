@@ -9,6 +9,8 @@ iterates. Bytes are never read from SEAL objects: they come from HEParams.
 
 from __future__ import annotations
 
+import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import count
 from time import perf_counter_ns as now
@@ -21,6 +23,20 @@ from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import (ADD_NEW, ADDP_INPLACE, ADDP_NEW, CONSTANT, DECODE, DECRYPT, ENCODE,
                                     ENCODE_VEC, ENCRYPT, FREE, HOST_READ, KEYGEN, MAC, MODSW, MODSW_NEW, MUL_NEW,
                                     MULP_NEW, RELIN, RESCALE, SQUARE_NEW, Recorder)
+
+
+@contextmanager
+def too_large_refused(what: str, level: int, scale: float):
+    """SEAL's "encoded value is too large" (the value times the scale needs more bits than the
+    level's primes hold) as one line naming the value, instead of a traceback mid-run."""
+    try:
+        yield
+    except ValueError as e:
+        if "too large" not in str(e):
+            raise
+        raise UsageError(f"SEAL cannot encode {what} at level {level} with scale 2^{math.log2(scale):.0f}: the value "
+                         "times the scale needs more bits than the level's primes hold (the model's values are too "
+                         "large for these parameters: scale its weights down, or give --scale-bits/--primes)") from None
 
 
 @dataclass
@@ -136,14 +152,16 @@ class SealBackend:
         if self.log is not None:
             self.log((ENCODE, L, p, -1, -1, -1, now()))
         pt = self.obj[p] = self.new_plaintext()
-        self.encoder.encode(value, self.parms_id[L], scale, pt)
+        with too_large_refused(f"the value {value:g}", L, scale):
+            self.encoder.encode(value, self.parms_id[L], scale, pt)
 
     def encode_vec(self, L: int, p: int, values: np.ndarray, scale: float) -> None:
         """Plaintext p = one value per image (slot); unused slots are zero."""
         if self.log is not None:
             self.log((ENCODE_VEC, L, p, -1, -1, -1, now()))
         pt = self.obj[p] = self.new_plaintext()
-        self.encoder.encode(values.tolist(), self.parms_id[L], scale, pt)
+        with too_large_refused(f"values up to {float(np.max(np.abs(values), initial=0)):g}", L, scale):
+            self.encoder.encode(values.tolist(), self.parms_id[L], scale, pt)
 
     def encrypt(self, L: int, p: int, c: int) -> None:
         if self.log is not None:

@@ -118,17 +118,23 @@ def trace_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gra
     try:
         y = run_graph(graph, SealBackend(params, rec), x, bias_copy, profile, on_layer)
     except BaseException as e:
-        _stopped(writer, e)
+        _stopped(writer, e, "real")
         raise
     seconds = time.perf_counter() - t0
+    try:  # before the trace takes its name: a run whose reference fails leaves no output behind
+        ref = run_reference(graph, x)
+    except Exception as e:
+        if writer is not None:
+            writer.discard()
+        raise HetierError(f"the numpy reference of {graph.name} failed ({type(e).__name__}: {str(e)[:200]}); "
+                          "no trace written") from e
     path = str(writer.close()) if writer is not None else None
-    ref = run_reference(graph, x)
     err = float(np.max(np.abs(y - ref)))
     return TraceResult(path, rec.events_written, seconds, err, float(np.max(np.abs(ref))), params,
                        rec.primitives_logged, rec.flush_ns / 1e9, y, ref)
 
 
-def _stopped(writer: TraceWriter | None, exc: BaseException) -> None:
+def _stopped(writer: TraceWriter | None, exc: BaseException, mode: str) -> None:
     """A run failed: a write error (disk full) removes the partial trace and says so in one line;
     anything else (interrupt, out of memory, a bug) keeps the readable prefix and names it."""
     if writer is None:
@@ -141,8 +147,8 @@ def _stopped(writer: TraceWriter | None, exc: BaseException) -> None:
         return
     partial = writer.abandon()
     if isinstance(exc, MemoryError):
-        raise HetierError(f"out of memory during the run; the trace so far is in '{partial}' "
-                          f"(try --mode plan)") from None
+        hint = "try --mode plan" if mode == "real" else "planning holds each layer's geometry in memory: a smaller model"
+        raise HetierError(f"out of memory during the {mode} run; the trace so far is in '{partial}' ({hint})") from None
     print(f"hetier trace: run stopped; the trace so far is in '{partial}'", file=sys.stderr, flush=True)
 
 
@@ -193,7 +199,7 @@ def plan_run(graph: Graph, params: HEParams, out: str | os.PathLike | None, gran
             run_graph(graph, SymbolicBackend(params, rec), None, bias_copy, profile, on_layer)
             events = rec.events_written
     except BaseException as e:
-        _stopped(writer, e)
+        _stopped(writer, e, "plan")
         raise
     path = str(writer.close()) if writer is not None else None
     return TraceResult(path, events, time.perf_counter() - t0, float("nan"), float("nan"), params)
