@@ -33,6 +33,26 @@ def _refuse_special(p: Path) -> None:
         raise UsageError(f"output '{p}' exists and is not a regular file")
 
 
+def refuse_output_over_input(output: str | os.PathLike, inputs: list[str]) -> None:
+    """Refuse an output that is one of the files a command reads (``--force`` allows replacing an
+    old output, never the command's own input): ``inputs`` are candidate paths, those that are no
+    existing file are ignored."""
+    try:
+        out = os.stat(output)
+    except OSError:
+        return  # a new file is no input
+    if not stat.S_ISREG(out.st_mode):
+        return
+    for name in inputs:
+        try:
+            st = os.stat(name)
+        except (OSError, ValueError):
+            continue
+        if (st.st_dev, st.st_ino) == (out.st_dev, out.st_ino):
+            raise UsageError(f"output '{output}' is the input '{name}': refused even with --force (write the "
+                             "output elsewhere)")
+
+
 def check_output(path: str | os.PathLike, force: bool) -> Path:
     """Refuse an existing output without ``force``, a non-regular one, and an unwritable folder."""
     if not str(path):

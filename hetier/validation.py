@@ -62,7 +62,7 @@ class Num(Rule):
             _fail(where, path, "must be a number", value)
         if isinstance(value, float) and not math.isfinite(value):
             _fail(where, path, "must be a finite number", value)
-        if self.integer and not float(value).is_integer():
+        if self.integer and not (isinstance(value, int) or value.is_integer()):  # a huge int has no float
             _fail(where, path, "must be a whole number", value)
         if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
             _fail(where, path, f"must be {'>' if self.lo_open else '>='} {self.lo:g}", value)
@@ -87,12 +87,15 @@ class Str(Rule):
     pattern: str | None = None
     min_len: int = 0
     optional: bool = False  # None allowed
+    one_line: bool = False  # no control characters (a name shown in tables and one-line messages)
 
     def check(self, value, path, where):
         if value is None and self.optional:
             return
         if not isinstance(value, str):
             _fail(where, path, "must be a string", value)
+        if self.one_line and any(ord(c) < 32 or ord(c) == 127 for c in value):
+            _fail(where, path, "must be one line without control characters", value)
         if len(value) > self.max_len:
             _fail(where, path, f"is longer than {self.max_len} characters", value)
         if len(value) < self.min_len:
@@ -232,10 +235,13 @@ COUNT = Num(0, 2 ** 62, integer=True)
 TEXT = Str(MAX_TEXT)
 SOURCE = MapOf(AnyJSON(MAX_TEXT), max_len=100)
 
+# what a device is: the advice compares Memory Mode only over a pmem tier, policies name tiers by kind;
+# memory-only: a calibrated host's CPU-less NUMA node (hetier/host/memory_preset.py)
+DEVICE_KINDS = ("dram", "pmem", "cxl", "hbm", "memory-only")
 _CURVE = ListOf(ListOf(Num(0, 1e6, lo_open=True), length=2), min_len=1, max_len=1000)  # [streams, GB/s]
 
 DEVICE = Obj({
-    "name": Str(MAX_NAME, min_len=1), "kind": Str(32, min_len=1), "description": TEXT, "source": SOURCE,
+    "name": Str(MAX_NAME, min_len=1, one_line=True), "kind": Str(choices=DEVICE_KINDS), "description": TEXT, "source": SOURCE,
     "capacity_gb": Num(0, 1e7, lo_open=True),  # up to 10 PB
     "read_latency_seq_ns": Num(0, 1e7, lo_open=True), "write_latency_ns": Num(0, 1e7, lo_open=True),
     "read_curve": _CURVE, "write_curve": _CURVE,
@@ -287,18 +293,18 @@ class MachineKey:
 
 
 MACHINE_KEYS = (
-    MachineKey("name", str, Str(MAX_NAME, min_len=1), "the machine's name, shown in results and reports "
+    MachineKey("name", str, Str(MAX_NAME, min_len=1, one_line=True), "the machine's name, shown in results and reports "
                "(default: the file's name)"),
     MachineKey("mode", str, Str(choices=MODES), "the memory system that organises the tiers: flat (App Direct / "
                "KMEM-DAX NUMA tiers, CXL), memory (Memory Mode: the first tier caches the second), linux-tiering, "
                "flat-memory-mode (docs/tiering.md)", default="flat", settable=False),
     MachineKey("tiers", tuple, ListOf(AnyJSON(), min_len=1, max_len=16),  # each tier: TIER_REF, then DEVICE
-               "the memory tiers, fastest first: each [[tiers]] table has a `name` and a device preset (`device`) "
-               "and/or device keys", required=True, settable=False),
+               "the memory tiers, fastest first: each [[tiers]] table has a `name` and a device (`device`: a preset name, "
+               "or a device file, a relative path read from the machine file's folder) and/or device keys", required=True, settable=False),
     MachineKey("cores", int, Num(1, MAX_THREADS, integer=True), "CPU cores; the simulated threads default to it "
                "and may not exceed it", unit="cores", required=True,
                measure="the CPUs of the NUMA node the run is bound to (`hetier calibrate --memory` counts them)"),
-    MachineKey("llc_mb", int, Num(0, 1e5, lo_open=True), "last-level cache: accesses it holds never reach memory",
+    MachineKey("llc_mb", int, Num(2 ** -20, 1e5), "last-level cache: accesses it holds never reach memory",
                unit="MiB", required=True, field="llc_bytes", scale=2 ** 20, field_rule=Num(1, 1e14, integer=True),
                measure="the highest cache level under /sys/devices/system/cpu/cpu0/cache (`hetier calibrate --memory` "
                        "reads it)"),
@@ -410,11 +416,11 @@ LAYER_KINDS = ("input", "conv2d", "dwconv2d", "dense", "avgpool", "gavgpool", "a
 SWEEP_FILE = Obj({
     "traces": ListOf(Str(MAX_TEXT, min_len=1), max_len=1000),
     "machines": ListOf(Str(MAX_TEXT, min_len=1), max_len=1000),
-    "policies": ListOf(Str(MAX_NAME, min_len=1), max_len=100),
+    "policies": ListOf(Str(MAX_NAME, min_len=1, one_line=True), max_len=100),
     "stacks": ListOf(Str(MAX_TEXT, min_len=1), max_len=100),
     "threads": ListOf(Num(1, MAX_THREADS, integer=True), max_len=100),
-    "set": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1), max_len=100),
-    "vary": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1), max_len=100),
+    "set": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1, one_line=True), max_len=100),
+    "vary": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1, one_line=True), max_len=100),
     "description": TEXT,
 }, label="sweep key")
 MAX_SWEEP_CONFIGS = 100_000  # configurations per sweep: each is a replay and a Parquet part
@@ -430,7 +436,7 @@ PLACEMENT = Obj({
     "trace": Obj({"sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("sha256",), extra=True),
     "machine": Str(MAX_TEXT), "policy": Str(MAX_TEXT), "granularity": Str(choices=("tensor", "site")),
     "tensors": MapOf(TIER_NAME, key=TENSOR_KEY, max_len=MAX_PLACED),
-    "sites": MapOf(TIER_NAME, key=Str(MAX_NAME, min_len=1), max_len=MAX_PLACED),
+    "sites": MapOf(TIER_NAME, key=Str(MAX_NAME, min_len=1, one_line=True), max_len=MAX_PLACED),
     "moves": ListOf(Obj({"before_op": _INDEX, "tensor": _INDEX, "tier": TIER_NAME},
                         required=("before_op", "tensor", "tier"), label="move key"), max_len=MAX_PLACED),
 }, required=("magic", "version", "trace", "tensors", "moves"), label="placement key")

@@ -22,7 +22,6 @@ PRESETS = Path(__file__).parent / "presets"
 GB = 1e9
 
 
-
 def _plain(default, cast):
     """A device field read from the preset key of its own name with ``cast`` (its rule is in
     hetier.validation.DEVICE); one line here and one rule there add a device field."""
@@ -94,9 +93,17 @@ def _curve(value, where: str, what: str) -> tuple[tuple[float, float], ...]:
     return pts
 
 
-def _scaled(curve: tuple[tuple[float, float], ...], scale: float) -> tuple[tuple[float, float], ...]:
+MIN_GBS = 1e-3  # 1 MB/s: slower than any memory device; below it simulated times leave the results' range
+
+
+def _scaled(curve: tuple[tuple[float, float], ...], scale: float, where: str, what: str) -> tuple[tuple[float, float], ...]:
     """A curve with every bandwidth multiplied by ``scale`` (a what-if knob: ``pmem.read_bw_scale=2``)."""
-    return curve if scale == 1.0 else tuple((s, b * scale) for s, b in curve)
+    out = curve if scale == 1.0 else tuple((s, b * scale) for s, b in curve)
+    low = min(b for _, b in out)
+    if low < MIN_GBS:
+        raise UsageError(f"{where}: {what} reaches {low:.3g} GB/s{' once scaled' if scale != 1.0 else ''}, below "
+                         f"{MIN_GBS:g} GB/s (1 MB/s; no memory device is slower)")
+    return out
 
 
 def check_device_keys(d: dict, where: str) -> dict:
@@ -116,8 +123,9 @@ def device_from_dict(d: dict, where: str, overrides: dict | None = None) -> Devi
         capacity_bytes=int(d["capacity_gb"] * GB),
         read_latency_seq_ns=float(d["read_latency_seq_ns"]),
         write_latency_ns=float(d.get("write_latency_ns", d["read_latency_seq_ns"])),
-        read_curve=_scaled(_curve(d["read_curve"], where, "read_curve"), d.get("read_bw_scale", 1.0)),
-        write_curve=_scaled(_curve(d["write_curve"], where, "write_curve"), d.get("write_bw_scale", 1.0)),
+        read_curve=_scaled(_curve(d["read_curve"], where, "read_curve"), d.get("read_bw_scale", 1.0), where, "read_curve"),
+        write_curve=_scaled(_curve(d["write_curve"], where, "write_curve"), d.get("write_bw_scale", 1.0), where,
+                            "write_curve"),
         source=source_table(d.get("source", {}), where),
         **plain,
     )

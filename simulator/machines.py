@@ -70,6 +70,8 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
     resolved = []
     for i, t in enumerate(d["tiers"]):
         validate(t, TIER_REF, where, f"tiers[{i}]")
+        if t["name"] == "machine":
+            raise UsageError(f"{where}: tier name 'machine' is taken (--set machine.KEY sets the machine's own keys)")
         if any(n == t["name"] for n, _ in resolved):
             raise UsageError(f"{where}: tier name '{t['name']}' appears twice")
         tier_ov = ov.pop(t["name"], {})
@@ -79,7 +81,7 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
         tier_where = f"{where} tier {t['name']}"
         if "device" in t:
             check_device_keys(inline, tier_where)
-            dev = load_device(t["device"], {**inline, **tier_ov})
+            dev = load_device(device_ref(t["device"], path), {**inline, **tier_ov})
         else:
             dev = device_from_dict(inline, tier_where, tier_ov)
         resolved.append((t["name"], dev))
@@ -90,6 +92,14 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
     plain = {k.name: k.value(d) for k in MACHINE_KEYS if k.key not in ("name", "tiers", "source")}
     return _checked(Machine(**plain, name=d.get("name", path.stem), tiers=tuple(resolved),
                             source=source_table(d.get("source", {}), where)), where_all)
+
+
+def device_ref(ref: str, machine_path: Path) -> str:
+    """A tier's ``device``: a preset name as it is; a relative path from the machine file's folder
+    (not the current directory, where a file of the same name would be taken silently)."""
+    if ref in presets_of("devices") or Path(ref).is_absolute():
+        return ref
+    return str(machine_path.parent / ref)
 
 
 def _checked(m: Machine, where: str) -> Machine:

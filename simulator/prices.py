@@ -10,6 +10,7 @@ selects one.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import math
 from dataclasses import dataclass
@@ -78,6 +79,16 @@ def _number(path: str, what: str, v, lo: float, hi: float, lo_open: bool) -> flo
     return float(v)
 
 
+def _typed(path: str, what: str, e: dict) -> None:
+    """The text and flag keys of a price or card table have their types: a date as text or a TOML
+    date, source and note as text, estimate and reused as true or false (a string "false" was true)."""
+    for key, types, shown in (("date", (str, datetime.date), "text or a date"), ("source", (str,), "text"),
+                              ("note", (str,), "text"), ("estimate", (bool,), "true or false"),
+                              ("reused", (bool,), "true or false")):
+        if key in e and not isinstance(e[key], types):
+            raise UsageError(f"{path}: {what} {key} must be {shown} (got {str(e[key])[:60]!r})")
+
+
 def _card(path: str, name: str, e) -> Card:
     if not isinstance(e, dict):
         raise UsageError(f"{path}: card '{name}' must be a table")
@@ -86,8 +97,9 @@ def _card(path: str, name: str, e) -> Card:
         raise UsageError(f"{path}: card '{name}' has unknown key(s) {', '.join(sorted(unknown))}")
     if not e.get("source") or not e.get("date"):
         raise UsageError(f"{path}: card '{name}' needs a source and a date")
+    _typed(path, f"card '{name}'", e)
     return Card(name, _number(path, f"card '{name}' usd", e.get("usd"), 0, MAX_CARD_USD, False),
-                _number(path, f"card '{name}' gb_per_card", e.get("gb_per_card"), 0, 1e9, True),
+                _number(path, f"card '{name}' gb_per_card", e.get("gb_per_card"), 1, 1e9, False),  # a card holds >= 1 GB
                 str(e["date"]), str(e["source"]), str(e.get("note", "")), bool(e.get("estimate", False)))
 
 
@@ -118,6 +130,7 @@ def load_prices(path: str = str(DEFAULT_PRICES), choice: str | None = None) -> t
             raise UsageError(f"{path}: price '{name}' needs a positive usd_per_gb (0 only with reused = true)")
         if not e.get("source") or not e.get("date"):
             raise UsageError(f"{path}: price '{name}' needs a source and a date")
+        _typed(path, f"price '{name}'", e)
         card = e.get("card")
         if card is not None and (not isinstance(card, str) or card not in cards):
             raise UsageError(f"{path}: price '{name}' names card '{card}', which is not defined")
@@ -127,7 +140,8 @@ def load_prices(path: str = str(DEFAULT_PRICES), choice: str | None = None) -> t
     choices = d.get("choices", {})
     for cname, c in choices.items():
         unknown = set(c) - _CHOICE_KEYS if isinstance(c, dict) else {"(not a table)"}
-        if unknown or not isinstance(c.get("devices"), dict) or not c.get("description"):
+        if unknown or not isinstance(c.get("devices"), dict) or not isinstance(c.get("description"), str) \
+                or not c["description"]:
             raise UsageError(f"{path}: choice '{cname}' needs a description and a devices table, nothing else")
     if choice is not None:
         if choice not in choices:

@@ -115,10 +115,10 @@ def _check(key: str, v, where: str):
     m = KEYS[key]
     kind = m["kind"]
     if kind == "number":
-        ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+        ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and (isinstance(v, int) or math.isfinite(v))
               and m["lo"] <= v <= m["hi"] and not (m["positive"] and v == 0))
         if not ok:
-            raise UsageError(f"{where}: '{key}' must be a {m['rule']} (got {v!r})")
+            raise UsageError(f"{where}: '{key}' must be a {m['rule']} (got {repr(v)[:60]})")
         return float(v)
     if kind == "choice":
         if v not in m["choices"]:
@@ -139,8 +139,13 @@ def _check(key: str, v, where: str):
         if not isinstance(v, dict) or not all(isinstance(k, str) and not isinstance(x, bool) and isinstance(x, (int, float))
                                               and 0 <= x <= 1 for k, x in v.items()):
             raise UsageError(f"{where}: '{key}' must be a table of layer kinds to fractions in [0, 1]")
+        unknown = [k for k in v if k not in LAYER_KINDS]
+        if unknown:
+            raise UsageError(f"{where}: '{key}' names unknown layer kind '{unknown[0][:40]}' (known: {', '.join(LAYER_KINDS)})")
         return {k: float(x) for k, x in v.items()}
-    text = str(v)  # a name or a description: one line (they become comments of `fit -o`), bounded
+    if not isinstance(v, str):
+        raise UsageError(f"{where}: '{key}' must be text (got {str(v)[:40]!r})")
+    text = v  # a name or a description: one line (they become comments of `fit -o`), bounded
     limit = MAX_NAME if key == "name" else MAX_TEXT
     if len(text) > limit or any(ord(c) < 32 or ord(c) == 127 for c in text) or (key == "name" and not text):
         raise UsageError(f"{where}: '{key}' must be one line of at most {limit} characters")
@@ -177,6 +182,8 @@ def load_stack(name_or_path: str = "hetier", overrides: list[str] | None = None)
     """A stack profile preset by name or a profile TOML file by path, with overrides."""
     path = resolve_preset("stacks", name_or_path)
     d = load_toml(path)
+    if not d:
+        raise UsageError(f"{path}: holds no stack profile keys (an empty file; see docs/simulator.md for the keys)")
     d.setdefault("name", path.stem)
     d.update(parse_overrides(overrides or []))
     return stack_from_dict(d, str(path))

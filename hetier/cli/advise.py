@@ -61,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None and args.threads < 1:
         raise UsageError(f"threads {args.threads} must be at least 1")
-    if args.dram_gb is not None and not args.dram_gb >= 0:
-        raise UsageError(f"--dram-gb {args.dram_gb} must be a size in GB, at least 0")
+    if args.dram_gb is not None and not args.dram_gb > 0:  # 0 would remove the fast tier (capacity_gb=0)
+        raise UsageError(f"--dram-gb {args.dram_gb} must be a size in GB above 0 (to advise without a fast tier, "
+                         "give a machine without one)")
     policies = [p for item in (args.policy or []) for p in item.split(",") if p] or [*ADVISOR_POLICIES, *BASELINES]
     entries = parse_machines(args.machine)
     labels = [e.label for e in entries]

@@ -7,6 +7,7 @@ import sys
 from importlib import import_module
 
 from hetier.version import __version__
+from hetier.atomic import refuse_output_over_input
 from hetier.errors import HetierError
 from hetier.heap_thresholds import reuse_freed_arrays
 from hetier.terminal import plain
@@ -37,6 +38,30 @@ def times_this_host(args: argparse.Namespace) -> bool:
     return args.verb in ("calibrate", "confirm") or (args.verb == "trace" and args.mode == "real")
 
 
+OUTPUTS = {"advise": ("output", "advice")}  # per verb, the options that name files it writes (default: -o)
+
+
+def path_candidates(value) -> list[str]:
+    """Paths an option value may name: itself, each comma-separated part, and what follows a
+    ``NAME=`` or ``kind:`` prefix (``--machine a=m.toml,b=n.toml``, ``--policy placement:p.json``),
+    for strings and lists of them."""
+    if isinstance(value, (list, tuple)):
+        return [c for v in value for c in path_candidates(v)]
+    if not isinstance(value, str) or not value:
+        return []
+    parts = [value, *value.split(",")] if "," in value else [value]
+    return [c for p in parts for c in (p, *(p.split(sep, 1)[1] for sep in ("=", ":") if sep in p))]
+
+
+def keep_inputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output that is one of the command's input files."""
+    outs = OUTPUTS.get(args.verb, ("output",))
+    inputs = [c for k, v in vars(args).items() if k not in outs for c in path_candidates(v)]
+    for k in outs:
+        if getattr(args, k, None):
+            refuse_output_over_input(getattr(args, k), inputs)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a verb; returns the exit code."""
     parser = build_parser()
@@ -44,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if not times_this_host(args):
         reuse_freed_arrays()  # this process is hetier's own: its allocator may keep freed arrays for reuse
     try:
+        keep_inputs(args)
         return int(args.run(args) or 0)
     except HetierError as e:
         if args.debug:

@@ -92,16 +92,15 @@ def _options(text: str, where: str) -> dict:
     return out
 
 
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # plain ASCII decimals: Python's int() also
+# takes 4_8 (48) and other scripts' digits, which a CSV of measurements never means
+
+
 def _number(text: str, where: str, what: str) -> float | int:
     t = text.strip()
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        return float(t)
-    except ValueError:
-        raise UsageError(f"{where}: {what} '{t[:40]}' is not a number") from None
+    if not _DECIMAL.fullmatch(t):
+        raise UsageError(f"{where}: {what} '{t[:40]}' is not a number")
+    return int(t) if t.lstrip("+-").isdigit() else float(t)
 
 
 def parse_row(row: dict, where: str) -> MeasuredRun:

@@ -47,6 +47,9 @@ class DramCache(MemorySystem):
             raise UsageError(f"{where}: Memory Mode needs exactly two tiers (DRAM cache, then PMem)")
         cache = machine.tiers[0][1].capacity_bytes
         sets = cache // machine.cache_block_bytes
+        if sets < 1:
+            raise UsageError(f"{where}: a Memory Mode cache of {cache:,} bytes is smaller than one "
+                             f"{machine.cache_block_bytes:,}-byte cache block")
         if sets > MAX_SETS:
             raise UsageError(f"{where}: a Memory Mode cache of {cache / 1e9:,.0f} GB in "
                              f"{machine.cache_block_bytes}-byte blocks has {sets:,} sets, over the simulator's "

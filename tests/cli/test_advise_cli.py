@@ -93,6 +93,8 @@ def test_bad_input_is_one_line(tmp_path, capsys):
             "1.00 GB machine 'small' can hold") in err
     err = _one_line_error(capsys, ["advise", TRACE, "--machine", "optane-appdirect", "--dram-gb", "-1"] + o)
     assert "--dram-gb" in err
+    err = _one_line_error(capsys, ["advise", TRACE, "--machine", "optane-appdirect", "--dram-gb", "0"] + o)
+    assert "--dram-gb 0.0 must be a size in GB above 0" in err  # 0 removed the DRAM tier and advised all-PMem
     err = _one_line_error(capsys, ["replay", TRACE, "--machine", "optane-appdirect", "--policy", "placement:/nonexistent.json"])
     assert "not found" in err
 

@@ -80,7 +80,7 @@ def test_a_users_price_file_with_cards_and_a_choice(tmp_path):
     (('card = "k"\ndate', 'card = "nope"\ndate'), "names card 'nope', which is not defined"),
     (("usd = 500", "usd = -1"), "card 'k' usd must be a number >= 0"),
     (("usd = 500", "usd = nan"), "card 'k' usd must be a number >= 0"),
-    (("gb_per_card = 128", "gb_per_card = 0"), "card 'k' gb_per_card must be a number > 0"),
+    (("gb_per_card = 128", "gb_per_card = 0"), "card 'k' gb_per_card must be a number >= 1"),
     (("gb_per_card = 128", "gb_per_card = 128\ncolour = 1"), "card 'k' has unknown key(s) colour"),
     (('description = "DIMMs we own"\n', ''), "choice 'owned' needs a description and a devices table"),
     (('"cxl-expander-x16" = "cxl-owned"', '"cxl-expander-x16" = "gone"'), "device 'cxl-expander-x16' names price 'gone'"),
