@@ -98,6 +98,8 @@ class Importer:
         c = self.const(name)
         if c is None:
             self.fail(f"the {what} '{name}' must be an initializer (a constant), not computed")
+        if what == "weight" and c.size == 0:
+            self.fail(f"the weight '{name}' of shape {list(c.shape)} is empty (a layer with no outputs)")
         # float32 kept as stored (no float64 copy of every weight): the kernels and the numpy
         # reference compute in float64, into which float32 converts exactly
         return c if c.dtype in (np.float32, np.float64) else c.astype(np.float64)
@@ -202,6 +204,8 @@ class Importer:
             self.fail(f"strides {list(s)} (only equal strides)")
         if s[0] < 1:
             self.fail(f"strides {list(s)} (at least 1)")
+        if len(pads) not in (0, 4):
+            self.fail(f"pads {list(pads)} (a 2-D window has four: begin and end of each axis)")
         if len(set(pads)) > 1:
             self.fail(f"pads {list(pads)} (only the same padding on every side)")
         p = int(pads[0]) if pads else 0

@@ -210,3 +210,14 @@ def test_newer_opset_than_onnx_knows_and_an_empty_graph_are_refused(tmp_path):
     onnx.save(empty, tmp_path / "empty.onnx")
     with pytest.raises(UsageError, match="the ONNX graph has no nodes"):
         load_onnx(tmp_path / "empty.onnx")
+
+
+def test_an_empty_weight_and_two_pads_are_refused():
+    """A layer of 0 output channels reached numpy's reshape (a traceback); pads of two values were read
+    as one padding for all four sides."""
+    n = Net((1, 6, 6))
+    c = n.op("Conv", ["x", n.const("w", np.zeros((0, 1, 3, 3)))], "conv")
+    refused(unchecked(n, c, (0, 4, 4)), r"'conv' \(Conv\): the weight 'w' of shape \[0, 1, 3, 3\] is empty")
+    n = Net((1, 6, 6))
+    c = n.op("Conv", ["x", n.weights("w", (2, 1, 3, 3), 9)], "conv", pads=[1, 1])
+    refused(unchecked(n, c, (2, 6, 6)), r"pads \[1, 1\] \(a 2-D window has four")
