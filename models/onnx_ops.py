@@ -63,6 +63,7 @@ class Importer:
     vals: dict = field(default_factory=dict)  # ONNX value name -> Poly
     made: dict = field(default_factory=dict)  # ONNX value name -> IR node materialized for it
     needed: set = field(default_factory=set)  # values the output depends on
+    names: set = field(default_factory=set)  # IR node names taken
 
     def fail(self, what: str) -> None:
         n = self.onnx_node
@@ -164,10 +165,12 @@ class Importer:
         return float(v[0])
 
     def add(self, kind: str, name: str, inputs: list[int], shape, **kw) -> int:
-        taken = {n.name for n in self.graph.nodes}
+        if not self.names:
+            self.names.update(n.name for n in self.graph.nodes)  # those added before the importer (the input)
         unique, k = name, 2
-        while unique in taken:  # ONNX node names need not be unique; a trace's layer names must
+        while unique in self.names:  # ONNX node names need not be unique; a trace's layer names must
             unique, k = f"{name}#{k}", k + 1
+        self.names.add(unique)
         return self.graph.add(Node(unique, kind, inputs, tuple(int(s) for s in shape), **kw))
 
     def put(self, name: str, node: int, shape: tuple[int, ...] | None = None) -> None:

@@ -110,6 +110,14 @@ KEYS = {f.name: f.metadata for f in fields(StackProfile)}
 FREE_PARAMETERS = tuple(k for k, m in KEYS.items() if m["free"])
 
 
+def _known_kinds(key: str, kinds, where: str):
+    """``kinds`` (a list, or a table keyed by kind) if every kind is a layer kind of the IR."""
+    unknown = [k for k in kinds if k not in LAYER_KINDS]
+    if unknown:
+        raise UsageError(f"{where}: '{key}' names unknown layer kind '{unknown[0][:40]}' (known: {', '.join(LAYER_KINDS)})")
+    return kinds
+
+
 def _check(key: str, v, where: str):
     """One value against its declaration; returns it in the dataclass's type."""
     m = KEYS[key]
@@ -127,10 +135,7 @@ def _check(key: str, v, where: str):
     if kind == "kinds":
         if not isinstance(v, list) or not all(isinstance(k, str) for k in v):
             raise UsageError(f"{where}: '{key}' must be a list of layer kinds")
-        unknown = [k for k in v if k not in LAYER_KINDS]
-        if unknown:
-            raise UsageError(f"{where}: '{key}' names unknown layer kind '{unknown[0][:40]}' (known: {', '.join(LAYER_KINDS)})")
-        return tuple(v)
+        return tuple(_known_kinds(key, v, where))
     if kind == "table":
         if not isinstance(v, dict):
             raise UsageError(f"{where}: '{key}' must be a table")
@@ -139,10 +144,7 @@ def _check(key: str, v, where: str):
         if not isinstance(v, dict) or not all(isinstance(k, str) and not isinstance(x, bool) and isinstance(x, (int, float))
                                               and 0 <= x <= 1 for k, x in v.items()):
             raise UsageError(f"{where}: '{key}' must be a table of layer kinds to fractions in [0, 1]")
-        unknown = [k for k in v if k not in LAYER_KINDS]
-        if unknown:
-            raise UsageError(f"{where}: '{key}' names unknown layer kind '{unknown[0][:40]}' (known: {', '.join(LAYER_KINDS)})")
-        return {k: float(x) for k, x in v.items()}
+        return {k: float(x) for k, x in _known_kinds(key, v, where).items()}
     if not isinstance(v, str):
         raise UsageError(f"{where}: '{key}' must be text (got {str(v)[:40]!r})")
     text = v  # a name or a description: one line (they become comments of `fit -o`), bounded
