@@ -78,6 +78,11 @@ class Num(Rule):
         return f"{what} in {'(' if self.lo_open else '['}{lo}, {hi}]"
 
 
+def has_control_chars(text: str) -> bool:
+    """True if ``text`` holds a control character (a newline, an escape): not one line of text."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 @dataclass(frozen=True)
 class Str(Rule):
     """A string of at most ``max_len`` characters, one of ``choices`` or matching ``pattern``."""
@@ -94,7 +99,7 @@ class Str(Rule):
             return
         if not isinstance(value, str):
             _fail(where, path, "must be a string", value)
-        if self.one_line and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        if self.one_line and has_control_chars(value):
             _fail(where, path, "must be one line without control characters", value)
         if len(value) > self.max_len:
             _fail(where, path, f"is longer than {self.max_len} characters", value)
@@ -233,6 +238,7 @@ def check_threads(threads: int) -> int:
 POSITIVE = Num(0, 1e12, lo_open=True)
 COUNT = Num(0, 2 ** 62, integer=True)
 TEXT = Str(MAX_TEXT)
+NAME = Str(MAX_NAME, min_len=1, one_line=True)  # a name shown in tables and one-line messages
 SOURCE = MapOf(AnyJSON(MAX_TEXT), max_len=100)
 
 # what a device is: the advice compares Memory Mode only over a pmem tier, policies name tiers by kind;
@@ -241,7 +247,7 @@ DEVICE_KINDS = ("dram", "pmem", "cxl", "hbm", "memory-only")
 _CURVE = ListOf(ListOf(Num(0, 1e6, lo_open=True), length=2), min_len=1, max_len=1000)  # [streams, GB/s]
 
 DEVICE = Obj({
-    "name": Str(MAX_NAME, min_len=1, one_line=True), "kind": Str(choices=DEVICE_KINDS), "description": TEXT, "source": SOURCE,
+    "name": NAME, "kind": Str(choices=DEVICE_KINDS), "description": TEXT, "source": SOURCE,
     "capacity_gb": Num(0, 1e7, lo_open=True),  # up to 10 PB
     "read_latency_seq_ns": Num(0, 1e7, lo_open=True), "write_latency_ns": Num(0, 1e7, lo_open=True),
     "read_curve": _CURVE, "write_curve": _CURVE,
@@ -293,7 +299,7 @@ class MachineKey:
 
 
 MACHINE_KEYS = (
-    MachineKey("name", str, Str(MAX_NAME, min_len=1, one_line=True), "the machine's name, shown in results and reports "
+    MachineKey("name", str, NAME, "the machine's name, shown in results and reports "
                "(default: the file's name)"),
     MachineKey("mode", str, Str(choices=MODES), "the memory system that organises the tiers: flat (App Direct / "
                "KMEM-DAX NUMA tiers, CXL), memory (Memory Mode: the first tier caches the second), linux-tiering, "
@@ -393,12 +399,11 @@ COST_FILE = Obj({"magic": Str(), "machine": MapOf(AnyJSON(MAX_TEXT), max_len=100
 
 # A measured run (hetier/formats/measured.py: fit's input, confirm's records), after its CSV text
 # is converted: bounds keep fit's arithmetic finite (1e-308 s or 1e308 s are not measurements).
-RUN_NAME = Str(MAX_NAME, min_len=1, pattern=r"[^\x00-\x1f\x7f]+")  # one printable line
 MEASURED_RUN = Obj({
-    "model": RUN_NAME, "width": Num(0, 4, lo_open=True), "resolution": Num(1, 4096, integer=True),
+    "model": NAME, "width": Num(0, 4, lo_open=True), "resolution": Num(1, 4096, integer=True),
     "batch": Num(1, 1 << 20, integer=True), "poly_modulus": Num(1024, 1 << 17, integer=True, pow2=True),
     "primes": ListOf(Num(1, 64, integer=True), min_len=2, max_len=256),
-    "machine": Str(MAX_TEXT, min_len=1, pattern=r"[^\x00-\x1f\x7f]+"), "policy": RUN_NAME,
+    "machine": Str(MAX_TEXT, min_len=1, one_line=True), "policy": NAME,
     "threads": Num(1, MAX_THREADS, integer=True),
     "peak_gb": Num(1e-6, 1e7),  # 1 kB to 10 PB
     "seconds": Num(1e-6, 1e9),  # 1 us to 30 years
@@ -416,11 +421,11 @@ LAYER_KINDS = ("input", "conv2d", "dwconv2d", "dense", "avgpool", "gavgpool", "a
 SWEEP_FILE = Obj({
     "traces": ListOf(Str(MAX_TEXT, min_len=1), max_len=1000),
     "machines": ListOf(Str(MAX_TEXT, min_len=1), max_len=1000),
-    "policies": ListOf(Str(MAX_NAME, min_len=1, one_line=True), max_len=100),
+    "policies": ListOf(NAME, max_len=100),
     "stacks": ListOf(Str(MAX_TEXT, min_len=1), max_len=100),
     "threads": ListOf(Num(1, MAX_THREADS, integer=True), max_len=100),
-    "set": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1, one_line=True), max_len=100),
-    "vary": MapOf(AnyJSON(MAX_TEXT), key=Str(MAX_NAME, min_len=1, one_line=True), max_len=100),
+    "set": MapOf(AnyJSON(MAX_TEXT), key=NAME, max_len=100),
+    "vary": MapOf(AnyJSON(MAX_TEXT), key=NAME, max_len=100),
     "description": TEXT,
 }, label="sweep key")
 MAX_SWEEP_CONFIGS = 100_000  # configurations per sweep: each is a replay and a Parquet part
@@ -436,7 +441,7 @@ PLACEMENT = Obj({
     "trace": Obj({"sha256": Str(64, pattern=r"[0-9a-f]{64}")}, required=("sha256",), extra=True),
     "machine": Str(MAX_TEXT), "policy": Str(MAX_TEXT), "granularity": Str(choices=("tensor", "site")),
     "tensors": MapOf(TIER_NAME, key=TENSOR_KEY, max_len=MAX_PLACED),
-    "sites": MapOf(TIER_NAME, key=Str(MAX_NAME, min_len=1, one_line=True), max_len=MAX_PLACED),
+    "sites": MapOf(TIER_NAME, key=NAME, max_len=MAX_PLACED),
     "moves": ListOf(Obj({"before_op": _INDEX, "tensor": _INDEX, "tier": TIER_NAME},
                         required=("before_op", "tensor", "tier"), label="move key"), max_len=MAX_PLACED),
 }, required=("magic", "version", "trace", "tensors", "moves"), label="placement key")

@@ -10,6 +10,7 @@ return logits, and recorded in the provenance.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import stat
 from dataclasses import dataclass
@@ -98,9 +99,7 @@ MAX_INPUT_VALUES = 1 << 31  # values per image: one ciphertext each in batch-axi
 
 def checked_size(name: str, dims: tuple[int, ...]) -> tuple[int, ...]:
     """``dims`` if an image of that shape is one hetier can plan (each value a ciphertext)."""
-    values = 1
-    for d in dims:
-        values *= int(d)
+    values = math.prod(int(d) for d in dims)  # Python ints: no overflow for 2^62-wide dims
     if values > MAX_INPUT_VALUES:
         raise UsageError(f"ONNX input '{name}' has {values:,} values per image {list(dims)}, over the "
                          f"{MAX_INPUT_VALUES:,} hetier plans (each value is a ciphertext)")

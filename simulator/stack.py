@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from hetier.errors import UsageError
 from hetier.formats.trace import RUNTIME_PROFILES
 from hetier.simulator.devices import load_toml, resolve_preset
-from hetier.validation import LAYER_KINDS, MAX_NAME, MAX_TEXT
+from hetier.validation import LAYER_KINDS, MAX_NAME, MAX_TEXT, has_control_chars
 
 SCHEDULES = ("dataflow", "sequential")
 MAX_SCALE = 1e6  # a primitive a million times slower (or faster) than recorded is a typo; keeps times finite
@@ -149,7 +149,7 @@ def _check(key: str, v, where: str):
         raise UsageError(f"{where}: '{key}' must be text (got {str(v)[:40]!r})")
     text = v  # a name or a description: one line (they become comments of `fit -o`), bounded
     limit = MAX_NAME if key == "name" else MAX_TEXT
-    if len(text) > limit or any(ord(c) < 32 or ord(c) == 127 for c in text) or (key == "name" and not text):
+    if len(text) > limit or has_control_chars(text) or (key == "name" and not text):
         raise UsageError(f"{where}: '{key}' must be one line of at most {limit} characters")
     return text
 
