@@ -4,12 +4,15 @@ One function (``spatial_pairs``) gives a window's geometry; ``linear_geometry`` 
 into the weight-stationary schedule the linear kernel runs: per output channel, its inputs, per
 input the kernel taps (a weight and the (input, output) pixel pairs it connects). Pooling layers
 are linear layers with constant weights. The kernel iterates it on a real or symbolic backend
-and takes its counts on the analytic plan backend, so both come from here.
+and takes its counts on the analytic plan backend, so both come from here. The counts are
+arithmetic and the index arrays are built on first use: plan mode never builds them, so planning
+a layer on a large image costs no memory in proportion to the image.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Iterator
 
 import numpy as np
@@ -19,16 +22,34 @@ from hetier.models.ir import Node
 LINEAR_KINDS = ("conv2d", "dwconv2d", "dense", "avgpool", "gavgpool")
 
 
+def tap_range(n_in: int, n_out: int, offset: int, stride: int, pad: int) -> range:
+    """The output coordinates o in [0, n_out) whose input coordinate o * stride + offset - pad
+    lies inside [0, n_in): the outputs one kernel offset reaches along one axis."""
+    lo = max(0, -((offset - pad) // stride))  # ceil((pad - offset) / stride)
+    hi = min(n_out, (n_in - 1 + pad - offset) // stride + 1)
+    return range(lo, max(lo, hi))
+
+
+def spatial_counts(h: int, w: int, oh: int, ow: int, k: int, stride: int, pad: int) -> list[int]:
+    """For each kernel offset (ky, kx) in row-major order, how many (input, output) pixel pairs it
+    connects: ``len`` of each of ``spatial_pairs``'s arrays, without building them."""
+    ys = [len(tap_range(h, oh, ky, stride, pad)) for ky in range(k)]
+    xs = [len(tap_range(w, ow, kx, stride, pad)) for kx in range(k)]
+    return [y * x for y in ys for x in xs]
+
+
 def spatial_pairs(h: int, w: int, oh: int, ow: int, k: int, stride: int, pad: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each kernel offset (ky, kx) in row-major order, the (input pixel, output pixel) index
-    pairs it connects inside an h x w image (offsets falling in the padding connect none)."""
-    oy, ox = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+    pairs it connects inside an h x w image, outputs in row-major order (offsets falling in the
+    padding connect none)."""
     out = []
     for ky in range(k):
+        ry = tap_range(h, oh, ky, stride, pad)
         for kx in range(k):
+            rx = tap_range(w, ow, kx, stride, pad)
+            oy, ox = np.meshgrid(np.arange(ry.start, ry.stop), np.arange(rx.start, rx.stop), indexing="ij")
             iy, ix = oy * stride + ky - pad, ox * stride + kx - pad
-            ok = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
-            out.append(((iy * w + ix)[ok], (oy * ow + ox)[ok]))
+            out.append(((iy * w + ix).ravel(), (oy * ow + ox).ravel()))
     return out
 
 
@@ -36,28 +57,39 @@ def spatial_pairs(h: int, w: int, oh: int, ow: int, k: int, stride: int, pad: in
 class LinearGeometry:
     """A linear layer as ``channels`` output channels of ``outputs`` pixels, each the sum over
     ``inputs`` input channels (its group's: all of them, a group of them, or only its own) of
-    ``taps`` weighted pixel maps."""
+    ``n_taps`` weighted pixel maps that connect ``tap_pairs`` pixel pairs in all."""
 
     channels: int
     outputs: int  # output ciphertexts per channel
     in_stride: int  # ciphertexts per input channel
     out_per_group: int  # output channels that read one group of inputs (1: depthwise; channels: every input)
     inputs: int  # input channels each output channel reads (its group's)
-    taps: list[tuple[np.ndarray, np.ndarray]]  # (input pixels, output pixels) per valid tap
+    n_taps: int  # kernel taps that connect any pixel
+    tap_pairs: int  # (input, output) pixel pairs over those taps
+    make_taps: Callable[[], list[tuple[np.ndarray, np.ndarray]]]  # (input pixels, output pixels) per valid tap
     weight: Callable[[int, int, int], float]  # (out channel, in channel, tap) -> weight
     bias: np.ndarray
 
     @property
     def weights(self) -> int:
         """Weights (encoded plaintexts) per output channel."""
-        return self.inputs * len(self.taps)
+        return self.inputs * self.n_taps
 
     @property
     def pairs(self) -> int:
         """Multiply-accumulates per output channel."""
-        return self.inputs * sum(len(s) for s, _ in self.taps)
+        return self.inputs * self.tap_pairs
 
-    def first_touches(self) -> list[np.ndarray]:
+    @cached_property
+    def taps(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The (input pixels, output pixels) index arrays of each valid tap, built once."""
+        taps = self.make_taps()
+        if len(taps) != self.n_taps or sum(len(s) for s, _ in taps) != self.tap_pairs:
+            raise AssertionError("a linear layer's taps disagree with its counts")
+        return taps
+
+    @cached_property
+    def firsts(self) -> list[np.ndarray]:
         """Per tap of a channel's first input, which of its pairs write an output no earlier tap
         wrote (the product becomes the output; later pairs accumulate into it)."""
         seen = np.zeros(self.outputs, dtype=bool)
@@ -70,7 +102,7 @@ class LinearGeometry:
             raise ValueError("a linear layer has outputs no input reaches")
         return out
 
-    def channel(self, o: int, first: list[np.ndarray]) -> Iterator[tuple[float, list, list]]:
+    def channel(self, o: int) -> Iterator[tuple[float, list, list]]:
         """Channel ``o``'s weights in order: (weight, first-touch pairs, accumulating pairs) with
         pairs as (input ciphertext, output ciphertext) indices of the whole tensors."""
         base = (o // self.out_per_group) * self.inputs  # the first input channel of o's group
@@ -79,11 +111,16 @@ class LinearGeometry:
             for t, (src, dst) in enumerate(self.taps):
                 s, d = src + i * self.in_stride, dst + o * self.outputs
                 if n == 0:
-                    f = first[t]
+                    f = self.firsts[t]
                     yield (self.weight(o, i, t), list(zip(s[f].tolist(), d[f].tolist())),
                            list(zip(s[~f].tolist(), d[~f].tolist())))
                 else:
                     yield self.weight(o, i, t), [], list(zip(s.tolist(), d.tolist()))
+
+
+def _pixel_taps(pixels: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Global average pooling's taps: tap p connects input pixel p to the channel's one output."""
+    return [(np.array([p]), np.zeros(1, dtype=np.int64)) for p in range(pixels)]
 
 
 def linear_geometry(node: Node, in_shape: tuple[int, ...]) -> LinearGeometry:
@@ -93,13 +130,13 @@ def linear_geometry(node: Node, in_shape: tuple[int, ...]) -> LinearGeometry:
         n_out, n_in = node.weight.shape
         W = node.weight
         bias = node.bias if node.bias is not None else np.zeros(n_out)
-        return LinearGeometry(n_out, 1, 1, n_out, n_in, [(np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))],
+        return LinearGeometry(n_out, 1, 1, n_out, n_in, 1, 1, lambda: _pixel_taps(1),
                               lambda o, i, t: float(W[o, i]), bias)
     c, h, w = in_shape
     if k == "gavgpool":
-        taps = [(np.array([p]), np.zeros(1, dtype=np.int64)) for p in range(h * w)]
         wt = 1.0 / (h * w)
-        return LinearGeometry(c, 1, h * w, 1, 1, taps, lambda o, i, t: wt, np.zeros(c))
+        return LinearGeometry(c, 1, h * w, 1, 1, h * w, h * w, lambda: _pixel_taps(h * w),
+                              lambda o, i, t: wt, np.zeros(c))
     oc, oh, ow = node.shape
     if k == "avgpool":
         kern, pad, wt = node.kernel, 0, 1.0 / node.kernel ** 2
@@ -107,9 +144,11 @@ def linear_geometry(node: Node, in_shape: tuple[int, ...]) -> LinearGeometry:
     else:
         kern, pad = node.weight.shape[2], node.padding
         bias = node.bias if node.bias is not None else np.zeros(oc)
-    pairs = spatial_pairs(h, w, oh, ow, kern, node.stride, pad)
-    offsets = [divmod(t, kern) for t, (src, _) in enumerate(pairs) if len(src)]
-    taps = [p for p in pairs if len(p[0])]
+    stride = node.stride
+    counts = spatial_counts(h, w, oh, ow, kern, stride, pad)
+    offsets = [divmod(t, kern) for t, n in enumerate(counts) if n]
+    n_taps, tap_pairs = len(offsets), sum(counts)
+    make_taps = lambda: [p for p in spatial_pairs(h, w, oh, ow, kern, stride, pad) if len(p[0])]  # noqa: E731
     if k == "avgpool":
         weight = lambda o, i, t: wt  # noqa: E731
     else:
@@ -118,16 +157,31 @@ def linear_geometry(node: Node, in_shape: tuple[int, ...]) -> LinearGeometry:
         weight = lambda o, i, t: float(W[o, i % per][offsets[t]])  # noqa: E731
     if k == "conv2d":  # groups = c / weight's input channels; output channels split evenly over them
         inputs = node.weight.shape[1]
-        return LinearGeometry(oc, oh * ow, h * w, oc // (c // inputs), inputs, taps, weight, bias)
-    return LinearGeometry(oc, oh * ow, h * w, 1, 1, taps, weight, bias)
+        return LinearGeometry(oc, oh * ow, h * w, oc // (c // inputs), inputs, n_taps, tap_pairs, make_taps,
+                              weight, bias)
+    return LinearGeometry(oc, oh * ow, h * w, 1, 1, n_taps, tap_pairs, make_taps, weight, bias)
 
 
-def maxpool_windows(node: Node, in_shape: tuple[int, ...]) -> list[list[int]]:
-    """Input ciphertexts of each output of a max-pool, in output order."""
-    c, h, w = in_shape
-    _, oh, ow = node.shape
-    win: list[list[int]] = [[] for _ in range(oh * ow)]
-    for src, dst in spatial_pairs(h, w, oh, ow, node.kernel, node.stride, node.padding):
-        for s, d in zip(src.tolist(), dst.tolist()):
-            win[d].append(s)
-    return [[s + ch * h * w for s in wl] for ch in range(c) for wl in win]
+class PoolWindows:
+    """A max-pool's windows: the input ciphertexts of each output, in output order. ``total`` is
+    arithmetic; the windows are built on first use (plan mode needs only the total)."""
+
+    def __init__(self, node: Node, in_shape: tuple[int, ...]):
+        c, self._h, self._w = in_shape
+        _, self._oh, self._ow = node.shape
+        self._k, self._stride, self._pad = node.kernel, node.stride, node.padding
+        self.total = c * sum(spatial_counts(self._h, self._w, self._oh, self._ow, self._k, self._stride, self._pad))
+
+    @cached_property
+    def _pixels(self) -> list[list[int]]:
+        """Input pixels of each output pixel of one channel."""
+        win: list[list[int]] = [[] for _ in range(self._oh * self._ow)]
+        for src, dst in spatial_pairs(self._h, self._w, self._oh, self._ow, self._k, self._stride, self._pad):
+            for s, d in zip(src.tolist(), dst.tolist()):
+                win[d].append(s)
+        return win
+
+    def __getitem__(self, o: int) -> list[int]:
+        ch, p = divmod(o, len(self._pixels))
+        base = ch * self._h * self._w
+        return [s + base for s in self._pixels[p]]

@@ -22,7 +22,7 @@ import numpy as np
 
 from hetier.errors import UsageError
 from hetier.models.ir import Node
-from hetier.tracer.geometry import LINEAR_KINDS, linear_geometry, maxpool_windows
+from hetier.tracer.geometry import LINEAR_KINDS, PoolWindows, linear_geometry
 from hetier.tracer.runtime import HTensor, SealBackend
 
 
@@ -91,9 +91,8 @@ def linear(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> 
     out = be.new_tensor("ciphertext", node.shape, L - 1, x.scale) if copy else acc
     tmp = be.new_temporaries(geo.channels * (geo.pairs - geo.outputs), L)
     pt = be.new_plaintexts(geo.channels * (geo.weights + fused), L)
-    first = geo.first_touches()
     for o in be.loop(geo.channels):
-        for w, firsts, rest in be.loop(geo.weights, lambda: geo.channel(o, first), rep=(0.0, (), ())):
+        for w, firsts, rest in be.loop(geo.weights, lambda: geo.channel(o), rep=(0.0, (), ())):
             p = pt()
             be.encode(L, p, w, q)
             for s, d in be.spread(geo.outputs, lambda: firsts, rep=(0, 0)):
@@ -179,11 +178,11 @@ def folded_constants(be: SealBackend, nodes: list[Node], batch: int) -> list[int
 
 
 def refresh(be: SealBackend, x: HTensor, fn: Callable[[np.ndarray], np.ndarray], batch: int,
-            windows: list[list[int]] | None = None, out_shape: tuple[int, ...] | None = None) -> HTensor:
+            windows: PoolWindows | None = None, out_shape: tuple[int, ...] | None = None) -> HTensor:
     """Decrypt -> apply -> encrypt at the top level (ReLU, ReLU6; max-pool over ``windows``)."""
     L, top = x.level, be.top
     out = be.new_tensor("ciphertext", out_shape or x.shape, top, be.scale)
-    n_dec = x.size if windows is None else sum(map(len, windows))
+    n_dec = x.size if windows is None else windows.total
     dec = be.new_plaintexts(n_dec, L)
     enc = be.new_plaintexts(out.size, top)
     for o in be.loop(out.size):
@@ -206,7 +205,7 @@ def activation(fn: Callable[[np.ndarray], np.ndarray]):
 
 
 def maxpool(be: SealBackend, node: Node, ins: list[HTensor], run: RunOptions) -> HTensor:
-    windows = maxpool_windows(node, ins[0].shape)
+    windows = PoolWindows(node, ins[0].shape)
     return refresh(be, ins[0], lambda v: v, run.batch, windows, node.shape)
 
 

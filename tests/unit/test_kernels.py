@@ -9,7 +9,7 @@ from hetier.models.ir import Node
 from hetier.models.zoo import build
 from hetier.tracer import kernels
 from hetier.formats.trace import COLUMNS, TraceReader, read_trace
-from hetier.tracer.geometry import linear_geometry
+from hetier.tracer.geometry import PoolWindows, linear_geometry, spatial_counts, spatial_pairs
 from hetier.formats.granularity import aggregate_events
 from hetier.tracer.planner import plan_ops
 from hetier.tracer.recorder import Recorder
@@ -100,10 +100,9 @@ def test_linear_geometry_is_the_convolution(kind, c, h, k, stride, pad):
                 w = 1 / k ** 2 if kind == "avgpool" else weight[o, 0 if kind != "conv2d" else i, ky, kx]
                 want[(o * oh * oh + oy * oh + ox, i * h * h + iy * h + ix)] = w
     geo = linear_geometry(node, (c, h, h))
-    first = geo.first_touches()
     got, firsts = {}, []
     for o in range(geo.channels):
-        for w, fs, rest in geo.channel(o, first):
+        for w, fs, rest in geo.channel(o):
             for s, d in fs + rest:
                 assert (d, s) not in got
                 got[(d, s)] = w
@@ -130,3 +129,69 @@ def test_pooling_plans_equal_real_runs(tmp_path, profile):
         real_tensor = aggregate_events(r.batches())
     for gran, want in (("ciphertext", read_trace(res.path).events), ("tensor", real_tensor)):
         _same(want, read_trace(plan_run(g, p, tmp_path / f"p-{gran}.arrow", gran, profile=profile).path).events, gran)
+
+
+def _window_pairs(h, w, oh, ow, k, stride, pad):
+    """spatial_pairs by its definition: every output pixel against every kernel offset."""
+    out = []
+    for ky, kx in itertools.product(range(k), range(k)):
+        src, dst = [], []
+        for oy, ox in itertools.product(range(oh), range(ow)):
+            iy, ix = oy * stride + ky - pad, ox * stride + kx - pad
+            if 0 <= iy < h and 0 <= ix < w:
+                src.append(iy * w + ix)
+                dst.append(oy * ow + ox)
+        out.append((src, dst))
+    return out
+
+
+@pytest.mark.parametrize("h,w,k,stride,pad", [
+    (5, 5, 3, 1, 1), (6, 4, 3, 2, 1), (4, 4, 1, 1, 0), (7, 7, 3, 3, 0), (3, 3, 3, 1, 2),
+    (2, 5, 3, 4, 2), (1, 1, 3, 1, 1), (8, 3, 5, 2, 4), (4, 6, 2, 5, 1)])
+def test_spatial_pairs_and_counts_are_the_windows(h, w, k, stride, pad):
+    """The arithmetic ranges give the same pairs, in the same order, as checking every output
+    pixel (paddings wider than the kernel and strides longer than it included), and the counts
+    plan mode uses are their lengths."""
+    oh, ow = (h + 2 * pad - k) // stride + 1, (w + 2 * pad - k) // stride + 1
+    want = _window_pairs(h, w, oh, ow, k, stride, pad)
+    got = spatial_pairs(h, w, oh, ow, k, stride, pad)
+    assert [(s.tolist(), d.tolist()) for s, d in got] == want
+    assert spatial_counts(h, w, oh, ow, k, stride, pad) == [len(s) for s, _ in want]
+
+
+@pytest.mark.parametrize("c,h,k,stride,pad", [(2, 5, 3, 2, 1), (3, 4, 2, 2, 0), (1, 6, 3, 1, 1)])
+def test_pool_windows_are_the_windows(c, h, k, stride, pad):
+    """A max-pool's windows, channel by channel, and their total without building them."""
+    oh = (h + 2 * pad - k) // stride + 1
+    node = Node("p", "maxpool", [0], (c, oh, oh), stride=stride, padding=pad, kernel=k)
+    win = [[] for _ in range(oh * oh)]
+    for src, dst in _window_pairs(h, h, oh, oh, k, stride, pad):
+        for s, d in zip(src, dst):
+            win[d].append(s)
+    want = [[s + ch * h * h for s in wl] for ch in range(c) for wl in win]
+    assert PoolWindows(node, (c, h, h)).total == sum(map(len, want))
+    pw = PoolWindows(node, (c, h, h))
+    assert [pw[o] for o in range(len(want))] == want
+
+
+def test_planning_a_large_image_builds_no_index_arrays():
+    """Plan mode takes a layer's counts, never its index arrays: planning a convolution, a
+    max-pool and a global average pool over a 2048 x 2048 image stays under 32 MB of Python
+    allocations (building the arrays took about 2.4 GB: one 4-million-entry array pair per
+    convolution tap, one array pair per pixel for the average)."""
+    import tracemalloc
+
+    from hetier.models.zoo import Builder
+
+    b = Builder("big-image", {}, (1, 2048, 2048), 0)
+    x = b.pool(b.act(b.conv(0, 2, 3, stride=1), "relu"), "maxpool", 3, 1, 1)
+    b.dense(b.gavgpool(x), 2)
+    g = b.finish(1)
+    p = choose_params(g, 4, None, None, 22)
+    tracemalloc.start()
+    try:
+        ops = list(plan_ops(g, p, Recorder(p, None)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ops and peak < 32 << 20, peak
