@@ -54,6 +54,7 @@ class Num(Rule):
     lo_open: bool = False
     pow2: bool = False
     optional: bool = False  # None allowed
+    lo_shown: str | None = None  # the lower bound as messages and docs show it (2^-20 MiB: "1 byte")
 
     def check(self, value, path, where):
         if value is None and self.optional:
@@ -65,7 +66,7 @@ class Num(Rule):
         if self.integer and not (isinstance(value, int) or value.is_integer()):  # a huge int has no float
             _fail(where, path, "must be a whole number", value)
         if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
-            _fail(where, path, f"must be {'>' if self.lo_open else '>='} {self.lo:g}", value)
+            _fail(where, path, f"must be {'>' if self.lo_open else '>='} {self.lo_shown or format(self.lo, 'g')}", value)
         if self.hi is not None and value > self.hi:
             _fail(where, path, f"must be <= {self.hi:g}", value)
         if self.pow2 and (int(value) != value or int(value) & (int(value) - 1)):
@@ -73,7 +74,7 @@ class Num(Rule):
 
     def describe(self) -> str:
         what = "power of two" if self.pow2 else "whole number" if self.integer else "number"
-        lo = "-inf" if self.lo is None else _shown(self.lo)
+        lo = "-inf" if self.lo is None else self.lo_shown or _shown(self.lo)
         hi = "inf" if self.hi is None else _shown(self.hi)
         return f"{what} in {'(' if self.lo_open else '['}{lo}, {hi}]"
 
@@ -310,7 +311,7 @@ MACHINE_KEYS = (
     MachineKey("cores", int, Num(1, MAX_THREADS, integer=True), "CPU cores; the simulated threads default to it "
                "and may not exceed it", unit="cores", required=True,
                measure="the CPUs of the NUMA node the run is bound to (`hetier calibrate --memory` counts them)"),
-    MachineKey("llc_mb", int, Num(2 ** -20, 1e5), "last-level cache: accesses it holds never reach memory",
+    MachineKey("llc_mb", int, Num(2 ** -20, 1e5, lo_shown="2^-20 (one byte)"), "last-level cache: accesses it holds never reach memory",
                unit="MiB", required=True, field="llc_bytes", scale=2 ** 20, field_rule=Num(1, 1e14, integer=True),
                measure="the highest cache level under /sys/devices/system/cpu/cpu0/cache (`hetier calibrate --memory` "
                        "reads it)"),

@@ -170,9 +170,10 @@ def load_toml(path: Path) -> dict:
         raise UsageError(f"cannot read '{path}': {e.strerror}") from None
 
 
-def load_device(name_or_path: str, overrides: dict | None = None) -> Device:
-    """A device preset by name, or a device TOML file by path, with checked ``overrides``."""
+def load_device(name_or_path: str, overrides: dict | None = None, used_by: str = "") -> Device:
+    """A device preset by name, or a device TOML file by path, with checked ``overrides``;
+    ``used_by`` tells an error where the device and its overrides came from (a machine's tier)."""
     path = resolve_preset("devices", name_or_path)
     d = load_toml(path)
     d.setdefault("name", path.stem)
-    return device_from_dict(d, str(path), overrides)
+    return device_from_dict(d, f"{path}{used_by}", overrides)

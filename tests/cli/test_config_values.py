@@ -31,7 +31,7 @@ def test_an_integer_too_large_for_a_float_is_out_of_range_not_a_traceback(argv, 
 @pytest.mark.parametrize("setting, says", [
     ("dram.write_bw_scale=1e-300", "write_curve reaches 4.31e-300 GB/s once scaled, below 0.001 GB/s"),
     ("dram.read_curve=[[1,1e-300]]", "read_curve reaches 1e-300 GB/s, below 0.001 GB/s"),
-    ("machine.llc_mb=1e-9", "llc_mb must be >= 9.53674e-07 (got 1e-09)"),
+    ("machine.llc_mb=1e-9", "llc_mb must be >= 2^-20 (one byte) (got 1e-09)"),
 ])
 def test_a_bandwidth_or_cache_too_small_to_simulate_is_refused(setting, says, capsys, tmp_path):
     """A bandwidth of 1e-300 GB/s gave infinite stall times with exit 0 (invalid JSON), and results
@@ -39,6 +39,18 @@ def test_a_bandwidth_or_cache_too_small_to_simulate_is_refused(setting, says, ca
     err = one_line(["replay", TRACE, "--machine", "optane-appdirect", "--set", setting, "-o", str(tmp_path / "r.arrow"),
                     "--json"], capsys)
     assert says in err and not (tmp_path / "r.arrow").exists()
+
+
+def test_a_device_rule_broken_by_an_override_names_the_override(capsys, tmp_path):
+    """A scaled curve below the floor was blamed on the device preset file alone, which holds no
+    such number: the message names the machine's tier and the --set (or the machine file's key)."""
+    err = one_line(["replay", TRACE, "--machine", "optane-appdirect", "--set", "dram.write_bw_scale=1e-300"], capsys)
+    assert "tier dram with --set dram.write_bw_scale): write_curve reaches" in err
+    machine = tmp_path / "m.toml"
+    machine.write_text('name = "m"\ncores = 4\nllc_mb = 8\n[[tiers]]\nname = "dram"\n'
+                       'device = "ref-optane-12dimm-6tb"\nread_bw_scale = 1e-9\n')
+    err = one_line(["replay", TRACE, "--machine", str(machine)], capsys)
+    assert f"ref-optane-12dimm-6tb.toml (as {machine} tier dram): read_curve reaches" in err
 
 
 def test_a_memory_mode_cache_smaller_than_one_block_is_refused(capsys):
