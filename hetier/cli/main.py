@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in VERBS:
         mod = import_module(f"hetier.cli.{verb.replace('-', '_')}")
         # the docstring as written: its example commands stay one to a line
-        sp = sub.add_parser(verb, help=mod.__doc__.splitlines()[0], description=mod.__doc__,
+        summary = " ".join(mod.__doc__.split("\n\n")[0].split())  # the first paragraph, not its first line
+        sp = sub.add_parser(verb, help=summary, description=mod.__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
         mod.add_arguments(sp)

@@ -122,3 +122,20 @@ def test_help_keeps_example_commands_on_their_own_lines(capsys):
     lines = [line.strip() for line in out.splitlines()]
     assert "Examples: hetier export t.arrow --format perfetto [results.arrow ...] -o t.json" in lines
     assert "hetier export t.arrow --format parquet -o t.parquet" in lines
+
+
+def test_the_verb_list_gives_each_verb_its_whole_first_sentence(capsys):
+    """`hetier --help` showed the first line of a docstring, so two summaries stopped mid-sentence
+    ("... time by layer), or the")."""
+    import argparse
+
+    from hetier.cli.main import VERBS, build_parser, main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "or the runs of a results file (hetier replay -o) or a sweep directory: one row per run." in out
+    assert "every override a column), Parquet or CSV." in out
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    assert sorted(helps) == sorted(VERBS) and all(h.endswith(".") for h in helps.values()), helps
