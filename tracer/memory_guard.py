@@ -3,6 +3,7 @@ cannot fit this machine, rather than dying in SEAL's allocator (std::bad_alloc) 
 
 from __future__ import annotations
 
+from hetier.available_memory import available_memory_bytes
 from hetier.errors import UsageError
 from hetier.formats.seal_pool import ResidentPeak
 from hetier.models.ir import Graph
@@ -25,29 +26,6 @@ def planned_peak_bytes(graph: Graph, params: HEParams, bias_copy: bool = True, p
     for j, loop in plan_ops(runtime_graph(graph, profile), params, rec, bias_copy, profile):
         resident.add(aggregate_plan(rec, loop, j, 0, 0))
     return resident.best
-
-
-def available_memory_bytes() -> int | None:
-    """MemAvailable, lowered to the cgroup's limit minus its usage when one is set; None if unknown."""
-    avail = None
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as f:
-            limit = f.read().strip()
-        with open("/sys/fs/cgroup/memory.current") as f:
-            used = int(f.read().strip())
-        if limit != "max":
-            room = int(limit) - used
-            avail = room if avail is None else min(avail, room)
-    except (OSError, ValueError):
-        pass
-    return avail
 
 
 def check_real_run_fits(graph: Graph, params: HEParams, bias_copy: bool = True,

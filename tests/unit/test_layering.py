@@ -57,7 +57,8 @@ def test_formats_import_only_numpy_pyarrow_and_the_base_modules():
 
 
 def test_base_modules_import_only_the_standard_library_and_each_other():
-    files = {"hetier/version.py", "hetier/errors.py", "hetier/atomic.py", "hetier/validation.py", "hetier/vocabulary.py"}
+    files = {"hetier/version.py", "hetier/errors.py", "hetier/atomic.py", "hetier/validation.py", "hetier/vocabulary.py",
+             "hetier/available_memory.py"}
     imports = {f: n for f, n in _imports("hetier").items() if f in files}
     assert set(imports) == files
     assert [f"{f}: {n}" for f, names in imports.items() for n in names if not (_stdlib(n) or n in BASE)] == []
@@ -68,7 +69,7 @@ def test_base_modules_import_only_the_standard_library_and_each_other():
 # nothing of each other: data flows between them through trace files).
 LAYERS = [
     ("base", 0, ("hetier.version", "hetier.errors", "hetier.atomic", "hetier.validation", "hetier.vocabulary",
-                 "hetier.terminal", "hetier.text_table", "hetier.heap_thresholds")),
+                 "hetier.terminal", "hetier.text_table", "hetier.heap_thresholds", "hetier.available_memory")),
     ("formats", 1, ("hetier.formats",)),
     ("models", 2, ("hetier.models",)),
     ("tracer", 3, ("hetier.tracer",)),
