@@ -9,6 +9,7 @@ finite and within their range, so NaN, inf and 1e308 never reach the simulator.
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from dataclasses import dataclass, field
@@ -122,6 +123,18 @@ class Bool(Rule):
     def check(self, value, path, where):
         if not isinstance(value, bool):
             _fail(where, path, "must be true or false", value)
+
+
+@dataclass(frozen=True)
+class TextOrDate(Rule):
+    """A date as text ("2025-12") or as a TOML date (2025-12-28), not empty."""
+
+    def check(self, value, path, where):
+        if not (isinstance(value, datetime.date) or isinstance(value, str) and value):
+            _fail(where, path, "must be text or a date", value)
+
+    def describe(self) -> str:
+        return "text or a date"
 
 
 @dataclass(frozen=True)
@@ -487,3 +500,21 @@ ADVICE = Obj({
         required=("machine", "policy", "ops"), label="tiering key"), max_len=MAX_ADVICE_TIERING),
 }, required=("magic", "version", "trace", "threads", "bisected", "machines", "recommended", "layers"), extra=True,
     label="advice key")
+
+# A price file (simulator/presets/prices.toml): per entry and card its source and date; what the
+# schema cannot say (usd_per_gb 0 only for reused DIMMs, names that point at defined entries) is
+# checked in simulator/prices.py.
+MAX_CARD_USD = 1e7  # bounds keep the arithmetic finite
+MAX_USD_PER_GB = 1e6
+_SOURCED = {"date": TextOrDate(), "source": Str(MAX_TEXT, min_len=1), "note": TEXT, "estimate": Bool()}
+PRICE_CARD = Obj({"usd": Num(0, MAX_CARD_USD), "gb_per_card": Num(1, 1e9), **_SOURCED},  # a card holds >= 1 GB
+                 required=("usd", "gb_per_card", "date", "source"), label="card key")
+PRICE_ENTRY = Obj({"usd_per_gb": Num(0, MAX_USD_PER_GB), "card": NAME, "reused": Bool(), **_SOURCED},
+                  required=("usd_per_gb", "date", "source"), label="price key")
+PRICE_FILE = Obj({
+    "cards": MapOf(PRICE_CARD, key=NAME, max_len=1000),
+    "prices": MapOf(PRICE_ENTRY, key=NAME, max_len=1000),
+    "devices": MapOf(NAME, key=NAME, max_len=1000),  # device preset -> price entry
+    "choices": MapOf(Obj({"description": Str(MAX_TEXT, min_len=1), "devices": MapOf(NAME, key=NAME, max_len=1000)},
+                         required=("description", "devices"), label="choice key"), key=NAME, max_len=100),
+})

@@ -10,7 +10,6 @@ selects one.
 
 from __future__ import annotations
 
-import datetime
 import functools
 import math
 from dataclasses import dataclass
@@ -19,13 +18,9 @@ from pathlib import Path
 from hetier.errors import UsageError
 from hetier.simulator.devices import GB, PRESETS, load_toml
 from hetier.simulator.machine import Machine
+from hetier.validation import PRICE_FILE, validate
 
 DEFAULT_PRICES = PRESETS / "prices.toml"
-_PRICE_KEYS = {"usd_per_gb", "date", "source", "note", "estimate", "card", "reused"}
-_CARD_KEYS = {"usd", "gb_per_card", "date", "source", "note", "estimate"}
-_CHOICE_KEYS = {"description", "devices"}
-MAX_CARD_USD = 1e7  # bounds keep the arithmetic finite
-MAX_USD_PER_GB = 1e6
 
 
 @dataclass(frozen=True)
@@ -72,84 +67,37 @@ def priced_with_estimate(cost_note: str | None) -> bool:
     return "estimate" in (cost_note or "")
 
 
-def _number(path: str, what: str, v, lo: float, hi: float, lo_open: bool) -> float:
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and (lo < v if lo_open else lo <= v) and v <= hi
-    if not ok:
-        raise UsageError(f"{path}: {what} must be a number {'>' if lo_open else '>='} {lo:g} and <= {hi:g}")
-    return float(v)
-
-
-def _typed(path: str, what: str, e: dict) -> None:
-    """The text and flag keys of a price or card table have their types: a date as text or a TOML
-    date, source and note as text, estimate and reused as true or false (a string "false" was true)."""
-    for key, types, shown in (("date", (str, datetime.date), "text or a date"), ("source", (str,), "text"),
-                              ("note", (str,), "text"), ("estimate", (bool,), "true or false"),
-                              ("reused", (bool,), "true or false")):
-        if key in e and not isinstance(e[key], types):
-            raise UsageError(f"{path}: {what} {key} must be {shown} (got {str(e[key])[:60]!r})")
-
-
-def _card(path: str, name: str, e) -> Card:
-    if not isinstance(e, dict):
-        raise UsageError(f"{path}: card '{name}' must be a table")
-    unknown = set(e) - _CARD_KEYS
-    if unknown:
-        raise UsageError(f"{path}: card '{name}' has unknown key(s) {', '.join(sorted(unknown))}")
-    if not e.get("source") or not e.get("date"):
-        raise UsageError(f"{path}: card '{name}' needs a source and a date")
-    _typed(path, f"card '{name}'", e)
-    return Card(name, _number(path, f"card '{name}' usd", e.get("usd"), 0, MAX_CARD_USD, False),
-                _number(path, f"card '{name}' gb_per_card", e.get("gb_per_card"), 1, 1e9, False),  # a card holds >= 1 GB
-                str(e["date"]), str(e["source"]), str(e.get("note", "")), bool(e.get("estimate", False)))
-
-
 @functools.lru_cache(maxsize=8)
 def load_prices(path: str = str(DEFAULT_PRICES), choice: str | None = None) -> tuple[dict[str, Price], dict[str, str]]:
     """(price entries by name, device preset -> entry), validated; ``choice`` replaces the
     device -> entry mapping of the devices it names."""
     d = load_toml(Path(path))
-    unknown = sorted(set(d) - {"cards", "prices", "devices", "choices"})
+    unknown = sorted(set(d) - set(PRICE_FILE.fields))
     if unknown:  # e.g. a machine or device preset given as the price file
         raise UsageError(f"{path}: not a price file (unknown key(s) {', '.join(unknown)}; "
                          "it holds [prices], [devices], [cards], [choices])")
-    for table in ("cards", "prices", "devices", "choices"):
-        if not isinstance(d.get(table, {}), dict):
-            raise UsageError(f"{path}: [{table}] must be a table")
-    cards = {n: _card(path, n, e) for n, e in d.get("cards", {}).items()}
+    validate(d, PRICE_FILE, path)
+    cards = {n: Card(n, float(e["usd"]), float(e["gb_per_card"]), str(e["date"]), e["source"], e.get("note", ""),
+                     e.get("estimate", False)) for n, e in d.get("cards", {}).items()}
     entries: dict[str, Price] = {}
     for name, e in d.get("prices", {}).items():
-        if not isinstance(e, dict):
-            raise UsageError(f"{path}: price '{name}' must be a table")
-        unknown = set(e) - _PRICE_KEYS
-        if unknown:
-            raise UsageError(f"{path}: price '{name}' has unknown key(s) {', '.join(sorted(unknown))}")
-        reused = e.get("reused", False) is True
-        v = e.get("usd_per_gb")
-        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and (v >= 0 if reused else v > 0)
-                and v <= MAX_USD_PER_GB):
+        reused = e.get("reused", False)
+        if e["usd_per_gb"] == 0 and not reused:
             raise UsageError(f"{path}: price '{name}' needs a positive usd_per_gb (0 only with reused = true)")
-        if not e.get("source") or not e.get("date"):
-            raise UsageError(f"{path}: price '{name}' needs a source and a date")
-        _typed(path, f"price '{name}'", e)
         card = e.get("card")
-        if card is not None and (not isinstance(card, str) or card not in cards):
+        if card is not None and card not in cards:
             raise UsageError(f"{path}: price '{name}' names card '{card}', which is not defined")
-        entries[name] = Price(float(v), str(e["date"]), e["source"], e.get("note", ""),
-                              bool(e.get("estimate", False)), cards[card] if card else None, reused)
+        entries[name] = Price(float(e["usd_per_gb"]), str(e["date"]), e["source"], e.get("note", ""),
+                              e.get("estimate", False), cards[card] if card else None, reused)
     devices = dict(d.get("devices", {}))
     choices = d.get("choices", {})
-    for cname, c in choices.items():
-        unknown = set(c) - _CHOICE_KEYS if isinstance(c, dict) else {"(not a table)"}
-        if unknown or not isinstance(c.get("devices"), dict) or not isinstance(c.get("description"), str) \
-                or not c["description"]:
-            raise UsageError(f"{path}: choice '{cname}' needs a description and a devices table, nothing else")
     if choice is not None:
         if choice not in choices:
             known = ", ".join(sorted(choices)) or "none"
             raise UsageError(f"{path}: no price choice '{choice}' (choices: {known})")
         devices.update(choices[choice]["devices"])
     for dev, entry in devices.items():
-        if not isinstance(entry, str) or entry not in entries:
+        if entry not in entries:
             raise UsageError(f"{path}: device '{dev}' names price '{entry}', which is not defined")
     if not entries:
         raise UsageError(f"{path}: holds no prices ([prices.NAME] tables with usd_per_gb, date and source)")

@@ -78,11 +78,11 @@ def test_a_users_price_file_with_cards_and_a_choice(tmp_path):
 @pytest.mark.parametrize("change, message", [
     (('usd_per_gb = 0\nreused = true', 'usd_per_gb = 0'), "needs a positive usd_per_gb (0 only with reused = true)"),
     (('card = "k"\ndate', 'card = "nope"\ndate'), "names card 'nope', which is not defined"),
-    (("usd = 500", "usd = -1"), "card 'k' usd must be a number >= 0"),
-    (("usd = 500", "usd = nan"), "card 'k' usd must be a number >= 0"),
-    (("gb_per_card = 128", "gb_per_card = 0"), "card 'k' gb_per_card must be a number >= 1"),
-    (("gb_per_card = 128", "gb_per_card = 128\ncolour = 1"), "card 'k' has unknown key(s) colour"),
-    (('description = "DIMMs we own"\n', ''), "choice 'owned' needs a description and a devices table"),
+    (("usd = 500", "usd = -1"), "cards.k.usd must be >= 0 (got -1)"),
+    (("usd = 500", "usd = nan"), "cards.k.usd must be a finite number (got nan)"),
+    (("gb_per_card = 128", "gb_per_card = 0"), "cards.k.gb_per_card must be >= 1 (got 0)"),
+    (("gb_per_card = 128", "gb_per_card = 128\ncolour = 1"), "unknown card key(s) colour in cards.k"),
+    (('description = "DIMMs we own"\n', ''), "missing 'description' in choices.owned"),
     (('"cxl-expander-x16" = "cxl-owned"', '"cxl-expander-x16" = "gone"'), "device 'cxl-expander-x16' names price 'gone'"),
 ])
 def test_bad_price_files_are_refused_in_one_line(tmp_path, change, message):
@@ -117,11 +117,14 @@ def test_the_cheapest_answer_says_when_a_box_is_priced_with_an_estimate():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("prices = 3", "[prices] must be a table"), ("[prices]\nx = 3", "price 'x' must be a table"),
-    ('[devices]\n"ddr5-4800-8ch" = 3', "device 'ddr5-4800-8ch' names price '3'"), ("cards = [1]", "[cards] must be a table"),
-    ('[prices.x]\nusd_per_gb = 1\ndate = "d"\nsource = "s"\ncard = 3', "names card '3', which is not defined"),
+    ("prices = 3", "prices must be a table (got 3)"), ("[prices]\nx = 3", "prices.x must be a table (got 3)"),
+    ('[devices]\n"ddr5-4800-8ch" = 3', "devices.ddr5-4800-8ch must be a string (got 3)"), ("cards = [1]", "cards must be a table (got [1])"),
+    ('[prices.x]\nusd_per_gb = 1\ndate = "d"\nsource = "s"\ncard = 3', "prices.x.card must be a string (got 3)"),
     ("", "holds no prices"), ("[cards]\n[devices]", "holds no prices"),
     ('name = "ddr5-dram-only"\ncores = 8', "not a price file (unknown key(s) cores, name;"),
+    ('[prices.x]\nusd_per_gb = 1\ndate = "d"', "missing 'source' in prices.x"),
+    ('[prices.x]\nusd_per_gb = 1\ndate = "d"\nsource = ""', "prices.x.source must not be empty"),
+    ('[prices."a\\nb"]\nusd_per_gb = 1\ndate = "d"\nsource = "s"', "prices key must be one line without control characters"),
 ])
 def test_price_files_of_the_wrong_shape_are_refused(tmp_path, text, message):
     f = tmp_path / "p.toml"
