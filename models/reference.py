@@ -68,6 +68,43 @@ def run_node(node: Node, xs: list[np.ndarray]) -> np.ndarray:
     raise ValueError(f"reference executor: unknown kind {k}")
 
 
+FLOAT_BYTES = 8  # activations are float64
+WINDOW_COPIES = 2  # a window array, and einsum's contiguous copy of it (measured: see run_peak_bytes)
+
+
+def node_temporary_bytes(node: Node, in_shape: tuple[int, ...], batch: int) -> int:
+    """Bytes ``run_node`` holds besides its input and output: a padded copy of the input and the
+    k x k window array (and, for convolutions, einsum's copy of it) of a windowed layer."""
+    if node.kind not in ("conv2d", "dwconv2d", "avgpool", "maxpool") or len(in_shape) != 3:
+        return 0
+    c, h, w = in_shape
+    k = node.weight.shape[2] if node.kind in ("conv2d", "dwconv2d") else node.kernel
+    oh, ow = node.shape[1:]
+    pad = node.padding or 0
+    padded = batch * c * (h + 2 * pad) * (w + 2 * pad) * FLOAT_BYTES if pad else 0
+    windows = batch * c * k * k * oh * ow * FLOAT_BYTES
+    return padded + windows * (WINDOW_COPIES if node.kind in ("conv2d", "dwconv2d") else 1)
+
+
+def run_peak_bytes(graph: Graph, batch: int) -> int:
+    """Estimated peak bytes of running ``graph`` in numpy on ``batch`` inputs, each node's output
+    freed after its last reader (as ``run_reference`` and the zoo's calibration do): the weights,
+    the live outputs, and the running node's output, temporaries and scaled weights."""
+    last = graph.last_use()
+    size = [batch * int(np.prod(n.shape)) * FLOAT_BYTES for n in graph.nodes]
+    weights = [(n.weight.nbytes if n.weight is not None else 0) + (n.bias.nbytes if n.bias is not None else 0)
+               for n in graph.nodes]
+    live = size[0] + sum(weights)  # the weights, plus a scaled copy of the running node's
+    peak = live
+    for j, node in enumerate(graph.nodes[1:], start=1):
+        in_shape = graph.nodes[node.inputs[0]].shape if node.inputs else ()
+        held = 2 if node.bias is not None else 1  # y and y + bias (the zoo's y * s and y.std() likewise)
+        peak = max(peak, live + held * size[j] + weights[j] + node_temporary_bytes(node, in_shape, batch))
+        live += size[j]
+        live -= sum(size[i] for i in set(node.inputs) if last[i] == j)
+    return peak
+
+
 def run_reference(graph: Graph, x: np.ndarray, keep: bool = False) -> np.ndarray | list[np.ndarray]:
     """Run ``graph`` on ``x`` (B, *input_shape); ``keep`` returns every node's output."""
     outs: list[np.ndarray | None] = [x.astype(np.float64)]

@@ -13,12 +13,15 @@ from functools import partial
 
 import numpy as np
 
+from hetier.available_memory import available_memory_bytes
 from hetier.errors import UsageError
 from hetier.models.ir import Graph, Node
-from hetier.models.reference import run_node
+from hetier.models.reference import run_node, run_peak_bytes
 
 MOBILENET_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 RESNET_DEPTHS = (18, 50)
+CALIB_BATCH = 4  # images in the seeded calibration batch
+CALIB_MARGIN = 1.2  # run_peak_bytes came within 0.92-1.10 of tracemalloc's peak of finish() on seven zoo models
 
 
 class Builder:
@@ -91,10 +94,20 @@ class Builder:
         return self._add(kind, [x], (c, oh, ow), kernel=k, stride=stride, padding=pad)
 
     def finish(self, calib_seed: int) -> Graph:
-        """Scale weighted layers to unit output std on a seeded calibration batch."""
+        """Scale weighted layers to unit output std on a seeded calibration batch (each output freed
+        after its last reader); refuse in one line a model whose pass would not fit this host."""
+        need = run_peak_bytes(self.g, CALIB_BATCH)
+        avail = available_memory_bytes()
+        if avail is not None and need * CALIB_MARGIN > avail:
+            c, h, w = self.g.input_shape if len(self.g.input_shape) == 3 else (0, 0, 0)
+            at = f" at {h}x{w}" if h else ""
+            raise UsageError(f"{self.g.name}{at}: scaling its seeded weights on a {CALIB_BATCH}-image calibration "
+                             f"batch needs about {need / 1e9:.1f} GB, more than the {avail / 1e9:.1f} GB available "
+                             "here; use a smaller --resolution or --width")
         rng = np.random.default_rng(calib_seed)
-        outs = [rng.uniform(0, 1, (4, *self.g.input_shape))]
-        for node in self.g.nodes[1:]:
+        outs: list[np.ndarray | None] = [rng.uniform(0, 1, (CALIB_BATCH, *self.g.input_shape))]
+        last = self.g.last_use()
+        for j, node in enumerate(self.g.nodes[1:], start=1):
             y = run_node(node, [outs[i] for i in node.inputs])
             if node.weight is not None:
                 s = 1.0 / max(float(y.std()), 1e-6)
@@ -102,6 +115,9 @@ class Builder:
                 node.bias = node.bias * s
                 y = y * s
             outs.append(y)
+            for i in node.inputs:
+                if last[i] == j:
+                    outs[i] = None
         return self.g
 
 

@@ -7,6 +7,7 @@ from hetier.available_memory import available_memory_bytes
 from hetier.errors import UsageError
 from hetier.formats.seal_pool import ResidentPeak
 from hetier.models.ir import Graph
+from hetier.models.reference import run_peak_bytes
 from hetier.tracer.params import HEParams
 
 RUNTIME_BYTES = 512 << 20  # Python, numpy, TenSEAL and the reference executor besides the ciphertexts
@@ -30,12 +31,15 @@ def planned_peak_bytes(graph: Graph, params: HEParams, bias_copy: bool = True, p
 
 def check_real_run_fits(graph: Graph, params: HEParams, bias_copy: bool = True,
                         available: int | None = None, profile: str = "hetier") -> int:
-    """Refuse a real run whose planned peak (plus the runtime) exceeds the available memory;
-    returns the estimate in bytes."""
-    need = planned_peak_bytes(graph, params, bias_copy, profile) + RUNTIME_BYTES
+    """Refuse a real run whose planned peak plus its numpy reference (run after it, while SEAL's
+    pool still holds the peak) and the runtime exceed the available memory; returns the estimate in bytes."""
+    from hetier.tracer.executor import runtime_graph
+
+    reference = run_peak_bytes(runtime_graph(graph, profile), params.batch)
+    need = planned_peak_bytes(graph, params, bias_copy, profile) + reference + RUNTIME_BYTES
     avail = available_memory_bytes() if available is None else available
     if avail is not None and need > avail:
         raise UsageError(f"a real run of {graph.name} at batch {params.batch} needs about {need / 1e9:.1f} GB "
-                         f"(planned peak), more than the {avail / 1e9:.1f} GB available here; "
+                         f"(planned peak and its numpy reference), more than the {avail / 1e9:.1f} GB available here; "
                          f"use --mode plan to trace it without encryption, or a smaller --batch")
     return need

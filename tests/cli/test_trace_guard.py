@@ -13,8 +13,8 @@ def test_a_run_larger_than_memory_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("hetier.tracer.memory_guard.available_memory_bytes", lambda: 1 << 30)
     code, _, err = run_cli(["trace", "cryptonets", "--batch", "64", "-o", str(tmp_path / "c.arrow")], capsys)
     assert code == 2 and len(err.splitlines()) == 1
-    # planned resident peak (SEAL's pool as it grows, formats/seal_pool.py) plus 0.5 GB of runtime
-    assert "needs about 2.8 GB (planned peak), more than the 1.1 GB available here; use --mode plan" in err
+    # planned resident peak (SEAL's pool as it grows, formats/seal_pool.py), the reference (a few MB) and 0.5 GB of runtime
+    assert "needs about 2.8 GB (planned peak and its numpy reference), more than the 1.1 GB available here; use --mode plan" in err
     assert os.listdir(tmp_path) == []
 
 
