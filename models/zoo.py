@@ -16,11 +16,12 @@ import numpy as np
 from hetier.available_memory import available_memory_bytes
 from hetier.errors import UsageError
 from hetier.models.ir import Graph, Node
-from hetier.models.reference import run_node, run_peak_bytes
+from hetier.models.reference import FLOAT_BYTES, run_node, run_peak_bytes
 
 MOBILENET_WIDTHS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 RESNET_DEPTHS = (18, 50)
 CALIB_BATCH = 4  # images in the seeded calibration batch
+WEIGHTS_CHECKED_FROM = 256 << 20  # bytes of weights below which the host's memory is not read
 CALIB_MARGIN = 1.2  # run_peak_bytes came within 0.92-1.10 of tracemalloc's peak of finish() on seven zoo models
 
 
@@ -32,6 +33,7 @@ class Builder:
         self.rng = np.random.default_rng(seed)
         self.g.add(Node("input", "input", [], tuple(input_shape)))
         self._count: dict[str, int] = {}
+        self._weight_bytes = 0
 
     def _name(self, kind: str) -> str:
         self._count[kind] = self._count.get(kind, 0) + 1
@@ -42,6 +44,18 @@ class Builder:
 
     def _add(self, kind: str, inputs: list[int], shape: tuple[int, ...], **kw) -> int:
         return self.g.add(Node(self._name(kind), kind, inputs, tuple(int(s) for s in shape), **kw))
+
+    def _weights(self, std: float, shape: tuple[int, ...]) -> np.ndarray:
+        """He-normal weights of ``shape``, once the model's weights so far and these (float64, and a
+        folded or scaled copy of a layer's at a time) are known to fit the memory available."""
+        self._weight_bytes += math.prod(shape) * FLOAT_BYTES
+        if self._weight_bytes > WEIGHTS_CHECKED_FROM:
+            avail = available_memory_bytes()
+            if avail is not None and self._weight_bytes * CALIB_MARGIN > avail:
+                raise UsageError(f"{self.g.name}: its seeded weights need about {self._weight_bytes / 1e9:,.1f} GB "
+                                 f"(a layer of {' x '.join(map(str, shape))} among them), more than the "
+                                 f"{avail / 1e9:.1f} GB available here; use smaller layers")
+        return self.rng.normal(0, std, shape)
 
     def _fold_bn(self, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         oc = w.shape[0]
@@ -61,7 +75,7 @@ class Builder:
             raise UsageError(f"input resolution too small: {h}x{w} reaches a {k}x{k} stride-{stride} layer")
         fan_in = k * k * (1 if depthwise else c)
         shape_w = (c, 1, k, k) if depthwise else (oc, c, k, k)
-        weight = self.rng.normal(0, math.sqrt(2.0 / fan_in), shape_w)
+        weight = self._weights(math.sqrt(2.0 / fan_in), shape_w)
         bias = np.zeros(shape_w[0])
         if bn:
             weight, bias = self._fold_bn(weight, bias)
@@ -70,7 +84,7 @@ class Builder:
 
     def dense(self, x: int, out: int) -> int:
         n = int(np.prod(self.shape(x)))
-        weight = self.rng.normal(0, math.sqrt(1.0 / n), (out, n))
+        weight = self._weights(math.sqrt(1.0 / n), (out, n))
         return self._add("dense", [x], (out,), weight=weight, bias=self.rng.normal(0, 0.05, out))
 
     def act(self, x: int, kind: str, **kw) -> int:

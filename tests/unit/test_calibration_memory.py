@@ -63,3 +63,18 @@ def test_the_real_run_guard_counts_the_numpy_reference(monkeypatch):
     need = memory_guard.check_real_run_fits(g, p, available=1 << 50)
     reference = run_peak_bytes(runtime_graph(g, "hetier"), 64)
     assert need == reference + memory_guard.RUNTIME_BYTES and reference > 100e6
+
+
+def test_weights_too_large_for_the_host_are_refused_before_they_are_drawn(monkeypatch):
+    """mlp --hidden 1048576 --inputs 1048576 (8.8 TB of float64 weights) ended in a bare
+    'out of memory'; now the message names the weights, before any is allocated."""
+    monkeypatch.setattr(zoo, "available_memory_bytes", lambda: 1 << 30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(UsageError, match=r"mlp: its seeded weights need about 3\.2 GB \(a layer of 20000 x 20000 "
+                                             r"among them\), more than the 1\.1 GB available here"):
+            zoo.build("mlp", hidden=20000, inputs=20000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6, peak
