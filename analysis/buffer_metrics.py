@@ -46,7 +46,8 @@ class BufferTable(Accumulator):
         self.alloc_ts = _Grow(np.int64)
         self.free_ts = _Grow(np.int64, -1)
         self.free_layer = _Grow(np.int32, -1)
-        self.size = _Grow(np.int64)
+        self.size = _Grow(np.int64)  # the most bytes the buffer held at once
+        self.held = _Grow(np.int64)  # bytes the buffer holds now (after the batches so far)
         self.alloc_count = _Grow(np.int64)
         self.reads = _Grow(np.float64)
         self.writes = _Grow(np.float64)
@@ -57,7 +58,7 @@ class BufferTable(Accumulator):
     def add(self, b: EventBatch) -> None:
         buf = self.buf = self.ids.dense(b.buffer)
         for g in (self.alloc_layer, self.alloc_kind, self.alloc_ts, self.free_ts, self.free_layer, self.size,
-                  self.alloc_count, self.reads, self.writes):
+                  self.held, self.alloc_count, self.reads, self.writes):
             g.ensure(len(self.ids))
         al = np.flatnonzero(b.event == EV["alloc"])
         fr = np.flatnonzero(b.event == EV["free"])
@@ -66,7 +67,7 @@ class BufferTable(Accumulator):
         self.alloc_kind.a[buf[al]] = b.kind[al]
         first_alloc = self.alloc_ts.a[buf[al]] == 0
         self.alloc_ts.a[buf[al[first_alloc]]] = b.ts_ns[al[first_alloc]]
-        np.maximum.at(self.size.a, buf[al], b.nbytes[al])
+        self._sizes(buf, b)
         self.free_ts.a[buf[fr]] = b.ts_ns[fr]
         self.free_layer.a[buf[fr]] = b.layer[fr]
         np.add.at(self.alloc_count.a, buf[al], b.count[al])
@@ -81,6 +82,25 @@ class BufferTable(Accumulator):
         isw = b.event[rw] == EV["write"]
         np.add.at(self.reads.a, buf[rw[~isw]], nb[~isw])
         np.add.at(self.writes.a, buf[rw[isw]], nb[isw])
+
+    def _sizes(self, buf: np.ndarray, b: EventBatch) -> None:
+        """Each buffer's size: the most bytes it held at once, its alloc and free rows taken in order.
+        One alloc row per buffer is the rule, but the writer splits a row of more than
+        MAX_ROW_BYTES (formats/trace.py) into several of one buffer: their bytes add up."""
+        af = np.flatnonzero((b.event == EV["alloc"]) | (b.event == EV["free"]))
+        if not len(af):
+            return
+        delta = np.where(b.event[af] == EV["alloc"], b.nbytes[af], -b.nbytes[af]).astype(np.int64)
+        order = np.argsort(buf[af], kind="stable")  # by buffer, rows in trace order within one
+        bs, ds = buf[af][order], delta[order]
+        first = np.r_[True, bs[1:] != bs[:-1]]
+        run = np.cumsum(ds)
+        starts = np.flatnonzero(first)
+        run -= np.repeat(run[starts] - ds[starts], np.diff(np.r_[starts, len(bs)]))  # restart per buffer
+        run += self.held.a[bs]
+        np.maximum.at(self.size.a, bs, run)
+        last = np.r_[starts[1:], len(bs)] - 1
+        self.held.a[bs[last]] = np.maximum(run[last], 0)
 
     def finish(self) -> "BufferTable":
         self.allocated = np.flatnonzero(self.alloc_kind.a[: len(self.size.a)] >= 0)
