@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from hetier.errors import UsageError
 from hetier.models.ir import Graph
 
@@ -31,11 +33,21 @@ def load_model(model: str, seed: int = 0, options: dict | None = None,
     return imported.graph, imported.source
 
 
-def refuse_zero_weights(graph: Graph) -> None:
-    """A real run multiplies every weight as a plaintext, and SEAL refuses a product by an exact
-    zero (a "transparent" ciphertext): say so in one line before the run (plan mode is unaffected)."""
+def refuse_zero_weights(graph: Graph, scale_bits: int) -> None:
+    """A real run multiplies every weight as a plaintext, and SEAL refuses a product by a zero
+    plaintext (a "transparent" ciphertext): an exact zero, or a weight below half a unit at the
+    scale it is encoded at (CKKSEncoder encodes a scalar as round(w x scale): the linear kernel's
+    scale is its level's last prime, at least 2^``scale_bits``, the smallest data prime). Say so
+    in one line before the run (plan mode is unaffected)."""
+    cutoff = 0.5 / 2.0 ** scale_bits
     for n in graph.nodes:
-        if n.kind in ("conv2d", "dwconv2d", "dense") and not n.weight.all():
-            zeros = int(n.weight.size - n.weight.astype(bool).sum())
-            raise UsageError(f"layer '{n.name}' has {zeros:,} weight(s) exactly zero; a real run would multiply a "
-                             "ciphertext by a zero plaintext, which SEAL refuses (use --mode plan)")
+        if n.kind in ("conv2d", "dwconv2d", "dense"):
+            zeros = int(np.count_nonzero(n.weight == 0))
+            if zeros:
+                raise UsageError(f"layer '{n.name}' has {zeros:,} weight(s) exactly zero; a real run would multiply a "
+                                 "ciphertext by a zero plaintext, which SEAL refuses (use --mode plan)")
+            tiny = int(np.count_nonzero(np.abs(n.weight) < cutoff))
+            if tiny:
+                raise UsageError(f"layer '{n.name}' has {tiny:,} weight(s) below {cutoff:.3g} in magnitude, which "
+                                 f"encode to a zero plaintext at a scale of 2^{scale_bits}; a real run would multiply a "
+                                 "ciphertext by zero, which SEAL refuses (use --mode plan, or a larger --scale-bits)")

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     params = choose_params(graph, args.batch, args.poly_modulus, args.primes, args.scale_bits)
     console = Console(stderr=True, soft_wrap=True)
     if args.mode == "real":
-        refuse_zero_weights(graph)
+        refuse_zero_weights(graph, min(params.primes[:-1]))  # the smallest prime a weight is encoded at
     if args.mode == "real" and not args.no_memory_check:
         from hetier.tracer.memory_guard import check_real_run_fits
 

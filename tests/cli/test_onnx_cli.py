@@ -114,6 +114,27 @@ def test_exact_zero_weight_is_refused_before_a_real_run(tmp_path, capsys):
     assert run(argv + ["--mode", "plan"], capsys)[0] == 0
 
 
+def test_a_weight_too_small_to_encode_is_refused_before_a_real_run(tmp_path, capsys):
+    """A weight below half a unit at its encoding scale encodes to a zero plaintext: SEAL refused
+    the product ("result ciphertext is transparent", a traceback) after minutes of the real run."""
+    import onnx
+    from onnx import numpy_helper
+
+    assert run(["export-model", "mlp", "--activation", "relu", "-o", str(tmp_path / "m.onnx")], capsys)[0] == 0
+    m = onnx.load(str(tmp_path / "m.onnx"))
+    w = next(t for t in m.graph.initializer if t.name == "dense_1.weight")
+    arr = numpy_helper.to_array(w).copy()
+    arr[0, :3] = 1e-9
+    w.CopyFrom(numpy_helper.from_array(arr, w.name))
+    onnx.save(m, str(tmp_path / "tiny.onnx"))
+    argv = ["trace", str(tmp_path / "tiny.onnx"), "--batch", "4", "-o", str(tmp_path / "t.arrow")]
+    code, _, err = run(argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and not (tmp_path / "t.arrow").exists()
+    assert "layer 'dense_1' has 3 weight(s) below 1.19e-07 in magnitude, which encode to a zero plaintext at a " \
+           "scale of 2^22" in err
+    assert run(argv + ["--mode", "plan"], capsys)[0] == 0
+
+
 def test_info_of_a_crafted_source_does_not_fail(tmp_path, capsys):
     from tests.helpers import GOOD_ROWS, tiny_meta, write_tiny
 
