@@ -6,8 +6,28 @@ kernel's out-of-memory killer (Linux overcommits: numpy's allocation succeeds, t
 from __future__ import annotations
 
 
+def _address_space_room() -> int | None:
+    """Room under this process's address-space limit (RLIMIT_AS, `ulimit -v`): the limit minus the
+    virtual size it has mapped (VmSize); None without a limit. Past it an allocation fails with
+    MemoryError however much memory the machine has free."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return max(0, limit - int(line.split()[1]) * 1024)
+    except (ImportError, OSError, ValueError):
+        pass
+    return None
+
+
 def available_memory_bytes() -> int | None:
-    """MemAvailable, lowered to the cgroup's limit minus its usage when one is set; None if unknown."""
+    """MemAvailable, lowered to the cgroup's limit minus its usage when one is set and to the room
+    under the process's address-space limit; None if unknown."""
     avail = None
     try:
         with open("/proc/meminfo") as f:
@@ -26,4 +46,7 @@ def available_memory_bytes() -> int | None:
             avail = room if avail is None else min(avail, room)
     except (OSError, ValueError):
         pass
+    room = _address_space_room()
+    if room is not None:
+        avail = room if avail is None else min(avail, room)
     return avail

@@ -55,3 +55,21 @@ def test_the_cli_refuses_in_one_line_and_writes_nothing(monkeypatch, tmp_path, c
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "DRAM cache replay: one op touches" in err and "more than the 0.0 GB available here" in err
     assert not out.exists()
+
+
+def test_an_address_space_limit_lowers_the_memory_available():
+    """Under `ulimit -v` an allocation fails past the limit however much the machine has free: the
+    guards compare against the room under it (a Memory Mode replay of 64-byte blocks ended in a bare
+    'out of memory' under a 6 GB limit instead of the guard's message)."""
+    import resource
+    import subprocess
+    import sys
+
+    limit = 3 << 30
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    out = subprocess.run([sys.executable, "-c", "from hetier.available_memory import available_memory_bytes as a; "
+                          "print(a())"], capture_output=True, text=True, preexec_fn=cap, check=True).stdout
+    assert 0 < int(out) < limit
