@@ -186,11 +186,17 @@ def schedule_gaps(passes: float, threads: int) -> tuple[np.ndarray, np.ndarray]:
     return g, np.bincount(inv, weights=w)
 
 
+def exact_row(n: int, L: int) -> bool:
+    """Whether a row of ``n`` touches over ``L`` blocks is looked up touch by touch (at most
+    ``EXACT_PASSES`` passes); otherwise each block's first touch is, and its other passes estimated."""
+    return n / L <= EXACT_PASSES
+
+
 def _row_schedule(n: int, L: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
     """(local time, thread) of the touches of a row of ``n`` touches over ``L`` blocks that are
     looked up (touch x is of block x mod L): every touch for rows of at most ``EXACT_PASSES``
     passes, else each block's first, made by the thread whose chunk reaches it earliest."""
-    if n / L <= EXACT_PASSES:
+    if exact_row(n, L):
         tau, th = issue_order(np.arange(n, dtype=np.int64), n, threads)
         return tau, th.astype(np.int64)
     c = (n / L) / threads
@@ -598,7 +604,7 @@ class MemoryModeCache:
         out = MMTraffic()
         if not rows:
             return out
-        self._check_room(sum(n if n / len(blk) <= EXACT_PASSES else len(blk) for _, blk, _, _, n, _, _ in rows))
+        self._check_room(sum(n if exact_row(n, len(blk)) else len(blk) for _, blk, _, _, n, _, _ in rows))
         T = max(1, int(threads))
         R = len(rows)
         seq_blk, seq_set, seq_key, seq_row, counts = [], [], [], [], []
@@ -606,7 +612,7 @@ class MemoryModeCache:
         for i, (r, blk, w, b, n, st, _) in enumerate(rows):
             L = len(blk)
             tau, th = self._schedule(n, L, T)
-            if n / L > EXACT_PASSES:
+            if not exact_row(n, L):
                 stat.append(i)
             for a in range(0, len(tau), L):  # the blocks in touch order: passes over the tensor
                 seq_blk.append(blk[:len(tau) - a])
