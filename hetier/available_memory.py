@@ -28,12 +28,12 @@ def _address_space_room() -> int | None:
 def available_memory_bytes() -> int | None:
     """MemAvailable, lowered to the cgroup's limit minus its usage when one is set and to the room
     under the process's address-space limit; None if unknown."""
-    avail = None
+    bounds = []
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
+                    bounds.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError):
         pass
     try:
@@ -42,11 +42,10 @@ def available_memory_bytes() -> int | None:
         with open("/sys/fs/cgroup/memory.current") as f:
             used = int(f.read().strip())
         if limit != "max":
-            room = int(limit) - used
-            avail = room if avail is None else min(avail, room)
+            bounds.append(int(limit) - used)
     except (OSError, ValueError):
         pass
     room = _address_space_room()
     if room is not None:
-        avail = room if avail is None else min(avail, room)
-    return avail
+        bounds.append(room)
+    return min(bounds, default=None)
