@@ -70,24 +70,24 @@ def load_machine(name_or_path: str, overrides: list[str] | None = None) -> Machi
     resolved = []
     for i, t in enumerate(d["tiers"]):
         validate(t, TIER_REF, where, f"tiers[{i}]")
-        if t["name"] == "machine":
+        name = t["name"]
+        if name == "machine":
             raise UsageError(f"{where}: tier name 'machine' is taken (--set machine.KEY sets the machine's own keys)")
-        if any(n == t["name"] for n, _ in resolved):
-            raise UsageError(f"{where}: tier name '{t['name']}' appears twice")
-        tier_ov = ov.pop(t["name"], {})
+        if any(n == name for n, _ in resolved):
+            raise UsageError(f"{where}: tier name '{name}' appears twice")
+        tier_ov = ov.pop(name, {})
         if tier_ov.pop(REMOVED, False):
             continue
         inline = {k: v for k, v in t.items() if k not in ("name", "device")}
-        tier_where = f"{where} tier {t['name']}"
+        tier_where = f"{where} tier {name}"
         # a rule across a device's values (a scaled curve's floor) may be broken by the overrides
-        name = t["name"]
         set_note = f" with --set {', '.join(f'{name}.{k}' for k in tier_ov)}" if tier_ov else ""
         if "device" in t:
             check_device_keys(inline, tier_where)
             dev = load_device(device_ref(t["device"], path), {**inline, **tier_ov}, f" (as {tier_where}{set_note})")
         else:
             dev = device_from_dict(inline, tier_where + set_note, tier_ov)
-        resolved.append((t["name"], dev))
+        resolved.append((name, dev))
     if ov:
         raise UsageError(f"override names unknown tier(s) {', '.join(ov)} (tiers: {', '.join(n for n, _ in resolved)})")
     if not resolved:
