@@ -235,7 +235,7 @@ class ReuseDistance(Accumulator):
         self.stack.rows(b.event, self.table.buf, b.nbytes, b.count)
 
     def finish(self) -> ReuseHistogram:
-        return self.stack.hist
+        return self.stack.histogram()
 
 
 @dataclass

@@ -14,10 +14,15 @@ distance and together move the row's bytes; the histogram is weighted by bytes. 
 granularity the buffer is the tensor, so the distance between two ciphertexts of one tensor inside
 a row is not visible (the trace does not keep their order).
 
-Method: a Fenwick tree over access positions holds, at each buffer's last-access position, that
-access's footprint; the distance of an access is the tree's sum between the buffer's previous
-position and now (O(log n)). Positions are renumbered when the tree fills, so memory follows the
-number of distinct buffers, not the number of accesses.
+Method (exact, vectorized): accesses are solved a chunk at a time, offline. With ``prev(k)`` and
+``next(k)`` the previous and next access of position k's buffer, the distance of k is the weight
+of the positions j with prev(k) < j < k < next(j) (the latest access of each buffer touched in
+between), i.e. all j with next(j) > k, minus those at or after k, minus those with j < prev(k):
+a two-dimensional dominance sum, answered for every access at once by a weighted wavelet matrix
+(one stable partition per bit of next(j)). What comes before a chunk is the stack (each buffer's
+latest access, in order, with its footprint), where the buffers the chunk does not touch are
+merged run by run into one entry, so a chunk's work follows the chunk, not the whole history;
+memory follows the number of distinct buffers.
 """
 
 from __future__ import annotations
@@ -30,11 +35,18 @@ from hetier.formats.live_counts import live_changes
 from hetier.formats.trace import EV
 
 N_BINS = 66  # bin 0: distance 0; bin k >= 1: distance in [2^(k-1), 2^k) bytes
+CHUNK_ACCESSES = 1 << 20  # accesses solved together (a chunk's arrays: about 100 B per access)
 
 
 def distance_bin(d: float) -> int:
-    """Histogram bin of a distance in bytes: 0 for 0, else 1 + floor(log2 d)."""
-    return 0 if d < 1 else min(N_BINS - 1, 1 + int(np.floor(np.log2(d))))
+    """Histogram bin of a distance in bytes: 0 below 1, else 1 + floor(log2 d)."""
+    return int(distance_bins(np.array([d], dtype=np.float64))[0])
+
+
+def distance_bins(d: np.ndarray) -> np.ndarray:
+    """``distance_bin`` of many distances (exact at powers of two: the binary exponent, not a log)."""
+    e = np.frexp(np.asarray(d, dtype=np.float64))[1]  # d = m * 2^e with 0.5 <= m < 1: e = 1 + floor(log2 d)
+    return np.where(np.asarray(d) < 1, 0, np.minimum(e, N_BINS - 1)).astype(np.int64)
 
 
 def bin_lower_bytes(k: int) -> float:
@@ -60,69 +72,133 @@ class ReuseHistogram:
         return float(self.bytes[k].sum() / total)
 
 
+def neighbours(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per position, the previous (-1 if none) and next (len if none) position of the same id."""
+    n = len(buf)
+    order = np.argsort(buf, kind="stable")
+    same = buf[order[1:]] == buf[order[:-1]]
+    prev = np.full(n, -1, dtype=np.int64)
+    nxt = np.full(n, n, dtype=np.int64)
+    prev[order[1:][same]] = order[:-1][same]
+    nxt[order[:-1][same]] = order[1:][same]
+    return prev, nxt
+
+
+def weight_above(y: np.ndarray, w: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For each query q, the sum of ``w[j]`` over j < a[q] with y[j] > b[q] (y >= 0, b >= 0).
+
+    A weighted wavelet matrix: per bit of y from the highest, the sequence is stably split into
+    the zeros and the ones of that bit, and each query's range follows its own bit of b, adding
+    the ones' weight where b's bit is 0 (those values are larger whatever their lower bits)."""
+    n = len(y)
+    acc = np.zeros(len(a), dtype=np.int64)
+    if not n or not len(a):
+        return acc
+    it = np.int32 if max(n, int(y.max()), int(b.max())) < 2**31 - 1 else np.int64  # half the bytes to gather
+    cur, cw, bq = y.astype(it), w.astype(np.int64), b.astype(it)
+    lo, hi = np.zeros(len(a), dtype=it), a.astype(it)
+    ones = np.zeros(n + 1, dtype=it)  # ones of this bit among the first i of the level's order
+    wones = np.zeros(n + 1, dtype=np.int64)  # and their weight
+    for t in range(int(max(cur.max(), bq.max(), 1)).bit_length() - 1, -1, -1):
+        bit = ((cur >> t) & 1).astype(bool)
+        np.cumsum(bit, out=ones[1:])
+        np.cumsum(np.where(bit, cw, 0), out=wones[1:])
+        zeros = n - ones[n]
+        up = ((bq >> t) & 1).astype(bool)  # b's bit is 1: follow the ones; 0: count them, follow the zeros
+        olo, ohi = ones[lo], ones[hi]
+        more = wones[hi]
+        more -= wones[lo]
+        more[up] = 0
+        acc += more
+        lo = np.where(up, zeros + olo, lo - olo)
+        hi = np.where(up, zeros + ohi, hi - ohi)
+        split = np.concatenate([np.flatnonzero(~bit), np.flatnonzero(bit)])
+        cur, cw = cur[split], cw[split]
+    return acc
+
+
+def stack_distances(buf: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact stack distances of a sequence of accesses (buffer ids, footprints): per position the
+    weight of the distinct other buffers' latest accesses since the previous access of its buffer
+    (-1 where there is none), with ``neighbours``' prev and next."""
+    n = len(buf)
+    prev, nxt = neighbours(buf)
+    w = weight.astype(np.int64)
+    ends = np.zeros(n + 2, dtype=np.int64)  # weight by next position (next = n: never again)
+    last = nxt == n
+    ends[nxt[~last]] = w[~last]
+    ends[n] = w[last].sum()
+    live_after = np.cumsum(ends[::-1])[::-1]  # [k + 1]: weight of positions j with next(j) > k
+    from_k = np.cumsum(w[::-1])[::-1]  # [k]: weight of positions j >= k
+    d = np.full(n, -1, dtype=np.int64)
+    q = np.flatnonzero(prev >= 0)
+    k = q.astype(np.int64)
+    d[q] = live_after[k + 1] - from_k[k] - weight_above(nxt, w, prev[q], k)
+    return d, prev, nxt
+
+
 class StackDistance:
-    """Streaming stack distances: call ``access`` per row in trace order."""
+    """Streaming stack distances over buffers with non-negative ids (dense indices): call ``rows``
+    per batch of trace rows in order, then ``histogram``."""
 
-    def __init__(self, capacity: int = 1 << 12):
+    def __init__(self, chunk: int = CHUNK_ACCESSES):
         self.hist = ReuseHistogram()
-        self._last: dict[int, int] = {}  # buffer -> position (1-based) of its last access
-        self._live: dict[int, float] = {}  # buffer -> live bytes (allocs minus frees so far)
-        self._reset(capacity, [])
+        self.chunk = chunk
+        self._stack_buf = np.zeros(0, dtype=np.int64)  # each accessed buffer once, by latest access
+        self._stack_w = np.zeros(0, dtype=np.int64)  # that access's footprint
+        self._live = np.zeros(0, dtype=np.int64)  # buffer -> live bytes (allocs minus frees so far)
+        self._pending: list[tuple[np.ndarray, ...]] = []
+        self._pending_n = 0
 
-    def _reset(self, capacity: int, items: list[tuple[int, float]]) -> None:
-        """Fresh tree of ``capacity`` positions holding ``items`` (buffer, weight) in order."""
-        self._cap = capacity
-        self._w = [0.0] * (capacity + 1)
-        for i, (b, w) in enumerate(items, start=1):
-            self._last[b] = i
-            self._w[i] = w
-        tree = self._w[:]
-        for i in range(1, capacity + 1):  # linear-time Fenwick construction
-            j = i + (i & -i)
-            if j <= capacity:
-                tree[j] += tree[i]
-        self._tree = tree
-        self._n = len(items)
+    def _grow(self, top: int) -> None:
+        if top >= len(self._live):
+            self._live = np.concatenate([self._live, np.zeros(max(top + 1, 2 * len(self._live)) - len(self._live), np.int64)])
 
-    def _compact(self) -> None:
-        items = sorted(self._last.items(), key=lambda kv: kv[1])
-        weights = [(b, self._w[p]) for b, p in items]
-        self._reset(max(1 << 12, 2 * len(items)), weights)
+    def accesses(self, buffer: np.ndarray, nbytes: np.ndarray, count: np.ndarray, footprint: np.ndarray) -> None:
+        """Queue access rows (in order); they are solved a chunk at a time."""
+        if not len(buffer):
+            return
+        self._pending.append((np.asarray(buffer, np.int64), np.asarray(nbytes, np.float64),
+                              np.asarray(count, np.float64), np.asarray(footprint, np.int64)))
+        self._pending_n += len(buffer)
+        if self._pending_n >= self.chunk:
+            self._solve()
 
-    def _add(self, i: int, v: float) -> None:
-        self._w[i] += v
-        tree, cap = self._tree, self._cap
-        while i <= cap:
-            tree[i] += v
-            i += i & -i
+    def advance(self, buffer: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+        """Stack distances of these accesses (in order; -1 for a first touch) against the stack so
+        far, which then moves past them."""
+        cb, cf = np.asarray(buffer, np.int64), np.asarray(footprint, np.int64)
+        if not len(cb):
+            return np.zeros(0, dtype=np.int64)
+        sb, sw = self._stack_buf, self._stack_w
+        mark = np.zeros(max(int(cb.max()), int(sb.max(initial=0))) + 1, dtype=bool)
+        mark[cb] = True
+        touched = mark[sb]
+        # the stack before them: the buffers they touch one by one, the rest merged run by run
+        starts = np.flatnonzero(touched | np.r_[True, touched[:-1]]) if len(sb) else np.zeros(0, np.int64)
+        pw = np.add.reduceat(sw, starts) if len(starts) else np.zeros(0, np.int64)
+        pb = np.where(touched[starts], sb[starts], -1 - np.arange(len(starts)))  # merged runs: ids of their own
+        m = len(starts)
+        d, _, nxt = stack_distances(np.concatenate([pb, cb]), np.concatenate([pw, cf]))
+        latest = nxt[m:] == m + len(cb)  # each buffer's last access among them
+        self._stack_buf = np.concatenate([sb[~touched], cb[latest]])
+        self._stack_w = np.concatenate([sw[~touched], cf[latest]])
+        return d[m:]
 
-    def _prefix(self, i: int) -> float:
-        s, tree = 0.0, self._tree
-        while i > 0:
-            s += tree[i]
-            i -= i & -i
-        return s
-
-    def access(self, buffer: int, nbytes: float, count: float, footprint: float) -> float | None:
-        """Record one access row; returns its distance in bytes (None for a first touch)."""
-        if self._n >= self._cap:
-            self._compact()
-        prev = self._last.get(buffer)
+    def _solve(self) -> None:
+        """Distances of the queued accesses, into the histogram."""
+        if not self._pending:
+            return
+        cb, cn, cc, cf = (np.concatenate(col) for col in zip(*self._pending))
+        self._pending, self._pending_n = [], 0
+        d = self.advance(cb, cf)
         h = self.hist
-        if prev is None:
-            d = None
-            h.cold_bytes += nbytes
-            h.cold_accesses += count
-        else:
-            d = max(0.0, self._prefix(self._n) - self._prefix(prev))
-            k = distance_bin(d)
-            h.bytes[k] += nbytes
-            h.accesses[k] += count
-            self._add(prev, -self._w[prev])
-        self._n += 1
-        self._last[buffer] = self._n
-        self._add(self._n, footprint)
-        return d
+        cold = d < 0
+        h.cold_bytes += float(cn[cold].sum())
+        h.cold_accesses += float(cc[cold].sum())
+        k = distance_bins(d[~cold])
+        h.bytes += np.bincount(k, weights=cn[~cold], minlength=N_BINS)
+        h.accesses += np.bincount(k, weights=cc[~cold], minlength=N_BINS)
 
     def rows(self, event: np.ndarray, buffer: np.ndarray, nbytes: np.ndarray, count: np.ndarray) -> None:
         """Feed a batch of trace rows in order: allocs and frees keep each buffer's live bytes
@@ -131,13 +207,18 @@ class StackDistance:
         sel = np.flatnonzero(is_rw | (event == EV["alloc"]) | (event == EV["free"]))
         if not len(sel):
             return
-        ev, buf = event[sel], buffer[sel]
-        ch = live_changes(buf, np.where(ev == EV["alloc"], nbytes[sel], np.where(ev == EV["free"], -nbytes[sel], 0)))
-        before = np.array([self._live.get(b, 0) for b in ch.keys.tolist()], dtype=np.int64)
+        ev, buf, nb = event[sel], buffer[sel].astype(np.int64), nbytes[sel].astype(np.int64)
+        ch = live_changes(buf, np.where(ev == EV["alloc"], nb, np.where(ev == EV["free"], -nb, 0)))
+        self._grow(int(ch.keys.max()))
+        before = self._live[ch.keys]
         live = np.empty(len(sel), dtype=np.int64)  # each row's buffer's live bytes after the row
         live[ch.order] = np.repeat(before, ch.sizes) + ch.change
-        self._live.update(zip(ch.keys.tolist(), (before + ch.final).tolist()))
+        self._live[ch.keys] = before + ch.final
         acc = np.flatnonzero(is_rw[sel])
-        for b, nb, c, lv in zip(buf[acc].tolist(), nbytes[sel][acc].tolist(), count[sel][acc].tolist(),
-                                live[acc].tolist()):
-            self.access(b, nb, c, min(nb, lv) if lv > 0 else nb)
+        lv, a_nb = live[acc], nb[acc]
+        self.accesses(buf[acc], a_nb, count[sel][acc], np.where(lv > 0, np.minimum(a_nb, lv), a_nb))
+
+    def histogram(self) -> ReuseHistogram:
+        """The histogram of every access fed so far (solves what is queued)."""
+        self._solve()
+        return self.hist

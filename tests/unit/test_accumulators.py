@@ -191,6 +191,45 @@ def test_live_bytes_by_kind_and_by_allocating_layer():
     assert {k: v.tolist() for k, v in only_other.result.items()} == {"other layers": [100, 400, 100, 0]}
 
 
+def test_live_curves_hold_bounded_samples_with_exact_values():
+    """A long stream of allocs and frees in many batches: the curves hold at most 2 x MAX_POINTS
+    samples at any time, every kept sample is the exact live total at its row, the peak survives."""
+    from hetier.analysis import live_curves
+
+    rng = np.random.default_rng(5)
+    batches, live, ts, exact = [], {}, 0, []
+    for _ in range(40):
+        rows = []
+        for _ in range(600):
+            ts += 1
+            if live and rng.random() < 0.45:
+                b = int(rng.choice(list(live)))
+                rows.append((ts, "free", b, live.pop(b)))
+            else:
+                b, nb = ts, int(rng.integers(1, 10**6))
+                live[b] = nb
+                rows.append((ts, "alloc", b, nb))
+            exact.append((ts, sum(live.values())))
+        batches.append(rows)
+    by_kind = LiveByKind()
+    held = []
+    original_add = by_kind.add
+
+    def add(b):
+        original_add(b)
+        held.append(by_kind.held)
+
+    by_kind.add = add
+    (result,) = _feed([by_kind], batches)
+    got_ts, kinds = result
+    assert max(held) <= 2 * live_curves.MAX_POINTS + 2 and by_kind.stride > 1
+    want = dict(exact)
+    total = sum(kinds.values())
+    assert [want[t] for t in got_ts.tolist()] == total.tolist()
+    assert total.max() == max(v for _, v in exact)
+    assert len(got_ts) <= live_curves.MAX_POINTS + 2
+
+
 def test_shared_needs_run_once_and_first():
     calls = []
 

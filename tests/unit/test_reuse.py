@@ -1,10 +1,10 @@
-"""Stack distance: the Fenwick-tree pass against a brute-force definition, and a hand-derived case."""
+"""Stack distance: the chunked wavelet-matrix pass against a brute-force definition, and a hand-derived case."""
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from hetier.analysis.metrics import analyze
-from hetier.analysis.reuse import N_BINS, StackDistance, distance_bin
+from hetier.analysis.reuse import N_BINS, StackDistance, distance_bin, distance_bins, weight_above
 from tests.helpers import write_tiny
 
 
@@ -30,17 +30,46 @@ traces = st.lists(st.tuples(st.integers(0, 7), st.integers(1, 5000), st.integers
 
 
 @settings(max_examples=200, deadline=None)
-@given(traces, st.integers(1, 8))
-def test_fenwick_matches_brute_force(accesses, capacity):
-    sd = StackDistance(capacity=capacity)  # tiny capacity forces many renumberings
-    got = [sd.access(b, nb, 1, f) for b, nb, f in accesses]
-    assert got == brute_force(accesses)
-    want = np.zeros(N_BINS)
-    for (_, nb, _), d in zip(accesses, got):
+@given(traces, st.lists(st.integers(1, 9), min_size=1, max_size=40), st.integers(1, 8))
+def test_chunked_distances_match_brute_force(accesses, cuts, chunk):
+    """Distances solved piece by piece against the carried stack (merged runs included) equal the
+    definition, whatever the pieces; the histogram fed through the queue agrees with them."""
+    want = brute_force(accesses)
+    sd, got, i, c = StackDistance(), [], 0, 0
+    while i < len(accesses):
+        piece = accesses[i:i + cuts[c % len(cuts)]]
+        d = sd.advance(np.array([b for b, _, _ in piece]), np.array([f for _, _, f in piece]))
+        got += [None if x < 0 else float(x) for x in d.tolist()]
+        i, c = i + len(piece), c + 1
+    assert got == want
+    queued = StackDistance(chunk=chunk)  # a small chunk solves many times
+    for b, nb, f in accesses:
+        queued.accesses(np.array([b]), np.array([nb]), np.array([1]), np.array([f]))
+    h = queued.histogram()
+    hist = np.zeros(N_BINS)
+    for (_, nb, _), d in zip(accesses, want):
         if d is not None:
-            want[distance_bin(d)] += nb
-    assert sd.hist.bytes.tolist() == want.tolist()
-    assert sd.hist.cold_bytes == sum(nb for (_, nb, _), d in zip(accesses, got) if d is None)
+            hist[distance_bin(d)] += nb
+    assert h.bytes.tolist() == hist.tolist()
+    assert h.cold_bytes == sum(nb for (_, nb, _), d in zip(accesses, want) if d is None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 10**12)), min_size=1, max_size=60),
+       st.lists(st.tuples(st.integers(0, 60), st.integers(0, 300)), max_size=30))
+def test_weight_above_is_the_dominance_sum(points, queries):
+    y = np.array([p[0] for p in points])
+    w = np.array([p[1] for p in points])
+    a = np.array([min(q[0], len(points)) for q in queries], dtype=np.int64)
+    b = np.array([q[1] for q in queries], dtype=np.int64)
+    want = [int(w[:ai][y[:ai] > bi].sum()) for ai, bi in zip(a.tolist(), b.tolist())]
+    assert weight_above(y, w, a, b).tolist() == want
+
+
+def test_distance_bins_are_exact_at_powers_of_two():
+    d = [0, 0.5, 1, 2, 3, 4, 2**40 - 1, 2**40, 2**70]
+    assert distance_bins(np.array(d, dtype=np.float64)).tolist() == [0, 0, 1, 2, 2, 3, 40, 41, N_BINS - 1]
+    assert [distance_bin(x) for x in d] == [0, 0, 1, 2, 2, 3, 40, 41, N_BINS - 1]
 
 
 # Hand-derived: buffers A (id 0, 100 B), B (id 1, 300 B), C (id 2, 50 B, tensor of 5 ciphertexts).
