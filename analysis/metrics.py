@@ -56,19 +56,30 @@ class Analysis:
         return float(np.interp(byte_share, self.hot_x, self.hot_y))
 
 
-def analyze(source: str | os.PathLike | TracePass, top_layers: int = 8) -> Analysis:
-    """Every table of the report, from one pass over a trace path (or an opened TracePass)."""
+def analyze(source: str | os.PathLike | TracePass, top_layers: int = 8, figures: bool = True) -> Analysis:
+    """Every table of the report, from one pass over a trace path (or an opened TracePass).
+
+    ``figures=False``: only what the headline reads (peaks, traffic, the hot/cold CDF); the live
+    curves, allocation sites and reuse distances (most of the pass's time and memory on a large
+    ciphertext-granularity trace) stay empty."""
     table, ops = BufferTable(), OpTimes()
     lifetimes = Lifetimes(table, ops)
     peak, pool, by_kind, by_layer = LivePeak(), PoolPeak(), LiveByKind(), LiveByLayer(table, top_layers)
     sites, hot, reuse, layers, prims = Sites(table, lifetimes), HotCold(table), ReuseDistance(table), LayerTraffic(), TrafficByPrim()
-    tp = run_pass(source, [peak, pool, by_kind, by_layer, sites, hot, reuse, layers, prims])
+    shown = [by_kind, by_layer, sites, reuse] if figures else []
+    tp = run_pass(source, [peak, pool, hot, layers, prims, ops, *shown])
     an = Analysis(tp.meta, events=tp.events, truncated=tp.truncated, peak_bytes=peak.result.bytes,
                   peak_ts=peak.result.ts_ns, peak_layer=peak.result.layer, resident_peak_bytes=pool.result,
-                  sites=sites.result, reuse=reuse.result, hot_x=hot.result.x, hot_y=hot.result.y,
-                  allocated_bytes=hot.result.allocated_bytes, derived_lifetime_ns=lifetimes.result.derived_by_id)
-    an.live_ts, an.live_by_kind = by_kind.result
-    an.live_by_layer = by_layer.result
+                  hot_x=hot.result.x, hot_y=hot.result.y, allocated_bytes=hot.result.allocated_bytes)
+    if figures:
+        an.sites, an.reuse, an.derived_lifetime_ns = sites.result, reuse.result, lifetimes.result.derived_by_id
+        an.live_ts, an.live_by_kind = by_kind.result
+        an.live_by_layer = by_layer.result
+    return _per_layer(an, tp, layers, ops, prims)
+
+
+def _per_layer(an: Analysis, tp: TracePass, layers: LayerTraffic, ops: OpTimes, prims: TrafficByPrim) -> Analysis:
+    """Traffic and time per layer and traffic per primitive, into ``an``."""
     rw = layers.result
     an.read_bytes, an.write_bytes = int(rw[:, 0].sum()), int(rw[:, 1].sum())
     layer_ns = ops.result.by_layer(len(tp.layer_names))

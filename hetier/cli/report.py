@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             comp = load_comparison(args.results, ident["sha256"], ident["file"])
         if args.advice:
             advice = read_advice(args.advice, ident)
-        an = analyze(tp)
+        an = analyze(tp, figures=args.format == "html")  # the terminal shows the headline only
     console = table_console()
     if args.format == "text":
         render_text(an, comp, console)

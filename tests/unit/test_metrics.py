@@ -1,5 +1,7 @@
 """Access-pattern analyses on a hand-written trace with known answers."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,16 @@ def test_lifetimes_of_tensors_inside_one_op(tmp_path, mode, alloc_ts, free_ts):
     # the input tensor lives across ops: its recorded allocation (1) to free (1020)
     assert s["mean_lifetime_s"][c] == pytest.approx(1019e-9) and not s["lifetime_derived"][c]
     assert (s["count"][t], s["count"][c], s["buffers"][t]) == (2, 4, 1)  # ciphertexts, not rows
+
+
+def test_headline_only_pass_gives_the_same_headline():
+    """The terminal report's pass (no figures) reads the same peaks, traffic and hot/cold CDF and
+    skips the live curves, sites and reuse distances."""
+    from hetier.analysis.reports.summary import headline
+
+    path = str(Path(__file__).resolve().parents[2] / "traces" / "mlp-relu-b8.ciphertext.arrow")
+    full, brief = analyze(path), analyze(path, figures=False)
+    assert headline(brief, None) == headline(full, None)
+    assert (brief.per_layer, brief.per_prim) == (full.per_layer, full.per_prim)
+    assert full.reuse.bytes.sum() > 0 and full.sites and len(full.live_ts)
+    assert brief.reuse.bytes.sum() == 0 and not brief.sites and not len(brief.live_ts)
