@@ -11,22 +11,52 @@ import numpy as np
 
 from hetier.formats.trace import EV, EventBatch, TraceWriter
 from hetier.formats.granularity import aggregate_op
-from hetier.formats.live_counts import carry_op, live_with
+from hetier.formats.live_counts import carry_live, carry_op, live_changes, live_with
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import Recorder
 
 
+CHUNK_PRIMITIVES = 1 << 18  # an op with more primitives is expanded this many at a time
+
+
 class ModelledRecorder(Recorder):
-    """A recorder whose clock is the cost model's: a primitive starts when the ones before it end."""
+    """A recorder whose clock is the cost model's: a primitive starts when the ones before it end.
+
+    An op of more than CHUNK_PRIMITIVES primitives (a large dense layer: tens of millions of
+    events, ~200 B each once expanded) is logged into int64 arrays as it runs and expanded a chunk
+    at a time, twice (its tensors' footprints first, for the cold rule; then the timed events), so
+    memory stays bounded by the chunk, not the op; the events are the same, byte for byte."""
 
     def __init__(self, params: HEParams, writer: TraceWriter | None, granularity: str, costs, table: np.ndarray):
         super().__init__(params, writer, granularity)
         self.costs, self.table = costs, table
         self.clock = 0
         self._live: dict[int, int] = {}  # tensor live counts, for the cold rule
+        self._spilled: list[np.ndarray] = []  # this op's primitives so far beyond the list, as (n, 7) arrays
+        if self.log is not None and granularity == "ciphertext":
+            self.log = self._log_spilling
 
     def now(self) -> int:
         return self.clock
+
+    def _log_spilling(self, t: tuple) -> None:
+        log = self._log
+        log.append(t)
+        if len(log) >= CHUNK_PRIMITIVES:
+            self._spilled.append(np.array(log, dtype=np.int64).reshape(-1, 7))
+            log.clear()
+
+    def _take_log(self):
+        if not self._spilled:
+            return super()._take_log()
+        arr = np.concatenate(self._spilled + [np.array(self._log, dtype=np.int64).reshape(-1, 7)])
+        self._spilled, self._log[:] = [], []
+        return arr
+
+    def _op_batches(self, tuples, end: int, cpu: tuple[int, int]):
+        if len(tuples) <= CHUNK_PRIMITIVES:
+            return [self._op_events(tuples, end, cpu)]
+        return self._chunked_events(np.asarray(tuples, dtype=np.int64).reshape(-1, 7))
 
     def _op_events(self, tuples: list, end: int, cpu: tuple[int, int]) -> EventBatch:
         ev, owner = self.expand(tuples, self._layer, self._op_begin, self._op_begin, owner=True)
@@ -43,6 +73,49 @@ class ModelledRecorder(Recorder):
         ev.ts_ns[-1] = self.clock
         carry_op(self._live, rows)
         return ev
+
+    def _chunked_events(self, arr: np.ndarray):
+        """``_op_events`` for a large op, a chunk of primitives at a time (same events)."""
+        chunks = range(0, len(arr), CHUNK_PRIMITIVES)
+        peak: dict[int, int] = {}  # per tensor: the highest rise of its live count in the op so far
+        change: dict[int, int] = {}  # and its change so far
+        for lo in chunks:
+            ev = self.expand(arr[lo:lo + CHUNK_PRIMITIVES], self._layer, 0, 0)
+            af = np.flatnonzero((ev.event == EV["alloc"]) | (ev.event == EV["free"]))
+            if not len(af):
+                continue
+            ch = live_changes(ev.tensor[af], np.where(ev.event[af] == EV["alloc"], ev.count[af], -ev.count[af]))
+            for t, p, f in zip(ch.keys.tolist(), ch.peak.tolist(), ch.final.tolist()):
+                c = change.get(t, 0)
+                peak[t] = max(peak.get(t, 0), c + p)
+                change[t] = c + f
+        grown = [(t, p) for t, p in peak.items() if p > 0]  # aggregate_op's alloc rows
+        caps = self.tensors.arrays()[2]
+        foot = live_with(self._live, [t for t, _ in grown], [p for _, p in grown])
+        cold_set = np.array(sorted(t for t, n in foot.items() if n * int(caps[t]) > self.costs.cache_bytes), dtype=np.int64)
+        lvl = np.minimum(arr[:, 1], self.table.shape[1] - 1)
+        cost = self.table[arr[:, 0], lvl]
+        done = 0.0  # cost of the primitives before the chunk, summed as np.cumsum would
+        for k, lo in enumerate(chunks):
+            part = arr[lo:lo + CHUNK_PRIMITIVES]
+            ev, owner = self.expand(part, self._layer, self._op_begin, self._op_begin, owner=True)
+            body = ev.take(np.arange(1, len(ev) - 1))
+            rw = (body.event == EV["read"]) | (body.event == EV["write"])
+            cold = rw & np.isin(body.tensor, cold_set)
+            c = cost[lo:lo + len(part)]
+            c += np.bincount(owner, weights=self.costs.cold_ns(body, cold), minlength=len(part))
+            run = np.cumsum(np.concatenate([[done], c]))  # run[i]: cost before primitive lo + i
+            body.ts_ns[:] = np.round(self._op_begin + run[:-1][owner]).astype(np.int64)
+            done = float(run[-1])
+            if k == 0:
+                body = EventBatch.concat([ev.take(np.array([0])), body])
+            yield body
+        self.clock = int(round(self._op_begin + cost.sum()))
+        last = ev.take(np.array([len(ev) - 1]))
+        last.ts_ns[:] = self.clock
+        carry_live(self._live, [t for t, _ in grown], [p for _, p in grown],
+                   [t for t in peak if peak[t] - change[t] > 0], [peak[t] - change[t] for t in peak if peak[t] - change[t] > 0])
+        yield last
 
 
 def cold_mask(ev: EventBatch, rows: EventBatch, live_before: dict[int, int], caps: np.ndarray,

@@ -147,16 +147,25 @@ class Recorder:
         """Expand this op's primitives to events and write them."""
         end = self.now()
         cpu = (time.thread_time_ns() - self._cpu_begin[0], time.process_time_ns() - self._cpu_begin[1])
-        tuples, self._log[:] = self._log[:], []
+        tuples = self._take_log()
         if self.writer is None or self.log is None:
             return
         self.primitives_logged += len(tuples)
-        batch = self._op_events(tuples, end, cpu)
-        if self.granularity == "tensor":
-            batch = aggregate_op(batch)
-        self.writer.write(batch)
-        self.events_written += len(batch)
+        for batch in self._op_batches(tuples, end, cpu):
+            if self.granularity == "tensor":
+                batch = aggregate_op(batch)
+            self.writer.write(batch)
+            self.events_written += len(batch)
         self.flush_ns += self.now() - end
+
+    def _take_log(self):
+        """This op's logged primitives (the log starts empty for the next op)."""
+        tuples, self._log[:] = self._log[:], []
+        return tuples
+
+    def _op_batches(self, tuples, end: int, cpu: tuple[int, int]):
+        """This op's events as batches to write in order (one here)."""
+        return [self._op_events(tuples, end, cpu)]
 
     def _op_events(self, tuples: list, end: int, cpu: tuple[int, int]) -> EventBatch:
         """This op's events, timed as recorded; its CPU time goes beside its wall time."""

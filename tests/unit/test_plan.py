@@ -174,3 +174,29 @@ def test_plan_durations_agree_across_granularities(tmp_path):
     assert len(ends[0]) == len(ends[1]) == 5
     assert np.abs(ends[0] - ends[1]).max() <= 2  # ns: the same costs, rounded per primitive or per op
     assert ends[0][-1] > 1e6  # keygen, 12 encryptions, ... take more than a millisecond
+
+
+@pytest.mark.parametrize("profile", ["hetier", "reference"])
+def test_large_ops_expanded_in_chunks_give_the_same_events(tmp_path, monkeypatch, profile):
+    """An op of more than CHUNK_PRIMITIVES primitives is logged into arrays and expanded a chunk
+    at a time; with a 7-primitive chunk (every op chunked, chunks cutting primitives' runs) and an
+    8 MB cache (a tensor of 16 or more live ciphertexts is cold: only whole-op peaks find that),
+    the trace is the same, timestamps included."""
+    from dataclasses import replace
+
+    import hetier.tracer.costs as costs_mod
+    from hetier.tracer import plan_timing
+
+    g = tiny_cnn()
+    p = choose_params(g, 4, None, None, 22)
+    warm = read_trace(plan_run(g, p, tmp_path / "warm.arrow", "ciphertext", profile=profile).path).events
+    load = costs_mod.load_costs  # plan_preflight imports it from hetier.tracer.costs at each call
+    monkeypatch.setattr(costs_mod, "load_costs", lambda path, params: replace(
+        load(path, params), cache_bytes=8_000_000, cold_read_ns_per_byte=0.37, cold_write_ns_per_byte=0.61))
+    whole = read_trace(plan_run(g, p, tmp_path / "whole.arrow", "ciphertext", profile=profile).path).events
+    assert whole.ts_ns[-1] > warm.ts_ns[-1]  # the cold rule applies
+    monkeypatch.setattr(plan_timing, "CHUNK_PRIMITIVES", 7)
+    chunked = read_trace(plan_run(g, p, tmp_path / "chunked.arrow", "ciphertext", profile=profile).path).events
+    assert len(whole) == len(chunked)
+    for c in COLUMNS:
+        assert np.array_equal(getattr(whole, c), getattr(chunked, c)), c
