@@ -1,7 +1,8 @@
 """A trace as the simulator sees it: one op per layer, with its per-tensor traffic.
 
-Ciphertext-granularity traces are aggregated to tensor granularity on the way in (streaming),
-so replay cost does not grow with the number of ciphertexts. Each op keeps its recorded
+Ciphertext-granularity traces are aggregated to tensor granularity on the way in (streaming,
+an op over several batches piece by piece, never joined), so replay cost does not grow with the
+number of ciphertexts and memory does not grow with an op's events. Each op keeps its recorded
 duration, its allocation and free rows, and one access row per (tensor, read/write) with the
 bytes, the ciphertext-level count and the tensor's live footprint during the op (what a CPU
 cache could hold of it).
@@ -9,12 +10,13 @@ cache could hold of it).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hetier.errors import HetierError
-from hetier.formats.granularity import aggregate_op, split_ops
+from hetier.formats.granularity import OpAggregator, op_pieces
 from hetier.formats.live_counts import LiveBytes, carry_live, live_with
 from hetier.formats.identity import trace_identity
 from hetier.formats.seal_pool import ResidentPeak
@@ -107,12 +109,24 @@ def load_workload(path: str, allow_truncated: bool = False) -> Workload:
         unit: dict[int, int] = {}
         tkind: dict[int, str] = {}
         resident, live_bytes = ResidentPeak(), LiveBytes()
-        for ev in split_ops(r.batches()):
-            resident.add(ev)  # the trace's own rows, as `hetier info` reads them
-            live_bytes.add(ev)
+        rows = None  # the current op's: an OpAggregator (ciphertext granularity) or its pieces
+        before = None  # the peaks before the current op (an op a truncated trace cuts off does not count)
+        last = True
+        for piece, first, last in op_pieces(r.batches()):  # an op over several batches is never joined
+            if first:
+                rows = OpAggregator() if aggregate else []
+                before = (copy.deepcopy(resident), copy.deepcopy(live_bytes))
+            resident.add(piece)  # the trace's own rows, as `hetier info` reads them
+            live_bytes.add(piece)
             if aggregate:
-                ev = aggregate_op(ev)
-            ops.append(_op_from_events(ev, len(ops), names, kinds, live, unit, tkind))
+                rows.add(piece)
+            else:
+                rows.append(piece)
+            if last:
+                ev = rows.finish() if aggregate else EventBatch.concat(rows)
+                ops.append(_op_from_events(ev, len(ops), names, kinds, live, unit, tkind))
+        if not last:
+            resident, live_bytes = before
         if r.truncated and not allow_truncated:
             raise HetierError(r.truncation_message() + " (use --allow-truncated to replay its complete ops)")
         meta, events, truncated, cpu = r.meta, r.events_read, r.truncated, r.op_cpu_ns

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from hetier.formats.trace import EV, EventBatch, TraceWriter
-from hetier.formats.granularity import aggregate_op
-from hetier.formats.live_counts import carry_live, carry_op, live_changes, live_with
+from hetier.formats.granularity import OpAggregator, aggregate_op
+from hetier.formats.live_counts import carry_op, live_with
 from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import Recorder
 
@@ -77,22 +77,11 @@ class ModelledRecorder(Recorder):
     def _chunked_events(self, arr: np.ndarray):
         """``_op_events`` for a large op, a chunk of primitives at a time (same events)."""
         chunks = range(0, len(arr), CHUNK_PRIMITIVES)
-        peak: dict[int, int] = {}  # per tensor: the highest rise of its live count in the op so far
-        change: dict[int, int] = {}  # and its change so far
+        agg = OpAggregator()  # the op's tensor rows: its tensors' peaks, for the cold rule
         for lo in chunks:
-            ev = self.expand(arr[lo:lo + CHUNK_PRIMITIVES], self._layer, 0, 0)
-            af = np.flatnonzero((ev.event == EV["alloc"]) | (ev.event == EV["free"]))
-            if not len(af):
-                continue
-            ch = live_changes(ev.tensor[af], np.where(ev.event[af] == EV["alloc"], ev.count[af], -ev.count[af]))
-            for t, p, f in zip(ch.keys.tolist(), ch.peak.tolist(), ch.final.tolist()):
-                c = change.get(t, 0)
-                peak[t] = max(peak.get(t, 0), c + p)
-                change[t] = c + f
-        grown = [(t, p) for t, p in peak.items() if p > 0]  # aggregate_op's alloc rows
-        caps = self.tensors.arrays()[2]
-        foot = live_with(self._live, [t for t, _ in grown], [p for _, p in grown])
-        cold_set = np.array(sorted(t for t, n in foot.items() if n * int(caps[t]) > self.costs.cache_bytes), dtype=np.int64)
+            agg.add(self.expand(arr[lo:lo + CHUNK_PRIMITIVES], self._layer, 0, 0))
+        rows = agg.finish()
+        cold_set = cold_tensors(rows, self._live, self.tensors.arrays()[2], self.costs.cache_bytes)
         lvl = np.minimum(arr[:, 1], self.table.shape[1] - 1)
         cost = self.table[arr[:, 0], lvl]
         done = 0.0  # cost of the primitives before the chunk, summed as np.cumsum would
@@ -113,19 +102,21 @@ class ModelledRecorder(Recorder):
         self.clock = int(round(self._op_begin + cost.sum()))
         last = ev.take(np.array([len(ev) - 1]))
         last.ts_ns[:] = self.clock
-        carry_live(self._live, [t for t, _ in grown], [p for _, p in grown],
-                   [t for t in peak if peak[t] - change[t] > 0], [peak[t] - change[t] for t in peak if peak[t] - change[t] > 0])
+        carry_op(self._live, rows)
         yield last
+
+
+def cold_tensors(rows: EventBatch, live_before: dict[int, int], caps: np.ndarray, cache_bytes: int) -> np.ndarray:
+    """The tensors whose footprint in one op exceeds the cache: live before the op plus the op's
+    peak allocation, as the op's tensor rows (``rows``) carry it."""
+    al = rows.event == EV["alloc"]
+    foot = live_with(live_before, rows.tensor[al], rows.count[al])
+    return np.array(sorted(t for t, n in foot.items() if n * int(caps[t]) > cache_bytes), dtype=np.int64)
 
 
 def cold_mask(ev: EventBatch, rows: EventBatch, live_before: dict[int, int], caps: np.ndarray,
               cache_bytes: int) -> np.ndarray:
-    """Which read/write events of one op (``ev``, either granularity) touch a tensor whose
-    footprint in the op exceeds the cache: live before the op plus the op's peak allocation, as
-    the op's tensor rows (``rows``) carry it. Those events stream from memory."""
-    al = rows.event == EV["alloc"]
-    foot = live_with(live_before, rows.tensor[al], rows.count[al])
-    cold = np.array(sorted(t for t, n in foot.items() if n * int(caps[t]) > cache_bytes), dtype=np.int64)
+    """Which read/write events of one op (``ev``, either granularity) touch a tensor too big for
+    the cache (``cold_tensors``). Those events stream from memory."""
     rw = (ev.event == EV["read"]) | (ev.event == EV["write"])
-    return rw & np.isin(ev.tensor, cold)
-
+    return rw & np.isin(ev.tensor, cold_tensors(rows, live_before, caps, cache_bytes))

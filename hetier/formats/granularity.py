@@ -71,6 +71,88 @@ def sum_accesses(ev: EventBatch, rw: np.ndarray, count: np.ndarray, nbytes: np.n
     return g
 
 
+class OpAggregator:
+    """``aggregate_op`` of one op whose events come in pieces, in order: the same rows, in memory
+    that follows the op's tensors and access keys, not its events (an op of a large dense layer
+    holds tens of millions of ciphertext events)."""
+
+    def __init__(self) -> None:
+        self.begins: list[EventBatch] = []
+        self.ends: list[EventBatch] = []
+        self.rw: EventBatch | None = None  # access rows so far: first event's columns, sums
+        # tensor -> [first alloc row, unit bytes, last free row, change so far, highest rise so far]
+        self.tensors: dict[int, list] = {}
+
+    def add(self, ev: EventBatch) -> None:
+        self.begins.append(ev.take(np.flatnonzero(ev.event == EV["op_begin"])))
+        self.ends.append(ev.take(np.flatnonzero(ev.event == EV["op_end"])))
+        af = np.flatnonzero((ev.event == EV["alloc"]) | (ev.event == EV["free"]))
+        if len(af):
+            ch = live_changes(ev.tensor[af], np.where(ev.event[af] == EV["alloc"], ev.count[af], -ev.count[af]))
+            for j, (t, peak, final) in enumerate(zip(ch.keys.tolist(), ch.peak.tolist(), ch.final.tolist())):
+                idx = af[ch.order[ch.span(j)]]
+                st = self.tensors.get(t)
+                if st is None:
+                    st = self.tensors[t] = [None, _unit_bytes(ev, idx), None, 0, 0]
+                allocs, frees = idx[ev.event[idx] == EV["alloc"]], idx[ev.event[idx] == EV["free"]]
+                if st[0] is None and len(allocs):
+                    st[0] = ev.take(allocs[:1])
+                if len(frees):
+                    st[2] = ev.take(frees[-1:])
+                st[4] = max(st[4], st[3] + peak)
+                st[3] += final
+        rw = np.flatnonzero((ev.event == EV["read"]) | (ev.event == EV["write"]))
+        if len(rw):
+            part = sum_accesses(ev, rw, ev.count[rw], ev.nbytes[rw])
+            if self.rw is not None:
+                both = EventBatch.concat([self.rw, part])
+                part = sum_accesses(both, np.arange(len(both)), both.count, both.nbytes)
+            self.rw = part
+
+    def finish(self) -> EventBatch:
+        """The op's tensor-granularity rows, as ``aggregate_op`` gives them."""
+        parts = list(self.begins)
+        grown = [(t, st) for t, st in sorted(self.tensors.items()) if st[4] > 0]
+        shrunk = [(t, st) for t, st in sorted(self.tensors.items()) if st[4] - st[3] > 0]
+        if grown:
+            parts.append(_rows_of([st[0] for _, st in grown], [(st[4], st[1]) for _, st in grown], EV["alloc"], None))
+        if self.rw is not None:
+            parts.append(self.rw)
+        if shrunk:
+            parts.append(_rows_of([st[2] for _, st in shrunk], [(st[4] - st[3], st[1]) for _, st in shrunk],
+                                  EV["free"], PRIM["free"]))
+        parts.extend(self.ends)
+        return EventBatch.concat(parts)
+
+
+def _rows_of(rows: list[EventBatch], counts: list[tuple[int, int]], event: int, prim: int | None) -> EventBatch:
+    """``_rows`` for rows already taken: (count, unit bytes) each."""
+    out = EventBatch.concat(rows)
+    out.event = np.full(len(out), event, dtype=np.int8)
+    out.buffer = out.tensor.copy()
+    out.count = np.array([c for c, _ in counts], dtype=np.int64)
+    out.nbytes = np.array([c * u for c, u in counts], dtype=np.int64)
+    if prim is not None:
+        out.prim = np.full(len(out), prim, dtype=np.int8)
+    return out
+
+
+def op_pieces(batches) -> Iterator[tuple[EventBatch, bool, bool]]:
+    """(piece, first, last) for the events of each complete op of a stream of batches, in order,
+    an op's pieces never crossing its bounds: an op within one batch is one piece (a view of its
+    rows: read them, do not write them), an op over several batches one piece per batch, so no
+    op is ever joined in memory. An op cut off by a truncated trace ends without a last piece."""
+    first = True
+    for b in batches:
+        start = 0
+        for e in np.flatnonzero(b.event == EV["op_end"]).tolist():
+            yield b.rows(start, e + 1), first, True
+            first, start = True, e + 1
+        if start < len(b):
+            yield b.rows(start, len(b)), first, False
+            first = False
+
+
 def split_ops(batches) -> Iterator[EventBatch]:
     """The events of each complete op (op_begin .. op_end) of a stream of batches; an op cut
     off by a truncated trace is not yielded. An op within one batch is a view of its rows (read
@@ -103,6 +185,21 @@ def _rows(ev: EventBatch, rows: list, event: int, prim: int | None) -> EventBatc
     return out
 
 
+def aggregated_ops(batches) -> Iterator[EventBatch]:
+    """The tensor-granularity rows of each complete op of a ciphertext-granularity stream, an op
+    in one piece through ``aggregate_op``, an op over several batches through ``OpAggregator``."""
+    agg = None
+    for piece, first, last in op_pieces(batches):
+        if first and last:
+            yield aggregate_op(piece)
+            continue
+        if first:
+            agg = OpAggregator()
+        agg.add(piece)
+        if last:
+            yield agg.finish()
+
+
 def aggregate_events(batches) -> EventBatch:
     """Aggregate a whole ciphertext-granularity event stream to tensor granularity."""
-    return EventBatch.concat([aggregate_op(ev) for ev in split_ops(batches)])
+    return EventBatch.concat(list(aggregated_ops(batches)))
