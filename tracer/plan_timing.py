@@ -16,45 +16,25 @@ from hetier.tracer.params import HEParams
 from hetier.tracer.recorder import Recorder
 
 
-CHUNK_PRIMITIVES = 1 << 18  # an op with more primitives is expanded this many at a time
-
-
 class ModelledRecorder(Recorder):
     """A recorder whose clock is the cost model's: a primitive starts when the ones before it end.
 
-    An op of more than CHUNK_PRIMITIVES primitives (a large dense layer: tens of millions of
-    events, ~200 B each once expanded) is logged into int64 arrays as it runs and expanded a chunk
-    at a time, twice (its tensors' footprints first, for the cold rule; then the timed events), so
-    memory stays bounded by the chunk, not the op; the events are the same, byte for byte."""
+    An op of more than ``chunk`` primitives (a large dense layer: tens of millions of events,
+    ~200 B each once expanded) is expanded a chunk at a time, twice (its tensors' footprints
+    first, for the cold rule; then the timed events), so memory stays bounded by the chunk, not
+    the op; the events are the same, byte for byte."""
 
     def __init__(self, params: HEParams, writer: TraceWriter | None, granularity: str, costs, table: np.ndarray):
         super().__init__(params, writer, granularity)
         self.costs, self.table = costs, table
         self.clock = 0
         self._live: dict[int, int] = {}  # tensor live counts, for the cold rule
-        self._spilled: list[np.ndarray] = []  # this op's primitives so far beyond the list, as (n, 7) arrays
-        if self.log is not None and granularity == "ciphertext":
-            self.log = self._log_spilling
 
     def now(self) -> int:
         return self.clock
 
-    def _log_spilling(self, t: tuple) -> None:
-        log = self._log
-        log.append(t)
-        if len(log) >= CHUNK_PRIMITIVES:
-            self._spilled.append(np.array(log, dtype=np.int64).reshape(-1, 7))
-            log.clear()
-
-    def _take_log(self):
-        if not self._spilled:
-            return super()._take_log()
-        arr = np.concatenate(self._spilled + [np.array(self._log, dtype=np.int64).reshape(-1, 7)])
-        self._spilled, self._log[:] = [], []
-        return arr
-
     def _op_batches(self, tuples, end: int, cpu: tuple[int, int]):
-        if len(tuples) <= CHUNK_PRIMITIVES:
+        if len(tuples) <= self.chunk:
             return [self._op_events(tuples, end, cpu)]
         return self._chunked_events(np.asarray(tuples, dtype=np.int64).reshape(-1, 7))
 
@@ -76,17 +56,17 @@ class ModelledRecorder(Recorder):
 
     def _chunked_events(self, arr: np.ndarray):
         """``_op_events`` for a large op, a chunk of primitives at a time (same events)."""
-        chunks = range(0, len(arr), CHUNK_PRIMITIVES)
+        chunks = range(0, len(arr), self.chunk)
         agg = OpAggregator()  # the op's tensor rows: its tensors' peaks, for the cold rule
         for lo in chunks:
-            agg.add(self.expand(arr[lo:lo + CHUNK_PRIMITIVES], self._layer, 0, 0))
+            agg.add(self.expand(arr[lo:lo + self.chunk], self._layer, 0, 0))
         rows = agg.finish()
         cold_set = cold_tensors(rows, self._live, self.tensors.arrays()[2], self.costs.cache_bytes)
         lvl = np.minimum(arr[:, 1], self.table.shape[1] - 1)
         cost = self.table[arr[:, 0], lvl]
         done = 0.0  # cost of the primitives before the chunk, summed as np.cumsum would
         for k, lo in enumerate(chunks):
-            part = arr[lo:lo + CHUNK_PRIMITIVES]
+            part = arr[lo:lo + self.chunk]
             ev, owner = self.expand(part, self._layer, self._op_begin, self._op_begin, owner=True)
             body = ev.take(np.arange(1, len(ev) - 1))
             rw = (body.event == EV["read"]) | (body.event == EV["write"])

@@ -11,10 +11,11 @@ import time
 
 import numpy as np
 
-from hetier.formats.granularity import aggregate_op
+from hetier.formats.granularity import OpAggregator
 from hetier.formats.trace import EV, KIND, PRIM, EventBatch, TraceWriter
 from hetier.tracer.params import HEParams
 
+CHUNK_PRIMITIVES = 1 << 18  # an op with more primitives is logged into arrays and expanded this many at a time
 A, B, C, D = 0, 1, 2, 3
 # polys: 0 = by buffer kind (2 for ciphertexts, 1 for plaintexts, whole key for keys), 3 = a
 # size-3 ciphertext before relinearization. dlevel: change of level written by the event.
@@ -121,7 +122,9 @@ class Recorder:
         self.granularity = granularity
         self.tensors = TensorTable()
         self._log: list = []
-        self.log = self._log.append
+        self._spilled: list[np.ndarray] = []  # this op's primitives beyond the list, as (n, 7) int64 arrays
+        self.chunk = CHUNK_PRIMITIVES
+        self.log = self._log_spilling
         self._t0 = time.perf_counter_ns()
         self._layer = -1
         self.events_written = 0
@@ -151,21 +154,50 @@ class Recorder:
         if self.writer is None or self.log is None:
             return
         self.primitives_logged += len(tuples)
-        for batch in self._op_batches(tuples, end, cpu):
-            if self.granularity == "tensor":
-                batch = aggregate_op(batch)
+        batches = self._op_batches(tuples, end, cpu)
+        if self.granularity == "tensor":
+            agg = OpAggregator()
+            for batch in batches:
+                agg.add(batch)
+            batches = [agg.finish()]
+        for batch in batches:
             self.writer.write(batch)
             self.events_written += len(batch)
         self.flush_ns += self.now() - end
 
+    def _log_spilling(self, t: tuple) -> None:
+        """Log one primitive; every ``chunk`` of them moves into an int64 array (56 B each, where
+        a tuple of Python ints takes ~250), so a large op's log stays small until it is expanded."""
+        log = self._log
+        log.append(t)
+        if len(log) >= self.chunk:
+            self._spilled.append(np.array(log, dtype=np.int64).reshape(-1, 7))
+            log.clear()
+
     def _take_log(self):
-        """This op's logged primitives (the log starts empty for the next op)."""
-        tuples, self._log[:] = self._log[:], []
-        return tuples
+        """This op's logged primitives, a list or (spilled) an (n, 7) array; the log starts empty."""
+        if not self._spilled:
+            tuples, self._log[:] = self._log[:], []
+            return tuples
+        arr = np.concatenate(self._spilled + [np.array(self._log, dtype=np.int64).reshape(-1, 7)])
+        self._spilled, self._log[:] = [], []
+        return arr
 
     def _op_batches(self, tuples, end: int, cpu: tuple[int, int]):
-        """This op's events as batches to write in order (one here)."""
-        return [self._op_events(tuples, end, cpu)]
+        """This op's events as batches to write in order: one, or for an op of more than ``chunk``
+        primitives one per chunk (op_begin in the first, op_end in the last), so no more than a
+        chunk's events (~200 B each) are ever expanded at once."""
+        if len(tuples) <= self.chunk:
+            return [self._op_events(tuples, end, cpu)]
+        return self._recorded_chunks(np.asarray(tuples, dtype=np.int64).reshape(-1, 7), end, cpu)
+
+    def _recorded_chunks(self, arr: np.ndarray, end: int, cpu: tuple[int, int]):
+        for lo in range(0, len(arr), self.chunk):
+            ev = self.expand(arr[lo:lo + self.chunk], self._layer, self._op_begin, end)
+            last = lo + self.chunk >= len(arr)
+            if last:  # the op's CPU time travels with the batch that holds its end
+                self.writer.op_cpu(*cpu)
+            yield ev.take(np.arange(0 if lo == 0 else 1, len(ev) if last else len(ev) - 1))
 
     def _op_events(self, tuples: list, end: int, cpu: tuple[int, int]) -> EventBatch:
         """This op's events, timed as recorded; its CPU time goes beside its wall time."""

@@ -185,7 +185,7 @@ def test_large_ops_expanded_in_chunks_give_the_same_events(tmp_path, monkeypatch
     from dataclasses import replace
 
     import hetier.tracer.costs as costs_mod
-    from hetier.tracer import plan_timing
+    from hetier.tracer import recorder
 
     g = tiny_cnn()
     p = choose_params(g, 4, None, None, 22)
@@ -195,8 +195,31 @@ def test_large_ops_expanded_in_chunks_give_the_same_events(tmp_path, monkeypatch
         load(path, params), cache_bytes=8_000_000, cold_read_ns_per_byte=0.37, cold_write_ns_per_byte=0.61))
     whole = read_trace(plan_run(g, p, tmp_path / "whole.arrow", "ciphertext", profile=profile).path).events
     assert whole.ts_ns[-1] > warm.ts_ns[-1]  # the cold rule applies
-    monkeypatch.setattr(plan_timing, "CHUNK_PRIMITIVES", 7)
+    monkeypatch.setattr(recorder, "CHUNK_PRIMITIVES", 7)
     chunked = read_trace(plan_run(g, p, tmp_path / "chunked.arrow", "ciphertext", profile=profile).path).events
     assert len(whole) == len(chunked)
     for c in COLUMNS:
         assert np.array_equal(getattr(whole, c), getattr(chunked, c)), c
+
+
+@pytest.mark.parametrize("granularity", ["ciphertext", "tensor"])
+def test_real_runs_expand_large_ops_in_chunks(tmp_path, monkeypatch, granularity):
+    """A real run's large op is logged into arrays and expanded a chunk at a time too (tensor
+    granularity: its chunks aggregated as one op): the same events as unchunked (timestamps are
+    the run's own), and each op's CPU time still travels with the batch that ends it."""
+    from hetier.tracer import recorder
+
+    g = tiny_cnn()
+    p = choose_params(g, 4, None, None, 22)
+    whole = read_trace(trace_run(g, p, tmp_path / "whole.arrow", granularity).path)
+    monkeypatch.setattr(recorder, "CHUNK_PRIMITIVES", 7)
+    chunked = read_trace(trace_run(g, p, tmp_path / "chunked.arrow", granularity).path)
+    a, b = whole.events, chunked.events
+    assert len(a) == len(b)
+    for c in COLUMNS:
+        if c != "ts_ns":
+            assert np.array_equal(getattr(a, c), getattr(b, c)), c
+    assert (np.diff(b.ts_ns[b.event >= EV["op_begin"]]) >= 0).all()
+    with TraceReader(tmp_path / "chunked.arrow") as r:
+        list(r.batches())
+        assert len(r.op_cpu_ns) == int((b.event == EV["op_end"]).sum())
