@@ -33,11 +33,6 @@ class ModelledRecorder(Recorder):
     def now(self) -> int:
         return self.clock
 
-    def _op_batches(self, tuples, end: int, cpu: tuple[int, int]):
-        if len(tuples) <= self.chunk:
-            return [self._op_events(tuples, end, cpu)]
-        return self._chunked_events(np.asarray(tuples, dtype=np.int64).reshape(-1, 7))
-
     def _op_events(self, tuples: list, end: int, cpu: tuple[int, int]) -> EventBatch:
         ev, owner = self.expand(tuples, self._layer, self._op_begin, self._op_begin, owner=True)
         rows = aggregate_op(ev)
@@ -54,7 +49,7 @@ class ModelledRecorder(Recorder):
         carry_op(self._live, rows)
         return ev
 
-    def _chunked_events(self, arr: np.ndarray):
+    def _op_chunks(self, arr: np.ndarray, end: int, cpu: tuple[int, int]):
         """``_op_events`` for a large op, a chunk of primitives at a time (same events)."""
         chunks = range(0, len(arr), self.chunk)
         agg = OpAggregator()  # the op's tensor rows: its tensors' peaks, for the cold rule

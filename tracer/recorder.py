@@ -189,9 +189,10 @@ class Recorder:
         chunk's events (~200 B each) are ever expanded at once."""
         if len(tuples) <= self.chunk:
             return [self._op_events(tuples, end, cpu)]
-        return self._recorded_chunks(np.asarray(tuples, dtype=np.int64).reshape(-1, 7), end, cpu)
+        return self._op_chunks(np.asarray(tuples, dtype=np.int64).reshape(-1, 7), end, cpu)
 
-    def _recorded_chunks(self, arr: np.ndarray, end: int, cpu: tuple[int, int]):
+    def _op_chunks(self, arr: np.ndarray, end: int, cpu: tuple[int, int]):
+        """The batches of an op of more than ``chunk`` primitives (``arr``: its log), timed as recorded."""
         for lo in range(0, len(arr), self.chunk):
             ev = self.expand(arr[lo:lo + self.chunk], self._layer, self._op_begin, end)
             last = lo + self.chunk >= len(arr)

@@ -156,16 +156,12 @@ def op_pieces(batches) -> Iterator[tuple[EventBatch, bool, bool]]:
 def split_ops(batches) -> Iterator[EventBatch]:
     """The events of each complete op (op_begin .. op_end) of a stream of batches; an op cut
     off by a truncated trace is not yielded. An op within one batch is a view of its rows (read
-    them, do not write them); an op over several batches is their rows joined."""
+    them, do not write them); an op over several batches is its ``op_pieces`` joined."""
     pending: list[EventBatch] = []
-    for b in batches:
-        start = 0
-        for e in np.flatnonzero(b.event == EV["op_end"]).tolist():
-            pending.append(b.rows(start, e + 1))
+    for piece, first, last in op_pieces(batches):
+        pending = [piece] if first else pending + [piece]
+        if last:
             yield EventBatch.concat(pending) if len(pending) > 1 else pending[0]
-            pending, start = [], e + 1
-        if start < len(b):
-            pending.append(b.rows(start, len(b)))
 
 
 def _unit_bytes(ev: EventBatch, idx: np.ndarray) -> int:
@@ -186,13 +182,10 @@ def _rows(ev: EventBatch, rows: list, event: int, prim: int | None) -> EventBatc
 
 
 def aggregated_ops(batches) -> Iterator[EventBatch]:
-    """The tensor-granularity rows of each complete op of a ciphertext-granularity stream, an op
-    in one piece through ``aggregate_op``, an op over several batches through ``OpAggregator``."""
-    agg = None
+    """The tensor-granularity rows of each complete op of a ciphertext-granularity stream, each op
+    aggregated piece by piece (``OpAggregator``: the rows ``aggregate_op`` gives the whole op)."""
+    agg = OpAggregator()
     for piece, first, last in op_pieces(batches):
-        if first and last:
-            yield aggregate_op(piece)
-            continue
         if first:
             agg = OpAggregator()
         agg.add(piece)
